@@ -1,0 +1,46 @@
+# One place that defines the project's commands. README and .ci/run call these targets.
+SHELL := /bin/bash
+ENV ?= demo
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# jsii ends support for Node 20 on 2026-10-30 and prints a banner on every call; it still works.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: help install synth test lint deploy clean
+
+help:
+	@echo "make synth [ENV=name]   install pinned deps, synthesize ENV (default: demo) with cdk-nag into cdk.out/, print a summary"
+	@echo "make test               install pinned deps, run linters, type checks and the whole test suite"
+	@echo "make deploy ENV=name    cdk deploy every stack of ENV (needs AWS credentials)"
+
+# The stamps make re-runs skip installs that are up to date: they are rebuilt only when a pin changes.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+synth: install
+	rm -rf cdk.out
+	npx cdk synth --quiet --no-notices -c env=$(ENV)
+	$(PY) -m redshift_idc summary --env $(ENV) cdk.out
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: install lint
+	$(VENV)/bin/pytest -n 2
+
+deploy: install
+	npx cdk deploy --all --no-notices -c env=$(ENV) --require-approval broadening
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

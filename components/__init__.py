@@ -1,0 +1,1 @@
+"""Reusable CDK constructs and checks shared by the stacks."""

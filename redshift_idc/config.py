@@ -1,0 +1,374 @@
+"""Typed, validated environment configuration (`config/<name>.yaml`).
+
+Everything a deploy depends on is read here, once, and checked before any construct exists, so a
+typo fails `make synth` with the file, the field path and the fix instead of failing a deploy.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+# Regions where Redshift Serverless offers base capacities above 512 RPU (Redshift management guide,
+# "Compute capacity for Amazon Redshift Serverless").
+EXTENDED_RPU_REGIONS = frozenset({"us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1"})
+MAX_CAPACITY_RPU_LIMIT = 5632
+
+# Role names Redshift reserves: a namespace `sys` or `ds` would produce `sys:<group>` roles it refuses.
+RESERVED_ROLE_PREFIXES = frozenset({"sys", "ds"})
+# Redshift identifiers (role names included) are at most 127 bytes of UTF-8.
+MAX_IDENTIFIER_BYTES = 127
+
+_PARTITION = r"aws(-cn|-us-gov|-iso|-iso-b)?"
+IDC_INSTANCE_ARN = re.compile(rf"^arn:{_PARTITION}:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{{16}}$")
+IDENTITY_STORE_ID = re.compile(r"^d-[0-9a-f]{10}$|^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
+IDC_GROUP_ID = re.compile(r"^([0-9a-f]{10}-|)[A-Fa-f0-9]{8}-([A-Fa-f0-9]{4}-){3}[A-Fa-f0-9]{12}$")
+
+AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov|-iso|-isob)?-[a-z]+-\d$")]
+# Serverless namespace and workgroup names (botocore redshift-serverless model: 3-64, [a-z0-9-]).
+ServerlessName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{3,64}$")]
+# CreateRedshiftIdcApplication: RedshiftIdcApplicationName, IdcDisplayName, IdentityNamespace.
+IdcApplicationName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$", max_length=63)]
+IdcDisplayName = Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]+$", min_length=1, max_length=127)]
+IdentityNamespace = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_+.#@$-]+$", min_length=1, max_length=127)]
+# First database name: a letter, then letters, digits, `_+.@-`; at most 127 characters.
+DatabaseName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9_+.@-]{0,126}$")]
+VpcId = Annotated[str, StringConstraints(pattern=r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$")]
+SubnetId = Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$")]
+SecurityGroupId = Annotated[str, StringConstraints(pattern=r"^sg-[0-9a-f]{8}([0-9a-f]{9})?$")]
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                      2557, 2922, 3288, 3653)
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person who edits the file."""
+
+
+class _Model(BaseModel):
+    """Strict base: unknown keys are errors (a typo must never be ignored silently), values frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class IdentityCenterConfig(_Model):
+    """The IAM Identity Center instance the warehouse trusts."""
+
+    instance_arn: str = Field(description="arn:aws:sso:::instance/ssoins-<16 characters>")
+    identity_store_id: str = Field(description="d-<10 hex digits> (IAM Identity Center > Settings)")
+
+    @field_validator("instance_arn")
+    @classmethod
+    def _instance_arn(cls, value: str) -> str:
+        if not IDC_INSTANCE_ARN.match(value):
+            raise ValueError("expected an IAM Identity Center instance ARN like "
+                             "'arn:aws:sso:::instance/ssoins-1234567890abcdef'")
+        return value
+
+    @field_validator("identity_store_id")
+    @classmethod
+    def _identity_store_id(cls, value: str) -> str:
+        if not IDENTITY_STORE_ID.match(value):
+            raise ValueError("expected an identity store id like 'd-1234567890'")
+        return value
+
+    @property
+    def partition(self) -> str:
+        return self.instance_arn.split(":")[1]
+
+    @property
+    def instance_id(self) -> str:
+        """`ssoins-...`: IdC application ARNs are scoped under it."""
+        return self.instance_arn.rsplit("/", 1)[1]
+
+
+class IdcGroup(_Model):
+    """An IdC group assigned to the Redshift IdC application; its users sign in as `NS:<group>` roles."""
+
+    display_name: str = Field(min_length=1, max_length=1024)
+    group_id: str | None = Field(default=None, description="identity store group id; resolved by name if omitted")
+
+    @field_validator("group_id")
+    @classmethod
+    def _group_id(cls, value: str | None) -> str | None:
+        if value is not None and not IDC_GROUP_ID.match(value):
+            raise ValueError("expected an identity store group id like "
+                             "'9067e2d4-1234-5678-9abc-def012345678' (or omit it to resolve by display_name)")
+        return value
+
+
+class RedshiftIdcApplicationConfig(_Model):
+    """The Redshift IdC application: how IdC users and groups appear inside the database."""
+
+    name: IdcApplicationName
+    display_name: IdcDisplayName
+    identity_namespace: IdentityNamespace = "AWSIDC"
+    groups: tuple[IdcGroup, ...] = ()
+
+    @field_validator("identity_namespace")
+    @classmethod
+    def _namespace_not_reserved(cls, value: str) -> str:
+        if value.lower() in RESERVED_ROLE_PREFIXES:
+            raise ValueError(f"'{value}' is reserved by Redshift for system and datashare roles "
+                             f"({', '.join(p + ':' for p in sorted(RESERVED_ROLE_PREFIXES))}); "
+                             "choose another, e.g. 'AWSIDC'")
+        return value
+
+    @model_validator(mode="after")
+    def _groups_fit_redshift(self) -> RedshiftIdcApplicationConfig:
+        seen: dict[str, int] = {}
+        seen_ids: dict[str, int] = {}
+        for index, group in enumerate(self.groups):
+            role = self.role_name(group.display_name)
+            if len(role.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
+                raise ValueError(f"groups[{index}]: the database role '{role}' is longer than Redshift's "
+                                 f"{MAX_IDENTIFIER_BYTES}-byte identifier limit; "
+                                 "shorten the group name or the namespace")
+            # Redshift folds role names to lower case, so groups differing only in case collide.
+            key = group.display_name.lower()
+            if key in seen:
+                raise ValueError(f"groups[{index}]: duplicate group '{group.display_name}' "
+                                 f"(same as groups[{seen[key]}]; "
+                                 "Redshift role names are case-insensitive)")
+            seen[key] = index
+            if group.group_id is not None:
+                if group.group_id in seen_ids:
+                    raise ValueError(f"groups[{index}]: group_id {group.group_id} is also used by "
+                                     f"groups[{seen_ids[group.group_id]}]")
+                seen_ids[group.group_id] = index
+        return self
+
+    def role_name(self, group_display_name: str) -> str:
+        """The database role IdC maps a group to (seed 002: `Namespace:IDCGroupName`)."""
+        return f"{self.identity_namespace}:{group_display_name}"
+
+
+class WarehouseConfig(_Model):
+    """Redshift Serverless namespace and workgroup."""
+
+    namespace_name: ServerlessName
+    workgroup_name: ServerlessName
+    database_name: DatabaseName = "dev"
+    base_capacity_rpu: int = 8
+    max_capacity_rpu: int | None = None
+    port: int = 5439
+    enhanced_vpc_routing: Literal[False] = Field(
+        default=False,
+        description="must stay false: trusted identity propagation does not support enhanced VPC routing",
+    )
+    log_retention_days: int = 365
+
+    @field_validator("enhanced_vpc_routing", mode="before")
+    @classmethod
+    def _no_enhanced_vpc_routing(cls, value: Any) -> Any:
+        if value is not False:
+            raise ValueError("enhanced VPC routing is not supported with IAM Identity Center trusted identity "
+                             "propagation (Redshift IdC limitations); remove the key or set it to false")
+        return value
+
+    @field_validator("base_capacity_rpu")
+    @classmethod
+    def _base_capacity(cls, value: int) -> int:
+        if not (value == 4 or (8 <= value <= 512 and value % 8 == 0) or (512 < value <= 1024 and value % 32 == 0)):
+            raise ValueError("Redshift Serverless base capacity is 4, a multiple of 8 from 8 to 512, "
+                             "or a multiple of 32 from 544 to 1024 (extended regions only)")
+        return value
+
+    @field_validator("max_capacity_rpu")
+    @classmethod
+    def _max_capacity(cls, value: int | None) -> int | None:
+        if value is not None and not (8 <= value <= MAX_CAPACITY_RPU_LIMIT and value % 8 == 0):
+            raise ValueError(f"max capacity is a multiple of 8 from 8 to {MAX_CAPACITY_RPU_LIMIT} RPU")
+        return value
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if not (5431 <= value <= 5455 or 8191 <= value <= 8215):
+            raise ValueError("Redshift Serverless ports are 5431-5455 or 8191-8215 (default 5439)")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError("CloudWatch Logs accepts only these retention periods: "
+                             f"{', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return value
+
+    @model_validator(mode="after")
+    def _max_not_below_base(self) -> WarehouseConfig:
+        if self.max_capacity_rpu is not None and self.max_capacity_rpu < self.base_capacity_rpu:
+            raise ValueError(f"max_capacity_rpu ({self.max_capacity_rpu}) is below "
+                             f"base_capacity_rpu ({self.base_capacity_rpu})")
+        return self
+
+
+class CreatedVpc(_Model):
+    """A new VPC with isolated subnets only: the Data API needs no network path, so no NAT, no IGW."""
+
+    mode: Literal["create"]
+    cidr: Annotated[str, StringConstraints(pattern=r"^(\d{1,3}\.){3}\d{1,3}/(1[6-9]|2[0-4])$")] = "10.40.0.0/16"
+
+
+class ExistingVpc(_Model):
+    """A VPC someone else owns: three private subnets in three AZs, optional security groups."""
+
+    mode: Literal["existing"]
+    vpc_id: VpcId
+    subnet_ids: tuple[SubnetId, SubnetId, SubnetId]
+    security_group_ids: tuple[SecurityGroupId, ...] = ()
+
+    @field_validator("subnet_ids")
+    @classmethod
+    def _distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("the three subnet ids must be distinct (one private subnet per availability zone)")
+        return value
+
+
+Network = Annotated[CreatedVpc | ExistingVpc, Field(discriminator="mode")]
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\w .:/=+@-]+$")]
+TagValue = Annotated[str, StringConstraints(max_length=256, pattern=r"^[\w .:/=+@-]*$")]
+
+
+class EnvironmentConfig(_Model):
+    """One deployable environment. `name` is the file's stem, set by the loader."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
+    account: AccountId
+    region: Region
+    availability_zones: tuple[str, str, str]
+    identity_center: IdentityCenterConfig
+    redshift_idc_application: RedshiftIdcApplicationConfig
+    warehouse: WarehouseConfig
+    network: Network
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict)
+
+    @field_validator("tags")
+    @classmethod
+    def _no_aws_prefix(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key.lower().startswith("aws:"):
+                raise ValueError(f"tag key '{key}': the 'aws:' prefix is reserved for AWS")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> EnvironmentConfig:
+        for zone in self.availability_zones:
+            if not re.fullmatch(re.escape(self.region) + r"[a-z]", zone):
+                raise ValueError(f"availability_zones: '{zone}' is not a zone of region {self.region} "
+                                 f"(expected e.g. '{self.region}a')")
+        if len(set(self.availability_zones)) != 3:
+            raise ValueError("availability_zones: three distinct zones are required")
+        if self.warehouse.base_capacity_rpu > 512 and self.region not in EXTENDED_RPU_REGIONS:
+            raise ValueError(f"warehouse.base_capacity_rpu: above 512 RPU is offered only in "
+                             f"{', '.join(sorted(EXTENDED_RPU_REGIONS))}, not in {self.region}")
+        return self
+
+    @property
+    def stack_prefix(self) -> str:
+        """Stack names start with this so several environments can share one account."""
+        return "".join(part.capitalize() for part in self.name.split("-"))
+
+
+def _format_location(loc: tuple[int | str, ...]) -> str:
+    """`('warehouse', 'groups', 2, 'group_id')` -> `warehouse.groups[2].group_id`; drops union tags."""
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in ("create", "existing") and parts and parts[-1] == "network":
+            continue  # the discriminator pydantic inserts; the user never wrote it
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or "(top level)"
+
+
+def _allowed_keys(loc: tuple[int | str, ...], data: Any) -> list[str]:
+    """The keys a model accepts at `loc`, for did-you-mean hints on unknown keys."""
+    model: Any = EnvironmentConfig
+    for item in loc[:-1]:
+        if isinstance(item, int):
+            continue
+        if item in ("create", "existing"):
+            model = CreatedVpc if item == "create" else ExistingVpc
+            continue
+        field = model.model_fields.get(item)
+        if field is None:
+            return []
+        annotation = field.annotation
+        candidates = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)]
+        nested = [c for c in candidates if issubclass(c, BaseModel)]
+        if not nested:
+            return []
+        model = nested[0]
+    return sorted(k for k in model.model_fields if k != "name" or model is not EnvironmentConfig)
+
+
+def format_validation_error(path: Path, error: ValidationError, data: Any) -> str:
+    """One line per problem: `file: field.path: what is wrong (got: value)`."""
+    lines = [f"{path}: invalid configuration ({error.error_count()} problem{'s' if error.error_count() > 1 else ''}):"]
+    for item in error.errors():
+        loc = tuple(item["loc"])
+        where = _format_location(loc)
+        if item["type"] == "extra_forbidden":
+            allowed = _allowed_keys(loc, data)
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            lines.append(f"  {where}: unknown key; {hint}allowed keys here: {', '.join(allowed)}")
+            continue
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "string_pattern_mismatch":
+            message = f"does not match the allowed form {item['ctx']['pattern']}"
+        got = item.get("input")
+        shown = "" if isinstance(got, (dict, list)) or got is None else f" (got: {got!r})"
+        lines.append(f"  {where}: {message}{shown}")
+    return "\n".join(lines)
+
+
+def parse_environment(data: Mapping[str, Any], *, name: str, source: Path) -> EnvironmentConfig:
+    """Validate already-parsed YAML; `source` is only used to word errors."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: expected a mapping of settings at the top level")
+    if "name" in data:
+        raise ConfigError(f"{source}: name: unknown key; the environment's name is the file name ('{name}')")
+    try:
+        return EnvironmentConfig.model_validate({**data, "name": name})
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(source, error, data)) from None
+
+
+def available_environments(config_dir: Path = CONFIG_DIR) -> list[str]:
+    return sorted(p.stem for p in config_dir.glob("*.yaml"))
+
+
+def load_environment(name: str, config_dir: Path = CONFIG_DIR) -> EnvironmentConfig:
+    """Read and validate `config/<name>.yaml`."""
+    path = config_dir / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(available_environments(config_dir)) or "none"
+        raise ConfigError(f"{path}: no such environment '{name}' (known: {known}); "
+                          f"create {path.name} from config/demo.yaml")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    return parse_environment(data if data is not None else {}, name=name, source=path)

@@ -1,0 +1,114 @@
+"""Custom resource: read-only lookups CloudFormation cannot do itself, resolved at deploy time.
+
+Kind `IdcGroupIds`: IAM Identity Center group display names to group ids. CloudFormation's
+`AWS::SSO::ApplicationAssignment` needs a group id, but people know their groups by name (seed 002
+assigns the Okta groups by name in the console). Config may omit the id; this resolver looks it up
+with `identitystore:GetGroupId` and fails the deploy, naming every missing group, when a name does
+not exist.
+
+Properties: `IdentityStoreId`, `Groups: [{"Key": <attribute name>, "DisplayName": <name>}]`.
+Data: `{<Key>: <group id>}`, read by the stack with `Fn::GetAtt`.
+
+Kind `NamespaceAdminSecret`: the ARN of the Secrets Manager secret Redshift manages for the namespace
+admin (`ManageAdminPassword`). `AWS::RedshiftServerless::Namespace` does not return it through
+`Fn::GetAtt`, so we read it with `redshift-serverless:GetNamespace`. Property `NamespaceName`;
+Data `{"AdminPasswordSecretArn": ...}`.
+
+Both lookups only read, so Delete has nothing to undo; one Lambda serves both to keep the number of
+functions (and of cdk-nag acknowledgements) small.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from redshift_idc.runtime.custom_resource import CustomResourceError, CustomResourceEvent
+
+RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 8})
+KIND_GROUP_IDS = "IdcGroupIds"
+KIND_NAMESPACE_SECRET = "NamespaceAdminSecret"  # noqa: S105 (a lookup kind, not a secret)
+
+
+def resolve_groups(client: Any, identity_store_id: str, groups: list[dict[str, str]]) -> dict[str, str]:
+    """Map each group's attribute key to its id; raise naming all groups that do not exist."""
+    resolved: dict[str, str] = {}
+    missing: list[str] = []
+    for group in groups:
+        name = group["DisplayName"]
+        try:
+            response = client.get_group_id(
+                IdentityStoreId=identity_store_id,
+                AlternateIdentifier={"UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": name}},
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code == "ResourceNotFoundException":
+                missing.append(name)
+                continue
+            raise CustomResourceError(
+                f"could not look up IAM Identity Center group '{name}' in identity store {identity_store_id}: "
+                f"{code}: {error.response.get('Error', {}).get('Message', '')}"
+            ) from None
+        resolved[group["Key"]] = response["GroupId"]
+    if missing:
+        names = ", ".join(f"'{m}'" for m in missing)
+        raise CustomResourceError(
+            f"IAM Identity Center group(s) {names} not found in identity store {identity_store_id}. "
+            "Display names are matched exactly (case included): fix redshift_idc_application.groups in the "
+            "environment config, or create the group (or wait for SCIM to sync it) and deploy again."
+        )
+    return resolved
+
+
+def namespace_admin_secret(client: Any, namespace_name: str) -> str:
+    try:
+        namespace = client.get_namespace(namespaceName=namespace_name)["namespace"]
+    except ClientError as error:
+        err = error.response.get("Error", {})
+        raise CustomResourceError(
+            f"could not read Redshift Serverless namespace {namespace_name}: {err.get('Code')}: {err.get('Message')}"
+        ) from None
+    secret_arn = namespace.get("adminPasswordSecretArn")
+    if not secret_arn:
+        raise CustomResourceError(
+            f"namespace {namespace_name} has no Redshift-managed admin secret; it must be created with "
+            "ManageAdminPassword=true (this stack does so)"
+        )
+    return str(secret_arn)
+
+
+def _lookup(request: CustomResourceEvent, client: Any) -> tuple[str, dict[str, str]]:
+    """(stable physical id, data). The physical id never depends on the looked-up values, so an
+    update never makes CloudFormation replace (and delete) the resource."""
+    kind = request.required("Kind")
+    if kind == KIND_GROUP_IDS:
+        identity_store_id = str(request.required("IdentityStoreId"))
+        groups = request.required("Groups")
+        if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+            raise CustomResourceError("the Groups property must be a list of {Key, DisplayName} objects")
+        if request.request_type == "Delete":
+            return f"idc-group-ids:{identity_store_id}", {}
+        client = client or boto3.client("identitystore", config=RETRIES)
+        return f"idc-group-ids:{identity_store_id}", resolve_groups(client, identity_store_id, groups)
+    if kind == KIND_NAMESPACE_SECRET:
+        namespace_name = str(request.required("NamespaceName"))
+        if request.request_type == "Delete":
+            return f"namespace-admin-secret:{namespace_name}", {}
+        client = client or boto3.client("redshift-serverless", config=RETRIES)
+        return f"namespace-admin-secret:{namespace_name}", {
+            "AdminPasswordSecretArn": namespace_admin_secret(client, namespace_name)
+        }
+    raise CustomResourceError(f"unknown lookup Kind {kind!r}")
+
+
+def on_event(event: dict[str, Any], context: Any = None, client: Any = None) -> dict[str, Any]:
+    """Provider-framework entry point. Delete makes no AWS call: there is nothing to undo."""
+    request = CustomResourceEvent.from_dict(event)
+    resource_id, data = _lookup(request, client)
+    if request.request_type == "Delete":
+        return {"PhysicalResourceId": request.physical_resource_id or resource_id}
+    return {"PhysicalResourceId": resource_id, "Data": data}

@@ -1,0 +1,56 @@
+"""The short report `make synth` prints: what was synthesized, where, and what to run next."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+DEMO = "demo"
+
+
+def read_stacks(cloud_assembly: Path) -> dict[str, dict[str, Any]]:
+    """Stack name -> template, from the cloud assembly's manifest (sorted by name)."""
+    manifest = json.loads((cloud_assembly / "manifest.json").read_text(encoding="utf-8"))
+    stacks: dict[str, dict[str, Any]] = {}
+    for name, artifact in sorted(manifest.get("artifacts", {}).items()):
+        if artifact.get("type") != "aws:cloudformation:stack":
+            continue
+        template_file = artifact["properties"]["templateFile"]
+        stacks[name] = {
+            "path": cloud_assembly / template_file,
+            "environment": artifact.get("environment", ""),
+            "template": json.loads((cloud_assembly / template_file).read_text(encoding="utf-8")),
+        }
+    return stacks
+
+
+def summarize(cloud_assembly: Path, environment: str) -> str:
+    stacks = read_stacks(cloud_assembly)
+    if not stacks:
+        return f"No stacks found in {cloud_assembly}: did the synth run?"
+    lines = [f"Synthesized environment '{environment}' into {cloud_assembly}/ (cdk-nag: AwsSolutions and "
+             "RedshiftServerless packs passed)", ""]
+    for name, stack in stacks.items():
+        resources = stack["template"].get("Resources", {})
+        counts = Counter(r["Type"] for r in resources.values())
+        lines.append(f"{name}  ({stack['environment']}, {len(resources)} resources)")
+        lines.append(f"  template: {stack['path']}")
+        width = max(len(t) for t in counts)
+        for resource_type, count in sorted(counts.items()):
+            lines.append(f"    {resource_type.ljust(width)}  {count}")
+        outputs = sorted(stack["template"].get("Outputs", {}))
+        if outputs:
+            lines.append(f"  outputs: {', '.join(outputs)}")
+        lines.append("")
+    lines.append("Next:")
+    if environment == DEMO:
+        lines.append("  The demo uses placeholder ids. To deploy, copy config/demo.yaml to config/<name>.yaml, put "
+                     "your account, IdC instance and groups in it, then `make synth ENV=<name>`.")
+    lines += [
+        f"  make deploy ENV={environment}: deploys exactly this (needs AWS credentials for that account; "
+        "`npx cdk bootstrap` there once)",
+        "  make test: runs the whole test suite",
+    ]
+    return "\n".join(lines)

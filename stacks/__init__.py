@@ -1,0 +1,1 @@
+"""CloudFormation stacks: they only wire components together, make grants and add outputs."""

@@ -1,0 +1,67 @@
+"""Shared fixtures. A CDK synth costs seconds (jsii starts Node), so each app is synthesized once per
+test session (per xdist worker) and many tests assert on the result."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from aws_cdk.assertions import Template
+
+from redshift_idc.app_builder import add_environment, new_app
+from redshift_idc.config import EnvironmentConfig, load_environment
+
+
+@dataclass
+class Synthesized:
+    """One environment, synthesized with both nag packs exactly as `make synth` does."""
+
+    config: EnvironmentConfig
+    outdir: Path
+    templates: dict[str, Template]
+
+    @property
+    def warehouse(self) -> Template:
+        return self.templates["warehouse"]
+
+    def template_json(self, key: str = "warehouse") -> dict[str, Any]:
+        return dict(self.templates[key].to_json())
+
+    def validation_report(self) -> dict[str, Any]:
+        report: dict[str, Any] = json.loads((self.outdir / "validation-report.json").read_text())
+        return report
+
+
+def synthesize(config: EnvironmentConfig, outdir: Path) -> Synthesized:
+    app = new_app(outdir=str(outdir))
+    stacks = add_environment(app, config)
+    app.synth()  # raises if cdk-nag or our rule pack reports an unacknowledged finding
+    return Synthesized(config, outdir, {k: Template.from_stack(s) for k, s in stacks.items()})
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(load_environment("demo"), tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="session")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(load_environment("sample-existing-vpc"), tmp_path_factory.mktemp("sample"))
+
+
+def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
+
+
+def only_resource(template: dict[str, Any], resource_type: str) -> tuple[str, dict[str, Any]]:
+    found = resources_of(template, resource_type)
+    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+    return next(iter(found.items()))

@@ -1,0 +1,47 @@
+"""`app.py` and `python -m redshift_idc` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from redshift_idc.__main__ import main
+from redshift_idc.synth_summary import summarize
+from tests.conftest import Synthesized
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_app_refuses_an_unknown_environment_without_a_traceback() -> None:
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"env": "no-such-env"}), "CDK_OUTDIR": "/nonexistent"}
+    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            check=False, timeout=120)
+    assert result.returncode == 2
+    assert "config/no-such-env.yaml: no such environment 'no-such-env'" in result.stderr
+    assert "demo" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_summary_lists_stacks_resource_counts_and_next_steps(demo: Synthesized) -> None:
+    text = summarize(demo.outdir, "demo")
+    assert "DemoWarehouse  (aws://111111111111/us-east-1, " in text
+    assert f"template: {demo.outdir / 'DemoWarehouse.template.json'}" in text
+    assert "AWS::RedshiftServerless::Workgroup" in text
+    assert "AWS::SSO::ApplicationAssignment        4" in text
+    assert "make deploy ENV=demo" in text and "copy config/demo.yaml" in text
+
+
+def test_summary_of_an_empty_folder_says_so(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": {}}))
+    assert "No stacks found" in summarize(tmp_path, "demo")
+
+
+def test_validate_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--env", "demo"]) == 0
+    assert "config/demo.yaml is valid" in capsys.readouterr().out
+    assert main(["validate", "--env", "nope"]) == 2
+    assert "no such environment 'nope'" in capsys.readouterr().err

@@ -1,0 +1,83 @@
+"""cdk-nag, our Redshift Serverless pack, cfn-lint and determinism on every sample environment."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+from pathlib import Path
+
+import pytest
+from cfnlint.api import ManualArgs, lint
+
+from redshift_idc.app_builder import add_environment, new_app
+from redshift_idc.config import load_environment
+from tests.conftest import Synthesized, synthesize
+
+ENVIRONMENTS = ["demo", "sample"]
+
+
+@pytest.mark.parametrize("which", ENVIRONMENTS)
+def test_every_rule_pack_passes_with_only_reasoned_acknowledgements(which: str, request: pytest.FixtureRequest) -> None:
+    synthesized: Synthesized = request.getfixturevalue(which)
+    report = synthesized.validation_report()
+    plugins = {p["pluginName"]: p for p in report["pluginReports"]}
+    # A plugin with nothing to report (no finding, nothing acknowledged) is left out of the report.
+    assert "AwsSolutions" in plugins
+    for name, plugin in plugins.items():
+        assert plugin["conclusion"] == "success", name
+        assert plugin["violations"] == [], name
+        for suppressed in plugin.get("suppressedViolations", []):
+            # Acknowledged on the resource (or its own parent), never on the stack or the app.
+            assert suppressed["acknowledgedAt"].count("/") >= 2, suppressed
+            assert len(suppressed["reason"]) > 40, suppressed
+
+
+def test_the_app_runs_our_serverless_pack(tmp_path: Path) -> None:
+    """The environment's app fails synth when a workgroup turns public: the pack is wired in."""
+    app = new_app(outdir=str(tmp_path))
+    stack = add_environment(app, load_environment("demo"))["warehouse"]
+    stack.workgroup.publicly_accessible = True  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    plugins = {p["pluginName"]: p for p in report["pluginReports"]}
+    assert [v["ruleName"] for v in plugins["RedshiftServerless"]["violations"]] == ["RedshiftServerless-RSS4"]
+
+
+def test_acknowledgements_are_the_expected_few(demo: Synthesized) -> None:
+    """Each acknowledgement is a reviewed decision: a new one must be added here on purpose."""
+    acknowledged = sorted(
+        (s["ruleName"], s["acknowledgedAt"])
+        for p in demo.validation_report()["pluginReports"] for s in p.get("suppressedViolations", [])
+    )
+    rules = [rule for rule, _ in acknowledged]
+    assert rules.count("W3010") == 3  # availability zones from config, one per subnet
+    assert "F3006" in rules  # CDK's bundled schema lacks AWS::Redshift::RedshiftIdcApplication
+    iam5 = sorted(r for r in rules if r.startswith("AwsSolutions-IAM5"))
+    assert iam5 == sorted([
+        "AwsSolutions-IAM5[Resource::arn:aws:identitystore:::group/*]",
+        "AwsSolutions-IAM5[Resource::arn:aws:sso::111111111111:application/ssoins-0000000000000000/*]",
+        next(r for r in iam5 if r.startswith("AwsSolutions-IAM5[Resource::<DeployLookupsFunction")),
+    ])
+    assert len(acknowledged) == 3 + 1 + 3 + 1  # + the Provider framework's managed logging policy
+
+
+@pytest.mark.parametrize("which", ENVIRONMENTS)
+def test_cfn_lint_reports_no_errors(which: str, request: pytest.FixtureRequest) -> None:
+    synthesized: Synthesized = request.getfixturevalue(which)
+    for path in sorted(synthesized.outdir.glob("*.template.json")):
+        matches = lint(path.read_text(), config=ManualArgs(regions=[synthesized.config.region]))
+        errors = [str(m) for m in matches if m.rule.id.startswith("E")]
+        assert errors == [], path.name
+
+
+def test_same_config_synthesizes_byte_identical_templates(demo: Synthesized, tmp_path: Path) -> None:
+    again = synthesize(load_environment("demo"), tmp_path / "again")
+    templates = sorted(p.name for p in demo.outdir.glob("*.template.json"))
+    assert templates
+    _match, mismatch, errors = filecmp.cmpfiles(demo.outdir, again.outdir, templates, shallow=False)
+    assert (mismatch, errors) == ([], [])
+    # The Lambda asset hash (content-addressed) is part of the template, so identical templates
+    # also prove the staged asset content was identical.
+    assets = json.loads((demo.outdir / "DemoWarehouse.assets.json").read_text())["files"]
+    assert assets == json.loads((again.outdir / "DemoWarehouse.assets.json").read_text())["files"]
