@@ -8,10 +8,11 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # jsii ends support for Node 20 on 2026-10-30 and prints a banner on every call; it still works.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install synth test lint deploy clean
+.PHONY: help install synth plan test lint deploy clean
 
 help:
 	@echo "make synth [ENV=name]   install pinned deps, synthesize ENV (default: demo) with cdk-nag into cdk.out/, print a summary"
+	@echo "make plan [ENV=name]    print the SQL the access model's first deploy runs (offline)"
 	@echo "make test               install pinned deps, run linters, type checks and the whole test suite"
 	@echo "make deploy ENV=name    cdk deploy every stack of ENV (needs AWS credentials)"
 
@@ -31,6 +32,9 @@ synth: install
 	rm -rf cdk.out
 	npx cdk synth --quiet --no-notices -c env=$(ENV)
 	$(PY) -m redshift_idc summary --env $(ENV) cdk.out
+
+plan: install
+	$(PY) -m redshift_idc plan --env $(ENV)
 
 lint: install
 	$(VENV)/bin/ruff check .

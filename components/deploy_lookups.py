@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -14,11 +14,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from components.lambda_asset import handler_code
-from components.nag import acknowledge
+from components.lambda_asset import LAMBDA_RUNTIME, handler_code
+from components.nag import acknowledge, acknowledge_provider_framework
 from redshift_idc.runtime.lookups import KIND_GROUP_IDS, KIND_NAMESPACE_SECRET
-
-LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 
 def group_attribute_key(display_name: str) -> str:
@@ -62,14 +60,7 @@ class DeployLookups(Construct):
         framework_logs = logs.LogGroup(self, "ProviderLogs", encryption_key=key, retention=log_retention,
                                        removal_policy=RemovalPolicy.DESTROY)
         self.provider = cr.Provider(self, "Provider", on_event_handler=self.function, log_group=framework_logs)
-        framework = self.provider.node.find_child("framework-onEvent")
-        framework_policy = framework.node.find_child("ServiceRole").node.find_child("DefaultPolicy")
-        acknowledge(framework.node.find_child("ServiceRole"),
-                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-                    "CDK's Provider framework role; the managed policy only lets it write its own logs.")
-        acknowledge(framework_policy,
-                    f"AwsSolutions-IAM5[Resource::<{Stack.of(self).get_logical_id(self.function.node.default_child)}.Arn>:*]",  # type: ignore[arg-type]
-                    "The Provider framework invokes our handler by version/alias qualifier; CDK generates this.")
+        acknowledge_provider_framework(self.provider)
 
     def group_ids(self, *, identity_store_arn: str, identity_store_id: str, partition: str,
                   group_names: Sequence[str]) -> dict[str, str]:

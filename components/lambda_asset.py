@@ -19,10 +19,14 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_DIR = PROJECT_ROOT / "lambda"
 RUNTIME_FILES = ("redshift_idc/__init__.py", "redshift_idc/runtime")
 
+# The newest Python runtime CDK knows; cdk-nag's AwsSolutions-L1 requires the latest.
+LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
+
 _staging_root: Path | None = None
 
 
-def _staging_dir() -> Path:
+def staging_dir() -> Path:
+    """A private temporary folder for this process's staged assets, removed at exit."""
     global _staging_root
     if _staging_root is None:
         _staging_root = Path(tempfile.mkdtemp(prefix="redshift-idc-assets-"))
@@ -45,7 +49,7 @@ def stage_handler(name: str) -> Path:
     entry = LAMBDA_DIR / name
     if not (entry / "index.py").is_file():
         raise FileNotFoundError(f"{entry}/index.py: no such Lambda entry point")
-    target = _staging_dir() / name
+    target = staging_dir() / name
     if target.exists():
         shutil.rmtree(target)
     for source, relative in _source_files(entry):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+from typing import Any
+
+from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import custom_resources as cr
 from constructs import IConstruct
 
 CFN_VALIDATE = "CloudFormation-Validate"
@@ -20,3 +24,42 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
     else:
         full = f"{rule.split('-', 1)[0]}::{rule}"
     Validations.of(construct).acknowledge(Acknowledgment(id=full, reason=reason))
+
+
+def acknowledge_provider_framework(provider: cr.Provider) -> None:
+    """CDK's Provider framework brings its own functions, roles and (with is-complete) a state machine.
+    Their findings are acknowledged on them, each with its reason; the `function ARN:*` wildcards are
+    read from the synthesized policy documents, so only findings that exist are acknowledged."""
+    stack = Stack.of(provider)
+    for child in provider.node.children:
+        for role_id in ("ServiceRole", "Role"):
+            role = child.node.try_find_child(role_id)
+            if role is None:
+                continue
+            if role_id == "ServiceRole":
+                acknowledge(role, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                            "AWSLambdaBasicExecutionRole]",
+                            "CDK's Provider framework role; the managed policy only lets it write its own logs.")
+            policy = role.node.try_find_child("DefaultPolicy")
+            if isinstance(policy, iam.Policy):
+                for logical_id in _qualified_function_arns(stack.resolve(policy.document.to_json())):
+                    acknowledge(policy, f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
+                                "The Provider framework invokes this function by version or alias qualifier "
+                                "(CDK's own grant, limited to that one function).")
+
+
+def _qualified_function_arns(document: Any) -> list[str]:
+    """Logical ids X in `{"Fn::Join": ["", [{"Fn::GetAtt": [X, "Arn"]}, ":*"]]}` within a policy document."""
+    found: list[str] = []
+    if isinstance(document, dict):
+        join = document.get("Fn::Join")
+        if isinstance(join, list) and len(join) == 2 and isinstance(join[1], list) and len(join[1]) == 2:
+            first, second = join[1]
+            if second == ":*" and isinstance(first, dict) and "Fn::GetAtt" in first:
+                found.append(str(first["Fn::GetAtt"][0]))
+        for value in document.values():
+            found += _qualified_function_arns(value)
+    elif isinstance(document, list):
+        for value in document:
+            found += _qualified_function_arns(value)
+    return sorted(set(found))

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from redshift_idc.config import ConfigError, load_environment
+from redshift_idc.plan_cli import live_plan, model_for, offline_plan
 from redshift_idc.synth_summary import summarize
 
 
@@ -16,15 +17,31 @@ def main(argv: list[str] | None = None) -> int:
     summary = commands.add_parser("summary", help="print what a synth produced")
     summary.add_argument("--env", default="demo")
     summary.add_argument("cloud_assembly", nargs="?", default="cdk.out", type=Path)
-    validate = commands.add_parser("validate", help="validate config/<env>.yaml and exit")
+    validate = commands.add_parser("validate", help="validate config/<env>.yaml (and its access model) and exit")
     validate.add_argument("--env", default="demo")
+    plan_parser = commands.add_parser("plan", help="print the SQL a deploy of the access model will run")
+    plan_parser.add_argument("--env", default="demo")
+    plan_parser.add_argument("--live", action="store_true",
+                             help="diff against the live warehouse (Data API, your AWS credentials)")
+    plan_parser.add_argument("--secret-arn", help="admin secret ARN (the warehouse stack's AdminSecretArn output)")
     args = parser.parse_args(argv)
     try:
         if args.command == "summary":
             print(summarize(args.cloud_assembly, args.env))
         elif args.command == "validate":
             config = load_environment(args.env)
+            if config.access_model is not None:
+                model_for(config)
+                print(f"access/{config.access_model}.yaml is valid")
             print(f"config/{config.name}.yaml is valid")
+        elif args.command == "plan":
+            config = load_environment(args.env)
+            if args.live:
+                if not args.secret_arn:
+                    raise ConfigError("plan --live needs --secret-arn (the warehouse stack's AdminSecretArn output)")
+                print(live_plan(config, args.secret_arn), end="")
+            else:
+                print(offline_plan(config), end="")
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2

@@ -8,7 +8,9 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from components.serverless_nag_rules import RedshiftServerlessChecks
+from redshift_idc.access_model import load_model
 from redshift_idc.config import EnvironmentConfig
+from stacks.access_stack import AccessStack
 from stacks.warehouse_stack import WarehouseStack
 
 DEFAULT_ENVIRONMENT = "demo"
@@ -29,9 +31,12 @@ def new_app(*, outdir: str | None = None, context: dict[str, Any] | None = None)
 
 def add_environment(app: cdk.App, config: EnvironmentConfig, *, nag: bool = True) -> dict[str, cdk.Stack]:
     """Add every stack of one environment, and the rule packs that must pass before it deploys."""
-    stacks: dict[str, cdk.Stack] = {
-        "warehouse": WarehouseStack(app, f"{config.stack_prefix}Warehouse", config=config),
-    }
+    warehouse = WarehouseStack(app, f"{config.stack_prefix}Warehouse", config=config)
+    stacks: dict[str, cdk.Stack] = {"warehouse": warehouse}
+    if config.access_model is not None:
+        model, desired = load_model(config.access_model, config)
+        stacks["access"] = AccessStack(app, f"{config.stack_prefix}Access", config=config, warehouse=warehouse,
+                                       model=model, desired=desired)
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), RedshiftServerlessChecks(app))
     return stacks

@@ -260,6 +260,8 @@ class EnvironmentConfig(_Model):
     redshift_idc_application: RedshiftIdcApplicationConfig
     warehouse: WarehouseConfig
     network: Network
+    access_model: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")] | None = Field(
+        default=None, description="name of access/<model>.yaml the reconciler applies; omit for none")
     tags: dict[TagKey, TagValue] = Field(default_factory=dict)
 
     @field_validator("tags")
@@ -302,16 +304,19 @@ def _format_location(loc: tuple[int | str, ...]) -> str:
     return "".join(parts) or "(top level)"
 
 
-def _allowed_keys(loc: tuple[int | str, ...], data: Any) -> list[str]:
+def _allowed_keys(loc: tuple[int | str, ...], root: type[BaseModel]) -> list[str]:
     """The keys a model accepts at `loc`, for did-you-mean hints on unknown keys."""
-    model: Any = EnvironmentConfig
+    model: Any = root
     for item in loc[:-1]:
         if isinstance(item, int):
             continue
-        if item in ("create", "existing"):
-            model = CreatedVpc if item == "create" else ExistingVpc
+        if item == "create":  # discriminated-union tags pydantic puts in the location
+            model = CreatedVpc
             continue
-        field = model.model_fields.get(item)
+        if item == "existing":
+            model = ExistingVpc
+            continue
+        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == item), None)
         if field is None:
             return []
         annotation = field.annotation
@@ -320,17 +325,18 @@ def _allowed_keys(loc: tuple[int | str, ...], data: Any) -> list[str]:
         if not nested:
             return []
         model = nested[0]
-    return sorted(k for k in model.model_fields if k != "name" or model is not EnvironmentConfig)
+    return sorted((f.alias or n) for n, f in model.model_fields.items() if n != "name" or model is not root)
 
 
-def format_validation_error(path: Path, error: ValidationError, data: Any) -> str:
+def format_validation_error(path: Path, error: ValidationError, data: Any,
+                            root: type[BaseModel] | None = None) -> str:
     """One line per problem: `file: field.path: what is wrong (got: value)`."""
     lines = [f"{path}: invalid configuration ({error.error_count()} problem{'s' if error.error_count() > 1 else ''}):"]
     for item in error.errors():
         loc = tuple(item["loc"])
         where = _format_location(loc)
         if item["type"] == "extra_forbidden":
-            allowed = _allowed_keys(loc, data)
+            allowed = _allowed_keys(loc, root or EnvironmentConfig)
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             lines.append(f"  {where}: unknown key; {hint}allowed keys here: {', '.join(allowed)}")

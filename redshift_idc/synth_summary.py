@@ -48,6 +48,8 @@ def summarize(cloud_assembly: Path, environment: str) -> str:
     if environment == DEMO:
         lines.append("  The demo uses placeholder ids. To deploy, copy config/demo.yaml to config/<name>.yaml, put "
                      "your account, IdC instance and groups in it, then `make synth ENV=<name>`.")
+    if any(name.endswith("Access") for name in stacks):
+        lines.append(f"  make plan ENV={environment}: prints the SQL the access model's first deploy runs, for review")
     lines += [
         f"  make deploy ENV={environment}: deploys exactly this (needs AWS credentials for that account; "
         "`npx cdk bootstrap` there once)",

@@ -69,6 +69,9 @@ class WarehouseStack(Stack):
                   description="ARN of the Redshift-managed admin secret (never its value)")
         self.workgroup = warehouse.workgroup
         self.namespace = warehouse.namespace
+        self.key = key
+        self.admin_secret_arn = secret_arn
+        self.log_retention = retention
 
     @property
     def availability_zones(self) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +32,9 @@ def test_summary_lists_stacks_resource_counts_and_next_steps(demo: Synthesized) 
     assert "DemoWarehouse  (aws://111111111111/us-east-1, " in text
     assert f"template: {demo.outdir / 'DemoWarehouse.template.json'}" in text
     assert "AWS::RedshiftServerless::Workgroup" in text
-    assert "AWS::SSO::ApplicationAssignment        4" in text
+    assert re.search(r"AWS::SSO::ApplicationAssignment +6\n", text)
+    assert "DemoAccess  (aws://111111111111/us-east-1, " in text and "Custom::AccessModel" in text
+    assert "make plan ENV=demo" in text
     assert "make deploy ENV=demo" in text and "copy config/demo.yaml" in text
 
 

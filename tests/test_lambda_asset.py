@@ -6,29 +6,32 @@ import subprocess
 import sys
 from pathlib import Path
 
-from components.lambda_asset import stage_handler
+import pytest
+
+from components.lambda_asset import PROJECT_ROOT, stage_handler
 from components.log_retention import SUPPORTED_DAYS, retention_days
 from redshift_idc.config import LOG_RETENTION_DAYS
 
+RUNTIME = sorted(p.relative_to(PROJECT_ROOT).as_posix() for p in (PROJECT_ROOT / "redshift_idc/runtime").glob("*.py"))
 
-def test_staged_asset_holds_entry_point_and_runtime_only() -> None:
-    staged = stage_handler("deploy_lookups")
+
+@pytest.mark.parametrize("handler", ["deploy_lookups", "reconcile"])
+def test_staged_asset_holds_entry_point_and_runtime_only(handler: str) -> None:
+    staged = stage_handler(handler)
     files = sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file())
-    assert files == [
-        "index.py",
-        "redshift_idc/__init__.py",
-        "redshift_idc/runtime/__init__.py",
-        "redshift_idc/runtime/custom_resource.py",
-        "redshift_idc/runtime/lookups.py",
-    ]
+    assert files == sorted(["index.py", "redshift_idc/__init__.py", *RUNTIME])
+    assert "redshift_idc/runtime/planner.py" in files and "redshift_idc/config.py" not in files
 
 
-def test_staged_handler_imports_with_nothing_but_the_asset_and_boto3(tmp_path: Path) -> None:
-    staged = stage_handler("deploy_lookups")
+@pytest.mark.parametrize(("handler", "entry_points"), [("deploy_lookups", ["on_event"]),
+                                                      ("reconcile", ["on_event", "is_complete"])])
+def test_staged_handler_imports_with_nothing_but_the_asset_and_boto3(handler: str, entry_points: list[str],
+                                                                      tmp_path: Path) -> None:
+    staged = stage_handler(handler)
     # -I: isolated mode, so neither the project folder nor PYTHONPATH is on sys.path; pydantic,
     # PyYAML and CDK must not be needed (the Lambda runtime does not have them).
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import index; "
-            "assert callable(index.on_event); "
+    checks = "; ".join(f"assert callable(index.{name})" for name in entry_points)
+    code = (f"import sys; sys.path.insert(0, sys.argv[1]); import index; {checks}; "
             "assert not {'pydantic', 'yaml', 'aws_cdk'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-I", "-c", code, str(staged)], check=True, cwd=tmp_path)  # noqa: S603
 

@@ -177,7 +177,7 @@ def test_groups_without_id_are_resolved_by_name_and_assigned(demo: Synthesized) 
     lookup_id, lookup = only_resource(template, "Custom::IdcGroupIds")
     assert lookup["Properties"]["IdentityStoreId"] == "d-0000000000"
     keys = {g["DisplayName"]: g["Key"] for g in lookup["Properties"]["Groups"]}
-    assert sorted(keys) == ["amer-sales", "apac-sales", "emea-sales", "exec-global"]
+    assert sorted(keys) == ["amer-sales", "apac-sales", "awssso-finance", "awssso-sales", "emea-sales", "exec-global"]
     assignments = resources_of(template, "AWS::SSO::ApplicationAssignment")
     attributes = sorted(a["Properties"]["PrincipalId"]["Fn::GetAtt"][1] for a in assignments.values())
     assert attributes == sorted(keys.values())

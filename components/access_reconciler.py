@@ -1,0 +1,117 @@
+"""The reconcile custom resource: one resource for the whole access model, whatever its size.
+
+The compiled model travels as an S3 asset (canonical JSON), not as resource properties: a model of
+thousands of grants stays far below CloudFormation's template limits and the number of CloudFormation
+resources does not grow with it. Its hash is a property, so any change of content is an Update.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import CustomResource, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from components.lambda_asset import LAMBDA_RUNTIME, handler_code, staging_dir
+from components.nag import acknowledge, acknowledge_provider_framework
+from redshift_idc.runtime.access_state import AccessState
+
+# Data API calls that address an existing statement take no resource ARN; IAM scopes them to the
+# caller's own statements with this condition key instead.
+STATEMENT_ACTIONS = ("redshift-data:DescribeStatement", "redshift-data:GetStatementResult",
+                     "redshift-data:CancelStatement")
+SUBMIT_ACTIONS = ("redshift-data:BatchExecuteStatement", "redshift-data:ExecuteStatement")
+
+
+def model_document(desired: AccessState, scripts: Sequence[dict[str, str]]) -> str:
+    """Canonical JSON (sorted keys, no spaces): the same model always gives the same asset hash."""
+    return json.dumps({"desired": desired.to_json(), "scripts": list(scripts)}, sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=False)
+
+
+class AccessReconciler(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, model_name: str, desired: AccessState,
+                 scripts: Sequence[dict[str, str]], prune: bool, ledger_schema: str, removal_policy: str,
+                 workgroup_name: str, workgroup_arn: str, database: str, admin_secret_arn: str, key: kms.IKey,
+                 log_retention: logs.RetentionDays) -> None:
+        super().__init__(scope, construct_id)
+        document_dir = staging_dir() / f"access-model-{model_name}"
+        document_dir.mkdir(parents=True, exist_ok=True)
+        (document_dir / "model.json").write_text(model_document(desired, scripts), encoding="utf-8")
+        self.model_asset = s3_assets.Asset(self, "Model", path=str(document_dir / "model.json"))
+
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                             description=f"Applies access model {model_name} to workgroup {workgroup_name}")
+        self.role.add_to_policy(iam.PolicyStatement(actions=list(SUBMIT_ACTIONS), resources=[workgroup_arn]))
+        self.role.add_to_policy(iam.PolicyStatement(
+            actions=list(STATEMENT_ACTIONS), resources=["*"],
+            conditions={"StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}},
+        ))
+        self.role.add_to_policy(iam.PolicyStatement(actions=["redshift-data:ListStatements"], resources=["*"]))
+        self.role.add_to_policy(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"],
+                                                    resources=[admin_secret_arn]))
+        key.grant_decrypt(self.role)
+        # Exactly the model object: CDK's asset.grant_read would allow the whole asset bucket.
+        self.role.add_to_policy(iam.PolicyStatement(
+            actions=["s3:GetObject"],
+            resources=[self.model_asset.bucket.arn_for_objects(self.model_asset.s3_object_key)],
+        ))
+        log_group = logs.LogGroup(self, "Logs", encryption_key=key, retention=log_retention,
+                                  removal_policy=RemovalPolicy.DESTROY)
+        log_group.grant_write(self.role)
+        policy = self.role.node.find_child("DefaultPolicy")
+        acknowledge(policy, "AwsSolutions-IAM5[Resource::*]",
+                    "DescribeStatement, GetStatementResult, CancelStatement and ListStatements act on statement "
+                    "ids and support no resource ARN; the first three are limited to this role's own statements "
+                    "by redshift-data:statement-owner-iam-userid, and ListStatements lists only the caller's.")
+
+        code = handler_code("reconcile")
+        functions = {}
+        for name, handler, timeout in (("OnEvent", "index.on_event", Duration.seconds(30)),
+                                       ("IsComplete", "index.is_complete", Duration.minutes(2))):
+            functions[name] = lambda_.Function(
+                self, name, runtime=LAMBDA_RUNTIME, handler=handler, code=code, role=self.role, timeout=timeout,
+                memory_size=512, log_group=log_group,
+                description=f"Access model {model_name}: {handler.split('.')[1]} step of the reconcile custom resource",
+            )
+        framework_logs = logs.LogGroup(self, "ProviderLogs", encryption_key=key, retention=log_retention,
+                                       removal_policy=RemovalPolicy.DESTROY)
+        self.provider = cr.Provider(
+            self, "Provider", on_event_handler=functions["OnEvent"], is_complete_handler=functions["IsComplete"],
+            query_interval=Duration.seconds(10), total_timeout=Duration.hours(2), log_group=framework_logs,
+            # Logging the waiter to CloudWatch would make CDK grant logs:PutResourcePolicy and the log
+            # delivery actions on "*"; Step Functions keeps the execution history, the handlers log the detail.
+            disable_waiter_state_machine_logging=True,
+        )
+        acknowledge_provider_framework(self.provider)
+        state_machine = self.provider.node.find_child("waiter-state-machine")
+        acknowledge(state_machine, "AwsSolutions-SF1",
+                    "CDK's Provider waiter only polls our is-complete handler: Step Functions keeps its execution "
+                    "history and the handlers log every step to the encrypted log group; CloudWatch logging would "
+                    "need logs:PutResourcePolicy and log-delivery actions on Resource '*'.")
+        acknowledge(state_machine, "AwsSolutions-SF2",
+                    "CDK's Provider waiter only polls our is-complete handler; the handlers' logs hold every step, "
+                    "so X-Ray traces of the polling loop would add nothing to debug with.")
+        properties: dict[str, Any] = {
+            "WorkgroupName": workgroup_name,
+            "Database": database,
+            "SecretArn": admin_secret_arn,
+            "ModelName": model_name,
+            "LedgerSchema": ledger_schema,
+            "Prune": prune,
+            "CaseSensitive": desired.case_sensitive,
+            "RemovalPolicy": removal_policy,
+            "ModelBucket": self.model_asset.s3_bucket_name,
+            "ModelKey": self.model_asset.s3_object_key,
+            "ModelHash": self.model_asset.asset_hash,
+        }
+        self.resource = CustomResource(self, "Resource", service_token=self.provider.service_token,
+                                       resource_type="Custom::AccessModel", properties=properties)

@@ -1,0 +1,421 @@
+"""The access model (`access/<model>.yaml`): roles, grants, RLS and masking, validated and cross-checked.
+
+The file is what reviewers read; `compile_model` turns it into the desired `AccessState` the planner
+diffs against the warehouse. Every reference is checked offline, before anything deploys: roles must be
+declared (IdC roles must be groups the environment assigns to the Redshift IdC application), tables
+must be declared with their columns, policy expressions may only name their WITH columns, and names
+must be ones Redshift accepts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+
+from redshift_idc.config import ConfigError, EnvironmentConfig, format_validation_error
+from redshift_idc.runtime.access_state import (
+    AccessObject,
+    AccessState,
+    ColumnPrivilege,
+    MaskingAttachment,
+    MaskingPolicy,
+    RlsAttachment,
+    RlsPolicy,
+    RlsTable,
+    Role,
+    RoleGrant,
+    SchemaPrivilege,
+    ScopedTablePrivilege,
+    SystemPrivilege,
+    TablePrivilege,
+    TablePrivilegeName,
+)
+from redshift_idc.runtime.sql_text import (
+    SqlTextError,
+    fold,
+    validate_column_name,
+    validate_data_type,
+    validate_identifier,
+    validate_role_name,
+)
+from redshift_idc.sql_expression import ExpressionError, check_expression
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ACCESS_DIR = PROJECT_ROOT / "access"
+SQL_DIR = PROJECT_ROOT / "sql"
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=127)]
+QualifiedTable = Annotated[str, StringConstraints(min_length=3, max_length=255)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def split_table(qualified: str) -> tuple[str, str]:
+    """`schema.table` (no quotes; the first dot separates). Unqualified names are refused: they would
+    resolve through search_path."""
+    schema, dot, table = qualified.partition(".")
+    if not dot or not schema or not table:
+        raise ValueError(f"'{qualified}' is not schema-qualified; write it as schema.table (e.g. public.{qualified})")
+    validate_identifier(schema, "schema name")
+    validate_identifier(table, "table name")
+    return schema, table
+
+
+class Roles(_Model):
+    idc_groups: tuple[Name, ...] = Field(default=(), description="IdC groups; each becomes role '<namespace>:<group>'")
+    plain: tuple[Name, ...] = Field(default=(), description="roles not tied to an IdC group (e.g. for role grants)")
+
+
+class RoleGrantSpec(_Model):
+    grant: Name
+    to: tuple[Name, ...] = Field(min_length=1)
+
+
+class SchemaGrantSpec(_Model):
+    schema_: Name = Field(alias="schema")
+    privileges: tuple[Literal["USAGE", "CREATE", "ALTER", "DROP"], ...] = Field(min_length=1)
+    to: tuple[Name, ...] = Field(min_length=1)
+
+
+class TableGrantSpec(_Model):
+    """Named tables, or `all_tables_in` a schema: a scoped grant (current and future tables)."""
+
+    tables: tuple[QualifiedTable, ...] = ()
+    all_tables_in: Name | None = None
+    privileges: tuple[TablePrivilegeName, ...] = Field(min_length=1)
+    to: tuple[Name, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TableGrantSpec:
+        if bool(self.tables) == (self.all_tables_in is not None):
+            raise ValueError("give either `tables` (a list of schema.table) or `all_tables_in` (a schema), not both")
+        return self
+
+
+class ColumnGrantSpec(_Model):
+    table: QualifiedTable
+    columns: tuple[Name, ...] = Field(min_length=1)
+    privileges: tuple[Literal["SELECT", "UPDATE"], ...] = Field(min_length=1)
+    to: tuple[Name, ...] = Field(min_length=1)
+
+
+class RlsAttach(_Model):
+    table: QualifiedTable
+    to: tuple[Name, ...] = Field(min_length=1)
+
+
+class RlsPolicySpec(_Model):
+    name: Name
+    with_: dict[Name, str] = Field(alias="with", default_factory=dict)
+    using: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
+    attach: tuple[RlsAttach, ...] = ()
+
+
+class RlsTableSpec(_Model):
+    table: QualifiedTable
+    conjunction: Literal["AND", "OR"] = "AND"
+
+
+class Rls(_Model):
+    policies: tuple[RlsPolicySpec, ...] = ()
+    tables: tuple[RlsTableSpec, ...] = ()
+    ignore_rls: tuple[Name, ...] = Field(default=(), description="roles that bypass RLS (GRANT IGNORE RLS)")
+
+
+class MaskingAttach(_Model):
+    table: QualifiedTable
+    columns: tuple[Name, ...] = Field(min_length=1, description="output columns the policy masks")
+    input_columns: tuple[Name, ...] = ()
+    to: Name
+    priority: int = Field(default=0, ge=0, le=10000)
+
+
+class MaskingPolicySpec(_Model):
+    name: Name
+    with_: dict[Name, str] = Field(alias="with", min_length=1)
+    using: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
+    attach: tuple[MaskingAttach, ...] = ()
+
+
+class Masking(_Model):
+    policies: tuple[MaskingPolicySpec, ...] = ()
+
+
+class AccessModel(_Model):
+    """One access model; `name` is the file stem and keys the reconciler's ledger rows."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
+    prune: bool = Field(default=False, description="also remove objects the model never created")
+    case_sensitive_identifiers: bool = False
+    removal_policy: Literal["destroy", "retain"] = "destroy"
+    ledger_schema: Name = "redshift_idc"
+    scripts: tuple[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_./-]+\.sql$")], ...] = Field(
+        default=(), description="files under sql/, applied once each, in this order, before the access model")
+    tables: dict[QualifiedTable, tuple[Name, ...]] = Field(default_factory=dict)
+    roles: Roles = Roles()
+    role_grants: tuple[RoleGrantSpec, ...] = ()
+    schema_grants: tuple[SchemaGrantSpec, ...] = ()
+    table_grants: tuple[TableGrantSpec, ...] = ()
+    column_grants: tuple[ColumnGrantSpec, ...] = ()
+    rls: Rls = Rls()
+    masking: Masking = Masking()
+
+    @field_validator("tables")
+    @classmethod
+    def _tables_qualified(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for table, columns in value.items():
+            split_table(table)
+            for column in columns:
+                validate_column_name(column)
+        return value
+
+
+def _fail(where: str, message: str) -> None:
+    raise ValueError(f"{where}: {message}")
+
+
+class _Compiler:
+    """Resolves references and builds the desired state, failing on the first bad reference with
+    the field path it came from."""
+
+    def __init__(self, model: AccessModel, identity_namespace: str, assigned_groups: tuple[str, ...] | None) -> None:
+        self.model = model
+        self.cs = model.case_sensitive_identifiers
+        self.namespace = identity_namespace
+        self.objects: list[AccessObject] = []
+        self.roles: dict[str, str] = {}  # reference as written (folded) -> rendered role name
+        for index, group in enumerate(model.roles.idc_groups):
+            if assigned_groups is not None and fold(group) not in {fold(g) for g in assigned_groups}:
+                _fail(f"roles.idc_groups[{index}]", f"'{group}' is not among the groups the environment assigns to "
+                      "the Redshift IdC application (redshift_idc_application.groups); add it there or fix the name")
+            self._declare(f"roles.idc_groups[{index}]", group, f"{identity_namespace}:{group}")
+        for index, role in enumerate(model.roles.plain):
+            if ":" in role:
+                _fail(f"roles.plain[{index}]", f"'{role}' contains ':'; IdC roles are declared under roles.idc_groups")
+            self._declare(f"roles.plain[{index}]", role, role)
+        self.tables: dict[tuple[str, str], tuple[str, str, set[str]]] = {}
+        for table, columns in model.tables.items():
+            schema, name = split_table(table)
+            columns_folded = {fold(c, self.cs) for c in columns}
+            self.tables[(fold(schema, self.cs), fold(name, self.cs))] = (schema, name, columns_folded)
+
+    def _declare(self, where: str, reference: str, rendered: str) -> None:
+        try:
+            validate_role_name(rendered)
+        except SqlTextError as error:
+            _fail(where, str(error))
+        key = fold(reference, self.cs)
+        if key in self.roles:
+            _fail(where, f"role '{reference}' is declared twice (role names are case-insensitive)")
+        self.roles[key] = rendered
+        self.objects.append(Role(rendered))
+
+    def role(self, where: str, reference: str) -> str:
+        rendered = self.roles.get(fold(reference, self.cs))
+        if rendered is None:
+            known = ", ".join(sorted(self.roles)) or "none"
+            _fail(where, f"unknown role '{reference}'; declare it under roles.idc_groups or roles.plain "
+                  f"(known: {known})")
+        return rendered  # type: ignore[return-value]
+
+    def table(self, where: str, qualified: str, columns: tuple[str, ...] = ()) -> tuple[str, str]:
+        try:
+            schema, name = split_table(qualified)
+        except (ValueError, SqlTextError) as error:
+            _fail(where, str(error))
+        known = self.tables.get((fold(schema, self.cs), fold(name, self.cs)))
+        if known is None:
+            _fail(where, f"unknown table '{qualified}'; declare it with its columns under `tables`")
+        assert known is not None
+        missing = [c for c in columns if fold(c, self.cs) not in known[2]]
+        if missing:
+            _fail(where, f"table '{qualified}' has no column(s) {', '.join(missing)} (as declared under `tables`)")
+        return known[0], known[1]
+
+    def compile(self) -> AccessState:
+        m = self.model
+        for i, spec in enumerate(m.role_grants):
+            granted = self.role(f"role_grants[{i}].grant", spec.grant)
+            for j, grantee in enumerate(spec.to):
+                self.objects.append(RoleGrant(granted, self.role(f"role_grants[{i}].to[{j}]", grantee)))
+        self._check_role_cycles()
+        for i, schema_spec in enumerate(m.schema_grants):
+            validate_identifier(schema_spec.schema_, "schema name")
+            for j, grantee in enumerate(schema_spec.to):
+                role = self.role(f"schema_grants[{i}].to[{j}]", grantee)
+                self.objects += [SchemaPrivilege(schema_spec.schema_, p, role) for p in schema_spec.privileges]
+        for i, table_spec in enumerate(m.table_grants):
+            roles = [self.role(f"table_grants[{i}].to[{j}]", g) for j, g in enumerate(table_spec.to)]
+            if table_spec.all_tables_in is not None:
+                validate_identifier(table_spec.all_tables_in, "schema name")
+                self.objects += [ScopedTablePrivilege(table_spec.all_tables_in, p, r)
+                                 for p in table_spec.privileges for r in roles]
+            for k, qualified in enumerate(table_spec.tables):
+                schema, name = self.table(f"table_grants[{i}].tables[{k}]", qualified)
+                self.objects += [TablePrivilege(schema, name, p, r) for p in table_spec.privileges for r in roles]
+        for i, column_spec in enumerate(m.column_grants):
+            schema, name = self.table(f"column_grants[{i}].table", column_spec.table, column_spec.columns)
+            for j, grantee in enumerate(column_spec.to):
+                role = self.role(f"column_grants[{i}].to[{j}]", grantee)
+                self.objects += [ColumnPrivilege(schema, name, c, p, role)
+                                 for c in column_spec.columns for p in column_spec.privileges]
+        self._compile_rls()
+        self._compile_masking()
+        return self._unique()
+
+    def _columns(self, where: str, with_: dict[str, str]) -> tuple[tuple[str, str], ...]:
+        result = []
+        for name, type_ in with_.items():
+            try:
+                validate_column_name(name)
+                validate_data_type(type_)
+            except SqlTextError as error:
+                _fail(f"{where}.with.{name}", str(error))
+            result.append((name, type_))
+        return tuple(result)
+
+    def _expression(self, where: str, expression: str, columns: tuple[tuple[str, str], ...]) -> None:
+        try:
+            check_expression(expression, [c for c, _ in columns], self.cs)
+        except ExpressionError as error:
+            _fail(f"{where}.using", str(error))
+
+    def _compile_rls(self) -> None:
+        rls = self.model.rls
+        seen: set[str] = set()
+        for i, policy in enumerate(rls.policies):
+            where = f"rls.policies[{i}]"
+            self._unique_name(where, policy.name, seen, "RLS policy")
+            columns = self._columns(where, policy.with_)
+            self._expression(where, policy.using, columns)
+            self.objects.append(RlsPolicy(policy.name, columns, " ".join(policy.using.split())))
+            for j, attach in enumerate(policy.attach):
+                schema, name = self.table(f"{where}.attach[{j}].table", attach.table, tuple(policy.with_))
+                for k, grantee in enumerate(attach.to):
+                    role = self.role(f"{where}.attach[{j}].to[{k}]", grantee)
+                    self.objects.append(RlsAttachment(policy.name, schema, name, role))
+        for i, table_spec in enumerate(rls.tables):
+            schema, name = self.table(f"rls.tables[{i}].table", table_spec.table)
+            self.objects.append(RlsTable(schema, name, table_spec.conjunction))
+        for i, grantee in enumerate(rls.ignore_rls):
+            self.objects.append(SystemPrivilege("IGNORE RLS", self.role(f"rls.ignore_rls[{i}]", grantee)))
+
+    def _compile_masking(self) -> None:
+        seen: set[str] = set()
+        priorities: dict[tuple[str, str, str, int], str] = {}
+        for i, policy in enumerate(self.model.masking.policies):
+            where = f"masking.policies[{i}]"
+            self._unique_name(where, policy.name, seen, "masking policy")
+            columns = self._columns(where, policy.with_)
+            self._expression(where, policy.using, columns)
+            self.objects.append(MaskingPolicy(policy.name, columns, " ".join(policy.using.split())))
+            for j, attach in enumerate(policy.attach):
+                at = f"{where}.attach[{j}]"
+                inputs = attach.input_columns or attach.columns
+                if len(inputs) != len(columns):
+                    _fail(at, f"the policy takes {len(columns)} input column(s) ({', '.join(policy.with_)}); "
+                          f"the attachment gives {len(inputs)}: set input_columns")
+                schema, name = self.table(f"{at}.table", attach.table, tuple(attach.columns) + tuple(inputs))
+                role = self.role(f"{at}.to", attach.to)
+                for column in attach.columns:
+                    slot = (fold(schema), fold(name), fold(column), attach.priority)
+                    other = priorities.get(slot)
+                    if other is not None and other != fold(policy.name):
+                        _fail(f"{at}.priority", f"priority {attach.priority} on {attach.table}.{column} is already "
+                              f"used by masking policy '{other}'; Redshift requires distinct priorities per column")
+                    priorities[slot] = fold(policy.name)
+                self.objects.append(MaskingAttachment(policy.name, schema, name, tuple(attach.columns), role,
+                                                      tuple(attach.input_columns), attach.priority))
+
+    def _unique_name(self, where: str, name: str, seen: set[str], what: str) -> None:
+        try:
+            validate_identifier(name, f"{what} name")
+        except SqlTextError as error:
+            _fail(f"{where}.name", str(error))
+        if fold(name, self.cs) in seen:
+            _fail(f"{where}.name", f"duplicate {what} '{name}'")
+        seen.add(fold(name, self.cs))
+
+    def _check_role_cycles(self) -> None:
+        edges: dict[str, set[str]] = {}
+        for item in self.objects:
+            if isinstance(item, RoleGrant):
+                edges.setdefault(fold(item.grantee, self.cs), set()).add(fold(item.role, self.cs))
+
+        def reaches(start: str, target: str, seen: set[str]) -> bool:
+            for nxt in edges.get(start, ()):
+                if nxt == target:
+                    return True
+                if nxt not in seen:
+                    seen.add(nxt)
+                    if reaches(nxt, target, seen):
+                        return True
+            return False
+
+        for role in sorted(edges):
+            if reaches(role, role, set()):
+                _fail("role_grants", f"role grants form a cycle through '{role}'; Redshift refuses cycles")
+
+    def _unique(self) -> AccessState:
+        state = AccessState(case_sensitive=self.cs)
+        for item in self.objects:
+            state.add(item)
+        return state
+
+
+def compile_model(model: AccessModel, environment: EnvironmentConfig | None = None,
+                  identity_namespace: str = "AWSIDC") -> AccessState:
+    """The desired state. With an environment, IdC roles use its namespace and must be assigned groups."""
+    if environment is not None:
+        app = environment.redshift_idc_application
+        return _Compiler(model, app.identity_namespace, tuple(g.display_name for g in app.groups)).compile()
+    return _Compiler(model, identity_namespace, None).compile()
+
+
+def parse_model(data: Any, *, name: str, source: Path, environment: EnvironmentConfig | None = None,
+                identity_namespace: str = "AWSIDC") -> tuple[AccessModel, AccessState]:
+    """Validate, then compile: every error names the file and the field."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of settings at the top level")
+    if "name" in data:
+        raise ConfigError(f"{source}: name: unknown key; the model's name is the file name ('{name}')")
+    try:
+        model = AccessModel.model_validate({**data, "name": name})
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(source, error, data, root=AccessModel)) from None
+    try:
+        state = compile_model(model, environment, identity_namespace)
+    except (ValueError, SqlTextError) as error:
+        raise ConfigError(f"{source}: {error}") from None
+    return model, state
+
+
+def load_model(name: str, environment: EnvironmentConfig | None = None, access_dir: Path = ACCESS_DIR,
+               ) -> tuple[AccessModel, AccessState]:
+    path = access_dir / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in access_dir.glob("*.yaml"))) or "none"
+        raise ConfigError(f"{path}: no such access model '{name}' (known: {known})")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    return parse_model(data or {}, name=name, source=path, environment=environment)
+
+
+def load_scripts(model: AccessModel, sql_dir: Path = SQL_DIR) -> list[dict[str, str]]:
+    """The model's SQL scripts as `{Name, Sql, Checksum}`, in the declared order."""
+    scripts = []
+    for index, relative in enumerate(model.scripts):
+        path = (sql_dir / relative).resolve()
+        if sql_dir.resolve() not in path.parents or not path.is_file():
+            raise ConfigError(f"scripts[{index}]: {relative} is not a file under {sql_dir}")
+        text = path.read_text(encoding="utf-8")
+        scripts.append({"Name": relative, "Sql": text, "Checksum": hashlib.sha256(text.encode("utf-8")).hexdigest()})
+    return scripts

@@ -1,0 +1,79 @@
+"""`python -m redshift_idc plan`: the SQL a deploy will run, for a pull request.
+
+Offline (default) it plans against an empty warehouse: exactly what the first deploy runs. With
+`--live` it reads the current state through the Data API with the caller's credentials and prints the
+difference, which is what the next deploy runs.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from redshift_idc.access_model import AccessModel, load_model, load_scripts
+from redshift_idc.config import ConfigError, EnvironmentConfig
+from redshift_idc.runtime.access_state import AccessState
+from redshift_idc.runtime.data_api import DataApi, Target
+from redshift_idc.runtime.ledger import LedgerTables
+from redshift_idc.runtime.planner import Plan, Statement, plan
+from redshift_idc.runtime.reconciler import Reconciler, Request, Script, split_script, statement_token
+
+PHASE_TITLES = {
+    10: "detach masking policies", 11: "drop masking policies", 20: "turn row-level security off",
+    21: "detach RLS policies", 22: "drop RLS policies", 30: "revoke system privileges", 31: "revoke column grants",
+    32: "revoke table grants", 33: "revoke scoped grants", 34: "revoke schema grants", 40: "revoke role grants",
+    41: "drop roles", 50: "create roles", 51: "grant roles to roles", 60: "grant schema privileges",
+    61: "grant on all tables in schemas (scoped, current and future)", 62: "grant table privileges",
+    63: "grant column privileges", 70: "create or alter RLS policies", 71: "attach RLS policies",
+    72: "turn row-level security on", 80: "create or alter masking policies", 81: "attach masking policies",
+    90: "grant system privileges",
+}
+
+
+def render_for_review(planned: Plan, scripts: list[dict[str, str]]) -> str:
+    lines: list[str] = []
+    for script in scripts:
+        lines.append(f"-- script {script['Name']} (sha256 {script['Checksum'][:12]}), applied once before the model")
+        lines += [f"{statement};" for statement in split_script(script["Sql"])]
+        lines.append("")
+    phase = None
+    statement: Statement
+    for statement in planned.statements:
+        if statement.phase != phase:
+            phase = statement.phase
+            lines.append(f"-- {PHASE_TITLES.get(phase, f'phase {phase}')}")
+        lines.append(f"{statement.sql};")
+    if planned.adopt:
+        lines.append(f"-- {len(planned.adopt)} existing object(s) already as declared: recorded in the ledger, no DDL")
+    if not planned.statements and not scripts:
+        lines.append("-- no changes: the warehouse already matches the model")
+    return "\n".join(lines) + "\n"
+
+
+def model_for(config: EnvironmentConfig) -> tuple[AccessModel, AccessState]:
+    if config.access_model is None:
+        raise ConfigError(f"config/{config.name}.yaml: access_model: not set; this environment has no access model")
+    return load_model(config.access_model, config)
+
+
+def offline_plan(config: EnvironmentConfig) -> str:
+    model, desired = model_for(config)
+    planned = plan(desired, AccessState(case_sensitive=desired.case_sensitive), {}, prune=model.prune)
+    return render_for_review(planned, load_scripts(model))
+
+
+def live_plan(config: EnvironmentConfig, secret_arn: str, client: Any = None, sleep: Any = time.sleep) -> str:
+    model, desired = model_for(config)
+    api = DataApi(Target(config.warehouse.workgroup_name, config.warehouse.database_name, secret_arn), client)
+    request = Request(model=model.name, desired=desired, token=statement_token(f"plan:{time.time_ns()}"),
+                      prune=model.prune, ledger_schema=model.ledger_schema,
+                      scripts=[Script(s["Name"], s["Sql"], s["Checksum"]) for s in load_scripts(model)])
+    snapshot = Reconciler(api, request).read_now(sleep)
+    pending = [s for s in load_scripts(model) if snapshot.scripts.get(s["Name"]) != s["Checksum"]]
+    planned = plan(desired, snapshot.state, snapshot.ledger, prune=model.prune)
+    header = [f"-- live plan for {config.warehouse.workgroup_name}/{config.warehouse.database_name} "
+              f"as {snapshot.user}; ledger {LedgerTables(model.ledger_schema).objects}"]
+    header += [f"-- warning: {w}" for w in snapshot.warnings]
+    if not snapshot.secadmin:
+        header.append("-- warning: this user lacks sys:secadmin, so RLS attachments and masking may be invisible")
+    return "\n".join(header) + "\n" + render_for_review(planned, pending)

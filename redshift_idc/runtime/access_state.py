@@ -1,0 +1,316 @@
+"""The warehouse's access state as plain, comparable objects.
+
+Both sides of a diff use these types: the *desired* state (compiled from the reviewed access model)
+and the *current* state (read back from Redshift's SVV_* views). Each object has a `key` (what makes
+it the same object, names folded the way Redshift stores them) and, for objects Redshift can alter in
+place, `attributes` (what may differ while the key stays). Policies also carry a `fingerprint` of their
+definition: Redshift rewrites stored policy text, so definitions are never compared with the catalog,
+only with the fingerprint recorded in the reconciler's ledger when we last applied them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Literal
+
+from redshift_idc.runtime.sql_text import fold, normalize_data_type
+
+TablePrivilegeName = Literal["SELECT", "INSERT", "UPDATE", "DELETE", "DROP", "REFERENCES", "ALTER", "TRUNCATE"]
+TABLE_PRIVILEGES: tuple[str, ...] = ("SELECT", "INSERT", "UPDATE", "DELETE", "DROP", "REFERENCES", "ALTER", "TRUNCATE")
+SCHEMA_PRIVILEGES: tuple[str, ...] = ("USAGE", "CREATE", "ALTER", "DROP")
+COLUMN_PRIVILEGES: tuple[str, ...] = ("SELECT", "UPDATE")
+SYSTEM_PRIVILEGES: tuple[str, ...] = ("IGNORE RLS", "EXPLAIN RLS", "EXPLAIN MASKING")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class AccessObject:
+    """Base: `KIND` names the object type in plans and in the ledger."""
+
+    KIND: ClassVar[str] = ""
+
+    def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def attributes(self) -> tuple[Any, ...]:
+        """What can change without the object becoming another one (compared on both sides)."""
+        return ()
+
+    def fingerprint(self) -> str:
+        """Definition fingerprint kept in the ledger ('' for objects that have no definition)."""
+        return ""
+
+    def describe(self) -> str:
+        return f"{self.KIND} {'.'.join(self.key())}"
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.KIND}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = [list(v) if isinstance(v, tuple) else v for v in value]
+            data[f.name] = value
+        return data
+
+
+@dataclass(frozen=True)
+class Role(AccessObject):
+    KIND: ClassVar[str] = "role"
+    name: str
+
+    def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
+        return (fold(self.name, case_sensitive),)
+
+
+@dataclass(frozen=True)
+class RoleGrant(AccessObject):
+    """`GRANT ROLE role TO ROLE grantee`: members of `grantee` get `role`'s privileges."""
+
+    KIND: ClassVar[str] = "role_grant"
+    role: str
+    grantee: str
+
+    def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
+        return (fold(self.role, case_sensitive), fold(self.grantee, case_sensitive))
+
+
+@dataclass(frozen=True)
+class SchemaPrivilege(AccessObject):
+    KIND: ClassVar[str] = "schema_privilege"
+    schema: str
+    privilege: str
+    grantee: str
+
+    def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
+        return (fold(self.schema, case_sensitive), self.privilege, fold(self.grantee, case_sensitive))
+
+
+@dataclass(frozen=True)
+class TablePrivilege(AccessObject):
+    KIND: ClassVar[str] = "table_privilege"
+    schema: str
+    table: str
+    privilege: str
+    grantee: str
+
+    def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
+        return (fold(self.schema, case_sensitive), fold(self.table, case_sensitive), self.privilege,
+                fold(self.grantee, case_sensitive))
+
+
+@dataclass(frozen=True)
+class ScopedTablePrivilege(AccessObject):
+    """`GRANT ... FOR TABLES IN SCHEMA s TO ROLE r`: current and future tables of the schema."""
+
+    KIND: ClassVar[str] = "scoped_table_privilege"
+    schema: str
+    privilege: str
+    grantee: str
+
+    def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
+        return (fold(self.schema, case_sensitive), self.privilege, fold(self.grantee, case_sensitive))
+
+
+@dataclass(frozen=True)
+class ColumnPrivilege(AccessObject):
+    KIND: ClassVar[str] = "column_privilege"
+    schema: str
+    table: str
+    column: str
+    privilege: str
+    grantee: str
+
+    def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
+        return (fold(self.schema, case_sensitive), fold(self.table, case_sensitive), fold(self.column, case_sensitive),
+                self.privilege, fold(self.grantee, case_sensitive))
+
+
+@dataclass(frozen=True)
+class SystemPrivilege(AccessObject):
+    """Role-only system permissions such as `IGNORE RLS`."""
+
+    KIND: ClassVar[str] = "system_privilege"
+    privilege: str
+    grantee: str
+
+    def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
+        return (self.privilege, fold(self.grantee, case_sensitive))
+
+
+@dataclass(frozen=True)
+class RlsPolicy(AccessObject):
+    """`CREATE RLS POLICY name WITH (columns) USING (predicate)`. Read back from the catalog with
+    empty `columns`/`using`: the catalog's text is rewritten and only its existence is trusted."""
+
+    KIND: ClassVar[str] = "rls_policy"
+    name: str
+    columns: tuple[tuple[str, str], ...] = ()
+    using: str = ""
+
+    def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
+        return (fold(self.name, case_sensitive),)
+
+    def fingerprint(self) -> str:
+        return definition_fingerprint(self.columns, self.using)
+
+
+@dataclass(frozen=True)
+class RlsAttachment(AccessObject):
+    KIND: ClassVar[str] = "rls_attachment"
+    policy: str
+    schema: str
+    table: str
+    grantee: str
+
+    def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
+        return (fold(self.policy, case_sensitive), fold(self.schema, case_sensitive), fold(self.table, case_sensitive),
+                fold(self.grantee, case_sensitive))
+
+
+@dataclass(frozen=True)
+class RlsTable(AccessObject):
+    """A relation with `ROW LEVEL SECURITY ON` and its conjunction type."""
+
+    KIND: ClassVar[str] = "rls_table"
+    schema: str
+    table: str
+    conjunction: str = "AND"
+
+    def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
+        return (fold(self.schema, case_sensitive), fold(self.table, case_sensitive))
+
+    def attributes(self) -> tuple[Any, ...]:
+        return (self.conjunction.upper(),)
+
+
+@dataclass(frozen=True)
+class MaskingPolicy(AccessObject):
+    KIND: ClassVar[str] = "masking_policy"
+    name: str
+    columns: tuple[tuple[str, str], ...] = ()
+    using: str = ""
+
+    def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
+        return (fold(self.name, case_sensitive),)
+
+    def fingerprint(self) -> str:
+        return definition_fingerprint(self.columns, self.using)
+
+
+@dataclass(frozen=True)
+class MaskingAttachment(AccessObject):
+    """`ATTACH MASKING POLICY p ON s.t (outputs) USING (inputs) TO ROLE r PRIORITY n`."""
+
+    KIND: ClassVar[str] = "masking_attachment"
+    policy: str
+    schema: str
+    table: str
+    output_columns: tuple[str, ...]
+    grantee: str
+    input_columns: tuple[str, ...] = ()
+    priority: int = 0
+
+    def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
+        return (fold(self.policy, case_sensitive), fold(self.schema, case_sensitive), fold(self.table, case_sensitive),
+                ",".join(fold(c, case_sensitive) for c in self.output_columns), fold(self.grantee, case_sensitive))
+
+    def attributes(self) -> tuple[Any, ...]:
+        inputs = self.input_columns or self.output_columns
+        return (tuple(fold(c) for c in inputs), self.priority)
+
+
+OBJECT_TYPES: tuple[type[AccessObject], ...] = (
+    Role, RoleGrant, SchemaPrivilege, TablePrivilege, ScopedTablePrivilege, ColumnPrivilege, SystemPrivilege,
+    RlsPolicy, RlsAttachment, RlsTable, MaskingPolicy, MaskingAttachment,
+)
+TYPE_BY_KIND: dict[str, type[AccessObject]] = {t.KIND: t for t in OBJECT_TYPES}
+
+
+def definition_fingerprint(columns: Iterable[tuple[str, str]], using: str) -> str:
+    """`with=<hash>;using=<hash>`: the two halves change independently (USING can be altered in place,
+    WITH cannot), so the planner must tell which one changed."""
+    with_text = ",".join(f"{fold(name)} {normalize_data_type(type_)}" for name, type_ in columns)
+    return f"with={_digest(with_text)};using={_digest(' '.join(using.split()))}"
+
+
+def object_from_json(data: dict[str, Any]) -> AccessObject:
+    data = dict(data)
+    cls = TYPE_BY_KIND[data.pop("kind")]
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        if isinstance(value, list):
+            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+@dataclass
+class AccessState:
+    """A set of access objects, indexed by kind and key; `case_sensitive` decides how keys fold."""
+
+    case_sensitive: bool = False
+    objects: dict[str, dict[tuple[str, ...], AccessObject]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, items: Iterable[AccessObject], case_sensitive: bool = False) -> AccessState:
+        state = cls(case_sensitive=case_sensitive)
+        for item in items:
+            state.add(item)
+        return state
+
+    def add(self, item: AccessObject) -> None:
+        self.objects.setdefault(item.KIND, {})[item.key(self.case_sensitive)] = item
+
+    def discard(self, item: AccessObject) -> None:
+        self.objects.get(item.KIND, {}).pop(item.key(self.case_sensitive), None)
+
+    def get(self, kind: str, key: tuple[str, ...]) -> AccessObject | None:
+        return self.objects.get(kind, {}).get(key)
+
+    def of_kind(self, kind: str) -> dict[tuple[str, ...], AccessObject]:
+        return self.objects.get(kind, {})
+
+    def __iter__(self) -> Iterator[AccessObject]:
+        for kind in sorted(self.objects):
+            for key in sorted(self.objects[kind]):
+                yield self.objects[kind][key]
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.objects.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"case_sensitive": self.case_sensitive, "objects": [o.to_json() for o in self]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AccessState:
+        return cls.of((object_from_json(o) for o in data["objects"]), bool(data.get("case_sensitive", False)))
+
+    def canonical_json(self) -> str:
+        """Sorted, compact, stable: the same model always serializes to the same bytes."""
+        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One row of the reconciler's ledger: an object it created (or adopted) and its fingerprint."""
+
+    kind: str
+    key: tuple[str, ...]
+    fingerprint: str = ""
+
+    @property
+    def key_text(self) -> str:
+        return json.dumps(list(self.key), ensure_ascii=False, separators=(",", ":"))
+
+
+def ledger_key(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))

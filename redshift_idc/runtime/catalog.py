@@ -1,0 +1,163 @@
+"""Reading the current access state from Redshift's system views, in one batch (one snapshot).
+
+Queries and columns follow REDSHIFT_REFERENCE.md section 2.17. Only grants to roles are read: users
+are IdC identities the model never manages. Names come back as Redshift stores them (folded), and the
+state keys fold names the same way, so a model written in mixed case still diffs to nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redshift_idc.runtime.access_state import (
+    SYSTEM_PRIVILEGES,
+    AccessState,
+    ColumnPrivilege,
+    MaskingAttachment,
+    MaskingPolicy,
+    RlsAttachment,
+    RlsPolicy,
+    RlsTable,
+    Role,
+    RoleGrant,
+    SchemaPrivilege,
+    ScopedTablePrivilege,
+    SystemPrivilege,
+    TablePrivilege,
+    ledger_key,
+)
+from redshift_idc.runtime.ledger import LedgerTables
+from redshift_idc.runtime.planner import Ledger, check_renderable, is_system_role
+from redshift_idc.runtime.sql_text import quote_literal
+
+Row = tuple[Any, ...]
+SECADMIN = "sys:secadmin"
+
+
+def read_queries(tables: LedgerTables, model: str) -> list[tuple[str, str]]:
+    """(name, SQL) in batch order; the ledger bootstrap comes first so the ledger reads cannot fail."""
+    system = ", ".join(quote_literal(p) for p in SYSTEM_PRIVILEGES)
+    queries = [(f"bootstrap_{i}", sql) for i, sql in enumerate(tables.bootstrap_sql())]
+    queries += [
+        ("whoami", "SELECT user_name, superuser FROM svv_user_info WHERE user_name = current_user"),
+        ("secadmin", "SELECT COUNT(*) FROM svv_user_grants WHERE user_name = current_user "
+                     f"AND role_name = {quote_literal(SECADMIN)}"),
+        ("roles", "SELECT role_name FROM svv_roles"),
+        ("role_grants", "SELECT role_name, granted_role_name FROM svv_role_grants"),
+        ("schema_privileges", "SELECT namespace_name, privilege_type, identity_name, privilege_scope "
+                              "FROM svv_schema_privileges WHERE identity_type = 'role'"),
+        ("relation_privileges", "SELECT namespace_name, relation_name, privilege_type, identity_name "
+                                "FROM svv_relation_privileges WHERE identity_type = 'role'"),
+        ("column_privileges", "SELECT namespace_name, relation_name, column_name, privilege_type, identity_name "
+                              "FROM svv_column_privileges WHERE identity_type = 'role'"),
+        ("system_privileges", "SELECT system_privilege, identity_name FROM svv_system_privileges "
+                              f"WHERE identity_type = 'role' AND system_privilege IN ({system})"),
+        ("rls_policies", "SELECT polname FROM svv_rls_policy"),
+        ("rls_attachments", "SELECT relschema, relname, polname, grantee, granteekind FROM svv_rls_attached_policy"),
+        ("rls_relations", "SELECT relschema, relname, is_rls_on, TRIM(rls_conjunction_type) FROM svv_rls_relation "
+                          "WHERE datname = current_database()"),
+        ("masking_policies", "SELECT policy_name FROM svv_masking_policy"),
+        ("masking_attachments", "SELECT policy_name, schema_name, table_name, grantee, grantee_type, priority, "
+                                "input_columns, output_columns FROM svv_attached_masking_policy"),
+        ("ledger", tables.select_objects_sql(model)),
+        ("scripts", tables.select_scripts_sql(model)),
+    ]
+    return queries
+
+
+@dataclass
+class Snapshot:
+    """What one read batch saw."""
+
+    state: AccessState
+    ledger: Ledger
+    scripts: dict[str, str]  # applied script name -> checksum
+    user: str
+    superuser: bool
+    secadmin: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+def _columns(value: Any) -> tuple[str, ...]:
+    """Masking views report column lists as JSON (shape unconfirmed): accept ["a"], [{"colname": "a"}]
+    and a plain comma-separated string."""
+    if value is None:
+        return ()
+    try:
+        parsed = json.loads(value) if isinstance(value, str) else value
+    except json.JSONDecodeError:
+        return tuple(part.strip() for part in str(value).split(",") if part.strip())
+    if isinstance(parsed, list):
+        names = []
+        for item in parsed:
+            if isinstance(item, dict):
+                names.append(str(item.get("colname") or item.get("name") or item.get("column_name") or ""))
+            else:
+                names.append(str(item))
+        return tuple(n for n in names if n)
+    return (str(parsed),)
+
+
+def parse_snapshot(rows: dict[str, Sequence[Row]], case_sensitive: bool = False) -> Snapshot:
+    """Build the current state from the read batch's rows (keyed by query name)."""
+    state = AccessState(case_sensitive=case_sensitive)
+    warnings: list[str] = []
+
+    def add_role_object(item: Any, *roles: str) -> None:
+        """Objects naming system roles are never managed; rows the planner could not render (an
+        unknown privilege keyword, a masking attachment without columns) are reported, not managed."""
+        if any(is_system_role(r) for r in roles):
+            return
+        try:
+            check_renderable(item)
+        except ValueError as error:
+            warnings.append(f"ignored catalog row: {error}")
+            return
+        state.add(item)
+
+    for (name,) in rows.get("roles", ()):
+        if not is_system_role(name):
+            state.add(Role(name))
+    for grantee, granted in rows.get("role_grants", ()):
+        add_role_object(RoleGrant(granted, grantee), granted, grantee)
+    for schema, privilege, grantee, scope in rows.get("schema_privileges", ()):
+        scope = (scope or "SCHEMA").upper()
+        if scope == "SCHEMA":
+            add_role_object(SchemaPrivilege(schema, privilege.upper(), grantee), grantee)
+        elif scope == "TABLES":
+            add_role_object(ScopedTablePrivilege(schema, privilege.upper(), grantee), grantee)
+    for schema, table, privilege, grantee in rows.get("relation_privileges", ()):
+        add_role_object(TablePrivilege(schema, table, privilege.upper(), grantee), grantee)
+    for schema, table, column, privilege, grantee in rows.get("column_privileges", ()):
+        add_role_object(ColumnPrivilege(schema, table, column, privilege.upper(), grantee), grantee)
+    for privilege, grantee in rows.get("system_privileges", ()):
+        add_role_object(SystemPrivilege(privilege.upper(), grantee), grantee)
+    for (name,) in rows.get("rls_policies", ()):
+        state.add(RlsPolicy(name))
+    for schema, table, policy, grantee, kind in rows.get("rls_attachments", ()):
+        if (kind or "").lower() == "role":
+            add_role_object(RlsAttachment(policy, schema, table, grantee), grantee)
+        else:
+            warnings.append(f"RLS policy {policy} on {schema}.{table} is attached to {kind} {grantee}: not managed")
+    for schema, table, is_on, conjunction in rows.get("rls_relations", ()):
+        if is_on in (True, "true", "t", 1):
+            add_role_object(RlsTable(schema, table, (conjunction or "and").strip().upper()))
+    for (name,) in rows.get("masking_policies", ()):
+        state.add(MaskingPolicy(name))
+    for policy, schema, table, grantee, kind, priority, inputs, outputs in rows.get("masking_attachments", ()):
+        if (kind or "").lower() == "role":
+            add_role_object(MaskingAttachment(policy, schema, table, _columns(outputs), grantee,
+                                              _columns(inputs), int(priority or 0)), grantee)
+        else:
+            warnings.append(f"masking policy {policy} on {schema}.{table} is attached to {kind} {grantee}: not managed")
+
+    ledger: Ledger = {(kind, ledger_key(key)): fingerprint for kind, key, fingerprint in rows.get("ledger", ())}
+    scripts = {name: checksum for name, checksum in rows.get("scripts", ())}
+    whoami = list(rows.get("whoami", ()))
+    user, superuser = (whoami[0][0], bool(whoami[0][1])) if whoami else ("", False)
+    secadmin_rows = list(rows.get("secadmin", ()))
+    secadmin = bool(secadmin_rows and int(secadmin_rows[0][0] or 0) > 0)
+    return Snapshot(state, ledger, scripts, user, superuser, secadmin, warnings)

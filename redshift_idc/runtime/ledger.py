@@ -1,0 +1,116 @@
+"""The reconciler's own tables in the warehouse, and how a plan is cut into Data API batches.
+
+The ledger (`<schema>.managed_object`) records every object the reconciler created or adopted, with the
+fingerprint of its definition. It is what makes "only remove what we manage" possible without the
+previous template, also for `plan --live`, and it is written in the same transaction as the DDL it
+records: a batch that fails changes neither the warehouse nor the ledger.
+
+`<schema>.applied_script` records the `sql/` scripts applied (name and checksum), each once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from redshift_idc.runtime.access_state import LedgerEntry
+from redshift_idc.runtime.planner import Plan, Statement
+from redshift_idc.runtime.sql_text import quote_ident, quote_literal
+
+DEFAULT_LEDGER_SCHEMA = "redshift_idc"
+MAX_BATCH_STATEMENTS = 40  # BatchExecuteStatement's limit
+MAX_STATEMENT_BYTES = 90_000  # the Data API's limit is 100 KB per statement; keep a margin
+ADOPT_ROWS = 200  # ledger rows per INSERT (each row is well under 450 bytes)
+
+
+@dataclass(frozen=True)
+class LedgerTables:
+    schema: str = DEFAULT_LEDGER_SCHEMA
+
+    @property
+    def objects(self) -> str:
+        return f"{quote_ident(self.schema)}.{quote_ident('managed_object')}"
+
+    @property
+    def scripts(self) -> str:
+        return f"{quote_ident(self.schema)}.{quote_ident('applied_script')}"
+
+    def bootstrap_sql(self) -> list[str]:
+        """Idempotent: safe at the start of every read batch (no-ops once the tables exist)."""
+        return [
+            f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}",
+            f"CREATE TABLE IF NOT EXISTS {self.objects} (model_name VARCHAR(256) NOT NULL, "
+            "kind VARCHAR(64) NOT NULL, object_key VARCHAR(4096) NOT NULL, fingerprint VARCHAR(256) NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.scripts} (model_name VARCHAR(256) NOT NULL, "
+            "script_name VARCHAR(256) NOT NULL, checksum VARCHAR(64) NOT NULL)",
+        ]
+
+    def select_objects_sql(self, model: str) -> str:
+        return (f"SELECT kind, object_key, fingerprint FROM {self.objects} "
+                f"WHERE model_name = {quote_literal(model)} ORDER BY kind, object_key")
+
+    def select_scripts_sql(self, model: str) -> str:
+        return (f"SELECT script_name, checksum FROM {self.scripts} "
+                f"WHERE model_name = {quote_literal(model)} ORDER BY script_name")
+
+    def delete_sql(self, model: str, entries: Sequence[LedgerEntry]) -> str:
+        if not entries:
+            raise ValueError("delete_sql needs at least one ledger entry")
+        keys = ", ".join(quote_literal(f"{e.kind} {e.key_text}") for e in entries)
+        return (f"DELETE FROM {self.objects} WHERE model_name = {quote_literal(model)} "
+                f"AND kind || ' ' || object_key IN ({keys})")
+
+    def insert_sql(self, model: str, entries: Sequence[LedgerEntry]) -> str:
+        if not entries:
+            raise ValueError("insert_sql needs at least one ledger entry")
+        rows = ", ".join(
+            f"({quote_literal(model)}, {quote_literal(e.kind)}, {quote_literal(e.key_text)}, "
+            f"{quote_literal(e.fingerprint)})"
+            for e in entries
+        )
+        return f"INSERT INTO {self.objects} (model_name, kind, object_key, fingerprint) VALUES {rows}"
+
+    def record_script_sql(self, model: str, name: str, checksum: str) -> str:
+        return (f"INSERT INTO {self.scripts} (model_name, script_name, checksum) VALUES "
+                f"({quote_literal(model)}, {quote_literal(name)}, {quote_literal(checksum)})")
+
+
+def _ledger_sql(tables: LedgerTables, model: str, statements: Sequence[Statement],
+                extra_add: Sequence[LedgerEntry] = ()) -> list[str]:
+    removes = [e for s in statements for e in s.ledger_remove]
+    adds = [e for s in statements for e in s.ledger_add] + list(extra_add)
+    sql: list[str] = []
+    if removes:
+        sql.append(tables.delete_sql(model, removes))
+    if adds:
+        sql.append(tables.insert_sql(model, adds))
+    return sql
+
+
+def batches(plan: Plan, model: str, tables: LedgerTables | None = None,
+            max_statements: int = MAX_BATCH_STATEMENTS) -> list[list[str]]:
+    """Cut the plan into batches of at most `max_statements`, each one transaction that also writes
+    the ledger rows of its own statements (2 of the slots are kept for the ledger DELETE/INSERT)."""
+    tables = tables or LedgerTables()
+    per_batch = max_statements - 2
+    groups: list[list[Statement]] = []
+    current: list[Statement] = []
+    size = 0
+    for statement in plan.statements:
+        cost = len(statement.sql.encode("utf-8")) + 200 * (len(statement.ledger_add) + len(statement.ledger_remove))
+        if current and (len(current) >= per_batch or size + cost > MAX_STATEMENT_BYTES):
+            groups.append(current)
+            current, size = [], 0
+        current.append(statement)
+        size += cost
+    if current:
+        groups.append(current)
+    result = [[s.sql for s in group] + _ledger_sql(tables, model, group) for group in groups]
+    # Adopted objects need ledger rows only: INSERTs of at most ADOPT_ROWS rows each, packed after the DDL.
+    for start in range(0, len(plan.adopt), ADOPT_ROWS):
+        insert = tables.insert_sql(model, plan.adopt[start:start + ADOPT_ROWS])
+        if result and len(result[-1]) < max_statements:
+            result[-1].append(insert)
+        else:
+            result.append([insert])
+    return result

@@ -1,0 +1,361 @@
+"""`plan(desired, current, ledger) -> ordered SQL`: the pure heart of the reconciler.
+
+Rules it keeps (REDSHIFT_REFERENCE.md section 8):
+- It removes only what it manages (objects recorded in its ledger), or everything not desired when
+  `prune` is on; it never touches system (`sys:`, `ds:`) roles.
+- Removal runs before creation, in an order Redshift accepts: masking detach -> masking drop ->
+  RLS off -> RLS detach -> RLS drop -> revokes -> role grants revoked -> DROP ROLE; then CREATE ROLE
+  -> role grants -> schema/table/column grants -> RLS policies -> attach -> RLS ON (last, or users
+  briefly see no rows) -> masking -> IGNORE RLS.
+- A role being dropped first loses every privilege the catalog shows for it (DROP ROLE fails while
+  any is left), and every policy attachment.
+- Policy definitions are compared by fingerprint with the ledger, never with the catalog's rewritten
+  text: a changed USING is an ALTER, changed WITH columns a detach/drop/create/attach.
+- Output is deterministic: phases in order, objects sorted by key within a phase.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from redshift_idc.runtime.access_state import (
+    COLUMN_PRIVILEGES,
+    SCHEMA_PRIVILEGES,
+    SYSTEM_PRIVILEGES,
+    TABLE_PRIVILEGES,
+    AccessObject,
+    AccessState,
+    ColumnPrivilege,
+    LedgerEntry,
+    MaskingAttachment,
+    MaskingPolicy,
+    RlsAttachment,
+    RlsPolicy,
+    RlsTable,
+    Role,
+    RoleGrant,
+    SchemaPrivilege,
+    ScopedTablePrivilege,
+    SystemPrivilege,
+    TablePrivilege,
+)
+from redshift_idc.runtime.sql_text import RESERVED_ROLE_PREFIXES, fold, quote_ident, quote_qualified
+
+Ledger = dict[tuple[str, tuple[str, ...]], str]  # (kind, key) -> fingerprint
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One SQL statement, the phase that orders it, and the ledger rows it changes when it commits."""
+
+    phase: int
+    sort_key: tuple[str, ...]
+    sql: str
+    ledger_add: tuple[LedgerEntry, ...] = ()
+    ledger_remove: tuple[LedgerEntry, ...] = ()
+
+
+@dataclass
+class Plan:
+    statements: list[Statement] = field(default_factory=list)
+    # Objects that already exist as desired but are not yet in the ledger: recorded, no DDL.
+    adopt: list[LedgerEntry] = field(default_factory=list)
+
+    @property
+    def sql(self) -> list[str]:
+        return [s.sql for s in self.statements]
+
+    def __bool__(self) -> bool:
+        return bool(self.statements or self.adopt)
+
+
+# ---------------------------------------------------------------------------------------------- SQL
+
+
+def _role(name: str) -> str:
+    return f"ROLE {quote_ident(name)}"
+
+
+def _columns_clause(columns: Iterable[tuple[str, str]]) -> str:
+    return ", ".join(f"{quote_ident(name)} {type_}" for name, type_ in columns)
+
+
+_KNOWN_PRIVILEGES: dict[type[AccessObject], tuple[str, ...]] = {
+    SchemaPrivilege: SCHEMA_PRIVILEGES, TablePrivilege: TABLE_PRIVILEGES, ScopedTablePrivilege: TABLE_PRIVILEGES,
+    ColumnPrivilege: COLUMN_PRIVILEGES, SystemPrivilege: SYSTEM_PRIVILEGES,
+}
+
+
+def check_renderable(item: AccessObject) -> None:
+    """Keywords are emitted unquoted, so only known ones pass (catalog rows are input too)."""
+    allowed = _KNOWN_PRIVILEGES.get(type(item))
+    if allowed is not None and getattr(item, "privilege", None) not in allowed:
+        raise ValueError(f"{item.KIND}: unknown privilege {getattr(item, 'privilege', None)!r}")
+    if isinstance(item, RlsTable) and item.conjunction.upper() not in ("AND", "OR"):
+        raise ValueError(f"rls_table: conjunction type must be AND or OR, not {item.conjunction!r}")
+    if isinstance(item, MaskingAttachment) and not item.output_columns:
+        raise ValueError("masking_attachment: no output columns")
+    if isinstance(item, MaskingPolicy) and not item.columns:
+        raise ValueError("masking_policy: a masking policy needs at least one input column")
+
+
+def create_sql(item: AccessObject) -> str:
+    check_renderable(item)
+    if isinstance(item, Role):
+        return f"CREATE ROLE {quote_ident(item.name)}"
+    if isinstance(item, RoleGrant):
+        return f"GRANT ROLE {quote_ident(item.role)} TO {_role(item.grantee)}"
+    if isinstance(item, SchemaPrivilege):
+        return f"GRANT {item.privilege} ON SCHEMA {quote_ident(item.schema)} TO {_role(item.grantee)}"
+    if isinstance(item, ScopedTablePrivilege):
+        return f"GRANT {item.privilege} FOR TABLES IN SCHEMA {quote_ident(item.schema)} TO {_role(item.grantee)}"
+    if isinstance(item, TablePrivilege):
+        return f"GRANT {item.privilege} ON TABLE {quote_qualified(item.schema, item.table)} TO {_role(item.grantee)}"
+    if isinstance(item, ColumnPrivilege):
+        return (f"GRANT {item.privilege} ({quote_ident(item.column)}) ON TABLE "
+                f"{quote_qualified(item.schema, item.table)} TO {_role(item.grantee)}")
+    if isinstance(item, SystemPrivilege):
+        return f"GRANT {item.privilege} TO {_role(item.grantee)}"
+    if isinstance(item, RlsPolicy):
+        with_clause = f" WITH ({_columns_clause(item.columns)})" if item.columns else ""
+        return f"CREATE RLS POLICY {quote_ident(item.name)}{with_clause} USING ({item.using})"
+    if isinstance(item, RlsAttachment):
+        return (f"ATTACH RLS POLICY {quote_ident(item.policy)} ON {quote_qualified(item.schema, item.table)} "
+                f"TO {_role(item.grantee)}")
+    if isinstance(item, RlsTable):
+        return (f"ALTER TABLE {quote_qualified(item.schema, item.table)} ROW LEVEL SECURITY ON "
+                f"CONJUNCTION TYPE {item.conjunction.upper()}")
+    if isinstance(item, MaskingPolicy):
+        return (f"CREATE MASKING POLICY {quote_ident(item.name)} WITH ({_columns_clause(item.columns)}) "
+                f"USING ({item.using})")
+    if isinstance(item, MaskingAttachment):
+        outputs = ", ".join(quote_ident(c) for c in item.output_columns)
+        inputs = ", ".join(quote_ident(c) for c in (item.input_columns or item.output_columns))
+        return (f"ATTACH MASKING POLICY {quote_ident(item.policy)} ON {quote_qualified(item.schema, item.table)} "
+                f"({outputs}) USING ({inputs}) TO {_role(item.grantee)} PRIORITY {int(item.priority)}")
+    raise TypeError(f"no CREATE form for {item!r}")
+
+
+def remove_sql(item: AccessObject) -> str:
+    if not isinstance(item, MaskingPolicy):
+        check_renderable(item)
+    if isinstance(item, Role):
+        # FORCE drops the role's assignments to users and roles; object privileges were revoked before.
+        return f"DROP ROLE {quote_ident(item.name)} FORCE"
+    if isinstance(item, RoleGrant):
+        return f"REVOKE ROLE {quote_ident(item.role)} FROM {_role(item.grantee)}"
+    if isinstance(item, SchemaPrivilege):
+        return f"REVOKE {item.privilege} ON SCHEMA {quote_ident(item.schema)} FROM {_role(item.grantee)}"
+    if isinstance(item, ScopedTablePrivilege):
+        return f"REVOKE {item.privilege} FOR TABLES IN SCHEMA {quote_ident(item.schema)} FROM {_role(item.grantee)}"
+    if isinstance(item, TablePrivilege):
+        return f"REVOKE {item.privilege} ON TABLE {quote_qualified(item.schema, item.table)} FROM {_role(item.grantee)}"
+    if isinstance(item, ColumnPrivilege):
+        return (f"REVOKE {item.privilege} ({quote_ident(item.column)}) ON TABLE "
+                f"{quote_qualified(item.schema, item.table)} FROM {_role(item.grantee)}")
+    if isinstance(item, SystemPrivilege):
+        return f"REVOKE {item.privilege} FROM {_role(item.grantee)}"
+    if isinstance(item, RlsPolicy):
+        return f"DROP RLS POLICY {quote_ident(item.name)}"
+    if isinstance(item, RlsAttachment):
+        return (f"DETACH RLS POLICY {quote_ident(item.policy)} ON {quote_qualified(item.schema, item.table)} "
+                f"FROM {_role(item.grantee)}")
+    if isinstance(item, RlsTable):
+        return f"ALTER TABLE {quote_qualified(item.schema, item.table)} ROW LEVEL SECURITY OFF"
+    if isinstance(item, MaskingPolicy):
+        return f"DROP MASKING POLICY {quote_ident(item.name)}"
+    if isinstance(item, MaskingAttachment):
+        outputs = ", ".join(quote_ident(c) for c in item.output_columns)
+        return (f"DETACH MASKING POLICY {quote_ident(item.policy)} ON {quote_qualified(item.schema, item.table)} "
+                f"({outputs}) FROM {_role(item.grantee)}")
+    raise TypeError(f"no REMOVE form for {item!r}")
+
+
+def alter_using_sql(item: RlsPolicy | MaskingPolicy) -> str:
+    kind = "RLS" if isinstance(item, RlsPolicy) else "MASKING"
+    return f"ALTER {kind} POLICY {quote_ident(item.name)} USING ({item.using})"
+
+
+# --------------------------------------------------------------------------------------------- phases
+
+REMOVE_PHASE: dict[str, int] = {
+    MaskingAttachment.KIND: 10, MaskingPolicy.KIND: 11,
+    RlsTable.KIND: 20, RlsAttachment.KIND: 21, RlsPolicy.KIND: 22,
+    SystemPrivilege.KIND: 30, ColumnPrivilege.KIND: 31, TablePrivilege.KIND: 32, ScopedTablePrivilege.KIND: 33,
+    SchemaPrivilege.KIND: 34, RoleGrant.KIND: 40, Role.KIND: 41,
+}
+CREATE_PHASE: dict[str, int] = {
+    Role.KIND: 50, RoleGrant.KIND: 51, SchemaPrivilege.KIND: 60, ScopedTablePrivilege.KIND: 61,
+    TablePrivilege.KIND: 62, ColumnPrivilege.KIND: 63, RlsPolicy.KIND: 70, RlsAttachment.KIND: 71,
+    RlsTable.KIND: 72, MaskingPolicy.KIND: 80, MaskingAttachment.KIND: 81, SystemPrivilege.KIND: 90,
+}
+ALTER_USING_PHASE = {RlsPolicy.KIND: 70, MaskingPolicy.KIND: 80}
+
+
+def _grantees(item: AccessObject) -> tuple[str, ...]:
+    """The roles an object names (a dropped role takes every such object with it)."""
+    if isinstance(item, RoleGrant):
+        return (item.role, item.grantee)
+    grantee = getattr(item, "grantee", None)
+    return (grantee,) if isinstance(grantee, str) else ()
+
+
+def _policy_of(attachment: AccessObject) -> str:
+    assert isinstance(attachment, RlsAttachment | MaskingAttachment)
+    return attachment.policy
+
+
+def is_system_role(name: str) -> bool:
+    return fold(name).startswith(RESERVED_ROLE_PREFIXES)
+
+
+class _Planner:
+    def __init__(self, desired: AccessState, current: AccessState, ledger: Ledger, prune: bool) -> None:
+        self.desired = desired
+        self.current = current
+        self.ledger = ledger
+        self.prune = prune
+        self.cs = desired.case_sensitive
+        self.statements: list[Statement] = []
+        self.adopt: list[LedgerEntry] = []
+        self.removed: set[tuple[str, tuple[str, ...]]] = set()  # (kind, key) gone from current by now
+
+    # -- helpers
+
+    def _entry(self, item: AccessObject) -> LedgerEntry:
+        return LedgerEntry(item.KIND, item.key(self.cs), item.fingerprint())
+
+    def _managed(self, item: AccessObject) -> bool:
+        return (item.KIND, item.key(self.cs)) in self.ledger
+
+    def _emit(self, phase: int, item: AccessObject, sql: str, *, add: bool = False, remove: bool = False) -> None:
+        self.statements.append(Statement(
+            phase=phase,
+            sort_key=(item.KIND, *item.key(self.cs)),
+            sql=sql,
+            ledger_add=(self._entry(item),) if add else (),
+            ledger_remove=(self._entry(item),) if remove and self._managed(item) else (),
+        ))
+
+    def _remove(self, item: AccessObject) -> None:
+        mark = (item.KIND, item.key(self.cs))
+        if mark in self.removed:
+            return
+        self.removed.add(mark)
+        self._emit(REMOVE_PHASE[item.KIND], item, remove_sql(item), remove=True)
+
+    def _current_items(self, kind: str) -> list[AccessObject]:
+        return [self.current.of_kind(kind)[k] for k in sorted(self.current.of_kind(kind))]
+
+    def _may_remove(self, item: AccessObject) -> bool:
+        if any(is_system_role(name) for name in _grantees(item)):
+            return False
+        if isinstance(item, Role) and is_system_role(item.name):
+            return False
+        return self._managed(item) or self.prune
+
+    # -- the plan
+
+    def run(self) -> Plan:
+        kinds = sorted(REMOVE_PHASE, key=lambda k: REMOVE_PHASE[k])
+        desired_roles = self.desired.of_kind(Role.KIND)
+
+        # 1. Roles leaving: everything that names them goes first (any owner), then the role.
+        for role in self._current_items(Role.KIND):
+            key = role.key(self.cs)
+            if key in desired_roles or not self._may_remove(role):
+                continue
+            folded = key[0]
+            for kind in kinds:
+                for item in self._current_items(kind):
+                    if item.KIND != Role.KIND and folded in (fold(g, self.cs) for g in _grantees(item)):
+                        self._remove(item)
+            self._remove(role)
+
+        # 2. Policies whose WITH columns changed (or whose definition we cannot vouch for) are rebuilt:
+        #    all their current attachments go, the policy is dropped and created again below.
+        rebuilt: set[tuple[str, tuple[str, ...]]] = set()
+        for policy_type, attachment_kind in ((RlsPolicy, RlsAttachment.KIND), (MaskingPolicy, MaskingAttachment.KIND)):
+            for key, wanted in sorted(self.desired.of_kind(policy_type.KIND).items()):
+                if self.current.get(policy_type.KIND, key) is None:
+                    continue
+                recorded = self.ledger.get((policy_type.KIND, key))
+                new = wanted.fingerprint()
+                if recorded is not None and recorded.split(";")[0] == new.split(";")[0]:
+                    continue  # same WITH: at most an ALTER ... USING below
+                for attachment in self._current_items(attachment_kind):
+                    if fold(_policy_of(attachment), self.cs) == key[0]:
+                        self._remove(attachment)
+                self._remove(self.current.of_kind(policy_type.KIND)[key])
+                rebuilt.add((policy_type.KIND, key))
+
+        # 3. Policies leaving must lose every attachment first (DROP refuses while attached).
+        for policy_kind, attachment_kind in ((RlsPolicy.KIND, RlsAttachment.KIND),
+                                             (MaskingPolicy.KIND, MaskingAttachment.KIND)):
+            for policy in self._current_items(policy_kind):
+                key = policy.key(self.cs)
+                if key in self.desired.of_kind(policy_kind) or not self._may_remove(policy):
+                    continue
+                for attachment in self._current_items(attachment_kind):
+                    if fold(_policy_of(attachment), self.cs) == key[0]:
+                        self._remove(attachment)
+                self._remove(policy)
+
+        # 4. Everything else that is managed (or pruned) and no longer desired, or whose attributes
+        #    changed in a way only detach/attach can express (masking input columns and priority).
+        for kind in kinds:
+            for item in self._current_items(kind):
+                key = item.key(self.cs)
+                counterpart = self.desired.get(kind, key)
+                if counterpart is None:
+                    if self._may_remove(item):
+                        self._remove(item)
+                elif kind == MaskingAttachment.KIND and counterpart.attributes() != item.attributes():
+                    self._remove(item)
+
+        # 5. Create, alter, adopt.
+        for kind in sorted(CREATE_PHASE, key=lambda k: CREATE_PHASE[k]):
+            for key in sorted(self.desired.of_kind(kind)):
+                self._converge(kind, key, rebuilt)
+
+        self.statements.sort(key=lambda s: (s.phase, s.sort_key))
+        return Plan(self.statements, sorted(self.adopt, key=lambda e: (e.kind, e.key)))
+
+    def _converge(self, kind: str, key: tuple[str, ...], rebuilt: set[tuple[str, tuple[str, ...]]]) -> None:
+        wanted = self.desired.of_kind(kind)[key]
+        present = self.current.get(kind, key)
+        if present is None or (kind, key) in self.removed or (kind, key) in rebuilt:
+            self._emit(CREATE_PHASE[kind], wanted, create_sql(wanted), add=True)
+            return
+        recorded = self.ledger.get((kind, key))
+        if isinstance(wanted, RlsPolicy | MaskingPolicy):
+            if recorded != wanted.fingerprint():
+                # Same WITH (else it was rebuilt above): the predicate alone changed.
+                self.statements.append(Statement(
+                    phase=ALTER_USING_PHASE[kind], sort_key=(kind, *key), sql=alter_using_sql(wanted),
+                    ledger_add=(self._entry(wanted),),
+                    ledger_remove=(self._entry(wanted),) if recorded is not None else (),
+                ))
+            return
+        if isinstance(wanted, RlsTable) and wanted.attributes() != present.attributes():
+            self._emit(CREATE_PHASE[kind], wanted, create_sql(wanted), add=True, remove=recorded is not None)
+            return
+        if recorded is None:
+            self.adopt.append(self._entry(wanted))
+
+
+def plan(desired: AccessState, current: AccessState, ledger: Ledger | None = None, *, prune: bool = False) -> Plan:
+    """The statements that take `current` to `desired`, in an order Redshift accepts."""
+    if desired.case_sensitive != current.case_sensitive:
+        raise ValueError("desired and current state must fold names the same way")
+    return _Planner(desired, current, dict(ledger or {}), prune).run()
+
+
+def render(plan_: Plan, header: Callable[[Statement], str] | None = None) -> str:
+    """Plain SQL for a pull request: one statement per block, each ended by `;`."""
+    blocks = []
+    for statement in plan_.statements:
+        prefix = f"-- {header(statement)}\n" if header else ""
+        blocks.append(f"{prefix}{statement.sql};")
+    return "\n".join(blocks) + ("\n" if blocks else "")

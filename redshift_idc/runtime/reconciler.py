@@ -1,0 +1,197 @@
+"""Converge the warehouse to the desired access state, one Data API batch at a time.
+
+The loop is stateless between calls, so the Provider framework's is-complete polling can drive it and
+no Lambda waits 15 minutes: every statement we submit is named `<token>:<seq>:<step>`, and each call
+lists our statements by that prefix to see where we are:
+
+    nothing running, last step applied (or none yet)   -> submit a read batch (one snapshot)
+    last read finished                                  -> plan from it; submit the next script or the
+                                                           first batch of the plan, or finish when the
+                                                           plan is empty
+    last step failed                                    -> retry if transient (paused workgroup, cancelled
+                                                           first query, concurrent transaction), else fail
+                                                           naming the statement and Redshift's error
+
+Re-planning after every batch means each batch (one transaction) starts from what is really there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redshift_idc.runtime.access_state import AccessState
+from redshift_idc.runtime.catalog import SECADMIN, Snapshot, parse_snapshot, read_queries
+from redshift_idc.runtime.data_api import RUNNING, DataApi, StatementInfo, is_transient
+from redshift_idc.runtime.ledger import LedgerTables, batches
+from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.sql_text import quote_ident
+
+MAX_STEPS = 3000
+MAX_TRANSIENT_RETRIES = 3
+
+
+class ReconcileError(Exception):
+    """A failure worded for the CloudFormation event: which statement, Redshift's error, no secrets."""
+
+
+@dataclass(frozen=True)
+class Script:
+    name: str
+    sql: str
+    checksum: str
+
+
+@dataclass
+class Request:
+    model: str
+    desired: AccessState
+    token: str
+    prune: bool = False
+    ledger_schema: str = "redshift_idc"
+    scripts: Sequence[Script] = ()
+    needs_secadmin: bool = True
+
+
+@dataclass
+class Outcome:
+    done: bool
+    message: str = ""
+    statements_applied: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def statement_token(request_id: str) -> str:
+    """A short, name-safe prefix unique to one CloudFormation request."""
+    return "rsidc-" + hashlib.sha256(request_id.encode("utf-8")).hexdigest()[:20]
+
+
+def split_script(text: str) -> list[str]:
+    """Split a SQL script on `;` outside quotes and comments (our scripts hold no procedures)."""
+    statements: list[str] = []
+    current: list[str] = []
+    quote: str | None = None
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if quote:
+            current.append(char)
+            if char == quote:
+                quote = None
+        elif char in ("'", '"'):
+            quote = char
+            current.append(char)
+        elif text.startswith("--", index):
+            end = text.find("\n", index)
+            index = len(text) if end < 0 else end
+            continue
+        elif char == ";":
+            statements.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        index += 1
+    statements.append("".join(current))
+    return [s.strip() for s in statements if s.strip()]
+
+
+class Reconciler:
+    def __init__(self, api: DataApi, request: Request) -> None:
+        self.api = api
+        self.request = request
+        self.tables = LedgerTables(request.ledger_schema)
+        self.queries = read_queries(self.tables, request.model)
+
+    def _submit(self, sqls: list[str], seq: int, step: str) -> str:
+        return self.api.submit(sqls, f"{self.request.token}:{seq:05d}:{step}")
+
+    def _snapshot(self, statement_id: str) -> Snapshot:
+        description = self.api.describe(statement_id)
+        subs = description.get("SubStatements") or []
+        rows: dict[str, Sequence[tuple[Any, ...]]] = {}
+        for (name, _), sub in zip(self.queries, subs, strict=False):
+            if sub.get("HasResultSet"):
+                rows[name] = self.api.rows(sub["Id"])
+        return parse_snapshot(rows, self.request.desired.case_sensitive)
+
+    def read_now(self, sleep: Any, timeout_seconds: float = 300.0, poll_seconds: float = 1.0) -> Snapshot:
+        """Submit one read batch and wait for it: for `plan --live`, outside CloudFormation."""
+        statement_id = self._submit([q for _, q in self.queries], 1, "read")
+        waited = 0.0
+        while True:
+            description = self.api.describe(statement_id)
+            status = description.get("Status")
+            if status == "FINISHED":
+                return self._snapshot(statement_id)
+            if status in ("FAILED", "ABORTED"):
+                index, sql, error = self.api.failure(description)
+                raise ReconcileError(f"reading the current state failed at statement {index}: {sql} -- {error}")
+            if waited >= timeout_seconds:
+                raise ReconcileError(f"reading the current state took longer than {timeout_seconds:.0f} s")
+            sleep(poll_seconds)
+            waited += poll_seconds
+
+    def step(self) -> Outcome:
+        ours = self.api.list_named(self.request.token + ":")
+        if any(s.status in RUNNING for s in ours):
+            return Outcome(False, "waiting for a running batch")
+        if len(ours) >= MAX_STEPS:
+            raise ReconcileError(f"gave up after {len(ours)} Data API batches without converging")
+        seq = len(ours) + 1
+        last = ours[-1] if ours else None
+        if last is not None and last.status in ("FAILED", "ABORTED"):
+            index, sql, error = self.api.failure(self.api.describe(last.id))
+            failures = sum(1 for s in ours if s.status in ("FAILED", "ABORTED"))
+            if not (is_transient(error) and failures <= MAX_TRANSIENT_RETRIES):
+                where = f"statement {index} of batch {last.name.rsplit(':', 2)[-2]}" if index else f"batch {last.name}"
+                raise ReconcileError(f"{where} failed and was rolled back: {sql} -- Redshift said: {error}")
+            self._submit([q for _, q in self.queries], seq, "read")
+            return Outcome(False, f"retrying after a transient error: {error}")
+        if last is None or not last.name.endswith(":read") or last.status != "FINISHED":
+            self._submit([q for _, q in self.queries], seq, "read")
+            return Outcome(False, "reading the current state")
+        return self._act(self._snapshot(last.id), ours, seq)
+
+    def _act(self, snapshot: Snapshot, ours: list[StatementInfo], seq: int) -> Outcome:
+        request = self.request
+        if request.needs_secadmin and not snapshot.secadmin:
+            if any(s.name.endswith(":grant-secadmin") for s in ours):
+                raise ReconcileError(
+                    f"user {snapshot.user} still lacks {SECADMIN} after it was granted, so SVV_RLS_ATTACHED_POLICY "
+                    "and the masking views would show no rows; refusing to plan from an incomplete view")
+            self._submit([f"GRANT ROLE {quote_ident(SECADMIN)} TO {quote_ident(snapshot.user)}"], seq, "grant-secadmin")
+            return Outcome(False, f"granting {SECADMIN} to {snapshot.user} so it can see RLS and masking")
+        for script in request.scripts:
+            applied = snapshot.scripts.get(script.name)
+            if applied == script.checksum:
+                continue
+            if applied is not None:
+                raise ReconcileError(f"script {script.name} was applied with checksum {applied[:12]}... and has "
+                                     f"changed since ({script.checksum[:12]}...); scripts run once: add a new one")
+            record = self.tables.record_script_sql(request.model, script.name, script.checksum)
+            statements = [*split_script(script.sql), record]
+            if len(statements) > 40:
+                raise ReconcileError(f"script {script.name} has {len(statements) - 1} statements; at most 39 fit "
+                                     "one transaction: split it into several scripts")
+            self._submit(statements, seq, "script")
+            return Outcome(False, f"applying script {script.name}")
+        planned = plan(request.desired, snapshot.state, snapshot.ledger, prune=request.prune)
+        cut = batches(planned, request.model, self.tables)
+        if not cut:
+            count = sum(len(s.query_strings) for s in ours if s.name.endswith(":apply"))
+            return Outcome(True, "in sync", count, snapshot.warnings)
+        previous = [s for s in ours if s.name.endswith(":apply")]
+        if previous and list(previous[-1].query_strings) == cut[0] and len(previous) >= 2 and \
+                list(previous[-2].query_strings) == cut[0]:
+            raise ReconcileError("the same batch committed twice and the catalog still differs from the model "
+                                 f"(first statement: {_first_words(cut[0][0])}); check name case folding "
+                                 "(enable_case_sensitive_identifier) and the reconciler user's visibility")
+        self._submit(cut[0], seq, "apply")
+        return Outcome(False, f"applying batch 1 of {len(cut)} ({len(cut[0])} statements)")
+
+
+def _first_words(sql: str) -> str:
+    return re.sub(r"'(?:[^']|'')*'", "'***'", sql)[:200]

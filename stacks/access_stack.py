@@ -1,0 +1,35 @@
+"""Access-model stack: the reconcile custom resource that converges roles, grants, RLS and masking."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Environment, Stack, Tags
+from constructs import Construct
+
+from components.access_reconciler import AccessReconciler
+from redshift_idc.access_model import AccessModel, load_scripts
+from redshift_idc.config import EnvironmentConfig
+from redshift_idc.runtime.access_state import AccessState
+from stacks.warehouse_stack import WarehouseStack
+
+
+class AccessStack(Stack):
+    """Kept apart from the warehouse so an access-model change deploys (and rolls back) on its own."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, warehouse: WarehouseStack,
+                 model: AccessModel, desired: AccessState) -> None:
+        super().__init__(scope, construct_id, env=Environment(account=config.account, region=config.region),
+                         description=f"Access model {model.name} applied to {config.warehouse.workgroup_name} "
+                                     f"({config.name})")
+        reconciler = AccessReconciler(
+            self, "AccessModel", model_name=model.name, desired=desired, scripts=load_scripts(model),
+            prune=model.prune, ledger_schema=model.ledger_schema, removal_policy=model.removal_policy,
+            workgroup_name=config.warehouse.workgroup_name,
+            workgroup_arn=warehouse.workgroup.attr_workgroup_workgroup_arn,
+            database=config.warehouse.database_name, admin_secret_arn=warehouse.admin_secret_arn,
+            key=warehouse.key, log_retention=warehouse.log_retention,
+        )
+        for name, value in sorted(config.tags.items()):
+            Tags.of(self).add(name, value)
+        CfnOutput(self, "AccessModelName", value=model.name)
+        CfnOutput(self, "AccessModelHash", value=reconciler.model_asset.asset_hash,
+                  description="Hash of the compiled model the last deploy applied")

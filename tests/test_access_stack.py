@@ -1,0 +1,82 @@
+"""The access-model stack: one custom resource for the whole model, least-privilege reconciler role."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from components.access_reconciler import model_document
+from redshift_idc.access_model import load_model, load_scripts
+from redshift_idc.config import load_environment
+from redshift_idc.runtime.access_state import AccessState
+from tests.conftest import Synthesized, only_resource, resources_of
+
+
+def _reconciler_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    policies = [p for k, p in resources_of(template, "AWS::IAM::Policy").items() if k.startswith("AccessModelRole")]
+    assert len(policies) == 1
+    statements: list[dict[str, Any]] = policies[0]["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def test_one_custom_resource_with_the_model_as_an_asset(demo: Synthesized) -> None:
+    template = demo.template_json("access")
+    _, resource = only_resource(template, "Custom::AccessModel")
+    props = resource["Properties"]
+    assert props["WorkgroupName"] == "redshift-tip-enabled"
+    assert props["Database"] == "dev"
+    assert props["ModelName"] == "demo"
+    assert props["Prune"] is False and props["RemovalPolicy"] == "destroy"
+    assert props["ModelKey"] == f"{props['ModelHash']}.json"
+    assert "Fn::ImportValue" in props["SecretArn"]  # the warehouse stack's looked-up admin secret ARN
+    # The asset holds exactly the compiled model and its scripts.
+    model, desired = load_model("demo", demo.config)
+    asset = demo.outdir / f"asset.{props['ModelHash']}.json"
+    assert asset.read_text() == model_document(desired, load_scripts(model))
+    assert AccessState.from_json(json.loads(asset.read_text())["desired"]).canonical_json() == desired.canonical_json()
+
+
+def test_reconciler_role_is_scoped_to_this_workgroup_secret_key_and_model(demo: Synthesized) -> None:
+    template = demo.template_json("access")
+    statements = {tuple(s["Action"]) if isinstance(s["Action"], list) else (s["Action"],): s
+                  for s in _reconciler_statements(template)}
+    submit = statements[("redshift-data:BatchExecuteStatement", "redshift-data:ExecuteStatement")]
+    assert "WorkgroupArn" in json.dumps(submit["Resource"])
+    own = statements[("redshift-data:CancelStatement", "redshift-data:DescribeStatement",
+                      "redshift-data:GetStatementResult")]
+    assert own["Resource"] == "*"
+    assert own["Condition"] == {"StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}}
+    assert "AdminPasswordSecretArn" in json.dumps(statements[("secretsmanager:GetSecretValue",)]["Resource"])
+    assert "EncryptionKey" in json.dumps(statements[("kms:Decrypt",)]["Resource"])
+    _, resource = only_resource(template, "Custom::AccessModel")
+    assert statements[("s3:GetObject",)]["Resource"].endswith(f"/{resource['Properties']['ModelKey']}")
+    assert set(statements) == {
+        ("redshift-data:BatchExecuteStatement", "redshift-data:ExecuteStatement"),
+        ("redshift-data:CancelStatement", "redshift-data:DescribeStatement", "redshift-data:GetStatementResult"),
+        ("redshift-data:ListStatements",), ("secretsmanager:GetSecretValue",), ("kms:Decrypt",), ("s3:GetObject",),
+        ("logs:CreateLogStream", "logs:PutLogEvents"),
+    }
+
+
+def test_provider_polls_with_is_complete(demo: Synthesized) -> None:
+    template = demo.template_json("access")
+    handlers = sorted(f["Properties"]["Handler"] for f in resources_of(template, "AWS::Lambda::Function").values()
+                      if f["Properties"]["Runtime"].startswith("python"))
+    assert handlers == ["index.is_complete", "index.on_event"]
+    assert len(resources_of(template, "AWS::StepFunctions::StateMachine")) == 1
+
+
+def test_resource_count_does_not_grow_with_the_model(demo: Synthesized) -> None:
+    """The model is data in an asset: CloudFormation sees one resource however many grants it holds."""
+    counts = {t: len(resources_of(demo.template_json("access"), t)) for t in ("Custom::AccessModel",)}
+    assert counts == {"Custom::AccessModel": 1}
+    assert len(demo.template_json("access")["Resources"]) < 25
+
+
+def test_environment_without_model_has_no_access_stack(sample: Synthesized) -> None:
+    assert sample.config.access_model is None
+    assert "access" not in sample.templates
+
+
+def test_access_stack_reads_the_environment_model() -> None:
+    assert load_environment("demo").access_model == "demo"
