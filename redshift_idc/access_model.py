@@ -13,10 +13,9 @@ import hashlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
-from redshift_idc.config import ConfigError, EnvironmentConfig, format_validation_error
+from redshift_idc.config import ConfigError, EnvironmentConfig, format_validation_error, read_yaml
 from redshift_idc.runtime.access_state import (
     AccessObject,
     AccessState,
@@ -402,11 +401,7 @@ def load_model(name: str, environment: EnvironmentConfig | None = None, access_d
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in access_dir.glob("*.yaml"))) or "none"
         raise ConfigError(f"{path}: no such access model '{name}' (known: {known})")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    return parse_model(data or {}, name=name, source=path, environment=environment)
+    return parse_model(read_yaml(path) or {}, name=name, source=path, environment=environment)
 
 
 def load_scripts(model: AccessModel, sql_dir: Path = SQL_DIR) -> list[dict[str, str]]:

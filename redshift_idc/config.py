@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -216,8 +217,8 @@ class WarehouseConfig(_Model):
     @model_validator(mode="after")
     def _max_not_below_base(self) -> WarehouseConfig:
         if self.max_capacity_rpu is not None and self.max_capacity_rpu < self.base_capacity_rpu:
-            raise ValueError(f"max_capacity_rpu ({self.max_capacity_rpu}) is below "
-                             f"base_capacity_rpu ({self.base_capacity_rpu})")
+            raise ValueError(f"max_capacity_rpu: {self.max_capacity_rpu} is below "
+                             f"base_capacity_rpu ({self.base_capacity_rpu}); raise it or remove it")
         return self
 
 
@@ -233,7 +234,7 @@ class ExistingVpc(_Model):
 
     mode: Literal["existing"]
     vpc_id: VpcId
-    subnet_ids: tuple[SubnetId, SubnetId, SubnetId]
+    subnet_ids: Annotated[tuple[SubnetId, ...], Field(min_length=3, max_length=3)]
     security_group_ids: tuple[SecurityGroupId, ...] = ()
 
     @field_validator("subnet_ids")
@@ -272,18 +273,28 @@ class EnvironmentConfig(_Model):
                 raise ValueError(f"tag key '{key}': the 'aws:' prefix is reserved for AWS")
         return value
 
-    @model_validator(mode="after")
-    def _cross_checks(self) -> EnvironmentConfig:
-        for zone in self.availability_zones:
-            if not re.fullmatch(re.escape(self.region) + r"[a-z]", zone):
-                raise ValueError(f"availability_zones: '{zone}' is not a zone of region {self.region} "
-                                 f"(expected e.g. '{self.region}a')")
-        if len(set(self.availability_zones)) != 3:
-            raise ValueError("availability_zones: three distinct zones are required")
-        if self.warehouse.base_capacity_rpu > 512 and self.region not in EXTENDED_RPU_REGIONS:
-            raise ValueError(f"warehouse.base_capacity_rpu: above 512 RPU is offered only in "
-                             f"{', '.join(sorted(EXTENDED_RPU_REGIONS))}, not in {self.region}")
-        return self
+    # Field validators, not a model validator: pydantic skips after-model validators once any field
+    # failed, which would hide these problems behind unrelated ones. `region` is declared first, so it
+    # is in `info.data` whenever it is valid.
+    @field_validator("availability_zones")
+    @classmethod
+    def _zones_in_region(cls, value: tuple[str, str, str], info: ValidationInfo) -> tuple[str, str, str]:
+        region = info.data.get("region")
+        for zone in value:
+            if region is not None and not re.fullmatch(re.escape(region) + r"[a-z]", zone):
+                raise ValueError(f"'{zone}' is not a zone of region {region} (expected e.g. '{region}a')")
+        if len(set(value)) != 3:
+            raise ValueError("three distinct zones are required")
+        return value
+
+    @field_validator("warehouse")
+    @classmethod
+    def _capacity_offered_in_region(cls, value: WarehouseConfig, info: ValidationInfo) -> WarehouseConfig:
+        region = info.data.get("region")
+        if region is not None and value.base_capacity_rpu > 512 and region not in EXTENDED_RPU_REGIONS:
+            raise ValueError(f"base_capacity_rpu: above 512 RPU is offered only in "
+                             f"{', '.join(sorted(EXTENDED_RPU_REGIONS))}, not in {region}")
+        return value
 
     @property
     def stack_prefix(self) -> str:
@@ -328,6 +339,10 @@ def _allowed_keys(loc: tuple[int | str, ...], root: type[BaseModel]) -> list[str
     return sorted((f.alias or n) for n, f in model.model_fields.items() if n != "name" or model is not root)
 
 
+# Model-level checks word their messages `field.path: problem` (pydantic can only locate them at the model).
+_MESSAGE_PATH = re.compile(r"^([A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*): (.+)$", re.DOTALL)
+
+
 def format_validation_error(path: Path, error: ValidationError, data: Any,
                             root: type[BaseModel] | None = None) -> str:
     """One line per problem: `file: field.path: what is wrong (got: value)`."""
@@ -342,8 +357,15 @@ def format_validation_error(path: Path, error: ValidationError, data: Any,
             lines.append(f"  {where}: unknown key; {hint}allowed keys here: {', '.join(allowed)}")
             continue
         message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "value_error" and (inner := _MESSAGE_PATH.match(message)):
+            field_path, message = inner.groups()
+            where = field_path if where == "(top level)" else f"{where}.{field_path}"
         if item["type"] == "string_pattern_mismatch":
             message = f"does not match the allowed form {item['ctx']['pattern']}"
+        if item["type"] in ("union_tag_invalid", "union_tag_not_found"):  # the key that picks the variant
+            where = f"{where}.{str(item['ctx']['discriminator']).strip(chr(39))}"
+            message = (f"'{item['ctx']['tag']}' is not one of {item['ctx']['expected_tags']}"
+                       if item["type"] == "union_tag_invalid" else "required: it selects which settings apply")
         got = item.get("input")
         shown = "" if isinstance(got, (dict, list)) or got is None else f" (got: {got!r})"
         lines.append(f"  {where}: {message}{shown}")
@@ -362,6 +384,29 @@ def parse_environment(data: Mapping[str, Any], *, name: str, source: Path) -> En
         raise ConfigError(format_validation_error(source, error, data)) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load, except that a key given twice in one mapping is an error instead of last-one-wins."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"found duplicate key '{key}'", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file strictly (duplicate keys are errors), as a ConfigError naming the file."""
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+
+
 def available_environments(config_dir: Path = CONFIG_DIR) -> list[str]:
     return sorted(p.stem for p in config_dir.glob("*.yaml"))
 
@@ -373,8 +418,5 @@ def load_environment(name: str, config_dir: Path = CONFIG_DIR) -> EnvironmentCon
         known = ", ".join(available_environments(config_dir)) or "none"
         raise ConfigError(f"{path}: no such environment '{name}' (known: {known}); "
                           f"create {path.name} from config/demo.yaml")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    data = read_yaml(path)
     return parse_environment(data if data is not None else {}, name=name, source=path)

@@ -1,0 +1,615 @@
+"""An in-memory Redshift catalog for planner tests (never used by the runtime).
+
+`FakeRedshift.execute(sql)` parses exactly the statement forms `planner.py` and `ledger.py` emit
+(quoted identifiers with `"` doubled, string literals with `'` and `\\` doubled) and refuses anything
+else, so a changed form fails loudly. It keeps the rules of REDSHIFT_REFERENCE.md sections 0, 3 and 8
+that an ordering bug would break, with Redshift-like SQLSTATEs:
+
+- CREATE ROLE of an existing role or of a reserved (`sys:`, `ds:`) name fails; DROP ROLE of a missing
+  or system role fails; DROP ROLE fails (55006) while the role holds any object privilege (schema,
+  table, scoped, column, system); without FORCE it also fails while the role is in a role->role grant,
+  FORCE removes those grants. RLS attachments of a dropped role go with it [D36]; masking attachments
+  block the drop (unconfirmed in Redshift, section 9.11: the conservative reading).
+- GRANT/ATTACH to a missing role fails; GRANT ROLE that would make a cycle fails.
+- CREATE of an existing policy, ALTER/DROP/ATTACH of a missing one fail; DROP of an attached policy fails.
+- DETACH of something not attached fails. A duplicate ATTACH fails.
+- Masking: two different policies on one column must not share a priority; one column/role pair takes
+  one policy; the USING input list has as many columns as the policy's WITH clause.
+- Duplicate GRANT, REVOKE of a privilege not held and ROW LEVEL SECURITY OFF on a table without it are
+  no-ops (unconfirmed in Redshift) recorded in `warnings`.
+- `execute_batch` is one transaction (like BatchExecuteStatement): on failure the state before the
+  batch comes back and the error is re-raised. It also keeps the Data API limits (40 statements,
+  100 KB each).
+
+Tables are not modelled: any schema/table/column name is accepted. Names are stored folded (ASCII
+lower-case) unless `case_sensitive` is set (enable_case_sensitive_identifier).
+"""
+
+# ruff: noqa: S608 -- the SQL here is regular expressions that parse statements, never queries that run.
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from redshift_idc.runtime.access_state import (
+    COLUMN_PRIVILEGES,
+    SCHEMA_PRIVILEGES,
+    SYSTEM_PRIVILEGES,
+    TABLE_PRIVILEGES,
+    TYPE_BY_KIND,
+    AccessObject,
+    AccessState,
+    ColumnPrivilege,
+    MaskingAttachment,
+    MaskingPolicy,
+    RlsAttachment,
+    RlsPolicy,
+    RlsTable,
+    Role,
+    RoleGrant,
+    SchemaPrivilege,
+    ScopedTablePrivilege,
+    SystemPrivilege,
+    TablePrivilege,
+    ledger_key,
+)
+from redshift_idc.runtime.ledger import LedgerTables, batches
+from redshift_idc.runtime.planner import Ledger, Plan
+from redshift_idc.runtime.sql_text import MAX_IDENTIFIER_BYTES, RESERVED_ROLE_PREFIXES, fold
+
+SYSTEM_ROLES = ("sys:superuser", "sys:secadmin", "sys:dba", "sys:operator", "sys:monitor")
+MAX_BATCH_STATEMENTS = 40
+MAX_STATEMENT_BYTES = 100 * 1024
+
+IDENT = r'"(?:[^"]|"")+"'
+LIT = r"'(?:[^'\\]|''|\\\\)*'"
+QUALIFIED = rf"(?P<schema>{IDENT})\.(?P<table>{IDENT})"
+IDENT_LIST = rf"{IDENT}(?:, {IDENT})*"
+DATA_TYPE = r"[A-Za-z][A-Za-z0-9_ ]*?(?:\(\s*\d{1,5}\s*(?:,\s*\d{1,5}\s*)?\))?"
+COLUMNS = rf"{IDENT} {DATA_TYPE}(?:, {IDENT} {DATA_TYPE})*"
+LEDGER_COLUMNS = r"[a-z_]+ VARCHAR\(\d+\) NOT NULL(?:, [a-z_]+ VARCHAR\(\d+\) NOT NULL)*"
+NAMES = r"[a-z_]+(?:, [a-z_]+)*"
+ROW = rf"\({LIT}(?:, {LIT})*\)"
+
+
+class RedshiftError(Exception):
+    """What a failed statement raises; `sqlstate` as Redshift would report it."""
+
+    def __init__(self, sqlstate: str, message: str) -> None:
+        super().__init__(f"{message} (SQLSTATE {sqlstate})")
+        self.sqlstate = sqlstate
+
+
+@dataclass
+class _Policy:
+    columns: tuple[tuple[str, str], ...]
+    using: str
+
+
+MaskKey = tuple[str, str, str, tuple[str, ...], str]  # policy, schema, table, outputs, grantee
+
+
+@dataclass
+class _Catalog:
+    roles: set[str] = field(default_factory=set)
+    role_grants: set[tuple[str, str]] = field(default_factory=set)  # (role, grantee)
+    schema_privileges: set[tuple[str, str, str]] = field(default_factory=set)  # schema, privilege, grantee
+    scoped_privileges: set[tuple[str, str, str]] = field(default_factory=set)  # schema, privilege, grantee
+    table_privileges: set[tuple[str, str, str, str]] = field(default_factory=set)
+    column_privileges: set[tuple[str, str, str, str, str]] = field(default_factory=set)
+    system_privileges: set[tuple[str, str]] = field(default_factory=set)  # privilege, grantee
+    rls_policies: dict[str, _Policy] = field(default_factory=dict)
+    rls_attachments: set[tuple[str, str, str, str]] = field(default_factory=set)  # policy, schema, table, grantee
+    rls_tables: dict[tuple[str, str], str] = field(default_factory=dict)  # (schema, table) -> conjunction
+    masking_policies: dict[str, _Policy] = field(default_factory=dict)
+    masking_attachments: dict[MaskKey, tuple[tuple[str, ...], int]] = field(default_factory=dict)  # inputs, prio
+    schemas: set[str] = field(default_factory=set)
+    # (schema, table) -> ((column, VARCHAR length in bytes), ...)
+    tables: dict[tuple[str, str], tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    rows: dict[tuple[str, str], list[tuple[str, ...]]] = field(default_factory=dict)
+
+
+def unquote_ident(text: str) -> str:
+    assert text.startswith('"') and text.endswith('"'), text
+    return text[1:-1].replace('""', '"')
+
+
+def unquote_literal(text: str) -> str:
+    assert text.startswith("'") and text.endswith("'"), text
+    return re.sub(r"''|\\\\", lambda m: m.group(0)[0], text[1:-1])
+
+
+def is_system(name: str) -> bool:
+    return fold(name).startswith(RESERVED_ROLE_PREFIXES)
+
+
+def role_names(item: AccessObject) -> tuple[str, ...]:
+    """Every role an access object names."""
+    if isinstance(item, Role):
+        return (item.name,)
+    if isinstance(item, RoleGrant):
+        return (item.role, item.grantee)
+    grantee = getattr(item, "grantee", None)
+    return (grantee,) if isinstance(grantee, str) else ()
+
+
+def _balanced(expression: str) -> bool:
+    """Parentheses balance outside string literals and quoted identifiers."""
+    depth = 0
+    quote: str | None = None
+    for char in expression:
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in ("'", '"'):
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0 and quote is None
+
+
+K = TypeVar("K", bound=tuple[str, ...])
+Handler = Callable[[re.Match[str]], list[tuple[str, ...]]]
+
+
+class FakeRedshift:
+    """An in-memory catalog speaking the planner's SQL. See the module docstring for the rules."""
+
+    def __init__(self, case_sensitive: bool = False, system_roles: Iterable[str] = SYSTEM_ROLES) -> None:
+        self.case_sensitive = case_sensitive
+        self._catalog = _Catalog(roles={self._fold(r) for r in system_roles})
+        self.warnings: list[str] = []
+        self.history: list[str] = []  # committed statements, in order
+        self.committed_batches: list[list[str]] = []
+        self.fail_when: Callable[[str], bool] | None = None  # inject a failure for matching statements
+        self._forms: list[tuple[re.Pattern[str], Handler]] = [
+            (re.compile(pattern, re.DOTALL), handler) for pattern, handler in self._grammar()
+        ]
+
+    # ------------------------------------------------------------------------------------- public
+
+    def execute(self, sql: str) -> list[tuple[str, ...]]:
+        """Run one statement (auto-commit); rows for SELECT, [] otherwise."""
+        rows = self._run(sql)
+        self.history.append(sql)
+        return rows
+
+    def execute_batch(self, sqls: Sequence[str]) -> None:
+        """One transaction: all statements commit, or none does and the error is re-raised."""
+        if not sqls:
+            raise RedshiftError("22023", "a batch needs at least one statement")
+        if len(sqls) > MAX_BATCH_STATEMENTS:
+            raise RedshiftError("22023", f"a batch holds at most {MAX_BATCH_STATEMENTS} statements, got {len(sqls)}")
+        before = copy.deepcopy(self._catalog)
+        try:
+            for sql in sqls:
+                self._run(sql)
+        except Exception:
+            self._catalog = before
+            raise
+        self.history.extend(sqls)
+        self.committed_batches.append(list(sqls))
+
+    def apply(self, plan_: Plan, model: str, tables: LedgerTables | None = None) -> list[list[str]]:
+        """Bootstrap the ledger tables, then run `ledger.batches(plan, model)` batch by batch."""
+        tables = tables or LedgerTables()
+        self.execute_batch(tables.bootstrap_sql())
+        cut = batches(plan_, model, tables)
+        for batch in cut:
+            self.execute_batch(batch)
+        return cut
+
+    def state(self, case_sensitive: bool | None = None, *, include_system: bool = False) -> AccessState:
+        """What the SVV views show: folded names, policies without their (rewritten) text, RLS tables
+        only where RLS is on. Objects naming system roles are left out unless `include_system` (the
+        catalog reader leaves them out too)."""
+        cs = self.case_sensitive if case_sensitive is None else case_sensitive
+        c = self._catalog
+        items: list[AccessObject] = [Role(r) for r in c.roles]
+        items += [RoleGrant(role, grantee) for role, grantee in c.role_grants]
+        items += [SchemaPrivilege(*k) for k in c.schema_privileges]
+        items += [ScopedTablePrivilege(*k) for k in c.scoped_privileges]
+        items += [TablePrivilege(*k) for k in c.table_privileges]
+        items += [ColumnPrivilege(*k) for k in c.column_privileges]
+        items += [SystemPrivilege(*k) for k in c.system_privileges]
+        items += [RlsPolicy(name) for name in c.rls_policies]
+        items += [RlsAttachment(*k) for k in c.rls_attachments]
+        items += [RlsTable(schema, table, conj) for (schema, table), conj in c.rls_tables.items()]
+        items += [MaskingPolicy(name) for name in c.masking_policies]
+        items += [MaskingAttachment(policy, schema, table, outputs, grantee, inputs, priority)
+                  for (policy, schema, table, outputs, grantee), (inputs, priority) in c.masking_attachments.items()]
+        if not include_system:
+            items = [i for i in items if not any(is_system(n) for n in role_names(i))]
+        return AccessState.of(items, cs)
+
+    def ledger_rows(self, model: str, tables: LedgerTables | None = None) -> list[tuple[str, ...]]:
+        """(kind, object_key, fingerprint) rows of `model`, read with the ledger's own SELECT."""
+        tables = tables or LedgerTables()
+        if (self._fold(tables.schema), "managed_object") not in self._catalog.tables:
+            return []
+        return self.execute(tables.select_objects_sql(model))
+
+    def ledger(self, model: str, tables: LedgerTables | None = None) -> Ledger:
+        return {(kind, ledger_key(key)): fingerprint for kind, key, fingerprint in self.ledger_rows(model, tables)}
+
+    def policy_text(self, kind: str, name: str) -> tuple[tuple[tuple[str, str], ...], str]:
+        """The definition a policy was created with (tests only; the SVV views rewrite it)."""
+        policies = self._catalog.rls_policies if kind == RlsPolicy.KIND else self._catalog.masking_policies
+        policy = policies[self._fold(name)]
+        return policy.columns, policy.using
+
+    # ------------------------------------------------------------------------------------ helpers
+
+    def _fold(self, name: str) -> str:
+        return fold(name, self.case_sensitive)
+
+    def _name(self, quoted: str) -> str:
+        name = unquote_ident(quoted)
+        if not name or len(name.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
+            raise RedshiftError("42622", f"identifier {name!r} is empty or longer than {MAX_IDENTIFIER_BYTES} bytes")
+        return self._fold(name)
+
+    def _names(self, quoted_list: str) -> tuple[str, ...]:
+        return tuple(self._name(m.group(0)) for m in re.finditer(IDENT, quoted_list))
+
+    def _role(self, quoted: str) -> str:
+        name = self._name(quoted)
+        if name not in self._catalog.roles:
+            raise RedshiftError("42704", f'role "{name}" does not exist')
+        return name
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def _run(self, sql: str) -> list[tuple[str, ...]]:
+        if len(sql.encode("utf-8")) > MAX_STATEMENT_BYTES:
+            raise RedshiftError("54000", "statement is longer than the Data API's 100 KB")
+        if self.fail_when is not None and self.fail_when(sql):
+            raise RedshiftError("XX000", f"injected failure: {sql}")
+        for pattern, handler in self._forms:
+            match = pattern.fullmatch(sql)
+            if match:
+                return handler(match)
+        raise RedshiftError("42601", f"the fake does not know this statement form: {sql}")
+
+    def _grammar(self) -> list[tuple[str, Handler]]:
+        table_privilege = "|".join(TABLE_PRIVILEGES)
+        schema_privilege = "|".join(SCHEMA_PRIVILEGES)
+        column_privilege = "|".join(COLUMN_PRIVILEGES)
+        system_privilege = "|".join(SYSTEM_PRIVILEGES)
+        to_role = rf"(?P<prep>TO|FROM) ROLE (?P<grantee>{IDENT})"
+        return [
+            (rf"CREATE ROLE (?P<role>{IDENT})", self._create_role),
+            (rf"DROP ROLE (?P<role>{IDENT})(?: (?P<mode>FORCE|RESTRICT))?", self._drop_role),
+            (rf"(?P<verb>GRANT|REVOKE) ROLE (?P<role>{IDENT}) {to_role}", self._role_grant),
+            (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>{system_privilege}) {to_role}", self._system_privilege),
+            (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>{schema_privilege}) ON SCHEMA (?P<schema>{IDENT}) {to_role}",
+             self._schema_privilege),
+            (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>{table_privilege}) FOR TABLES IN SCHEMA (?P<schema>{IDENT}) "
+             rf"{to_role}", self._scoped_privilege),
+            (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>{table_privilege}) ON TABLE {QUALIFIED} {to_role}",
+             self._table_privilege),
+            (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>{column_privilege}) \((?P<column>{IDENT})\) ON TABLE "
+             rf"{QUALIFIED} {to_role}", self._column_privilege),
+            (rf"CREATE (?P<kind>RLS) POLICY (?P<policy>{IDENT})(?: WITH \((?P<columns>{COLUMNS})\))? "
+             r"USING \((?P<using>.+)\)", self._create_policy),
+            (rf"CREATE (?P<kind>MASKING) POLICY (?P<policy>{IDENT}) WITH \((?P<columns>{COLUMNS})\) "
+             r"USING \((?P<using>.+)\)", self._create_policy),
+            (rf"ALTER (?P<kind>RLS|MASKING) POLICY (?P<policy>{IDENT}) USING \((?P<using>.+)\)", self._alter_policy),
+            (rf"DROP (?P<kind>RLS|MASKING) POLICY (?P<policy>{IDENT})", self._drop_policy),
+            (rf"(?P<verb>ATTACH|DETACH) RLS POLICY (?P<policy>{IDENT}) ON {QUALIFIED} {to_role}", self._rls_attach),
+            (rf"ALTER TABLE {QUALIFIED} ROW LEVEL SECURITY (?P<switch>ON|OFF)"
+             r"(?: CONJUNCTION TYPE (?P<conjunction>AND|OR))?", self._rls_table),
+            (rf"ATTACH MASKING POLICY (?P<policy>{IDENT}) ON {QUALIFIED} \((?P<outputs>{IDENT_LIST})\)"
+             rf"(?: USING \((?P<inputs>{IDENT_LIST})\))? TO ROLE (?P<grantee>{IDENT})(?: PRIORITY (?P<priority>\d+))?",
+             self._masking_attach),
+            (rf"DETACH MASKING POLICY (?P<policy>{IDENT}) ON {QUALIFIED} \((?P<outputs>{IDENT_LIST})\) "
+             rf"FROM ROLE (?P<grantee>{IDENT})", self._masking_detach),
+            # the reconciler's ledger
+            (rf"CREATE SCHEMA IF NOT EXISTS (?P<schema>{IDENT})", self._create_schema),
+            (rf"CREATE TABLE IF NOT EXISTS {QUALIFIED} \((?P<columns>{LEDGER_COLUMNS})\)", self._create_table),
+            (rf"SELECT (?P<columns>{NAMES}) FROM {QUALIFIED} WHERE model_name = (?P<model>{LIT}) "
+             rf"ORDER BY (?P<order>{NAMES})", self._select),
+            (rf"DELETE FROM {QUALIFIED} WHERE model_name = (?P<model>{LIT}) AND kind \|\| ' ' \|\| object_key "
+             rf"IN \((?P<keys>{LIT}(?:, {LIT})*)\)", self._delete),
+            (rf"INSERT INTO {QUALIFIED} \((?P<columns>{NAMES})\) VALUES (?P<rows>{ROW}(?:, {ROW})*)", self._insert),
+        ]
+
+    # ------------------------------------------------------------------------------------- roles
+
+    def _create_role(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        name = self._name(m["role"])
+        if is_system(name):
+            raise RedshiftError("42939", f'role name "{name}" uses a reserved prefix')
+        if name in self._catalog.roles:
+            raise RedshiftError("42710", f'role "{name}" already exists')
+        self._catalog.roles.add(name)
+        return []
+
+    def _drop_role(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        c = self._catalog
+        name = self._role(m["role"])
+        if is_system(name):
+            raise RedshiftError("42501", f'system role "{name}" cannot be dropped')
+        held = [k for k in (*c.schema_privileges, *c.scoped_privileges, *c.table_privileges, *c.column_privileges,
+                            *c.system_privileges) if k[-1] == name]
+        if held:
+            raise RedshiftError("55006", f'role "{name}" cannot be dropped because the role has a privilege on '
+                                         f"some object: {sorted(held)[0]}")
+        masked = [k for k in c.masking_attachments if k[-1] == name]
+        if masked:
+            raise RedshiftError("55006", f'role "{name}" cannot be dropped: masking policy attached {masked[0]}')
+        grants = {g for g in c.role_grants if name in g}
+        if grants and m["mode"] != "FORCE":
+            raise RedshiftError("2BP01", f'cannot drop role "{name}" since it depends on another role')
+        c.role_grants -= grants
+        c.rls_attachments = {a for a in c.rls_attachments if a[-1] != name}  # [D36]
+        c.roles.discard(name)
+        return []
+
+    def _check_prep(self, m: re.Match[str], verb: str) -> bool:
+        """True for GRANT/ATTACH (with TO), False for REVOKE/DETACH (with FROM)."""
+        granting = verb in ("GRANT", "ATTACH")
+        if m["prep"] != ("TO" if granting else "FROM"):
+            raise RedshiftError("42601", f"syntax error at {m['prep']}: {m.group(0)}")
+        return granting
+
+    def _holds(self, role: str) -> set[str]:
+        """Roles `role` holds, directly or through other roles."""
+        seen: set[str] = set()
+        todo = [role]
+        while todo:
+            current = todo.pop()
+            for granted, grantee in self._catalog.role_grants:
+                if grantee == current and granted not in seen:
+                    seen.add(granted)
+                    todo.append(granted)
+        return seen
+
+    def _role_grant(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        granting = self._check_prep(m, m["verb"])
+        role, grantee = self._role(m["role"]), self._role(m["grantee"])
+        key = (role, grantee)
+        if granting:
+            if role == grantee or grantee in self._holds(role):
+                raise RedshiftError("42P17", f'granting role "{role}" to role "{grantee}" would create a cycle')
+            if key in self._catalog.role_grants:
+                self._warn(f"duplicate GRANT ROLE {role} TO {grantee}")
+            self._catalog.role_grants.add(key)
+        else:
+            if key not in self._catalog.role_grants:
+                self._warn(f"REVOKE ROLE {role} FROM {grantee}: not granted")
+            self._catalog.role_grants.discard(key)
+        return []
+
+    # -------------------------------------------------------------------------------- privileges
+
+    def _privilege(self, m: re.Match[str], target: set[K], key: K, what: str) -> None:
+        granting = self._check_prep(m, m["verb"])
+        if granting:
+            if key in target:
+                self._warn(f"duplicate GRANT {what} {key}")
+            target.add(key)
+        else:
+            if key not in target:
+                self._warn(f"REVOKE {what} {key}: not held")
+            target.discard(key)
+
+    def _system_privilege(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        key = (m["privilege"], self._role(m["grantee"]))
+        self._privilege(m, self._catalog.system_privileges, key, "system privilege")
+        return []
+
+    def _schema_privilege(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        key = (self._name(m["schema"]), m["privilege"], self._role(m["grantee"]))
+        self._privilege(m, self._catalog.schema_privileges, key, "schema privilege")
+        return []
+
+    def _scoped_privilege(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        key = (self._name(m["schema"]), m["privilege"], self._role(m["grantee"]))
+        self._privilege(m, self._catalog.scoped_privileges, key, "scoped privilege")
+        return []
+
+    def _table_privilege(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        key = (self._name(m["schema"]), self._name(m["table"]), m["privilege"], self._role(m["grantee"]))
+        self._privilege(m, self._catalog.table_privileges, key, "table privilege")
+        return []
+
+    def _column_privilege(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        key = (self._name(m["schema"]), self._name(m["table"]), self._name(m["column"]), m["privilege"],
+               self._role(m["grantee"]))
+        self._privilege(m, self._catalog.column_privileges, key, "column privilege")
+        return []
+
+    # ---------------------------------------------------------------------------------- policies
+
+    def _policies(self, kind: str) -> dict[str, _Policy]:
+        return self._catalog.rls_policies if kind == "RLS" else self._catalog.masking_policies
+
+    def _using(self, m: re.Match[str]) -> str:
+        using = m["using"]
+        if not using.strip() or not _balanced(using):
+            raise RedshiftError("42601", f"syntax error in USING ({using})")
+        return using
+
+    def _existing_policy(self, kind: str, quoted: str) -> str:
+        name = self._name(quoted)
+        if name not in self._policies(kind):
+            raise RedshiftError("42704", f'{kind} policy "{name}" does not exist')
+        return name
+
+    def _create_policy(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        name = self._name(m["policy"])
+        policies = self._policies(m["kind"])
+        if name in policies:
+            raise RedshiftError("42710", f'{m["kind"]} policy "{name}" already exists')
+        columns: list[tuple[str, str]] = []
+        if m["columns"]:
+            for item in re.finditer(rf"(?P<name>{IDENT}) (?P<type>{DATA_TYPE})(?=, {IDENT} |$)", m["columns"]):
+                columns.append((self._name(item["name"]), item["type"]))
+            if len({c for c, _ in columns}) != len(columns):
+                raise RedshiftError("42701", f"duplicate column in WITH ({m['columns']})")
+        policies[name] = _Policy(tuple(columns), self._using(m))
+        return []
+
+    def _alter_policy(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        name = self._existing_policy(m["kind"], m["policy"])
+        policies = self._policies(m["kind"])
+        policies[name] = _Policy(policies[name].columns, self._using(m))
+        return []
+
+    def _drop_policy(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        c = self._catalog
+        name = self._existing_policy(m["kind"], m["policy"])
+        attached = ([a for a in c.rls_attachments if a[0] == name] if m["kind"] == "RLS"
+                    else [a for a in c.masking_attachments if a[0] == name])
+        if attached:
+            raise RedshiftError("2BP01", f'{m["kind"]} policy "{name}" is attached: {attached[0]}')
+        del self._policies(m["kind"])[name]
+        return []
+
+    def _rls_attach(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        attaching = self._check_prep(m, m["verb"])
+        policy = self._existing_policy("RLS", m["policy"])
+        key = (policy, self._name(m["schema"]), self._name(m["table"]), self._role(m["grantee"]))
+        if attaching:
+            if key in self._catalog.rls_attachments:
+                raise RedshiftError("42710", f"RLS policy already attached: {key}")
+            self._catalog.rls_attachments.add(key)
+        else:
+            if key not in self._catalog.rls_attachments:
+                raise RedshiftError("42704", f"RLS policy is not attached: {key}")
+            self._catalog.rls_attachments.discard(key)
+        return []
+
+    def _rls_table(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        key = (self._name(m["schema"]), self._name(m["table"]))
+        if m["switch"] == "ON":
+            self._catalog.rls_tables[key] = m["conjunction"] or "AND"
+        else:
+            if m["conjunction"]:
+                raise RedshiftError("42601", "CONJUNCTION TYPE goes with ROW LEVEL SECURITY ON")
+            if key not in self._catalog.rls_tables:
+                self._warn(f"ROW LEVEL SECURITY OFF on {key}: it was not on")
+            self._catalog.rls_tables.pop(key, None)
+        return []
+
+    def _masking_attach(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        c = self._catalog
+        policy = self._existing_policy("MASKING", m["policy"])
+        schema, table = self._name(m["schema"]), self._name(m["table"])
+        outputs = self._names(m["outputs"])
+        inputs = self._names(m["inputs"]) if m["inputs"] else outputs
+        grantee = self._role(m["grantee"])
+        priority = int(m["priority"] or 0)
+        if len(inputs) != len(c.masking_policies[policy].columns):
+            raise RedshiftError("42601", f'masking policy "{policy}" takes {len(c.masking_policies[policy].columns)} '
+                                         f"input columns, got {inputs}")
+        for (other, o_schema, o_table, o_outputs, o_grantee), (_, o_priority) in c.masking_attachments.items():
+            if (o_schema, o_table) != (schema, table) or not set(outputs) & set(o_outputs):
+                continue
+            if o_grantee == grantee:
+                raise RedshiftError("42710", f"column(s) {outputs} of {schema}.{table} already have masking policy "
+                                             f'"{other}" for role "{grantee}"')
+            if other != policy and o_priority == priority:
+                raise RedshiftError("42710", f'masking policies "{other}" and "{policy}" would share priority '
+                                             f"{priority} on {schema}.{table} {outputs}")
+        c.masking_attachments[(policy, schema, table, outputs, grantee)] = (inputs, priority)
+        return []
+
+    def _masking_detach(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        policy = self._existing_policy("MASKING", m["policy"])
+        key = (policy, self._name(m["schema"]), self._name(m["table"]), self._names(m["outputs"]),
+               self._role(m["grantee"]))
+        if key not in self._catalog.masking_attachments:
+            raise RedshiftError("42704", f"masking policy is not attached: {key}")
+        del self._catalog.masking_attachments[key]
+        return []
+
+    # ------------------------------------------------------------------------------------ ledger
+
+    def _ledger_table(self, m: re.Match[str]) -> tuple[tuple[str, str], tuple[str, ...]]:
+        key = (self._name(m["schema"]), self._name(m["table"]))
+        if key not in self._catalog.tables:
+            raise RedshiftError("42P01", f'relation "{key[0]}.{key[1]}" does not exist')
+        return key, tuple(name for name, _ in self._catalog.tables[key])
+
+    def _create_schema(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        self._catalog.schemas.add(self._name(m["schema"]))
+        return []
+
+    def _create_table(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        key = (self._name(m["schema"]), self._name(m["table"]))
+        if key[0] not in self._catalog.schemas:
+            raise RedshiftError("3F000", f'schema "{key[0]}" does not exist')
+        if key not in self._catalog.tables:
+            self._catalog.tables[key] = tuple((name, int(size)) for name, size in
+                                              re.findall(r"([a-z_]+) VARCHAR\((\d+)\)", m["columns"]))
+            self._catalog.rows[key] = []
+        return []
+
+    def _select(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        key, columns = self._ledger_table(m)
+        wanted, order = m["columns"].split(", "), m["order"].split(", ")
+        if "model_name" not in columns or not set(wanted + order) <= set(columns):
+            raise RedshiftError("42703", f"unknown column in {m.group(0)}")
+        model = unquote_literal(m["model"])
+        index = {name: i for i, name in enumerate(columns)}
+        rows = [r for r in self._catalog.rows[key] if r[index["model_name"]] == model]
+        rows.sort(key=lambda r: tuple(r[index[o]] for o in order))  # stable: ties keep insertion order
+        return [tuple(r[index[w]] for w in wanted) for r in rows]
+
+    def _delete(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        key, columns = self._ledger_table(m)
+        if columns[:4] != ("model_name", "kind", "object_key", "fingerprint"):
+            raise RedshiftError("42703", f"unknown column in {m.group(0)}")
+        model = unquote_literal(m["model"])
+        keys = {unquote_literal(k.group(0)) for k in re.finditer(LIT, m["keys"])}
+        self._catalog.rows[key] = [r for r in self._catalog.rows[key]
+                                   if not (r[0] == model and f"{r[1]} {r[2]}" in keys)]
+        return []
+
+    def _insert(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        key, columns = self._ledger_table(m)
+        names = tuple(m["columns"].split(", "))
+        if names != columns:
+            raise RedshiftError("42703", f"INSERT names columns {names}, the table has {columns}")
+        limits = dict(self._catalog.tables[key])
+        new_rows: list[tuple[str, ...]] = []
+        for row in re.finditer(ROW, m["rows"]):
+            values = tuple(unquote_literal(v.group(0)) for v in re.finditer(LIT, row.group(0)))
+            if len(values) != len(columns):
+                raise RedshiftError("42601", f"INSERT has more expressions than target columns: {row.group(0)}")
+            for column, value in zip(columns, values, strict=True):
+                if len(value.encode("utf-8")) > limits[column]:
+                    raise RedshiftError("22001", f"value too long for {column}")
+            new_rows.append(values)
+        self._catalog.rows[key].extend(new_rows)
+        return []
+
+
+# ---------------------------------------------------------------------------------------- comparison
+
+
+def differences(actual: AccessState, desired: AccessState) -> list[str]:
+    """Where `actual` (read from the fake) differs from `desired`: keys per kind, and the attributes of
+    RLS tables and masking attachments. Empty when they match."""
+    problems: list[str] = []
+    for kind in TYPE_BY_KIND:
+        have, want = set(actual.of_kind(kind)), set(desired.of_kind(kind))
+        problems += [f"missing {kind} {k}" for k in sorted(want - have)]
+        problems += [f"unexpected {kind} {k}" for k in sorted(have - want)]
+    for kind in (RlsTable.KIND, MaskingAttachment.KIND):
+        for key, wanted in sorted(desired.of_kind(kind).items()):
+            present = actual.get(kind, key)
+            if present is not None and present.attributes() != wanted.attributes():
+                problems.append(f"{kind} {key}: {present.attributes()} instead of {wanted.attributes()}")
+    return problems
