@@ -610,6 +610,7 @@ def differences(actual: AccessState, desired: AccessState) -> list[str]:
     for kind in (RlsTable.KIND, MaskingAttachment.KIND):
         for key, wanted in sorted(desired.of_kind(kind).items()):
             present = actual.get(kind, key)
-            if present is not None and present.attributes() != wanted.attributes():
-                problems.append(f"{kind} {key}: {present.attributes()} instead of {wanted.attributes()}")
+            cs = desired.case_sensitive
+            if present is not None and present.attributes(cs) != wanted.attributes(cs):
+                problems.append(f"{kind} {key}: {present.attributes(cs)} instead of {wanted.attributes(cs)}")
     return problems

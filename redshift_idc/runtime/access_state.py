@@ -38,11 +38,11 @@ class AccessObject:
     def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
         raise NotImplementedError
 
-    def attributes(self) -> tuple[Any, ...]:
+    def attributes(self, case_sensitive: bool = False) -> tuple[Any, ...]:
         """What can change without the object becoming another one (compared on both sides)."""
         return ()
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, case_sensitive: bool = False) -> str:
         """Definition fingerprint kept in the ledger ('' for objects that have no definition)."""
         return ""
 
@@ -144,11 +144,10 @@ class SystemPrivilege(AccessObject):
 
 
 @dataclass(frozen=True)
-class RlsPolicy(AccessObject):
-    """`CREATE RLS POLICY name WITH (columns) USING (predicate)`. Read back from the catalog with
-    empty `columns`/`using`: the catalog's text is rewritten and only its existence is trusted."""
+class PolicyDefinition(AccessObject):
+    """A policy `name WITH (columns) USING (expression)`. Read back from the catalog with empty
+    `columns`/`using`: the catalog's text is rewritten and only the policy's existence is trusted."""
 
-    KIND: ClassVar[str] = "rls_policy"
     name: str
     columns: tuple[tuple[str, str], ...] = ()
     using: str = ""
@@ -156,8 +155,15 @@ class RlsPolicy(AccessObject):
     def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
         return (fold(self.name, case_sensitive),)
 
-    def fingerprint(self) -> str:
-        return definition_fingerprint(self.columns, self.using)
+    def fingerprint(self, case_sensitive: bool = False) -> str:
+        return definition_fingerprint(self.columns, self.using, case_sensitive)
+
+
+@dataclass(frozen=True)
+class RlsPolicy(PolicyDefinition):
+    """`CREATE RLS POLICY name WITH (columns) USING (predicate)`."""
+
+    KIND: ClassVar[str] = "rls_policy"
 
 
 @dataclass(frozen=True)
@@ -185,22 +191,15 @@ class RlsTable(AccessObject):
     def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
         return (fold(self.schema, case_sensitive), fold(self.table, case_sensitive))
 
-    def attributes(self) -> tuple[Any, ...]:
+    def attributes(self, case_sensitive: bool = False) -> tuple[Any, ...]:
         return (self.conjunction.upper(),)
 
 
 @dataclass(frozen=True)
-class MaskingPolicy(AccessObject):
+class MaskingPolicy(PolicyDefinition):
+    """`CREATE MASKING POLICY name WITH (input columns) USING (masking expression)`."""
+
     KIND: ClassVar[str] = "masking_policy"
-    name: str
-    columns: tuple[tuple[str, str], ...] = ()
-    using: str = ""
-
-    def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
-        return (fold(self.name, case_sensitive),)
-
-    def fingerprint(self) -> str:
-        return definition_fingerprint(self.columns, self.using)
 
 
 @dataclass(frozen=True)
@@ -220,9 +219,9 @@ class MaskingAttachment(AccessObject):
         return (fold(self.policy, case_sensitive), fold(self.schema, case_sensitive), fold(self.table, case_sensitive),
                 ",".join(fold(c, case_sensitive) for c in self.output_columns), fold(self.grantee, case_sensitive))
 
-    def attributes(self) -> tuple[Any, ...]:
+    def attributes(self, case_sensitive: bool = False) -> tuple[Any, ...]:
         inputs = self.input_columns or self.output_columns
-        return (tuple(fold(c) for c in inputs), self.priority)
+        return (tuple(fold(c, case_sensitive) for c in inputs), self.priority)
 
 
 OBJECT_TYPES: tuple[type[AccessObject], ...] = (
@@ -232,10 +231,10 @@ OBJECT_TYPES: tuple[type[AccessObject], ...] = (
 TYPE_BY_KIND: dict[str, type[AccessObject]] = {t.KIND: t for t in OBJECT_TYPES}
 
 
-def definition_fingerprint(columns: Iterable[tuple[str, str]], using: str) -> str:
+def definition_fingerprint(columns: Iterable[tuple[str, str]], using: str, case_sensitive: bool = False) -> str:
     """`with=<hash>;using=<hash>`: the two halves change independently (USING can be altered in place,
     WITH cannot), so the planner must tell which one changed."""
-    with_text = ",".join(f"{fold(name)} {normalize_data_type(type_)}" for name, type_ in columns)
+    with_text = ",".join(f"{fold(name, case_sensitive)} {normalize_data_type(type_)}" for name, type_ in columns)
     return f"with={_digest(with_text)};using={_digest(' '.join(using.split()))}"
 
 

@@ -23,6 +23,7 @@ class CustomResourceEvent:
     properties: dict[str, Any]
     old_properties: dict[str, Any] = field(default_factory=dict)
     physical_resource_id: str | None = None
+    request_id: str = ""
 
     @classmethod
     def from_dict(cls, event: dict[str, Any]) -> CustomResourceEvent:
@@ -38,6 +39,7 @@ class CustomResourceEvent:
             properties=properties,
             old_properties=old,
             physical_resource_id=event.get("PhysicalResourceId"),
+            request_id=str(event.get("RequestId") or ""),
         )
 
     def required(self, name: str) -> Any:

@@ -10,11 +10,11 @@ records: a batch that fails changes neither the warehouse nor the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from redshift_idc.runtime.access_state import LedgerEntry
-from redshift_idc.runtime.planner import Plan, Statement
+from redshift_idc.runtime.planner import SWAP_PHASE, Plan, Statement
 from redshift_idc.runtime.sql_text import quote_ident, quote_literal
 
 DEFAULT_LEDGER_SCHEMA = "redshift_idc"
@@ -96,21 +96,47 @@ def batches(plan: Plan, model: str, tables: LedgerTables | None = None,
     groups: list[list[Statement]] = []
     current: list[Statement] = []
     size = 0
-    for statement in plan.statements:
-        cost = len(statement.sql.encode("utf-8")) + 200 * (len(statement.ledger_add) + len(statement.ledger_remove))
-        if current and (len(current) >= per_batch or size + cost > MAX_STATEMENT_BYTES):
+
+    def cost_of(statement: Statement) -> int:
+        return len(statement.sql.encode("utf-8")) + 200 * (len(statement.ledger_add) + len(statement.ledger_remove))
+
+    statements = plan.statements
+    for index, statement in enumerate(statements):
+        cost, count = cost_of(statement), 1
+        if statement.phase in SWAP_PHASE.values() and (index == 0 or statements[index - 1].phase != statement.phase):
+            # A policy swap is one unit: it starts a new batch unless it fits whole in this one.
+            run = [s for s in statements[index:] if s.phase == statement.phase]
+            cost, count = sum(cost_of(s) for s in run), len(run)
+        if current and (len(current) + count > per_batch or size + cost > MAX_STATEMENT_BYTES):
             groups.append(current)
             current, size = [], 0
         current.append(statement)
-        size += cost
+        size += cost_of(statement)
     if current:
         groups.append(current)
     result = [[s.sql for s in group] + _ledger_sql(tables, model, group) for group in groups]
-    # Adopted objects need ledger rows only: INSERTs of at most ADOPT_ROWS rows each, packed after the DDL.
-    for start in range(0, len(plan.adopt), ADOPT_ROWS):
-        insert = tables.insert_sql(model, plan.adopt[start:start + ADOPT_ROWS])
+    # Ledger-only changes (forgotten rows deleted, adopted objects recorded) go after the DDL, in
+    # statements cut by row count and by size so none exceeds the Data API's statement limit.
+    ledger_only = [tables.delete_sql(model, c) for c in _chunks(plan.forget, lambda e: tables.delete_sql(model, [e]))]
+    ledger_only += [tables.insert_sql(model, c) for c in _chunks(plan.adopt, lambda e: tables.insert_sql(model, [e]))]
+    for sql in ledger_only:
         if result and len(result[-1]) < max_statements:
-            result[-1].append(insert)
+            result[-1].append(sql)
         else:
-            result.append([insert])
+            result.append([sql])
     return result
+
+
+def _chunks(entries: Sequence[LedgerEntry], render_one: Callable[[LedgerEntry], str]) -> list[list[LedgerEntry]]:
+    """Groups of at most ADOPT_ROWS entries whose statement stays under MAX_STATEMENT_BYTES (a statement
+    of one entry, header included, is an upper bound of what each entry adds)."""
+    chunks: list[list[LedgerEntry]] = []
+    size = 0
+    for entry in entries:
+        row = len(render_one(entry).encode("utf-8"))
+        if not chunks or len(chunks[-1]) >= ADOPT_ROWS or size + row > MAX_STATEMENT_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(entry)
+        size += row
+    return chunks

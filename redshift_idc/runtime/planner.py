@@ -61,13 +61,16 @@ class Plan:
     statements: list[Statement] = field(default_factory=list)
     # Objects that already exist as desired but are not yet in the ledger: recorded, no DDL.
     adopt: list[LedgerEntry] = field(default_factory=list)
+    # Ledger rows of objects gone from the catalog (by hand) and from the model: deleted, no DDL, so a
+    # later hand-made object with the same name is not mistaken for ours.
+    forget: list[LedgerEntry] = field(default_factory=list)
 
     @property
     def sql(self) -> list[str]:
         return [s.sql for s in self.statements]
 
     def __bool__(self) -> bool:
-        return bool(self.statements or self.adopt)
+        return bool(self.statements or self.adopt or self.forget)
 
 
 # ---------------------------------------------------------------------------------------------- SQL
@@ -191,6 +194,15 @@ CREATE_PHASE: dict[str, int] = {
     RlsTable.KIND: 72, MaskingPolicy.KIND: 80, MaskingAttachment.KIND: 81, SystemPrivilege.KIND: 90,
 }
 ALTER_USING_PHASE = {RlsPolicy.KIND: 70, MaskingPolicy.KIND: 80}
+# Policy attachments detached only to be attached again (a rebuilt policy's, a masking attachment's new
+# priority or inputs) and the rebuilt policies: detach -> drop -> create -> attach as one contiguous run
+# that `ledger.batches` keeps in one transaction, so no commit leaves a column unmasked or an AND-ed RLS
+# restriction missing.
+SWAP_PHASE: dict[str, int] = {RlsAttachment.KIND: 69, RlsPolicy.KIND: 69,
+                              MaskingAttachment.KIND: 79, MaskingPolicy.KIND: 79}
+_SWAP_STEP = {(RlsAttachment.KIND, False): "0", (RlsPolicy.KIND, False): "1", (RlsPolicy.KIND, True): "2",
+              (RlsAttachment.KIND, True): "3", (MaskingAttachment.KIND, False): "0",
+              (MaskingPolicy.KIND, False): "1", (MaskingPolicy.KIND, True): "2", (MaskingAttachment.KIND, True): "3"}
 
 
 def _grantees(item: AccessObject) -> tuple[str, ...]:
@@ -220,30 +232,34 @@ class _Planner:
         self.statements: list[Statement] = []
         self.adopt: list[LedgerEntry] = []
         self.removed: set[tuple[str, tuple[str, ...]]] = set()  # (kind, key) gone from current by now
+        self.swapped: set[tuple[str, tuple[str, ...]]] = set()  # policy objects removed to be made again
 
     # -- helpers
 
     def _entry(self, item: AccessObject) -> LedgerEntry:
-        return LedgerEntry(item.KIND, item.key(self.cs), item.fingerprint())
+        return LedgerEntry(item.KIND, item.key(self.cs), item.fingerprint(self.cs))
 
     def _managed(self, item: AccessObject) -> bool:
         return (item.KIND, item.key(self.cs)) in self.ledger
 
     def _emit(self, phase: int, item: AccessObject, sql: str, *, add: bool = False, remove: bool = False) -> None:
+        step = (_SWAP_STEP[(item.KIND, add)],) if phase in SWAP_PHASE.values() else ()
         self.statements.append(Statement(
             phase=phase,
-            sort_key=(item.KIND, *item.key(self.cs)),
+            sort_key=(*step, item.KIND, *item.key(self.cs)),
             sql=sql,
             ledger_add=(self._entry(item),) if add else (),
             ledger_remove=(self._entry(item),) if remove and self._managed(item) else (),
         ))
 
-    def _remove(self, item: AccessObject) -> None:
+    def _remove(self, item: AccessObject, *, swap: bool = False) -> None:
         mark = (item.KIND, item.key(self.cs))
         if mark in self.removed:
             return
         self.removed.add(mark)
-        self._emit(REMOVE_PHASE[item.KIND], item, remove_sql(item), remove=True)
+        if swap:
+            self.swapped.add(mark)
+        self._emit(SWAP_PHASE[item.KIND] if swap else REMOVE_PHASE[item.KIND], item, remove_sql(item), remove=True)
 
     def _current_items(self, kind: str) -> list[AccessObject]:
         return [self.current.of_kind(kind)[k] for k in sorted(self.current.of_kind(kind))]
@@ -281,13 +297,13 @@ class _Planner:
                 if self.current.get(policy_type.KIND, key) is None:
                     continue
                 recorded = self.ledger.get((policy_type.KIND, key))
-                new = wanted.fingerprint()
+                new = wanted.fingerprint(self.cs)
                 if recorded is not None and recorded.split(";")[0] == new.split(";")[0]:
                     continue  # same WITH: at most an ALTER ... USING below
                 for attachment in self._current_items(attachment_kind):
                     if fold(_policy_of(attachment), self.cs) == key[0]:
-                        self._remove(attachment)
-                self._remove(self.current.of_kind(policy_type.KIND)[key])
+                        self._remove(attachment, swap=True)
+                self._remove(self.current.of_kind(policy_type.KIND)[key], swap=True)
                 rebuilt.add((policy_type.KIND, key))
 
         # 3. Policies leaving must lose every attachment first (DROP refuses while attached).
@@ -311,26 +327,31 @@ class _Planner:
                 if counterpart is None:
                     if self._may_remove(item):
                         self._remove(item)
-                elif kind == MaskingAttachment.KIND and counterpart.attributes() != item.attributes():
-                    self._remove(item)
+                elif kind == MaskingAttachment.KIND and counterpart.attributes(self.cs) != item.attributes(self.cs):
+                    self._remove(item, swap=True)
 
         # 5. Create, alter, adopt.
         for kind in sorted(CREATE_PHASE, key=lambda k: CREATE_PHASE[k]):
             for key in sorted(self.desired.of_kind(kind)):
                 self._converge(kind, key, rebuilt)
 
+        forget = [LedgerEntry(kind, key, fingerprint) for (kind, key), fingerprint in self.ledger.items()
+                  if self.current.get(kind, key) is None and self.desired.get(kind, key) is None]
         self.statements.sort(key=lambda s: (s.phase, s.sort_key))
-        return Plan(self.statements, sorted(self.adopt, key=lambda e: (e.kind, e.key)))
+        return Plan(self.statements, sorted(self.adopt, key=lambda e: (e.kind, e.key)),
+                    sorted(forget, key=lambda e: (e.kind, e.key)))
 
     def _converge(self, kind: str, key: tuple[str, ...], rebuilt: set[tuple[str, tuple[str, ...]]]) -> None:
         wanted = self.desired.of_kind(kind)[key]
         present = self.current.get(kind, key)
         if present is None or (kind, key) in self.removed or (kind, key) in rebuilt:
-            self._emit(CREATE_PHASE[kind], wanted, create_sql(wanted), add=True)
+            # remove=True: a managed object that drifted away (or was rebuilt) keeps one ledger row.
+            phase = SWAP_PHASE[kind] if (kind, key) in self.swapped else CREATE_PHASE[kind]
+            self._emit(phase, wanted, create_sql(wanted), add=True, remove=True)
             return
         recorded = self.ledger.get((kind, key))
         if isinstance(wanted, RlsPolicy | MaskingPolicy):
-            if recorded != wanted.fingerprint():
+            if recorded != wanted.fingerprint(self.cs):
                 # Same WITH (else it was rebuilt above): the predicate alone changed.
                 self.statements.append(Statement(
                     phase=ALTER_USING_PHASE[kind], sort_key=(kind, *key), sql=alter_using_sql(wanted),
@@ -338,7 +359,7 @@ class _Planner:
                     ledger_remove=(self._entry(wanted),) if recorded is not None else (),
                 ))
             return
-        if isinstance(wanted, RlsTable) and wanted.attributes() != present.attributes():
+        if isinstance(wanted, RlsTable) and wanted.attributes(self.cs) != present.attributes(self.cs):
             self._emit(CREATE_PHASE[kind], wanted, create_sql(wanted), add=True, remove=recorded is not None)
             return
         if recorded is None:

@@ -61,8 +61,9 @@ def load_model_document(properties: dict[str, Any], s3: Any = None) -> dict[str,
 
 def build_request(event: CustomResourceEvent, document: dict[str, Any] | None) -> Request:
     props = event.properties
-    token = statement_token(f"{event.request_type}:{props.get('ModelHash')}:{event.physical_resource_id}:"
-                            f"{props.get('RequestNonce', '')}")
+    # Unique per CloudFormation request: a later request with the same properties (a re-create, a
+    # rollback to an earlier model) must never pick up an earlier request's statements.
+    token = statement_token(f"{event.request_type}:{event.request_id}:{props.get('ModelHash')}")
     if event.request_type == "Delete" or document is None:
         desired = AccessState(case_sensitive=_flag(props.get("CaseSensitive", "false")))
         scripts: list[Script] = []

@@ -4,15 +4,20 @@ The loop is stateless between calls, so the Provider framework's is-complete pol
 no Lambda waits 15 minutes: every statement we submit is named `<token>:<seq>:<step>`, and each call
 lists our statements by that prefix to see where we are:
 
-    nothing running, last step applied (or none yet)   -> submit a read batch (one snapshot)
-    last read finished                                  -> plan from it; submit the next script or the
+    nothing yet, or last step a script / grant        -> submit a read batch (one snapshot)
+    last read finished                                  -> plan from it; submit the next script, the
                                                            first batch of the plan, or finish when the
                                                            plan is empty
-    last step failed                                    -> retry if transient (paused workgroup, cancelled
-                                                           first query, concurrent transaction), else fail
-                                                           naming the statement and Redshift's error
+    last apply finished                                 -> submit the plan's next batch (the plan is a pure
+                                                           function of the last read), or read again to
+                                                           verify once all are applied
+    last step failed                                    -> retry from a fresh read if transient (paused
+                                                           workgroup, cancelled first query, concurrent
+                                                           transaction), else fail naming the statement and
+                                                           Redshift's error
 
-Re-planning after every batch means each batch (one transaction) starts from what is really there.
+Each batch is one transaction; a plan is re-derived from a fresh read after each round and after any
+failure, so a round always starts from what is really there.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any
 
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.catalog import SECADMIN, Snapshot, parse_snapshot, read_queries
-from redshift_idc.runtime.data_api import RUNNING, DataApi, StatementInfo, is_transient
+from redshift_idc.runtime.data_api import RUNNING, DataApi, StatementInfo, is_transient, redact_literals
 from redshift_idc.runtime.ledger import LedgerTables, batches
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.sql_text import quote_ident
@@ -104,11 +109,18 @@ class Reconciler:
         self.request = request
         self.tables = LedgerTables(request.ledger_schema)
         self.queries = read_queries(self.tables, request.model)
+        self._snapshots: dict[str, Snapshot] = {}
 
     def _submit(self, sqls: list[str], seq: int, step: str) -> str:
         return self.api.submit(sqls, f"{self.request.token}:{seq:05d}:{step}")
 
     def _snapshot(self, statement_id: str) -> Snapshot:
+        """The parsed rows of a finished read batch (fetched once per read per Lambda invocation)."""
+        if statement_id not in self._snapshots:
+            self._snapshots[statement_id] = self._fetch_snapshot(statement_id)
+        return self._snapshots[statement_id]
+
+    def _fetch_snapshot(self, statement_id: str) -> Snapshot:
         description = self.api.describe(statement_id)
         subs = description.get("SubStatements") or []
         rows: dict[str, Sequence[tuple[Any, ...]]] = {}
@@ -147,13 +159,27 @@ class Reconciler:
             failures = sum(1 for s in ours if s.status in ("FAILED", "ABORTED"))
             if not (is_transient(error) and failures <= MAX_TRANSIENT_RETRIES):
                 where = f"statement {index} of batch {last.name.rsplit(':', 2)[-2]}" if index else f"batch {last.name}"
-                raise ReconcileError(f"{where} failed and was rolled back: {sql} -- Redshift said: {error}")
+                raise ReconcileError(f"{where} failed and was rolled back: {sql} -- Redshift said: "
+                                     f"{redact_literals(error)}")
             self._submit([q for _, q in self.queries], seq, "read")
             return Outcome(False, f"retrying after a transient error: {error}")
-        if last is None or not last.name.endswith(":read") or last.status != "FINISHED":
+        reads = [i for i, s in enumerate(ours) if s.name.endswith(":read") and s.status == "FINISHED"]
+        if last is None or not reads or not last.name.endswith((":read", ":apply")):
             self._submit([q for _, q in self.queries], seq, "read")
             return Outcome(False, "reading the current state")
-        return self._act(self._snapshot(last.id), ours, seq)
+        snapshot = self._snapshot(ours[reads[-1]].id)
+        if last.name.endswith(":read"):
+            return self._act(snapshot, ours, seq)
+        # Batches of one plan run back to back: the plan is a pure function of the last read, so the
+        # number of batches applied since that read says which one is next. Then read again to verify.
+        applied = len(ours) - reads[-1] - 1
+        cut = batches(plan(self.request.desired, snapshot.state, snapshot.ledger, prune=self.request.prune),
+                      self.request.model, self.tables)
+        if applied < len(cut):
+            self._submit(cut[applied], seq, "apply")
+            return Outcome(False, f"applying batch {applied + 1} of {len(cut)} ({len(cut[applied])} statements)")
+        self._submit([q for _, q in self.queries], seq, "read")
+        return Outcome(False, "reading the state back to verify")
 
     def _act(self, snapshot: Snapshot, ours: list[StatementInfo], seq: int) -> Outcome:
         request = self.request
