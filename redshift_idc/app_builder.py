@@ -11,6 +11,7 @@ from components.serverless_nag_rules import RedshiftServerlessChecks
 from redshift_idc.access_model import load_model
 from redshift_idc.config import EnvironmentConfig
 from stacks.access_stack import AccessStack
+from stacks.identity_stack import IdentityStack
 from stacks.warehouse_stack import WarehouseStack
 
 DEFAULT_ENVIRONMENT = "demo"
@@ -33,6 +34,9 @@ def add_environment(app: cdk.App, config: EnvironmentConfig, *, nag: bool = True
     """Add every stack of one environment, and the rule packs that must pass before it deploys."""
     warehouse = WarehouseStack(app, f"{config.stack_prefix}Warehouse", config=config)
     stacks: dict[str, cdk.Stack] = {"warehouse": warehouse}
+    if config.identity_propagation is not None:
+        stacks["identity"] = IdentityStack(app, f"{config.stack_prefix}Identity", config=config,
+                                           propagation=config.identity_propagation, warehouse=warehouse)
     if config.access_model is not None:
         model, desired = load_model(config.access_model, config)
         stacks["access"] = AccessStack(app, f"{config.stack_prefix}Access", config=config, warehouse=warehouse,

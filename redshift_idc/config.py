@@ -246,6 +246,53 @@ class ExistingVpc(_Model):
 
 
 Network = Annotated[CreatedVpc | ExistingVpc, Field(discriminator="mode")]
+
+
+class IdentityPropagationConfig(_Model):
+    """Trusted identity propagation for Data API clients (seed 002): an external OIDC IdP's users call the
+    Data API as themselves through a customer-managed IdC OAuth application."""
+
+    issuer_url: str = Field(description="the external IdP's issuer, e.g. https://example.okta.com/oauth2/default")
+    audiences: tuple[Annotated[str, StringConstraints(min_length=1, max_length=255)], ...] = Field(
+        description="the IdP application's client id(s): the `aud` of the id tokens the app sends")
+    claim_attribute_path: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,255}$")] = "email"
+    identity_store_attribute_path: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,255}$")] = (
+        "emails.value")
+    thumbprints: tuple[Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{40}$")], ...] = ()
+    application_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_ .-]{1,64}$")]
+    assignment_required: bool = Field(description="explicit: with true, only assigned_groups may sign in")
+    assigned_groups: tuple[IdcGroup, ...] = ()
+    session_seconds: int = Field(default=3600, ge=900, le=43200)
+
+    @field_validator("issuer_url")
+    @classmethod
+    def _https_issuer(cls, value: str) -> str:
+        if not re.fullmatch(r"https://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~/-]*)?", value):
+            raise ValueError("expected an https:// issuer URL without query or fragment, exactly as the IdP's "
+                             "tokens carry it in `iss` (e.g. https://example.okta.com/oauth2/default)")
+        return value.rstrip("/")
+
+    @field_validator("audiences")
+    @classmethod
+    def _audiences(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one audience (the IdP application's client id) is required")
+        return value
+
+    @model_validator(mode="after")
+    def _assignments(self) -> IdentityPropagationConfig:
+        if self.assignment_required and not self.assigned_groups:
+            raise ValueError("assigned_groups: assignment_required is true but no group is assigned, so nobody "
+                             "could sign in (the token exchange fails with AccessDenied); assign groups or set "
+                             "assignment_required: false")
+        if not self.assignment_required and self.assigned_groups:
+            raise ValueError("assigned_groups: groups are assigned only when assignment_required is true")
+        return self
+
+    @property
+    def issuer_host_path(self) -> str:
+        """The issuer without its scheme: IAM's condition keys on the OIDC provider start with it."""
+        return self.issuer_url.removeprefix("https://")
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\w .:/=+@-]+$")]
 TagValue = Annotated[str, StringConstraints(max_length=256, pattern=r"^[\w .:/=+@-]*$")]
 
@@ -263,6 +310,7 @@ class EnvironmentConfig(_Model):
     network: Network
     access_model: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")] | None = Field(
         default=None, description="name of access/<model>.yaml the reconciler applies; omit for none")
+    identity_propagation: IdentityPropagationConfig | None = None
     tags: dict[TagKey, TagValue] = Field(default_factory=dict)
 
     @field_validator("tags")

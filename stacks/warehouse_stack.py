@@ -72,6 +72,7 @@ class WarehouseStack(Stack):
         self.key = key
         self.admin_secret_arn = secret_arn
         self.log_retention = retention
+        self.idc_managed_application_arn = idc.application.attr_idc_managed_application_arn
 
     @property
     def availability_zones(self) -> list[str]:

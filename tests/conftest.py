@@ -57,6 +57,10 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return synthesize(load_environment("sample-existing-vpc"), tmp_path_factory.mktemp("sample"))
 
 
+def getatt_of(logical_id: str, attribute: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id, attribute]}
+
+
 def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
 
