@@ -3,6 +3,7 @@ OAuth application and its configuration, the bridge role and the Data API client
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
@@ -35,6 +36,10 @@ OAUTH_APP_ADMIN_ACTIONS = (
 )
 TRUSTED_TOKEN_ISSUER_ACTIONS = ("sso:CreateTrustedTokenIssuer", "sso:UpdateTrustedTokenIssuer",
                                 "sso:DeleteTrustedTokenIssuer", "sso:DescribeTrustedTokenIssuer")
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
 
 
 class IdentityPropagation(Construct):
@@ -70,13 +75,11 @@ class IdentityPropagation(Construct):
                 assume_role_action="sts:AssumeRoleWithWebIdentity",
             ),
             description="TIP bridge: exchanges IdP id tokens for an IdC token and assumes the Data API client role",
-            max_session_duration=Duration.seconds(max(config.session_seconds, 3600)),
         )
         self.client_role = iam.Role(
             self, "ClientRole",
             assumed_by=iam.ArnPrincipal(self.bridge_role.role_arn),
             description="Data API client with the signed-in IdC user's identity context (trusted identity propagation)",
-            max_session_duration=Duration.seconds(max(config.session_seconds, 3600)),
         )
         self.client_role.assume_role_policy.add_statements(  # type: ignore[union-attr]
             iam.PolicyStatement(actions=["sts:SetContext"], principals=[iam.ArnPrincipal(self.bridge_role.role_arn)]))
@@ -139,7 +142,9 @@ class IdentityPropagation(Construct):
             properties={
                 "InstanceArn": identity_center.instance_arn,
                 "ApplicationArn": application_arn,
-                "TrustedTokenIssuerName": f"{config.application_name}-issuer",
+                # A new issuer URL means a new issuer: its name changes with the URL, so the old and the new
+                # can exist side by side while CloudFormation replaces one with the other.
+                "TrustedTokenIssuerName": f"{config.application_name}-{_short_hash(config.issuer_url)}",
                 "IssuerUrl": config.issuer_url,
                 "ClaimAttributePath": config.claim_attribute_path,
                 "IdentityStoreAttributePath": config.identity_store_attribute_path,

@@ -9,6 +9,7 @@ from pathlib import Path
 from redshift_idc.config import ConfigError, load_environment
 from redshift_idc.plan_cli import live_plan, model_for, offline_plan
 from redshift_idc.synth_summary import summarize
+from redshift_idc.tip_client import query_command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     plan_parser.add_argument("--live", action="store_true",
                              help="diff against the live warehouse (Data API, your AWS credentials)")
     plan_parser.add_argument("--secret-arn", help="admin secret ARN (the warehouse stack's AdminSecretArn output)")
+    query = commands.add_parser("query", help="run SQL as a signed-in IdP user (trusted identity propagation)")
+    query.add_argument("--env", default="demo")
+    query.add_argument("--id-token-file", required=True, type=Path, help="file holding the IdP's id token (JWT)")
+    query.add_argument("--outputs", default=Path("cdk-outputs.json"), type=Path,
+                       help="`cdk deploy --outputs-file` JSON with the Identity and Warehouse stacks' outputs")
+    query.add_argument("sql")
     args = parser.parse_args(argv)
     try:
         if args.command == "summary":
@@ -42,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(live_plan(config, args.secret_arn), end="")
             else:
                 print(offline_plan(config), end="")
+        elif args.command == "query":
+            prefix = load_environment(args.env).stack_prefix
+            return query_command(args.id_token_file, args.outputs, prefix, args.sql)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2

@@ -259,10 +259,12 @@ class IdentityPropagationConfig(_Model):
     identity_store_attribute_path: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,255}$")] = (
         "emails.value")
     thumbprints: tuple[Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{40}$")], ...] = ()
-    application_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_ .-]{1,64}$")]
+    # Also names the trusted token issuer (`<name>-<hash of issuer_url>`), whose names allow only [\w+=,.@-].
+    application_name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,48}$")]
     assignment_required: bool = Field(description="explicit: with true, only assigned_groups may sign in")
     assigned_groups: tuple[IdcGroup, ...] = ()
-    session_seconds: int = Field(default=3600, ge=900, le=43200)
+    # The client role is assumed with the bridge role's credentials (role chaining): STS caps that at 1 h.
+    session_seconds: int = Field(default=3600, ge=900, le=3600)
 
     @field_validator("issuer_url")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,7 @@ def test_oauth_app_configuration_custom_resource(demo: Synthesized) -> None:
     assert props["ActorRoleArns"] == [getatt_of(bridge_id, "Arn")]  # only the bridge may exchange tokens
     assert props["ApplicationArn"] == getatt_of(app_id, "ApplicationArn")
     assert props["AssignmentRequired"] is False
+    assert re.fullmatch(r"redshift-data-api-demo-client-[0-9a-f]{8}", props["TrustedTokenIssuerName"])
     assert "IdcManagedApplicationArn" in str(props["AuthorizedTargets"])
 
 

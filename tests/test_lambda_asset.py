@@ -15,7 +15,7 @@ from redshift_idc.config import LOG_RETENTION_DAYS
 RUNTIME = sorted(p.relative_to(PROJECT_ROOT).as_posix() for p in (PROJECT_ROOT / "redshift_idc/runtime").glob("*.py"))
 
 
-@pytest.mark.parametrize("handler", ["deploy_lookups", "reconcile"])
+@pytest.mark.parametrize("handler", ["deploy_lookups", "reconcile", "idc_oauth_app"])
 def test_staged_asset_holds_entry_point_and_runtime_only(handler: str) -> None:
     staged = stage_handler(handler)
     files = sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file())
@@ -24,7 +24,8 @@ def test_staged_asset_holds_entry_point_and_runtime_only(handler: str) -> None:
 
 
 @pytest.mark.parametrize(("handler", "entry_points"), [("deploy_lookups", ["on_event"]),
-                                                      ("reconcile", ["on_event", "is_complete"])])
+                                                      ("reconcile", ["on_event", "is_complete"]),
+                                                      ("idc_oauth_app", ["on_event"])])
 def test_staged_handler_imports_with_nothing_but_the_asset_and_boto3(handler: str, entry_points: list[str],
                                                                       tmp_path: Path) -> None:
     staged = stage_handler(handler)

@@ -50,7 +50,8 @@ class StatementInfo:
     query_strings: tuple[str, ...] = ()
 
 
-def _cell(field: dict[str, Any]) -> Any:
+def cell_value(field: dict[str, Any]) -> Any:
+    """A Data API result cell as a Python value (DECIMAL and dates arrive as strings)."""
     if field.get("isNull"):
         return None
     for key in ("stringValue", "longValue", "booleanValue", "doubleValue"):
@@ -98,7 +99,7 @@ class DataApi:
         kwargs: dict[str, Any] = {"Id": statement_id}
         while True:
             response = self.client.get_statement_result(**kwargs)
-            rows += [tuple(_cell(f) for f in record) for record in response.get("Records", [])]
+            rows += [tuple(cell_value(f) for f in record) for record in response.get("Records", [])]
             token = response.get("NextToken")
             if not token:
                 return rows
