@@ -8,18 +8,20 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # jsii ends support for Node 20 on 2026-10-30 and prints a banner on every call; it still works.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install synth plan test lint deploy clean
+.PHONY: help install synth plan test lint deploy clean pipeline-synth pipeline-deploy
 
 help:
 	@echo "make synth [ENV=name]   install pinned deps, synthesize ENV (default: demo) with cdk-nag into cdk.out/, print a summary"
 	@echo "make plan [ENV=name]    print the SQL the access model's first deploy runs (offline)"
 	@echo "make test               install pinned deps, run linters, type checks and the whole test suite"
 	@echo "make deploy ENV=name    cdk deploy every stack of ENV (needs AWS credentials)"
+	@echo "make pipeline-synth     synthesize the delivery pipeline of pipeline.yaml; pipeline-deploy deploys it"
 
 # The stamps make re-runs skip installs that are up to date: they are rebuilt only when a pin changes.
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt examples/streamlit_tip/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r examples/streamlit_tip/requirements.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -42,6 +44,13 @@ lint: install
 
 test: install lint
 	$(VENV)/bin/pytest -n 2
+
+pipeline-synth: install
+	rm -rf cdk.out
+	npx cdk synth --quiet --no-notices -c pipeline=true
+
+pipeline-deploy: install
+	npx cdk deploy RedshiftIdcPipeline --no-notices -c pipeline=true --require-approval broadening
 
 deploy: install
 	npx cdk deploy --all --no-notices -c env=$(ENV) --require-approval broadening

@@ -1,23 +1,26 @@
 #!/usr/bin/env python3
-"""CDK entry point: `npx cdk synth -c env=NAME` (default: demo) synthesizes config/NAME.yaml."""
+"""CDK entry point: `npx cdk synth -c env=NAME` (default: demo) synthesizes config/NAME.yaml;
+`-c pipeline=true` synthesizes the delivery pipeline of pipeline.yaml instead."""
 
 from __future__ import annotations
 
 import sys
 
-from redshift_idc.app_builder import DEFAULT_ENVIRONMENT, add_environment, new_app
+from redshift_idc.app_builder import DEFAULT_ENVIRONMENT, add_environment, add_pipeline, new_app
 from redshift_idc.config import ConfigError, load_environment
+from redshift_idc.pipeline_config import load_pipeline
 
 
 def main() -> int:
     app = new_app()
-    name = str(app.node.try_get_context("env") or DEFAULT_ENVIRONMENT)
     try:
-        config = load_environment(name)
+        if str(app.node.try_get_context("pipeline") or "").lower() == "true":
+            add_pipeline(app, load_pipeline())
+        else:
+            add_environment(app, load_environment(str(app.node.try_get_context("env") or DEFAULT_ENVIRONMENT)))
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
-    add_environment(app, config)
     app.synth()
     return 0
 

@@ -6,12 +6,15 @@ from typing import Any
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
+from constructs import Construct
 
 from components.serverless_nag_rules import RedshiftServerlessChecks
 from redshift_idc.access_model import load_model
-from redshift_idc.config import EnvironmentConfig
+from redshift_idc.config import EnvironmentConfig, load_environment
+from redshift_idc.pipeline_config import PipelineConfig
 from stacks.access_stack import AccessStack
 from stacks.identity_stack import IdentityStack
+from stacks.pipeline_stack import PipelineStack
 from stacks.warehouse_stack import WarehouseStack
 
 DEFAULT_ENVIRONMENT = "demo"
@@ -30,8 +33,9 @@ def new_app(*, outdir: str | None = None, context: dict[str, Any] | None = None)
     return cdk.App(outdir=outdir, context={**FEATURE_FLAGS, **(context or {})})
 
 
-def add_environment(app: cdk.App, config: EnvironmentConfig, *, nag: bool = True) -> dict[str, cdk.Stack]:
-    """Add every stack of one environment, and the rule packs that must pass before it deploys."""
+def add_environment(app: Construct, config: EnvironmentConfig, *, nag: bool = True) -> dict[str, cdk.Stack]:
+    """Add every stack of one environment (to an app, or to a pipeline stage), and the rule packs that
+    must pass before it deploys."""
     warehouse = WarehouseStack(app, f"{config.stack_prefix}Warehouse", config=config)
     stacks: dict[str, cdk.Stack] = {"warehouse": warehouse}
     if config.identity_propagation is not None:
@@ -42,5 +46,18 @@ def add_environment(app: cdk.App, config: EnvironmentConfig, *, nag: bool = True
         stacks["access"] = AccessStack(app, f"{config.stack_prefix}Access", config=config, warehouse=warehouse,
                                        model=model, desired=desired)
     if nag:
-        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), RedshiftServerlessChecks(app))
+        add_rule_packs(app)
     return stacks
+
+
+def add_rule_packs(scope: Construct) -> None:
+    cdk.Validations.of(scope).add_plugins(AwsSolutionsChecks(scope), RedshiftServerlessChecks(scope))
+
+
+def add_pipeline(app: cdk.App, pipeline: PipelineConfig) -> PipelineStack:
+    """The delivery pipeline with every environment it deploys, checked by the same rule packs."""
+    environments = [load_environment(stage.environment) for stage in pipeline.stages]
+    stack = PipelineStack(app, "RedshiftIdcPipeline", pipeline=pipeline, environments=environments,
+                          add_environment=lambda scope, config: add_environment(scope, config, nag=False))
+    add_rule_packs(app)
+    return stack

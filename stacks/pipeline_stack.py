@@ -1,0 +1,88 @@
+"""Optional delivery pipeline (CDK Pipelines): tests, synth, the access-model plan, then one stage per
+environment in order, with a manual approval where `pipeline.yaml` asks for one."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from aws_cdk import Environment, Stack, Stage, pipelines
+from aws_cdk import aws_codebuild as codebuild
+from constructs import Construct
+
+from components.nag import acknowledge_generated_findings
+from redshift_idc.config import EnvironmentConfig
+from redshift_idc.pipeline_config import PipelineConfig
+
+# Findings on what CDK Pipelines generates, each with why it is acceptable. Anything else fails synth.
+PIPELINE_FINDINGS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"AwsSolutions-IAM5\[Action::(s3:(Abort|DeleteObject|GetBucket|GetObject|List)|"
+                r"kms:(GenerateDataKey|ReEncrypt))\*\]"),
+     "CDK Pipelines' grant on the pipeline's own artifact bucket and its KMS key (action groups CDK chooses); "
+     "the resources are that bucket and that key only."),
+    (re.compile(r"AwsSolutions-IAM5\[Resource::<PipelineArtifactsBucket\w+\.Arn>/\*\]"),
+     "Objects of the pipeline's own artifact bucket: artifacts have generated keys."),
+    (re.compile(r"AwsSolutions-IAM5\[Resource::arn:aws:codebuild:[a-z0-9-]+:\d{12}:report-group/[^\]]*\]"),
+     "CodeBuild report groups named after the generated build projects (CDK's grant)."),
+    (re.compile(r"AwsSolutions-IAM5\[Resource::arn:aws:logs:[a-z0-9-]+:\d{12}:log-group:/aws/codebuild/[^\]]*\]"),
+     "CodeBuild log groups named after the generated build projects (CDK's grant)."),
+    (re.compile(r"AwsSolutions-IAM5\[Resource::arn:\*:iam::\d{12}:role/\*\]"),
+     "Self-mutation assumes only the CDK bootstrap roles, selected by the aws-cdk:bootstrap-role tag condition."),
+    (re.compile(r"AwsSolutions-IAM5\[Resource::\*\]"),
+     "cloudformation:DescribeStacks, s3:ListBucket and codebuild:StartBuild/BatchGetBuilds/StopBuild on the "
+     "generated asset and self-mutation projects: CDK Pipelines' grants for actions it scopes no further."),
+    (re.compile(r"AwsSolutions-S1"),
+     "The artifact bucket holds only build artifacts, encrypted with the pipeline's KMS key and private; "
+     "an access-log bucket would need its own log bucket in turn."),
+)
+
+
+# Adds one environment's stacks to a scope: `redshift_idc.app_builder.add_environment`, passed in so the
+# stages hold exactly what `make synth ENV=<name>` builds.
+AddEnvironment = Callable[[Construct, EnvironmentConfig], object]
+
+
+class EnvironmentStage(Stage):
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig,
+                 add_environment: AddEnvironment) -> None:
+        super().__init__(scope, construct_id, env=Environment(account=config.account, region=config.region))
+        add_environment(self, config)
+
+
+class PipelineStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, pipeline: PipelineConfig,
+                 environments: Sequence[EnvironmentConfig], add_environment: AddEnvironment) -> None:
+        super().__init__(scope, construct_id, env=Environment(account=pipeline.account, region=pipeline.region),
+                         description="Self-mutating delivery pipeline of the Redshift IdC warehouse environments")
+        source = pipelines.CodePipelineSource.connection(pipeline.repository, pipeline.branch,
+                                                         connection_arn=pipeline.connection_arn)
+        plan_commands = [f"make plan ENV={env.name} > plans/{env.name}.sql" for env in environments
+                         if env.access_model is not None]
+        synth = pipelines.ShellStep(
+            "Synth",
+            input=source,
+            commands=["make test", "make pipeline-synth", "mkdir -p plans", *plan_commands,
+                      "cat plans/*.sql 2>/dev/null || true"],
+            primary_output_directory="cdk.out",
+        )
+        self.plans = synth.add_output_directory("plans")
+        self.pipeline = pipelines.CodePipeline(
+            self, "Pipeline", synth=synth, self_mutation=True, cross_account_keys=True, enable_key_rotation=True,
+            docker_enabled_for_synth=False, publish_assets_in_parallel=False,
+            code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_7_0)),
+        )
+        by_name = {env.name: env for env in environments}
+        for stage in pipeline.stages:
+            env = by_name[stage.environment]
+            pre: list[pipelines.Step] = []
+            if stage.approval:
+                pre.append(pipelines.ManualApprovalStep(
+                    f"Approve-{env.name}",
+                    comment=(f"Deploys environment {env.name} ({env.account}/{env.region}). Read the access-model "
+                             f"plan first: plans/{env.name}.sql in the Synth step's output (also in its log)."),
+                ))
+            deployment = EnvironmentStage(self, env.stack_prefix, config=env, add_environment=add_environment)
+            self.pipeline.add_stage(deployment, pre=pre)
+        self.pipeline.build_pipeline()  # now, so its generated roles exist to be checked below
+        self.acknowledged = acknowledge_generated_findings(self.pipeline, PIPELINE_FINDINGS)

@@ -1,0 +1,98 @@
+"""The optional delivery pipeline: stages in order, approval before the stages that ask for it, the plan
+in the synth step, nag-clean with every generated finding explained."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from redshift_idc.app_builder import add_pipeline, new_app
+from redshift_idc.config import ConfigError
+from redshift_idc.pipeline_config import PIPELINE_FILE, load_pipeline
+from tests.conftest import only_resource, resources_of
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path, list[str]]:
+    outdir = tmp_path_factory.mktemp("pipeline")
+    app = new_app(outdir=str(outdir))
+    stack = add_pipeline(app, load_pipeline())
+    app.synth()  # raises on any unacknowledged cdk-nag or RedshiftServerless finding
+    template = json.loads((outdir / "RedshiftIdcPipeline.template.json").read_text())
+    return template, outdir, stack.acknowledged
+
+
+def _stages(template: dict[str, Any]) -> list[dict[str, Any]]:
+    _, pipeline = only_resource(template, "AWS::CodePipeline::Pipeline")
+    stages: list[dict[str, Any]] = pipeline["Properties"]["Stages"]
+    return stages
+
+
+def test_stages_deploy_the_environments_in_order(pipeline: tuple[dict[str, Any], Path, list[str]]) -> None:
+    names = [s["Name"] for s in _stages(pipeline[0])]
+    assert names[:3] == ["Source", "Build", "UpdatePipeline"]
+    assert names.index("Demo") < names.index("SampleExistingVpc")
+
+
+def test_manual_approval_only_where_configured(pipeline: tuple[dict[str, Any], Path, list[str]]) -> None:
+    approvals = {s["Name"]: [a["Name"] for a in s["Actions"] if a["ActionTypeId"]["Category"] == "Approval"]
+                 for s in _stages(pipeline[0])}
+    assert approvals["Demo"] == []
+    assert approvals["SampleExistingVpc"] == ["Approve-sample-existing-vpc"]
+    stage = next(s for s in _stages(pipeline[0]) if s["Name"] == "SampleExistingVpc")
+    approval = next(a for a in stage["Actions"] if a["ActionTypeId"]["Category"] == "Approval")
+    assert approval["RunOrder"] < min(a["RunOrder"] for a in stage["Actions"] if a is not approval)
+    assert "plans/sample-existing-vpc.sql" in approval["Configuration"]["CustomData"]
+
+
+def test_synth_step_runs_the_tests_and_writes_the_plan(pipeline: tuple[dict[str, Any], Path, list[str]]) -> None:
+    projects = resources_of(pipeline[0], "AWS::CodeBuild::Project")
+    synth = [p for k, p in projects.items() if "Synth" in k]
+    assert len(synth) == 1
+    buildspec = synth[0]["Properties"]["Source"]["BuildSpec"]
+    for command in ("make test", "make pipeline-synth", "make plan ENV=demo > plans/demo.sql"):
+        assert command in buildspec
+
+
+def test_artifacts_are_encrypted_with_a_rotated_key(pipeline: tuple[dict[str, Any], Path, list[str]]) -> None:
+    template = pipeline[0]
+    keys = resources_of(template, "AWS::KMS::Key")
+    assert keys and all(k["Properties"]["EnableKeyRotation"] is True for k in keys.values())
+    _, bucket = only_resource(template, "AWS::S3::Bucket")
+    assert bucket["Properties"]["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
+    assert "BucketEncryption" in bucket["Properties"]
+
+
+def test_only_known_generated_findings_are_acknowledged(pipeline: tuple[dict[str, Any], Path, list[str]]) -> None:
+    acknowledged = pipeline[2]
+    assert acknowledged, "CDK Pipelines generates findings; each must be explained"
+    assert all("/Pipeline/" in line for line in acknowledged)
+    assert {line.split(" @ ")[0].split("[")[0] for line in acknowledged} <= {"AwsSolutions-IAM5", "AwsSolutions-S1"}
+
+
+def test_stage_assemblies_hold_each_environment(pipeline: tuple[dict[str, Any], Path, list[str]]) -> None:
+    outdir = pipeline[1]
+    demo = sorted(p.name for p in (outdir / "assembly-RedshiftIdcPipeline-Demo").glob("*.template.json"))
+    assert [next(kind for kind in ("Access", "Identity", "Warehouse") if f"DemoDemo{kind}" in name)
+            for name in demo] == ["Access", "Identity", "Warehouse"]
+    sample = list((outdir / "assembly-RedshiftIdcPipeline-SampleExistingVpc").glob("*.template.json"))
+    assert len(sample) == 1 and "SampleExistingVpcWarehouse" in sample[0].name
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ("stages:\n  - environment: nope\n    approval: false\n", "stages[0].environment: no config/nope.yaml"),
+    ("stages:\n  - environment: demo\n    approval: false\n  - environment: demo\n    approval: true\n",
+     "environment(s) demo listed twice"),
+    ("stages:\n  - environment: demo\n", "stages[0].approval: Field required"),
+])
+def test_pipeline_config_errors(change: str, expected: str, tmp_path: Path) -> None:
+    text = PIPELINE_FILE.read_text()
+    head = text[:text.index("stages:")]
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(head + change)
+    with pytest.raises(ConfigError) as error:
+        load_pipeline(path)
+    assert str(error.value).startswith(str(path)) and expected in str(error.value)
