@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from redshift_idc.config import ConfigError, load_environment
+from redshift_idc.drift import drift_command
 from redshift_idc.plan_cli import live_plan, model_for, offline_plan
 from redshift_idc.synth_summary import summarize
 from redshift_idc.tip_client import query_command
@@ -25,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     plan_parser.add_argument("--live", action="store_true",
                              help="diff against the live warehouse (Data API, your AWS credentials)")
     plan_parser.add_argument("--secret-arn", help="admin secret ARN (the warehouse stack's AdminSecretArn output)")
+    drift = commands.add_parser("drift", help="compare the live warehouse with the access model, change nothing; "
+                                "exit 0 in sync, 1 drift, 2 error")
+    drift.add_argument("--env", default="demo")
+    drift.add_argument("--secret-arn", help="admin secret ARN (the warehouse stack's AdminSecretArn output)")
+    drift.add_argument("--outputs", type=Path, help="`cdk deploy --outputs-file` JSON to read AdminSecretArn from")
     query = commands.add_parser("query", help="run SQL as a signed-in IdP user (trusted identity propagation)")
     query.add_argument("--env", default="demo")
     query.add_argument("--id-token-file", required=True, type=Path, help="file holding the IdP's id token (JWT)")
@@ -49,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(live_plan(config, args.secret_arn), end="")
             else:
                 print(offline_plan(config), end="")
+        elif args.command == "drift":
+            return drift_command(args.env, args.secret_arn, args.outputs)
         elif args.command == "query":
             prefix = load_environment(args.env).stack_prefix
             return query_command(args.id_token_file, args.outputs, prefix, args.sql)

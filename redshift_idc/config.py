@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -394,9 +394,20 @@ _MESSAGE_PATH = re.compile(r"^([A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+
 
 
 def format_validation_error(path: Path, error: ValidationError, data: Any,
-                            root: type[BaseModel] | None = None) -> str:
-    """One line per problem: `file: field.path: what is wrong (got: value)`."""
-    lines = [f"{path}: invalid configuration ({error.error_count()} problem{'s' if error.error_count() > 1 else ''}):"]
+                            root: type[BaseModel] | None = None, *, origins: Origins | None = None,
+                            bases: Sequence[Path] = ()) -> str:
+    """One line per problem: `file: field.path: what is wrong (got: value)`. With `origins` (an environment
+    merged over `bases` by `extends`), a problem set by another file than `path` ends with `[set in <file>]`."""
+    count = f"{error.error_count()} problem{'s' if error.error_count() > 1 else ''}"
+    merged = f"; merged over {', '.join(map(str, bases))}" if bases else ""
+    lines = [f"{path}: invalid configuration ({count}{merged}):"]
+
+    def origin(loc: tuple[int | str, ...], field_path: str = "") -> str:
+        if origins is None:
+            return ""
+        files = _origin_of(_key_path(loc, field_path), origins)
+        return f" [set in {', '.join(map(str, files))}]" if files and files != [path] else ""
+
     for item in error.errors():
         loc = tuple(item["loc"])
         where = _format_location(loc)
@@ -404,9 +415,10 @@ def format_validation_error(path: Path, error: ValidationError, data: Any,
             allowed = _allowed_keys(loc, root or EnvironmentConfig)
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
-            lines.append(f"  {where}: unknown key; {hint}allowed keys here: {', '.join(allowed)}")
+            lines.append(f"  {where}: unknown key; {hint}allowed keys here: {', '.join(allowed)}{origin(loc)}")
             continue
         message = item["msg"].removeprefix("Value error, ")
+        field_path = ""
         if item["type"] == "value_error" and (inner := _MESSAGE_PATH.match(message)):
             field_path, message = inner.groups()
             where = field_path if where == "(top level)" else f"{where}.{field_path}"
@@ -418,12 +430,13 @@ def format_validation_error(path: Path, error: ValidationError, data: Any,
                        if item["type"] == "union_tag_invalid" else "required: it selects which settings apply")
         got = item.get("input")
         shown = "" if isinstance(got, (dict, list)) or got is None else f" (got: {got!r})"
-        lines.append(f"  {where}: {message}{shown}")
+        lines.append(f"  {where}: {message}{shown}{origin(loc, field_path)}")
     return "\n".join(lines)
 
 
-def parse_environment(data: Mapping[str, Any], *, name: str, source: Path) -> EnvironmentConfig:
-    """Validate already-parsed YAML; `source` is only used to word errors."""
+def parse_environment(data: Mapping[str, Any], *, name: str, source: Path, origins: Origins | None = None,
+                      bases: Sequence[Path] = ()) -> EnvironmentConfig:
+    """Validate already-parsed YAML; `source` (and `origins`/`bases`, see `load_environment`) only word errors."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: expected a mapping of settings at the top level")
     if "name" in data:
@@ -431,7 +444,7 @@ def parse_environment(data: Mapping[str, Any], *, name: str, source: Path) -> En
     try:
         return EnvironmentConfig.model_validate({**data, "name": name})
     except ValidationError as error:
-        raise ConfigError(format_validation_error(source, error, data)) from None
+        raise ConfigError(format_validation_error(source, error, data, origins=origins, bases=bases)) from None
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -457,16 +470,140 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
 
 
+# --- environments and `extends` ------------------------------------------------------------------
+#
+# `extends: <other>` as a top-level key of `config/<name>.yaml` deep-merges the file over
+# `config/<other>.yaml` (which may extend another in turn): mappings merge key by key, recursively;
+# lists and scalars (`null` included) replace what the base set. Files whose name starts with `_` are
+# bases only, never environments. Each leaf of the merged document remembers the file that set it, so a
+# problem set by a base is reported with `[set in <base file>]`.
+
+EXTENDS_KEY = "extends"
+BASE_PREFIX = "_"
+_EXTENDS_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,62}$")
+
+# Key path in the merged document (list indices dropped: a list is one leaf) -> the file that set it.
+Origins = dict[tuple[str, ...], Path]
+
+
+def _key_path(loc: tuple[int | str, ...], field_path: str = "") -> tuple[str, ...]:
+    """The document keys an error is about: pydantic's location without list indices, union tags or
+    `[key]` markers, followed by the field path a model-level message names."""
+    keys: list[str] = []
+    for item in loc:
+        if isinstance(item, int) or item == "[key]":
+            continue
+        if item in ("create", "existing") and keys == ["network"]:
+            continue
+        keys.append(item)
+    if field_path:
+        keys += [re.sub(r"\[\d+\]", "", part) for part in field_path.split(".")]
+    return tuple(keys)
+
+
+def _origin_of(keys: tuple[str, ...], origins: Origins) -> list[Path]:
+    """The file(s) that set `keys`: the file of the value itself or of the list/scalar holding it, else
+    the files of everything under it (a mapping several files contributed to). Nothing at top level."""
+    if not keys:
+        return []
+    for length in range(len(keys), 0, -1):
+        if keys[:length] in origins:
+            return [origins[keys[:length]]]
+    return sorted({file for path, file in origins.items() if path[:len(keys)] == keys}, key=str)
+
+
+def _record(value: Any, source: Path, origins: Origins, path: tuple[str, ...]) -> None:
+    if isinstance(value, Mapping) and value:
+        for key, item in value.items():
+            _record(item, source, origins, (*path, str(key)))
+    else:
+        origins[path] = source
+
+
+def merge_layer(target: dict[str, Any], layer: Mapping[str, Any], source: Path, origins: Origins,
+                path: tuple[str, ...] = ()) -> None:
+    """Deep-merge `layer` (read from `source`) into `target`: mappings recursively, anything else replaces."""
+    for key, value in layer.items():
+        here = (*path, str(key))
+        current = target.get(key)
+        if isinstance(value, Mapping) and isinstance(current, dict):
+            origins.pop(here, None)  # an empty mapping a base set is a leaf until something merges into it
+            merge_layer(current, value, source, origins, here)
+            continue
+        for stale in [p for p in origins if p[:len(here)] == here]:
+            del origins[stale]
+        target[key] = _plain(value)
+        _record(value, source, origins, here)
+
+
+def _plain(value: Any) -> Any:
+    """A copy made of dicts and lists only, so later layers can merge into it."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _read_layer(path: Path, name: str) -> tuple[dict[str, Any], str | None]:
+    """One file of an `extends` chain: its settings without `extends`, and the name it extends (if any)."""
+    data = read_yaml(path)
+    data = {} if data is None else data
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    if "name" in data:
+        raise ConfigError(f"{path}: name: unknown key; an environment's name is its file name ('{name}')")
+    layer = {k: v for k, v in data.items() if k != EXTENDS_KEY}
+    if EXTENDS_KEY not in data:
+        return layer, None
+    base = data[EXTENDS_KEY]
+    if not isinstance(base, str) or not _EXTENDS_NAME.match(base):
+        raise ConfigError(f"{path}: {EXTENDS_KEY}: expected the name of another file in {path.parent}, without "
+                          f"'.yaml' (e.g. '{BASE_PREFIX}shared') (got: {base!r})")
+    return layer, base
+
+
+def read_environment_layers(name: str, config_dir: Path = CONFIG_DIR) -> list[tuple[Path, dict[str, Any]]]:
+    """`config/<name>.yaml` and the files it extends, base first; cycles and missing bases are errors."""
+    chain: list[Path] = []
+    layers: list[tuple[Path, dict[str, Any]]] = []
+    current: str | None = name
+    while current is not None:
+        path = config_dir / f"{current}.yaml"
+        if path in chain:
+            cycle = " -> ".join(str(p) for p in [*chain[chain.index(path):], path])
+            raise ConfigError(f"{chain[0]}: {EXTENDS_KEY}: cycle {cycle}; a file cannot extend itself, directly or "
+                              "through others")
+        if not path.is_file():
+            referrer = chain[-1]
+            bases = ", ".join(sorted(p.stem for p in config_dir.glob(f"{BASE_PREFIX}*.yaml"))) or "none"
+            via = f" (chain: {' -> '.join(str(p) for p in [*chain, path])})" if len(chain) > 1 else ""
+            raise ConfigError(f"{referrer}: {EXTENDS_KEY}: no such file {path}{via}; bases here: {bases}, "
+                              f"environments: {', '.join(available_environments(config_dir)) or 'none'}")
+        chain.append(path)
+        layer, current = _read_layer(path, name)
+        layers.append((path, layer))
+    return list(reversed(layers))
+
+
 def available_environments(config_dir: Path = CONFIG_DIR) -> list[str]:
-    return sorted(p.stem for p in config_dir.glob("*.yaml"))
+    """Deployable environments: `config/*.yaml` except bases (names starting with `_`)."""
+    return sorted(p.stem for p in config_dir.glob("*.yaml") if not p.stem.startswith(BASE_PREFIX))
 
 
 def load_environment(name: str, config_dir: Path = CONFIG_DIR) -> EnvironmentConfig:
-    """Read and validate `config/<name>.yaml`."""
+    """Read and validate `config/<name>.yaml`, merged over the files it `extends`."""
     path = config_dir / f"{name}.yaml"
+    known = ", ".join(available_environments(config_dir)) or "none"
+    if name.startswith(BASE_PREFIX):
+        raise ConfigError(f"{path}: '{name}' is a base for `{EXTENDS_KEY}: {name}` (files starting with "
+                          f"'{BASE_PREFIX}' are never deployed), not an environment (known: {known})")
     if not path.is_file():
-        known = ", ".join(available_environments(config_dir)) or "none"
         raise ConfigError(f"{path}: no such environment '{name}' (known: {known}); "
                           f"create {path.name} from config/demo.yaml")
-    data = read_yaml(path)
-    return parse_environment(data if data is not None else {}, name=name, source=path)
+    layers = read_environment_layers(name, config_dir)
+    merged: dict[str, Any] = {}
+    origins: Origins = {}
+    for source, layer in layers:
+        merge_layer(merged, layer, source, origins)
+    return parse_environment(merged, name=name, source=path, origins=origins, bases=[p for p, _ in layers[:-1]])

@@ -402,7 +402,7 @@ def test_the_providers_refusal_of_the_code_is_shown(env: Path, idp: FakeIdP, aws
 def test_an_error_from_the_authorization_endpoint_is_shown(env: Path, idp: FakeIdP, aws: Aws) -> None:
     at = new_app(idp, aws, error="access_denied", error_description="User is not assigned to the client application.")
 
-    assert [e.value for e in at.error] == ["The identity provider did not sign you in: access_denied "
+    assert [e.value for e in at.error] == ["The identity provider did not sign you in: access\\_denied "
                                            "User is not assigned to the client application."]
     assert sign_in_link(at).startswith(AUTHORIZE)
 
@@ -415,3 +415,64 @@ def test_missing_settings_are_named(env: Path, idp: FakeIdP, aws: Aws, monkeypat
 
     assert [e.value for e in at.error] == ["Set TIP_OIDC_ISSUER and TIP_OIDC_CLIENT_ID "
                                            "(see examples/streamlit_tip/README.md)"]
+
+
+# --- oidc.py on its own -------------------------------------------------------------------------------------
+
+
+def answer(document: dict[str, Any]) -> oidc.Opener:
+    def opener(request: urllib.request.Request, /, *, timeout: float) -> io.BytesIO:
+        return io.BytesIO(json.dumps(document).encode())
+    return opener
+
+
+def test_discovery_must_name_the_issuer_and_use_https() -> None:
+    metadata = oidc.discover(ISSUER + "/", opener=answer(DISCOVERY))
+    assert (metadata.authorization_endpoint, metadata.token_endpoint) == (AUTHORIZE, TOKEN_ENDPOINT)
+    with pytest.raises(oidc.OidcError, match=re.escape("names the issuer 'https://other.example.invalid'")):
+        oidc.discover(ISSUER, opener=answer({**DISCOVERY, "issuer": "https://other.example.invalid"}))
+    with pytest.raises(oidc.OidcError, match="token_endpoint must be an https URL"):
+        oidc.discover(ISSUER, opener=answer({**DISCOVERY, "token_endpoint": "http://idp.example.invalid/token"}))
+    with pytest.raises(oidc.OidcError, match="does not support PKCE with S256"):
+        oidc.discover(ISSUER, opener=answer({**DISCOVERY, "code_challenge_methods_supported": ["plain"]}))
+
+
+def test_the_id_token_must_be_for_this_client_and_this_sign_in() -> None:
+    metadata = oidc.discover(ISSUER, opener=answer(DISCOVERY))
+    claims = {"iss": ISSUER, "aud": [CLIENT_ID, "other"], "nonce": "n-1", "email": "ming@example.com"}
+    assert oidc.check_id_token(jwt.encode(claims, HMAC_KEY), metadata=metadata, client_id=CLIENT_ID, nonce="n-1")
+    for wrong, message in ((dict(aud="someone-else"), "audience 'someone-else'"), (dict(nonce="n-2"), "nonce"),
+                           (dict(iss="https://evil.example.invalid"), "issued by 'https://evil.example.invalid'")):
+        with pytest.raises(oidc.OidcError, match=re.escape(message)):
+            oidc.check_id_token(jwt.encode({**claims, **wrong}, HMAC_KEY), metadata=metadata, client_id=CLIENT_ID,
+                                nonce="n-1")
+
+
+def test_client_secret_post_when_the_provider_offers_only_that() -> None:
+    metadata = oidc.ProviderMetadata(ISSUER, AUTHORIZE, TOKEN_ENDPOINT, ("client_secret_post",))
+    flow = oidc.new_flow(0)
+    sent: list[urllib.request.Request] = []
+
+    def opener(request: urllib.request.Request, /, *, timeout: float) -> io.BytesIO:
+        sent.append(request)
+        token = jwt.encode({"iss": ISSUER, "aud": CLIENT_ID, "nonce": flow.nonce}, HMAC_KEY)
+        return io.BytesIO(json.dumps({"id_token": token}).encode())
+
+    oidc.exchange_code(metadata, code="c-1", flow=flow, client_id=CLIENT_ID, redirect_uri=REDIRECT_URI,
+                       client_secret=CLIENT_SECRET, opener=opener)
+    assert isinstance(sent[0].data, bytes)
+    form = dict(urllib.parse.parse_qsl(sent[0].data.decode()))
+    assert form == {"grant_type": "authorization_code", "code": "c-1", "redirect_uri": REDIRECT_URI,
+                    "code_verifier": flow.verifier, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    assert sent[0].get_header("Authorization") is None
+    assert flow.verifier not in repr(flow) and flow.nonce not in repr(flow)
+
+
+def test_pending_sign_ins_expire() -> None:
+    now = [0.0]
+    flows = oidc.PendingFlows(ttl=600, clock=lambda: now[0])
+    first = flows.start()
+    now[0] = 599
+    assert flows.get(first.state) == first
+    now[0] = 601
+    assert flows.take(first.state) is None

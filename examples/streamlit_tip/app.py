@@ -132,8 +132,10 @@ def handle_redirect(settings: Settings, config: TipClientConfig) -> None:
     params = {key: st.query_params.get(key) or "" for key in ("code", "state", "error", "error_description")}
     st.query_params.clear()
     if params["error"]:
-        st.error(f"The identity provider did not sign you in: {params['error'][:100]} "
-                 f"{params['error_description'][:300]}".strip())
+        if params["state"]:
+            pending_flows().take(params["state"])
+        reason = f"{params['error'][:100]} {params['error_description'][:300]}".strip()
+        st.error(f"The identity provider did not sign you in: {_plain(reason)}")
         return
     flow = pending_flows().take(params["state"]) if params["state"] else None
     if flow is None or not params["code"]:

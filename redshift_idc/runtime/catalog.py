@@ -37,10 +37,12 @@ Row = tuple[Any, ...]
 SECADMIN = "sys:secadmin"
 
 
-def read_queries(tables: LedgerTables, model: str) -> list[tuple[str, str]]:
-    """(name, SQL) in batch order; the ledger bootstrap comes first so the ledger reads cannot fail."""
+def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True) -> list[tuple[str, str]]:
+    """(name, SQL) in batch order; the ledger bootstrap comes first so the ledger reads cannot fail.
+    `bootstrap=False` leaves it out: SELECTs only, for reports that must not write (they then fail
+    where the ledger tables do not exist yet)."""
     system = ", ".join(quote_literal(p) for p in SYSTEM_PRIVILEGES)
-    queries = [(f"bootstrap_{i}", sql) for i, sql in enumerate(tables.bootstrap_sql())]
+    queries = [(f"bootstrap_{i}", sql) for i, sql in enumerate(tables.bootstrap_sql())] if bootstrap else []
     queries += [
         ("whoami", "SELECT user_name, superuser FROM svv_user_info WHERE user_name = current_user"),
         ("secadmin", "SELECT COUNT(*) FROM svv_user_grants WHERE user_name = current_user "

@@ -1,0 +1,177 @@
+"""`python -m redshift_idc drift`: does the live warehouse still match the access model? Changes nothing.
+
+It reads the current state through the Data API with the caller's credentials, in one batch of SELECTs
+(the reconciler's read without its ledger bootstrap: nothing is created, granted or recorded), plans
+against the model exactly as the next deploy would, and prints the statements that would converge it
+followed by a one-line summary. For scheduled jobs the exit code says what happened:
+
+    0  in sync: the next deploy would run no DDL and no script
+    1  drift: the statements printed are what the next deploy would run
+    2  error: configuration, AWS (credentials, permissions, workgroup) or Redshift; the message says which
+
+Only SQL counts as drift. Ledger bookkeeping the next deploy would also do (objects that already exist as
+declared but are not recorded yet, records of objects gone from both model and warehouse) is mentioned
+in the summary, not counted: the warehouse's access already matches the model.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from redshift_idc.access_model import load_scripts
+from redshift_idc.config import CONFIG_DIR, ConfigError, EnvironmentConfig, load_environment
+from redshift_idc.plan_cli import model_for, render_for_review
+from redshift_idc.runtime.catalog import SECADMIN, read_queries
+from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, is_transient
+from redshift_idc.runtime.ledger import LedgerTables
+from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.reconciler import ReconcileError, Reconciler, Request, Script, statement_token
+
+IN_SYNC, DRIFT, ERROR = 0, 1, 2
+OUTPUT_KEY = "AdminSecretArn"
+
+
+class DriftError(Exception):
+    """A problem that stops the report, worded for whoever reads the scheduled job's log."""
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    target: str  # workgroup/database
+    model: str
+    text: str  # the statements that would converge the warehouse, as `plan` renders them
+    statements: int
+    scripts: int
+    ledger_only: int
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def in_sync(self) -> bool:
+        return not (self.statements or self.scripts)
+
+    @property
+    def exit_code(self) -> int:
+        return IN_SYNC if self.in_sync else DRIFT
+
+    @property
+    def summary(self) -> str:
+        bookkeeping = (f"; {self.ledger_only} ledger record(s) the next deploy would update without DDL"
+                       if self.ledger_only else "")
+        if self.in_sync:
+            return f"in sync: {self.target} matches access/{self.model}.yaml{bookkeeping}"
+        parts = [f"{self.statements} statement(s)"] + ([f"{self.scripts} script(s)"] if self.scripts else [])
+        return (f"drift: {' and '.join(parts)} would converge {self.target} to access/{self.model}.yaml "
+                f"(nothing was changed){bookkeeping}")
+
+
+def secret_arn_from_outputs(path: Path, stack_prefix: str) -> str:
+    """`<prefix>Warehouse.AdminSecretArn` from a `cdk deploy --outputs-file` JSON."""
+    stack = f"{stack_prefix}Warehouse"
+    hint = f"write it with `npx cdk deploy --all -c env=<env> --outputs-file {path}`, or pass --secret-arn"
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DriftError(f"{path}: no such outputs file; {hint}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DriftError(f"{path}: not a readable CDK outputs file ({error}); {hint}") from None
+    outputs = document.get(stack) if isinstance(document, dict) else None
+    value = outputs.get(OUTPUT_KEY) if isinstance(outputs, dict) else None
+    if not isinstance(value, str) or not value:
+        known = ", ".join(sorted(str(k) for k in document)) if isinstance(document, dict) else "none"
+        raise DriftError(f"{path}: missing output {stack}.{OUTPUT_KEY} (stacks in the file: {known or 'none'}); "
+                         f"{hint}")
+    return value
+
+
+def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
+                 sleep: Callable[[float], None] = time.sleep) -> DriftReport:
+    """Read the live state (SELECTs only) and plan against the model; raises DriftError, ConfigError,
+    ReconcileError or botocore's errors."""
+    model, desired = model_for(config)
+    scripts = load_scripts(model)
+    target = Target(config.warehouse.workgroup_name, config.warehouse.database_name, secret_arn)
+    api = DataApi(target, client or boto3.client("redshift-data", region_name=config.region, config=RETRIES))
+    request = Request(model=model.name, desired=desired, token=statement_token(f"drift:{time.time_ns()}"),
+                      prune=model.prune, ledger_schema=model.ledger_schema,
+                      scripts=[Script(s["Name"], s["Sql"], s["Checksum"]) for s in scripts])
+    reconciler = Reconciler(api, request)
+    # The same queries as a deploy's read, without the ledger bootstrap (CREATE ... IF NOT EXISTS).
+    reconciler.queries = read_queries(reconciler.tables, request.model, bootstrap=False)
+    where = f"{target.workgroup}/{target.database}"
+    try:
+        snapshot = reconciler.read_now(sleep)
+    except ReconcileError as error:
+        raise DriftError(_read_failure(str(error), where, LedgerTables(model.ledger_schema))) from None
+    if not snapshot.secadmin:
+        raise DriftError(f"{where}: user {snapshot.user or '(unknown)'} lacks {SECADMIN}, so RLS attachments and "
+                         "masking are invisible to it and the report would be wrong; a deploy grants it "
+                         f"(GRANT ROLE \"{SECADMIN}\" TO \"{snapshot.user}\")")
+    pending = [s for s in scripts if snapshot.scripts.get(s["Name"]) != s["Checksum"]]
+    warnings = list(snapshot.warnings)
+    warnings += [f"script {s['Name']} was applied with another checksum; the next deploy refuses changed scripts"
+                 for s in pending if s["Name"] in snapshot.scripts]
+    planned = plan(desired, snapshot.state, snapshot.ledger, prune=model.prune)
+    header = [f"-- drift report for {where} as {snapshot.user}, model access/{model.name}.yaml; "
+              "what the next deploy would run:"]
+    text = "\n".join([*header, *(f"-- warning: {w}" for w in warnings)]) + "\n" + render_for_review(planned, pending)
+    return DriftReport(where, model.name, text, len(planned.statements), len(pending),
+                       len(planned.adopt) + len(planned.forget), tuple(warnings))
+
+
+def _read_failure(message: str, where: str, tables: LedgerTables) -> str:
+    text = f"{where}: {message}"
+    if "does not exist" in message and ("managed_object" in message or "applied_script" in message):
+        return (f"{text}\nThe ledger table {tables.objects} is missing: the access model has never been deployed "
+                "to this warehouse (or to this database). Deploy it first; `plan --live` shows the first deploy.")
+    if is_transient(message):
+        return f"{text}\nThis looks transient (a paused workgroup resuming, a cancelled first query): run again."
+    return text
+
+
+def _aws_error(error: ClientError | BotoCoreError, where: str) -> str:
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        operation = getattr(error, "operation_name", "") or "the Data API"
+        return (f"{where}: {operation} failed: {info.get('Code', 'error')}: {info.get('Message', '')} "
+                "(check your AWS credentials, the region, the workgroup name and the secret ARN)")
+    return f"{where}: could not call the Redshift Data API: {type(error).__name__}: {error}"
+
+
+def drift_command(env: str, secret_arn: str | None, outputs: Path | None, *, client: Any = None,
+                  sleep: Callable[[float], None] = time.sleep, config_dir: Path = CONFIG_DIR,
+                  out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """The CLI: prints the report and summary to `out`, errors to `err`; returns 0, 1 or 2."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    where = f"drift --env {env}"
+    try:
+        config = load_environment(env, config_dir)
+        where = f"{config.warehouse.workgroup_name}/{config.warehouse.database_name}"
+        if not secret_arn:
+            if outputs is None:
+                raise DriftError(f"config/{env}.yaml: drift needs --secret-arn or --outputs (the `cdk deploy "
+                                 f"--outputs-file` JSON holding {config.stack_prefix}Warehouse.{OUTPUT_KEY})")
+            secret_arn = secret_arn_from_outputs(outputs, config.stack_prefix)
+        report = drift_report(config, secret_arn, client, sleep)
+    except (ConfigError, DriftError) as error:
+        print(f"error: {error}", file=err)
+        return ERROR
+    except (ClientError, BotoCoreError) as error:
+        print(f"error: {_aws_error(error, where)}", file=err)
+        return ERROR
+    if report.in_sync:
+        for warning in report.warnings:
+            print(f"-- warning: {warning}", file=out)
+    else:
+        print(report.text, end="", file=out)
+    print(report.summary, file=out)
+    return report.exit_code

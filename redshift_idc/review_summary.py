@@ -1,0 +1,499 @@
+"""`python -m redshift_idc review`: the markdown a pull request shows, from two synthesized cloud assemblies.
+
+Both sides are synthesized offline (the base branch into e.g. `cdk.out-base/`, the pull request into
+`cdk.out/`), so the summary needs no AWS credentials. Per environment and stack it lists the resources
+added, removed and modified (with the top-level properties that changed; IAM policies and trust policies
+in full, before and after), the outputs that changed, and what the access model's deploy would run:
+the SQL that takes a warehouse converged to the base branch's model to this one (planned with every base
+object marked as managed in the ledger), and the SQL of a first deploy.
+
+Noise is left out: asset hashes (Lambda code and the access-model document are content-addressed, so
+`S3Key`, `ModelKey`, `ModelHash` and the hash output change with any content change; the assets that
+changed are named instead), `AWS::CDK::Metadata`, construct paths and ordering-only `DependsOn`.
+Everything is sorted, so the same two assemblies always give the same text.
+
+An assembly directory is either one cloud assembly (`manifest.json` inside) or a directory of them, one
+per environment (`cdk.out/<env>/`, as `make synth-all` writes).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redshift_idc.config import ConfigError
+from redshift_idc.plan_cli import render_for_review
+from redshift_idc.runtime.access_state import AccessState
+from redshift_idc.runtime.planner import Ledger, Plan, plan
+
+ACCESS_MODEL_TYPE = "Custom::AccessModel"
+IGNORED_TYPES = frozenset({"AWS::CDK::Metadata"})
+# Resource attributes besides Properties that change what CloudFormation does.
+RESOURCE_ATTRIBUTES = ("Condition", "DeletionPolicy", "UpdateReplacePolicy", "UpdatePolicy", "CreationPolicy")
+# Top-level properties that are IAM documents (identity, trust and resource policies): always shown in full.
+IAM_PROPERTIES = frozenset({"AssumeRolePolicyDocument", "KeyPolicy", "ManagedPolicyArns", "PermissionsBoundary",
+                            "Policies", "PolicyDocument", "ResourcePolicy"})
+ASSET_HASH = "<asset-hash>"
+INLINE_LIMIT = 80  # longest compact JSON value shown inline as `before` -> `after`
+SQL_LINE_LIMIT = 300  # GitHub comments hold 65,536 characters: longer plans are cut, `make plan` has them all
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+class ReviewError(ConfigError):
+    """An assembly directory that cannot be read (exit code 2, message without traceback)."""
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+@dataclass(frozen=True)
+class AccessModelAsset:
+    """One `Custom::AccessModel` resource and the compiled model document it points at."""
+
+    stack: str
+    logical_id: str
+    properties: dict[str, Any]
+    desired: AccessState
+    scripts: list[dict[str, str]]
+
+    @property
+    def name(self) -> str:
+        return str(self.properties.get("ModelName", "?"))
+
+
+@dataclass(frozen=True)
+class StackArtifact:
+    name: str
+    template: dict[str, Any]
+    assets: dict[str, str]  # asset display name (construct path) -> asset id (content hash)
+
+
+@dataclass(frozen=True)
+class Assembly:
+    path: Path
+    stacks: dict[str, StackArtifact]
+    access_models: dict[tuple[str, str], AccessModelAsset]
+
+    @property
+    def asset_ids(self) -> set[str]:
+        return {asset for stack in self.stacks.values() for asset in stack.assets.values()}
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ReviewError(f"{path}: cannot read: {error}") from None
+
+
+def read_assembly(path: Path) -> Assembly:
+    manifest = _read_json(path / "manifest.json")
+    artifacts: dict[str, Any] = manifest.get("artifacts", {})
+    stacks: dict[str, StackArtifact] = {}
+    asset_files: dict[str, str] = {}  # asset id -> file in the assembly (file assets only)
+    for name, artifact in sorted(artifacts.items()):
+        if artifact.get("type") != "aws:cloudformation:stack":
+            continue
+        template = _read_json(path / artifact["properties"]["templateFile"])
+        assets: dict[str, str] = {}
+        asset_artifact = artifacts.get(f"{name}.assets", {})
+        if asset_artifact.get("type") == "cdk:asset-manifest":
+            files = _read_json(path / asset_artifact["properties"]["file"]).get("files", {})
+            for asset_id, entry in sorted(files.items()):
+                source = entry.get("source", {})
+                if asset_id == _template_asset_id(source, artifact):
+                    continue  # the template itself
+                assets[str(entry.get("displayName") or source.get("path") or asset_id)] = asset_id
+                if source.get("packaging") == "file" and source.get("path"):
+                    asset_files[asset_id] = str(source["path"])
+        stacks[name] = StackArtifact(name, template, assets)
+    models: dict[tuple[str, str], AccessModelAsset] = {}
+    for stack in stacks.values():
+        for logical_id, resource in sorted(stack.template.get("Resources", {}).items()):
+            if resource.get("Type") != ACCESS_MODEL_TYPE:
+                continue
+            properties = resource.get("Properties", {})
+            model_hash = str(properties.get("ModelHash", ""))
+            document = _read_json(path / asset_files.get(model_hash, f"asset.{model_hash}.json"))
+            models[(stack.name, logical_id)] = AccessModelAsset(
+                stack.name, logical_id, properties, AccessState.from_json(document["desired"]),
+                list(document.get("scripts", [])))
+    return Assembly(path, stacks, models)
+
+
+def _template_asset_id(source: dict[str, Any], artifact: dict[str, Any]) -> str | None:
+    if source.get("path") == artifact.get("properties", {}).get("templateFile"):
+        return None if source.get("path") is None else _asset_id_of_template(artifact)
+    return None
+
+
+def _asset_id_of_template(artifact: dict[str, Any]) -> str:
+    url = str(artifact.get("properties", {}).get("stackTemplateAssetObjectUrl", ""))
+    return url.rsplit("/", 1)[-1].removesuffix(".json")
+
+
+def find_assemblies(root: Path, environment: str | None = None) -> dict[str, Path]:
+    """Environment name -> assembly directory. A root that is itself an assembly is one environment
+    (named by `environment`, else 'default'); otherwise every sub-directory holding a manifest."""
+    if (root / "manifest.json").is_file():
+        return {environment or "default": root}
+    if not root.is_dir():
+        raise ReviewError(f"{root}: no such directory; synthesize first (make synth-all)")
+    found = {p.name: p for p in sorted(root.iterdir()) if (p / "manifest.json").is_file()}
+    if environment is not None:
+        return {environment: found[environment]} if environment in found else {}
+    return found
+
+
+# ------------------------------------------------------------------------------------------ diffing
+
+
+def _normalize(value: Any, hashes: set[str]) -> Any:
+    """The value with every asset hash replaced by a placeholder."""
+    if isinstance(value, str):
+        return _HASH.sub(lambda m: ASSET_HASH if m.group() in hashes else m.group(), value)
+    if isinstance(value, list):
+        return [_normalize(v, hashes) for v in value]
+    if isinstance(value, dict):
+        return {k: _normalize(v, hashes) for k, v in value.items()}
+    return value
+
+
+def _comparable(resource: dict[str, Any]) -> dict[str, Any]:
+    """Top-level properties, resource attributes and non-path metadata of one resource."""
+    parts: dict[str, Any] = dict(resource.get("Properties", {}))
+    for attribute in RESOURCE_ATTRIBUTES:
+        if attribute in resource:
+            parts[attribute] = resource[attribute]
+    for key, value in resource.get("Metadata", {}).items():
+        if key != "aws:cdk:path":
+            parts[f"Metadata.{key}"] = value
+    return parts
+
+
+@dataclass(frozen=True)
+class PropertyChange:
+    name: str
+    before: Any  # None: absent
+    after: Any
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    logical_id: str
+    type: str
+    changes: tuple[PropertyChange, ...] = ()
+    properties: dict[str, Any] = field(default_factory=dict)  # added resources: for the IAM documents
+
+
+@dataclass
+class StackDiff:
+    name: str
+    status: str  # "added", "removed", "modified", "unchanged"
+    added: list[ResourceChange] = field(default_factory=list)
+    removed: list[ResourceChange] = field(default_factory=list)
+    modified: list[ResourceChange] = field(default_factory=list)
+    outputs: list[PropertyChange] = field(default_factory=list)
+    assets: list[str] = field(default_factory=list)  # assets with new content (display names)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.status != "modified" or self.added or self.removed or self.modified or self.outputs
+                    or self.assets) and self.status != "unchanged"
+
+
+def _resources(template: dict[str, Any], hashes: set[str]) -> dict[str, dict[str, Any]]:
+    return {logical_id: _normalize(resource, hashes) for logical_id, resource in template.get("Resources", {}).items()
+            if resource.get("Type") not in IGNORED_TYPES}
+
+
+def diff_stack(name: str, base: StackArtifact | None, head: StackArtifact | None, hashes: set[str]) -> StackDiff:
+    before = _resources(base.template, hashes) if base else {}
+    after = _resources(head.template, hashes) if head else {}
+    status = "added" if base is None else "removed" if head is None else "modified"
+    result = StackDiff(name, status)
+    for logical_id in sorted(before.keys() | after.keys()):
+        old, new = before.get(logical_id), after.get(logical_id)
+        if old is not None and new is not None and old.get("Type") == new.get("Type"):
+            old_parts, new_parts = _comparable(old), _comparable(new)
+            changes = tuple(PropertyChange(key, old_parts.get(key), new_parts.get(key))
+                            for key in sorted(old_parts.keys() | new_parts.keys())
+                            if old_parts.get(key) != new_parts.get(key))
+            if changes:
+                result.modified.append(ResourceChange(logical_id, str(new["Type"]), changes))
+            continue
+        if old is not None:
+            result.removed.append(ResourceChange(logical_id, str(old["Type"])))
+        if new is not None:
+            result.added.append(ResourceChange(logical_id, str(new["Type"]), properties=new.get("Properties", {})))
+    old_outputs = _normalize(base.template.get("Outputs", {}), hashes) if base else {}
+    new_outputs = _normalize(head.template.get("Outputs", {}), hashes) if head else {}
+    if base and head:
+        result.outputs = [PropertyChange(key, old_outputs.get(key), new_outputs.get(key))
+                          for key in sorted(old_outputs.keys() | new_outputs.keys())
+                          if old_outputs.get(key) != new_outputs.get(key)]
+        result.assets = sorted(display for display, asset_id in head.assets.items()
+                               if display in base.assets and base.assets[display] != asset_id)
+        if not (result.added or result.removed or result.modified or result.outputs or result.assets):
+            result.status = "unchanged"
+    return result
+
+
+@dataclass(frozen=True)
+class AccessModelDiff:
+    stack: str
+    name: str
+    status: str  # "added", "removed", "modified"
+    change: Plan  # what the deploy of the head runs on a warehouse converged to the base
+    change_scripts: list[dict[str, str]]
+    first_deploy: Plan | None  # head from empty (None when the model leaves)
+    first_scripts: list[dict[str, str]]
+    notes: tuple[str, ...] = ()
+
+
+def _ledger(state: AccessState) -> Ledger:
+    """Every object of a converged state, as the reconciler's ledger records it."""
+    return {(item.KIND, item.key(state.case_sensitive)): item.fingerprint(state.case_sensitive) for item in state}
+
+
+def diff_access_model(base: AccessModelAsset | None, head: AccessModelAsset | None) -> AccessModelDiff:
+    """Plan the head's model against the base's, as if a warehouse had converged to the base."""
+    if head is None:
+        assert base is not None
+        retained = str(base.properties.get("RemovalPolicy", "destroy")).lower() == "retain"
+        empty = AccessState(case_sensitive=base.desired.case_sensitive)
+        removal = Plan() if retained else plan(empty, base.desired, _ledger(base.desired))
+        note = ("removal_policy: retain: deleting the custom resource leaves roles, grants and policies in place"
+                if retained else "deleting the custom resource removes every object in its ledger")
+        return AccessModelDiff(base.stack, base.name, "removed", removal, [], None, [], (note,))
+    case_sensitive = head.desired.case_sensitive
+    current = AccessState.of(base.desired, case_sensitive) if base else AccessState(case_sensitive=case_sensitive)
+    prune = str(head.properties.get("Prune", "false")).lower() == "true"
+    applied = {s["Name"]: s["Checksum"] for s in base.scripts} if base else {}
+    pending = [s for s in head.scripts if applied.get(s["Name"]) != s["Checksum"]]
+    notes: list[str] = []
+    if base is not None:
+        for key in ("ModelName", "WorkgroupName", "Database"):
+            if base.properties.get(key) != head.properties.get(key):
+                notes.append(f"{key} changes from {base.properties.get(key)!r} to {head.properties.get(key)!r}: "
+                             "a new physical id, so CloudFormation creates a new custom resource and deletes the old")
+        if base.desired.case_sensitive != case_sensitive:
+            notes.append(f"case_sensitive_identifiers changes to {str(case_sensitive).lower()}")
+    return AccessModelDiff(
+        head.stack, head.name, "modified" if base else "added",
+        plan(head.desired, current, _ledger(current), prune=prune), pending,
+        plan(head.desired, AccessState(case_sensitive=case_sensitive), {}, prune=prune), head.scripts, tuple(notes))
+
+
+@dataclass
+class EnvironmentDiff:
+    name: str
+    status: str  # "added", "removed", "modified"
+    stacks: list[StackDiff]
+    access_models: list[AccessModelDiff]
+
+
+def diff_assemblies(name: str, base: Assembly | None, head: Assembly | None) -> EnvironmentDiff:
+    hashes = (base.asset_ids if base else set()) | (head.asset_ids if head else set())
+    base_stacks = base.stacks if base else {}
+    head_stacks = head.stacks if head else {}
+    stacks = [diff_stack(stack, base_stacks.get(stack), head_stacks.get(stack), hashes)
+              for stack in sorted(base_stacks.keys() | head_stacks.keys())]
+    base_models = base.access_models if base else {}
+    head_models = head.access_models if head else {}
+    models = [diff_access_model(base_models.get(key), head_models.get(key))
+              for key in sorted(base_models.keys() | head_models.keys())]
+    status = "added" if base is None else "removed" if head is None else "modified"
+    return EnvironmentDiff(name, status, stacks, models)
+
+
+def diff_directories(base: Path, head: Path, environment: str | None = None) -> list[EnvironmentDiff]:
+    base_found = find_assemblies(base, environment)
+    head_found = find_assemblies(head, environment)
+    if not base_found and not head_found:
+        which = f"environment '{environment}'" if environment else "cloud assemblies"
+        raise ReviewError(f"no {which} in {base} or {head}; synthesize first (make synth-all)")
+    return [diff_assemblies(name,
+                            read_assembly(base_found[name]) if name in base_found else None,
+                            read_assembly(head_found[name]) if name in head_found else None)
+            for name in sorted(base_found.keys() | head_found.keys())]
+
+
+# ---------------------------------------------------------------------------------------- rendering
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _code(text: str) -> str:
+    """Inline code, with a fence longer than any backtick run inside."""
+    ticks = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def _block(text: str, language: str) -> list[str]:
+    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return [f"{fence}{language}", text.rstrip("\n"), fence]
+
+
+def _json_block(value: Any) -> list[str]:
+    return _block("(absent)" if value is None else json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False),
+                  "json")
+
+
+def _sql_block(text: str) -> list[str]:
+    lines = text.rstrip("\n").split("\n")
+    if len(lines) > SQL_LINE_LIMIT:
+        lines = [*lines[:SQL_LINE_LIMIT],
+                 f"-- ... {len(lines) - SQL_LINE_LIMIT} more lines: run `make plan` or see the build artifacts"]
+    return _block("\n".join(lines), "sql")
+
+
+@dataclass
+class Totals:
+    added: int = 0
+    modified: int = 0
+    removed: int = 0
+    statements: int = 0
+    scripts: int = 0
+    stacks_added: int = 0
+    stacks_removed: int = 0
+
+    def headline(self) -> str:
+        text = (f"{_plural(self.added, 'resource')} added, {self.modified} modified, {self.removed} removed; "
+                f"access model: {_plural(self.statements, 'statement')}")
+        if self.scripts:
+            text += f", {_plural(self.scripts, 'script')}"
+        if self.stacks_added or self.stacks_removed:
+            text += f"; stacks: {self.stacks_added} added, {self.stacks_removed} removed"
+        return text
+
+
+def totals(environments: Iterable[EnvironmentDiff]) -> Totals:
+    result = Totals()
+    for environment in environments:
+        for stack in environment.stacks:
+            result.added += len(stack.added)
+            result.modified += len(stack.modified)
+            result.removed += len(stack.removed)
+            result.stacks_added += stack.status == "added"
+            result.stacks_removed += stack.status == "removed"
+        for model in environment.access_models:
+            result.statements += len(model.change.statements)
+            result.scripts += len(model.change_scripts)
+    return result
+
+
+def _iam_documents(resource: ResourceChange) -> list[str]:
+    lines: list[str] = []
+    for name in sorted(IAM_PROPERTIES & resource.properties.keys()):
+        lines += ["", f"{_code(resource.logical_id)} {_code(name)}:", "", *_json_block(resource.properties[name])]
+    return lines
+
+
+def _render_modified(resource: ResourceChange) -> tuple[list[str], list[str]]:
+    """(the bullet, the blocks that follow the list)."""
+    parts: list[str] = []
+    blocks: list[str] = []
+    for change in resource.changes:
+        before = "(absent)" if change.before is None else _compact(change.before)
+        after = "(absent)" if change.after is None else _compact(change.after)
+        if change.name in IAM_PROPERTIES:
+            parts.append(f"{_code(change.name)} (IAM, below)")
+            blocks += ["", f"{_code(resource.logical_id)} {_code(change.name)} before:", "",
+                       *_json_block(change.before), "", "after:", "", *_json_block(change.after)]
+        elif len(before) <= INLINE_LIMIT and len(after) <= INLINE_LIMIT:
+            parts.append(f"{_code(change.name)} {_code(before)} → {_code(after)}")
+        else:
+            parts.append(f"{_code(change.name)} (below)")
+            blocks += ["", "<details><summary>" + f"{resource.logical_id} {change.name}" + "</summary>", "",
+                       "before:", "", *_json_block(change.before), "", "after:", "", *_json_block(change.after), "",
+                       "</details>"]
+    bullet = f"- {_code(resource.logical_id)} ({_code(resource.type)}): {'; '.join(parts)}"
+    return [bullet], blocks
+
+
+def _resource_table(resources: list[ResourceChange]) -> list[str]:
+    return ["| logical id | type |", "|---|---|",
+            *(f"| {_code(r.logical_id)} | {_code(r.type)} |" for r in resources)]
+
+
+def render_stack(stack: StackDiff) -> list[str]:
+    lines = [f"#### Stack {_code(stack.name)}" + {"added": " (new)", "removed": " (removed)"}.get(stack.status, ""),
+             ""]
+    if stack.status in ("added", "removed"):
+        resources = stack.added if stack.status == "added" else stack.removed
+        what = "creates" if stack.status == "added" else "deletes"
+        lines += [f"The deploy {what} this stack's {_plural(len(resources), 'resource')}.", "",
+                  f"<details><summary>{_plural(len(resources), 'resource')}</summary>", "",
+                  *_resource_table(resources)]
+        if stack.status == "added":
+            for resource in stack.added:
+                lines += _iam_documents(resource)
+        return [*lines, "", "</details>", ""]
+    if stack.added:
+        lines += [f"**Added** ({len(stack.added)})", "", *_resource_table(stack.added)]
+        for resource in stack.added:
+            lines += _iam_documents(resource)
+        lines.append("")
+    if stack.removed:
+        lines += [f"**Removed** ({len(stack.removed)})", "", *_resource_table(stack.removed), ""]
+    if stack.modified:
+        bullets: list[str] = []
+        blocks: list[str] = []
+        for resource in stack.modified:
+            bullet, more = _render_modified(resource)
+            bullets += bullet
+            blocks += more
+        lines += [f"**Modified** ({len(stack.modified)})", "", *bullets, *blocks, ""]
+    if stack.outputs:
+        lines += ["**Outputs**", ""]
+        for output in stack.outputs:
+            before = "(absent)" if output.before is None else _compact(output.before.get("Value"))
+            after = "(absent)" if output.after is None else _compact(output.after.get("Value"))
+            if len(before) > INLINE_LIMIT or len(after) > INLINE_LIMIT:
+                before, after = ("(absent)" if output.before is None else "(value)",
+                                 "(absent)" if output.after is None else "(changed)")
+            lines.append(f"- {_code(output.name)}: {_code(before)} → {_code(after)}")
+        lines.append("")
+    if stack.assets:
+        lines += ["Assets with new content (hashes not shown): " + ", ".join(_code(a) for a in stack.assets), ""]
+    return lines
+
+
+def render_access_model(model: AccessModelDiff) -> list[str]:
+    title = {"added": " (new)", "removed": " (removed)"}.get(model.status, "")
+    lines = [f"#### Access model {_code(model.name)} ({_code(model.stack)}){title}", ""]
+    lines += [f"Note: {note}." for note in model.notes]
+    if model.notes:
+        lines.append("")
+    count = len(model.change.statements)
+    scripts = f" and {_plural(len(model.change_scripts), 'script')}" if model.change_scripts else ""
+    if model.status == "removed":
+        lead = f"Removing it runs {_plural(count, 'statement')}"
+    elif model.status == "added":
+        lead = f"Its first deploy runs {_plural(count, 'statement')}{scripts}"
+    else:
+        lead = f"A deploy of this change runs {_plural(count, 'statement')}{scripts} on a warehouse that matches the base"
+    if count or model.change_scripts:
+        lines += [f"{lead}:", "", *_sql_block(render_for_review(model.change, model.change_scripts)), ""]
+    else:
+        lines += [f"{lead}: a warehouse that matches the base branch needs no change." if model.status == "modified"
+                  else f"{lead}.", ""]
+    if model.first_deploy is not None and model.status == "modified":
+        first = len(model.first_deploy.statements)
+        lines += [f"<details><summary>From an empty warehouse (first deploy): {_plural(first, 'statement')}"
+                  f"{f', {_plural(len(model.first_scripts), chr(115) + chr(99) + chr(114) + chr(105) + chr(112) + chr(116))}' if False else ''}"
+                  "</summary>", "", *_sql_block(render_for_review(model.first_deploy, model.first_scripts)), "",
+                  "</details>", ""]
+    return lines
