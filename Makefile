@@ -9,6 +9,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: help install synth plan test lint deploy clean pipeline-synth pipeline-deploy diff drift
+.PHONY: synth-all review base-worktree
 
 help:
 	@echo "make synth [ENV=name]   install pinned deps, synthesize ENV (default: demo) with cdk-nag into cdk.out/, print a summary"
@@ -20,6 +21,12 @@ help:
 	@echo "                        compare the live warehouse with the access model, change nothing (AWS credentials);"
 	@echo "                        for 0/1/2 exit codes (in sync/drift/error) call: python -m redshift_idc drift"
 	@echo "make pipeline-synth     synthesize the delivery pipeline of pipeline.yaml; pipeline-deploy deploys it"
+	@echo "make synth-all          synthesize every environment (config/*.yaml, not _*) into cdk.out/<env>/: cdk-nag, cfn-lint"
+	@echo "make review [BASE=dir HEAD=dir]"
+	@echo "                        markdown summary of template and access-model changes, base vs head assemblies"
+	@echo "                        (default cdk.out-base vs cdk.out), written to summary.md (SUMMARY=file)"
+	@echo "make base-worktree BASE_REF=ref"
+	@echo "                        check ref out into ../<repo>-base with its pinned deps, for synth-all SYNTH_SRC=..."
 
 # The stamps make re-runs skip installs that are up to date: they are rebuilt only when a pin changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt examples/streamlit_tip/requirements.txt
@@ -65,6 +72,45 @@ diff: install
 # Needs no Node: only the venv. make turns any failing recipe into its own exit status 2.
 drift: $(VENV)/.installed
 	$(PY) -m redshift_idc drift --env $(ENV) $(if $(SECRET_ARN),--secret-arn '$(SECRET_ARN)') $(if $(OUTPUTS),--outputs '$(OUTPUTS)')
+
+# Every environment (config/*.yaml except the _-prefixed bases), each into $(SYNTH_OUT)/<env>/ through the
+# pinned CDK CLI with cdk-nag, then cfn-lint (errors) in the environment's own region. SYNTH_SRC synthesizes
+# another checkout with these commands (the base branch's worktree, see base-worktree); CFN_LINT=no skips lint.
+SYNTH_SRC ?= .
+SYNTH_OUT ?= cdk.out
+CFN_LINT ?= yes
+synth-all: install
+	rm -rf '$(SYNTH_OUT)'
+	@set -euo pipefail; for file in '$(SYNTH_SRC)'/config/*.yaml; do \
+	  env=$$(basename "$$file" .yaml); \
+	  case "$$env" in _*) continue ;; esac; \
+	  out='$(abspath $(SYNTH_OUT))'/"$$env"; \
+	  echo "synth $$env -> $$out"; \
+	  (cd '$(SYNTH_SRC)' && npx cdk synth --quiet --no-notices -o "$$out" -c env="$$env"); \
+	  if [ '$(CFN_LINT)' = yes ]; then \
+	    regions=$$(sed -n 's|.*"environment": "aws://[^/]*/\([a-z0-9-]*\)".*|\1|p' "$$out/manifest.json" | sort -u); \
+	    $(VENV)/bin/cfn-lint --regions $$regions --ignore-checks W I --non-zero-exit-code error -- "$$out"/*.template.json; \
+	  fi; \
+	done
+
+# The base branch checked out next to this checkout (a git worktree) with its own pinned deps, so that
+# `make synth-all SYNTH_SRC=<BASE_DIR> SYNTH_OUT=cdk.out-base` can synthesize it for `make review`.
+BASE_REF ?= origin/main
+BASE_DIR ?= $(abspath ../$(notdir $(CURDIR))-base)
+base-worktree:
+	git worktree remove --force '$(BASE_DIR)' 2>/dev/null || true
+	git worktree add --detach '$(BASE_DIR)' '$(BASE_REF)'
+	$(MAKE) -C '$(BASE_DIR)' install
+
+# The pull request summary: what HEAD's assemblies change against BASE's (offline), as markdown in
+# $(SUMMARY); in GitHub Actions it is also appended to the job summary.
+BASE ?= cdk.out-base
+HEAD ?= cdk.out
+SUMMARY ?= summary.md
+review: $(VENV)/.installed
+	$(PY) -m redshift_idc review --base '$(BASE)' --head '$(HEAD)' > '$(SUMMARY)'
+	@cat '$(SUMMARY)'
+	@if [ -n "$${GITHUB_STEP_SUMMARY:-}" ]; then cat '$(SUMMARY)' >> "$$GITHUB_STEP_SUMMARY"; fi
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

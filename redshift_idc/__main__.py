@@ -9,6 +9,7 @@ from pathlib import Path
 from redshift_idc.config import ConfigError, load_environment
 from redshift_idc.drift import drift_command
 from redshift_idc.plan_cli import live_plan, model_for, offline_plan
+from redshift_idc.review_summary import review
 from redshift_idc.synth_summary import summarize
 from redshift_idc.tip_client import query_command
 
@@ -31,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     drift.add_argument("--env", default="demo")
     drift.add_argument("--secret-arn", help="admin secret ARN (the warehouse stack's AdminSecretArn output)")
     drift.add_argument("--outputs", type=Path, help="`cdk deploy --outputs-file` JSON to read AdminSecretArn from")
+    review_parser = commands.add_parser("review", help="markdown summary of a pull request: template and access "
+                                        "model changes between two synthesized cloud assemblies (offline)")
+    review_parser.add_argument("--base", required=True, type=Path, help="the base branch's assembly (cdk.out-base)")
+    review_parser.add_argument("--head", required=True, type=Path, help="the pull request's assembly (cdk.out)")
+    review_parser.add_argument("--env", help="only this environment (default: every one found)")
     query = commands.add_parser("query", help="run SQL as a signed-in IdP user (trusted identity propagation)")
     query.add_argument("--env", default="demo")
     query.add_argument("--id-token-file", required=True, type=Path, help="file holding the IdP's id token (JWT)")
@@ -57,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(offline_plan(config), end="")
         elif args.command == "drift":
             return drift_command(args.env, args.secret_arn, args.outputs)
+        elif args.command == "review":
+            print(review(args.base, args.head, args.env), end="")
         elif args.command == "query":
             prefix = load_environment(args.env).stack_prefix
             return query_command(args.id_token_file, args.outputs, prefix, args.sql)

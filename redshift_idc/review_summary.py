@@ -39,7 +39,8 @@ IAM_PROPERTIES = frozenset({"AssumeRolePolicyDocument", "KeyPolicy", "ManagedPol
                             "Policies", "PolicyDocument", "ResourcePolicy"})
 ASSET_HASH = "<asset-hash>"
 INLINE_LIMIT = 80  # longest compact JSON value shown inline as `before` -> `after`
-SQL_LINE_LIMIT = 300  # GitHub comments hold 65,536 characters: longer plans are cut, `make plan` has them all
+SQL_LINE_LIMIT = 300  # longer plans are cut (`make plan` prints them whole) ...
+COMMENT_LIMIT = 60_000  # ... and a pull request comment holds at most 65,536 characters
 _HASH = re.compile(r"[0-9a-f]{64}")
 
 
@@ -91,6 +92,14 @@ def _read_json(path: Path) -> Any:
 
 
 def read_assembly(path: Path) -> Assembly:
+    try:
+        return _read_assembly(path)
+    except (KeyError, TypeError, AttributeError) as error:
+        raise ReviewError(f"{path}: not a cloud assembly this tool understands ({type(error).__name__}: {error})"
+                          ) from None
+
+
+def _read_assembly(path: Path) -> Assembly:
     manifest = _read_json(path / "manifest.json")
     artifacts: dict[str, Any] = manifest.get("artifacts", {})
     stacks: dict[str, StackArtifact] = {}
@@ -105,7 +114,7 @@ def read_assembly(path: Path) -> Assembly:
             files = _read_json(path / asset_artifact["properties"]["file"]).get("files", {})
             for asset_id, entry in sorted(files.items()):
                 source = entry.get("source", {})
-                if asset_id == _template_asset_id(source, artifact):
+                if source.get("path") == artifact["properties"]["templateFile"]:
                     continue  # the template itself
                 assets[str(entry.get("displayName") or source.get("path") or asset_id)] = asset_id
                 if source.get("packaging") == "file" and source.get("path"):
@@ -123,17 +132,6 @@ def read_assembly(path: Path) -> Assembly:
                 stack.name, logical_id, properties, AccessState.from_json(document["desired"]),
                 list(document.get("scripts", [])))
     return Assembly(path, stacks, models)
-
-
-def _template_asset_id(source: dict[str, Any], artifact: dict[str, Any]) -> str | None:
-    if source.get("path") == artifact.get("properties", {}).get("templateFile"):
-        return None if source.get("path") is None else _asset_id_of_template(artifact)
-    return None
-
-
-def _asset_id_of_template(artifact: dict[str, Any]) -> str:
-    url = str(artifact.get("properties", {}).get("stackTemplateAssetObjectUrl", ""))
-    return url.rsplit("/", 1)[-1].removesuffix(".json")
 
 
 def find_assemblies(root: Path, environment: str | None = None) -> dict[str, Path]:
@@ -164,13 +162,13 @@ def _normalize(value: Any, hashes: set[str]) -> Any:
 
 
 def _comparable(resource: dict[str, Any]) -> dict[str, Any]:
-    """Top-level properties, resource attributes and non-path metadata of one resource."""
+    """Top-level properties, resource attributes and the metadata people write (e.g. cdk-nag acknowledgements)."""
     parts: dict[str, Any] = dict(resource.get("Properties", {}))
     for attribute in RESOURCE_ATTRIBUTES:
         if attribute in resource:
             parts[attribute] = resource[attribute]
     for key, value in resource.get("Metadata", {}).items():
-        if key != "aws:cdk:path":
+        if not key.startswith("aws:"):  # construct path and asset staging, not deployed: cdk_nag and others are
             parts[f"Metadata.{key}"] = value
     return parts
 
@@ -199,11 +197,6 @@ class StackDiff:
     modified: list[ResourceChange] = field(default_factory=list)
     outputs: list[PropertyChange] = field(default_factory=list)
     assets: list[str] = field(default_factory=list)  # assets with new content (display names)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.status != "modified" or self.added or self.removed or self.modified or self.outputs
-                    or self.assets) and self.status != "unchanged"
 
 
 def _resources(template: dict[str, Any], hashes: set[str]) -> dict[str, dict[str, Any]]:
@@ -401,26 +394,25 @@ def _iam_documents(resource: ResourceChange) -> list[str]:
     return lines
 
 
-def _render_modified(resource: ResourceChange) -> tuple[list[str], list[str]]:
-    """(the bullet, the blocks that follow the list)."""
+def _render_changes(logical_id: str, changes: Iterable[PropertyChange]) -> tuple[list[str], list[str]]:
+    """(one short text per change, the before/after blocks that follow the list). IAM documents are shown
+    in full; other values inline when short, else in a collapsed block."""
     parts: list[str] = []
     blocks: list[str] = []
-    for change in resource.changes:
+    for change in changes:
         before = "(absent)" if change.before is None else _compact(change.before)
         after = "(absent)" if change.after is None else _compact(change.after)
         if change.name in IAM_PROPERTIES:
             parts.append(f"{_code(change.name)} (IAM, below)")
-            blocks += ["", f"{_code(resource.logical_id)} {_code(change.name)} before:", "",
-                       *_json_block(change.before), "", "after:", "", *_json_block(change.after)]
+            blocks += ["", f"{_code(logical_id)} {_code(change.name)} before:", "", *_json_block(change.before),
+                       "", "after:", "", *_json_block(change.after)]
         elif len(before) <= INLINE_LIMIT and len(after) <= INLINE_LIMIT:
             parts.append(f"{_code(change.name)} {_code(before)} → {_code(after)}")
         else:
             parts.append(f"{_code(change.name)} (below)")
-            blocks += ["", "<details><summary>" + f"{resource.logical_id} {change.name}" + "</summary>", "",
-                       "before:", "", *_json_block(change.before), "", "after:", "", *_json_block(change.after), "",
-                       "</details>"]
-    bullet = f"- {_code(resource.logical_id)} ({_code(resource.type)}): {'; '.join(parts)}"
-    return [bullet], blocks
+            blocks += ["", f"<details><summary>{logical_id} {change.name}: before and after</summary>", "",
+                       *_json_block(change.before), "", *_json_block(change.after), "", "</details>"]
+    return parts, blocks
 
 
 def _resource_table(resources: list[ResourceChange]) -> list[str]:
@@ -428,7 +420,7 @@ def _resource_table(resources: list[ResourceChange]) -> list[str]:
             *(f"| {_code(r.logical_id)} | {_code(r.type)} |" for r in resources)]
 
 
-def render_stack(stack: StackDiff) -> list[str]:
+def render_stack(stack: StackDiff, new_stack_iam: bool = True) -> list[str]:
     lines = [f"#### Stack {_code(stack.name)}" + {"added": " (new)", "removed": " (removed)"}.get(stack.status, ""),
              ""]
     if stack.status in ("added", "removed"):
@@ -437,9 +429,12 @@ def render_stack(stack: StackDiff) -> list[str]:
         lines += [f"The deploy {what} this stack's {_plural(len(resources), 'resource')}.", "",
                   f"<details><summary>{_plural(len(resources), 'resource')}</summary>", "",
                   *_resource_table(resources)]
-        if stack.status == "added":
+        if stack.status == "added" and new_stack_iam:
             for resource in stack.added:
                 lines += _iam_documents(resource)
+        elif stack.status == "added":
+            lines += ["", "IAM documents left out to fit a pull request comment: see the stack's template in the "
+                      "cloud assembly (build artifacts)."]
         return [*lines, "", "</details>", ""]
     if stack.added:
         lines += [f"**Added** ({len(stack.added)})", "", *_resource_table(stack.added)]
@@ -452,26 +447,23 @@ def render_stack(stack: StackDiff) -> list[str]:
         bullets: list[str] = []
         blocks: list[str] = []
         for resource in stack.modified:
-            bullet, more = _render_modified(resource)
-            bullets += bullet
+            parts, more = _render_changes(resource.logical_id, resource.changes)
+            bullets.append(f"- {_code(resource.logical_id)} ({_code(resource.type)}): {'; '.join(parts)}")
             blocks += more
         lines += [f"**Modified** ({len(stack.modified)})", "", *bullets, *blocks, ""]
     if stack.outputs:
-        lines += ["**Outputs**", ""]
+        bullets, blocks = [], []
         for output in stack.outputs:
-            before = "(absent)" if output.before is None else _compact(output.before.get("Value"))
-            after = "(absent)" if output.after is None else _compact(output.after.get("Value"))
-            if len(before) > INLINE_LIMIT or len(after) > INLINE_LIMIT:
-                before, after = ("(absent)" if output.before is None else "(value)",
-                                 "(absent)" if output.after is None else "(changed)")
-            lines.append(f"- {_code(output.name)}: {_code(before)} → {_code(after)}")
-        lines.append("")
+            parts, more = _render_changes(output.name, [output])
+            bullets += [f"- {part}" for part in parts]
+            blocks += more
+        lines += [f"**Outputs** ({len(stack.outputs)})", "", *bullets, *blocks, ""]
     if stack.assets:
         lines += ["Assets with new content (hashes not shown): " + ", ".join(_code(a) for a in stack.assets), ""]
     return lines
 
 
-def render_access_model(model: AccessModelDiff) -> list[str]:
+def render_access_model(model: AccessModelDiff, first_deploy: bool = True) -> list[str]:
     title = {"added": " (new)", "removed": " (removed)"}.get(model.status, "")
     lines = [f"#### Access model {_code(model.name)} ({_code(model.stack)}){title}", ""]
     lines += [f"Note: {note}." for note in model.notes]
@@ -484,16 +476,67 @@ def render_access_model(model: AccessModelDiff) -> list[str]:
     elif model.status == "added":
         lead = f"Its first deploy runs {_plural(count, 'statement')}{scripts}"
     else:
-        lead = f"A deploy of this change runs {_plural(count, 'statement')}{scripts} on a warehouse that matches the base"
+        lead = (f"A deploy of this change runs {_plural(count, 'statement')}{scripts} on a warehouse that matches "
+                "the base branch")
     if count or model.change_scripts:
         lines += [f"{lead}:", "", *_sql_block(render_for_review(model.change, model.change_scripts)), ""]
     else:
-        lines += [f"{lead}: a warehouse that matches the base branch needs no change." if model.status == "modified"
-                  else f"{lead}.", ""]
-    if model.first_deploy is not None and model.status == "modified":
-        first = len(model.first_deploy.statements)
-        lines += [f"<details><summary>From an empty warehouse (first deploy): {_plural(first, 'statement')}"
-                  f"{f', {_plural(len(model.first_scripts), chr(115) + chr(99) + chr(114) + chr(105) + chr(112) + chr(116))}' if False else ''}"
-                  "</summary>", "", *_sql_block(render_for_review(model.first_deploy, model.first_scripts)), "",
-                  "</details>", ""]
+        lines += ["No SQL: a warehouse that matches the base branch already matches this model."
+                  if model.status == "modified" else f"{lead}.", ""]
+    if model.first_deploy is not None and model.status == "modified" and first_deploy:
+        first = f"{_plural(len(model.first_deploy.statements), 'statement')}"
+        if model.first_scripts:
+            first += f" and {_plural(len(model.first_scripts), 'script')}"
+        lines += [f"<details><summary>From an empty warehouse (first deploy): {first}</summary>", "",
+                  *_sql_block(render_for_review(model.first_deploy, model.first_scripts)), "", "</details>", ""]
     return lines
+
+
+def render_environment(environment: EnvironmentDiff, level: int = 0) -> list[str]:
+    title = {"added": " (new)", "removed": " (removed)"}.get(environment.status, "")
+    lines = [f"### Environment {_code(environment.name)}{title}", ""]
+    changed = [stack for stack in environment.stacks if stack.status != "unchanged"]
+    unchanged = [stack.name for stack in environment.stacks if stack.status == "unchanged"]
+    if not changed:
+        lines += ["No template changes.", ""]
+    for stack in changed:
+        lines += render_stack(stack, new_stack_iam=level < 2)
+    if unchanged:
+        lines += ["Unchanged stacks: " + ", ".join(_code(name) for name in unchanged), ""]
+    for model in environment.access_models:
+        lines += render_access_model(model, first_deploy=level < 1)
+    return lines
+
+
+def render(environments: list[EnvironmentDiff], base: Path, head: Path, *, limit: int = COMMENT_LIMIT) -> str:
+    """The whole summary, in at most `limit` characters (0: no limit): if it is longer, it leaves out
+    first the first-deploy SQL (`make plan` prints it), then the IAM documents of new stacks, and at last
+    cuts the text."""
+    for level in range(3):
+        text = _render(environments, base, head, level)
+        if not limit or len(text) <= limit:
+            return text
+    note = "**Cut here to fit a pull request comment**: the cloud assemblies in the build artifacts hold the rest."
+    lines = text[:text.rfind("\n", 0, limit - len(note) - 100)].split("\n")
+    fences = [line for line in lines if line.startswith("```")]
+    closing = ["`" * (len(fences[-1]) - len(fences[-1].lstrip("`")))] if len(fences) % 2 else []
+    open_details = sum(line.startswith("<details>") for line in lines) - sum(line == "</details>" for line in lines)
+    return "\n".join([*lines, *closing, "", *["</details>"] * open_details, "", note]) + "\n"
+
+
+def _render(environments: list[EnvironmentDiff], base: Path, head: Path, level: int) -> str:
+    lines = ["## Infrastructure and access review", "", f"**{totals(environments).headline()}**", "",
+             f"Base {_code(str(base))}, head {_code(str(head))}: both synthesized offline, no AWS credentials. "
+             "Asset hashes and `AWS::CDK::Metadata` are left out; IAM documents are shown in full.", ""]
+    if level:
+        lines += ["Shortened to fit a pull request comment: the first-deploy SQL of each access model is left out "
+                  "(`make plan ENV=<name>` prints it)" + (", and so are the IAM documents of new stacks." if level > 1
+                                                          else "."), ""]
+    for environment in environments:
+        lines += render_environment(environment, level)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def review(base: Path, head: Path, environment: str | None = None) -> str:
+    """The markdown summary of what merging the pull request (head) changes against the base branch."""
+    return render(diff_directories(base, head, environment), base, head)

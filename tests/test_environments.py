@@ -147,7 +147,8 @@ def test_a_bad_field_names_the_file_that_set_it(tmp_path: Path) -> None:
     write(tmp_path, "env", {"extends": "_base", "account": "1234", "tags": {"environment": "env"}})
     message = load_error(tmp_path, "env")
     lines = message.splitlines()
-    assert lines[0] == f"{tmp_path / 'env.yaml'}: invalid configuration (3 problems; merged over {tmp_path / '_base.yaml'}):"
+    assert lines[0] == (f"{tmp_path / 'env.yaml'}: invalid configuration "
+                        f"(3 problems; merged over {tmp_path / '_base.yaml'}):")
     by_field = {line.split(":")[0].strip(): line for line in lines[1:]}
     assert by_field["warehouse.log_retention_days"].endswith(f"(got: 366) [set in {tmp_path / '_base.yaml'}]")
     assert "unknown key" in by_field["warehouse.bogus"]

@@ -1,0 +1,342 @@
+"""`python -m redshift_idc drift` against botocore's Stubber: in sync (0), drift (1), errors (2).
+
+The warehouse is `tests/fake_redshift.py` after a deploy of the dev environment's model (the offline plan
+applied); its catalog is served as the rows of the drift read batch, which must be SELECTs only.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from redshift_idc.__main__ import main
+from redshift_idc.access_model import load_scripts
+from redshift_idc.config import load_environment
+from redshift_idc.drift import DRIFT, ERROR, IN_SYNC, drift_command
+from redshift_idc.plan_cli import model_for
+from redshift_idc.runtime.access_state import (
+    AccessState,
+    ColumnPrivilege,
+    MaskingAttachment,
+    MaskingPolicy,
+    RlsAttachment,
+    RlsPolicy,
+    RlsTable,
+    Role,
+    RoleGrant,
+    SchemaPrivilege,
+    ScopedTablePrivilege,
+    SystemPrivilege,
+    TablePrivilege,
+)
+from redshift_idc.runtime.catalog import read_queries
+from redshift_idc.runtime.ledger import LedgerTables
+from redshift_idc.runtime.planner import plan
+from tests.fake_redshift import FakeRedshift
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = "dev"
+CONFIG = load_environment(ENV)
+MODEL, DESIRED = model_for(CONFIG)
+SCRIPTS = load_scripts(MODEL)
+TABLES = LedgerTables(MODEL.ledger_schema)
+QUERIES = read_queries(TABLES, MODEL.name, bootstrap=False)
+WORKGROUP, DATABASE = CONFIG.warehouse.workgroup_name, CONFIG.warehouse.database_name
+SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{CONFIG.account}:secret:redshift!{WORKGROUP}-admin-AbCdEf"
+SYSTEM_ROLES = ("sys:dba", "sys:operator", "sys:secadmin", "sys:superuser")
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+Row = tuple[Any, ...]
+
+
+def deployed() -> FakeRedshift:
+    """A warehouse the dev environment's access model was deployed to."""
+    fake = FakeRedshift()
+    fake.apply(plan(DESIRED, AccessState(case_sensitive=DESIRED.case_sensitive), {}, prune=MODEL.prune),
+               MODEL.name, TABLES)
+    return fake
+
+
+def catalog_rows(state: AccessState, ledger: Sequence[Row], scripts: Sequence[Row], *,
+                 secadmin: bool = True) -> dict[str, list[Row]]:
+    """What each query of the read batch returns for `state` (the inverse of `catalog.parse_snapshot`)."""
+    rows: dict[str, list[Row]] = {name: [] for name, _ in QUERIES}
+    rows["whoami"] = [("admin", True)]
+    rows["secadmin"] = [(1 if secadmin else 0,)]
+    rows["roles"] = [(r,) for r in SYSTEM_ROLES]
+    rows["ledger"] = list(ledger)
+    rows["scripts"] = list(scripts)
+    for item in state:
+        match item:
+            case Role(name):
+                rows["roles"].append((name,))
+            case RoleGrant(role, grantee):
+                rows["role_grants"].append((grantee, role))
+            case ScopedTablePrivilege(schema, privilege, grantee):
+                rows["schema_privileges"].append((schema, privilege, grantee, "TABLES"))
+            case SchemaPrivilege(schema, privilege, grantee):
+                rows["schema_privileges"].append((schema, privilege, grantee, "SCHEMA"))
+            case TablePrivilege(schema, table, privilege, grantee):
+                rows["relation_privileges"].append((schema, table, privilege, grantee))
+            case ColumnPrivilege(schema, table, column, privilege, grantee):
+                rows["column_privileges"].append((schema, table, column, privilege, grantee))
+            case SystemPrivilege(privilege, grantee):
+                rows["system_privileges"].append((privilege, grantee))
+            case RlsAttachment(policy, schema, table, grantee):
+                rows["rls_attachments"].append((schema, table, policy, grantee, "role"))
+            case RlsTable(schema, table, conjunction):
+                rows["rls_relations"].append((schema, table, True, conjunction))
+            case RlsPolicy(name=name):
+                rows["rls_policies"].append((name,))
+            case MaskingAttachment(policy, schema, table, outputs, grantee, inputs, priority):
+                rows["masking_attachments"].append((policy, schema, table, grantee, "role", priority,
+                                                    json.dumps(list(inputs)), json.dumps(list(outputs))))
+            case MaskingPolicy(name=name):
+                rows["masking_policies"].append((name,))
+            case _:
+                raise AssertionError(f"no catalog row for {item!r}")
+    return rows
+
+
+def in_sync_rows(fake: FakeRedshift, *, secadmin: bool = True) -> dict[str, list[Row]]:
+    return catalog_rows(fake.state(), fake.ledger_rows(MODEL.name, TABLES),
+                        [(s["Name"], s["Checksum"]) for s in SCRIPTS], secadmin=secadmin)
+
+
+def cell(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"isNull": True}
+    if isinstance(value, bool):
+        return {"booleanValue": value}
+    if isinstance(value, int):
+        return {"longValue": value}
+    return {"stringValue": str(value)}
+
+
+@dataclass
+class DataApi:
+    """Queues the Data API's answers to one drift read: BatchExecuteStatement, DescribeStatement (polled),
+    GetStatementResult per query."""
+
+    stubber: Stubber
+    client: Any
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    batch_id: str = "d7a1e0c2-0000-4000-8000-000000000001"
+
+    def submit(self) -> None:
+        self.stubber.add_response(
+            "batch_execute_statement",
+            {"Id": self.batch_id, "CreatedAt": T0, "Database": DATABASE, "WorkgroupName": WORKGROUP,
+             "SecretArn": SECRET_ARN},
+            {"WorkgroupName": WORKGROUP, "Database": DATABASE, "SecretArn": SECRET_ARN,
+             "Sqls": [sql for _, sql in QUERIES], "StatementName": ANY},
+        )
+
+    def describe(self, status: str, subs: list[dict[str, Any]] | None = None, **extra: Any) -> None:
+        response = {"Id": self.batch_id, "Status": status, "CreatedAt": T0, "UpdatedAt": T0, "Database": DATABASE,
+                    "WorkgroupName": WORKGROUP, "SecretArn": SECRET_ARN, "SubStatements": subs or [], **extra}
+        self.stubber.add_response("describe_statement", response, {"Id": self.batch_id})
+
+    def read(self, rows: dict[str, list[Row]], *, running_first: bool = False) -> None:
+        """A read that finishes (after one poll with `running_first`) with these rows."""
+        self.submit()
+        if running_first:
+            self.describe("STARTED")
+        subs = [{"Id": f"{self.batch_id}:{n}", "Status": "FINISHED", "QueryString": sql, "HasResultSet": True,
+                 "ResultRows": len(rows[name])} for n, (name, sql) in enumerate(QUERIES, start=1)]
+        self.describe("FINISHED", subs, HasResultSet=True)  # polled: finished
+        self.describe("FINISHED", subs, HasResultSet=True)  # read for its sub-statements
+        for (name, _), sub in zip(QUERIES, subs, strict=True):
+            records = rows[name]
+            self.stubber.add_response(
+                "get_statement_result",
+                {"Records": [[cell(v) for v in row] for row in records], "TotalNumRows": len(records)},
+                {"Id": sub["Id"]})
+
+    def read_fails(self, failed: int, error: str) -> None:
+        """A read whose sub-statement `failed` (1-based) fails; the batch fails with it."""
+        self.submit()
+        subs = [{"Id": f"{self.batch_id}:{n}", "QueryString": sql, "HasResultSet": False,
+                 "Status": "FINISHED" if n < failed else "FAILED" if n == failed else "ABORTED",
+                 **({"Error": error} if n == failed else {})}
+                for n, (_, sql) in enumerate(QUERIES, start=1)]
+        self.describe("FAILED", subs, Error=error)
+
+
+@pytest.fixture
+def api() -> Iterator[DataApi]:
+    client = boto3.client("redshift-data", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stubber:
+        yield DataApi(stubber, client)
+        stubber.assert_no_pending_responses()
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+    sleeps: list[float]
+
+
+def run(api: DataApi, env: str = ENV, secret_arn: str | None = SECRET_ARN, outputs: Path | None = None) -> Run:
+    out, err = io.StringIO(), io.StringIO()
+    sleeps: list[float] = []
+    code = drift_command(env, secret_arn, outputs, client=api.client, sleep=sleeps.append, out=out, err=err)
+    return Run(code, out.getvalue(), err.getvalue(), sleeps)
+
+
+# --- in sync and drift ------------------------------------------------------------------------------
+
+
+def test_the_read_is_selects_only() -> None:
+    sqls = [sql for _, sql in QUERIES]
+    assert sqls and all(sql.startswith("SELECT ") for sql in sqls)
+    assert [name for name, _ in QUERIES] == [n for n, _ in read_queries(TABLES, MODEL.name) if
+                                             not n.startswith("bootstrap_")]
+
+
+def test_in_sync_exits_0_with_one_line(api: DataApi) -> None:
+    api.read(in_sync_rows(deployed()), running_first=True)
+    result = run(api)
+    assert (result.code, result.err) == (IN_SYNC, "")
+    assert result.out == f"in sync: {WORKGROUP}/{DATABASE} matches access/{MODEL.name}.yaml\n"
+    assert result.sleeps == [1.0]  # polled the running read once
+
+
+def test_drift_exits_1_printing_the_statements_that_converge(api: DataApi) -> None:
+    fake = deployed()
+    # By hand: a grant revoked, a managed role created by an earlier model version still there, one script
+    # not applied yet.
+    fake.execute('REVOKE SELECT ON TABLE "public"."sales_data" FROM ROLE "awsidc:amer-sales"')
+    fake.execute('CREATE ROLE "legacy"')
+    ledger = [*fake.ledger_rows(MODEL.name, TABLES), ("role", '["legacy"]', "")]
+    rows = catalog_rows(fake.state(), ledger, [(SCRIPTS[0]["Name"], SCRIPTS[0]["Checksum"])])
+    api.read(rows)
+    result = run(api)
+    assert (result.code, result.err) == (DRIFT, "")
+    lines = result.out.splitlines()
+    assert lines[0] == (f"-- drift report for {WORKGROUP}/{DATABASE} as admin, model access/{MODEL.name}.yaml; "
+                        "what the next deploy would run:")
+    assert f"-- script {SCRIPTS[1]['Name']} (sha256 {SCRIPTS[1]['Checksum'][:12]}), applied once before the model" \
+        in lines
+    assert 'DROP ROLE "legacy" FORCE;' in lines
+    assert 'GRANT SELECT ON TABLE "public"."sales_data" TO ROLE "AWSIDC:amer-sales";' in lines
+    assert lines[-1] == (f"drift: 2 statement(s) and 1 script(s) would converge {WORKGROUP}/{DATABASE} to "
+                         f"access/{MODEL.name}.yaml (nothing was changed)")
+
+
+def test_unrecorded_objects_that_match_are_not_drift(api: DataApi) -> None:
+    fake = deployed()
+    ledger = fake.ledger_rows(MODEL.name, TABLES)
+    rows = catalog_rows(fake.state(), [r for r in ledger if r[0] != "role"], [(s["Name"], s["Checksum"])
+                                                                             for s in SCRIPTS])
+    api.read(rows)
+    result = run(api)
+    roles = sum(1 for r in ledger if r[0] == "role")
+    assert result.code == IN_SYNC
+    assert result.out.endswith(f"; {roles} ledger record(s) the next deploy would update without DDL\n")
+
+
+# --- errors -----------------------------------------------------------------------------------------
+
+
+def test_a_never_deployed_warehouse_is_an_error(api: DataApi) -> None:
+    ledger = next(n for n, (name, _) in enumerate(QUERIES, start=1) if name == "ledger")
+    api.read_fails(ledger, 'ERROR: relation "redshift_idc.managed_object" does not exist')
+    result = run(api)
+    assert (result.code, result.out) == (ERROR, "")
+    assert result.err.startswith(f"error: {WORKGROUP}/{DATABASE}: reading the current state failed at statement "
+                                 f"{ledger}: SELECT kind, object_key, fingerprint FROM")
+    assert "the access model has never been deployed to this warehouse" in result.err
+
+
+def test_a_data_api_error_is_an_error(api: DataApi) -> None:
+    api.stubber.add_client_error("batch_execute_statement", service_error_code="ValidationException",
+                                 service_message=f"Workgroup {WORKGROUP} not found.", http_status_code=400)
+    result = run(api)
+    assert (result.code, result.out) == (ERROR, "")
+    assert result.err == (f"error: {WORKGROUP}/{DATABASE}: BatchExecuteStatement failed: ValidationException: "
+                          f"Workgroup {WORKGROUP} not found. (check your AWS credentials, the region, the workgroup "
+                          "name and the secret ARN)\n")
+
+
+def test_a_user_without_secadmin_is_an_error_not_a_wrong_report(api: DataApi) -> None:
+    api.read(in_sync_rows(deployed(), secadmin=False))
+    result = run(api)
+    assert (result.code, result.out) == (ERROR, "")
+    assert 'lacks sys:secadmin' in result.err and 'GRANT ROLE "sys:secadmin" TO "admin"' in result.err
+
+
+def test_an_environment_without_access_model_is_an_error_before_any_call(api: DataApi) -> None:
+    result = run(api, env="sample-existing-vpc")
+    assert result.code == ERROR
+    assert "access_model: not set" in result.err
+
+
+def test_a_missing_secret_is_an_error_naming_both_ways(api: DataApi) -> None:
+    result = run(api, secret_arn=None)
+    assert result.code == ERROR
+    assert "drift needs --secret-arn or --outputs" in result.err and "DevWarehouse.AdminSecretArn" in result.err
+
+
+def test_the_secret_can_come_from_the_deploy_outputs(api: DataApi, tmp_path: Path) -> None:
+    outputs = tmp_path / "cdk-outputs.json"
+    outputs.write_text(json.dumps({"DevWarehouse": {"AdminSecretArn": SECRET_ARN, "WorkgroupName": WORKGROUP}}))
+    api.read(in_sync_rows(deployed()))  # the stub checks SecretArn
+    assert run(api, secret_arn=None, outputs=outputs).code == IN_SYNC
+
+    outputs.write_text(json.dumps({"ProdWarehouse": {"AdminSecretArn": SECRET_ARN}}))
+    result = run(api, secret_arn=None, outputs=outputs)
+    assert result.code == ERROR
+    assert f"{outputs}: missing output DevWarehouse.AdminSecretArn (stacks in the file: ProdWarehouse)" in result.err
+    result = run(api, secret_arn=None, outputs=tmp_path / "nope.json")
+    assert result.code == ERROR and "no such outputs file" in result.err
+
+
+# --- the command line and make ----------------------------------------------------------------------
+
+
+def test_main_runs_drift_and_returns_its_exit_code(api: DataApi, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    clients: list[tuple[str, str]] = []
+
+    def client(service: str, region_name: str, config: Any) -> Any:
+        clients.append((service, region_name))
+        return api.client
+
+    monkeypatch.setattr("redshift_idc.drift.boto3.client", client)
+    api.read(in_sync_rows(deployed()))
+    assert main(["drift", "--env", ENV, "--secret-arn", SECRET_ARN]) == IN_SYNC
+    assert capsys.readouterr().out.startswith("in sync: ")
+    assert clients == [("redshift-data", CONFIG.region)]
+    assert main(["drift", "--env", "no-such-env", "--secret-arn", SECRET_ARN]) == ERROR
+    assert "no such environment 'no-such-env'" in capsys.readouterr().err
+
+
+MAKE = shutil.which("make")
+
+
+@pytest.mark.skipif(MAKE is None, reason="needs make")
+def test_make_targets_call_the_cli_and_cdk_diff() -> None:
+    def dry_run(*args: str) -> list[str]:
+        result = subprocess.run([str(MAKE), "-n", *args], cwd=ROOT, capture_output=True, text=True,  # noqa: S603
+                                check=True, timeout=60)
+        return [" ".join(line.split()) for line in result.stdout.splitlines()]
+
+    assert f".venv/bin/python -m redshift_idc drift --env dev --secret-arn '{SECRET_ARN}'" in dry_run(
+        "drift", "ENV=dev", f"SECRET_ARN={SECRET_ARN}")
+    assert ".venv/bin/python -m redshift_idc drift --env prod --outputs 'cdk-outputs.json'" in dry_run(
+        "drift", "ENV=prod", "OUTPUTS=cdk-outputs.json")
+    assert "npx cdk diff --no-notices -c env=dev" in dry_run("diff", "ENV=dev")
