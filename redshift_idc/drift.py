@@ -30,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from redshift_idc.access_model import load_scripts
 from redshift_idc.config import CONFIG_DIR, ConfigError, EnvironmentConfig, load_environment
 from redshift_idc.plan_cli import model_for, render_for_review
-from redshift_idc.runtime.catalog import SECADMIN, read_queries
+from redshift_idc.runtime.catalog import SECADMIN
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, is_transient
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.planner import plan
@@ -103,9 +103,7 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
     request = Request(model=model.name, desired=desired, token=statement_token(f"drift:{time.time_ns()}"),
                       prune=model.prune, ledger_schema=model.ledger_schema,
                       scripts=[Script(s["Name"], s["Sql"], s["Checksum"]) for s in scripts])
-    reconciler = Reconciler(api, request)
-    # The same queries as a deploy's read, without the ledger bootstrap (CREATE ... IF NOT EXISTS).
-    reconciler.queries = read_queries(reconciler.tables, request.model, bootstrap=False)
+    reconciler = Reconciler(api, request, read_only=True)
     where = f"{target.workgroup}/{target.database}"
     try:
         snapshot = reconciler.read_now(sleep)

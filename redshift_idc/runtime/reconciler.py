@@ -104,11 +104,12 @@ def split_script(text: str) -> list[str]:
 
 
 class Reconciler:
-    def __init__(self, api: DataApi, request: Request) -> None:
+    def __init__(self, api: DataApi, request: Request, *, read_only: bool = False) -> None:
+        """`read_only`: reads without the ledger bootstrap (CREATE ... IF NOT EXISTS), for reports."""
         self.api = api
         self.request = request
         self.tables = LedgerTables(request.ledger_schema)
-        self.queries = read_queries(self.tables, request.model)
+        self.queries = read_queries(self.tables, request.model, bootstrap=not read_only)
         self._snapshots: dict[str, Snapshot] = {}
 
     def _submit(self, sqls: list[str], seq: int, step: str) -> str:
