@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
@@ -12,10 +12,34 @@ from constructs import Construct
 
 from components.deploy_lookups import group_attribute_key
 from components.nag import acknowledge
-from redshift_idc.config import IdentityCenterConfig, RedshiftIdcApplicationConfig
+from redshift_idc.config import IdentityCenterConfig, RedshiftIdcApplicationConfig, ServiceIntegrationsConfig
 
 REDSHIFT_SERVICE_PRINCIPALS = ("redshift.amazonaws.com", "redshift-serverless.amazonaws.com")
 IDC_ROLE_ACTIONS = ("sso:DescribeApplication", "sso:DescribeInstance")
+# Seed 001: lets Redshift detect that Query Editor v2 can sign users in with IdC. The action has no resource
+# type (IAM's service authorization reference), so it can only be granted on "*".
+QEV2_DISCOVERY_ACTION = "redshift:DescribeQev2IdcApplications"
+
+_App = redshift.CfnRedshiftIdcApplication
+
+
+def _authorization(enabled: bool) -> str:
+    return "Enabled" if enabled else "Disabled"
+
+
+def service_integrations(config: ServiceIntegrationsConfig) -> list[_App.ServiceIntegrationsUnionProperty]:
+    """`ServiceIntegrations`, one union member per entry, each scope explicitly Enabled or Disabled so that
+    turning one off in config turns it off in Redshift too (instead of leaving the last value in place)."""
+    return [
+        _App.ServiceIntegrationsUnionProperty(lake_formation=[_App.LakeFormationScopeUnionProperty(
+            lake_formation_query=_App.LakeFormationQueryProperty(
+                authorization=_authorization(config.lake_formation_query)))]),
+        _App.ServiceIntegrationsUnionProperty(s3_access_grants=[_App.S3AccessGrantsScopeUnionProperty(
+            read_write_access=_App.ReadWriteAccessProperty(
+                authorization=_authorization(config.s3_access_grants == "read_write")))]),
+        _App.ServiceIntegrationsUnionProperty(redshift=[_App.RedshiftScopeUnionProperty(
+            connect=_App.ConnectProperty(authorization=_authorization(config.redshift_connect)))]),
+    ]
 
 
 class RedshiftIdcApplication(Construct):
@@ -26,7 +50,9 @@ class RedshiftIdcApplication(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, identity_center: IdentityCenterConfig,
-                 application: RedshiftIdcApplicationConfig, group_ids: Mapping[str, str]) -> None:
+                 application: RedshiftIdcApplicationConfig, group_ids: Mapping[str, str],
+                 authorized_token_issuers: Sequence[_App.AuthorizedTokenIssuerProperty] = (),
+                 query_editor_v2: bool = False) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         partition = identity_center.partition
@@ -50,6 +76,11 @@ class RedshiftIdcApplication(Construct):
         acknowledge(self.role.node.find_child("DefaultPolicy"), f"AwsSolutions-IAM5[Resource::{application_arns}]",
                     "The IdC-managed application's ARN is created by the Redshift IdC application, which needs "
                     "this role first; the wildcard is limited to applications of this one IdC instance.")
+        if query_editor_v2:
+            self.role.add_to_policy(iam.PolicyStatement(actions=[QEV2_DISCOVERY_ACTION], resources=["*"]))
+            acknowledge(self.role.node.find_child("DefaultPolicy"), "AwsSolutions-IAM5[Resource::*]",
+                        f"{QEV2_DISCOVERY_ACTION} (seed 001: Redshift detects Query Editor v2's IdC sign-in) has no "
+                        "resource type in IAM, so it cannot be scoped; it only lists QEv2 IdC applications.")
 
         self.application = redshift.CfnRedshiftIdcApplication(
             self,
@@ -59,6 +90,9 @@ class RedshiftIdcApplication(Construct):
             idc_instance_arn=identity_center.instance_arn,
             identity_namespace=application.identity_namespace,
             iam_role_arn=self.role.role_arn,
+            authorized_token_issuer_list=list(authorized_token_issuers) or None,
+            service_integrations=(service_integrations(application.service_integrations)
+                                  if application.service_integrations is not None else None),
         )
         self.application.node.add_dependency(self.role)
         acknowledge(self.application, "CloudFormation-Validate-F3006",

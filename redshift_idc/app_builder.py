@@ -9,10 +9,12 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from components.serverless_nag_rules import RedshiftServerlessChecks
-from redshift_idc.access_model import load_model
-from redshift_idc.config import EnvironmentConfig, load_environment
+from redshift_idc.access_model import AccessModel, load_model
+from redshift_idc.config import ConfigError, EnvironmentConfig, load_environment
 from redshift_idc.pipeline_config import PipelineConfig
+from redshift_idc.runtime.sql_text import fold
 from stacks.access_stack import AccessStack
+from stacks.connections_stack import ConnectionsStack
 from stacks.identity_stack import IdentityStack
 from stacks.pipeline_stack import PipelineStack
 from stacks.warehouse_stack import WarehouseStack
@@ -41,13 +43,30 @@ def add_environment(app: Construct, config: EnvironmentConfig, *, nag: bool = Tr
     if config.identity_propagation is not None:
         stacks["identity"] = IdentityStack(app, f"{config.stack_prefix}Identity", config=config,
                                            propagation=config.identity_propagation, warehouse=warehouse)
+    if config.query_editor_v2 is not None or config.iam_federation is not None:
+        stacks["connections"] = ConnectionsStack(app, f"{config.stack_prefix}Connections", config=config,
+                                                 warehouse=warehouse)
     if config.access_model is not None:
         model, desired = load_model(config.access_model, config)
+        check_federation_roles(config, model)
         stacks["access"] = AccessStack(app, f"{config.stack_prefix}Access", config=config, warehouse=warehouse,
                                        model=model, desired=desired)
     if nag:
         add_rule_packs(app)
     return stacks
+
+
+def check_federation_roles(config: EnvironmentConfig, model: AccessModel) -> None:
+    """The database roles IAM-federated users get must be roles the access model creates: Redshift ignores a
+    `RedshiftDbRoles` entry that names no role, so a typo would fail silently at sign-in."""
+    if config.iam_federation is None:
+        return
+    declared = {fold(role, model.case_sensitive_identifiers) for role in model.roles.plain}
+    for index, role in enumerate(config.iam_federation.db_roles):
+        if fold(role, model.case_sensitive_identifiers) not in declared:
+            raise ConfigError(f"config/{config.name}.yaml: iam_federation.db_roles[{index}]: '{role}' is not a role "
+                              f"of access model '{model.name}'; declare it under roles.plain in "
+                              f"access/{model.name}.yaml (known: {', '.join(model.roles.plain) or 'none'})")
 
 
 def add_rule_packs(scope: Construct) -> None:

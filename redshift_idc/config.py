@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -115,6 +116,76 @@ class IdcGroup(_Model):
         return value
 
 
+_ISSUER_URL = re.compile(r"https://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~/-]*)?")
+# Trusted token issuer claim paths (sso-admin model; \p{L} written as [^\W\d_], as the handler checks them).
+_CLAIM_PATH = re.compile(r"[^\W\d_]+(?:[._][^\W\d_]+){0,2}")
+_STORE_ATTRIBUTE_PATH = re.compile(r"[^\W\d_]+(?:\.[^\W\d_]+){0,2}")
+Audience = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+
+def https_issuer_url(value: str) -> str:
+    """An OIDC issuer as tokens carry it in `iss`: https only (OpenID Connect Discovery and IAM require it)."""
+    if not _ISSUER_URL.fullmatch(value):
+        raise ValueError("expected an https:// issuer URL without query or fragment, exactly as the IdP's "
+                         "tokens carry it in `iss` (e.g. https://example.okta.com/oauth2/default)")
+    return value.rstrip("/")
+
+
+def _non_empty_audiences(value: tuple[str, ...]) -> tuple[str, ...]:
+    if not value:
+        raise ValueError("at least one audience (the `aud` the IdP puts in the tokens the tool sends) is required")
+    return value
+
+
+HttpsIssuerUrl = Annotated[str, AfterValidator(https_issuer_url)]
+Audiences = Annotated[tuple[Audience, ...], AfterValidator(_non_empty_audiences)]
+
+
+class TrustedTokenIssuerConfig(_Model):
+    """An external OIDC IdP whose tokens third-party clients (BI tools, JDBC/ODBC with `IdpTokenAuthPlugin`)
+    present to Redshift (seed 000, "Configure client connections and trusted token issuers")."""
+
+    # Names the IdC trusted token issuer `<name>-<hash of issuer_url>` (names allow only [\w+=,.@-]).
+    name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,48}$")]
+    issuer_url: HttpsIssuerUrl
+    claim_attribute_path: str = "email"
+    identity_store_attribute_path: str = "emails.value"
+    audiences: Audiences
+
+    @field_validator("claim_attribute_path")
+    @classmethod
+    def _claim(cls, value: str) -> str:
+        if not _CLAIM_PATH.fullmatch(value):
+            raise ValueError("expected a token claim, up to three names joined by '.' or '_' (e.g. email, sub)")
+        return value
+
+    @field_validator("identity_store_attribute_path")
+    @classmethod
+    def _store_attribute(cls, value: str) -> str:
+        if not _STORE_ATTRIBUTE_PATH.fullmatch(value):
+            raise ValueError("expected an identity store attribute, up to three names joined by '.' "
+                             "(e.g. emails.value, userName)")
+        return value
+
+
+class ServiceIntegrationsConfig(_Model):
+    """The Redshift IdC application's service integrations (seed 000): identity propagation onward to Lake
+    Formation and S3 Access Grants, and the Redshift connect scope. Rendered explicitly Enabled/Disabled."""
+
+    lake_formation_query: bool = False
+    s3_access_grants: Literal["read_write", "none"] = "none"
+    redshift_connect: bool = False
+
+    @field_validator("s3_access_grants", mode="before")
+    @classmethod
+    def _s3_scope(cls, value: Any) -> Any:
+        if value == "read":
+            raise ValueError("Redshift's S3 Access Grants integration has a single scope, read/write "
+                             "(ReadWriteAccess); whether users read or also write is decided by the grants in S3 "
+                             "Access Grants (READ, WRITE, READWRITE). Use read_write and grant READ there, or none")
+        return value
+
+
 class RedshiftIdcApplicationConfig(_Model):
     """The Redshift IdC application: how IdC users and groups appear inside the database."""
 
@@ -122,6 +193,25 @@ class RedshiftIdcApplicationConfig(_Model):
     display_name: IdcDisplayName
     identity_namespace: IdentityNamespace = "AWSIDC"
     groups: tuple[IdcGroup, ...] = ()
+    trusted_token_issuers: tuple[TrustedTokenIssuerConfig, ...] = ()
+    service_integrations: ServiceIntegrationsConfig | None = None
+
+    @model_validator(mode="after")
+    def _distinct_issuers(self) -> RedshiftIdcApplicationConfig:
+        names: dict[str, int] = {}
+        urls: dict[str, int] = {}
+        for index, issuer in enumerate(self.trusted_token_issuers):
+            where = f"trusted_token_issuers[{index}]"
+            if issuer.name.lower() in names:
+                raise ValueError(f"{where}.name: duplicate name '{issuer.name}' (same as "
+                                 f"trusted_token_issuers[{names[issuer.name.lower()]}])")
+            if issuer.issuer_url in urls:
+                raise ValueError(f"{where}.issuer_url: {issuer.issuer_url} is also trusted_token_issuers"
+                                 f"[{urls[issuer.issuer_url]}]; IAM Identity Center keeps one trusted token issuer "
+                                 "per issuer URL: list every client's audience on that one")
+            names[issuer.name.lower()] = index
+            urls[issuer.issuer_url] = index
+        return self
 
     @field_validator("identity_namespace")
     @classmethod
@@ -269,10 +359,7 @@ class IdentityPropagationConfig(_Model):
     @field_validator("issuer_url")
     @classmethod
     def _https_issuer(cls, value: str) -> str:
-        if not re.fullmatch(r"https://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~/-]*)?", value):
-            raise ValueError("expected an https:// issuer URL without query or fragment, exactly as the IdP's "
-                             "tokens carry it in `iss` (e.g. https://example.okta.com/oauth2/default)")
-        return value.rstrip("/")
+        return https_issuer_url(value)
 
     @field_validator("audiences")
     @classmethod
@@ -295,6 +382,148 @@ class IdentityPropagationConfig(_Model):
     def issuer_host_path(self) -> str:
         """The issuer without its scheme: IAM's condition keys on the OIDC provider start with it."""
         return self.issuer_url.removeprefix("https://")
+
+
+class QueryEditorV2ApplicationConfig(_Model):
+    """The account's Query Editor v2 IdC application (`AWS::Redshift::QEV2IdcApplication`)."""
+
+    name: IdcApplicationName
+    display_name: IdcDisplayName
+
+
+class QueryEditorV2Config(_Model):
+    """Query Editor v2 with single sign-on (seed 001): an IdC permission set for the environment's account,
+    assigned to IdC groups that the Redshift IdC application also assigns."""
+
+    permission_set_name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,32}$")]
+    session_duration_hours: int = 1
+    groups: tuple[IdcGroup, ...]
+    idc_application: QueryEditorV2ApplicationConfig | None = Field(
+        default=None, description="create the account's QEv2 IdC application; omit if it already exists")
+
+    @field_validator("session_duration_hours")
+    @classmethod
+    def _session(cls, value: int) -> int:
+        if not 1 <= value <= 12:
+            raise ValueError("an IAM Identity Center permission set's session lasts 1 to 12 hours")
+        return value
+
+    @field_validator("groups")
+    @classmethod
+    def _groups(cls, value: tuple[IdcGroup, ...]) -> tuple[IdcGroup, ...]:
+        if not value:
+            raise ValueError("at least one IdC group is required: the permission set is assigned to these groups")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_groups(self) -> QueryEditorV2Config:
+        seen: dict[str, int] = {}
+        for index, group in enumerate(self.groups):
+            if group.display_name.lower() in seen:
+                raise ValueError(f"groups[{index}]: duplicate group '{group.display_name}' "
+                                 f"(same as groups[{seen[group.display_name.lower()]}])")
+            seen[group.display_name.lower()] = index
+        return self
+
+    @property
+    def session_duration(self) -> str:
+        """ISO 8601, as `AWS::SSO::PermissionSet` takes it."""
+        return f"PT{self.session_duration_hours}H"
+
+
+# Database role names carried by the `RedshiftDbRoles` principal tag: ':' separates them, and an IAM tag value
+# holds letters, digits, spaces and `_.:/=+-@`, at most 256 characters in all.
+_DB_ROLE_IN_TAG = re.compile(r"[\w .=+@/-]+")
+SAML_METADATA_CHARS = (1000, 10_000_000)  # IAM's limits on a SAML metadata document
+
+
+class FederationProviderConfig(_Model):
+    """The IdP that IAM trusts for the federation role: OIDC (issuer and audiences) or SAML (metadata)."""
+
+    type: Literal["oidc", "saml"]
+    issuer_url: HttpsIssuerUrl | None = None
+    audiences: tuple[Audience, ...] = ()
+    thumbprints: tuple[Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{40}$")], ...] = ()
+    metadata_document_file: str | None = Field(
+        default=None, description="the IdP's SAML metadata XML; a relative path is read from config/")
+
+    @model_validator(mode="after")
+    def _fields_of_type(self) -> FederationProviderConfig:
+        if self.type == "oidc":
+            if self.issuer_url is None:
+                raise ValueError("issuer_url: required for an OIDC provider (the IdP's issuer, https://...)")
+            if not self.audiences:
+                raise ValueError("audiences: at least one audience (the IdP application's client id, the `aud` of "
+                                 "its tokens) is required: the role's trust is conditioned on it")
+            if self.metadata_document_file is not None:
+                raise ValueError("metadata_document_file: only for type saml")
+            return self
+        if self.metadata_document_file is None:
+            raise ValueError("metadata_document_file: required for a SAML provider (the IdP's metadata XML)")
+        extra = [k for k in ("issuer_url", "audiences", "thumbprints") if getattr(self, k)]
+        if extra:
+            raise ValueError(f"{extra[0]}: only for type oidc (a SAML role is conditioned on SAML:aud)")
+        path = self.metadata_path
+        if not path.is_file():
+            raise ValueError(f"metadata_document_file: no such file {path}")
+        text = path.read_text(encoding="utf-8")
+        low, high = SAML_METADATA_CHARS
+        if not low <= len(text) <= high or "EntityDescriptor" not in text:
+            raise ValueError(f"metadata_document_file: {path} is not SAML metadata as IAM takes it (an "
+                             f"EntityDescriptor document of {low:,} to {high:,} characters)")
+        return self
+
+    @property
+    def metadata_path(self) -> Path:
+        return CONFIG_DIR / (self.metadata_document_file or "")
+
+    def metadata_document(self) -> str:
+        return self.metadata_path.read_text(encoding="utf-8")
+
+    @property
+    def issuer_host_path(self) -> str:
+        return (self.issuer_url or "").removeprefix("https://")
+
+
+class IamFederationConfig(_Model):
+    """A role for tools without IdC (seeds 003/004): users federated by an IAM OIDC or SAML provider get
+    temporary database credentials for this workgroup (`redshift-serverless:GetCredentials`)."""
+
+    provider: FederationProviderConfig
+    role_name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,64}$")] | None = None
+    db_roles: tuple[Annotated[str, StringConstraints(min_length=1, max_length=MAX_IDENTIFIER_BYTES)], ...] = Field(
+        default=(), description="database roles the users get, through the role's RedshiftDbRoles tag")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_db_groups(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "db_groups" in data:
+            raise ValueError("db_groups: Redshift Serverless has no database groups for IAM credentials (DbGroups "
+                             "and redshift:JoinGroup apply to provisioned clusters only); list database roles in "
+                             "db_roles instead (given to the users through the role's RedshiftDbRoles tag)")
+        return data
+
+    @model_validator(mode="after")
+    def _roles_fit_the_tag(self) -> IamFederationConfig:
+        seen: dict[str, int] = {}
+        for index, role in enumerate(self.db_roles):
+            if not _DB_ROLE_IN_TAG.fullmatch(role):
+                raise ValueError(f"db_roles[{index}]: '{role}' cannot travel in the RedshiftDbRoles tag: ':' separates "
+                                 "roles there and IAM tag values hold only letters, digits, spaces and _.=+-@/ "
+                                 "(IdC group roles such as 'AWSIDC:sales' are for IdC users, not this path)")
+            if role.lower() in seen:
+                raise ValueError(f"db_roles[{index}]: duplicate role '{role}' (same as db_roles[{seen[role.lower()]}])")
+            seen[role.lower()] = index
+        if len(":".join(self.db_roles)) > 256:
+            raise ValueError("db_roles: joined by ':' they exceed the 256 characters of the RedshiftDbRoles tag value")
+        return self
+
+    @property
+    def db_roles_tag(self) -> str:
+        """The `RedshiftDbRoles` principal tag: Redshift grants these roles to the users GetCredentials makes."""
+        return ":".join(self.db_roles)
+
+
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\w .:/=+@-]+$")]
 TagValue = Annotated[str, StringConstraints(max_length=256, pattern=r"^[\w .:/=+@-]*$")]
 
@@ -313,6 +542,8 @@ class EnvironmentConfig(_Model):
     access_model: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")] | None = Field(
         default=None, description="name of access/<model>.yaml the reconciler applies; omit for none")
     identity_propagation: IdentityPropagationConfig | None = None
+    query_editor_v2: QueryEditorV2Config | None = None
+    iam_federation: IamFederationConfig | None = None
     tags: dict[TagKey, TagValue] = Field(default_factory=dict)
 
     @field_validator("tags")
@@ -345,6 +576,47 @@ class EnvironmentConfig(_Model):
             raise ValueError(f"base_capacity_rpu: above 512 RPU is offered only in "
                              f"{', '.join(sorted(EXTENDED_RPU_REGIONS))}, not in {region}")
         return value
+
+    @field_validator("identity_propagation")
+    @classmethod
+    def _one_issuer_per_url(cls, value: IdentityPropagationConfig | None,
+                            info: ValidationInfo) -> IdentityPropagationConfig | None:
+        application = info.data.get("redshift_idc_application")
+        if value is None or application is None:
+            return value
+        for index, issuer in enumerate(application.trusted_token_issuers):
+            if issuer.issuer_url == value.issuer_url:
+                raise ValueError(f"issuer_url: {value.issuer_url} is also redshift_idc_application."
+                                 f"trusted_token_issuers[{index}]; IAM Identity Center keeps one trusted token issuer "
+                                 "per issuer URL and identity_propagation makes its own: use another issuer (e.g. "
+                                 "another authorization server of the IdP) for one of them")
+        return value
+
+    @field_validator("query_editor_v2")
+    @classmethod
+    def _qev2_groups_assigned(cls, value: QueryEditorV2Config | None,
+                              info: ValidationInfo) -> QueryEditorV2Config | None:
+        application = info.data.get("redshift_idc_application")
+        if value is None or application is None:
+            return value
+        assigned = {g.display_name.lower() for g in application.groups}
+        for index, group in enumerate(value.groups):
+            if group.display_name.lower() not in assigned:
+                raise ValueError(f"groups[{index}]: '{group.display_name}' is not assigned to the Redshift IdC "
+                                 "application (redshift_idc_application.groups); its users would get 'Invalid scope' "
+                                 "when Query Editor v2 connects: add it there")
+        return value
+
+    @field_validator("iam_federation")
+    @classmethod
+    def _one_oidc_provider_per_url(cls, value: IamFederationConfig | None,
+                                   info: ValidationInfo) -> IamFederationConfig | None:
+        propagation = info.data.get("identity_propagation")
+        if value is None or propagation is None or value.provider.issuer_url != propagation.issuer_url:
+            return value
+        raise ValueError(f"provider.issuer_url: {propagation.issuer_url} is also identity_propagation.issuer_url; "
+                         "IAM allows one OIDC provider per issuer URL in an account and identity propagation "
+                         "creates it: use another issuer (e.g. another authorization server of the IdP)")
 
     @property
     def stack_prefix(self) -> str:

@@ -9,7 +9,8 @@ object marked as managed in the ledger), and the SQL of a first deploy.
 
 Noise is left out: asset hashes (Lambda code and the access-model document are content-addressed, so
 `S3Key`, `ModelKey`, `ModelHash` and the hash output change with any content change; the assets that
-changed are named instead), `AWS::CDK::Metadata`, construct paths and ordering-only `DependsOn`.
+changed are named instead), `AWS::CDK::Metadata`, `aws:*` resource metadata (construct paths, asset
+staging) and ordering-only `DependsOn`.
 Everything is sorted, so the same two assemblies always give the same text.
 
 An assembly directory is either one cloud assembly (`manifest.json` inside) or a directory of them, one
@@ -521,7 +522,7 @@ def render(environments: list[EnvironmentDiff], base: Path, head: Path, *, limit
     fences = [line for line in lines if line.startswith("```")]
     closing = ["`" * (len(fences[-1]) - len(fences[-1].lstrip("`")))] if len(fences) % 2 else []
     open_details = sum(line.startswith("<details>") for line in lines) - sum(line == "</details>" for line in lines)
-    return "\n".join([*lines, *closing, "", *["</details>"] * open_details, "", note]) + "\n"
+    return "\n".join([*lines, *closing, *["</details>"] * open_details]).rstrip("\n") + f"\n\n{note}\n"
 
 
 def _render(environments: list[EnvironmentDiff], base: Path, head: Path, level: int) -> str:

@@ -11,6 +11,7 @@ from components.idc_application import RedshiftIdcApplication
 from components.log_retention import retention_days
 from components.network import WarehouseNetwork
 from components.serverless_warehouse import ServerlessWarehouse
+from components.trusted_token_issuers import TrustedTokenIssuers
 from redshift_idc.config import EnvironmentConfig
 
 
@@ -45,8 +46,14 @@ class WarehouseStack(Stack):
                 partition=config.identity_center.partition,
                 group_names=unresolved,
             ))
+        # Third-party clients' issuers exist before the application that authorizes them (seed 000).
+        issuers = (TrustedTokenIssuers(self, "TrustedTokenIssuers", issuers=application.trusted_token_issuers,
+                                       identity_center=config.identity_center, key=key, log_retention=retention)
+                   if application.trusted_token_issuers else None)
         idc = RedshiftIdcApplication(self, "IdcApplication", identity_center=config.identity_center,
-                                     application=application, group_ids=group_ids)
+                                     application=application, group_ids=group_ids,
+                                     authorized_token_issuers=issuers.authorized_token_issuers if issuers else (),
+                                     query_editor_v2=config.query_editor_v2 is not None)
         warehouse = ServerlessWarehouse(
             self, "Warehouse", config=config.warehouse, key=key, idc_application_arn=idc.arn,
             subnet_ids=network.subnet_ids, security_group_ids=network.security_group_ids,

@@ -1,5 +1,13 @@
-"""Custom resource `Custom::IdcOAuthAppConfig`: the parts of the customer-managed IdC OAuth application that
-CloudFormation has no types for (seed 002, "Create a customer managed application in IAM Identity Center").
+"""Custom resources for what CloudFormation has no types for in IAM Identity Center: the trusted token issuer
+(TTI), alone or with the customer-managed OAuth application configuration that uses it. One handler, one TTI
+implementation, two resource types:
+
+- `Custom::IdcTrustedTokenIssuer` (see `on_issuer_event`): only a TTI, e.g. for the Redshift IdC application's
+  `AuthorizedTokenIssuerList` (third-party clients: BI tools, JDBC/ODBC with `IdpTokenAuthPlugin`, seed 000).
+  Redshift itself authorizes the TTI's tokens for its IdC-managed application; this resource owns the TTI only.
+- `Custom::IdcOAuthAppConfig` (every other resource type, below): the parts of the customer-managed IdC OAuth
+  application that CloudFormation has no types for (seed 002, "Create a customer managed application in IAM
+  Identity Center").
 
 CloudFormation creates the application itself (`AWS::SSO::Application`). This handler owns, for that
 application, in this order:
@@ -32,6 +40,12 @@ scope and setting are attributes of the application). Consequences:
   scope, method and grant (after a replacement they belong to the new TTI); the TTI itself always goes.
   "Already gone" is success, and a physical id that is not a TTI ARN (a Create that failed before naming
   the resource) means there is nothing to delete.
+
+`Custom::IdcTrustedTokenIssuer` takes `InstanceArn`, `TrustedTokenIssuerName`, `IssuerUrl`, `ClaimAttributePath`
+and `IdentityStoreAttributePath`, returns the same physical id and data, and follows the same TTI rules: Create
+makes it (idempotently per request), Update renames it or changes its claim paths in place and makes a new one
+for a new issuer URL or instance (CloudFormation then deletes the old one), Delete deletes it ("already gone" is
+success).
 
 Only the standard library and boto3 are imported: this module runs in Lambda.
 """
@@ -84,6 +98,25 @@ IDENTITY_STORE_ATTRIBUTE_PATH = re.compile(rf"{_LETTERS}(?:\.{_LETTERS}){{0,2}}"
 ISSUER_URL = re.compile(r"https://[-a-zA-Z0-9+&@/%=~_|!:,.;]*[-a-zA-Z0-9+&@/%=~_|]")
 
 
+ISSUER_RESOURCE_TYPE = "Custom::IdcTrustedTokenIssuer"
+
+
+@dataclass(frozen=True)
+class IssuerConfig:
+    """A trusted token issuer for an OIDC IdP: what `CreateTrustedTokenIssuer` needs, validated."""
+
+    instance_arn: str
+    issuer_name: str
+    issuer_url: str
+    claim_attribute_path: str
+    identity_store_attribute_path: str
+
+    @property
+    def instance_id(self) -> str:
+        match = INSTANCE_ARN.fullmatch(self.instance_arn)
+        return match.group("instance") if match else ""
+
+
 @dataclass(frozen=True)
 class AppConfig:
     """The resource properties, validated and typed; compared field by field on Update."""
@@ -103,6 +136,11 @@ class AppConfig:
     def instance_id(self) -> str:
         match = INSTANCE_ARN.fullmatch(self.instance_arn)
         return match.group("instance") if match else ""
+
+    @property
+    def issuer(self) -> IssuerConfig:
+        return IssuerConfig(self.instance_arn, self.issuer_name, self.issuer_url, self.claim_attribute_path,
+                            self.identity_store_attribute_path)
 
 
 def _text(props: Mapping[str, Any], name: str, problems: list[str], pattern: re.Pattern[str] | None = None,
@@ -142,14 +180,10 @@ def _flag(props: Mapping[str, Any], name: str, problems: list[str]) -> bool:
     return False
 
 
-def parse_properties(props: Mapping[str, Any]) -> AppConfig:
-    """Validate every property before any AWS call, and name every problem at once, so a bad template
-    fails fast with one readable CloudFormation event instead of a half-made configuration."""
-    problems: list[str] = []
-    config = AppConfig(
+def _issuer_properties(props: Mapping[str, Any], problems: list[str]) -> IssuerConfig:
+    """The TTI properties both resource types share, each problem appended to `problems`."""
+    return IssuerConfig(
         instance_arn=_text(props, "InstanceArn", problems, INSTANCE_ARN, "an IAM Identity Center instance ARN"),
-        application_arn=_text(props, "ApplicationArn", problems, APPLICATION_ARN,
-                              "an IAM Identity Center application ARN"),
         issuer_name=_text(props, "TrustedTokenIssuerName", problems, ISSUER_NAME,
                           "a trusted token issuer name (1-255 of letters, digits and _+=,.@-)"),
         issuer_url=_text(props, "IssuerUrl", problems, ISSUER_URL, "an https:// issuer URL"),
@@ -158,6 +192,31 @@ def parse_properties(props: Mapping[str, Any]) -> AppConfig:
         identity_store_attribute_path=_text(props, "IdentityStoreAttributePath", problems,
                                             IDENTITY_STORE_ATTRIBUTE_PATH,
                                             "an identity store attribute path (e.g. emails.value)"),
+    )
+
+
+def parse_issuer_properties(props: Mapping[str, Any]) -> IssuerConfig:
+    """`Custom::IdcTrustedTokenIssuer`'s properties, every problem named at once, before any AWS call."""
+    problems: list[str] = []
+    issuer = _issuer_properties(props, problems)
+    if problems:
+        raise CustomResourceError(f"{ISSUER_RESOURCE_TYPE}: invalid properties: " + "; ".join(problems))
+    return issuer
+
+
+def parse_properties(props: Mapping[str, Any]) -> AppConfig:
+    """Validate every property before any AWS call, and name every problem at once, so a bad template
+    fails fast with one readable CloudFormation event instead of a half-made configuration."""
+    problems: list[str] = []
+    issuer = _issuer_properties(props, problems)
+    config = AppConfig(
+        instance_arn=issuer.instance_arn,
+        application_arn=_text(props, "ApplicationArn", problems, APPLICATION_ARN,
+                              "an IAM Identity Center application ARN"),
+        issuer_name=issuer.issuer_name,
+        issuer_url=issuer.issuer_url,
+        claim_attribute_path=issuer.claim_attribute_path,
+        identity_store_attribute_path=issuer.identity_store_attribute_path,
         audiences=_texts(props, "Audiences", problems, MAX_AUDIENCES),
         actor_role_arns=_texts(props, "ActorRoleArns", problems, None, IAM_ROLE_ARN, "IAM role ARNs"),
         authorized_targets=_texts(props, "AuthorizedTargets", problems, MAX_TARGETS, SCOPE_TARGET,
@@ -187,7 +246,7 @@ def actor_policy(role_arns: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def issuer_client_token(event: Mapping[str, Any], config: AppConfig) -> str:
+def issuer_client_token(event: Mapping[str, Any], config: IssuerConfig | AppConfig) -> str:
     """CreateTrustedTokenIssuer's idempotency token. It depends only on the CloudFormation request and the
     issuer it asks for, so a re-delivered request (a Lambda or framework retry of the same RequestId) gets
     back the issuer the first attempt made instead of leaking a second one. 64 hex chars: the API maximum."""
@@ -240,7 +299,7 @@ class OAuthAppClient:
             return str(failure)
         return None
 
-    def create_issuer(self, config: AppConfig, client_token: str) -> str:
+    def create_issuer(self, config: IssuerConfig, client_token: str) -> str:
         response = self._call(
             "create the trusted token issuer", "create_trusted_token_issuer",
             InstanceArn=config.instance_arn, Name=config.issuer_name, TrustedTokenIssuerType="OIDC_JWT",
@@ -254,7 +313,7 @@ class OAuthAppClient:
         )
         return str(response["TrustedTokenIssuerArn"])
 
-    def update_issuer(self, issuer_arn: str, config: AppConfig, old: AppConfig | None) -> None:
+    def update_issuer(self, issuer_arn: str, config: IssuerConfig, old: IssuerConfig | None) -> None:
         """Send only what changed (everything when the old state is unknown)."""
         params: dict[str, Any] = {}
         if old is None or old.issuer_name != config.issuer_name:
@@ -269,7 +328,7 @@ class OAuthAppClient:
             self._call("update the trusted token issuer", "update_trusted_token_issuer",
                        TrustedTokenIssuerArn=issuer_arn, **params)
 
-    def issuer_serves(self, issuer_arn: str, config: AppConfig) -> bool:
+    def issuer_serves(self, issuer_arn: str, config: IssuerConfig) -> bool:
         """Whether this existing TTI already has the wanted instance and issuer URL. A rollback Update sends
         the original properties with the original physical id: that TTI must be kept, not replaced (a
         second TTI for the same issuer URL in the same instance would not be accepted)."""
@@ -390,9 +449,29 @@ def _rolled_back(failure: StepFailed, undo: list[_Undo], request: str) -> Custom
     return CustomResourceError(message)
 
 
+def issuer_moved(old: IssuerConfig | None, new: IssuerConfig) -> bool:
+    """Whether the TTI must be a new one: `UpdateTrustedTokenIssuer` cannot change the issuer URL or instance
+    (an unknown old state counts as moved; `converge_issuer` then checks the existing TTI first)."""
+    return old is None or old.instance_arn != new.instance_arn or old.issuer_url != new.issuer_url
+
+
+def converge_issuer(app: OAuthAppClient, issuer: IssuerConfig, old: IssuerConfig | None, physical_id: str,
+                    client_token: str) -> str | None:
+    """Make the TTI `physical_id` match `issuer`: in place when it can (name, claim paths), else a new TTI,
+    whose ARN is returned (None when the TTI was kept). The caller owns deleting a new TTI if a later step
+    fails; CloudFormation deletes the replaced one once the new ARN is the physical id."""
+    if issuer_moved(old, issuer) and not app.issuer_serves(physical_id, issuer):
+        new_arn = app.create_issuer(issuer, client_token)
+        LOG.info("issuer URL or instance changed: created trusted token issuer %s to replace %s",
+                 new_arn, physical_id)
+        return new_arn
+    app.update_issuer(physical_id, issuer, old)
+    return None
+
+
 def create(app: OAuthAppClient, config: AppConfig, client_token: str) -> str:
     """All five steps; on failure, delete what this invocation made (a failed Create gets no Delete)."""
-    issuer_arn = app.create_issuer(config, client_token)
+    issuer_arn = app.create_issuer(config.issuer, client_token)
     LOG.info("created trusted token issuer %s", issuer_arn)
     undo = [_Undo(f"the trusted token issuer {issuer_arn}", lambda: app.delete_issuer(issuer_arn))]
     try:
@@ -410,18 +489,15 @@ def update(app: OAuthAppClient, config: AppConfig, old: AppConfig | None, physic
         LOG.info("physical id %r is not a trusted token issuer: creating the configuration", physical_id)
         return create(app, config, client_token)
     everything = old is None or old.application_arn != config.application_arn
-    issuer_moved = old is None or old.instance_arn != config.instance_arn or old.issuer_url != config.issuer_url
+    moved = issuer_moved(old.issuer if old else None, config.issuer)
     issuer_arn = physical_id
     undo: list[_Undo] = []
-    if issuer_moved and not app.issuer_serves(physical_id, config):
-        issuer_arn = app.create_issuer(config, client_token)
-        LOG.info("issuer URL or instance changed: created trusted token issuer %s to replace %s",
-                 issuer_arn, physical_id)
-        undo.append(_Undo(f"the new trusted token issuer {issuer_arn}", lambda: app.delete_issuer(issuer_arn)))
-    else:
-        app.update_issuer(physical_id, config, old)
+    new_arn = converge_issuer(app, config.issuer, old.issuer if old else None, physical_id, client_token)
+    if new_arn is not None:
+        issuer_arn = new_arn
+        undo.append(_Undo(f"the new trusted token issuer {new_arn}", lambda: app.delete_issuer(new_arn)))
     changes = _Changes(
-        grant=everything or issuer_moved or old is None or old.audiences != config.audiences,
+        grant=everything or moved or old is None or old.audiences != config.audiences,
         authentication_method=everything or old is None or old.actor_role_arns != config.actor_role_arns,
         access_scope=everything or old is None or old.authorized_targets != config.authorized_targets,
         assignment=everything or old is None or old.assignment_required != config.assignment_required,
@@ -478,10 +554,43 @@ def _old_config(old_properties: Mapping[str, Any]) -> AppConfig | None:
         return None
 
 
+def _old_issuer(old_properties: Mapping[str, Any]) -> IssuerConfig | None:
+    try:
+        return parse_issuer_properties(old_properties)
+    except CustomResourceError as error:
+        LOG.warning("old properties unreadable (%s): treating the issuer as changed", error)
+        return None
+
+
+def on_issuer_event(event: dict[str, Any], client: Any = None) -> dict[str, Any]:
+    """`Custom::IdcTrustedTokenIssuer`: the TTI alone, with the same calls and rules as the OAuth application's."""
+    request = CustomResourceEvent.from_dict(event)
+    physical_id = request.physical_resource_id or ""
+    if request.request_type == "Delete":
+        if not TRUSTED_TOKEN_ISSUER_ARN.fullmatch(physical_id):
+            LOG.info("physical id %r is not a trusted token issuer: nothing was created, nothing to delete",
+                     physical_id)
+        elif error := OAuthAppClient(client or boto3.client("sso-admin", config=RETRIES)).delete_issuer(physical_id):
+            raise CustomResourceError(f"could not delete the trusted token issuer {physical_id}: {error}")
+        return {"PhysicalResourceId": physical_id}
+    issuer = parse_issuer_properties(request.properties)
+    app = OAuthAppClient(client or boto3.client("sso-admin", config=RETRIES))
+    token = issuer_client_token(event, issuer)
+    if request.request_type == "Update" and TRUSTED_TOKEN_ISSUER_ARN.fullmatch(physical_id):
+        issuer_arn = converge_issuer(app, issuer, _old_issuer(request.old_properties), physical_id,
+                                     token) or physical_id
+    else:  # Create, or an Update of a resource whose Create never named a TTI
+        issuer_arn = app.create_issuer(issuer, token)
+        LOG.info("created trusted token issuer %s", issuer_arn)
+    return {"PhysicalResourceId": issuer_arn, "Data": {"TrustedTokenIssuerArn": issuer_arn}}
+
+
 def on_event(event: dict[str, Any], context: Any = None, client: Any = None) -> dict[str, Any]:
     """Provider-framework entry point; `client` (an sso-admin client) is for tests.
 
     The client is made in the Lambda's region: the IdC instance must be in that region."""
+    if event.get("ResourceType") == ISSUER_RESOURCE_TYPE:
+        return on_issuer_event(event, client)
     request = CustomResourceEvent.from_dict(event)
     physical_id = request.physical_resource_id or ""
     if request.request_type == "Delete":

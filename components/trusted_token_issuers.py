@@ -1,0 +1,93 @@
+"""Trusted token issuers for third-party clients of the Redshift IdC application (seed 000: BI tools such as
+Tableau or Power BI, JDBC/ODBC with `IdpTokenAuthPlugin`).
+
+CloudFormation has no type for a trusted token issuer (TTI), so each is a `Custom::IdcTrustedTokenIssuer`
+served by the same handler as the identity-propagation OAuth application (`lambda/idc_oauth_app`,
+`redshift_idc.runtime.idc_oauth_app`): one TTI implementation. The Redshift IdC application then authorizes
+each TTI's audiences through its `AuthorizedTokenIssuerList`; Redshift puts the grant on its own IdC-managed
+application, so this construct needs no permission on that application.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_redshift as redshift
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from components.deploy_lookups import group_attribute_key
+from components.lambda_asset import LAMBDA_RUNTIME, handler_code
+from components.nag import acknowledge, acknowledge_provider_framework
+from redshift_idc.config import IdentityCenterConfig, TrustedTokenIssuerConfig
+from redshift_idc.runtime.idc_oauth_app import ISSUER_RESOURCE_TYPE
+
+# What the handler calls for a TTI alone: no application is configured.
+ISSUER_ACTIONS = ("sso:CreateTrustedTokenIssuer", "sso:UpdateTrustedTokenIssuer", "sso:DeleteTrustedTokenIssuer",
+                  "sso:DescribeTrustedTokenIssuer")
+
+
+def issuer_name(config: TrustedTokenIssuerConfig) -> str:
+    """`<name>-<hash of the issuer URL>`: a new URL means a new TTI (the API cannot change a TTI's URL), and the
+    old and the new must coexist while CloudFormation replaces one with the other."""
+    return f"{config.name}-{hashlib.sha256(config.issuer_url.encode('utf-8')).hexdigest()[:8]}"
+
+
+class TrustedTokenIssuers(Construct):
+    """One read/write Lambda behind the Provider framework and one custom resource per issuer.
+
+    `authorized_token_issuers` is what `CfnRedshiftIdcApplication.authorized_token_issuer_list` takes.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, issuers: Sequence[TrustedTokenIssuerConfig],
+                 identity_center: IdentityCenterConfig, key: kms.IKey, log_retention: logs.RetentionDays) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        log_group = logs.LogGroup(self, "Logs", encryption_key=key, retention=log_retention,
+                                  removal_policy=RemovalPolicy.DESTROY)
+        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        description="Creates, updates and deletes the IdC trusted token issuers of third-party clients")
+        log_group.grant_write(role)
+        issuer_arns = (f"arn:{identity_center.partition}:sso::{stack.account}:trustedTokenIssuer/"
+                       f"{identity_center.instance_id}/*")
+        role.add_to_policy(iam.PolicyStatement(actions=list(ISSUER_ACTIONS),
+                                               resources=[identity_center.instance_arn, issuer_arns]))
+        acknowledge(role.node.find_child("DefaultPolicy"), f"AwsSolutions-IAM5[Resource::{issuer_arns}]",
+                    "A trusted token issuer's id is assigned by CreateTrustedTokenIssuer; the wildcard is limited to "
+                    "issuers of this IdC instance.")
+        function = lambda_.Function(
+            self, "Function", runtime=LAMBDA_RUNTIME, handler="index.on_event",
+            code=handler_code("idc_oauth_app"), role=role, timeout=Duration.minutes(2), memory_size=256,
+            log_group=log_group, description="IdC trusted token issuers (no CloudFormation type exists)",
+        )
+        framework_logs = logs.LogGroup(self, "ProviderLogs", encryption_key=key, retention=log_retention,
+                                       removal_policy=RemovalPolicy.DESTROY)
+        provider = cr.Provider(self, "Provider", on_event_handler=function, log_group=framework_logs)
+        acknowledge_provider_framework(provider)
+
+        self.authorized_token_issuers: list[redshift.CfnRedshiftIdcApplication.AuthorizedTokenIssuerProperty] = []
+        self.issuer_arns: dict[str, str] = {}
+        for issuer in issuers:
+            # Keyed by name only: a new issuer URL is an Update of the same resource, which makes the new TTI
+            # and lets CloudFormation delete the old one.
+            resource = CustomResource(
+                self, group_attribute_key(issuer.name).replace("Group", "Issuer", 1),
+                service_token=provider.service_token, resource_type=ISSUER_RESOURCE_TYPE,
+                properties={
+                    "InstanceArn": identity_center.instance_arn,
+                    "TrustedTokenIssuerName": issuer_name(issuer),
+                    "IssuerUrl": issuer.issuer_url,
+                    "ClaimAttributePath": issuer.claim_attribute_path,
+                    "IdentityStoreAttributePath": issuer.identity_store_attribute_path,
+                },
+            )
+            arn = resource.get_att_string("TrustedTokenIssuerArn")
+            self.issuer_arns[issuer.name] = arn
+            self.authorized_token_issuers.append(redshift.CfnRedshiftIdcApplication.AuthorizedTokenIssuerProperty(
+                trusted_token_issuer_arn=arn, authorized_audiences_list=list(issuer.audiences)))
