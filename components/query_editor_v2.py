@@ -11,7 +11,6 @@ from aws_cdk import aws_sso as sso
 from constructs import Construct
 
 from components.deploy_lookups import group_attribute_key
-from components.nag import acknowledge
 from redshift_idc.config import IdentityCenterConfig, QueryEditorV2Config
 
 READ_SHARING_POLICY = "AmazonRedshiftQueryEditorV2ReadSharing"
@@ -58,9 +57,6 @@ class QueryEditorV2(Construct):
                 qev2_idc_application_name=config.idc_application.name,
                 idc_display_name=config.idc_application.display_name,
             )
-            acknowledge(self.application, "CloudFormation-Validate-F3006",
-                        "CDK's bundled resource schema predates AWS::Redshift::QEV2IdcApplication; cfn-lint (run in "
-                        "the test suite) knows the type and validates it.")
             application_arns.append(self.application.attr_idc_managed_application_arn)
 
         self.relay_state = relay_state(region, partition)

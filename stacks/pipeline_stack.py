@@ -77,11 +77,18 @@ class PipelineStack(Stack):
             env = by_name[stage.environment]
             pre: list[pipelines.Step] = []
             if stage.approval:
-                pre.append(pipelines.ManualApprovalStep(
+                approval = pipelines.ManualApprovalStep(
                     f"Approve-{env.name}",
                     comment=(f"Deploys environment {env.name} ({env.account}/{env.region}). Read the access-model "
-                             f"plan first: plans/{env.name}.sql in the Synth step's output (also in its log)."),
-                ))
+                             f"plan first: the Plan-{env.name} action's log just before this approval."),
+                )
+                if env.access_model is not None:
+                    # Print the plan (an artifact of the synth step) right before the approval that depends on it.
+                    show = pipelines.ShellStep(f"Plan-{env.name}", input=self.plans,
+                                               commands=[f"cat {env.name}.sql"])
+                    approval.add_step_dependency(show)
+                    pre.append(show)
+                pre.append(approval)
             deployment = EnvironmentStage(self, env.stack_prefix, config=env, add_environment=add_environment)
             self.pipeline.add_stage(deployment, pre=pre)
         self.pipeline.build_pipeline()  # now, so its generated roles exist to be checked below

@@ -34,18 +34,30 @@ def _stages(template: dict[str, Any]) -> list[dict[str, Any]]:
 def test_stages_deploy_the_environments_in_order(pipeline: tuple[dict[str, Any], Path, list[str]]) -> None:
     names = [s["Name"] for s in _stages(pipeline[0])]
     assert names[:3] == ["Source", "Build", "UpdatePipeline"]
-    assert names.index("Demo") < names.index("SampleExistingVpc")
+    assert names.index("Dev") < names.index("Prod")
 
 
 def test_manual_approval_only_where_configured(pipeline: tuple[dict[str, Any], Path, list[str]]) -> None:
     approvals = {s["Name"]: [a["Name"] for a in s["Actions"] if a["ActionTypeId"]["Category"] == "Approval"]
                  for s in _stages(pipeline[0])}
-    assert approvals["Demo"] == []
-    assert approvals["SampleExistingVpc"] == ["Approve-sample-existing-vpc"]
-    stage = next(s for s in _stages(pipeline[0]) if s["Name"] == "SampleExistingVpc")
+    assert approvals["Dev"] == []
+    assert approvals["Prod"] == ["Approve-prod"]
+    stage = next(s for s in _stages(pipeline[0]) if s["Name"] == "Prod")
     approval = next(a for a in stage["Actions"] if a["ActionTypeId"]["Category"] == "Approval")
-    assert approval["RunOrder"] < min(a["RunOrder"] for a in stage["Actions"] if a is not approval)
-    assert "plans/sample-existing-vpc.sql" in approval["Configuration"]["CustomData"]
+    # Before every deploying action of the stage (only the plan printout comes earlier).
+    deploys = [a["RunOrder"] for a in stage["Actions"] if a["ActionTypeId"]["Category"] == "Deploy"]
+    assert deploys and approval["RunOrder"] < min(deploys)
+    assert "Plan-prod" in approval["Configuration"]["CustomData"]
+
+
+def test_plan_is_printed_before_the_approval(pipeline: tuple[dict[str, Any], Path, list[str]]) -> None:
+    template = pipeline[0]
+    stage = next(s for s in _stages(template) if s["Name"] == "Prod")
+    actions = {a["Name"]: a for a in stage["Actions"]}
+    assert actions["Plan-prod"]["RunOrder"] < actions["Approve-prod"]["RunOrder"]
+    project = actions["Plan-prod"]["Configuration"]["ProjectName"]["Ref"]
+    buildspec = template["Resources"][project]["Properties"]["Source"]["BuildSpec"]
+    assert "cat prod.sql" in buildspec
 
 
 def test_synth_step_runs_the_tests_and_writes_the_plan(pipeline: tuple[dict[str, Any], Path, list[str]]) -> None:
@@ -53,7 +65,8 @@ def test_synth_step_runs_the_tests_and_writes_the_plan(pipeline: tuple[dict[str,
     synth = [p for k, p in projects.items() if "Synth" in k]
     assert len(synth) == 1
     buildspec = synth[0]["Properties"]["Source"]["BuildSpec"]
-    for command in ("make test", "make pipeline-synth", "make plan ENV=demo > plans/demo.sql"):
+    for command in ("make test", "make pipeline-synth", "make plan ENV=dev > plans/dev.sql",
+                    "make plan ENV=prod > plans/prod.sql"):
         assert command in buildspec
 
 
@@ -75,11 +88,12 @@ def test_only_known_generated_findings_are_acknowledged(pipeline: tuple[dict[str
 
 def test_stage_assemblies_hold_each_environment(pipeline: tuple[dict[str, Any], Path, list[str]]) -> None:
     outdir = pipeline[1]
-    demo = sorted(p.name for p in (outdir / "assembly-RedshiftIdcPipeline-Demo").glob("*.template.json"))
-    assert [next(kind for kind in ("Access", "Identity", "Warehouse") if f"DemoDemo{kind}" in name)
-            for name in demo] == ["Access", "Identity", "Warehouse"]
-    sample = list((outdir / "assembly-RedshiftIdcPipeline-SampleExistingVpc").glob("*.template.json"))
-    assert len(sample) == 1 and "SampleExistingVpcWarehouse" in sample[0].name
+    dev = sorted(p.name for p in (outdir / "assembly-RedshiftIdcPipeline-Dev").glob("*.template.json"))
+    assert [next(kind for kind in ("Access", "Identity", "Warehouse") if f"DevDev{kind}" in name)
+            for name in dev] == ["Access", "Identity", "Warehouse"]
+    prod = sorted(p.name for p in (outdir / "assembly-RedshiftIdcPipeline-Prod").glob("*.template.json"))
+    assert [next(kind for kind in ("Access", "Warehouse") if f"ProdProd{kind}" in name)
+            for name in prod] == ["Access", "Warehouse"]  # identity propagation is off in prod
 
 
 @pytest.mark.parametrize(("change", "expected"), [

@@ -11,13 +11,22 @@ Rules it keeps (REDSHIFT_REFERENCE.md section 8):
   any is left), and every policy attachment.
 - Policy definitions are compared by fingerprint with the ledger, never with the catalog's rewritten
   text: a changed USING is an ALTER, changed WITH columns a detach/drop/create/attach.
+- Identity providers (CREATE/ALTER/DROP IDENTITY PROVIDER) cannot run inside a transaction block, so
+  their statements are marked `transactional=False` and `ledger.steps` sends each alone, outside any
+  batch: create/alter before everything else, drop after everything else, never CASCADE unless the
+  model opts in. Their definition is compared by fingerprint with the ledger (the catalog blanks the
+  parameters); `enabled` is also compared with the catalog. Secrets in PARAMETERS are references: the
+  statement's `sql` shows them as `***`, `Statement.executable_sql` renders the real values at apply time.
 - Output is deterministic: phases in order, objects sorted by key within a phase.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import dataclasses
+import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from redshift_idc.runtime.access_state import (
     COLUMN_PRIVILEGES,
@@ -26,7 +35,9 @@ from redshift_idc.runtime.access_state import (
     TABLE_PRIVILEGES,
     AccessObject,
     AccessState,
+    IDENTITY_PROVIDER_TYPES,
     ColumnPrivilege,
+    IdentityProvider,
     LedgerEntry,
     MaskingAttachment,
     MaskingPolicy,
@@ -39,10 +50,13 @@ from redshift_idc.runtime.access_state import (
     ScopedTablePrivilege,
     SystemPrivilege,
     TablePrivilege,
+    fingerprint_parts,
 )
-from redshift_idc.runtime.sql_text import RESERVED_ROLE_PREFIXES, fold, quote_ident, quote_qualified
+from redshift_idc.runtime.sql_text import RESERVED_ROLE_PREFIXES, fold, quote_ident, quote_literal, quote_qualified
 
 Ledger = dict[tuple[str, tuple[str, ...]], str]  # (kind, key) -> fingerprint
+SecretRef = tuple[str, str]  # (Secrets Manager secret ARN, JSON key in its SecretString, or "" for all of it)
+SECRET_MASK = "***"
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,20 @@ class Statement:
     sql: str
     ledger_add: tuple[LedgerEntry, ...] = ()
     ledger_remove: tuple[LedgerEntry, ...] = ()
+    # False: cannot run inside a transaction block; sent alone with ExecuteStatement (see ledger.steps).
+    transactional: bool = True
+    # Secrets the statement needs; `sql` shows each as `***`, `with_secrets` renders the real values.
+    secrets: tuple[SecretRef, ...] = ()
+    with_secrets: Callable[[Mapping[SecretRef, str]], str] | None = field(default=None, compare=False, repr=False)
+
+    def executable_sql(self, resolve: Callable[[str, str], str] | None = None) -> str:
+        """The SQL to run: `sql`, or for a statement naming secrets, the SQL with every secret resolved by
+        `resolve(secret_arn, json_key)`. Never log or print the result."""
+        if not self.secrets:
+            return self.sql
+        if resolve is None or self.with_secrets is None:
+            raise ValueError(f"{self.sql[:60]}...: this statement needs its secrets resolved")
+        return self.with_secrets({ref: resolve(*ref) for ref in self.secrets})
 
 
 @dataclass
@@ -132,6 +160,8 @@ def create_sql(item: AccessObject) -> str:
     if isinstance(item, MaskingPolicy):
         return (f"CREATE MASKING POLICY {quote_ident(item.name)} WITH ({_columns_clause(item.columns)}) "
                 f"USING ({item.using})")
+    if isinstance(item, IdentityProvider):
+        return create_identity_provider_sql(item)
     if isinstance(item, MaskingAttachment):
         outputs = ", ".join(quote_ident(c) for c in item.output_columns)
         inputs = ", ".join(quote_ident(c) for c in (item.input_columns or item.output_columns))
@@ -168,6 +198,8 @@ def remove_sql(item: AccessObject) -> str:
         return f"ALTER TABLE {quote_qualified(item.schema, item.table)} ROW LEVEL SECURITY OFF"
     if isinstance(item, MaskingPolicy):
         return f"DROP MASKING POLICY {quote_ident(item.name)}"
+    if isinstance(item, IdentityProvider):
+        return drop_identity_provider_sql(item)
     if isinstance(item, MaskingAttachment):
         outputs = ", ".join(quote_ident(c) for c in item.output_columns)
         return (f"DETACH MASKING POLICY {quote_ident(item.policy)} ON {quote_qualified(item.schema, item.table)} "
@@ -178,6 +210,74 @@ def remove_sql(item: AccessObject) -> str:
 def alter_using_sql(item: RlsPolicy | MaskingPolicy) -> str:
     kind = "RLS" if isinstance(item, RlsPolicy) else "MASKING"
     return f"ALTER {kind} POLICY {quote_ident(item.name)} USING ({item.using})"
+
+
+# Identity providers (REDSHIFT_REFERENCE.md 3.8). Without `resolved`, secrets render as `***`.
+
+def _parameters_literal(item: IdentityProvider, resolved: Mapping[SecretRef, str] | None) -> str:
+    values: dict[str, Any] = json.loads(item.parameters) if item.parameters else {}
+    if not isinstance(values, dict):
+        raise ValueError(f"identity_provider {item.name}: parameters are not a JSON object")
+    for parameter, arn, key in item.secrets:
+        values[parameter] = SECRET_MASK if resolved is None else resolved[(arn, key)]
+    return quote_literal(json.dumps(values, sort_keys=True, ensure_ascii=False))
+
+
+def _uses_parameters(item: IdentityProvider) -> bool:
+    return bool(item.parameters or item.secrets or item.type.lower() == "azure")
+
+
+def _auto_create_roles(item: IdentityProvider) -> str:
+    """The model's value, else Redshift's default (FALSE for AWSIDC, TRUE for Azure)."""
+    value = item.auto_create_roles if item.auto_create_roles is not None else item.type.lower() == "azure"
+    return f"AUTO_CREATE_ROLES {'TRUE' if value else 'FALSE'}"
+
+
+def create_identity_provider_sql(item: IdentityProvider, resolved: Mapping[SecretRef, str] | None = None) -> str:
+    if item.type.lower() not in IDENTITY_PROVIDER_TYPES:
+        raise ValueError(f"identity_provider {item.name}: type must be one of {IDENTITY_PROVIDER_TYPES}, "
+                         f"not {item.type!r}")
+    parts = [f"CREATE IDENTITY PROVIDER {quote_ident(item.name)} TYPE {item.type.upper()}",
+             f"NAMESPACE {quote_literal(item.namespace)}"]
+    if _uses_parameters(item):
+        parts.append(f"PARAMETERS {_parameters_literal(item, resolved)}")
+    if item.application_arn:
+        parts.append(f"APPLICATION_ARN {quote_literal(item.application_arn)}")
+    if item.iam_role:
+        parts.append(f"IAM_ROLE {quote_literal(item.iam_role)}")
+    if item.auto_create_roles is not None:
+        parts.append(_auto_create_roles(item))
+    return " ".join(parts)
+
+
+IDENTITY_PROVIDER_CLAUSES = ("parameters", "namespace", "iam_role", "auto", "enabled")
+
+
+def alter_identity_provider_sql(item: IdentityProvider, clauses: Iterable[str],
+                                resolved: Mapping[SecretRef, str] | None = None) -> str:
+    """`ALTER IDENTITY PROVIDER` with the given clauses (names from IDENTITY_PROVIDER_CLAUSES), in the
+    grammar's order; `enabled` renders ENABLE or DISABLE."""
+    wanted = set(clauses)
+    unknown = wanted - set(IDENTITY_PROVIDER_CLAUSES)
+    if unknown or not wanted:
+        raise ValueError(f"identity_provider {item.name}: no ALTER clause for {sorted(unknown) or 'nothing'}")
+    parts = [f"ALTER IDENTITY PROVIDER {quote_ident(item.name)}"]
+    if "parameters" in wanted:
+        parts.append(f"PARAMETERS {_parameters_literal(item, resolved)}")
+    if "namespace" in wanted:
+        parts.append(f"NAMESPACE {quote_literal(item.namespace)}")
+    if "iam_role" in wanted:
+        parts.append(f"IAM_ROLE {quote_literal(item.iam_role)}")
+    if "auto" in wanted:
+        parts.append(_auto_create_roles(item))
+    if "enabled" in wanted:
+        parts.append("DISABLE" if item.enabled is False else "ENABLE")
+    return " ".join(parts)
+
+
+def drop_identity_provider_sql(item: IdentityProvider, cascade: bool = False) -> str:
+    """CASCADE also deletes the users and roles of the provider [D46]: only when the model opts in."""
+    return f"DROP IDENTITY PROVIDER {quote_ident(item.name)}{' CASCADE' if cascade else ''}"
 
 
 # --------------------------------------------------------------------------------------------- phases
@@ -194,6 +294,10 @@ CREATE_PHASE: dict[str, int] = {
     RlsTable.KIND: 72, MaskingPolicy.KIND: 80, MaskingAttachment.KIND: 81, SystemPrivilege.KIND: 90,
 }
 ALTER_USING_PHASE = {RlsPolicy.KIND: 70, MaskingPolicy.KIND: 80}
+# Identity provider statements run alone, outside any transaction: create/alter (and a replacement's
+# drop) before every batch, drops after every batch.
+IDENTITY_PROVIDER_PHASE = 1
+IDENTITY_PROVIDER_DROP_PHASE = 99
 # Policy attachments detached only to be attached again (a rebuilt policy's, a masking attachment's new
 # priority or inputs) and the rebuilt policies: detach -> drop -> create -> attach as one contiguous run
 # that `ledger.batches` keeps in one transaction, so no commit leaves a column unmasked or an AND-ed RLS
@@ -223,11 +327,13 @@ def is_system_role(name: str) -> bool:
 
 
 class _Planner:
-    def __init__(self, desired: AccessState, current: AccessState, ledger: Ledger, prune: bool) -> None:
+    def __init__(self, desired: AccessState, current: AccessState, ledger: Ledger, prune: bool,
+                 identity_provider_drop_cascade: bool = False) -> None:
         self.desired = desired
         self.current = current
         self.ledger = ledger
         self.prune = prune
+        self.cascade = identity_provider_drop_cascade
         self.cs = desired.case_sensitive
         self.statements: list[Statement] = []
         self.adopt: list[LedgerEntry] = []
@@ -335,6 +441,9 @@ class _Planner:
             for key in sorted(self.desired.of_kind(kind)):
                 self._converge(kind, key, rebuilt)
 
+        # 6. Identity providers: each statement alone, outside the batches.
+        self._identity_providers()
+
         forget = [LedgerEntry(kind, key, fingerprint) for (kind, key), fingerprint in self.ledger.items()
                   if self.current.get(kind, key) is None and self.desired.get(kind, key) is None]
         self.statements.sort(key=lambda s: (s.phase, s.sort_key))
@@ -366,11 +475,104 @@ class _Planner:
             self.adopt.append(self._entry(wanted))
 
 
-def plan(desired: AccessState, current: AccessState, ledger: Ledger | None = None, *, prune: bool = False) -> Plan:
+    # -- identity providers
+
+    def _idp_statement(self, phase: int, item: IdentityProvider, step: str, sql: str,
+                       with_secrets: Callable[[Mapping[SecretRef, str]], str] | None = None) -> Statement:
+        secrets = tuple((arn, key) for _, arn, key in item.secrets) if with_secrets is not None else ()
+        return Statement(phase=phase, sort_key=(item.KIND, *item.key(self.cs), step), sql=sql, transactional=False,
+                         secrets=secrets, with_secrets=with_secrets if secrets else None)
+
+    def _idp_create(self, item: IdentityProvider, step: str = "1") -> list[Statement]:
+        """CREATE (then DISABLE: CREATE has no enable flag)."""
+        made = [self._idp_statement(IDENTITY_PROVIDER_PHASE, item, step, create_identity_provider_sql(item),
+                                    lambda resolved: create_identity_provider_sql(item, resolved))]
+        if item.enabled is False:
+            made.append(self._idp_statement(IDENTITY_PROVIDER_PHASE, item, f"{step}b",
+                                            alter_identity_provider_sql(item, ["enabled"])))
+        return made
+
+    def _identity_providers(self) -> None:
+        kind = IdentityProvider.KIND
+        desired = self.desired.of_kind(kind)
+        for key, present in sorted(self.current.of_kind(kind).items()):
+            if key in desired or not self._may_remove(present):
+                continue
+            assert isinstance(present, IdentityProvider)
+            drop = self._idp_statement(IDENTITY_PROVIDER_DROP_PHASE, present, "0",
+                                       drop_identity_provider_sql(present, self.cascade))
+            self.statements.append(dataclasses.replace(drop, ledger_remove=(self._entry(present),)
+                                                       if self._managed(present) else ()))
+        for key, wanted in sorted(desired.items()):
+            assert isinstance(wanted, IdentityProvider)
+            present = self.current.get(kind, key)
+            recorded = self.ledger.get((kind, key))
+            old = (LedgerEntry(kind, key, recorded),) if recorded is not None else ()
+            new = (self._entry(wanted),)
+            if present is None:
+                # Missing (managed and dropped by hand, or never made): one ledger row either way.
+                made = self._idp_create(wanted)
+                self.statements += [dataclasses.replace(made[0], ledger_add=new, ledger_remove=old), *made[1:]]
+                continue
+            assert isinstance(present, IdentityProvider)
+            statements = self._idp_changes(wanted, present, recorded)
+            if statements:
+                # The ledger row changes with the CREATE of a replacement, else with the last ALTER.
+                at = next((i for i, st in enumerate(statements) if st.sql.startswith("CREATE ")), len(statements) - 1)
+                statements[at] = dataclasses.replace(statements[at], ledger_add=new, ledger_remove=old)
+                self.statements += statements
+
+    def _idp_changes(self, wanted: IdentityProvider, present: IdentityProvider, recorded: str | None,
+                     ) -> list[Statement]:
+        """What takes an existing provider to `wanted`. Recorded: the fingerprint parts that changed. Not
+        recorded (made by hand, or its ledger row was lost after the CREATE committed): its parameters,
+        IAM role and role creation are unknown, so they are all set again (idempotent)."""
+        parts = fingerprint_parts(recorded or "")
+        target = fingerprint_parts(wanted.fingerprint(self.cs))
+        if parts:
+            replace = parts["type"] != target["type"] or parts["app"] != target["app"]
+            clauses = [c for c in ("parameters", "namespace", "iam_role", "auto") if parts[c] != target[c]]
+        else:
+            replace = False
+            clauses = [c for c, needed in (("parameters", _uses_parameters(wanted)),
+                                           ("namespace", present.namespace != wanted.namespace),
+                                           ("iam_role", bool(wanted.iam_role)), ("auto", True)) if needed]
+        if present.type and present.type.lower() != wanted.type.lower():
+            replace = True
+        if replace:
+            # TYPE and APPLICATION_ARN cannot be altered: drop (CASCADE only if the model says so), create.
+            drop = self._idp_statement(IDENTITY_PROVIDER_PHASE, present, "0",
+                                       drop_identity_provider_sql(present, self.cascade))
+            return [drop, *self._idp_create(wanted)]
+        if clauses == ["parameters"] and not _uses_parameters(wanted):
+            clauses = []
+        if "iam_role" in clauses and not wanted.iam_role:
+            clauses.remove("iam_role")
+        if present.enabled is not None:
+            toggle = present.enabled != wanted.enabled
+        else:
+            toggle = not parts or parts["enabled"] != target["enabled"]
+        statements: list[Statement] = []
+        if toggle and wanted.enabled is False:  # disable first, enable last
+            statements.append(self._idp_statement(IDENTITY_PROVIDER_PHASE, wanted, "0",
+                                                  alter_identity_provider_sql(wanted, ["enabled"])))
+        if clauses:
+            statements.append(self._idp_statement(
+                IDENTITY_PROVIDER_PHASE, wanted, "1", alter_identity_provider_sql(wanted, clauses),
+                (lambda resolved: alter_identity_provider_sql(wanted, clauses, resolved))
+                if "parameters" in clauses else None))
+        if toggle and wanted.enabled is not False:
+            statements.append(self._idp_statement(IDENTITY_PROVIDER_PHASE, wanted, "2",
+                                                  alter_identity_provider_sql(wanted, ["enabled"])))
+        return statements
+
+
+def plan(desired: AccessState, current: AccessState, ledger: Ledger | None = None, *, prune: bool = False,
+         identity_provider_drop_cascade: bool = False) -> Plan:
     """The statements that take `current` to `desired`, in an order Redshift accepts."""
     if desired.case_sensitive != current.case_sensitive:
         raise ValueError("desired and current state must fold names the same way")
-    return _Planner(desired, current, dict(ledger or {}), prune).run()
+    return _Planner(desired, current, dict(ledger or {}), prune, identity_provider_drop_cascade).run()
 
 
 def render(plan_: Plan, header: Callable[[Statement], str] | None = None) -> str:
