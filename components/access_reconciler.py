@@ -3,6 +3,9 @@
 The compiled model travels as an S3 asset (canonical JSON), not as resource properties: a model of
 thousands of grants stays far below CloudFormation's template limits and the number of CloudFormation
 resources does not grow with it. Its hash is a property, so any change of content is an Update.
+
+Identity provider client secrets stay in Secrets Manager: the model document holds their ARNs only, and
+the handler's role may read exactly those secrets (and the admin secret), nothing else.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from constructs import Construct
 
 from components.lambda_asset import LAMBDA_RUNTIME, handler_code, staging_dir
 from components.nag import acknowledge, acknowledge_provider_framework
-from redshift_idc.runtime.access_state import AccessState
+from redshift_idc.runtime.access_state import AccessState, identity_provider_secret_arns
 
 # Data API calls that address an existing statement take no resource ARN; IAM scopes them to the
 # caller's own statements with this condition key instead.
@@ -41,7 +44,7 @@ class AccessReconciler(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, model_name: str, desired: AccessState,
                  scripts: Sequence[dict[str, str]], prune: bool, ledger_schema: str, removal_policy: str,
                  workgroup_name: str, workgroup_arn: str, database: str, admin_secret_arn: str, key: kms.IKey,
-                 log_retention: logs.RetentionDays) -> None:
+                 log_retention: logs.RetentionDays, identity_provider_drop_cascade: bool = False) -> None:
         super().__init__(scope, construct_id)
         document_dir = staging_dir() / f"access-model-{model_name}"
         document_dir.mkdir(parents=True, exist_ok=True)
@@ -56,8 +59,10 @@ class AccessReconciler(Construct):
             conditions={"StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}},
         ))
         self.role.add_to_policy(iam.PolicyStatement(actions=["redshift-data:ListStatements"], resources=["*"]))
+        # The admin secret, and exactly the identity provider client secrets the model references.
         self.role.add_to_policy(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"],
-                                                    resources=[admin_secret_arn]))
+                                                    resources=[admin_secret_arn,
+                                                               *identity_provider_secret_arns(desired)]))
         key.grant_decrypt(self.role)
         # Exactly the model object: CDK's asset.grant_read would allow the whole asset bucket.
         self.role.add_to_policy(iam.PolicyStatement(
@@ -113,5 +118,7 @@ class AccessReconciler(Construct):
             "ModelKey": self.model_asset.s3_object_key,
             "ModelHash": self.model_asset.asset_hash,
         }
+        if identity_provider_drop_cascade:  # absent means false: templates of models that do not opt in stay unchanged
+            properties["IdentityProviderDropCascade"] = True
         self.resource = CustomResource(self, "Resource", service_token=self.provider.service_token,
                                        resource_type="Custom::AccessModel", properties=properties)

@@ -5,21 +5,35 @@ diffs against the warehouse. Every reference is checked offline, before anything
 declared (IdC roles must be groups the environment assigns to the Redshift IdC application), tables
 must be declared with their columns, policy expressions may only name their WITH columns, and names
 must be ones Redshift accepts.
+
+Identity providers (`identity_providers`) never hold a secret: a `client_secret` written in `parameters`
+is refused, `client_secret_from: secretsmanager:<secret ARN>[:<JSON key>]` names where the reconciler
+reads it at apply time (the compiled model, an S3 asset, carries only the reference).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
-from redshift_idc.config import ConfigError, EnvironmentConfig, format_validation_error, read_yaml
+from redshift_idc.config import (
+    RESERVED_ROLE_PREFIXES,
+    ConfigError,
+    EnvironmentConfig,
+    IdentityNamespace,
+    format_validation_error,
+    read_yaml,
+)
 from redshift_idc.runtime.access_state import (
     AccessObject,
     AccessState,
     ColumnPrivilege,
+    IdentityProvider,
     MaskingAttachment,
     MaskingPolicy,
     RlsAttachment,
@@ -146,6 +160,34 @@ class Masking(_Model):
     policies: tuple[MaskingPolicySpec, ...] = ()
 
 
+SECRET_PARAMETERS = frozenset({"client_secret"})  # PARAMETERS keys whose values are secrets
+MAX_PARAMETERS_BYTES = 16_000
+SECRET_REFERENCE = re.compile(
+    r"^secretsmanager:(?P<arn>arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+)"
+    r"(?::(?P<key>[^:\s]{1,256}))?$")
+APPLICATION_ARN = re.compile(r"^arn:aws[a-z-]*:sso::\d{12}:application/ssoins-[A-Za-z0-9]+/apl-[A-Za-z0-9]+$")
+IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+
+
+class IdentityProviderSpec(_Model):
+    """A native identity provider (`CREATE IDENTITY PROVIDER`), created, altered and dropped by the reconciler."""
+
+    name: Name
+    type: Literal["awsidc", "azure"]
+    namespace: IdentityNamespace
+    parameters: dict[str, Any] | None = Field(default=None, description="PARAMETERS, a JSON object (Azure)")
+    client_secret_from: str | None = Field(default=None, description="secretsmanager:<secret ARN>[:<JSON key>]")
+    application_arn: str | None = Field(default=None, description="IdC managed application ARN (AWSIDC)")
+    iam_role: str | None = Field(default=None, description="role Redshift uses to reach IdC (AWSIDC)")
+    auto_create_roles: bool | None = Field(default=None, description="unset: Redshift's default for the type")
+    enabled: bool = True
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _type_any_case(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+
 class AccessModel(_Model):
     """One access model; `name` is the file stem and keys the reconciler's ledger rows."""
 
@@ -164,6 +206,9 @@ class AccessModel(_Model):
     column_grants: tuple[ColumnGrantSpec, ...] = ()
     rls: Rls = Rls()
     masking: Masking = Masking()
+    identity_providers: tuple[IdentityProviderSpec, ...] = ()
+    identity_provider_drop_cascade: bool = Field(
+        default=False, description="DROP IDENTITY PROVIDER ... CASCADE (also deletes the provider's users and roles)")
 
     @field_validator("tables")
     @classmethod
@@ -266,6 +311,7 @@ class _Compiler:
                                  for c in column_spec.columns for p in column_spec.privileges]
         self._compile_rls()
         self._compile_masking()
+        self._compile_identity_providers()
         return self._unique()
 
     def _columns(self, where: str, with_: dict[str, str]) -> tuple[tuple[str, str], ...]:
@@ -331,6 +377,88 @@ class _Compiler:
                     priorities[slot] = fold(policy.name)
                 self.objects.append(MaskingAttachment(policy.name, schema, name, tuple(attach.columns), role,
                                                       tuple(attach.input_columns), attach.priority))
+
+    def _compile_identity_providers(self) -> None:
+        seen: set[str] = set()
+        for i, spec in enumerate(self.model.identity_providers):
+            where = f"identity_providers[{i}]"
+            self._unique_name(where, spec.name, seen, "identity provider")
+            if spec.namespace.lower() in RESERVED_ROLE_PREFIXES:
+                _fail(f"{where}.namespace", f"'{spec.namespace}' is reserved by Redshift (roles are named "
+                      "'<namespace>:<group>')")
+            if spec.type == "awsidc":
+                for field in ("application_arn", "iam_role"):
+                    if not getattr(spec, field):
+                        _fail(f"{where}.{field}", "required for type awsidc (CREATE IDENTITY PROVIDER ... TYPE "
+                              "AWSIDC needs the IdC managed application ARN and the IAM role Redshift uses)")
+                for field in ("parameters", "client_secret_from"):
+                    if getattr(spec, field) is not None:
+                        _fail(f"{where}.{field}", "type awsidc takes no PARAMETERS; use application_arn and iam_role")
+                assert spec.application_arn is not None and spec.iam_role is not None
+                if not APPLICATION_ARN.match(spec.application_arn):
+                    _fail(f"{where}.application_arn", f"'{spec.application_arn}' is not an IdC managed application "
+                          "ARN (arn:aws:sso::<account>:application/ssoins-.../apl-..., the IdcManagedApplicationArn "
+                          "of the Redshift IdC application)")
+                if not IAM_ROLE_ARN.match(spec.iam_role):
+                    _fail(f"{where}.iam_role",
+                          f"'{spec.iam_role}' is not an IAM role ARN (arn:aws:iam::<account>:role/...)")
+            else:
+                for field in ("application_arn", "iam_role"):
+                    if getattr(spec, field) is not None:
+                        _fail(f"{where}.{field}",
+                              f"only for type awsidc; type {spec.type} is configured with parameters")
+                if not spec.parameters:
+                    _fail(f"{where}.parameters", f"required for type {spec.type}: a JSON object such as "
+                          "{issuer: ..., client_id: ..., audience: [...]}")
+            parameters = self._parameters(where, spec)
+            secrets: tuple[tuple[str, str, str], ...] = ()
+            if spec.client_secret_from is not None:
+                reference = SECRET_REFERENCE.match(spec.client_secret_from)
+                if reference is None:
+                    _fail(f"{where}.client_secret_from", f"'{spec.client_secret_from}' is not "
+                          "secretsmanager:<secret ARN>[:<JSON key>] (the full ARN, "
+                          "arn:aws:secretsmanager:<region>:<account>:secret:<name>-<suffix>)")
+                assert reference is not None
+                secrets = (("client_secret", reference["arn"], reference["key"] or ""),)
+            self.objects.append(IdentityProvider(
+                spec.name, spec.type, spec.namespace, parameters, spec.application_arn or "", spec.iam_role or "",
+                spec.auto_create_roles, spec.enabled, secrets))
+
+    @staticmethod
+    def _parameters(where: str, spec: IdentityProviderSpec) -> str:
+        """Canonical JSON of the parameters; never echoes a value (one might be a pasted secret)."""
+        if spec.parameters is None:
+            return ""
+
+        def secret_keys(value: Any, path: str) -> list[str]:
+            found: list[str] = []
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    here = f"{path}.{key}"
+                    if str(key).lower() in SECRET_PARAMETERS:
+                        found.append(here)
+                    found += secret_keys(item, here)
+            elif isinstance(value, list):
+                for index, item in enumerate(value):
+                    found += secret_keys(item, f"{path}[{index}]")
+            return found
+
+        leaked = secret_keys(spec.parameters, f"{where}.parameters")
+        if leaked:
+            _fail(leaked[0], "a secret must not be written in the model (it would be in git, the compiled model "
+                  "and the plan); store it in AWS Secrets Manager and set client_secret_from: "
+                  "secretsmanager:<secret ARN>:<JSON key>")
+        try:
+            text = json.dumps(spec.parameters, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False)
+        except (TypeError, ValueError):
+            _fail(f"{where}.parameters", "must hold JSON values only (strings, numbers, true/false, null, lists, "
+                  "mappings); quote dates and other YAML-typed values")
+        if "\x00" in text or "\\u0000" in text:
+            _fail(f"{where}.parameters", "must not contain NUL characters")
+        if len(text.encode("utf-8")) > MAX_PARAMETERS_BYTES:
+            _fail(f"{where}.parameters", f"longer than {MAX_PARAMETERS_BYTES} bytes as JSON")
+        return text
 
     def _unique_name(self, where: str, name: str, seen: set[str], what: str) -> None:
         try:

@@ -117,7 +117,8 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
     warnings = list(snapshot.warnings)
     warnings += [f"script {s['Name']} was applied with another checksum; the next deploy refuses changed scripts"
                  for s in pending if s["Name"] in snapshot.scripts]
-    planned = plan(desired, snapshot.state, snapshot.ledger, prune=model.prune)
+    planned = plan(desired, snapshot.state, snapshot.ledger, prune=model.prune,
+                   identity_provider_drop_cascade=model.identity_provider_drop_cascade)
     header = [f"-- drift report for {where} as {snapshot.user}, model access/{model.name}.yaml; "
               "what the next deploy would run:"]
     text = "\n".join([*header, *(f"-- warning: {w}" for w in warnings)]) + "\n" + render_for_review(planned, pending)

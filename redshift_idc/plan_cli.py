@@ -3,6 +3,9 @@
 Offline (default) it plans against an empty warehouse: exactly what the first deploy runs. With
 `--live` it reads the current state through the Data API with the caller's credentials and prints the
 difference, which is what the next deploy runs.
+
+Identity provider client secrets never appear: the model only references them (Secrets Manager), and
+the plan shows them as `***`; the reconciler puts the real value in the statement it sends, only then.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from redshift_idc.runtime.planner import Plan, Statement, plan
 from redshift_idc.runtime.reconciler import Reconciler, Request, Script, split_script, statement_token
 
 PHASE_TITLES = {
+    1: "create, alter or replace identity providers (each statement alone, outside any transaction, before the rest)",
     10: "detach masking policies", 11: "drop masking policies", 20: "turn row-level security off",
     21: "detach RLS policies", 22: "drop RLS policies", 30: "revoke system privileges", 31: "revoke column grants",
     32: "revoke table grants", 33: "revoke scoped grants", 34: "revoke schema grants", 40: "revoke role grants",
@@ -27,6 +31,7 @@ PHASE_TITLES = {
     63: "grant column privileges", 70: "create or alter RLS policies", 71: "attach RLS policies",
     72: "turn row-level security on", 80: "create or alter masking policies", 81: "attach masking policies",
     90: "grant system privileges",
+    99: "drop identity providers (each statement alone, outside any transaction, after the rest)",
 }
 
 
@@ -58,7 +63,8 @@ def model_for(config: EnvironmentConfig) -> tuple[AccessModel, AccessState]:
 
 def offline_plan(config: EnvironmentConfig) -> str:
     model, desired = model_for(config)
-    planned = plan(desired, AccessState(case_sensitive=desired.case_sensitive), {}, prune=model.prune)
+    planned = plan(desired, AccessState(case_sensitive=desired.case_sensitive), {}, prune=model.prune,
+                   identity_provider_drop_cascade=model.identity_provider_drop_cascade)
     return render_for_review(planned, load_scripts(model))
 
 
@@ -67,13 +73,17 @@ def live_plan(config: EnvironmentConfig, secret_arn: str, client: Any = None, sl
     api = DataApi(Target(config.warehouse.workgroup_name, config.warehouse.database_name, secret_arn), client)
     request = Request(model=model.name, desired=desired, token=statement_token(f"plan:{time.time_ns()}"),
                       prune=model.prune, ledger_schema=model.ledger_schema,
-                      scripts=[Script(s["Name"], s["Sql"], s["Checksum"]) for s in load_scripts(model)])
+                      scripts=[Script(s["Name"], s["Sql"], s["Checksum"]) for s in load_scripts(model)],
+                      identity_provider_drop_cascade=model.identity_provider_drop_cascade)
     snapshot = Reconciler(api, request).read_now(sleep)
     pending = [s for s in load_scripts(model) if snapshot.scripts.get(s["Name"]) != s["Checksum"]]
-    planned = plan(desired, snapshot.state, snapshot.ledger, prune=model.prune)
+    planned = plan(desired, snapshot.state, snapshot.ledger, prune=model.prune,
+                   identity_provider_drop_cascade=model.identity_provider_drop_cascade)
     header = [f"-- live plan for {config.warehouse.workgroup_name}/{config.warehouse.database_name} "
               f"as {snapshot.user}; ledger {LedgerTables(model.ledger_schema).objects}"]
     header += [f"-- warning: {w}" for w in snapshot.warnings]
     if not snapshot.secadmin:
         header.append("-- warning: this user lacks sys:secadmin, so RLS attachments and masking may be invisible")
+    if not snapshot.superuser and model.identity_providers:
+        header.append("-- warning: this user is not a superuser, so identity providers are invisible to it")
     return "\n".join(header) + "\n" + render_for_review(planned, pending)

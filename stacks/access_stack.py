@@ -27,6 +27,7 @@ class AccessStack(Stack):
             workgroup_arn=warehouse.workgroup.attr_workgroup_workgroup_arn,
             database=config.warehouse.database_name, admin_secret_arn=warehouse.admin_secret_arn,
             key=warehouse.key, log_retention=warehouse.log_retention,
+            identity_provider_drop_cascade=model.identity_provider_drop_cascade,
         )
         for name, value in sorted(config.tags.items()):
             Tags.of(self).add(name, value)

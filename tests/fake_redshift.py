@@ -20,6 +20,10 @@ that an ordering bug would break, with Redshift-like SQLSTATEs:
 - `execute_batch` is one transaction (like BatchExecuteStatement): on failure the state before the
   batch comes back and the error is re-raised. It also keeps the Data API limits (40 statements,
   100 KB each).
+- CREATE/ALTER/DROP IDENTITY PROVIDER fail inside a batch (25001, "cannot run inside a transaction
+  block"); `execute` runs them. CREATE of an existing provider, ALTER/DROP of a missing one fail; AWSIDC
+  needs APPLICATION_ARN and IAM_ROLE, PARAMETERS must be a JSON object; ALTER PARAMETERS replaces them
+  all. `state()` shows providers as SVV_IDENTITY_PROVIDERS does: name, type, namespace, enabled only.
 
 Tables are not modelled: any schema/table/column name is accepted. Names are stored folded (ASCII
 lower-case) unless `case_sensitive` is set (enable_case_sensitive_identifier).
@@ -30,6 +34,7 @@ lower-case) unless `case_sensitive` is set (enable_case_sensitive_identifier).
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +49,7 @@ from redshift_idc.runtime.access_state import (
     AccessObject,
     AccessState,
     ColumnPrivilege,
+    IdentityProvider,
     MaskingAttachment,
     MaskingPolicy,
     RlsAttachment,
@@ -57,7 +63,7 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
     ledger_key,
 )
-from redshift_idc.runtime.ledger import LedgerTables, batches
+from redshift_idc.runtime.ledger import LedgerTables, steps
 from redshift_idc.runtime.planner import Ledger, Plan
 from redshift_idc.runtime.sql_text import MAX_IDENTIFIER_BYTES, RESERVED_ROLE_PREFIXES, fold
 
@@ -94,6 +100,19 @@ MaskKey = tuple[str, str, str, tuple[str, ...], str]  # policy, schema, table, o
 
 
 @dataclass
+class IdpDefinition:
+    """Everything CREATE/ALTER IDENTITY PROVIDER set (tests only; the SVV view blanks the parameters)."""
+
+    type: str
+    namespace: str
+    parameters: dict[str, object] | None
+    application_arn: str | None
+    iam_role: str | None
+    auto_create_roles: bool | None
+    enabled: bool = True
+
+
+@dataclass
 class _Catalog:
     roles: set[str] = field(default_factory=set)
     role_grants: set[tuple[str, str]] = field(default_factory=set)  # (role, grantee)
@@ -111,6 +130,7 @@ class _Catalog:
     # (schema, table) -> ((column, VARCHAR length in bytes), ...)
     tables: dict[tuple[str, str], tuple[tuple[str, int], ...]] = field(default_factory=dict)
     rows: dict[tuple[str, str], list[tuple[str, ...]]] = field(default_factory=dict)
+    identity_providers: dict[str, IdpDefinition] = field(default_factory=dict)
 
 
 def unquote_ident(text: str) -> str:
@@ -170,6 +190,7 @@ class FakeRedshift:
         self.history: list[str] = []  # committed statements, in order
         self.committed_batches: list[list[str]] = []
         self.fail_when: Callable[[str], bool] | None = None  # inject a failure for matching statements
+        self._in_transaction = False
         self._forms: list[tuple[re.Pattern[str], Handler]] = [
             (re.compile(pattern, re.DOTALL), handler) for pattern, handler in self._grammar()
         ]
@@ -189,23 +210,35 @@ class FakeRedshift:
         if len(sqls) > MAX_BATCH_STATEMENTS:
             raise RedshiftError("22023", f"a batch holds at most {MAX_BATCH_STATEMENTS} statements, got {len(sqls)}")
         before = copy.deepcopy(self._catalog)
+        self._in_transaction = True
         try:
             for sql in sqls:
                 self._run(sql)
         except Exception:
             self._catalog = before
             raise
+        finally:
+            self._in_transaction = False
         self.history.extend(sqls)
         self.committed_batches.append(list(sqls))
 
-    def apply(self, plan_: Plan, model: str, tables: LedgerTables | None = None) -> list[list[str]]:
-        """Bootstrap the ledger tables, then run `ledger.batches(plan, model)` batch by batch."""
+    def apply(self, plan_: Plan, model: str, tables: LedgerTables | None = None,
+              resolve: Callable[[str, str], str] | None = None) -> list[list[str]]:
+        """Bootstrap the ledger tables, then run `ledger.steps(plan, model)` one by one: batches with
+        `execute_batch`, non-transactional statements alone with `execute` (their secrets resolved by
+        `resolve(arn, key)`, else sent masked). Returns the SQL of each step as sent."""
         tables = tables or LedgerTables()
         self.execute_batch(tables.bootstrap_sql())
-        cut = batches(plan_, model, tables)
-        for batch in cut:
-            self.execute_batch(batch)
-        return cut
+        sent: list[list[str]] = []
+        for step in steps(plan_, model, tables):
+            if step.statement is None:
+                self.execute_batch(list(step.sqls))
+                sent.append(list(step.sqls))
+            else:
+                sql = step.statement.executable_sql(resolve) if resolve is not None else step.statement.sql
+                self.execute(sql)
+                sent.append([sql])
+        return sent
 
     def state(self, case_sensitive: bool | None = None, *, include_system: bool = False) -> AccessState:
         """What the SVV views show: folded names, policies without their (rewritten) text, RLS tables
@@ -226,6 +259,8 @@ class FakeRedshift:
         items += [MaskingPolicy(name) for name in c.masking_policies]
         items += [MaskingAttachment(policy, schema, table, outputs, grantee, inputs, priority)
                   for (policy, schema, table, outputs, grantee), (inputs, priority) in c.masking_attachments.items()]
+        items += [IdentityProvider(name, idp.type, idp.namespace, enabled=idp.enabled)
+                  for name, idp in c.identity_providers.items()]
         if not include_system:
             items = [i for i in items if not any(is_system(n) for n in role_names(i))]
         return AccessState.of(items, cs)
@@ -239,6 +274,10 @@ class FakeRedshift:
 
     def ledger(self, model: str, tables: LedgerTables | None = None) -> Ledger:
         return {(kind, ledger_key(key)): fingerprint for kind, key, fingerprint in self.ledger_rows(model, tables)}
+
+    def identity_provider(self, name: str) -> IdpDefinition:
+        """The full definition of a provider (tests only; the SVV view blanks the parameters)."""
+        return self._catalog.identity_providers[self._fold(name)]
 
     def policy_text(self, kind: str, name: str) -> tuple[tuple[tuple[str, str], ...], str]:
         """The definition a policy was created with (tests only; the SVV views rewrite it)."""
@@ -313,6 +352,14 @@ class FakeRedshift:
              self._masking_attach),
             (rf"DETACH MASKING POLICY (?P<policy>{IDENT}) ON {QUALIFIED} \((?P<outputs>{IDENT_LIST})\) "
              rf"FROM ROLE (?P<grantee>{IDENT})", self._masking_detach),
+            # identity providers (never inside a transaction block)
+            (rf"CREATE IDENTITY PROVIDER (?P<idp>{IDENT}) TYPE (?P<type>AWSIDC|AZURE) NAMESPACE (?P<namespace>{LIT})"
+             rf"(?: PARAMETERS (?P<parameters>{LIT}))?(?: APPLICATION_ARN (?P<app>{LIT}))?"
+             rf"(?: IAM_ROLE (?P<iam_role>{LIT}))?(?: AUTO_CREATE_ROLES (?P<auto>TRUE|FALSE))?", self._create_idp),
+            (rf"ALTER IDENTITY PROVIDER (?P<idp>{IDENT})(?: PARAMETERS (?P<parameters>{LIT}))?"
+             rf"(?: NAMESPACE (?P<namespace>{LIT}))?(?: IAM_ROLE (?P<iam_role>{LIT}))?"
+             r"(?: AUTO_CREATE_ROLES (?P<auto>TRUE|FALSE))?(?: (?P<switch>ENABLE|DISABLE))?", self._alter_idp),
+            (rf"DROP IDENTITY PROVIDER (?P<idp>{IDENT})(?P<cascade> CASCADE)?", self._drop_idp),
             # the reconciler's ledger
             (rf"CREATE SCHEMA IF NOT EXISTS (?P<schema>{IDENT})", self._create_schema),
             (rf"CREATE TABLE IF NOT EXISTS {QUALIFIED} \((?P<columns>{LEDGER_COLUMNS})\)", self._create_table),
@@ -532,6 +579,70 @@ class FakeRedshift:
         if key not in self._catalog.masking_attachments:
             raise RedshiftError("42704", f"masking policy is not attached: {key}")
         del self._catalog.masking_attachments[key]
+        return []
+
+    # -------------------------------------------------------------------------- identity providers
+
+    def _outside_transaction(self, m: re.Match[str]) -> None:
+        if self._in_transaction:
+            verb = m.group(0).split(" ", 1)[0]
+            raise RedshiftError("25001", f"{verb} IDENTITY PROVIDER cannot run inside a transaction block")
+
+    def _parameters(self, m: re.Match[str]) -> dict[str, object] | None:
+        if m["parameters"] is None:
+            return None
+        try:
+            value = json.loads(unquote_literal(m["parameters"]))
+        except json.JSONDecodeError as error:
+            raise RedshiftError("22023", f"PARAMETERS is not valid JSON: {error.msg}") from None
+        if not isinstance(value, dict):
+            raise RedshiftError("22023", "PARAMETERS must be a JSON object")
+        return value
+
+    def _create_idp(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        self._outside_transaction(m)
+        name = self._name(m["idp"])
+        if name in self._catalog.identity_providers:
+            raise RedshiftError("42710", f'identity provider "{name}" already exists')
+        kind = m["type"].lower()
+        if kind == "awsidc" and not (m["app"] and m["iam_role"]):
+            raise RedshiftError("22023", "TYPE AWSIDC needs APPLICATION_ARN and IAM_ROLE")
+        if kind == "azure" and m["parameters"] is None:
+            raise RedshiftError("22023", "TYPE AZURE needs PARAMETERS")
+        self._catalog.identity_providers[name] = IdpDefinition(
+            kind, unquote_literal(m["namespace"]), self._parameters(m),
+            unquote_literal(m["app"]) if m["app"] else None,
+            unquote_literal(m["iam_role"]) if m["iam_role"] else None,
+            None if m["auto"] is None else m["auto"] == "TRUE")
+        return []
+
+    def _existing_idp(self, m: re.Match[str]) -> IdpDefinition:
+        name = self._name(m["idp"])
+        if name not in self._catalog.identity_providers:
+            raise RedshiftError("42704", f'identity provider "{name}" does not exist')
+        return self._catalog.identity_providers[name]
+
+    def _alter_idp(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        self._outside_transaction(m)
+        idp = self._existing_idp(m)
+        if not any(m[g] for g in ("parameters", "namespace", "iam_role", "auto", "switch")):
+            raise RedshiftError("42601", f"ALTER IDENTITY PROVIDER without a clause: {m.group(0)}")
+        if m["parameters"] is not None:
+            idp.parameters = self._parameters(m)  # replaces all previously set parameters [D45]
+        if m["namespace"] is not None:
+            idp.namespace = unquote_literal(m["namespace"])
+        if m["iam_role"] is not None:
+            idp.iam_role = unquote_literal(m["iam_role"])
+        if m["auto"] is not None:
+            idp.auto_create_roles = m["auto"] == "TRUE"
+        if m["switch"] is not None:
+            idp.enabled = m["switch"] == "ENABLE"
+        return []
+
+    def _drop_idp(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+        self._outside_transaction(m)
+        self._existing_idp(m)
+        del self._catalog.identity_providers[self._name(m["idp"])]
         return []
 
     # ------------------------------------------------------------------------------------ ledger

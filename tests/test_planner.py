@@ -18,6 +18,7 @@ from redshift_idc.runtime.access_state import (
     AccessObject,
     AccessState,
     ColumnPrivilege,
+    IdentityProvider,
     MaskingAttachment,
     MaskingPolicy,
     RlsAttachment,
@@ -47,6 +48,8 @@ MODEL = "test model d'été"
 REGION = RlsPolicy("region only", (("region", "VARCHAR(50)"),), "\"region\" = 'EMEA'")
 OPEN = RlsPolicy("open", (), "true")
 MASK_EMAIL = MaskingPolicy("mask email", (("email", "VARCHAR(256)"),), "SHA2(\"email\", 256)")
+IDP = IdentityProvider("corp idc", "awsidc", "AWSIDC", "", "arn:aws:sso::111111111111:application/ssoins-1/apl-1",
+                       "arn:aws:iam::111111111111:role/idc", True)
 MASK_HIDE = MaskingPolicy("hide", (("value", "VARCHAR(256)"),), "CAST('***' AS VARCHAR(256))")
 
 
@@ -68,6 +71,7 @@ def base_objects() -> list[AccessObject]:
         MASK_EMAIL,
         MaskingAttachment(MASK_EMAIL.name, "sales", "customers", ("email",), "analyst", (), 10),
         MaskingAttachment(MASK_EMAIL.name, "sales", "customers", ("email",), "auditor", (), 10),
+        IDP,
     ]
 
 

@@ -12,6 +12,7 @@ shrinks when sqlfluff learns a form and never hides a form we no longer emit.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from redshift_idc.runtime.access_state import (
     TABLE_PRIVILEGES,
     AccessObject,
     ColumnPrivilege,
+    IdentityProvider,
     LedgerEntry,
     MaskingAttachment,
     MaskingPolicy,
@@ -40,7 +42,15 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
 )
 from redshift_idc.runtime.ledger import LedgerTables
-from redshift_idc.runtime.planner import alter_using_sql, create_sql, remove_sql
+from redshift_idc.runtime.planner import (
+    IDENTITY_PROVIDER_CLAUSES,
+    alter_identity_provider_sql,
+    alter_using_sql,
+    create_identity_provider_sql,
+    create_sql,
+    drop_identity_provider_sql,
+    remove_sql,
+)
 from redshift_idc.sql_expression import check_expression
 
 # ------------------------------------------------------------------------------------------ objects
@@ -65,6 +75,15 @@ MASKING_USING = ("CASE WHEN \"pays\" = 'FR' THEN 'XXX-XX-' || SUBSTRING(\"numér
                  "ELSE CAST(NULL AS VARCHAR(11)) END")
 MASKING_SIMPLE_COLUMNS = (("valeur", "VARCHAR(256)"),)
 MASKING_SIMPLE_USING = "SHA2(valeur, 256)"
+IDP_AWSIDC = IdentityProvider('IdC "corp" été', "awsidc", "AWSIDC", "",
+                              "arn:aws:sso::111111111111:application/ssoins-72230123456789ab/apl-0123456789abcdef",
+                              "arn:aws:iam::111111111111:role/redshift-idc", True)
+IDP_AZURE = IdentityProvider(
+    "azure o'neil", "azure", "aad",
+    json.dumps({"audience": ["api://1234"], "client_id": "o'neil\\app", "issuer": "https://login.microsoftonline.com/t"}),
+    auto_create_roles=None, enabled=False,
+    secrets=(("client_secret", "arn:aws:secretsmanager:us-east-1:111111111111:secret:azure-AbCdEf", "secret"),))
+IDP_SECRET = "s3cr'et\\\"value"  # quote, backslash, double quote: escaped for JSON, then for SQL
 
 
 def _objects() -> list[tuple[str, AccessObject]]:
@@ -90,6 +109,8 @@ def _objects() -> list[tuple[str, AccessObject]]:
                                                         (SSN, COUNTRY), 10)),
         ("masking_attachment:default_inputs", MaskingAttachment(MASKING_SIMPLE_POLICY, SCHEMA, TABLE, (EMAIL,),
                                                                 PARENT_ROLE)),
+        ("identity_provider:awsidc", IDP_AWSIDC),
+        ("identity_provider:azure", IDP_AZURE),
     ]
     return objects
 
@@ -115,6 +136,17 @@ def _forms() -> list[Form]:
         forms += [Form(f"create:{label}", create_sql(item)), Form(f"remove:{label}", remove_sql(item))]
         if isinstance(item, RlsPolicy | MaskingPolicy):
             forms.append(Form(f"alter_using:{label}", alter_using_sql(item)))
+        if isinstance(item, IdentityProvider):
+            resolved = {(arn, key): IDP_SECRET for _, arn, key in item.secrets}
+            forms += [
+                Form(f"create_resolved:{label}", create_identity_provider_sql(item, resolved)),
+                Form(f"drop_cascade:{label}", drop_identity_provider_sql(item, cascade=True)),
+                Form(f"alter_all:{label}", alter_identity_provider_sql(item, IDENTITY_PROVIDER_CLAUSES)),
+                Form(f"alter_all_resolved:{label}", alter_identity_provider_sql(item, IDENTITY_PROVIDER_CLAUSES,
+                                                                                resolved)),
+                *(Form(f"alter_{clause}:{label}", alter_identity_provider_sql(item, [clause]))
+                  for clause in IDENTITY_PROVIDER_CLAUSES),
+            ]
     for name, tables in LEDGERS.items():
         forms += [Form(f"ledger:{name}:bootstrap_sql[{i}]", sql) for i, sql in enumerate(tables.bootstrap_sql())]
         forms += [
@@ -134,6 +166,7 @@ FORMS = _forms()
 
 IDENT = r'"(?:[^"]|"")+"'  # a delimited identifier, `"` doubled inside
 QUALIFIED = rf"{IDENT}\.{IDENT}"
+LIT = r"'(?:[^'\\]|''|\\\\)*'"  # a string literal, `'` and `\` doubled inside
 TABLE_PRIVILEGE = "(?:" + "|".join(re.escape(p) for p in TABLE_PRIVILEGES) + ")"
 SYSTEM_PRIVILEGE = "(?:" + "|".join(re.escape(p) for p in SYSTEM_PRIVILEGES) + ")"
 
@@ -156,6 +189,14 @@ SQLFLUFF_GAPS: dict[str, re.Pattern[str]] = {
     # sqlfluff's ALTER TABLE actions.
     "rls_on": re.compile(rf"ALTER TABLE {QUALIFIED} ROW LEVEL SECURITY ON CONJUNCTION TYPE (?:AND|OR)"),
     "rls_off": re.compile(rf"ALTER TABLE {QUALIFIED} ROW LEVEL SECURITY OFF"),
+    # r_CREATE_IDENTITY_PROVIDER, r_ALTER_IDENTITY_PROVIDER, r_DROP_IDENTITY_PROVIDER: not in sqlfluff at all.
+    "create_identity_provider": re.compile(
+        rf"CREATE IDENTITY PROVIDER {IDENT} TYPE (?:AWSIDC|AZURE) NAMESPACE {LIT}(?: PARAMETERS {LIT})?"
+        rf"(?: APPLICATION_ARN {LIT})?(?: IAM_ROLE {LIT})?(?: AUTO_CREATE_ROLES (?:TRUE|FALSE))?"),
+    "alter_identity_provider": re.compile(
+        rf"ALTER IDENTITY PROVIDER {IDENT}(?=.)(?: PARAMETERS {LIT})?(?: NAMESPACE {LIT})?(?: IAM_ROLE {LIT})?"
+        r"(?: AUTO_CREATE_ROLES (?:TRUE|FALSE))?(?: (?:ENABLE|DISABLE))?"),
+    "drop_identity_provider": re.compile(rf"DROP IDENTITY PROVIDER {IDENT}(?: CASCADE)?"),
 }
 
 

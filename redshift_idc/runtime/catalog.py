@@ -1,8 +1,10 @@
 """Reading the current access state from Redshift's system views, in one batch (one snapshot).
 
 Queries and columns follow REDSHIFT_REFERENCE.md section 2.17. Only grants to roles are read: users
-are IdC identities the model never manages. Names come back as Redshift stores them (folded), and the
-state keys fold names the same way, so a model written in mixed case still diffs to nothing.
+are IdC identities the model never manages. SVV_IDENTITY_PROVIDERS is visible to superusers only: the
+reconciler runs as the namespace admin, and refuses to plan identity providers as anyone else. Names
+come back as Redshift stores them (folded), and the state keys fold names the same way, so a model
+written in mixed case still diffs to nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from redshift_idc.runtime.access_state import (
     SYSTEM_PRIVILEGES,
     AccessState,
     ColumnPrivilege,
+    IdentityProvider,
     MaskingAttachment,
     MaskingPolicy,
     RlsAttachment,
@@ -64,6 +67,7 @@ def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True) ->
         ("masking_policies", "SELECT policy_name FROM svv_masking_policy"),
         ("masking_attachments", "SELECT policy_name, schema_name, table_name, grantee, grantee_type, priority, "
                                 "input_columns, output_columns FROM svv_attached_masking_policy"),
+        ("identity_providers", "SELECT name, type, namespc, enabled FROM svv_identity_providers"),
         ("ledger", tables.select_objects_sql(model)),
         ("scripts", tables.select_scripts_sql(model)),
     ]
@@ -101,6 +105,14 @@ def _columns(value: Any) -> tuple[str, ...]:
                 names.append(str(item))
         return tuple(n for n in names if n)
     return (str(parsed),)
+
+
+def _flag(value: Any) -> bool | None:
+    """A boolean cell as the Data API may return it (bool, 't'/'f', 'true'/'false', 1/0); None if unknown."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if value is not None else ""
+    return {"t": True, "true": True, "1": True, "f": False, "false": False, "0": False}.get(text)
 
 
 def parse_snapshot(rows: dict[str, Sequence[Row]], case_sensitive: bool = False) -> Snapshot:
@@ -155,6 +167,9 @@ def parse_snapshot(rows: dict[str, Sequence[Row]], case_sensitive: bool = False)
                                               _columns(inputs), int(priority or 0)), grantee)
         else:
             warnings.append(f"masking policy {policy} on {schema}.{table} is attached to {kind} {grantee}: not managed")
+    for name, type_, namespace, enabled in rows.get("identity_providers", ()):
+        state.add(IdentityProvider(name, str(type_ or "").strip().lower(), str(namespace or ""),
+                                   enabled=_flag(enabled)))
 
     ledger: Ledger = {(kind, ledger_key(key)): fingerprint for kind, key, fingerprint in rows.get("ledger", ())}
     scripts = {name: checksum for name, checksum in rows.get("scripts", ())}

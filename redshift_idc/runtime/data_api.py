@@ -23,11 +23,14 @@ TRANSIENT_ERRORS = re.compile(
     re.IGNORECASE,
 )
 _LITERAL = re.compile(r"'(?:[^']|'')*'")
+# A client secret as JSON, should an error message quote an identity provider's PARAMETERS outside a literal.
+_SECRET_JSON = re.compile(r'("client_secret"\s*:\s*)"(?:[^"\\]|\\.)*"', re.IGNORECASE)
 
 
 def redact_literals(sql: str) -> str:
-    """SQL safe for logs and CloudFormation events: string literals (predicate values) hidden."""
-    return _LITERAL.sub("'***'", sql)
+    """SQL safe for logs and CloudFormation events: string literals (predicate values, identity provider
+    PARAMETERS) hidden, and any JSON client secret outside them too."""
+    return _SECRET_JSON.sub(r'\1"***"', _LITERAL.sub("'***'", sql))
 
 
 def is_transient(error: str) -> bool:
@@ -75,6 +78,18 @@ class DataApi:
         )
         return str(response["Id"])
 
+    def execute(self, sql: str, name: str) -> str:
+        """One statement outside any transaction block (ExecuteStatement), for statements Redshift refuses
+        inside one (CREATE/ALTER/DROP IDENTITY PROVIDER). A batch of one would still be a transaction."""
+        response = self.client.execute_statement(
+            WorkgroupName=self.target.workgroup,
+            Database=self.target.database,
+            SecretArn=self.target.secret_arn,
+            Sql=sql,
+            StatementName=name,
+        )
+        return str(response["Id"])
+
     def list_named(self, prefix: str) -> list[StatementInfo]:
         """Statements whose name starts with `prefix`, oldest first."""
         found: list[StatementInfo] = []
@@ -83,8 +98,9 @@ class DataApi:
             response = self.client.list_statements(**kwargs)
             for item in response.get("Statements", []):
                 if str(item.get("StatementName", "")).startswith(prefix):
+                    queries = item.get("QueryStrings") or ([item["QueryString"]] if item.get("QueryString") else [])
                     found.append(StatementInfo(item["Id"], item.get("StatementName", ""), item["Status"],
-                                               item.get("CreatedAt"), tuple(item.get("QueryStrings") or ())))
+                                               item.get("CreatedAt"), tuple(queries)))
             token = response.get("NextToken")
             if not token:
                 break
@@ -106,8 +122,10 @@ class DataApi:
             kwargs["NextToken"] = token
 
     def failure(self, description: dict[str, Any]) -> tuple[int | None, str, str]:
-        """(1-based index, redacted SQL, error) of the first failed sub-statement, else of the batch."""
+        """(1-based index, redacted SQL, error) of the first failed sub-statement, else of the batch (or of
+        the single statement, with its redacted SQL)."""
         for index, sub in enumerate(description.get("SubStatements") or [], start=1):
             if sub.get("Status") in ("FAILED", "ABORTED"):
                 return index, redact_literals(sub.get("QueryString", "")), str(sub.get("Error") or sub.get("Status"))
-        return None, "", str(description.get("Error") or description.get("Status"))
+        return None, redact_literals(description.get("QueryString") or ""), str(
+            description.get("Error") or description.get("Status"))

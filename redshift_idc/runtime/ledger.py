@@ -6,6 +6,13 @@ previous template, also for `plan --live`, and it is written in the same transac
 records: a batch that fails changes neither the warehouse nor the ledger.
 
 `<schema>.applied_script` records the `sql/` scripts applied (name and checksum), each once.
+
+Statements that cannot run inside a transaction block (identity providers) are steps of their own, sent
+alone with ExecuteStatement: those of the create/alter phase before every batch, drops after every
+batch. Their ledger rows cannot share their transaction, so each is followed by a ledger-only batch
+(DDL first, then its record). Every gap between the two heals on the next read, because the planner
+re-derives from the catalog: a provider created but not recorded is altered to the model and recorded
+(idempotent), one altered but not recorded is altered again, one dropped but still recorded is forgotten.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from redshift_idc.runtime.access_state import LedgerEntry
-from redshift_idc.runtime.planner import SWAP_PHASE, Plan, Statement
+from redshift_idc.runtime.planner import IDENTITY_PROVIDER_PHASE, SWAP_PHASE, Plan, Statement
 from redshift_idc.runtime.sql_text import quote_ident, quote_literal
 
 DEFAULT_LEDGER_SCHEMA = "redshift_idc"
@@ -87,10 +94,48 @@ def _ledger_sql(tables: LedgerTables, model: str, statements: Sequence[Statement
     return sql
 
 
+@dataclass(frozen=True)
+class Step:
+    """One Data API call of a plan: a batch (one transaction), or with `statement` set, that one
+    non-transactional statement alone (`sqls` holds its displayable SQL, secrets masked)."""
+
+    sqls: tuple[str, ...]
+    statement: Statement | None = None
+
+    @property
+    def transactional(self) -> bool:
+        return self.statement is None
+
+
+def steps(plan: Plan, model: str, tables: LedgerTables | None = None,
+          max_statements: int = MAX_BATCH_STATEMENTS) -> list[Step]:
+    """The plan as Data API calls: non-transactional statements of the first phases alone (each followed
+    by a batch with its ledger rows), then the batches (`transactional_batches`), then the remaining
+    non-transactional statements (drops) the same way."""
+    tables = tables or LedgerTables()
+    alone = [s for s in plan.statements if not s.transactional]
+
+    def single(statement: Statement) -> list[Step]:
+        ledger = _ledger_sql(tables, model, [statement])
+        return [Step((statement.sql,), statement), *([Step(tuple(ledger))] if ledger else [])]
+
+    result = [step for s in alone if s.phase <= IDENTITY_PROVIDER_PHASE for step in single(s)]
+    result += [Step(tuple(batch)) for batch in transactional_batches(plan, model, tables, max_statements)]
+    result += [step for s in alone if s.phase > IDENTITY_PROVIDER_PHASE for step in single(s)]
+    return result
+
+
 def batches(plan: Plan, model: str, tables: LedgerTables | None = None,
             max_statements: int = MAX_BATCH_STATEMENTS) -> list[list[str]]:
-    """Cut the plan into batches of at most `max_statements`, each one transaction that also writes
-    the ledger rows of its own statements (2 of the slots are kept for the ledger DELETE/INSERT)."""
+    """`steps` as lists of SQL (a non-transactional statement is a list of one, masked)."""
+    return [list(step.sqls) for step in steps(plan, model, tables, max_statements)]
+
+
+def transactional_batches(plan: Plan, model: str, tables: LedgerTables | None = None,
+                          max_statements: int = MAX_BATCH_STATEMENTS) -> list[list[str]]:
+    """Cut the plan's transactional statements into batches of at most `max_statements`, each one
+    transaction that also writes the ledger rows of its own statements (2 of the slots are kept for the
+    ledger DELETE/INSERT); then the ledger-only changes."""
     tables = tables or LedgerTables()
     per_batch = max_statements - 2
     groups: list[list[Statement]] = []
@@ -100,7 +145,7 @@ def batches(plan: Plan, model: str, tables: LedgerTables | None = None,
     def cost_of(statement: Statement) -> int:
         return len(statement.sql.encode("utf-8")) + 200 * (len(statement.ledger_add) + len(statement.ledger_remove))
 
-    statements = plan.statements
+    statements = [s for s in plan.statements if s.transactional]
     for index, statement in enumerate(statements):
         cost, count = cost_of(statement), 1
         if statement.phase in SWAP_PHASE.values() and (index == 0 or statements[index - 1].phase != statement.phase):

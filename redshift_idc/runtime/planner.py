@@ -30,12 +30,12 @@ from typing import Any
 
 from redshift_idc.runtime.access_state import (
     COLUMN_PRIVILEGES,
+    IDENTITY_PROVIDER_TYPES,
     SCHEMA_PRIVILEGES,
     SYSTEM_PRIVILEGES,
     TABLE_PRIVILEGES,
     AccessObject,
     AccessState,
-    IDENTITY_PROVIDER_TYPES,
     ColumnPrivilege,
     IdentityProvider,
     LedgerEntry,
@@ -56,7 +56,7 @@ from redshift_idc.runtime.sql_text import RESERVED_ROLE_PREFIXES, fold, quote_id
 
 Ledger = dict[tuple[str, tuple[str, ...]], str]  # (kind, key) -> fingerprint
 SecretRef = tuple[str, str]  # (Secrets Manager secret ARN, JSON key in its SecretString, or "" for all of it)
-SECRET_MASK = "***"
+SECRET_MASK = "***"  # noqa: S105 -- what a secret is shown as
 
 
 @dataclass(frozen=True)
@@ -375,6 +375,10 @@ class _Planner:
             return False
         if isinstance(item, Role) and is_system_role(item.name):
             return False
+        if isinstance(item, IdentityProvider):
+            # Never pruned: connecting a namespace to IAM Identity Center may register its own provider
+            # (unconfirmed), and dropping that would break every IdC sign-in. Only ledger rows are removed.
+            return self._managed(item)
         return self._managed(item) or self.prune
 
     # -- the plan
@@ -505,17 +509,17 @@ class _Planner:
                                                        if self._managed(present) else ()))
         for key, wanted in sorted(desired.items()):
             assert isinstance(wanted, IdentityProvider)
-            present = self.current.get(kind, key)
+            existing = self.current.get(kind, key)
             recorded = self.ledger.get((kind, key))
             old = (LedgerEntry(kind, key, recorded),) if recorded is not None else ()
             new = (self._entry(wanted),)
-            if present is None:
+            if existing is None:
                 # Missing (managed and dropped by hand, or never made): one ledger row either way.
                 made = self._idp_create(wanted)
                 self.statements += [dataclasses.replace(made[0], ledger_add=new, ledger_remove=old), *made[1:]]
                 continue
-            assert isinstance(present, IdentityProvider)
-            statements = self._idp_changes(wanted, present, recorded)
+            assert isinstance(existing, IdentityProvider)
+            statements = self._idp_changes(wanted, existing, recorded)
             if statements:
                 # The ledger row changes with the CREATE of a replacement, else with the last ALTER.
                 at = next((i for i, st in enumerate(statements) if st.sql.startswith("CREATE ")), len(statements) - 1)
@@ -544,10 +548,9 @@ class _Planner:
             drop = self._idp_statement(IDENTITY_PROVIDER_PHASE, present, "0",
                                        drop_identity_provider_sql(present, self.cascade))
             return [drop, *self._idp_create(wanted)]
-        if clauses == ["parameters"] and not _uses_parameters(wanted):
-            clauses = []
-        if "iam_role" in clauses and not wanted.iam_role:
-            clauses.remove("iam_role")
+        # Nothing to set: a type without PARAMETERS, a provider without IAM role (ALTER cannot unset them).
+        clauses = [c for c in clauses if (c != "parameters" or _uses_parameters(wanted))
+                   and (c != "iam_role" or wanted.iam_role)]
         if present.enabled is not None:
             toggle = present.enabled != wanted.enabled
         else:

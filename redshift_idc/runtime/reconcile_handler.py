@@ -5,7 +5,9 @@
 
 Properties: WorkgroupName, Database, SecretArn, ModelName, LedgerSchema, Prune, RemovalPolicy,
 ModelBucket, ModelKey, ModelHash (the compiled model is an S3 asset: a large model does not bloat the
-template, and its hash in the properties makes every change of content an Update).
+template, and its hash in the properties makes every change of content an Update), and
+IdentityProviderDropCascade (only when true; a property, not part of the model document, so a Delete
+knows it too). Identity provider client secrets are read from Secrets Manager at apply time.
 
 The physical id depends on workgroup, database and model name only, never on the content, so an
 update never makes CloudFormation delete the old resource. A Delete whose physical id is not ours
@@ -26,6 +28,7 @@ from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.custom_resource import CustomResourceError, CustomResourceEvent
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target
 from redshift_idc.runtime.reconciler import ReconcileError, Reconciler, Request, Script, statement_token
+from redshift_idc.runtime.secrets import SecretResolver
 
 LOG = logging.getLogger(__name__)
 LOG.setLevel(logging.INFO)
@@ -71,7 +74,8 @@ def build_request(event: CustomResourceEvent, document: dict[str, Any] | None) -
         desired = AccessState.from_json(document["desired"])
         scripts = [Script(s["Name"], s["Sql"], s["Checksum"]) for s in document.get("scripts", [])]
     return Request(model=str(props["ModelName"]), desired=desired, token=token, prune=_flag(props.get("Prune")),
-                   ledger_schema=str(props.get("LedgerSchema") or "redshift_idc"), scripts=scripts)
+                   ledger_schema=str(props.get("LedgerSchema") or "redshift_idc"), scripts=scripts,
+                   identity_provider_drop_cascade=_flag(props.get("IdentityProviderDropCascade")))
 
 
 def _workgroup_missing(error: ClientError) -> bool:
@@ -81,8 +85,9 @@ def _workgroup_missing(error: ClientError) -> bool:
 
 
 def is_complete(event: dict[str, Any], context: Any = None, *, api: DataApi | None = None, s3: Any = None,
-                clock: Any = time) -> dict[str, Any]:
-    """One bounded slice of work; the Provider framework calls again until IsComplete."""
+                clock: Any = time, secretsmanager: Any = None) -> dict[str, Any]:
+    """One bounded slice of work; the Provider framework calls again until IsComplete. `secretsmanager`:
+    the client identity provider secrets are read with (default: built on first use)."""
     request = CustomResourceEvent.from_dict(event)
     props = request.properties
     if request.request_type == "Delete":
@@ -94,7 +99,7 @@ def is_complete(event: dict[str, Any], context: Any = None, *, api: DataApi | No
     document = None if request.request_type == "Delete" else load_model_document(props, s3)
     reconcile_request = build_request(request, document)
     api = api or DataApi(Target(str(props["WorkgroupName"]), str(props["Database"]), str(props["SecretArn"])))
-    reconciler = Reconciler(api, reconcile_request)
+    reconciler = Reconciler(api, reconcile_request, secrets=SecretResolver(secretsmanager))
     deadline = clock.monotonic() + STEP_BUDGET_SECONDS
     try:
         while True:

@@ -17,22 +17,24 @@ lists our statements by that prefix to see where we are:
                                                            Redshift's error
 
 Each batch is one transaction; a plan is re-derived from a fresh read after each round and after any
-failure, so a round always starts from what is really there.
+failure, so a round always starts from what is really there. Statements that cannot run in a transaction
+block (identity providers) are sent alone with ExecuteStatement (step `exec`), their ledger rows in the
+batch that follows (see `ledger.steps`); secrets they carry are read from Secrets Manager just before.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from redshift_idc.runtime.access_state import AccessState
+from redshift_idc.runtime.access_state import AccessState, IdentityProvider
 from redshift_idc.runtime.catalog import SECADMIN, Snapshot, parse_snapshot, read_queries
 from redshift_idc.runtime.data_api import RUNNING, DataApi, StatementInfo, is_transient, redact_literals
-from redshift_idc.runtime.ledger import LedgerTables, batches
+from redshift_idc.runtime.ledger import LedgerTables, Step, steps
 from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.secrets import SecretError
 from redshift_idc.runtime.sql_text import quote_ident
 
 MAX_STEPS = 3000
@@ -59,6 +61,7 @@ class Request:
     ledger_schema: str = "redshift_idc"
     scripts: Sequence[Script] = ()
     needs_secadmin: bool = True
+    identity_provider_drop_cascade: bool = False
 
 
 @dataclass
@@ -103,17 +106,44 @@ def split_script(text: str) -> list[str]:
     return [s.strip() for s in statements if s.strip()]
 
 
+APPLY_STEPS = (":apply", ":exec")  # a batch of the plan; one non-transactional statement of it
+
+
 class Reconciler:
-    def __init__(self, api: DataApi, request: Request, *, read_only: bool = False) -> None:
-        """`read_only`: reads without the ledger bootstrap (CREATE ... IF NOT EXISTS), for reports."""
+    def __init__(self, api: DataApi, request: Request, *, read_only: bool = False,
+                 secrets: Callable[[str, str], str] | None = None) -> None:
+        """`read_only`: reads without the ledger bootstrap (CREATE ... IF NOT EXISTS), for reports.
+        `secrets(arn, key)`: resolves the secrets of identity provider statements (none: they cannot apply)."""
         self.api = api
         self.request = request
+        self.secrets = secrets
         self.tables = LedgerTables(request.ledger_schema)
         self.queries = read_queries(self.tables, request.model, bootstrap=not read_only)
         self._snapshots: dict[str, Snapshot] = {}
 
     def _submit(self, sqls: list[str], seq: int, step: str) -> str:
         return self.api.submit(sqls, f"{self.request.token}:{seq:05d}:{step}")
+
+    def _plan_steps(self, snapshot: Snapshot) -> list[Step]:
+        request = self.request
+        planned = plan(request.desired, snapshot.state, snapshot.ledger, prune=request.prune,
+                       identity_provider_drop_cascade=request.identity_provider_drop_cascade)
+        return steps(planned, request.model, self.tables)
+
+    def _submit_step(self, step: Step, seq: int, number: int, count: int) -> Outcome:
+        if step.statement is None:
+            self._submit(list(step.sqls), seq, "apply")
+            return Outcome(False, f"applying batch {number} of {count} ({len(step.sqls)} statements)")
+        if step.statement.secrets and self.secrets is None:
+            raise ReconcileError(f"cannot apply {_first_words(step.statement.sql)}: it needs secrets and no "
+                                 "secret resolver was given")
+        try:
+            sql = step.statement.executable_sql(self.secrets)
+        except SecretError as error:
+            raise ReconcileError(f"cannot apply {_first_words(step.statement.sql)}: {error}") from None
+        self.api.execute(sql, f"{self.request.token}:{seq:05d}:exec")
+        return Outcome(False, f"applying step {number} of {count} alone, outside a transaction: "
+                              f"{_first_words(step.statement.sql)[:80]}")
 
     def _snapshot(self, statement_id: str) -> Snapshot:
         """The parsed rows of a finished read batch (fetched once per read per Lambda invocation)."""
@@ -159,13 +189,16 @@ class Reconciler:
             index, sql, error = self.api.failure(self.api.describe(last.id))
             failures = sum(1 for s in ours if s.status in ("FAILED", "ABORTED"))
             if not (is_transient(error) and failures <= MAX_TRANSIENT_RETRIES):
+                if last.name.endswith(":exec"):
+                    raise ReconcileError(f"statement {last.name.rsplit(':', 2)[-2]} (alone, outside a transaction) "
+                                         f"failed: {sql} -- Redshift said: {redact_literals(error)}")
                 where = f"statement {index} of batch {last.name.rsplit(':', 2)[-2]}" if index else f"batch {last.name}"
                 raise ReconcileError(f"{where} failed and was rolled back: {sql} -- Redshift said: "
                                      f"{redact_literals(error)}")
             self._submit([q for _, q in self.queries], seq, "read")
-            return Outcome(False, f"retrying after a transient error: {error}")
+            return Outcome(False, f"retrying after a transient error: {redact_literals(error)}")
         reads = [i for i, s in enumerate(ours) if s.name.endswith(":read") and s.status == "FINISHED"]
-        if last is None or not reads or not last.name.endswith((":read", ":apply")):
+        if last is None or not reads or not last.name.endswith((":read", *APPLY_STEPS)):
             self._submit([q for _, q in self.queries], seq, "read")
             return Outcome(False, "reading the current state")
         snapshot = self._snapshot(ours[reads[-1]].id)
@@ -174,16 +207,20 @@ class Reconciler:
         # Batches of one plan run back to back: the plan is a pure function of the last read, so the
         # number of batches applied since that read says which one is next. Then read again to verify.
         applied = len(ours) - reads[-1] - 1
-        cut = batches(plan(self.request.desired, snapshot.state, snapshot.ledger, prune=self.request.prune),
-                      self.request.model, self.tables)
+        cut = self._plan_steps(snapshot)
         if applied < len(cut):
-            self._submit(cut[applied], seq, "apply")
-            return Outcome(False, f"applying batch {applied + 1} of {len(cut)} ({len(cut[applied])} statements)")
+            return self._submit_step(cut[applied], seq, applied + 1, len(cut))
         self._submit([q for _, q in self.queries], seq, "read")
         return Outcome(False, "reading the state back to verify")
 
     def _act(self, snapshot: Snapshot, ours: list[StatementInfo], seq: int) -> Outcome:
         request = self.request
+        manages_providers = bool(request.desired.of_kind(IdentityProvider.KIND)) or any(
+            kind == IdentityProvider.KIND for kind, _ in snapshot.ledger)
+        if manages_providers and not snapshot.superuser:
+            raise ReconcileError(
+                f"user {snapshot.user} is not a superuser, so SVV_IDENTITY_PROVIDERS shows it no identity "
+                "provider; refusing to plan identity providers from an incomplete view (run as the namespace admin)")
         if request.needs_secadmin and not snapshot.secadmin:
             if any(s.name.endswith(":grant-secadmin") for s in ours):
                 raise ReconcileError(
@@ -205,20 +242,46 @@ class Reconciler:
                                      "one transaction: split it into several scripts")
             self._submit(statements, seq, "script")
             return Outcome(False, f"applying script {script.name}")
-        planned = plan(request.desired, snapshot.state, snapshot.ledger, prune=request.prune)
-        cut = batches(planned, request.model, self.tables)
+        cut = self._plan_steps(snapshot)
         if not cut:
-            count = sum(len(s.query_strings) for s in ours if s.name.endswith(":apply"))
+            count = sum(len(s.query_strings) for s in ours if s.name.endswith(APPLY_STEPS))
             return Outcome(True, "in sync", count, snapshot.warnings)
-        previous = [s for s in ours if s.name.endswith(":apply")]
-        if previous and list(previous[-1].query_strings) == cut[0] and len(previous) >= 2 and \
-                list(previous[-2].query_strings) == cut[0]:
+        rounds = _rounds(ours)
+        if len(rounds) >= 2 and all(_same_round(r, cut) for r in rounds[-2:]):
             raise ReconcileError("the same batch committed twice and the catalog still differs from the model "
-                                 f"(first statement: {_first_words(cut[0][0])}); check name case folding "
+                                 f"(first statement: {_first_words(cut[0].sqls[0])}); check name case folding "
                                  "(enable_case_sensitive_identifier) and the reconciler user's visibility")
-        self._submit(cut[0], seq, "apply")
-        return Outcome(False, f"applying batch 1 of {len(cut)} ({len(cut[0])} statements)")
+        return self._submit_step(cut[0], seq, 1, len(cut))
+
+
+def _rounds(ours: list[StatementInfo]) -> list[list[StatementInfo]]:
+    """The steps submitted between one read and the next, for every read that has a later read."""
+    rounds: list[list[StatementInfo]] = []
+    current: list[StatementInfo] | None = None
+    for info in ours:
+        if info.name.endswith(":read"):
+            if current is not None:
+                rounds.append(current)
+            current = []
+        elif current is not None:
+            current.append(info)
+    return rounds
+
+
+def _same_round(submitted: list[StatementInfo], cut: list[Step]) -> bool:
+    """Whether a round committed exactly this plan (a lone statement compares with its literals hidden:
+    what was sent carries resolved secrets, the step shows them masked)."""
+    if len(submitted) != len(cut) or any(info.status != "FINISHED" for info in submitted):
+        return False
+    for info, step in zip(submitted, cut, strict=True):
+        if step.transactional:
+            if not (info.name.endswith(":apply") and list(info.query_strings) == list(step.sqls)):
+                return False
+        elif not (info.name.endswith(":exec") and [redact_literals(q) for q in info.query_strings] == [
+                redact_literals(q) for q in step.sqls]):
+            return False
+    return True
 
 
 def _first_words(sql: str) -> str:
-    return re.sub(r"'(?:[^']|'')*'", "'***'", sql)[:200]
+    return redact_literals(sql)[:200]
