@@ -14,17 +14,16 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy
+from aws_cdk import CustomResource
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from components.lambda_asset import LAMBDA_RUNTIME, handler_code, staging_dir
-from components.nag import acknowledge, acknowledge_provider_framework
+from components.handler_provider import handler_provider
+from components.lambda_asset import staging_dir
+from components.nag import acknowledge
 from redshift_idc.runtime.access_state import AccessState, identity_provider_secret_arns
 
 # Data API calls that address an existing statement take no resource ARN; IAM scopes them to the
@@ -51,8 +50,11 @@ class AccessReconciler(Construct):
         (document_dir / "model.json").write_text(model_document(desired, scripts), encoding="utf-8")
         self.model_asset = s3_assets.Asset(self, "Model", path=str(document_dir / "model.json"))
 
-        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                             description=f"Applies access model {model_name} to workgroup {workgroup_name}")
+        handler = handler_provider(self, handler="reconcile", key=key, log_retention=log_retention,
+                                   description=f"Applies access model {model_name} to workgroup {workgroup_name}",
+                                   memory_size=512, on_event_id="OnEvent", is_complete_id="IsComplete")
+        self.role = handler.role
+        self.provider = handler.provider
         self.role.add_to_policy(iam.PolicyStatement(actions=list(SUBMIT_ACTIONS), resources=[workgroup_arn]))
         self.role.add_to_policy(iam.PolicyStatement(
             actions=list(STATEMENT_ACTIONS), resources=["*"],
@@ -69,42 +71,12 @@ class AccessReconciler(Construct):
             actions=["s3:GetObject"],
             resources=[self.model_asset.bucket.arn_for_objects(self.model_asset.s3_object_key)],
         ))
-        log_group = logs.LogGroup(self, "Logs", encryption_key=key, retention=log_retention,
-                                  removal_policy=RemovalPolicy.DESTROY)
-        log_group.grant_write(self.role)
         policy = self.role.node.find_child("DefaultPolicy")
         acknowledge(policy, "AwsSolutions-IAM5[Resource::*]",
                     "DescribeStatement, GetStatementResult, CancelStatement and ListStatements act on statement "
                     "ids and support no resource ARN; the first three are limited to this role's own statements "
                     "by redshift-data:statement-owner-iam-userid, and ListStatements lists only the caller's.")
 
-        code = handler_code("reconcile")
-        functions = {}
-        for name, handler, timeout in (("OnEvent", "index.on_event", Duration.seconds(30)),
-                                       ("IsComplete", "index.is_complete", Duration.minutes(2))):
-            functions[name] = lambda_.Function(
-                self, name, runtime=LAMBDA_RUNTIME, handler=handler, code=code, role=self.role, timeout=timeout,
-                memory_size=512, log_group=log_group,
-                description=f"Access model {model_name}: {handler.split('.')[1]} step of the reconcile custom resource",
-            )
-        framework_logs = logs.LogGroup(self, "ProviderLogs", encryption_key=key, retention=log_retention,
-                                       removal_policy=RemovalPolicy.DESTROY)
-        self.provider = cr.Provider(
-            self, "Provider", on_event_handler=functions["OnEvent"], is_complete_handler=functions["IsComplete"],
-            query_interval=Duration.seconds(10), total_timeout=Duration.hours(2), log_group=framework_logs,
-            # Logging the waiter to CloudWatch would make CDK grant logs:PutResourcePolicy and the log
-            # delivery actions on "*"; Step Functions keeps the execution history, the handlers log the detail.
-            disable_waiter_state_machine_logging=True,
-        )
-        acknowledge_provider_framework(self.provider)
-        state_machine = self.provider.node.find_child("waiter-state-machine")
-        acknowledge(state_machine, "AwsSolutions-SF1",
-                    "CDK's Provider waiter only polls our is-complete handler: Step Functions keeps its execution "
-                    "history and the handlers log every step to the encrypted log group; CloudWatch logging would "
-                    "need logs:PutResourcePolicy and log-delivery actions on Resource '*'.")
-        acknowledge(state_machine, "AwsSolutions-SF2",
-                    "CDK's Provider waiter only polls our is-complete handler; the handlers' logs hold every step, "
-                    "so X-Ray traces of the polling loop would add nothing to debug with.")
         properties: dict[str, Any] = {
             "WorkgroupName": workgroup_name,
             "Database": database,

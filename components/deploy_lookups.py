@@ -6,16 +6,14 @@ import hashlib
 import re
 from collections.abc import Sequence
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy
+from aws_cdk import CustomResource
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from components.lambda_asset import LAMBDA_RUNTIME, handler_code
-from components.nag import acknowledge, acknowledge_provider_framework
+from components.handler_provider import handler_provider
+from components.nag import acknowledge
 from redshift_idc.runtime.lookups import KIND_GROUP_IDS, KIND_NAMESPACE_SECRET
 
 
@@ -36,31 +34,12 @@ class DeployLookups(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey,
                  log_retention: logs.RetentionDays) -> None:
         super().__init__(scope, construct_id)
-        log_group = logs.LogGroup(self, "Logs", encryption_key=key, retention=log_retention,
-                                  removal_policy=RemovalPolicy.DESTROY)
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Deploy-time lookups: reads IdC group ids and the namespace admin secret ARN",
-        )
-        log_group.grant_write(self.role)
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            runtime=LAMBDA_RUNTIME,
-            handler="index.on_event",
-            code=handler_code("deploy_lookups"),
-            role=self.role,
-            timeout=Duration.minutes(2),
-            memory_size=256,
-            log_group=log_group,
-            description="Read-only deploy-time lookups for the warehouse stack",
-        )
-        framework_logs = logs.LogGroup(self, "ProviderLogs", encryption_key=key, retention=log_retention,
-                                       removal_policy=RemovalPolicy.DESTROY)
-        self.provider = cr.Provider(self, "Provider", on_event_handler=self.function, log_group=framework_logs)
-        acknowledge_provider_framework(self.provider)
+        handler = handler_provider(self, handler="deploy_lookups", key=key, log_retention=log_retention,
+                                   description="Deploy-time lookups: reads IdC group ids and the namespace admin "
+                                               "secret ARN")
+        self.role = handler.role
+        self.function = handler.on_event
+        self.provider = handler.provider
 
     def group_ids(self, *, identity_store_arn: str, identity_store_id: str, partition: str,
                   group_names: Sequence[str]) -> dict[str, str]:

@@ -6,18 +6,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import CustomResource, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sso as sso
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from components.deploy_lookups import group_attribute_key
-from components.lambda_asset import LAMBDA_RUNTIME, handler_code
-from components.nag import acknowledge, acknowledge_provider_framework
+from components.handler_provider import handler_provider
+from components.nag import acknowledge
 from redshift_idc.config import IdentityCenterConfig, IdentityPropagationConfig
 
 CUSTOM_APPLICATION_PROVIDER = "arn:aws:sso::aws:applicationProvider/custom"
@@ -114,11 +112,11 @@ class IdentityPropagation(Construct):
                                log_retention: logs.RetentionDays, partition: str, stack: Stack) -> str:
         """The trusted token issuer, jwt-bearer grant, IAM authentication method, `redshift:connect` scope and
         assignment setting have no CloudFormation types: one custom resource owns them all."""
-        log_group = logs.LogGroup(self, "ConfigLogs", encryption_key=key, retention=log_retention,
-                                  removal_policy=RemovalPolicy.DESTROY)
-        role = iam.Role(self, "ConfigRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                        description="Configures the TIP OAuth application (issuer, grant, auth method, scope)")
-        log_group.grant_write(role)
+        handler = handler_provider(self, handler="idc_oauth_app", key=key, log_retention=log_retention,
+                                   prefix="Config",
+                                   description="Configures the TIP OAuth application (issuer, grant, auth method, "
+                                               "scope): no CloudFormation types exist")
+        role = handler.role
         issuers = f"arn:{partition}:sso::{stack.account}:trustedTokenIssuer/{identity_center.instance_id}/*"
         role.add_to_policy(iam.PolicyStatement(actions=list(TRUSTED_TOKEN_ISSUER_ACTIONS),
                                                resources=[identity_center.instance_arn, issuers]))
@@ -127,17 +125,8 @@ class IdentityPropagation(Construct):
         acknowledge(role.node.find_child("DefaultPolicy"), f"AwsSolutions-IAM5[Resource::{issuers}]",
                     "A trusted token issuer's id is assigned by CreateTrustedTokenIssuer; the wildcard is limited to "
                     "issuers of this IdC instance.")
-        function = lambda_.Function(
-            self, "ConfigFunction", runtime=LAMBDA_RUNTIME, handler="index.on_event",
-            code=handler_code("idc_oauth_app"), role=role, timeout=Duration.minutes(2), memory_size=256,
-            log_group=log_group, description="Configures the TIP OAuth application (no CloudFormation types exist)",
-        )
-        framework_logs = logs.LogGroup(self, "ConfigProviderLogs", encryption_key=key, retention=log_retention,
-                                       removal_policy=RemovalPolicy.DESTROY)
-        provider = cr.Provider(self, "ConfigProvider", on_event_handler=function, log_group=framework_logs)
-        acknowledge_provider_framework(provider)
         resource = CustomResource(
-            self, "OAuthApplicationConfig", service_token=provider.service_token,
+            self, "OAuthApplicationConfig", service_token=handler.service_token,
             resource_type="Custom::IdcOAuthAppConfig",
             properties={
                 "InstanceArn": identity_center.instance_arn,

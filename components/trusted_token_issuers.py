@@ -13,18 +13,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import CustomResource, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_redshift as redshift
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from components.deploy_lookups import group_attribute_key
-from components.lambda_asset import LAMBDA_RUNTIME, handler_code
-from components.nag import acknowledge, acknowledge_provider_framework
+from components.handler_provider import handler_provider
+from components.nag import acknowledge
 from redshift_idc.config import IdentityCenterConfig, TrustedTokenIssuerConfig
 from redshift_idc.runtime.idc_oauth_app import ISSUER_RESOURCE_TYPE
 
@@ -49,11 +47,10 @@ class TrustedTokenIssuers(Construct):
                  identity_center: IdentityCenterConfig, key: kms.IKey, log_retention: logs.RetentionDays) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        log_group = logs.LogGroup(self, "Logs", encryption_key=key, retention=log_retention,
-                                  removal_policy=RemovalPolicy.DESTROY)
-        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                        description="Creates, updates and deletes the IdC trusted token issuers of third-party clients")
-        log_group.grant_write(role)
+        handler = handler_provider(self, handler="idc_oauth_app", key=key, log_retention=log_retention,
+                                   description="Creates, updates and deletes the IdC trusted token issuers of "
+                                               "third-party clients")
+        role = handler.role
         issuer_arns = (f"arn:{identity_center.partition}:sso::{stack.account}:trustedTokenIssuer/"
                        f"{identity_center.instance_id}/*")
         role.add_to_policy(iam.PolicyStatement(actions=list(ISSUER_ACTIONS),
@@ -61,16 +58,6 @@ class TrustedTokenIssuers(Construct):
         acknowledge(role.node.find_child("DefaultPolicy"), f"AwsSolutions-IAM5[Resource::{issuer_arns}]",
                     "A trusted token issuer's id is assigned by CreateTrustedTokenIssuer; the wildcard is limited to "
                     "issuers of this IdC instance.")
-        function = lambda_.Function(
-            self, "Function", runtime=LAMBDA_RUNTIME, handler="index.on_event",
-            code=handler_code("idc_oauth_app"), role=role, timeout=Duration.minutes(2), memory_size=256,
-            log_group=log_group, description="IdC trusted token issuers (no CloudFormation type exists)",
-        )
-        framework_logs = logs.LogGroup(self, "ProviderLogs", encryption_key=key, retention=log_retention,
-                                       removal_policy=RemovalPolicy.DESTROY)
-        provider = cr.Provider(self, "Provider", on_event_handler=function, log_group=framework_logs)
-        acknowledge_provider_framework(provider)
-
         self.authorized_token_issuers: list[redshift.CfnRedshiftIdcApplication.AuthorizedTokenIssuerProperty] = []
         self.issuer_arns: dict[str, str] = {}
         for issuer in issuers:
@@ -78,7 +65,7 @@ class TrustedTokenIssuers(Construct):
             # and lets CloudFormation delete the old one.
             resource = CustomResource(
                 self, group_attribute_key(issuer.name).replace("Group", "Issuer", 1),
-                service_token=provider.service_token, resource_type=ISSUER_RESOURCE_TYPE,
+                service_token=handler.service_token, resource_type=ISSUER_RESOURCE_TYPE,
                 properties={
                     "InstanceArn": identity_center.instance_arn,
                     "TrustedTokenIssuerName": issuer_name(issuer),

@@ -204,7 +204,7 @@ def test_each_trusted_token_issuer_is_a_custom_resource_of_the_shared_handler(al
     provider_function = bi["ServiceToken"]["Fn::GetAtt"][0]
     assert provider_function.startswith("TrustedTokenIssuersProviderframeworkonEvent")
     functions = [f["Properties"] for f in resources_of(warehouse, "AWS::Lambda::Function").values()
-                 if f["Properties"].get("Description", "").startswith("IdC trusted token issuers")]
+                 if f["Properties"].get("Description", "").startswith("Creates, updates and deletes the IdC trusted")]
     assert [f["Handler"] for f in functions] == ["index.on_event"]
 
 
