@@ -28,6 +28,8 @@ FEATURE_FLAGS: dict[str, Any] = {
     "@aws-cdk/core:enablePartitionLiterals": True,
     "@aws-cdk/aws-kms:aliasNameRef": True,
     "@aws-cdk/core:target-partitions": ["aws"],
+    # Stacks of one environment reference each other (workgroup ARN, key, secret): keep producers protected.
+    "@aws-cdk/core:defaultCrossStackReferences": "strong",
 }
 
 

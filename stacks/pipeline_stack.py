@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from aws_cdk import Environment, Stack, Stage, pipelines
 from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
 from constructs import Construct
 
 from components.nag import acknowledge_generated_findings
@@ -69,6 +70,7 @@ class PipelineStack(Stack):
         self.pipeline = pipelines.CodePipeline(
             self, "Pipeline", synth=synth, self_mutation=True, cross_account_keys=True, enable_key_rotation=True,
             docker_enabled_for_synth=False, publish_assets_in_parallel=False,
+            pipeline_type=codepipeline.PipelineType.V2,
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_7_0)),
         )
