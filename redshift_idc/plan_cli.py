@@ -1,8 +1,8 @@
 """`python -m redshift_idc plan`: the SQL a deploy will run, for a pull request.
 
 Offline (default) it plans against an empty warehouse: exactly what the first deploy runs. With
-`--live` it reads the current state through the Data API with the caller's credentials and prints the
-difference, which is what the next deploy runs.
+`--live` it prints the drift report (`drift.py`: a read-only read of the current state through the Data
+API with the caller's credentials), which is what the next deploy runs.
 
 Identity provider client secrets never appear: the model only references them (Secrets Manager), and
 the plan shows them as `***`; the reconciler puts the real value in the statement it sends, only then.
@@ -10,16 +10,11 @@ the plan shows them as `***`; the reconciler puts the real value in the statemen
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 from redshift_idc.access_model import AccessModel, load_model, load_scripts
 from redshift_idc.config import ConfigError, EnvironmentConfig
 from redshift_idc.runtime.access_state import AccessState
-from redshift_idc.runtime.data_api import DataApi, Target
-from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.planner import Plan, Statement, plan
-from redshift_idc.runtime.reconciler import Reconciler, Request, Script, split_script, statement_token
+from redshift_idc.runtime.reconciler import split_script
 
 PHASE_TITLES = {
     1: "create, alter or replace identity providers (each statement alone, outside any transaction, before the rest)",
@@ -66,24 +61,3 @@ def offline_plan(config: EnvironmentConfig) -> str:
     planned = plan(desired, AccessState(case_sensitive=desired.case_sensitive), {}, prune=model.prune,
                    identity_provider_drop_cascade=model.identity_provider_drop_cascade)
     return render_for_review(planned, load_scripts(model))
-
-
-def live_plan(config: EnvironmentConfig, secret_arn: str, client: Any = None, sleep: Any = time.sleep) -> str:
-    model, desired = model_for(config)
-    api = DataApi(Target(config.warehouse.workgroup_name, config.warehouse.database_name, secret_arn), client)
-    request = Request(model=model.name, desired=desired, token=statement_token(f"plan:{time.time_ns()}"),
-                      prune=model.prune, ledger_schema=model.ledger_schema,
-                      scripts=[Script(s["Name"], s["Sql"], s["Checksum"]) for s in load_scripts(model)],
-                      identity_provider_drop_cascade=model.identity_provider_drop_cascade)
-    snapshot = Reconciler(api, request).read_now(sleep)
-    pending = [s for s in load_scripts(model) if snapshot.scripts.get(s["Name"]) != s["Checksum"]]
-    planned = plan(desired, snapshot.state, snapshot.ledger, prune=model.prune,
-                   identity_provider_drop_cascade=model.identity_provider_drop_cascade)
-    header = [f"-- live plan for {config.warehouse.workgroup_name}/{config.warehouse.database_name} "
-              f"as {snapshot.user}; ledger {LedgerTables(model.ledger_schema).objects}"]
-    header += [f"-- warning: {w}" for w in snapshot.warnings]
-    if not snapshot.secadmin:
-        header.append("-- warning: this user lacks sys:secadmin, so RLS attachments and masking may be invisible")
-    if not snapshot.superuser and model.identity_providers:
-        header.append("-- warning: this user is not a superuser, so identity providers are invisible to it")
-    return "\n".join(header) + "\n" + render_for_review(planned, pending)

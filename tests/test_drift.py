@@ -340,3 +340,17 @@ def test_make_targets_call_the_cli_and_cdk_diff() -> None:
     assert ".venv/bin/python -m redshift_idc drift --env prod --outputs 'cdk-outputs.json'" in dry_run(
         "drift", "ENV=prod", "OUTPUTS=cdk-outputs.json")
     assert "npx cdk diff --no-notices -c env=dev" in dry_run("diff", "ENV=dev")
+
+
+def test_plan_live_is_the_drift_report_and_a_difference_is_not_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    from redshift_idc import __main__ as cli
+
+    calls: list[tuple[str, str | None, Path | None]] = []
+
+    def fake_drift(env: str, secret_arn: str | None, outputs: Path | None) -> int:
+        calls.append((env, secret_arn, outputs))
+        return DRIFT
+
+    monkeypatch.setattr(cli, "drift_command", fake_drift)
+    assert cli.main(["plan", "--env", "dev", "--live", "--secret-arn", "arn:secret"]) == 0
+    assert calls == [("dev", "arn:secret", None)]
