@@ -16,6 +16,7 @@ from constructs import Construct
 from components.deploy_lookups import group_attribute_key
 from components.handler_provider import handler_provider
 from components.nag import acknowledge
+from components.trusted_token_issuers import ISSUER_ACTIONS
 from redshift_idc.config import IdentityCenterConfig, IdentityPropagationConfig
 
 CUSTOM_APPLICATION_PROVIDER = "arn:aws:sso::aws:applicationProvider/custom"
@@ -32,8 +33,6 @@ OAUTH_APP_ADMIN_ACTIONS = (
     "sso:PutApplicationAuthenticationMethod", "sso:DeleteApplicationAuthenticationMethod",
     "sso:PutApplicationAccessScope", "sso:DeleteApplicationAccessScope", "sso:PutApplicationAssignmentConfiguration",
 )
-TRUSTED_TOKEN_ISSUER_ACTIONS = ("sso:CreateTrustedTokenIssuer", "sso:UpdateTrustedTokenIssuer",
-                                "sso:DeleteTrustedTokenIssuer", "sso:DescribeTrustedTokenIssuer")
 
 
 def _short_hash(text: str) -> str:
@@ -118,7 +117,7 @@ class IdentityPropagation(Construct):
                                                "scope): no CloudFormation types exist")
         role = handler.role
         issuers = f"arn:{partition}:sso::{stack.account}:trustedTokenIssuer/{identity_center.instance_id}/*"
-        role.add_to_policy(iam.PolicyStatement(actions=list(TRUSTED_TOKEN_ISSUER_ACTIONS),
+        role.add_to_policy(iam.PolicyStatement(actions=list(ISSUER_ACTIONS),
                                                resources=[identity_center.instance_arn, issuers]))
         role.add_to_policy(iam.PolicyStatement(actions=list(OAUTH_APP_ADMIN_ACTIONS),
                                                resources=[identity_center.instance_arn, application_arn]))

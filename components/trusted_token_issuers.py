@@ -28,7 +28,7 @@ from redshift_idc.runtime.idc_oauth_app import ISSUER_RESOURCE_TYPE
 
 # What the handler calls for a TTI alone: no application is configured.
 ISSUER_ACTIONS = ("sso:CreateTrustedTokenIssuer", "sso:UpdateTrustedTokenIssuer", "sso:DeleteTrustedTokenIssuer",
-                  "sso:DescribeTrustedTokenIssuer")
+                  "sso:DescribeTrustedTokenIssuer", "sso:ListTrustedTokenIssuers")
 
 
 def issuer_name(config: TrustedTokenIssuerConfig) -> str:

@@ -229,7 +229,8 @@ def test_issuer_handler_may_only_manage_issuers_of_this_instance(all_paths: Synt
     sso = [s for s in statements if any(a.startswith("sso:") for a in _list(s["Action"]))]
     assert sso == [{"Effect": "Allow",
                     "Action": ["sso:CreateTrustedTokenIssuer", "sso:DeleteTrustedTokenIssuer",
-                               "sso:DescribeTrustedTokenIssuer", "sso:UpdateTrustedTokenIssuer"],
+                               "sso:DescribeTrustedTokenIssuer", "sso:ListTrustedTokenIssuers",
+                               "sso:UpdateTrustedTokenIssuer"],
                     "Resource": [f"arn:aws:sso::{ACCOUNT}:trustedTokenIssuer/ssoins-4444444444444444/*", INSTANCE]}]
     assert {a for s in statements for a in _list(s["Action"])} - set(sso[0]["Action"]) == {
         "logs:CreateLogStream", "logs:PutLogEvents"}

@@ -105,6 +105,12 @@ def grant_params(app: str, issuer: str, audiences: list[str]) -> dict[str, Any]:
                 {"TrustedTokenIssuerArn": issuer, "AuthorizedAudiences": audiences}]}}}
 
 
+def expect_list_issuers(stubber: Stubber, instance: str, issuers: list[dict[str, str]] | None = None) -> None:
+    """The search for an existing TTI with the wanted name and URL before a replacement is created."""
+    stubber.add_response("list_trusted_token_issuers", {"TrustedTokenIssuers": issuers or []},
+                         {"InstanceArn": instance})
+
+
 def expect_grant(stubber: Stubber, app: str, issuer: str, audiences: list[str]) -> None:
     stubber.add_response("put_application_grant", {}, grant_params(app, issuer, audiences))
 
@@ -356,10 +362,33 @@ def test_issuer_url_change_makes_a_new_issuer_and_repoints_the_grant(sso: tuple[
     client, stubber = sso
     ev = event("Update", props(IssuerUrl=NEW_ISSUER), old=props(), physical_id=TTI)
     expect_describe(stubber, TTI, ISSUER)  # the current issuer still has the old URL
+    expect_list_issuers(stubber, INSTANCE, [{"TrustedTokenIssuerArn": TTI, "Name": "other-name"}])
     expect_create_issuer(stubber, ev, NEW_TTI, issuer=NEW_ISSUER)
     expect_grant(stubber, APP, NEW_TTI, ["0oa1okta-client-id"])
     result = on_event(ev, client=client)
     assert result == {"PhysicalResourceId": NEW_TTI, "Data": {"TrustedTokenIssuerArn": NEW_TTI}}
+
+
+def test_rollback_to_an_earlier_issuer_url_takes_the_existing_issuer_back(sso: tuple[Any, Stubber]) -> None:
+    """A failed update moved the URL to NEW_ISSUER (physical id NEW_TTI); CloudFormation rolls back with the
+    original properties before it deleted TTI: TTI is taken back, not created a second time."""
+    client, stubber = sso
+    original = props()
+    ev = event("Update", original, old=props(IssuerUrl=NEW_ISSUER), physical_id=NEW_TTI)
+    expect_describe(stubber, NEW_TTI, NEW_ISSUER)  # the current issuer has the URL being rolled back
+    expect_list_issuers(stubber, INSTANCE, [{"TrustedTokenIssuerArn": NEW_TTI, "Name": "x"},
+                                            {"TrustedTokenIssuerArn": TTI, "Name": original["TrustedTokenIssuerName"]}])
+    expect_describe(stubber, TTI, ISSUER)  # same name: is it the wanted URL? yes
+    stubber.add_response("update_trusted_token_issuer", {}, {
+        "TrustedTokenIssuerArn": TTI, "Name": original["TrustedTokenIssuerName"],
+        "TrustedTokenIssuerConfiguration": {"OidcJwtConfiguration": {
+            "ClaimAttributePath": original["ClaimAttributePath"],
+            "IdentityStoreAttributePath": original["IdentityStoreAttributePath"]}}})
+    stubber.add_client_error("put_application_grant", "ConflictException", "busy",
+                             expected_params=grant_params(APP, TTI, ["0oa1okta-client-id"]))
+    # A failure after taking TTI back must not delete it: it is the original, CloudFormation still owns it.
+    with pytest.raises(CustomResourceError, match="ConflictException"):
+        on_event(ev, client=client)
 
 
 def test_delete_of_the_replaced_issuer_leaves_the_application_alone(sso: tuple[Any, Stubber]) -> None:
@@ -376,6 +405,7 @@ def test_instance_change_makes_a_new_issuer_in_the_new_instance(sso: tuple[Any, 
     new = props(InstanceArn=OTHER_INSTANCE, ApplicationArn=OTHER_INSTANCE_APP)
     ev = event("Update", new, old=props(), physical_id=TTI)
     # The current issuer is in the old instance: no need to read it.
+    expect_list_issuers(stubber, OTHER_INSTANCE)
     expect_create_issuer(stubber, ev, OTHER_TTI, instance=OTHER_INSTANCE)
     expect_grant(stubber, OTHER_INSTANCE_APP, OTHER_TTI, ["0oa1okta-client-id"])
     expect_method(stubber, OTHER_INSTANCE_APP, [BRIDGE])
@@ -397,6 +427,7 @@ def test_failed_update_deletes_the_issuer_it_made(sso: tuple[Any, Stubber]) -> N
     client, stubber = sso
     ev = event("Update", props(IssuerUrl=NEW_ISSUER), old=props(), physical_id=TTI)
     expect_describe(stubber, TTI, ISSUER)
+    expect_list_issuers(stubber, INSTANCE)
     expect_create_issuer(stubber, ev, NEW_TTI, issuer=NEW_ISSUER)
     stubber.add_client_error("put_application_grant", "ConflictException", "concurrent modification",
                              expected_params=grant_params(APP, NEW_TTI, ["0oa1okta-client-id"]))

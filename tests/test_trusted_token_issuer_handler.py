@@ -29,6 +29,7 @@ from tests.test_idc_oauth_app import (
     STACK,
     TTI,
     expect_describe,
+    expect_list_issuers,
 )
 
 FRAMEWORK_FAILED_CREATE = "AWSCDK::CustomResourceProviderFramework::CREATE_FAILED"
@@ -108,6 +109,7 @@ def test_new_issuer_url_makes_a_new_issuer_and_returns_its_arn(sso: tuple[Any, S
     ev = event("Update", props(IssuerUrl=NEW_ISSUER, TrustedTokenIssuerName="bi-okta-0badcafe"), old=props(),
                physical_id=TTI)
     expect_describe(stubber, TTI, ISSUER)  # the existing TTI serves the old URL: a new one is needed
+    expect_list_issuers(stubber, INSTANCE)
     expect_create(stubber, ev, NEW_TTI)
     # The new physical id makes CloudFormation delete the old TTI after the application points at the new one.
     assert on_event(ev, client=client) == {"PhysicalResourceId": NEW_TTI, "Data": {"TrustedTokenIssuerArn": NEW_TTI}}
@@ -125,6 +127,7 @@ def test_rollback_update_keeps_the_issuer_that_already_has_the_url(sso: tuple[An
 def test_new_instance_makes_an_issuer_there(sso: tuple[Any, Stubber]) -> None:
     client, stubber = sso
     ev = event("Update", props(InstanceArn=OTHER_INSTANCE), old=props(), physical_id=TTI)
+    expect_list_issuers(stubber, OTHER_INSTANCE)
     expect_create(stubber, ev, OTHER_TTI)  # a TTI of another instance is never described, just replaced
     assert on_event(ev, client=client)["PhysicalResourceId"] == OTHER_TTI
 

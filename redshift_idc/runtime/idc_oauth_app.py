@@ -345,6 +345,22 @@ class OAuthAppClient:
         oidc = response.get("TrustedTokenIssuerConfiguration", {}).get("OidcJwtConfiguration", {})
         return str(oidc.get("IssuerUrl", "")).rstrip("/") == config.issuer_url.rstrip("/")
 
+    def find_issuer(self, config: IssuerConfig) -> str | None:
+        """An existing TTI of this instance with the wanted name and issuer URL, if any. After a failed
+        update that moved the issuer URL, CloudFormation rolls back with the original properties while the
+        original TTI still exists (it is deleted only after a successful update): that TTI is taken back
+        instead of creating a second one for the same URL."""
+        params: dict[str, Any] = {"InstanceArn": config.instance_arn}
+        while True:
+            response = self._call("list the trusted token issuers", "list_trusted_token_issuers", **params)
+            for item in response.get("TrustedTokenIssuers", []):
+                arn = str(item.get("TrustedTokenIssuerArn", ""))
+                if item.get("Name") == config.issuer_name and self.issuer_serves(arn, config):
+                    return arn
+            if not response.get("NextToken"):
+                return None
+            params["NextToken"] = response["NextToken"]
+
     def put_grant(self, application_arn: str, issuer_arn: str, audiences: tuple[str, ...]) -> None:
         self._call("authorize the issuer's tokens (jwt-bearer grant)", "put_application_grant",
                    ApplicationArn=application_arn, GrantType=JWT_BEARER,
@@ -456,17 +472,23 @@ def issuer_moved(old: IssuerConfig | None, new: IssuerConfig) -> bool:
 
 
 def converge_issuer(app: OAuthAppClient, issuer: IssuerConfig, old: IssuerConfig | None, physical_id: str,
-                    client_token: str) -> str | None:
-    """Make the TTI `physical_id` match `issuer`: in place when it can (name, claim paths), else a new TTI,
-    whose ARN is returned (None when the TTI was kept). The caller owns deleting a new TTI if a later step
-    fails; CloudFormation deletes the replaced one once the new ARN is the physical id."""
+                    client_token: str) -> tuple[str | None, bool]:
+    """Make the TTI `physical_id` match `issuer`: in place when it can (name, claim paths), else another TTI:
+    an existing one with the wanted name and URL (a rollback), or a new one. Returns (its ARN or None when
+    `physical_id` was kept, whether this call created it). The caller owns deleting a TTI this call created
+    if a later step fails; CloudFormation deletes the replaced one once the new ARN is the physical id."""
     if issuer_moved(old, issuer) and not app.issuer_serves(physical_id, issuer):
+        existing = app.find_issuer(issuer)
+        if existing is not None:
+            LOG.info("taking back trusted token issuer %s (same name and URL) instead of %s", existing, physical_id)
+            app.update_issuer(existing, issuer, None)
+            return existing, False
         new_arn = app.create_issuer(issuer, client_token)
         LOG.info("issuer URL or instance changed: created trusted token issuer %s to replace %s",
                  new_arn, physical_id)
-        return new_arn
+        return new_arn, True
     app.update_issuer(physical_id, issuer, old)
-    return None
+    return None, False
 
 
 def create(app: OAuthAppClient, config: AppConfig, client_token: str) -> str:
@@ -492,9 +514,10 @@ def update(app: OAuthAppClient, config: AppConfig, old: AppConfig | None, physic
     moved = issuer_moved(old.issuer if old else None, config.issuer)
     issuer_arn = physical_id
     undo: list[_Undo] = []
-    new_arn = converge_issuer(app, config.issuer, old.issuer if old else None, physical_id, client_token)
+    new_arn, created = converge_issuer(app, config.issuer, old.issuer if old else None, physical_id, client_token)
     if new_arn is not None:
         issuer_arn = new_arn
+    if new_arn is not None and created:
         undo.append(_Undo(f"the new trusted token issuer {new_arn}", lambda: app.delete_issuer(new_arn)))
     changes = _Changes(
         grant=everything or moved or old is None or old.audiences != config.audiences,
@@ -578,7 +601,7 @@ def on_issuer_event(event: dict[str, Any], client: Any = None) -> dict[str, Any]
     token = issuer_client_token(event, issuer)
     if request.request_type == "Update" and TRUSTED_TOKEN_ISSUER_ARN.fullmatch(physical_id):
         issuer_arn = converge_issuer(app, issuer, _old_issuer(request.old_properties), physical_id,
-                                     token) or physical_id
+                                     token)[0] or physical_id
     else:  # Create, or an Update of a resource whose Create never named a TTI
         issuer_arn = app.create_issuer(issuer, token)
         LOG.info("created trusted token issuer %s", issuer_arn)
