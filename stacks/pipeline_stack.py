@@ -72,7 +72,8 @@ class PipelineStack(Stack):
             docker_enabled_for_synth=False, publish_assets_in_parallel=False,
             pipeline_type=codepipeline.PipelineType.V2,
             code_build_defaults=pipelines.CodeBuildOptions(
-                build_environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_7_0)),
+                # Ubuntu 24.04 image: Node 22 (jsii ended support for Node 20) and Python 3.12+.
+                build_environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_8_0)),
         )
         by_name = {env.name: env for env in environments}
         for stage in pipeline.stages:

@@ -72,7 +72,7 @@ def test_the_pipeline_tests_synthesizes_both_sides_and_publishes_the_summary() -
     uses = {str(step["uses"]).split("@")[0]: step for step in steps if "uses" in step}
     assert uses["actions/checkout"]["with"]["fetch-depth"] == 0
     assert str(uses["actions/setup-python"]["with"]["python-version"]) == "3.11"
-    assert str(uses["actions/setup-node"]["with"]["node-version"]) == "20"
+    assert str(uses["actions/setup-node"]["with"]["node-version"]) == "22"  # jsii supports 22 and 24
     assert {"cdk.out", "summary.md"} <= set(uses["actions/upload-artifact"]["with"]["path"].split())
     assert uses["marocchino/sticky-pull-request-comment"]["with"]["path"] == "summary.md"
     # Every action is pinned to a version, not a branch.
