@@ -342,8 +342,8 @@ class IdentityPropagationConfig(_Model):
     """Trusted identity propagation for Data API clients (seed 002): an external OIDC IdP's users call the
     Data API as themselves through a customer-managed IdC OAuth application."""
 
-    issuer_url: str = Field(description="the external IdP's issuer, e.g. https://example.okta.com/oauth2/default")
-    audiences: tuple[Annotated[str, StringConstraints(min_length=1, max_length=255)], ...] = Field(
+    issuer_url: HttpsIssuerUrl = Field(description="the external IdP's issuer, e.g. https://example.okta.com/oauth2/default")
+    audiences: Audiences = Field(
         description="the IdP application's client id(s): the `aud` of the id tokens the app sends")
     claim_attribute_path: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,255}$")] = "email"
     identity_store_attribute_path: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,255}$")] = (
@@ -355,18 +355,6 @@ class IdentityPropagationConfig(_Model):
     assigned_groups: tuple[IdcGroup, ...] = ()
     # The client role is assumed with the bridge role's credentials (role chaining): STS caps that at 1 h.
     session_seconds: int = Field(default=3600, ge=900, le=3600)
-
-    @field_validator("issuer_url")
-    @classmethod
-    def _https_issuer(cls, value: str) -> str:
-        return https_issuer_url(value)
-
-    @field_validator("audiences")
-    @classmethod
-    def _audiences(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if not value:
-            raise ValueError("at least one audience (the IdP application's client id) is required")
-        return value
 
     @model_validator(mode="after")
     def _assignments(self) -> IdentityPropagationConfig:
