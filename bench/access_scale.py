@@ -25,35 +25,16 @@ import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 
+from bench.scale_models import large_model
 from components.access_reconciler import AccessReconciler
 from redshift_idc.app_builder import new_app
-from redshift_idc.runtime.access_state import (
-    AccessObject,
-    AccessState,
-    RlsAttachment,
-    RlsPolicy,
-    RlsTable,
-    Role,
-    SchemaPrivilege,
-    TablePrivilege,
-)
+from redshift_idc.runtime.access_state import AccessState, RlsPolicy
 from redshift_idc.runtime.ledger import batches
 from redshift_idc.runtime.planner import plan
 
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:111111111111:secret:bench-AbCdEf"  # noqa: S105 (an ARN)
 WORKGROUP_ARN = "arn:aws:redshift-serverless:us-east-1:111111111111:workgroup/00000000-0000-0000-0000-000000000000"
-
-
-def large_model(roles: int, tables: int) -> AccessState:
-    items: list[AccessObject] = [RlsPolicy("region_filter", (("region", "VARCHAR(20)"),), "region = 'EU'")]
-    for t in range(tables):
-        items.append(RlsTable("sales", f"table_{t:02d}"))
-    for r in range(roles):
-        role = f"AWSIDC:group-{r:04d}"
-        items += [Role(role), SchemaPrivilege("sales", "USAGE", role)]
-        items += [TablePrivilege("sales", f"table_{t:02d}", "SELECT", role) for t in range(tables)]
-        items.append(RlsAttachment("region_filter", "sales", f"table_{r % tables:02d}", role))
-    return AccessState.of(items)
+NAMESPACE_ARN = "arn:aws:redshift-serverless:us-east-1:111111111111:namespace/00000000-0000-0000-0000-000000000000"
 
 
 def main() -> None:
@@ -84,7 +65,7 @@ def main() -> None:
         AccessReconciler(
             stack, "AccessModel", model_name="bench", desired=desired, scripts=[], prune=False,
             ledger_schema="redshift_idc", removal_policy="destroy", workgroup_name="bench",
-            workgroup_arn=WORKGROUP_ARN,
+            workgroup_arn=WORKGROUP_ARN, namespace_name="bench", namespace_arn=NAMESPACE_ARN,
             database="dev", admin_secret_arn=SECRET_ARN,
             key=kms.Key(stack, "Key", enable_key_rotation=True), log_retention=logs.RetentionDays.ONE_MONTH,
         )

@@ -10,40 +10,48 @@ the handler's role may read exactly those secrets (and the admin secret), nothin
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import CustomResource
+from aws_cdk import CustomResource, Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from components.handler_provider import handler_provider
+from components.handler_provider import Polling, handler_provider
 from components.lambda_asset import staging_dir
 from components.nag import acknowledge
 from redshift_idc.runtime.access_state import AccessState, identity_provider_secret_arns
+from redshift_idc.runtime.limits import (
+    HANDLER_MEMORY_MB,
+    IS_COMPLETE_TIMEOUT_SECONDS,
+    ON_EVENT_TIMEOUT_SECONDS,
+    PROVIDER_QUERY_INTERVAL_SECONDS,
+    PROVIDER_TOTAL_TIMEOUT_SECONDS,
+    SERVICE_TIMEOUT_SECONDS,
+)
+from redshift_idc.runtime.reconcile_handler import model_document
 
 # Data API calls that address an existing statement take no resource ARN; IAM scopes them to the
 # caller's own statements with this condition key instead.
 STATEMENT_ACTIONS = ("redshift-data:DescribeStatement", "redshift-data:GetStatementResult",
                      "redshift-data:CancelStatement")
 SUBMIT_ACTIONS = ("redshift-data:BatchExecuteStatement", "redshift-data:ExecuteStatement")
-
-
-def model_document(desired: AccessState, scripts: Sequence[dict[str, str]]) -> str:
-    """Canonical JSON (sorted keys, no spaces): the same model always gives the same asset hash."""
-    return json.dumps({"desired": desired.to_json(), "scripts": list(scripts)}, sort_keys=True,
-                      separators=(",", ":"), ensure_ascii=False)
+# The limits of `redshift_idc/runtime/limits.py`, as CDK durations (one source for both sides).
+POLLING = Polling(is_complete_timeout=Duration.seconds(IS_COMPLETE_TIMEOUT_SECONDS),
+                  query_interval=Duration.seconds(PROVIDER_QUERY_INTERVAL_SECONDS),
+                  total_timeout=Duration.seconds(PROVIDER_TOTAL_TIMEOUT_SECONDS),
+                  on_event_timeout=Duration.seconds(ON_EVENT_TIMEOUT_SECONDS))
 
 
 class AccessReconciler(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, model_name: str, desired: AccessState,
                  scripts: Sequence[dict[str, str]], prune: bool, ledger_schema: str, removal_policy: str,
-                 workgroup_name: str, workgroup_arn: str, database: str, admin_secret_arn: str, key: kms.IKey,
-                 log_retention: logs.RetentionDays, identity_provider_drop_cascade: bool = False) -> None:
+                 workgroup_name: str, workgroup_arn: str, namespace_name: str, namespace_arn: str, database: str,
+                 admin_secret_arn: str, key: kms.IKey, log_retention: logs.RetentionDays,
+                 identity_provider_drop_cascade: bool = False) -> None:
         super().__init__(scope, construct_id)
         document_dir = staging_dir() / f"access-model-{model_name}"
         document_dir.mkdir(parents=True, exist_ok=True)
@@ -52,7 +60,8 @@ class AccessReconciler(Construct):
 
         handler = handler_provider(self, handler="reconcile", key=key, log_retention=log_retention,
                                    description=f"Applies access model {model_name} to workgroup {workgroup_name}",
-                                   memory_size=512, on_event_id="OnEvent", is_complete_id="IsComplete")
+                                   memory_size=HANDLER_MEMORY_MB, on_event_id="OnEvent", is_complete_id="IsComplete",
+                                   polling=POLLING)
         self.role = handler.role
         self.provider = handler.provider
         self.role.add_to_policy(iam.PolicyStatement(actions=list(SUBMIT_ACTIONS), resources=[workgroup_arn]))
@@ -60,7 +69,13 @@ class AccessReconciler(Construct):
             actions=list(STATEMENT_ACTIONS), resources=["*"],
             conditions={"StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}},
         ))
+        # Only to find one step by its exact name, should the Data API refuse a repeated ClientToken.
         self.role.add_to_policy(iam.PolicyStatement(actions=["redshift-data:ListStatements"], resources=["*"]))
+        # A Delete asks Redshift Serverless whether the workgroup or its namespace still exists.
+        self.role.add_to_policy(iam.PolicyStatement(actions=["redshift-serverless:GetWorkgroup"],
+                                                    resources=[workgroup_arn]))
+        self.role.add_to_policy(iam.PolicyStatement(actions=["redshift-serverless:GetNamespace"],
+                                                    resources=[namespace_arn]))
         # The admin secret, and exactly the identity provider client secrets the model references.
         self.role.add_to_policy(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"],
                                                     resources=[admin_secret_arn,
@@ -79,6 +94,7 @@ class AccessReconciler(Construct):
 
         properties: dict[str, Any] = {
             "WorkgroupName": workgroup_name,
+            "NamespaceName": namespace_name,
             "Database": database,
             "SecretArn": admin_secret_arn,
             "ModelName": model_name,
@@ -92,5 +108,8 @@ class AccessReconciler(Construct):
         }
         if identity_provider_drop_cascade:  # absent means false: templates of models that do not opt in stay unchanged
             properties["IdentityProviderDropCascade"] = True
+        # CloudFormation's limit, stated: the reconciler's own deadline (limits.APPLY_WINDOW_SECONDS) ends
+        # every request before it, and the waiter's total timeout stays below it.
         self.resource = CustomResource(self, "Resource", service_token=self.provider.service_token,
-                                       resource_type="Custom::AccessModel", properties=properties)
+                                       resource_type="Custom::AccessModel", properties=properties,
+                                       service_timeout=Duration.seconds(SERVICE_TIMEOUT_SECONDS))

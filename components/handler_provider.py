@@ -29,14 +29,28 @@ class HandlerProvider:
         return self.provider.service_token
 
 
+@dataclass(frozen=True)
+class Polling:
+    """How the Provider framework drives `index.is_complete`: the Lambda's timeout, the pause between
+    calls, and the waiter's total (attempt) budget."""
+
+    is_complete_timeout: Duration
+    query_interval: Duration
+    total_timeout: Duration
+    on_event_timeout: Duration
+
+
 def handler_provider(scope: Construct, *, handler: str, description: str, key: kms.IKey,
                      log_retention: logs.RetentionDays, prefix: str = "", memory_size: int = 256,
                      on_event_id: str = "Function", is_complete_id: str | None = None,
-                     timeout: Duration | None = None) -> HandlerProvider:
+                     timeout: Duration | None = None, polling: Polling | None = None) -> HandlerProvider:
     """Creates, directly under `scope`, `<prefix>Logs`, `<prefix>Role` (may write those logs; the caller
     adds what the handler needs), the function(s) and `<prefix>Provider` with `<prefix>ProviderLogs`, all
-    logs encrypted with the project key. With `is_complete_id`, the provider polls `index.is_complete`
-    (no Lambda then waits for long work); CDK's waiter state machine findings are acknowledged."""
+    logs encrypted with the project key. With `is_complete_id` and `polling`, the provider polls
+    `index.is_complete` (no Lambda then waits for long work); CDK's waiter state machine findings are
+    acknowledged."""
+    if (is_complete_id is None) != (polling is None):
+        raise ValueError("is_complete_id and polling go together")
     log_group = logs.LogGroup(scope, f"{prefix}Logs", encryption_key=key, retention=log_retention,
                               removal_policy=RemovalPolicy.DESTROY)
     role = iam.Role(scope, f"{prefix}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
@@ -52,17 +66,17 @@ def handler_provider(scope: Construct, *, handler: str, description: str, key: k
         )
 
     on_event = function(f"{prefix}{on_event_id}", "on_event",
-                        Duration.seconds(30) if is_complete_id else (timeout or Duration.minutes(2)))
-    is_complete = (function(f"{prefix}{is_complete_id}", "is_complete", timeout or Duration.minutes(2))
-                   if is_complete_id else None)
+                        polling.on_event_timeout if polling else (timeout or Duration.minutes(2)))
+    is_complete = (function(f"{prefix}{is_complete_id}", "is_complete", polling.is_complete_timeout)
+                   if is_complete_id and polling else None)
     framework_logs = logs.LogGroup(scope, f"{prefix}ProviderLogs", encryption_key=key, retention=log_retention,
                                    removal_policy=RemovalPolicy.DESTROY)
-    if is_complete is None:
+    if is_complete is None or polling is None:
         provider = cr.Provider(scope, f"{prefix}Provider", on_event_handler=on_event, log_group=framework_logs)
     else:
         provider = cr.Provider(
             scope, f"{prefix}Provider", on_event_handler=on_event, is_complete_handler=is_complete,
-            query_interval=Duration.seconds(10), total_timeout=Duration.hours(2), log_group=framework_logs,
+            query_interval=polling.query_interval, total_timeout=polling.total_timeout, log_group=framework_logs,
             # Logging the waiter to CloudWatch would make CDK grant logs:PutResourcePolicy and the log
             # delivery actions on "*"; Step Functions keeps the execution history, the handlers log the detail.
             disable_waiter_state_machine_logging=True,

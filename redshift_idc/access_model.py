@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
+from redshift_idc.apply_estimate import check_apply_budget
 from redshift_idc.config import (
     RESERVED_ROLE_PREFIXES,
     ConfigError,
@@ -520,6 +521,7 @@ def parse_model(data: Any, *, name: str, source: Path, environment: EnvironmentC
         state = compile_model(model, environment, identity_namespace)
     except (ValueError, SqlTextError) as error:
         raise ConfigError(f"{source}: {error}") from None
+    check_apply_budget(state, model.scripts, where=str(source), model=name, ledger_schema=model.ledger_schema)
     return model, state
 
 

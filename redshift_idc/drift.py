@@ -28,6 +28,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from redshift_idc.access_model import load_scripts
+from redshift_idc.apply_estimate import estimate
 from redshift_idc.config import CONFIG_DIR, ConfigError, EnvironmentConfig, load_environment
 from redshift_idc.plan_cli import model_for, render_for_review
 from redshift_idc.runtime.catalog import SECADMIN
@@ -122,6 +123,9 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
     header = [f"-- drift report for {where} as {snapshot.user}, model access/{model.name}.yaml; "
               "what the next deploy would run:"]
     text = "\n".join([*header, *(f"-- warning: {w}" for w in warnings)]) + "\n" + render_for_review(planned, pending)
+    if planned.statements or pending:
+        size = estimate(planned, model.name, model.ledger_schema, len(pending))
+        text += f"-- next deploy: {size.summary()}\n"
     return DriftReport(where, model.name, text, len(planned.statements), len(pending),
                        len(planned.adopt) + len(planned.forget), tuple(warnings))
 

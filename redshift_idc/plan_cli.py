@@ -11,6 +11,7 @@ the plan shows them as `***`; the reconciler puts the real value in the statemen
 from __future__ import annotations
 
 from redshift_idc.access_model import AccessModel, load_model, load_scripts
+from redshift_idc.apply_estimate import estimate
 from redshift_idc.config import ConfigError, EnvironmentConfig
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.planner import Plan, Statement, plan
@@ -57,7 +58,11 @@ def model_for(config: EnvironmentConfig) -> tuple[AccessModel, AccessState]:
 
 
 def offline_plan(config: EnvironmentConfig) -> str:
+    """The first deploy's SQL, then its size and estimated apply time (the model loader has already
+    refused a model whose estimate does not fit)."""
     model, desired = model_for(config)
     planned = plan(desired, AccessState(case_sensitive=desired.case_sensitive), {}, prune=model.prune,
                    identity_provider_drop_cascade=model.identity_provider_drop_cascade)
-    return render_for_review(planned, load_scripts(model))
+    scripts = load_scripts(model)
+    size = estimate(planned, model.name, model.ledger_schema, len(scripts))
+    return render_for_review(planned, scripts) + f"-- first deploy: {size.summary()}\n"

@@ -25,6 +25,8 @@ class AccessStack(Stack):
             prune=model.prune, ledger_schema=model.ledger_schema, removal_policy=model.removal_policy,
             workgroup_name=config.warehouse.workgroup_name,
             workgroup_arn=warehouse.workgroup.attr_workgroup_workgroup_arn,
+            namespace_name=config.warehouse.namespace_name,
+            namespace_arn=warehouse.namespace.attr_namespace_namespace_arn,
             database=config.warehouse.database_name, admin_secret_arn=warehouse.admin_secret_arn,
             key=warehouse.key, log_retention=warehouse.log_retention,
             identity_provider_drop_cascade=model.identity_provider_drop_cascade,

@@ -37,7 +37,7 @@ import copy
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TypeVar
 
 from redshift_idc.runtime.access_state import (
@@ -77,17 +77,22 @@ QUALIFIED = rf"(?P<schema>{IDENT})\.(?P<table>{IDENT})"
 IDENT_LIST = rf"{IDENT}(?:, {IDENT})*"
 DATA_TYPE = r"[A-Za-z][A-Za-z0-9_ ]*?(?:\(\s*\d{1,5}\s*(?:,\s*\d{1,5}\s*)?\))?"
 COLUMNS = rf"{IDENT} {DATA_TYPE}(?:, {IDENT} {DATA_TYPE})*"
-LEDGER_COLUMNS = r"[a-z_]+ VARCHAR\(\d+\) NOT NULL(?:, [a-z_]+ VARCHAR\(\d+\) NOT NULL)*"
+LEDGER_COLUMN = r"[a-z_]+ (?:VARCHAR\(\d+\)|INTEGER) NOT NULL"
+LEDGER_COLUMNS = rf"{LEDGER_COLUMN}(?:, {LEDGER_COLUMN})*"
 NAMES = r"[a-z_]+(?:, [a-z_]+)*"
-ROW = rf"\({LIT}(?:, {LIT})*\)"
+VALUE = rf"(?:{LIT}|\d+)"
+ROW = rf"\({VALUE}(?:, {VALUE})*\)"
+INTEGER_COLUMN = 0  # the "length" the fake records for an INTEGER column
 
 
 class RedshiftError(Exception):
-    """What a failed statement raises; `sqlstate` as Redshift would report it."""
+    """What a failed statement raises; `sqlstate` as Redshift would report it; `index`: the 1-based
+    position of the failed statement in its batch (set by `execute_batch`)."""
 
     def __init__(self, sqlstate: str, message: str) -> None:
         super().__init__(f"{message} (SQLSTATE {sqlstate})")
         self.sqlstate = sqlstate
+        self.index: int | None = None
 
 
 @dataclass
@@ -127,10 +132,18 @@ class _Catalog:
     masking_policies: dict[str, _Policy] = field(default_factory=dict)
     masking_attachments: dict[MaskKey, tuple[tuple[str, ...], int]] = field(default_factory=dict)  # inputs, prio
     schemas: set[str] = field(default_factory=set)
-    # (schema, table) -> ((column, VARCHAR length in bytes), ...)
+    # (schema, table) -> ((column, VARCHAR length in bytes, or INTEGER_COLUMN), ...)
     tables: dict[tuple[str, str], tuple[tuple[str, int], ...]] = field(default_factory=dict)
-    rows: dict[tuple[str, str], list[tuple[str, ...]]] = field(default_factory=dict)
+    rows: dict[tuple[str, str], list[tuple[Cell, ...]]] = field(default_factory=dict)
     identity_providers: dict[str, IdpDefinition] = field(default_factory=dict)
+
+    def copy(self) -> _Catalog:
+        """What a transaction restores on failure. Containers are copied, their immutable tuples shared
+        (a deep copy per batch made large simulations quadratic); the mutable definitions are copied."""
+        copied = _Catalog(**{f.name: copy.copy(getattr(self, f.name)) for f in fields(self)})
+        copied.rows = {key: list(rows) for key, rows in self.rows.items()}
+        copied.identity_providers = {k: copy.copy(v) for k, v in self.identity_providers.items()}
+        return copied
 
 
 def unquote_ident(text: str) -> str:
@@ -141,6 +154,11 @@ def unquote_ident(text: str) -> str:
 def unquote_literal(text: str) -> str:
     assert text.startswith("'") and text.endswith("'"), text
     return re.sub(r"''|\\\\", lambda m: m.group(0)[0], text[1:-1])
+
+
+def unquote_value(text: str) -> str | int:
+    """A string literal, or an integer written as digits."""
+    return int(text) if text.isdigit() else unquote_literal(text)
 
 
 def is_system(name: str) -> bool:
@@ -177,7 +195,8 @@ def _balanced(expression: str) -> bool:
 
 
 K = TypeVar("K", bound=tuple[str, ...])
-Handler = Callable[[re.Match[str]], list[tuple[str, ...]]]
+Cell = str | int
+Handler = Callable[[re.Match[str]], list[tuple[Cell, ...]]]
 
 
 class FakeRedshift:
@@ -197,7 +216,7 @@ class FakeRedshift:
 
     # ------------------------------------------------------------------------------------- public
 
-    def execute(self, sql: str) -> list[tuple[str, ...]]:
+    def execute(self, sql: str) -> list[tuple[Cell, ...]]:
         """Run one statement (auto-commit); rows for SELECT, [] otherwise."""
         rows = self._run(sql)
         self.history.append(sql)
@@ -209,11 +228,15 @@ class FakeRedshift:
             raise RedshiftError("22023", "a batch needs at least one statement")
         if len(sqls) > MAX_BATCH_STATEMENTS:
             raise RedshiftError("22023", f"a batch holds at most {MAX_BATCH_STATEMENTS} statements, got {len(sqls)}")
-        before = copy.deepcopy(self._catalog)
+        before = self._catalog.copy()
         self._in_transaction = True
         try:
-            for sql in sqls:
-                self._run(sql)
+            for index, sql in enumerate(sqls, start=1):
+                try:
+                    self._run(sql)
+                except RedshiftError as error:
+                    error.index = index
+                    raise
         except Exception:
             self._catalog = before
             raise
@@ -265,7 +288,7 @@ class FakeRedshift:
             items = [i for i in items if not any(is_system(n) for n in role_names(i))]
         return AccessState.of(items, cs)
 
-    def ledger_rows(self, model: str, tables: LedgerTables | None = None) -> list[tuple[str, ...]]:
+    def ledger_rows(self, model: str, tables: LedgerTables | None = None) -> list[tuple[Cell, ...]]:
         """(kind, object_key, fingerprint) rows of `model`, read with the ledger's own SELECT."""
         tables = tables or LedgerTables()
         if (self._fold(tables.schema), "managed_object") not in self._catalog.tables:
@@ -273,7 +296,8 @@ class FakeRedshift:
         return self.execute(tables.select_objects_sql(model))
 
     def ledger(self, model: str, tables: LedgerTables | None = None) -> Ledger:
-        return {(kind, ledger_key(key)): fingerprint for kind, key, fingerprint in self.ledger_rows(model, tables)}
+        return {(str(kind), ledger_key(str(key))): str(fingerprint)
+                for kind, key, fingerprint in self.ledger_rows(model, tables)}
 
     def identity_provider(self, name: str) -> IdpDefinition:
         """The full definition of a provider (tests only; the SVV view blanks the parameters)."""
@@ -308,7 +332,7 @@ class FakeRedshift:
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
 
-    def _run(self, sql: str) -> list[tuple[str, ...]]:
+    def _run(self, sql: str) -> list[tuple[Cell, ...]]:
         if len(sql.encode("utf-8")) > MAX_STATEMENT_BYTES:
             raise RedshiftError("54000", "statement is longer than the Data API's 100 KB")
         if self.fail_when is not None and self.fail_when(sql):
@@ -368,11 +392,13 @@ class FakeRedshift:
             (rf"DELETE FROM {QUALIFIED} WHERE model_name = (?P<model>{LIT}) AND kind \|\| ' ' \|\| object_key "
              rf"IN \((?P<keys>{LIT}(?:, {LIT})*)\)", self._delete),
             (rf"INSERT INTO {QUALIFIED} \((?P<columns>{NAMES})\) VALUES (?P<rows>{ROW}(?:, {ROW})*)", self._insert),
+            (rf"UPDATE {QUALIFIED} SET (?P<assignments>[a-z_]+ = {VALUE}(?:, [a-z_]+ = {VALUE})*) "
+             rf"WHERE model_name = (?P<model>{LIT})", self._update),
         ]
 
     # ------------------------------------------------------------------------------------- roles
 
-    def _create_role(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _create_role(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         name = self._name(m["role"])
         if is_system(name):
             raise RedshiftError("42939", f'role name "{name}" uses a reserved prefix')
@@ -381,7 +407,7 @@ class FakeRedshift:
         self._catalog.roles.add(name)
         return []
 
-    def _drop_role(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _drop_role(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         c = self._catalog
         name = self._role(m["role"])
         if is_system(name):
@@ -421,7 +447,7 @@ class FakeRedshift:
                     todo.append(granted)
         return seen
 
-    def _role_grant(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _role_grant(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         granting = self._check_prep(m, m["verb"])
         role, grantee = self._role(m["role"]), self._role(m["grantee"])
         key = (role, grantee)
@@ -450,27 +476,27 @@ class FakeRedshift:
                 self._warn(f"REVOKE {what} {key}: not held")
             target.discard(key)
 
-    def _system_privilege(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _system_privilege(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         key = (m["privilege"], self._role(m["grantee"]))
         self._privilege(m, self._catalog.system_privileges, key, "system privilege")
         return []
 
-    def _schema_privilege(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _schema_privilege(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         key = (self._name(m["schema"]), m["privilege"], self._role(m["grantee"]))
         self._privilege(m, self._catalog.schema_privileges, key, "schema privilege")
         return []
 
-    def _scoped_privilege(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _scoped_privilege(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         key = (self._name(m["schema"]), m["privilege"], self._role(m["grantee"]))
         self._privilege(m, self._catalog.scoped_privileges, key, "scoped privilege")
         return []
 
-    def _table_privilege(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _table_privilege(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         key = (self._name(m["schema"]), self._name(m["table"]), m["privilege"], self._role(m["grantee"]))
         self._privilege(m, self._catalog.table_privileges, key, "table privilege")
         return []
 
-    def _column_privilege(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _column_privilege(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         key = (self._name(m["schema"]), self._name(m["table"]), self._name(m["column"]), m["privilege"],
                self._role(m["grantee"]))
         self._privilege(m, self._catalog.column_privileges, key, "column privilege")
@@ -493,7 +519,7 @@ class FakeRedshift:
             raise RedshiftError("42704", f'{kind} policy "{name}" does not exist')
         return name
 
-    def _create_policy(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _create_policy(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         name = self._name(m["policy"])
         policies = self._policies(m["kind"])
         if name in policies:
@@ -507,13 +533,13 @@ class FakeRedshift:
         policies[name] = _Policy(tuple(columns), self._using(m))
         return []
 
-    def _alter_policy(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _alter_policy(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         name = self._existing_policy(m["kind"], m["policy"])
         policies = self._policies(m["kind"])
         policies[name] = _Policy(policies[name].columns, self._using(m))
         return []
 
-    def _drop_policy(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _drop_policy(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         c = self._catalog
         name = self._existing_policy(m["kind"], m["policy"])
         attached = ([a for a in c.rls_attachments if a[0] == name] if m["kind"] == "RLS"
@@ -523,7 +549,7 @@ class FakeRedshift:
         del self._policies(m["kind"])[name]
         return []
 
-    def _rls_attach(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _rls_attach(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         attaching = self._check_prep(m, m["verb"])
         policy = self._existing_policy("RLS", m["policy"])
         key = (policy, self._name(m["schema"]), self._name(m["table"]), self._role(m["grantee"]))
@@ -537,7 +563,7 @@ class FakeRedshift:
             self._catalog.rls_attachments.discard(key)
         return []
 
-    def _rls_table(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _rls_table(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         key = (self._name(m["schema"]), self._name(m["table"]))
         if m["switch"] == "ON":
             self._catalog.rls_tables[key] = m["conjunction"] or "AND"
@@ -549,7 +575,7 @@ class FakeRedshift:
             self._catalog.rls_tables.pop(key, None)
         return []
 
-    def _masking_attach(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _masking_attach(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         c = self._catalog
         policy = self._existing_policy("MASKING", m["policy"])
         schema, table = self._name(m["schema"]), self._name(m["table"])
@@ -572,7 +598,7 @@ class FakeRedshift:
         c.masking_attachments[(policy, schema, table, outputs, grantee)] = (inputs, priority)
         return []
 
-    def _masking_detach(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _masking_detach(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         policy = self._existing_policy("MASKING", m["policy"])
         key = (policy, self._name(m["schema"]), self._name(m["table"]), self._names(m["outputs"]),
                self._role(m["grantee"]))
@@ -599,7 +625,7 @@ class FakeRedshift:
             raise RedshiftError("22023", "PARAMETERS must be a JSON object")
         return value
 
-    def _create_idp(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _create_idp(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         self._outside_transaction(m)
         name = self._name(m["idp"])
         if name in self._catalog.identity_providers:
@@ -622,7 +648,7 @@ class FakeRedshift:
             raise RedshiftError("42704", f'identity provider "{name}" does not exist')
         return self._catalog.identity_providers[name]
 
-    def _alter_idp(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _alter_idp(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         self._outside_transaction(m)
         idp = self._existing_idp(m)
         if not any(m[g] for g in ("parameters", "namespace", "iam_role", "auto", "switch")):
@@ -639,7 +665,7 @@ class FakeRedshift:
             idp.enabled = m["switch"] == "ENABLE"
         return []
 
-    def _drop_idp(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _drop_idp(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         self._outside_transaction(m)
         self._existing_idp(m)
         del self._catalog.identity_providers[self._name(m["idp"])]
@@ -653,21 +679,22 @@ class FakeRedshift:
             raise RedshiftError("42P01", f'relation "{key[0]}.{key[1]}" does not exist')
         return key, tuple(name for name, _ in self._catalog.tables[key])
 
-    def _create_schema(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _create_schema(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         self._catalog.schemas.add(self._name(m["schema"]))
         return []
 
-    def _create_table(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _create_table(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         key = (self._name(m["schema"]), self._name(m["table"]))
         if key[0] not in self._catalog.schemas:
             raise RedshiftError("3F000", f'schema "{key[0]}" does not exist')
         if key not in self._catalog.tables:
-            self._catalog.tables[key] = tuple((name, int(size)) for name, size in
-                                              re.findall(r"([a-z_]+) VARCHAR\((\d+)\)", m["columns"]))
+            self._catalog.tables[key] = tuple(
+                (name, int(size) if size else INTEGER_COLUMN)
+                for name, size in re.findall(r"([a-z_]+) (?:VARCHAR\((\d+)\)|INTEGER)", m["columns"]))
             self._catalog.rows[key] = []
         return []
 
-    def _select(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _select(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         key, columns = self._ledger_table(m)
         wanted, order = m["columns"].split(", "), m["order"].split(", ")
         if "model_name" not in columns or not set(wanted + order) <= set(columns):
@@ -678,7 +705,7 @@ class FakeRedshift:
         rows.sort(key=lambda r: tuple(r[index[o]] for o in order))  # stable: ties keep insertion order
         return [tuple(r[index[w]] for w in wanted) for r in rows]
 
-    def _delete(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _delete(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         key, columns = self._ledger_table(m)
         if columns[:4] != ("model_name", "kind", "object_key", "fingerprint"):
             raise RedshiftError("42703", f"unknown column in {m.group(0)}")
@@ -688,22 +715,43 @@ class FakeRedshift:
                                    if not (r[0] == model and f"{r[1]} {r[2]}" in keys)]
         return []
 
-    def _insert(self, m: re.Match[str]) -> list[tuple[str, ...]]:
+    def _insert(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         key, columns = self._ledger_table(m)
         names = tuple(m["columns"].split(", "))
         if names != columns:
             raise RedshiftError("42703", f"INSERT names columns {names}, the table has {columns}")
-        limits = dict(self._catalog.tables[key])
-        new_rows: list[tuple[str, ...]] = []
+        new_rows: list[tuple[Cell, ...]] = []
         for row in re.finditer(ROW, m["rows"]):
-            values = tuple(unquote_literal(v.group(0)) for v in re.finditer(LIT, row.group(0)))
+            values = tuple(unquote_value(v.group(0)) for v in re.finditer(VALUE, row.group(0)))
             if len(values) != len(columns):
                 raise RedshiftError("42601", f"INSERT has more expressions than target columns: {row.group(0)}")
             for column, value in zip(columns, values, strict=True):
-                if len(value.encode("utf-8")) > limits[column]:
-                    raise RedshiftError("22001", f"value too long for {column}")
+                self._check_value(key, column, value)
             new_rows.append(values)
         self._catalog.rows[key].extend(new_rows)
+        return []
+
+    def _check_value(self, table: tuple[str, str], column: str, value: Cell) -> None:
+        limit = dict(self._catalog.tables[table])[column]
+        if (limit == INTEGER_COLUMN) != isinstance(value, int):
+            raise RedshiftError("42804", f"column {column} is {'INTEGER' if limit == INTEGER_COLUMN else 'VARCHAR'}, "
+                                         f"the value {value!r} is not")
+        if isinstance(value, str) and len(value.encode("utf-8")) > limit:
+            raise RedshiftError("22001", f"value too long for {column}")
+
+    def _update(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
+        key, columns = self._ledger_table(m)
+        assignments = {name: unquote_value(value) for name, value in
+                       re.findall(rf"([a-z_]+) = ({VALUE})", m["assignments"])}
+        if "model_name" not in columns or not set(assignments) <= set(columns):
+            raise RedshiftError("42703", f"unknown column in {m.group(0)}")
+        for column, value in assignments.items():
+            self._check_value(key, column, value)
+        model = unquote_literal(m["model"])
+        index = {name: i for i, name in enumerate(columns)}
+        self._catalog.rows[key] = [
+            tuple(assignments.get(c, r[i]) for i, c in enumerate(columns)) if r[index["model_name"]] == model else r
+            for r in self._catalog.rows[key]]
         return []
 
 

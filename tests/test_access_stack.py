@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from components.access_reconciler import model_document
 from redshift_idc.access_model import load_model, load_scripts
 from redshift_idc.config import load_environment
+from redshift_idc.runtime import limits
 from redshift_idc.runtime.access_state import AccessState
+from redshift_idc.runtime.reconcile_handler import model_document
 from tests.conftest import Synthesized, only_resource, resources_of
 
 
@@ -40,7 +41,10 @@ def test_reconciler_role_is_scoped_to_this_workgroup_secret_key_and_model(demo: 
     template = demo.template_json("access")
     statements = {tuple(s["Action"]) if isinstance(s["Action"], list) else (s["Action"],): s
                   for s in _reconciler_statements(template)}
-    submit = statements[("redshift-data:BatchExecuteStatement", "redshift-data:ExecuteStatement")]
+    # Submitting statements, and asking whether the workgroup still exists (a Delete), on this workgroup only
+    # (IAM policy minimization merges the two: the same resource).
+    submit = statements[("redshift-data:BatchExecuteStatement", "redshift-data:ExecuteStatement",
+                         "redshift-serverless:GetWorkgroup")]
     assert "WorkgroupArn" in json.dumps(submit["Resource"])
     own = statements[("redshift-data:CancelStatement", "redshift-data:DescribeStatement",
                       "redshift-data:GetStatementResult")]
@@ -50,11 +54,12 @@ def test_reconciler_role_is_scoped_to_this_workgroup_secret_key_and_model(demo: 
     assert "EncryptionKey" in json.dumps(statements[("kms:Decrypt",)]["Resource"])
     _, resource = only_resource(template, "Custom::AccessModel")
     assert statements[("s3:GetObject",)]["Resource"].endswith(f"/{resource['Properties']['ModelKey']}")
+    assert "NamespaceArn" in json.dumps(statements[("redshift-serverless:GetNamespace",)]["Resource"])
     assert set(statements) == {
-        ("redshift-data:BatchExecuteStatement", "redshift-data:ExecuteStatement"),
+        ("redshift-data:BatchExecuteStatement", "redshift-data:ExecuteStatement", "redshift-serverless:GetWorkgroup"),
         ("redshift-data:CancelStatement", "redshift-data:DescribeStatement", "redshift-data:GetStatementResult"),
         ("redshift-data:ListStatements",), ("secretsmanager:GetSecretValue",), ("kms:Decrypt",), ("s3:GetObject",),
-        ("logs:CreateLogStream", "logs:PutLogEvents"),
+        ("logs:CreateLogStream", "logs:PutLogEvents"), ("redshift-serverless:GetNamespace",),
     }
 
 
@@ -64,6 +69,40 @@ def test_provider_polls_with_is_complete(demo: Synthesized) -> None:
                       if f["Properties"]["Runtime"].startswith("python"))
     assert handlers == ["index.is_complete", "index.on_event"]
     assert len(resources_of(template, "AWS::StepFunctions::StateMachine")) == 1
+
+
+def _waiter_retry(template: dict[str, Any]) -> dict[str, Any]:
+    """The waiter state machine's retry of the is-complete task: its interval and attempts are the
+    Provider's query interval and total timeout."""
+    _, machine = only_resource(template, "AWS::StepFunctions::StateMachine")
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    definition = json.loads("".join(p if isinstance(p, str) else "ref" for p in parts))  # refs sit in strings
+    retry: dict[str, Any] = next(state["Retry"][0] for state in definition["States"].values()
+                                 if state.get("Retry") and state["Retry"][0].get("MaxAttempts", 0) > 10)
+    return retry
+
+
+def test_the_limits_agree_inside_cloudformations_hour(demo: Synthesized) -> None:
+    """CloudFormation gives the custom resource at most 3,600 s (stated, not defaulted); the waiter's total
+    timeout stays below it; the is-complete Lambda ends before the framework's own 900 s Lambda gives up,
+    and its budget leaves room for one more Data API call at its worst."""
+    template = demo.template_json("access")
+    _, resource = only_resource(template, "Custom::AccessModel")
+    assert int(resource["Properties"]["ServiceTimeout"]) == 3600
+    retry = _waiter_retry(template)
+    total = retry["IntervalSeconds"] * retry["MaxAttempts"]
+    assert retry["IntervalSeconds"] == limits.PROVIDER_QUERY_INTERVAL_SECONDS
+    assert total == limits.PROVIDER_TOTAL_TIMEOUT_SECONDS < 3600
+    functions = {f["Properties"]["Handler"]: f["Properties"] for f in resources_of(template, "AWS::Lambda::Function")
+                 .values() if f["Properties"]["Runtime"].startswith("py")}
+    assert functions["index.is_complete"]["Timeout"] == limits.IS_COMPLETE_TIMEOUT_SECONDS < 900
+    assert functions["index.is_complete"]["MemorySize"] == limits.HANDLER_MEMORY_MB
+    worst_call = limits.DATA_API_MAX_ATTEMPTS * (limits.DATA_API_CONNECT_TIMEOUT_SECONDS
+                                                 + limits.DATA_API_READ_TIMEOUT_SECONDS) + 7  # + botocore's backoff
+    budget_end = limits.INVOCATION_BUDGET_SECONDS + limits.WAIT_GRACE_SECONDS
+    assert budget_end + worst_call < limits.IS_COMPLETE_TIMEOUT_SECONDS
+    assert limits.APPLY_ESTIMATE_LIMIT_SECONDS < limits.APPLY_WINDOW_SECONDS < limits.SERVICE_TIMEOUT_SECONDS
+    assert resource["Properties"]["NamespaceName"] == demo.config.warehouse.namespace_name
 
 
 def test_resource_count_does_not_grow_with_the_model(demo: Synthesized) -> None:

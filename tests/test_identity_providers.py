@@ -17,8 +17,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from aws_cdk.assertions import Template
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from components.access_reconciler import AccessReconciler, model_document
+from components.access_reconciler import AccessReconciler
 from redshift_idc.__main__ import main
 from redshift_idc.access_model import parse_model
 from redshift_idc.config import ConfigError
@@ -53,7 +52,7 @@ from redshift_idc.runtime.planner import (
     Plan,
     plan,
 )
-from redshift_idc.runtime.reconcile_handler import is_complete
+from redshift_idc.runtime.reconcile_handler import is_complete, model_document
 from redshift_idc.runtime.secrets import SecretResolver
 from tests.fake_redshift import FakeRedshift, RedshiftError, differences, unquote_literal
 from tests.test_reconcile_handler import (
@@ -61,13 +60,11 @@ from tests.test_reconcile_handler import (
     DATABASE,
     KEY,
     MODEL,
-    READ_SQLS,
     SECRET_ARN,
     USER,
     WORKGROUP,
-    Batch,
+    Conversation,
     FakeClock,
-    Warehouse,
     catalog,
     create_role,
     drop_role,
@@ -488,49 +485,6 @@ def test_drop_cascade_is_off_unless_set() -> None:
 
 
 @dataclass
-class IdpWarehouse(Warehouse):
-    """The Data API conversation, with ExecuteStatement (`exec` steps) next to BatchExecuteStatement."""
-
-    singles: set[str] = field(default_factory=set)
-
-    def execute(self, sql: str, status: str = "FINISHED") -> Batch:
-        """An expected ExecuteStatement: exactly this Sql (secret included), this name, this target."""
-        batch = self._new("exec", [sql], status)
-        self.singles.add(batch.id)
-        self.stubber.add_response(
-            "execute_statement",
-            {"Id": batch.id, "CreatedAt": batch.created_at, "Database": DATABASE, "WorkgroupName": WORKGROUP,
-             "SecretArn": SECRET_ARN},
-            {"WorkgroupName": WORKGROUP, "Database": DATABASE, "SecretArn": SECRET_ARN, "Sql": sql,
-             "StatementName": batch.name},
-        )
-        return batch
-
-    def history_exec(self, sql: str, status: str = "FINISHED") -> Batch:
-        batch = self._new("exec", [sql], status)
-        self.singles.add(batch.id)
-        return batch
-
-    def list_statements(self) -> None:
-        statements = []
-        for b in reversed(self.batches):
-            item: dict[str, Any] = {"Id": b.id, "StatementName": b.name, "Status": b.status, "CreatedAt": b.created_at,
-                                    "UpdatedAt": b.created_at + timedelta(seconds=1), "SecretArn": SECRET_ARN}
-            if b.id in self.singles:
-                item.update(QueryString=b.sqls[0], IsBatchStatement=False)
-            else:
-                item.update(QueryStrings=list(b.sqls), IsBatchStatement=True)
-            statements.append(item)
-        self.stubber.add_response("list_statements", {"Statements": statements},
-                                  {"StatementName": self.prefix, "Status": "ALL", "MaxResults": 100})
-
-    def describe_failed_single(self, batch: Batch, error: str) -> None:
-        self.stubber.add_response("describe_statement", {
-            "Id": batch.id, "Status": "FAILED", "Error": error, "QueryString": batch.sqls[0],
-            "CreatedAt": batch.created_at, "UpdatedAt": batch.created_at, "HasResultSet": False}, {"Id": batch.id})
-
-
-@dataclass
 class Reconcile:
     data: Stubber
     s3_stub: Stubber
@@ -539,8 +493,8 @@ class Reconcile:
     s3: Any
     secretsmanager: Any
 
-    def warehouse(self, cfn_event: dict[str, Any]) -> IdpWarehouse:
-        return IdpWarehouse(self.data, token_of(cfn_event))
+    def conversation(self, cfn_event: dict[str, Any]) -> Conversation:
+        return Conversation(self.data, token_of(cfn_event))
 
     def expect_model(self, desired: AccessState) -> None:
         data = model_document(desired, []).encode("utf-8")
@@ -552,8 +506,8 @@ class Reconcile:
             "ARN": AZURE_SECRET_ARN, "Name": "azure-client", "SecretString": json.dumps({"secret": SECRET})},
             {"SecretId": AZURE_SECRET_ARN})
 
-    def run(self, cfn_event: dict[str, Any], steps: int | None = None) -> dict[str, Any]:
-        return is_complete(cfn_event, api=self.api, s3=self.s3, clock=FakeClock(steps),
+    def run(self, cfn_event: dict[str, Any], clock: FakeClock | None = None) -> dict[str, Any]:
+        return is_complete(cfn_event, api=self.api, s3=self.s3, clock=clock or FakeClock(),
                            secretsmanager=self.secretsmanager)
 
 
@@ -581,8 +535,9 @@ def idp_ledger_insert() -> str:
 
 
 def rows_with_idp(roles: list[str], managed_roles: list[str], *, managed_idp: bool, present: bool,
-                  superuser: bool = True) -> dict[str, list[tuple[Any, ...]]]:
-    rows = catalog(roles, managed_roles)
+                  superuser: bool = True, progress: list[tuple[str, int]] | None = None,
+                  ) -> dict[str, list[tuple[Any, ...]]]:
+    rows = catalog(roles, managed_roles, progress=progress or [("rsidc-earlier", 1)])
     rows["whoami"] = [(USER, superuser)]
     if present:
         rows["identity_providers"] = [("azure ad", "azure", "aad", True)]
@@ -595,91 +550,79 @@ def test_reconciler_creates_the_provider_with_execute_statement_before_the_batch
         reconcile: Reconcile, caplog: pytest.LogCaptureFixture) -> None:
     create = event("Create")
     desired = AccessState.of([Role("analyst"), AZURE])
-    wh = reconcile.warehouse(create)
+    talk = reconcile.conversation(create)
     reconcile.expect_model(desired)
-    wh.step_read()
-    wh.list_statements()
-    wh.describe_read(wh.batches[-1], rows_with_idp([], [], managed_idp=False, present=False))
+    talk.read(rows_with_idp([], [], managed_idp=False, present=False), seq=1)
     reconcile.expect_secret()  # read just before the one statement that carries it
-    wh.execute(AZURE_CREATE)
-    wh.list_statements()
-    wh.submit("apply", [idp_ledger_insert()])  # its ledger row, right after it
-    wh.list_statements()
-    wh.submit("apply", [create_role("analyst"), ledger_insert("analyst")])
-    wh.list_statements()
-    wh.submit("read", READ_SQLS)
-    wh.step_act(rows_with_idp(["analyst"], ["analyst"], managed_idp=True, present=True))
+    talk.execute(AZURE_CREATE, seq=1)  # alone, outside a transaction: no progress row can go with it
+    talk.apply([idp_ledger_insert()], seq=2)  # its ledger row, right after it
+    talk.apply([create_role("analyst"), ledger_insert("analyst")], seq=3)
+    talk.read(rows_with_idp(["analyst"], ["analyst"], managed_idp=True, present=True,
+                            progress=[(talk.token, 3)]), seq=4)
     with caplog.at_level(logging.INFO):
         assert reconcile.run(create) == {"IsComplete": True, "Data": {"Result": "in sync"}}
-    assert [b.name.rsplit(":", 1)[-1] for b in wh.batches] == ["read", "exec", "apply", "apply", "read"]
     assert SECRET not in caplog.text and "outside a transaction" in caplog.text
 
 
 def test_reconciler_drops_the_provider_alone_after_the_batches(reconcile: Reconcile) -> None:
     delete = event("Delete")
-    wh = reconcile.warehouse(delete)
-    wh.step_read()
-    wh.list_statements()
-    wh.describe_read(wh.batches[-1], rows_with_idp(["analyst"], ["analyst"], managed_idp=True, present=True))
-    wh.submit("apply", [drop_role("analyst"), ledger_delete("analyst")])
-    wh.list_statements()
-    wh.execute('DROP IDENTITY PROVIDER "azure ad"')  # no CASCADE: the resource does not opt in
-    wh.list_statements()
-    wh.submit("apply", [LEDGER_TABLE.delete_sql(MODEL, [LedgerEntry(AZURE.KIND, AZURE.key())])])
-    wh.list_statements()
-    wh.submit("read", READ_SQLS)
-    wh.step_act(rows_with_idp([], [], managed_idp=False, present=False))
+    talk = reconcile.conversation(delete)
+    talk.read(rows_with_idp(["analyst"], ["analyst"], managed_idp=True, present=True), seq=1)
+    talk.apply([drop_role("analyst"), ledger_delete("analyst")], seq=1)
+    talk.execute('DROP IDENTITY PROVIDER "azure ad"', seq=2)  # no CASCADE: the resource does not opt in
+    talk.apply([LEDGER_TABLE.delete_sql(MODEL, [LedgerEntry(AZURE.KIND, AZURE.key())])], seq=3)
+    talk.read(rows_with_idp([], [], managed_idp=False, present=False, progress=[(talk.token, 3)]), seq=4)
     assert reconcile.run(delete) == {"IsComplete": True, "Data": {"Result": "in sync"}}
 
 
 def test_reconciler_drops_with_cascade_when_the_resource_says_so(reconcile: Reconcile) -> None:
     delete = event("Delete", IdentityProviderDropCascade="true")
-    wh = reconcile.warehouse(delete)
-    wh.step_read()
-    wh.list_statements()
-    wh.describe_read(wh.batches[-1], rows_with_idp([], [], managed_idp=True, present=True))
-    wh.execute('DROP IDENTITY PROVIDER "azure ad" CASCADE', status="STARTED")
-    assert reconcile.run(delete, steps=2) == {"IsComplete": False}
+    talk = reconcile.conversation(delete)
+    talk.read(rows_with_idp([], [], managed_idp=True, present=True), seq=1)
+    talk.execute('DROP IDENTITY PROVIDER "azure ad" CASCADE', seq=1)
+    talk.apply([LEDGER_TABLE.delete_sql(MODEL, [LedgerEntry(AZURE.KIND, AZURE.key())])], seq=2)
+    talk.read(rows_with_idp([], [], managed_idp=False, present=False, progress=[(talk.token, 2)]), seq=3)
+    assert reconcile.run(delete)["IsComplete"] is True
 
 
 def test_a_failed_provider_statement_is_reported_without_the_secret(reconcile: Reconcile) -> None:
     update = event("Update")
-    wh = reconcile.warehouse(update)
+    talk = reconcile.conversation(update)
     reconcile.expect_model(AccessState.of([AZURE]))
-    wh.history("read", READ_SQLS)
-    failed = wh.history_exec(AZURE_CREATE, status="FAILED")
-    wh.list_statements()
-    wh.describe_failed_single(failed, f'ERROR: invalid issuer in {{"client_secret": "{SECRET}", "issuer": "x"}}')
+    talk.read(rows_with_idp([], [], managed_idp=False, present=False), seq=1)
+    reconcile.expect_secret()
+    talk.execute(AZURE_CREATE, seq=1, status="FAILED",
+                 error=f'ERROR: invalid issuer in {{"client_secret": "{SECRET}", "issuer": "x"}}')
     with pytest.raises(CustomResourceError) as raised:
         reconcile.run(update)
     message = str(raised.value)
-    assert "statement 00002 (alone, outside a transaction) failed" in message
+    assert "statement 00001 (alone, outside a transaction) failed" in message
     assert "CREATE IDENTITY PROVIDER" in message and "invalid issuer" in message
     assert SECRET not in message
 
 
 def test_providers_are_not_planned_by_a_user_who_cannot_see_them(reconcile: Reconcile) -> None:
     update = event("Update")
-    wh = reconcile.warehouse(update)
+    talk = reconcile.conversation(update)
     reconcile.expect_model(AccessState.of([AZURE]))
-    wh.step_read()
-    wh.step_act(rows_with_idp([], [], managed_idp=False, present=False, superuser=False))
+    talk.read(rows_with_idp([], [], managed_idp=False, present=False, superuser=False), seq=1)
     with pytest.raises(CustomResourceError, match=r"user admin is not a superuser"):
         reconcile.run(update)
 
 
 def test_a_provider_statement_that_commits_without_effect_twice_stops_the_loop(reconcile: Reconcile) -> None:
     update = event("Update")
-    wh = reconcile.warehouse(update)
+    talk = reconcile.conversation(update)
     reconcile.expect_model(AccessState.of([AZURE]))
-    for _ in range(2):
-        wh.history("read", READ_SQLS)
-        wh.history_exec(AZURE_CREATE)
-        wh.history("apply", [LEDGER_TABLE.delete_sql(MODEL, [LedgerEntry(AZURE.KIND, AZURE.key())]),
-                             idp_ledger_insert()])
-    wh.history("read", READ_SQLS)
-    wh.list_statements()
-    wh.describe_read(wh.batches[-1], rows_with_idp([], [], managed_idp=True, present=False))  # still not visible
+    replace_row = [LEDGER_TABLE.delete_sql(MODEL, [LedgerEntry(AZURE.KIND, AZURE.key())]), idp_ledger_insert()]
+    for round_ in range(2):
+        talk.read(rows_with_idp([], [], managed_idp=True, present=False,
+                                progress=[(talk.token, 2 * round_)] if round_ else None), seq=2 * round_ + 1)
+        if round_ == 0:
+            reconcile.expect_secret()  # read once per invocation
+        talk.execute(AZURE_CREATE, seq=2 * round_ + 1)
+        talk.apply(replace_row, seq=2 * round_ + 2)
+    talk.read(rows_with_idp([], [], managed_idp=True, present=False, progress=[(talk.token, 4)]), seq=5)
     with pytest.raises(CustomResourceError, match=r"same batch committed twice.*CREATE IDENTITY PROVIDER"):
         reconcile.run(update)
 
@@ -708,7 +651,8 @@ def test_the_reconciler_role_may_read_exactly_the_referenced_secrets() -> None:
     AccessReconciler(
         stack, "AccessModel", model_name="idp", desired=desired, scripts=[], prune=False, ledger_schema="redshift_idc",
         removal_policy="destroy", workgroup_name=WORKGROUP,
-        workgroup_arn="arn:aws:redshift-serverless:us-east-1:111111111111:workgroup/x", database=DATABASE,
+        workgroup_arn="arn:aws:redshift-serverless:us-east-1:111111111111:workgroup/x", namespace_name="analytics",
+        namespace_arn="arn:aws:redshift-serverless:us-east-1:111111111111:namespace/x", database=DATABASE,
         admin_secret_arn=SECRET_ARN, key=kms.Key(stack, "Key"), log_retention=logs.RetentionDays.ONE_WEEK,
         identity_provider_drop_cascade=True)
     template = Template.from_stack(stack).to_json()

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 
 import pytest
 
+from bench.scale_models import large_model
+from redshift_idc.runtime import planner as planner_module
 from redshift_idc.runtime.access_state import (
     TYPE_BY_KIND,
     AccessObject,
@@ -687,3 +689,27 @@ def test_protection_holds_after_every_batch(policy: RlsPolicy | MaskingPolicy) -
 def test_every_kind_is_covered() -> None:
     kinds = {i.KIND for i in base_objects()}
     assert kinds == set(TYPE_BY_KIND)
+
+
+def test_removing_roles_costs_linear_work_in_the_objects(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Removing k roles visits each current object a bounded number of times (an index by the roles each
+    object names), not k times: counted in calls of `_grantees`, so the test holds on any machine."""
+    calls = 0
+    original = planner_module._grantees
+
+    def counting(item: AccessObject) -> tuple[str, ...]:
+        nonlocal calls
+        calls += 1
+        return original(item)
+
+    monkeypatch.setattr(planner_module, "_grantees", counting)
+    visits = {}
+    for roles in (100, 400):
+        model = large_model(roles, 5)
+        ledger = {(item.KIND, item.key()): item.fingerprint() for item in model}
+        current = AccessState.of(o if not isinstance(o, RlsPolicy) else RlsPolicy(o.name) for o in model)
+        calls = 0
+        planned = plan(AccessState(), current, ledger)  # a Delete: every role leaves
+        assert len(planned.statements) == len(current)
+        visits[roles] = calls / len(current)
+    assert visits[100] <= 3 and visits[400] <= 3  # quadratic removal made this grow with the role count

@@ -1,10 +1,11 @@
 """The access-model custom resource (`Custom::AccessModel`) against botocore's Stubber.
 
-Every Data API and S3 call `on_event`/`is_complete` make is checked against the real service model, in
-order, with its parameters: a call the scenario did not expect (an apply batch when nothing changed, a
-read after a fatal failure) fails the test. `Warehouse` queues the responses of one converge
-conversation (ListStatements -> BatchExecuteStatement -> DescribeStatement -> GetStatementResult ...)
-the way the Redshift Data API would answer them; `FakeClock` makes the poll loop sleep in no time.
+Every Data API, S3 and Redshift Serverless call `on_event`/`is_complete` make is checked against the real
+service model, in order, with its parameters: a call the scenario did not expect (an apply batch when
+nothing changed, a read after a fatal failure, any ListStatements in a normal conversation) fails the
+test. `Conversation` queues the answers of one invocation the way the Data API would give them
+(BatchExecuteStatement -> DescribeStatement -> GetStatementResult ...); `FakeClock` makes the polling
+sleep in no time.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import types
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +29,24 @@ from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
-from components.access_reconciler import model_document
+from redshift_idc.runtime import reconciler as reconciler_module
 from redshift_idc.runtime.access_state import AccessState, ColumnPrivilege, Role
 from redshift_idc.runtime.catalog import read_queries
 from redshift_idc.runtime.custom_resource import CustomResourceError, CustomResourceEvent
 from redshift_idc.runtime.data_api import DataApi, Target
-from redshift_idc.runtime.ledger import LedgerTables
+from redshift_idc.runtime.ledger import LedgerTables, Step
+from redshift_idc.runtime.limits import APPLY_WINDOW_SECONDS
 from redshift_idc.runtime.reconcile_handler import (
-    POLL_SECONDS,
-    STEP_BUDGET_SECONDS,
+    DEADLINE_KEY,
     build_request,
     is_complete,
+    model_document,
     on_event,
 )
+from tests.fake_data_api import cell
 
 WORKGROUP = "analytics"
+NAMESPACE = "analytics-ns"
 DATABASE = "dev"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:111111111111:secret:redshift!analytics-admin-AbCdEf"
 MODEL = "sales"
@@ -55,7 +59,8 @@ QUERIES = read_queries(LedgerTables("redshift_idc"), MODEL)
 READ_SQLS = [sql for _, sql in QUERIES]
 LEDGER_TABLE = '"redshift_idc"."managed_object"'
 SCRIPT_TABLE = '"redshift_idc"."applied_script"'
-T0 = datetime(2025, 1, 1, tzinfo=UTC)
+PROGRESS_TABLE = '"redshift_idc"."apply_progress"'
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 Row = tuple[Any, ...]
 
@@ -83,8 +88,16 @@ def ledger_delete(*roles: str) -> str:
     return f"DELETE FROM {LEDGER_TABLE} WHERE {where}"  # noqa: S608
 
 
+def progress_sql(token: str, seq: int, *, first: bool = False) -> str:
+    """The progress row every batch writes: inserted by the model's first batch ever, else updated."""
+    if first:
+        return (f"INSERT INTO {PROGRESS_TABLE} (model_name, request_token, seq) VALUES "  # noqa: S608
+                f"('{MODEL}', '{token}', {seq})")
+    return f"UPDATE {PROGRESS_TABLE} SET request_token = '{token}', seq = {seq} WHERE model_name = '{MODEL}'"  # noqa: S608
+
+
 def catalog(roles: Sequence[str] = (), managed: Sequence[str] = (), *, secadmin: bool = True,
-            scripts: Sequence[tuple[str, str]] = ()) -> dict[str, list[Row]]:
+            scripts: Sequence[tuple[str, str]] = (), progress: Sequence[tuple[str, int]] = ()) -> dict[str, list[Row]]:
     """Rows of the read batch, by query name: what the SVV views and our ledger tables hold."""
     return {
         "whoami": [(USER, True)],
@@ -92,6 +105,7 @@ def catalog(roles: Sequence[str] = (), managed: Sequence[str] = (), *, secadmin:
         "roles": [(r,) for r in (*SYSTEM_ROLES, *roles)],
         "ledger": [("role", json.dumps([r], separators=(",", ":")), "") for r in sorted(managed)],
         "scripts": list(scripts),
+        "progress": list(progress),
     }
 
 
@@ -103,18 +117,21 @@ def roles_state(*names: str) -> AccessState:
 
 
 def event(request_type: str, *, model_hash: str = "hash-1", physical_id: str | None = PHYSICAL_ID,
-          request_id: str = "3b0c0f4e-0000-4000-8000-000000000001", **overrides: Any) -> dict[str, Any]:
+          request_id: str = "3b0c0f4e-0000-4000-8000-000000000001", deadline: float | None = None,
+          **overrides: Any) -> dict[str, Any]:
+    """The event is_complete gets: CloudFormation's, merged with on_event's answer (its deadline)."""
     props: dict[str, Any] = {
         "ServiceToken": "arn:aws:lambda:us-east-1:111111111111:function:provider",
-        "WorkgroupName": WORKGROUP, "Database": DATABASE, "SecretArn": SECRET_ARN, "ModelName": MODEL,
-        "LedgerSchema": "redshift_idc", "Prune": "false", "CaseSensitive": "false", "RemovalPolicy": "destroy",
-        "ModelBucket": BUCKET, "ModelKey": KEY, "ModelHash": model_hash,
+        "WorkgroupName": WORKGROUP, "NamespaceName": NAMESPACE, "Database": DATABASE, "SecretArn": SECRET_ARN,
+        "ModelName": MODEL, "LedgerSchema": "redshift_idc", "Prune": "false", "CaseSensitive": "false",
+        "RemovalPolicy": "destroy", "ModelBucket": BUCKET, "ModelKey": KEY, "ModelHash": model_hash,
     }
     props.update(overrides)
     result: dict[str, Any] = {
         "RequestType": request_type, "RequestId": request_id, "ResourceType": "Custom::AccessModel",
         "LogicalResourceId": "AccessModel", "ResourceProperties": props,
         "StackId": "arn:aws:cloudformation:us-east-1:111111111111:stack/access/0a1b2c3d",
+        DEADLINE_KEY: deadline if deadline is not None else T0.timestamp() + APPLY_WINDOW_SECONDS,
     }
     if physical_id is not None:
         result["PhysicalResourceId"] = physical_id
@@ -128,155 +145,119 @@ def token_of(cfn_event: dict[str, Any]) -> str:
 
 
 class FakeClock:
-    """`monotonic`/`sleep` without waiting. With `steps`, the budget is spent after that many steps."""
+    """`monotonic`/`time`/`sleep` without waiting: sleeping moves time on, by at least `step` seconds (so
+    a test can let whole stretches of time pass between two polls)."""
 
-    def __init__(self, steps: int | None = None) -> None:
-        self.now = 0.0
+    def __init__(self, now: float | None = None, step: float = 0.0) -> None:
+        self.now = T0.timestamp() if now is None else now
+        self.step = step
         self.sleeps: list[float] = []
-        self.calls = 0
-        self.steps = steps
 
     def monotonic(self) -> float:
-        self.calls += 1  # the first call sets the deadline; each later one follows a step
-        if self.steps is not None and self.calls > self.steps:
-            return self.now + 10 * STEP_BUDGET_SECONDS
+        return self.now
+
+    def time(self) -> float:
         return self.now
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def cell(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {"isNull": True}
-    if isinstance(value, bool):
-        return {"booleanValue": value}
-    if isinstance(value, int):
-        return {"longValue": value}
-    return {"stringValue": str(value)}
+        self.now += max(seconds, self.step)
 
 
 @dataclass
-class Batch:
-    id: str
-    name: str
-    sqls: list[str]
-    status: str
-    created_at: datetime
-
-
-@dataclass
-class Warehouse:
-    """Queues the Data API's answers to one request's converge conversation, in call order."""
+class Conversation:
+    """Queues the Data API's answers to one invocation, in call order."""
 
     stubber: Stubber
     token: str
-    batches: list[Batch] = field(default_factory=list)
     page_size: int = 1000
-    list_page_size: int = 100
+    _ids: Iterator[int] = field(default_factory=lambda: iter(range(0xABC001, 0xABCFFF)))
 
-    @property
-    def prefix(self) -> str:
-        return f"{self.token}:"
+    def new_id(self) -> str:
+        return str(uuid.UUID(int=next(self._ids)))
 
-    def _new(self, step: str, sqls: Sequence[str], status: str) -> Batch:
-        seq = len(self.batches) + 1
-        batch = Batch(str(uuid.UUID(int=seq + 0xABC000)), f"{self.token}:{seq:05d}:{step}", list(sqls), status,
-                      T0 + timedelta(seconds=seq))
-        self.batches.append(batch)
-        return batch
+    def _submitted(self, operation: str, sqls: Sequence[str], name: str, client_token: Any) -> str:
+        statement_id = self.new_id()
+        params: dict[str, Any] = {"WorkgroupName": WORKGROUP, "Database": DATABASE, "SecretArn": SECRET_ARN,
+                                  "StatementName": name, "ClientToken": client_token}
+        if operation == "batch_execute_statement":
+            params["Sqls"] = list(sqls)
+        else:
+            params["Sql"] = sqls[0]
+        self.stubber.add_response(operation, {"Id": statement_id, "CreatedAt": T0, "Database": DATABASE,
+                                              "WorkgroupName": WORKGROUP, "SecretArn": SECRET_ARN}, params)
+        return statement_id
 
-    def history(self, step: str, sqls: Sequence[str], status: str = "FINISHED") -> Batch:
-        """A batch an earlier is_complete call submitted."""
-        return self._new(step, sqls, status)
+    def describe(self, statement_id: str, status: str, sqls: Sequence[str] | None, *, batch: bool = True,
+                 failed: int | None = None, error: str = "", results: Mapping[int, int] | None = None,
+                 duration_s: float = 1.0) -> None:
+        """A DescribeStatement answer. `results`: sub-statement number -> rows it returned (reads)."""
+        response: dict[str, Any] = {"Id": statement_id, "Status": status, "CreatedAt": T0, "UpdatedAt": T0,
+                                    "Database": DATABASE, "WorkgroupName": WORKGROUP, "SecretArn": SECRET_ARN,
+                                    "Duration": int(duration_s * 1e9) if status == "FINISHED" else -1}
+        if error:
+            response["Error"] = error
+        if not batch:
+            response["QueryString"] = (sqls or [""])[0]
+        elif sqls is not None:
+            subs = []
+            for n, sql in enumerate(sqls, start=1):
+                sub_status = status if failed is None else ("FINISHED" if n < failed else
+                                                            "FAILED" if n == failed else "ABORTED")
+                sub: dict[str, Any] = {"Id": f"{statement_id}:{n}", "Status": sub_status, "QueryString": sql,
+                                       "HasResultSet": bool(results and n in results),
+                                       "ResultRows": (results or {}).get(n, 0)}
+                if n == failed:
+                    sub["Error"] = error
+                subs.append(sub)
+            response["SubStatements"] = subs
+        self.stubber.add_response("describe_statement", response, {"Id": statement_id})
 
-    def list_statements(self) -> None:
-        """One ListStatements (paged by `list_page_size`); the service answers newest first."""
-        statements = [{
-            "Id": b.id, "StatementName": b.name, "Status": b.status, "CreatedAt": b.created_at,
-            "UpdatedAt": b.created_at + timedelta(seconds=1), "QueryStrings": list(b.sqls), "IsBatchStatement": True,
-            "SecretArn": SECRET_ARN,
-        } for b in reversed(self.batches)]
-        size = self.list_page_size
-        pages = [statements[i:i + size] for i in range(0, len(statements), size)] or [[]]
-        for index, page in enumerate(pages):
-            params: dict[str, Any] = {"StatementName": self.prefix, "Status": "ALL", "MaxResults": 100}
-            if index:
-                params["NextToken"] = f"list-{index}"
-            response: dict[str, Any] = {"Statements": page}
-            if index + 1 < len(pages):
-                response["NextToken"] = f"list-{index + 1}"
-            self.stubber.add_response("list_statements", response, params)
-
-    def submit(self, step: str, sqls: Sequence[str], status: str = "FINISHED") -> Batch:
-        """An expected BatchExecuteStatement: exactly these Sqls, this name, this target."""
-        batch = self._new(step, sqls, status)
-        self.stubber.add_response(
-            "batch_execute_statement",
-            {"Id": batch.id, "CreatedAt": batch.created_at, "Database": DATABASE, "WorkgroupName": WORKGROUP,
-             "SecretArn": SECRET_ARN},
-            {"WorkgroupName": WORKGROUP, "Database": DATABASE, "SecretArn": SECRET_ARN, "Sqls": list(sqls),
-             "StatementName": batch.name},
-        )
-        return batch
-
-    def _describe(self, batch: Batch, subs: list[dict[str, Any]], **extra: Any) -> None:
-        response = {"Id": batch.id, "Status": batch.status, "CreatedAt": batch.created_at,
-                    "UpdatedAt": batch.created_at + timedelta(seconds=1), "Database": DATABASE,
-                    "WorkgroupName": WORKGROUP, "SecretArn": SECRET_ARN, "SubStatements": subs, **extra}
-        self.stubber.add_response("describe_statement", response, {"Id": batch.id})
-
-    def describe_read(self, batch: Batch, rows: Mapping[str, Sequence[Row]]) -> None:
-        """DescribeStatement of a finished read, then GetStatementResult (paged) per sub-statement with rows."""
-        assert batch.name.endswith(":read") and batch.sqls == READ_SQLS
-        subs = [{"Id": f"{batch.id}:{n}", "Status": "FINISHED", "QueryString": sql,
-                 "HasResultSet": not name.startswith("bootstrap_"), "ResultRows": len(rows.get(name, ())),
-                 "CreatedAt": batch.created_at, "UpdatedAt": batch.created_at}
-                for n, (name, sql) in enumerate(QUERIES, start=1)]
-        self._describe(batch, subs, HasResultSet=True)
-        for (name, _), sub in zip(QUERIES, subs, strict=True):
-            if not sub["HasResultSet"]:
-                continue
+    def read(self, rows: Mapping[str, Sequence[Row]], *, seq: int, running: int = 0) -> str:
+        """A read batch: submitted, `running` polls that see it running, finished; then the rows of every
+        query that returned some (queries with none are not fetched)."""
+        statement_id = self._submitted("batch_execute_statement", READ_SQLS, f"{self.token}:{seq:05d}:read", ANY)
+        for _ in range(running):
+            self.describe(statement_id, "STARTED", None)
+        counts = {n: len(rows.get(name, ())) for n, (name, _) in enumerate(QUERIES, start=1)
+                  if not name.startswith("bootstrap_")}
+        self.describe(statement_id, "FINISHED", READ_SQLS, results=counts)
+        for n, (name, _) in enumerate(QUERIES, start=1):
             records = list(rows.get(name, ()))
-            pages = [records[i:i + self.page_size] for i in range(0, len(records), self.page_size)] or [[]]
+            if not counts.get(n):
+                continue
+            pages = [records[i:i + self.page_size] for i in range(0, len(records), self.page_size)]
             for index, page in enumerate(pages):
-                params: dict[str, Any] = {"Id": sub["Id"]}
+                params: dict[str, Any] = {"Id": f"{statement_id}:{n}"}
                 if index:
                     params["NextToken"] = f"page-{index}"
-                response: dict[str, Any] = {
-                    "Records": [[cell(v) for v in row] for row in page], "TotalNumRows": len(records),
-                    "ColumnMetadata": [{"name": f"c{i}", "typeName": "varchar"} for i in range(len(page[0]))]
-                    if page else [],
-                }
+                response: dict[str, Any] = {"Records": [[cell(v) for v in row] for row in page],
+                                            "TotalNumRows": len(records)}
                 if index + 1 < len(pages):
                     response["NextToken"] = f"page-{index + 1}"
                 self.stubber.add_response("get_statement_result", response, params)
+        return statement_id
 
-    def describe_failed(self, batch: Batch, failed: int, error: str) -> None:
-        """DescribeStatement of a failed batch: sub-statement `failed` (1-based) failed, later ones aborted."""
-        subs = []
-        for n, sql in enumerate(batch.sqls, start=1):
-            sub: dict[str, Any] = {"Id": f"{batch.id}:{n}", "QueryString": sql, "HasResultSet": False,
-                                   "Status": "FINISHED" if n < failed else "FAILED" if n == failed else "ABORTED"}
-            if n == failed:
-                sub["Error"] = error
-            subs.append(sub)
-        self._describe(batch, subs, Error=error)
+    def apply(self, sqls: Sequence[str], *, seq: int, kind: str = "apply", first: bool = False,
+              status: str = "FINISHED", failed: int | None = None, error: str = "", running: int = 0,
+              answered_with: Sequence[str] | None = None, answered_status: str | None = None) -> str:
+        """A batch with its progress row, under ClientToken `<token>-<seq>`. `answered_with`: the Data API
+        answers with an earlier attempt's statement holding these SQL (a repeated ClientToken)."""
+        sent = [*sqls, progress_sql(self.token, seq, first=first)]
+        statement_id = self._submitted("batch_execute_statement", sent, f"{self.token}:{seq:05d}:{kind}",
+                                       f"{self.token}-{seq:05d}")
+        for _ in range(running):
+            self.describe(statement_id, "STARTED", None)
+        held = list(answered_with) if answered_with is not None else sent
+        self.describe(statement_id, answered_status or status, held, failed=failed, error=error)
+        return statement_id
 
-    # -- whole steps of the reconciler
-
-    def step_read(self) -> Batch:
-        """A step that finds no finished read last and submits one."""
-        self.list_statements()
-        return self.submit("read", READ_SQLS)
-
-    def step_act(self, rows: Mapping[str, Sequence[Row]], then: tuple[str, Sequence[str]] | None = None,
-                 ) -> Batch | None:
-        """A step that plans from the last (finished) read and submits `then`, or finishes when None."""
-        self.list_statements()
-        self.describe_read(self.batches[-1], rows)
-        return self.submit(*then) if then else None
+    def execute(self, sql: str, *, seq: int, status: str = "FINISHED", error: str = "") -> str:
+        """One statement alone (ExecuteStatement), under ClientToken `<token>-<seq>`."""
+        statement_id = self._submitted("execute_statement", [sql], f"{self.token}:{seq:05d}:exec",
+                                       f"{self.token}-{seq:05d}")
+        self.describe(statement_id, status, [sql], batch=False, error=error)
+        return statement_id
 
 
 @dataclass
@@ -285,20 +266,23 @@ class Harness:
     data: Stubber
     s3: Any
     s3_stub: Stubber
+    serverless: Any
+    serverless_stub: Stubber
     clocks: list[FakeClock] = field(default_factory=list)
 
-    def warehouse(self, cfn_event: dict[str, Any]) -> Warehouse:
-        return Warehouse(self.data, token_of(cfn_event))
+    def conversation(self, cfn_event: dict[str, Any]) -> Conversation:
+        return Conversation(self.data, token_of(cfn_event))
 
     def expect_model(self, desired: AccessState, scripts: Sequence[dict[str, str]] = ()) -> None:
         data = model_document(desired, scripts).encode("utf-8")
         self.s3_stub.add_response("get_object", {"Body": StreamingBody(io.BytesIO(data), len(data)),
                                                  "ContentLength": len(data)}, {"Bucket": BUCKET, "Key": KEY})
 
-    def run(self, cfn_event: dict[str, Any], steps: int | None = None) -> dict[str, Any]:
-        clock = FakeClock(steps)
+    def run(self, cfn_event: dict[str, Any], clock: FakeClock | None = None) -> dict[str, Any]:
+        clock = clock or FakeClock()
         self.clocks.append(clock)
-        return is_complete(cfn_event, api=self.api, s3=self.s3, clock=clock)
+        return is_complete(cfn_event, types.SimpleNamespace(aws_request_id="lambda-request-1"), api=self.api,
+                           s3=self.s3, clock=clock, serverless=self.serverless)
 
 
 def stubbed(service: str) -> tuple[Any, Stubber]:
@@ -310,21 +294,27 @@ def stubbed(service: str) -> tuple[Any, Stubber]:
 def harness() -> Iterator[Harness]:
     data_client, data = stubbed("redshift-data")
     s3, s3_stub = stubbed("s3")
-    with data, s3_stub:
-        yield Harness(DataApi(Target(WORKGROUP, DATABASE, SECRET_ARN), client=data_client), data, s3, s3_stub)
+    serverless, serverless_stub = stubbed("redshift-serverless")
+    with data, s3_stub, serverless_stub:
+        yield Harness(DataApi(Target(WORKGROUP, DATABASE, SECRET_ARN), client=data_client), data, s3, s3_stub,
+                      serverless, serverless_stub)
         data.assert_no_pending_responses()
         s3_stub.assert_no_pending_responses()
+        serverless_stub.assert_no_pending_responses()
 
 
 # ------------------------------------------------------------------------------------------- on_event
 
 
-def test_on_event_names_the_resource_by_target_and_model_only() -> None:
-    create = on_event(event("Create", model_hash="aaa", physical_id=None))
-    update = on_event(event("Update", model_hash="bbb"))
-    assert create == update == {"PhysicalResourceId": PHYSICAL_ID}
-    other = on_event(event("Update", ModelName="finance"))
-    assert other == {"PhysicalResourceId": f"access-model:{WORKGROUP}/{DATABASE}/finance"}
+def test_on_event_names_the_resource_by_target_and_model_only_and_stamps_the_deadline() -> None:
+    clock = FakeClock()
+    create = on_event(event("Create", model_hash="aaa", physical_id=None), clock=clock)
+    update = on_event(event("Update", model_hash="bbb"), clock=clock)
+    deadline = int(clock.now) + APPLY_WINDOW_SECONDS
+    assert create == update == {"PhysicalResourceId": PHYSICAL_ID, DEADLINE_KEY: deadline}
+    other = on_event(event("Update", ModelName="finance"), clock=clock)
+    assert other["PhysicalResourceId"] == f"access-model:{WORKGROUP}/{DATABASE}/finance"
+    assert APPLY_WINDOW_SECONDS < 3600  # CloudFormation's hour: the reconciler stops first
 
 
 @pytest.mark.parametrize("name", ["WorkgroupName", "Database", "SecretArn", "ModelName", "ModelBucket", "ModelKey",
@@ -338,8 +328,8 @@ def test_on_event_refuses_a_missing_property_naming_it(request_type: str, name: 
 
 
 def test_on_event_delete_keeps_the_incoming_physical_id() -> None:
-    assert on_event(event("Delete", physical_id="access-model:old-wg/dev/sales")) == {
-        "PhysicalResourceId": "access-model:old-wg/dev/sales"}
+    assert on_event(event("Delete", physical_id="access-model:old-wg/dev/sales"))["PhysicalResourceId"] == (
+        "access-model:old-wg/dev/sales")
     # A Create that failed before naming the resource: the id is not ours, so is_complete skips it.
     assert not on_event(event("Delete", physical_id=None))["PhysicalResourceId"].startswith("access-model:")
 
@@ -351,53 +341,56 @@ def test_statement_names_are_a_short_name_safe_prefix_per_request() -> None:
     assert token_of(event("Update")) != token
 
 
+def test_client_tokens_are_per_step_for_applies_and_unique_per_read(harness: Harness) -> None:
+    """An apply's ClientToken is `<request>-<seq>` (so an interrupted invocation's successor submits the same
+    step under the same token); each read's is new (a read must never be answered with an old one)."""
+    tokens: list[str] = []
+    harness.api.client.meta.events.register("provide-client-params.redshift-data.BatchExecuteStatement",
+                                            lambda params, **_: tokens.append(params["ClientToken"]))
+    create = event("Create")
+    talk = harness.conversation(create)
+    harness.expect_model(roles_state("analyst"))
+    talk.read(catalog(), seq=1)
+    talk.apply([create_role("analyst"), ledger_insert("analyst")], seq=1, first=True)
+    talk.read(catalog(["analyst"], ["analyst"], progress=[(talk.token, 1)]), seq=2)
+    assert harness.run(create)["IsComplete"] is True
+    read_1, apply_1, read_2 = tokens
+    assert apply_1 == f"{talk.token}-00001"
+    assert read_1 != read_2 and all(t.startswith("rsidc-read-") and len(t) <= 64 for t in (read_1, read_2))
+
+
 # ---------------------------------------------------------------------------------- create / update
 
 
 def test_create_from_an_empty_warehouse_reads_applies_then_confirms(harness: Harness) -> None:
     create = event("Create")
-    desired = roles_state("analyst")
-    wh = harness.warehouse(create)
-
-    # First call: nothing of ours exists yet, so the first thing sent is a read batch (one snapshot).
-    harness.expect_model(desired)
-    read = wh.step_read()
-    assert harness.run(create, steps=1) == {"IsComplete": False}
-    harness.data.assert_no_pending_responses()
-
-    # Second call (stateless: it finds its place by listing its statements): the read is still running,
-    # then it finished, showing an empty catalog; the apply creates the role and records it in the ledger.
-    harness.expect_model(desired)
-    read.status = "STARTED"
-    wh.list_statements()
-    read.status = "FINISHED"
-    wh.step_act(catalog(), then=("apply", [create_role("analyst"), ledger_insert("analyst")]))
-    wh.step_read()
-    wh.step_act(catalog(["analyst"], ["analyst"]))
-    result = harness.run(create)
-    assert result == {"IsComplete": True, "Data": {"Result": "in sync"}}
-    assert harness.clocks[-1].sleeps == [POLL_SECONDS] * 3
+    talk = harness.conversation(create)
+    harness.expect_model(roles_state("analyst"))
+    # One invocation: read (polled once while running), apply (the role, its ledger row and the model's
+    # first progress row, one transaction), read back: in sync.
+    talk.read(catalog(), seq=1, running=1)
+    talk.apply([create_role("analyst"), ledger_insert("analyst")], seq=1, first=True)
+    talk.read(catalog(["analyst"], ["analyst"], progress=[(talk.token, 1)]), seq=2)
+    assert harness.run(create) == {"IsComplete": True, "Data": {"Result": "in sync"}}
+    sleeps = harness.clocks[-1].sleeps
+    assert all(s < 1.5 for s in sleeps) and len(sleeps) == 4  # sub-second polling, one sleep per describe
 
 
 def test_update_without_change_sends_no_ddl(harness: Harness) -> None:
     update = event("Update", model_hash="hash-2")
-    wh = harness.warehouse(update)
+    talk = harness.conversation(update)
     harness.expect_model(roles_state("Analyst", "auditor"))  # case folds like Redshift stores names
-    wh.step_read()
-    wh.step_act(catalog(["analyst", "auditor"], ["analyst", "auditor"]))  # no `then`: any batch fails the test
-    assert harness.run(update) == {"IsComplete": True, "Data": {"Result": "in sync"}}
-    assert [b.name.rsplit(":", 1)[-1] for b in wh.batches] == ["read"]
+    talk.read(catalog(["analyst", "auditor"], ["analyst", "auditor"], progress=[("rsidc-earlier", 9)]), seq=1)
+    assert harness.run(update) == {"IsComplete": True, "Data": {"Result": "in sync"}}  # any batch would fail
 
 
-def test_update_adding_a_role_sends_exactly_its_ddl_and_ledger_row(harness: Harness) -> None:
+def test_update_adding_a_role_sends_exactly_its_ddl_ledger_row_and_progress(harness: Harness) -> None:
     update = event("Update", model_hash="hash-3")
-    wh = harness.warehouse(update)
+    talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst", "auditor"))
-    wh.step_read()
-    wh.step_act(catalog(["analyst", "adhoc"], ["analyst"]),
-                then=("apply", [create_role("auditor"), ledger_insert("auditor")]))
-    wh.step_read()
-    wh.step_act(catalog(["adhoc", "analyst", "auditor"], ["analyst", "auditor"]))
+    talk.read(catalog(["analyst", "adhoc"], ["analyst"], progress=[("rsidc-earlier", 9)]), seq=1)
+    talk.apply([create_role("auditor"), ledger_insert("auditor")], seq=1)  # UPDATE: the model has a row
+    talk.read(catalog(["adhoc", "analyst", "auditor"], ["analyst", "auditor"], progress=[(talk.token, 1)]), seq=2)
     assert harness.run(update)["IsComplete"] is True
 
 
@@ -406,12 +399,10 @@ def test_update_adding_a_role_sends_exactly_its_ddl_and_ledger_row(harness: Harn
 
 def test_delete_drops_only_managed_roles(harness: Harness) -> None:
     delete = event("Delete")
-    wh = harness.warehouse(delete)  # no S3 read is expected: a Delete needs no model
-    wh.step_read()
-    wh.step_act(catalog(["adhoc", "analyst"], ["analyst"]),
-                then=("apply", [drop_role("analyst"), ledger_delete("analyst")]))
-    wh.step_read()
-    wh.step_act(catalog(["adhoc"]))
+    talk = harness.conversation(delete)  # no S3 read is expected: a Delete needs no model
+    talk.read(catalog(["adhoc", "analyst"], ["analyst"], progress=[("rsidc-earlier", 3)]), seq=1)
+    talk.apply([drop_role("analyst"), ledger_delete("analyst")], seq=1)
+    talk.read(catalog(["adhoc"], progress=[(talk.token, 1)]), seq=2)
     assert harness.run(delete) == {"IsComplete": True, "Data": {"Result": "in sync"}}
 
 
@@ -423,39 +414,68 @@ def test_delete_drops_only_managed_roles(harness: Harness) -> None:
     pytest.param(event("Delete", physical_id="2025/01/01/[$LATEST]0123456789abcdef"), id="foreign-id"),
 ])
 def test_delete_that_must_not_touch_the_warehouse_makes_no_call(harness: Harness, cfn_event: dict[str, Any]) -> None:
-    # Nothing is queued on either stubber: any Data API or S3 call would fail the test.
+    # Nothing is queued on any stubber: any Data API or S3 call would fail the test.
     assert harness.run(cfn_event) == {"IsComplete": True}
 
 
-@pytest.mark.parametrize(("operation", "code", "message"), [
-    ("batch_execute_statement", "ValidationException", "Workgroup analytics not found."),
-    ("batch_execute_statement", "ResourceNotFoundException", "Workgroup analytics does not exist."),
-    ("list_statements", "ResourceNotFoundException", "workgroup analytics not found"),
-])
-def test_delete_when_the_workgroup_is_gone_completes(harness: Harness, operation: str, code: str,
-                                                     message: str) -> None:
-    delete = event("Delete")
-    wh = harness.warehouse(delete)
-    if operation == "batch_execute_statement":
-        wh.list_statements()
+def _data_api_error(harness: Harness, code: str, message: str) -> None:
     fields = {"Message": message, "ResourceId": WORKGROUP} if code == "ResourceNotFoundException" else None
-    harness.data.add_client_error(operation, code, message, http_status_code=400, modeled_fields=fields)
-    assert harness.run(delete) == {"IsComplete": True}
+    harness.data.add_client_error("batch_execute_statement", code, message, http_status_code=400,
+                                  modeled_fields=fields)
 
 
-def test_workgroup_not_found_fails_a_create_and_other_errors_fail_a_delete(harness: Harness) -> None:
-    create = event("Create")
+def _workgroup(status: str) -> dict[str, Any]:
+    return {"workgroup": {"workgroupName": WORKGROUP, "namespaceName": NAMESPACE, "status": status}}
+
+
+@pytest.mark.parametrize(("code", "message", "workgroup", "namespace"), [
+    pytest.param("ResourceNotFoundException", "Workgroup analytics not found.", "missing", None,
+                 id="not-found-workgroup-gone"),
+    pytest.param("ValidationException", "Redshift endpoint doesn't exist in this region.", "missing", None,
+                 id="endpoint-does-not-exist"),
+    pytest.param("ValidationException", "Workgroup is not available", "DELETING", None, id="workgroup-deleting"),
+    pytest.param("DatabaseConnectionException", "Connection refused", "AVAILABLE", "missing",
+                 id="namespace-gone"),
+    pytest.param("ValidationException", "Namespace is not available", "AVAILABLE", "DELETING",
+                 id="namespace-deleting"),
+])
+def test_delete_when_the_warehouse_is_gone_completes(harness: Harness, code: str, message: str, workgroup: str,
+                                                     namespace: str | None) -> None:
+    """The Data API's wording varies; Redshift Serverless's own answer (an error code, a status) decides."""
+    _data_api_error(harness, code, message)
+    if workgroup == "missing":
+        harness.serverless_stub.add_client_error("get_workgroup", "ResourceNotFoundException", "not found",
+                                                 expected_params={"workgroupName": WORKGROUP})
+    else:
+        harness.serverless_stub.add_response("get_workgroup", _workgroup(workgroup), {"workgroupName": WORKGROUP})
+    if namespace == "missing":
+        harness.serverless_stub.add_client_error("get_namespace", "ResourceNotFoundException", "not found",
+                                                 expected_params={"namespaceName": NAMESPACE})
+    elif namespace is not None:
+        harness.serverless_stub.add_response(
+            "get_namespace", {"namespace": {"namespaceName": NAMESPACE, "status": namespace}},
+            {"namespaceName": NAMESPACE})
+    assert harness.run(event("Delete")) == {"IsComplete": True}
+
+
+@pytest.mark.parametrize("probe", ["available", "access-denied"])
+def test_delete_of_a_warehouse_that_is_there_reports_the_data_api_error(harness: Harness, probe: str) -> None:
+    _data_api_error(harness, "ValidationException", "Secret not found.")
+    if probe == "available":
+        harness.serverless_stub.add_response("get_workgroup", _workgroup("AVAILABLE"), {"workgroupName": WORKGROUP})
+        harness.serverless_stub.add_response("get_namespace", {"namespace": {"status": "AVAILABLE"}},
+                                             {"namespaceName": NAMESPACE})
+    else:  # cannot tell: never a reason to skip the Delete
+        harness.serverless_stub.add_client_error("get_workgroup", "AccessDeniedException", "not authorized")
+    with pytest.raises(CustomResourceError, match=r"^Redshift Data API: ValidationException: Secret not found"):
+        harness.run(event("Delete"))
+
+
+def test_a_missing_workgroup_fails_a_create_without_asking_serverless(harness: Harness) -> None:
     harness.expect_model(roles_state("analyst"))
-    harness.warehouse(create).list_statements()
-    harness.data.add_client_error("batch_execute_statement", "ValidationException", "Workgroup analytics not found.")
-    with pytest.raises(CustomResourceError, match=r"ValidationException: Workgroup analytics not found"):
-        harness.run(create)
-
-    delete = event("Delete")
-    harness.warehouse(delete).list_statements()
-    harness.data.add_client_error("batch_execute_statement", "ValidationException", "Secret not found.")
-    with pytest.raises(CustomResourceError, match=r"Redshift Data API: ValidationException: Secret not found"):
-        harness.run(delete)
+    _data_api_error(harness, "ResourceNotFoundException", "Workgroup analytics not found.")
+    with pytest.raises(CustomResourceError, match=r"ResourceNotFoundException: Workgroup analytics not found"):
+        harness.run(event("Create"))
 
 
 # ------------------------------------------------------------------------------------------- failures
@@ -474,59 +494,79 @@ def test_workgroup_not_found_fails_a_create_and_other_errors_fail_a_delete(harne
         "EMEA-SECRET-42", id="literals-redacted"),
 ])
 def test_failed_sub_statement_is_reported_with_its_sql_and_redshifts_error(
-        harness: Harness, sqls: list[str], error: str, shown_sql: str, hidden: str | None) -> None:
+        harness: Harness, monkeypatch: pytest.MonkeyPatch, sqls: list[str], error: str, shown_sql: str,
+        hidden: str | None) -> None:
     update = event("Update")
-    wh = harness.warehouse(update)
+    talk = harness.conversation(update)
     harness.expect_model(roles_state())
-    wh.history("read", READ_SQLS)
-    apply = wh.history("apply", sqls, status="FAILED")
-    wh.list_statements()
-    wh.describe_failed(apply, failed=2, error=error)  # nothing after: no retry read may be submitted
+    # The step is whatever the plan says; here the plan is replaced so the batch holds these statements.
+    monkeypatch.setattr(reconciler_module, "steps", lambda *_, **__: [Step(tuple(sqls))])
+    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=1)
+    talk.apply(sqls, seq=1, status="FAILED", failed=2, error=error)  # nothing after: no retry may be sent
     with pytest.raises(CustomResourceError) as raised:
         harness.run(update)
     message = str(raised.value)
-    assert "statement 2 of batch 00002" in message and "rolled back" in message
+    assert "statement 2 of batch 00001" in message and "rolled back" in message
     assert shown_sql in message and error in message
     if hidden:
         assert hidden not in message
 
 
-def test_transient_failure_reads_again_instead_of_failing(harness: Harness) -> None:
+def test_transient_failure_reads_again_and_retries_under_the_next_token(harness: Harness) -> None:
     update = event("Update")
-    wh = harness.warehouse(update)
+    talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst"))
-    wh.history("read", READ_SQLS)
-    apply = wh.history("apply", [create_role("analyst"), ledger_insert("analyst")], status="FAILED")
-    wh.list_statements()
-    wh.describe_failed(apply, failed=1, error="ERROR: 57014 Query cancelled on user's request")
-    wh.submit("read", READ_SQLS)  # seq 3: re-read, then re-plan from what is really there
-    assert harness.run(update, steps=1) == {"IsComplete": False}
+    cut = [create_role("analyst"), ledger_insert("analyst")]
+    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=1)
+    talk.apply(cut, seq=1, status="FAILED", failed=1, error="ERROR: 57014 Query cancelled on user's request")
+    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=2)  # re-plan from what is really there
+    talk.apply(cut, seq=2)  # a new sequence number, so a new ClientToken: the failed one is not returned
+    talk.read(catalog(["analyst"], ["analyst"], progress=[(talk.token, 2)]), seq=3)
+    assert harness.run(update)["IsComplete"] is True
 
 
 def test_transient_failures_give_up_after_three_retries(harness: Harness) -> None:
     update = event("Update")
-    wh = harness.warehouse(update)
+    talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst"))
     cut = [create_role("analyst"), ledger_insert("analyst")]
-    for _ in range(4):
-        wh.history("read", READ_SQLS)
-        last = wh.history("apply", cut, status="FAILED")
-    wh.list_statements()
-    wh.describe_failed(last, failed=1, error="ERROR: 57014 Query cancelled on user's request")
-    with pytest.raises(CustomResourceError, match=r"statement 1 of batch 00008 failed .* 57014 Query cancelled"):
+    for seq in range(1, 5):
+        talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=seq)
+        talk.apply(cut, seq=seq, status="FAILED", failed=1, error="ERROR: 57014 Query cancelled on user's request")
+    with pytest.raises(CustomResourceError, match=r"statement 1 of batch 00004 failed .* 57014 Query cancelled"):
         harness.run(update)
 
 
-def test_throttling_that_outlasts_botocores_retries_fails_naming_the_code(harness: Harness) -> None:
-    """Stubber answers in the client's before-call hook, ahead of botocore's retry handler, so this error
-    reaches the handler at once: it stands for throttling that outlasted every retry (the retry itself is
-    exercised in the next test, against the client the Lambda really builds)."""
-    harness.data.add_client_error("list_statements", "ThrottlingException", "Rate exceeded", http_status_code=400)
-    with pytest.raises(CustomResourceError, match=r"^Redshift Data API: ThrottlingException: Rate exceeded$"):
-        harness.run(event("Delete"))
+def test_throttling_beyond_botocores_retries_is_not_complete_yet(harness: Harness) -> None:
+    """Stubber answers ahead of botocore's retry handler, so this error reaches the handler at once: it
+    stands for throttling that outlasted every retry. The request is not failed: the next poll continues."""
+    update = event("Update")
+    talk = harness.conversation(update)
+    harness.expect_model(roles_state("analyst"))
+    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=1)
+    harness.data.add_client_error("batch_execute_statement", "ThrottlingException", "Rate exceeded",
+                                  http_status_code=400)
+    assert harness.run(update) == {"IsComplete": False}
+
+    # The next invocation reads again and submits step 1 (nothing was submitted before).
+    harness.expect_model(roles_state("analyst"))
+    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=1)
+    talk.apply([create_role("analyst"), ledger_insert("analyst")], seq=1)
+    talk.read(catalog(["analyst"], ["analyst"], progress=[(talk.token, 1)]), seq=2)
+    assert harness.run(update)["IsComplete"] is True
 
 
-def test_throttled_list_statements_is_retried_by_the_lambdas_own_client(
+@pytest.mark.parametrize("code", ["ThrottlingException", "ActiveStatementsExceededException"])
+def test_a_busy_data_api_while_polling_or_fetching_is_not_complete_yet(harness: Harness, code: str) -> None:
+    update = event("Update")
+    talk = harness.conversation(update)
+    harness.expect_model(roles_state("analyst"))
+    talk._submitted("batch_execute_statement", READ_SQLS, f"{talk.token}:00001:read", ANY)
+    harness.data.add_client_error("describe_statement", code, "slow down", http_status_code=400)
+    assert harness.run(update) == {"IsComplete": False}
+
+
+def test_throttled_calls_are_retried_by_the_lambdas_own_client(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No Stubber here: is_complete builds its Data API client exactly as in Lambda (adaptive retries), and
     the HTTP exchange is answered in botocore's before-send hook, after which the real retry handler runs."""
@@ -535,9 +575,8 @@ def test_throttled_list_statements_is_retried_by_the_lambdas_own_client(
                    "AWS_EC2_METADATA_DISABLED": "true"}
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_RETRY_MODE", raising=False)
-    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+    for name in ("AWS_PROFILE", "AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS"):
+        monkeypatch.delenv(name, raising=False)
     # No real waiting: botocore's backoff sleep is recorded, the adaptive token bucket sees time fly.
     backoffs: list[float] = []
     monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=backoffs.append))
@@ -550,90 +589,195 @@ def test_throttled_list_statements_is_retried_by_the_lambdas_own_client(
         operation = dict(request.headers)["X-Amz-Target"].decode().split(".")[-1]
         sent.append((operation, json.loads(request.body)))
         body: dict[str, Any]
-        if operation == "ListStatements" and len(sent) == 1:
+        if operation == "BatchExecuteStatement" and len(sent) == 1:
             status, body = 400, {"__type": "ThrottlingException", "message": "Rate exceeded"}
-        elif operation == "ListStatements":
-            status, body = 200, {"Statements": []}
-        else:
-            status, body = 200, {"Id": "0d5e6f70-1111-4222-8333-944455556666", "CreatedAt": 1735689600}
+        elif operation == "BatchExecuteStatement":
+            status, body = 200, {"Id": "0d5e6f70-1111-4222-8333-944455556666", "CreatedAt": 1767225600}
+        else:  # DescribeStatement: still running; the tiny budget below then ends the invocation
+            status, body = 200, {"Id": "0d5e6f70-1111-4222-8333-944455556666", "Status": "STARTED"}
         raw = types.SimpleNamespace(stream=lambda **_: iter([json.dumps(body).encode()]))
         return AWSResponse(request.url, status, {"x-amzn-RequestId": "r"}, raw)
 
     session = boto3.Session()
     session.events.register("before-send.redshift-data", http)
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
+    monkeypatch.setattr("redshift_idc.runtime.reconcile_handler.INVOCATION_BUDGET_SECONDS", 0.5)
+    monkeypatch.setattr(reconciler_module, "WAIT_GRACE_SECONDS", 0.0)
 
     delete = event("Delete")
-    assert is_complete(delete, clock=FakeClock(steps=1)) == {"IsComplete": False}
-    assert [op for op, _ in sent] == ["ListStatements", "ListStatements", "BatchExecuteStatement"]
+    assert is_complete(delete, clock=FakeClock()) == {"IsComplete": False}
+    assert [op for op, _ in sent][:2] == ["BatchExecuteStatement", "BatchExecuteStatement"]
     assert len(backoffs) == 1  # one retry, after botocore's (recorded, not slept) backoff
-    submitted = sent[-1][1]
-    assert submitted["WorkgroupName"] == WORKGROUP and submitted["SecretArn"] == SECRET_ARN
-    assert submitted["StatementName"] == f"{token_of(delete)}:00001:read" and submitted["Sqls"] == READ_SQLS
+    first, retried = sent[0][1], sent[1][1]
+    assert retried["ClientToken"] == first["ClientToken"]  # the retry is the same submission
+    assert retried["WorkgroupName"] == WORKGROUP and retried["SecretArn"] == SECRET_ARN
+    assert retried["StatementName"] == f"{token_of(delete)}:00001:read" and retried["Sqls"] == READ_SQLS
 
 
-# ------------------------------------------------------------------------------------------- batching
+# ---------------------------------------------------------------------- pacing, progress, interrupts
 
 
-def test_a_plan_of_fifty_roles_is_cut_into_batches_of_at_most_forty(harness: Harness) -> None:
+def test_a_plan_of_fifty_roles_applies_its_batches_back_to_back(harness: Harness) -> None:
     create = event("Create")
     names = [f"role_{i:02d}" for i in range(50)]
     harness.expect_model(roles_state(*names))
-    wh = harness.warehouse(create)
-    wh.page_size = 20  # GetStatementResult pages through the roles and the ledger,
-    wh.list_page_size = 2  # ListStatements through our statements
-    first = [*(create_role(n) for n in names[:38]), ledger_insert(*names[:38])]
-    second = [*(create_role(n) for n in names[38:]), ledger_insert(*names[38:])]
-    wh.step_read()
-    wh.step_act(catalog(), then=("apply", first))
-    # The plan's second batch follows the first without another read: the plan is a pure function of
-    # the last read (cached within the invocation), and the count of batches since it says which is next.
-    wh.list_statements()
-    wh.submit("apply", second)
-    wh.list_statements()
-    wh.submit("read", READ_SQLS)  # all batches applied: read back to verify
-    wh.step_act(catalog(names, names))
+    talk = harness.conversation(create)
+    talk.page_size = 20  # GetStatementResult pages through the roles and the ledger
+    talk.read(catalog(), seq=1)
+    # Both batches of the plan, with no read between them (the plan is computed once per read).
+    talk.apply([*(create_role(n) for n in names[:38]), ledger_insert(*names[:38])], seq=1, first=True)
+    talk.apply([*(create_role(n) for n in names[38:]), ledger_insert(*names[38:])], seq=2)
+    talk.read(catalog(names, names, progress=[(talk.token, 2)]), seq=3)  # read back to verify
     assert harness.run(create) == {"IsComplete": True, "Data": {"Result": "in sync"}}
-    assert len(first) <= 40 and len(second) <= 40
 
 
-def test_a_later_invocation_continues_with_the_next_batch_of_the_same_plan(harness: Harness) -> None:
+def test_a_later_invocation_continues_from_the_progress_row(harness: Harness) -> None:
     update = event("Update")
     names = [f"role_{i:02d}" for i in range(50)]
     harness.expect_model(roles_state(*names))
-    wh = harness.warehouse(update)
-    read = wh.history("read", READ_SQLS)
-    wh.history("apply", [*(create_role(n) for n in names[:38]), ledger_insert(*names[:38])])
-    wh.list_statements()
-    wh.describe_read(read, catalog())  # nothing cached in a new invocation: the last read is fetched again
-    wh.submit("apply", [*(create_role(n) for n in names[38:]), ledger_insert(*names[38:])], status="STARTED")
-    assert harness.run(update, steps=1) == {"IsComplete": False}
+    talk = harness.conversation(update)
+    # An earlier invocation of this request committed step 1 (38 roles) and step 2 (a grant); the read
+    # says so, and the next step is number 3, whatever this invocation has seen.
+    talk.read(catalog(names[:38], names[:38], progress=[(talk.token, 2)]), seq=1)
+    talk.apply([*(create_role(n) for n in names[38:]), ledger_insert(*names[38:])], seq=3)
+    talk.read(catalog(names, names, progress=[(talk.token, 3)]), seq=4)
+    assert harness.run(update)["IsComplete"] is True
 
 
-def test_the_step_budget_is_kept_without_really_sleeping(harness: Harness) -> None:
+def test_a_step_an_interrupted_invocation_submitted_is_not_submitted_again(harness: Harness) -> None:
+    """The read ran while the earlier invocation's batch was still running: the plan holds that batch
+    again, and the same ClientToken makes the Data API answer with the earlier statement, which is waited
+    for instead of a second one being started."""
     update = event("Update")
-    wh = harness.warehouse(update)
-    harness.expect_model(roles_state())
-    wh.history("read", READ_SQLS, status="PICKED")
-    steps = int(STEP_BUDGET_SECONDS / POLL_SECONDS)
-    for _ in range(steps):
-        wh.list_statements()  # the batch never finishes: each step only lists and waits
-    assert harness.run(update) == {"IsComplete": False}
-    assert harness.clocks[-1].sleeps == [POLL_SECONDS] * (steps - 1)
+    talk = harness.conversation(update)
+    harness.expect_model(roles_state("analyst", "auditor"))
+    talk.read(catalog(progress=[(talk.token, 1)]), seq=1)
+    talk.apply([create_role("analyst"), create_role("auditor"), ledger_insert("analyst", "auditor")], seq=2,
+               running=1)
+    talk.read(catalog(["analyst", "auditor"], ["analyst", "auditor"], progress=[(talk.token, 2)]), seq=3)
+    assert harness.run(update)["IsComplete"] is True
+
+
+def test_an_earlier_attempts_other_statement_at_this_step_is_waited_for_then_read_again(harness: Harness) -> None:
+    update = event("Update")
+    talk = harness.conversation(update)
+    harness.expect_model(roles_state("analyst", "auditor"))
+    earlier = [create_role("analyst"), ledger_insert("analyst"), progress_sql(talk.token, 2)]
+    talk.read(catalog(progress=[(talk.token, 1)]), seq=1)
+    # The plan's step 2 differs from what the earlier attempt submitted as step 2: not this step's result.
+    talk.apply([create_role("analyst"), create_role("auditor"), ledger_insert("analyst", "auditor")], seq=2,
+               answered_with=earlier)
+    talk.read(catalog(["analyst"], ["analyst"], progress=[(talk.token, 2)]), seq=3)
+    talk.apply([create_role("auditor"), ledger_insert("auditor")], seq=3)
+    talk.read(catalog(["analyst", "auditor"], ["analyst", "auditor"], progress=[(talk.token, 3)]), seq=4)
+    assert harness.run(update)["IsComplete"] is True
+
+
+def test_a_refused_repeated_token_finds_the_earlier_statement_by_its_exact_name(harness: Harness) -> None:
+    """Should the Data API refuse a repeated ClientToken with other parameters, the step's statement is
+    looked up by its exact name (one small ListStatements), never by listing the request."""
+    update = event("Update")
+    talk = harness.conversation(update)
+    harness.expect_model(roles_state("analyst"))
+    talk.read(catalog(progress=[(talk.token, 1)]), seq=1)
+    harness.data.add_client_error("batch_execute_statement", "ValidationException",
+                                  "Idempotency token reused with different parameters", http_status_code=400)
+    earlier_id = talk.new_id()
+    earlier = [create_role("analyst"), ledger_insert("analyst"), progress_sql(talk.token, 2)]
+    harness.data.add_response("list_statements", {"Statements": [
+        {"Id": earlier_id, "StatementName": f"{talk.token}:00002:apply", "Status": "FINISHED", "CreatedAt": T0,
+         "UpdatedAt": T0, "QueryStrings": earlier, "IsBatchStatement": True}]},
+        {"StatementName": f"{talk.token}:00002:", "Status": "ALL", "MaxResults": 10})
+    talk.describe(earlier_id, "FINISHED", earlier)
+    talk.read(catalog(["analyst"], ["analyst"], progress=[(talk.token, 2)]), seq=3)
+    assert harness.run(update)["IsComplete"] is True
+
+
+def test_a_stuck_batch_is_cancelled_and_retried_once_from_a_fresh_read(harness: Harness,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reconciler_module, "STATEMENT_STUCK_SECONDS", 3.0)  # each poll below is 10 s apart
+    update = event("Update")
+    talk = harness.conversation(update)
+    harness.expect_model(roles_state("analyst"))
+    cut = [create_role("analyst"), ledger_insert("analyst")]
+    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=1)
+    stuck = talk._submitted("batch_execute_statement", [*cut, progress_sql(talk.token, 1)],
+                            f"{talk.token}:00001:apply", f"{talk.token}-00001")
+    talk.describe(stuck, "STARTED", None)
+    harness.data.add_response("cancel_statement", {"Status": True}, {"Id": stuck})
+    talk.describe(stuck, "ABORTED", [*cut, progress_sql(talk.token, 1)])
+    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=2)
+    talk.apply(cut, seq=2)
+    talk.read(catalog(["analyst"], ["analyst"], progress=[(talk.token, 2)]), seq=3)
+    assert harness.run(update, FakeClock(step=10.0))["IsComplete"] is True
+
+
+def test_a_batch_stuck_twice_fails_naming_the_bound(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reconciler_module, "STATEMENT_STUCK_SECONDS", 1.0)
+    update = event("Update")
+    talk = harness.conversation(update)
+    harness.expect_model(roles_state("analyst"))
+    cut = [create_role("analyst"), ledger_insert("analyst")]
+    for seq in (1, 2):
+        talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=seq)
+        stuck = talk._submitted("batch_execute_statement", [*cut, progress_sql(talk.token, seq)],
+                                f"{talk.token}:{seq:05d}:apply", f"{talk.token}-{seq:05d}")
+        talk.describe(stuck, "STARTED", None)
+        harness.data.add_response("cancel_statement", {"Status": True}, {"Id": stuck})
+        talk.describe(stuck, "ABORTED", [*cut, progress_sql(talk.token, seq)])
+    with pytest.raises(CustomResourceError, match=r"step 2 was still running 1.0 s after it was submitted, twice"):
+        harness.run(update, FakeClock(step=10.0))
+
+
+def test_a_batch_still_running_when_the_budget_ends_is_left_to_the_next_invocation(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("redshift_idc.runtime.reconcile_handler.INVOCATION_BUDGET_SECONDS", 15.0)
+    monkeypatch.setattr(reconciler_module, "WAIT_GRACE_SECONDS", 3.0)
+    update = event("Update")
+    talk = harness.conversation(update)
+    harness.expect_model(roles_state("analyst"))
+    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=1)  # read at 10 s: within the budget
+    running = talk._submitted("batch_execute_statement",
+                              [create_role("analyst"), ledger_insert("analyst"), progress_sql(talk.token, 1)],
+                              f"{talk.token}:00001:apply", f"{talk.token}-00001")
+    talk.describe(running, "STARTED", None)  # at 20 s: past budget and grace; the next invocation waits for it
+    assert harness.run(update, FakeClock(step=10.0)) == {"IsComplete": False}
+
+
+def test_the_apply_deadline_fails_the_request_before_cloudformation_would(harness: Harness) -> None:
+    clock = FakeClock()
+    late = event("Update", deadline=clock.now + 0.5)
+    harness.expect_model(roles_state("analyst"))
+    with pytest.raises(CustomResourceError, match=r"stopped at the apply deadline.*3,600 s.*role_grants"):
+        harness.run(late, clock)
+
+
+def test_a_batch_running_at_the_deadline_is_cancelled_before_failing(harness: Harness) -> None:
+    clock = FakeClock(step=10.0)
+    update = event("Update", deadline=clock.now + 15.0)
+    talk = harness.conversation(update)
+    harness.expect_model(roles_state("analyst"))
+    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=1)  # at 10 s
+    running = talk._submitted("batch_execute_statement",
+                              [create_role("analyst"), ledger_insert("analyst"), progress_sql(talk.token, 1)],
+                              f"{talk.token}:00001:apply", f"{talk.token}-00001")
+    talk.describe(running, "STARTED", None)  # at 20 s: past the deadline
+    harness.data.add_response("cancel_statement", {"Status": True}, {"Id": running})
+    talk.describe(running, "ABORTED", None)
+    with pytest.raises(CustomResourceError, match=r"apply deadline.*cancelled and rolled back"):
+        harness.run(update, clock)
 
 
 def test_a_batch_that_committed_twice_without_effect_stops_the_loop(harness: Harness) -> None:
     update = event("Update")
-    wh = harness.warehouse(update)
+    talk = harness.conversation(update)
     harness.expect_model(roles_state("Analyst"))
-    # Managed (in the ledger) but missing: re-created, and its ledger row replaced.
+    # Managed (in the ledger) but missing: re-created, and its ledger row replaced, twice; still not visible.
     cut = [create_role("Analyst"), ledger_delete("analyst"), ledger_insert("analyst")]
-    for _ in range(2):
-        wh.history("read", READ_SQLS)
-        wh.history("apply", cut)
-    wh.history("read", READ_SQLS)
-    wh.list_statements()
-    wh.describe_read(wh.batches[-1], catalog(managed=["analyst"]))  # the role still is not visible
+    for seq in (1, 2):
+        talk.read(catalog(managed=["analyst"], progress=[(talk.token, seq - 1)] if seq > 1 else []), seq=seq)
+        talk.apply(cut, seq=seq, first=seq == 1)
+    talk.read(catalog(managed=["analyst"], progress=[(talk.token, 2)]), seq=3)
     with pytest.raises(CustomResourceError, match=r"same batch committed twice.*CREATE ROLE \"Analyst\""):
         harness.run(update)
 
@@ -646,24 +790,23 @@ GRANT_SECADMIN = f'GRANT ROLE "sys:secadmin" TO "{USER}"'
 
 def test_user_without_secadmin_is_granted_it_before_any_plan(harness: Harness) -> None:
     update = event("Update")
-    wh = harness.warehouse(update)
+    talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst"))
-    wh.step_read()
-    wh.step_act(catalog(secadmin=False), then=("grant-secadmin", [GRANT_SECADMIN]))
-    wh.step_read()
-    wh.step_act(catalog(), then=("apply", [create_role("analyst"), ledger_insert("analyst")]))
-    assert harness.run(update, steps=4) == {"IsComplete": False}
-    assert wh.batches[1].name.endswith(":00002:grant-secadmin")
+    talk.read(catalog(secadmin=False), seq=1)
+    talk.apply([GRANT_SECADMIN], seq=1, kind="grant-secadmin", first=True)
+    talk.read(catalog(progress=[(talk.token, 1)]), seq=2)
+    talk.apply([create_role("analyst"), ledger_insert("analyst")], seq=2)
+    talk.read(catalog(["analyst"], ["analyst"], progress=[(talk.token, 2)]), seq=3)
+    assert harness.run(update)["IsComplete"] is True
 
 
 def test_secadmin_still_missing_after_the_grant_is_an_error(harness: Harness) -> None:
     update = event("Update")
-    wh = harness.warehouse(update)
+    talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst"))
-    wh.step_read()
-    wh.step_act(catalog(secadmin=False), then=("grant-secadmin", [GRANT_SECADMIN]))
-    wh.step_read()
-    wh.step_act(catalog(secadmin=False))
+    talk.read(catalog(secadmin=False), seq=1)
+    talk.apply([GRANT_SECADMIN], seq=1, kind="grant-secadmin", first=True)
+    talk.read(catalog(secadmin=False, progress=[(talk.token, 1)]), seq=2)
     with pytest.raises(CustomResourceError, match=r"user admin still lacks sys:secadmin"):
         harness.run(update)
 
@@ -679,53 +822,51 @@ SCRIPT = {"Name": "001_sales.sql", "Sql": SCRIPT_SQL, "Checksum": hashlib.sha256
 
 def test_a_pending_script_runs_once_before_the_access_ddl(harness: Harness) -> None:
     create = event("Create")
-    wh = harness.warehouse(create)
+    talk = harness.conversation(create)
     harness.expect_model(roles_state("analyst"), [SCRIPT])
     applied = [(SCRIPT["Name"], SCRIPT["Checksum"])]
-    wh.step_read()
-    wh.step_act(catalog(), then=("script", [
+    talk.read(catalog(), seq=1)
+    talk.apply([
         "CREATE SCHEMA IF NOT EXISTS sales",
         "CREATE TABLE IF NOT EXISTS sales.orders (id INT, note VARCHAR(20) DEFAULT 'a;b')",
         f"INSERT INTO {SCRIPT_TABLE} (model_name, script_name, checksum) VALUES "  # noqa: S608
         f"('{MODEL}', '{SCRIPT['Name']}', '{SCRIPT['Checksum']}')",
-    ]))
-    wh.step_read()
-    wh.step_act(catalog(scripts=applied), then=("apply", [create_role("analyst"), ledger_insert("analyst")]))
-    wh.step_read()
-    wh.step_act(catalog(["analyst"], ["analyst"], scripts=applied))  # recorded: not run again
+    ], seq=1, kind="script", first=True)
+    talk.read(catalog(scripts=applied, progress=[(talk.token, 1)]), seq=2)
+    talk.apply([create_role("analyst"), ledger_insert("analyst")], seq=2)
+    talk.read(catalog(["analyst"], ["analyst"], scripts=applied, progress=[(talk.token, 2)]), seq=3)  # not again
     assert harness.run(create)["IsComplete"] is True
 
 
 def test_a_changed_script_is_refused(harness: Harness) -> None:
     update = event("Update")
-    wh = harness.warehouse(update)
+    talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst"), [SCRIPT])
-    wh.step_read()
-    wh.step_act(catalog(["analyst"], ["analyst"], scripts=[(SCRIPT["Name"], "0" * 64)]))
+    talk.read(catalog(["analyst"], ["analyst"], scripts=[(SCRIPT["Name"], "0" * 64)]), seq=1)
     with pytest.raises(CustomResourceError, match=r"script 001_sales.sql was applied with checksum 000000000000"):
+        harness.run(update)
+
+
+def test_a_script_too_long_for_one_transaction_is_refused(harness: Harness) -> None:
+    long_sql = "".join(f"CREATE SCHEMA IF NOT EXISTS s{i};\n" for i in range(39))
+    script = {"Name": "002_many.sql", "Sql": long_sql, "Checksum": hashlib.sha256(long_sql.encode()).hexdigest()}
+    update = event("Update")
+    talk = harness.conversation(update)
+    harness.expect_model(roles_state(), [script])
+    talk.read(catalog(), seq=1)
+    with pytest.raises(CustomResourceError, match=r"002_many.sql has 39 statements; at most 38 fit"):
         harness.run(update)
 
 
 # -------------------------------------------------------------------------- regressions (bugs fixed)
 
 
-def test_a_repeated_request_does_not_reuse_an_earlier_requests_statements(harness: Harness) -> None:
-    desired = roles_state("analyst")
-    first = event("Create", request_id="3b0c0f4e-0000-4000-8000-00000000000a")
-    earlier = harness.warehouse(first)
-    harness.expect_model(desired)
-    earlier_read = earlier.step_read()
-    assert harness.run(first, steps=1) == {"IsComplete": False}
-
-    # The stack was deleted (roles dropped) and is created again with the same model, within 24 h.
-    again = event("Create", request_id="3b0c0f4e-0000-4000-8000-00000000000b")
-    later = harness.warehouse(again)
-    harness.expect_model(desired)
-    later.step_read()
-    assert harness.run(again, steps=1) == {"IsComplete": False}
-    # ListStatements matches by name prefix: had the later request used the earlier prefix, the service
-    # would have answered with the earlier request's statements, and it would have planned from them.
-    assert not earlier_read.name.startswith(later.prefix)
+def test_a_repeated_request_does_not_reuse_an_earlier_requests_statements() -> None:
+    # The stack was deleted and created again with the same model within the Data API's 8 hours: the
+    # request token differs, so neither names nor ClientTokens can match an earlier request's statements.
+    first = token_of(event("Create", request_id="3b0c0f4e-0000-4000-8000-00000000000a"))
+    again = token_of(event("Create", request_id="3b0c0f4e-0000-4000-8000-00000000000b"))
+    assert first != again and not f"{first}-00001".startswith(again)
 
 
 def test_adopting_many_long_named_grants_keeps_every_statement_under_100_kb(harness: Harness) -> None:
@@ -733,19 +874,21 @@ def test_adopting_many_long_named_grants_keeps_every_statement_under_100_kb(harn
     grantee = f"{long}_role"
     privileges = [ColumnPrivilege(f"{long}_s", f"{long}_t", f"{long}_{i:03d}", "SELECT", grantee) for i in range(200)]
     update = event("Update")
-    wh = harness.warehouse(update)
+    talk = harness.conversation(update)
     harness.expect_model(AccessState.of([Role(grantee), *privileges]))
-    rows = catalog([grantee])  # everything exists already, nothing is in the ledger yet: adopt only
+    rows = catalog([grantee], progress=[("rsidc-earlier", 1)])  # all exists already, none recorded: adopt only
     rows["column_privileges"] = [(p.schema, p.table, p.column, p.privilege, p.grantee) for p in privileges]
-    wh.step_read()
-    wh.list_statements()
-    wh.describe_read(wh.batches[-1], rows)
+    talk.read(rows, seq=1)
     sent: list[list[str]] = []
     harness.data.add_response("batch_execute_statement", {"Id": str(uuid.UUID(int=7))},
                               {"WorkgroupName": WORKGROUP, "Database": DATABASE, "SecretArn": SECRET_ARN,
-                               "Sqls": ANY, "StatementName": f"{wh.token}:00002:apply"})
+                               "Sqls": ANY, "StatementName": f"{talk.token}:00001:apply",
+                               "ClientToken": f"{talk.token}-00001"})
     harness.api.client.meta.events.register("provide-client-params.redshift-data.BatchExecuteStatement",
                                             lambda params, **_: sent.append(list(params["Sqls"])))
-    assert harness.run(update, steps=2) == {"IsComplete": False}
-    assert sent[-1] and all(sql.startswith(f"INSERT INTO {LEDGER_TABLE}") for sql in sent[-1])  # no DDL
+    harness.data.add_client_error("describe_statement", "ThrottlingException", "Rate exceeded")  # ends here
+    assert harness.run(update) == {"IsComplete": False}
+    ledger = sent[-1][:-1]
+    assert ledger and all(sql.startswith(f"INSERT INTO {LEDGER_TABLE}") for sql in ledger)  # no DDL
+    assert sent[-1][-1] == progress_sql(talk.token, 1)
     assert max(len(sql.encode("utf-8")) for sql in sent[-1]) <= 100_000

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 import yaml
 
-from components.access_reconciler import model_document
 from redshift_idc import app_builder
 from redshift_idc.__main__ import main
 from redshift_idc.access_model import ACCESS_DIR, load_model, load_scripts
@@ -26,6 +25,7 @@ from redshift_idc.plan_cli import render_for_review
 from redshift_idc.review_summary import render, review
 from redshift_idc.runtime.access_state import AccessState, Role, SchemaPrivilege
 from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.reconcile_handler import model_document
 
 NOTE = ("both synthesized offline, no AWS credentials. Asset hashes and `AWS::CDK::Metadata` are left out; "
         "IAM documents are shown in full.")

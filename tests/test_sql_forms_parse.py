@@ -156,6 +156,11 @@ def _forms() -> list[Form]:
             Form(f"ledger:{name}:insert_sql", tables.insert_sql(MODEL, ENTRIES)),
             Form(f"ledger:{name}:record_script_sql",
                  tables.record_script_sql(MODEL, "001_grants d'été\\v2.sql", hashlib.sha256(b"x").hexdigest())),
+            Form(f"ledger:{name}:select_progress_sql", tables.select_progress_sql(MODEL)),
+            Form(f"ledger:{name}:progress_sql", tables.progress_sql(MODEL, "rsidc-0123456789abcdef0123", 17,
+                                                                     row_exists=True)),
+            Form(f"ledger:{name}:progress_sql:insert", tables.progress_sql(MODEL, "rsidc-0123456789abcdef0123", 1,
+                                                                            row_exists=False)),
         ]
     return forms
 
@@ -255,7 +260,8 @@ def test_forms_cover_every_object_type_privilege_and_ledger_method() -> None:
                        (SystemPrivilege, SYSTEM_PRIVILEGES)):
         assert {(cls, name) for name in names} <= privileges
     labels = {f.label for f in FORMS}
-    for method in ("select_objects_sql", "select_scripts_sql", "delete_sql", "insert_sql", "record_script_sql"):
+    for method in ("select_objects_sql", "select_scripts_sql", "delete_sql", "insert_sql", "record_script_sql",
+                   "select_progress_sql", "progress_sql"):
         assert {f"ledger:{name}:{method}" for name in LEDGERS} <= labels
     policies = {label for label, item in OBJECTS if isinstance(item, RlsPolicy | MaskingPolicy)}
     assert {f.label.removeprefix("alter_using:") for f in FORMS if f.label.startswith("alter_using:")} == policies

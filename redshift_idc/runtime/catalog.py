@@ -71,6 +71,8 @@ def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True) ->
         ("ledger", tables.select_objects_sql(model)),
         ("scripts", tables.select_scripts_sql(model)),
     ]
+    if bootstrap:  # the reconciler's own bookkeeping; reports that must not write leave it out
+        queries.append(("progress", tables.select_progress_sql(model)))
     return queries
 
 
@@ -85,6 +87,7 @@ class Snapshot:
     superuser: bool
     secadmin: bool
     warnings: list[str] = field(default_factory=list)
+    progress: dict[str, int] = field(default_factory=dict)  # request token -> its last committed step
 
 
 def _columns(value: Any) -> tuple[str, ...]:
@@ -177,4 +180,5 @@ def parse_snapshot(rows: dict[str, Sequence[Row]], case_sensitive: bool = False)
     user, superuser = (whoami[0][0], bool(whoami[0][1])) if whoami else ("", False)
     secadmin_rows = list(rows.get("secadmin", ()))
     secadmin = bool(secadmin_rows and int(secadmin_rows[0][0] or 0) > 0)
-    return Snapshot(state, ledger, scripts, user, superuser, secadmin, warnings)
+    progress = {str(token): int(seq or 0) for token, seq in rows.get("progress", ())}
+    return Snapshot(state, ledger, scripts, user, superuser, secadmin, warnings, progress)

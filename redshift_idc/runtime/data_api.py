@@ -1,7 +1,13 @@
 """A thin, typed layer over the Redshift Data API (batches, statuses, paged results).
 
 Authentication is the namespace admin through its Redshift-managed secret (SecretArn + WorkgroupName).
-Throttling and transient service errors are retried by botocore's adaptive retry mode.
+Throttling and transient service errors are retried by botocore's adaptive retry mode, a few times and
+with short timeouts (`limits.py`): a call that still fails is the caller's to handle (the reconciler
+treats throttling as "not complete yet"), so no single call can overrun a Lambda invocation.
+
+Every submission carries a `ClientToken`: the Data API answers a repeated token (for 8 hours) with the
+statement it already started instead of starting another, which is what makes a resubmission after an
+interrupted invocation idempotent (`reconciler.py` derives the token from the request and the step).
 """
 
 from __future__ import annotations
@@ -12,9 +18,22 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
-RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10})
+from redshift_idc.runtime.limits import (
+    DATA_API_CONNECT_TIMEOUT_SECONDS,
+    DATA_API_MAX_ATTEMPTS,
+    DATA_API_READ_TIMEOUT_SECONDS,
+)
+
+RETRIES = Config(retries={"mode": "adaptive", "max_attempts": DATA_API_MAX_ATTEMPTS},
+                 connect_timeout=DATA_API_CONNECT_TIMEOUT_SECONDS, read_timeout=DATA_API_READ_TIMEOUT_SECONDS)
 RUNNING = frozenset({"SUBMITTED", "PICKED", "STARTED"})
+TERMINAL = frozenset({"FINISHED", "FAILED", "ABORTED"})
+# Error codes that mean "too much at once, try later": the account's fixed TPS quotas, and the
+# workgroup's limits on active statements and sessions.
+BUSY_ERRORS = frozenset({"ThrottlingException", "TooManyRequestsException", "ActiveStatementsExceededException",
+                         "ActiveSessionsExceededException"})
 # Errors worth a retry of the whole batch: a workgroup resuming from pause, a query cancelled on the
 # first connection after idle, serialization conflicts between concurrent transactions.
 TRANSIENT_ERRORS = re.compile(
@@ -35,6 +54,15 @@ def redact_literals(sql: str) -> str:
 
 def is_transient(error: str) -> bool:
     return bool(TRANSIENT_ERRORS.search(error or ""))
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def is_busy(error: ClientError) -> bool:
+    """Throttling (after botocore's own retries) or a workgroup at its active-statement limit."""
+    return error_code(error) in BUSY_ERRORS
 
 
 @dataclass(frozen=True)
@@ -68,17 +96,19 @@ class DataApi:
         self.target = target
         self.client = client or boto3.client("redshift-data", config=RETRIES)
 
-    def submit(self, sqls: list[str], name: str) -> str:
+    def submit(self, sqls: list[str], name: str, client_token: str) -> str:
+        """One transaction (BatchExecuteStatement); a repeated `client_token` returns the earlier statement."""
         response = self.client.batch_execute_statement(
             WorkgroupName=self.target.workgroup,
             Database=self.target.database,
             SecretArn=self.target.secret_arn,
             Sqls=sqls,
             StatementName=name,
+            ClientToken=client_token,
         )
         return str(response["Id"])
 
-    def execute(self, sql: str, name: str) -> str:
+    def execute(self, sql: str, name: str, client_token: str) -> str:
         """One statement outside any transaction block (ExecuteStatement), for statements Redshift refuses
         inside one (CREATE/ALTER/DROP IDENTITY PROVIDER). A batch of one would still be a transaction."""
         response = self.client.execute_statement(
@@ -87,24 +117,23 @@ class DataApi:
             SecretArn=self.target.secret_arn,
             Sql=sql,
             StatementName=name,
+            ClientToken=client_token,
         )
         return str(response["Id"])
 
-    def list_named(self, prefix: str) -> list[StatementInfo]:
-        """Statements whose name starts with `prefix`, oldest first."""
-        found: list[StatementInfo] = []
-        kwargs: dict[str, Any] = {"StatementName": prefix, "Status": "ALL", "MaxResults": 100}
-        while True:
-            response = self.client.list_statements(**kwargs)
-            for item in response.get("Statements", []):
-                if str(item.get("StatementName", "")).startswith(prefix):
-                    queries = item.get("QueryStrings") or ([item["QueryString"]] if item.get("QueryString") else [])
-                    found.append(StatementInfo(item["Id"], item.get("StatementName", ""), item["Status"],
-                                               item.get("CreatedAt"), tuple(queries)))
-            token = response.get("NextToken")
-            if not token:
-                break
-            kwargs["NextToken"] = token
+    def cancel(self, statement_id: str) -> None:
+        self.client.cancel_statement(Id=statement_id)
+
+    def find_named(self, name: str) -> list[StatementInfo]:
+        """Statements whose name starts with `name`: one page, for a name that identifies one step (the
+        reconciler never lists a whole request; ListStatements has a quota of 3 calls a second)."""
+        response = self.client.list_statements(StatementName=name, Status="ALL", MaxResults=10)
+        found = []
+        for item in response.get("Statements", []):
+            if str(item.get("StatementName", "")).startswith(name):
+                queries = item.get("QueryStrings") or ([item["QueryString"]] if item.get("QueryString") else [])
+                found.append(StatementInfo(item["Id"], item.get("StatementName", ""), item["Status"],
+                                           item.get("CreatedAt"), tuple(queries)))
         return sorted(found, key=lambda s: s.name)
 
     def describe(self, statement_id: str) -> dict[str, Any]:

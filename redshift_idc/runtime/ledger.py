@@ -7,6 +7,12 @@ records: a batch that fails changes neither the warehouse nor the ledger.
 
 `<schema>.applied_script` records the `sql/` scripts applied (name and checksum), each once.
 
+`<schema>.apply_progress` holds one row per model: the CloudFormation request that last changed the
+warehouse and the sequence number of its last committed step. Every batch updates it in its own
+transaction, so a new is-complete invocation learns from one read where its request stands, without
+listing the request's statements, and resubmits the next step under the same `ClientToken` as any
+earlier attempt at it (see `reconciler.py`). Each batch reserves one of its 40 statements for it.
+
 Statements that cannot run inside a transaction block (identity providers) are steps of their own, sent
 alone with ExecuteStatement: those of the create/alter phase before every batch, drops after every
 batch. Their ledger rows cannot share their transaction, so each is followed by a ledger-only batch
@@ -21,13 +27,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from redshift_idc.runtime.access_state import LedgerEntry
-from redshift_idc.runtime.planner import IDENTITY_PROVIDER_PHASE, SWAP_PHASE, Plan, Statement
+from redshift_idc.runtime.planner import IDENTITY_PROVIDER_PHASE, SWAP_PHASES, Plan, Statement
 from redshift_idc.runtime.sql_text import quote_ident, quote_literal
 
 DEFAULT_LEDGER_SCHEMA = "redshift_idc"
 MAX_BATCH_STATEMENTS = 40  # BatchExecuteStatement's limit
 MAX_STATEMENT_BYTES = 90_000  # the Data API's limit is 100 KB per statement; keep a margin
 ADOPT_ROWS = 200  # ledger rows per INSERT (each row is well under 450 bytes)
+PROGRESS_STATEMENTS = 1  # every batch ends with its progress row
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,10 @@ class LedgerTables:
     def scripts(self) -> str:
         return f"{quote_ident(self.schema)}.{quote_ident('applied_script')}"
 
+    @property
+    def progress(self) -> str:
+        return f"{quote_ident(self.schema)}.{quote_ident('apply_progress')}"
+
     def bootstrap_sql(self) -> list[str]:
         """Idempotent: safe at the start of every read batch (no-ops once the tables exist)."""
         return [
@@ -50,6 +61,8 @@ class LedgerTables:
             "kind VARCHAR(64) NOT NULL, object_key VARCHAR(4096) NOT NULL, fingerprint VARCHAR(256) NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {self.scripts} (model_name VARCHAR(256) NOT NULL, "
             "script_name VARCHAR(256) NOT NULL, checksum VARCHAR(64) NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.progress} (model_name VARCHAR(256) NOT NULL, "
+            "request_token VARCHAR(64) NOT NULL, seq INTEGER NOT NULL)",
         ]
 
     def select_objects_sql(self, model: str) -> str:
@@ -59,6 +72,19 @@ class LedgerTables:
     def select_scripts_sql(self, model: str) -> str:
         return (f"SELECT script_name, checksum FROM {self.scripts} "
                 f"WHERE model_name = {quote_literal(model)} ORDER BY script_name")
+
+    def select_progress_sql(self, model: str) -> str:
+        return (f"SELECT request_token, seq FROM {self.progress} "
+                f"WHERE model_name = {quote_literal(model)} ORDER BY request_token")
+
+    def progress_sql(self, model: str, request_token: str, seq: int, *, row_exists: bool) -> str:
+        """Record `seq` as the request's last committed step: the model's one row is updated in place
+        (so the table never grows beyond one row per model), or inserted the first time."""
+        if row_exists:
+            return (f"UPDATE {self.progress} SET request_token = {quote_literal(request_token)}, seq = {int(seq)} "
+                    f"WHERE model_name = {quote_literal(model)}")
+        return (f"INSERT INTO {self.progress} (model_name, request_token, seq) VALUES "
+                f"({quote_literal(model)}, {quote_literal(request_token)}, {int(seq)})")
 
     def delete_sql(self, model: str, entries: Sequence[LedgerEntry]) -> str:
         if not entries:
@@ -108,10 +134,11 @@ class Step:
 
 
 def steps(plan: Plan, model: str, tables: LedgerTables | None = None,
-          max_statements: int = MAX_BATCH_STATEMENTS) -> list[Step]:
+          max_statements: int = MAX_BATCH_STATEMENTS, reserved: int = PROGRESS_STATEMENTS) -> list[Step]:
     """The plan as Data API calls: non-transactional statements of the first phases alone (each followed
     by a batch with its ledger rows), then the batches (`transactional_batches`), then the remaining
-    non-transactional statements (drops) the same way."""
+    non-transactional statements (drops) the same way. Each batch leaves `reserved` statements free for
+    the caller (the reconciler's progress row)."""
     tables = tables or LedgerTables()
     alone = [s for s in plan.statements if not s.transactional]
 
@@ -120,43 +147,52 @@ def steps(plan: Plan, model: str, tables: LedgerTables | None = None,
         return [Step((statement.sql,), statement), *([Step(tuple(ledger))] if ledger else [])]
 
     result = [step for s in alone if s.phase <= IDENTITY_PROVIDER_PHASE for step in single(s)]
-    result += [Step(tuple(batch)) for batch in transactional_batches(plan, model, tables, max_statements)]
+    result += [Step(tuple(batch)) for batch in transactional_batches(plan, model, tables, max_statements, reserved)]
     result += [step for s in alone if s.phase > IDENTITY_PROVIDER_PHASE for step in single(s)]
     return result
 
 
 def batches(plan: Plan, model: str, tables: LedgerTables | None = None,
-            max_statements: int = MAX_BATCH_STATEMENTS) -> list[list[str]]:
+            max_statements: int = MAX_BATCH_STATEMENTS, reserved: int = PROGRESS_STATEMENTS) -> list[list[str]]:
     """`steps` as lists of SQL (a non-transactional statement is a list of one, masked)."""
-    return [list(step.sqls) for step in steps(plan, model, tables, max_statements)]
+    return [list(step.sqls) for step in steps(plan, model, tables, max_statements, reserved)]
 
 
 def transactional_batches(plan: Plan, model: str, tables: LedgerTables | None = None,
-                          max_statements: int = MAX_BATCH_STATEMENTS) -> list[list[str]]:
-    """Cut the plan's transactional statements into batches of at most `max_statements`, each one
-    transaction that also writes the ledger rows of its own statements (2 of the slots are kept for the
-    ledger DELETE/INSERT); then the ledger-only changes."""
+                          max_statements: int = MAX_BATCH_STATEMENTS,
+                          reserved: int = PROGRESS_STATEMENTS) -> list[list[str]]:
+    """Cut the plan's transactional statements into batches of at most `max_statements - reserved`, each
+    one transaction that also writes the ledger rows of its own statements (one DELETE if any of them
+    removes a row, one INSERT if any adds one); then the ledger-only changes."""
     tables = tables or LedgerTables()
-    per_batch = max_statements - 2
+    room = max_statements - reserved
     groups: list[list[Statement]] = []
     current: list[Statement] = []
     size = 0
+    removes = adds = False
 
     def cost_of(statement: Statement) -> int:
         return len(statement.sql.encode("utf-8")) + 200 * (len(statement.ledger_add) + len(statement.ledger_remove))
 
+    def slots(run: Sequence[Statement]) -> int:
+        """Statements a group needs with `run` added: its DDL and one ledger statement per direction."""
+        with_removes = removes or any(s.ledger_remove for s in run)
+        with_adds = adds or any(s.ledger_add for s in run)
+        return len(current) + len(run) + int(with_removes) + int(with_adds)
+
     statements = [s for s in plan.statements if s.transactional]
     for index, statement in enumerate(statements):
-        cost, count = cost_of(statement), 1
-        if statement.phase in SWAP_PHASE.values() and (index == 0 or statements[index - 1].phase != statement.phase):
+        run = [statement]
+        if statement.phase in SWAP_PHASES and (index == 0 or statements[index - 1].phase != statement.phase):
             # A policy swap is one unit: it starts a new batch unless it fits whole in this one.
             run = [s for s in statements[index:] if s.phase == statement.phase]
-            cost, count = sum(cost_of(s) for s in run), len(run)
-        if current and (len(current) + count > per_batch or size + cost > MAX_STATEMENT_BYTES):
+        if current and (slots(run) > room or size + sum(cost_of(s) for s in run) > MAX_STATEMENT_BYTES):
             groups.append(current)
-            current, size = [], 0
+            current, size, removes, adds = [], 0, False, False
         current.append(statement)
         size += cost_of(statement)
+        removes = removes or bool(statement.ledger_remove)
+        adds = adds or bool(statement.ledger_add)
     if current:
         groups.append(current)
     result = [[s.sql for s in group] + _ledger_sql(tables, model, group) for group in groups]
@@ -165,7 +201,7 @@ def transactional_batches(plan: Plan, model: str, tables: LedgerTables | None = 
     ledger_only = [tables.delete_sql(model, c) for c in _chunks(plan.forget, lambda e: tables.delete_sql(model, [e]))]
     ledger_only += [tables.insert_sql(model, c) for c in _chunks(plan.adopt, lambda e: tables.insert_sql(model, [e]))]
     for sql in ledger_only:
-        if result and len(result[-1]) < max_statements:
+        if result and len(result[-1]) < room:
             result[-1].append(sql)
         else:
             result.append([sql])

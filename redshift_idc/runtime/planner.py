@@ -23,6 +23,8 @@ Rules it keeps (REDSHIFT_REFERENCE.md section 8):
 from __future__ import annotations
 
 import dataclasses
+import functools
+import gc
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -304,9 +306,13 @@ IDENTITY_PROVIDER_DROP_PHASE = 99
 # restriction missing.
 SWAP_PHASE: dict[str, int] = {RlsAttachment.KIND: 69, RlsPolicy.KIND: 69,
                               MaskingAttachment.KIND: 79, MaskingPolicy.KIND: 79}
+SWAP_PHASES = frozenset(SWAP_PHASE.values())
 _SWAP_STEP = {(RlsAttachment.KIND, False): "0", (RlsPolicy.KIND, False): "1", (RlsPolicy.KIND, True): "2",
               (RlsAttachment.KIND, True): "3", (MaskingAttachment.KIND, False): "0",
               (MaskingPolicy.KIND, False): "1", (MaskingPolicy.KIND, True): "2", (MaskingAttachment.KIND, True): "3"}
+
+
+_NONE: dict[tuple[str, ...], AccessObject] = {}
 
 
 def _grantees(item: AccessObject) -> tuple[str, ...]:
@@ -317,11 +323,7 @@ def _grantees(item: AccessObject) -> tuple[str, ...]:
     return (grantee,) if isinstance(grantee, str) else ()
 
 
-def _policy_of(attachment: AccessObject) -> str:
-    assert isinstance(attachment, RlsAttachment | MaskingAttachment)
-    return attachment.policy
-
-
+@functools.lru_cache(maxsize=65536)
 def is_system_role(name: str) -> bool:
     return fold(name).startswith(RESERVED_ROLE_PREFIXES)
 
@@ -339,47 +341,77 @@ class _Planner:
         self.adopt: list[LedgerEntry] = []
         self.removed: set[tuple[str, tuple[str, ...]]] = set()  # (kind, key) gone from current by now
         self.swapped: set[tuple[str, tuple[str, ...]]] = set()  # policy objects removed to be made again
+        # The current state indexed once, so removing k roles or policies costs O(objects), not
+        # O(k x objects): every kind in key order, attachments by policy, names folded once each.
+        self._sorted: dict[str, list[AccessObject]] = {
+            kind: [items[k] for k in sorted(items)] for kind, items in current.objects.items()}
+        # Keys as the states hold them (folding every name again per use was most of a large plan's time).
+        self._keys: dict[int, tuple[str, ...]] = {
+            id(item): key for state in (current, desired) for items in state.objects.values()
+            for key, item in items.items()}
+        self._folded: dict[str, str] = {}
+        self._attached: dict[tuple[str, str], list[AccessObject]] = {}
+        for kind in (RlsAttachment.KIND, MaskingAttachment.KIND):
+            for item in self._sorted.get(kind, ()):
+                assert isinstance(item, RlsAttachment | MaskingAttachment)
+                self._attached.setdefault((kind, self._fold(item.policy)), []).append(item)
 
     # -- helpers
 
-    def _entry(self, item: AccessObject) -> LedgerEntry:
-        return LedgerEntry(item.KIND, item.key(self.cs), item.fingerprint(self.cs))
+    def _fold(self, name: str) -> str:
+        folded = self._folded.get(name)
+        if folded is None:
+            folded = self._folded[name] = fold(name, self.cs)
+        return folded
 
-    def _managed(self, item: AccessObject) -> bool:
-        return (item.KIND, item.key(self.cs)) in self.ledger
+    def _key(self, item: AccessObject) -> tuple[str, ...]:
+        key = self._keys.get(id(item))
+        return key if key is not None else item.key(self.cs)
 
-    def _emit(self, phase: int, item: AccessObject, sql: str, *, add: bool = False, remove: bool = False) -> None:
-        step = (_SWAP_STEP[(item.KIND, add)],) if phase in SWAP_PHASE.values() else ()
+    def _entry(self, item: AccessObject, key: tuple[str, ...] | None = None) -> LedgerEntry:
+        return LedgerEntry(item.KIND, key if key is not None else self._key(item), item.fingerprint(self.cs))
+
+    def _managed(self, item: AccessObject, key: tuple[str, ...] | None = None) -> bool:
+        return (item.KIND, key if key is not None else self._key(item)) in self.ledger
+
+    def _emit(self, phase: int, item: AccessObject, sql: str, *, add: bool = False, remove: bool = False,
+              key: tuple[str, ...] | None = None) -> None:
+        key = key if key is not None else self._key(item)
+        step = (_SWAP_STEP[(item.KIND, add)],) if phase in SWAP_PHASES else ()
+        entry = self._entry(item, key) if add or remove else None
         self.statements.append(Statement(
             phase=phase,
-            sort_key=(*step, item.KIND, *item.key(self.cs)),
+            sort_key=(*step, item.KIND, *key),
             sql=sql,
-            ledger_add=(self._entry(item),) if add else (),
-            ledger_remove=(self._entry(item),) if remove and self._managed(item) else (),
+            ledger_add=(entry,) if entry is not None and add else (),
+            ledger_remove=(entry,) if entry is not None and remove and self._managed(item, key) else (),
         ))
 
     def _remove(self, item: AccessObject, *, swap: bool = False) -> None:
-        mark = (item.KIND, item.key(self.cs))
+        key = self._key(item)
+        mark = (item.KIND, key)
         if mark in self.removed:
             return
         self.removed.add(mark)
         if swap:
             self.swapped.add(mark)
-        self._emit(SWAP_PHASE[item.KIND] if swap else REMOVE_PHASE[item.KIND], item, remove_sql(item), remove=True)
+        self._emit(SWAP_PHASE[item.KIND] if swap else REMOVE_PHASE[item.KIND], item, remove_sql(item), remove=True,
+                   key=key)
 
     def _current_items(self, kind: str) -> list[AccessObject]:
-        return [self.current.of_kind(kind)[k] for k in sorted(self.current.of_kind(kind))]
+        return self._sorted.get(kind, [])
 
-    def _may_remove(self, item: AccessObject) -> bool:
-        if any(is_system_role(name) for name in _grantees(item)):
-            return False
+    def _may_remove(self, item: AccessObject, key: tuple[str, ...] | None = None) -> bool:
+        for name in _grantees(item):
+            if is_system_role(name):
+                return False
         if isinstance(item, Role) and is_system_role(item.name):
             return False
         if isinstance(item, IdentityProvider):
             # Never pruned: connecting a namespace to IAM Identity Center may register its own provider
             # (unconfirmed), and dropping that would break every IdC sign-in. Only ledger rows are removed.
-            return self._managed(item)
-        return self._managed(item) or self.prune
+            return self._managed(item, key)
+        return self.prune or self._managed(item, key)
 
     # -- the plan
 
@@ -387,17 +419,23 @@ class _Planner:
         kinds = sorted(REMOVE_PHASE, key=lambda k: REMOVE_PHASE[k])
         desired_roles = self.desired.of_kind(Role.KIND)
 
-        # 1. Roles leaving: everything that names them goes first (any owner), then the role.
-        for role in self._current_items(Role.KIND):
-            key = role.key(self.cs)
-            if key in desired_roles or not self._may_remove(role):
-                continue
-            folded = key[0]
+        # 1. Roles leaving: everything that names them goes first (any owner), then the role. One pass
+        #    over the current objects, whatever the number of roles leaving.
+        leaving = [role for role in self._current_items(Role.KIND)
+                   if self._key(role) not in desired_roles and self._may_remove(role, self._key(role))]
+        if leaving:
+            names = {self._key(role)[0] for role in leaving}
+            fold_name = self._fold
             for kind in kinds:
+                if kind == Role.KIND:
+                    continue
                 for item in self._current_items(kind):
-                    if item.KIND != Role.KIND and folded in (fold(g, self.cs) for g in _grantees(item)):
-                        self._remove(item)
-            self._remove(role)
+                    for grantee in _grantees(item):
+                        if fold_name(grantee) in names:
+                            self._remove(item)
+                            break
+            for role in leaving:
+                self._remove(role)
 
         # 2. Policies whose WITH columns changed (or whose definition we cannot vouch for) are rebuilt:
         #    all their current attachments go, the policy is dropped and created again below.
@@ -410,9 +448,8 @@ class _Planner:
                 new = wanted.fingerprint(self.cs)
                 if recorded is not None and recorded.split(";")[0] == new.split(";")[0]:
                     continue  # same WITH: at most an ALTER ... USING below
-                for attachment in self._current_items(attachment_kind):
-                    if fold(_policy_of(attachment), self.cs) == key[0]:
-                        self._remove(attachment, swap=True)
+                for attachment in self._attached.get((attachment_kind, key[0]), ()):
+                    self._remove(attachment, swap=True)
                 self._remove(self.current.of_kind(policy_type.KIND)[key], swap=True)
                 rebuilt.add((policy_type.KIND, key))
 
@@ -420,22 +457,24 @@ class _Planner:
         for policy_kind, attachment_kind in ((RlsPolicy.KIND, RlsAttachment.KIND),
                                              (MaskingPolicy.KIND, MaskingAttachment.KIND)):
             for policy in self._current_items(policy_kind):
-                key = policy.key(self.cs)
-                if key in self.desired.of_kind(policy_kind) or not self._may_remove(policy):
+                key = self._key(policy)
+                if key in self.desired.of_kind(policy_kind) or not self._may_remove(policy, key):
                     continue
-                for attachment in self._current_items(attachment_kind):
-                    if fold(_policy_of(attachment), self.cs) == key[0]:
-                        self._remove(attachment)
+                for attachment in self._attached.get((attachment_kind, key[0]), ()):
+                    self._remove(attachment)
                 self._remove(policy)
 
         # 4. Everything else that is managed (or pruned) and no longer desired, or whose attributes
         #    changed in a way only detach/attach can express (masking input columns and priority).
+        removed = self.removed
         for kind in kinds:
             for item in self._current_items(kind):
-                key = item.key(self.cs)
+                key = self._keys[id(item)]
+                if (kind, key) in removed:
+                    continue
                 counterpart = self.desired.get(kind, key)
                 if counterpart is None:
-                    if self._may_remove(item):
+                    if self._may_remove(item, key):
                         self._remove(item)
                 elif kind == MaskingAttachment.KIND and counterpart.attributes(self.cs) != item.attributes(self.cs):
                     self._remove(item, swap=True)
@@ -448,8 +487,9 @@ class _Planner:
         # 6. Identity providers: each statement alone, outside the batches.
         self._identity_providers()
 
+        present, wanted_now = self.current.objects, self.desired.objects
         forget = [LedgerEntry(kind, key, fingerprint) for (kind, key), fingerprint in self.ledger.items()
-                  if self.current.get(kind, key) is None and self.desired.get(kind, key) is None]
+                  if key not in present.get(kind, _NONE) and key not in wanted_now.get(kind, _NONE)]
         self.statements.sort(key=lambda s: (s.phase, s.sort_key))
         return Plan(self.statements, sorted(self.adopt, key=lambda e: (e.kind, e.key)),
                     sorted(forget, key=lambda e: (e.kind, e.key)))
@@ -575,7 +615,16 @@ def plan(desired: AccessState, current: AccessState, ledger: Ledger | None = Non
     """The statements that take `current` to `desired`, in an order Redshift accepts."""
     if desired.case_sensitive != current.case_sensitive:
         raise ValueError("desired and current state must fold names the same way")
-    return _Planner(desired, current, dict(ledger or {}), prune, identity_provider_drop_cascade).run()
+    # A large plan allocates a few hundred thousand objects, none of them in a reference cycle, next to
+    # the states it reads: the cyclic collector would rescan all of them again and again (the larger the
+    # catalog, the more), while reference counting frees everything anyway. It is paused, then restored.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _Planner(desired, current, dict(ledger or {}), prune, identity_provider_drop_cascade).run()
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def render(plan_: Plan, header: Callable[[Statement], str] | None = None) -> str:

@@ -1,17 +1,21 @@
 """Custom resource `Custom::AccessModel`: Provider-framework entry points of the reconciler.
 
-`on_event` only validates and names the resource; `is_complete` does the work a step at a time (see
-`reconciler.py`), so long models never hold a Lambda for 15 minutes.
+`on_event` only validates, names the resource and stamps the request with its apply deadline (the
+Provider framework hands on_event's result to every is-complete call); `is_complete` converges for up
+to `INVOCATION_BUDGET_SECONDS` per call (see `reconciler.py`), so no Lambda waits 15 minutes and no
+request outlives CloudFormation's hour (`limits.py`).
 
-Properties: WorkgroupName, Database, SecretArn, ModelName, LedgerSchema, Prune, RemovalPolicy,
-ModelBucket, ModelKey, ModelHash (the compiled model is an S3 asset: a large model does not bloat the
-template, and its hash in the properties makes every change of content an Update), and
+Properties: WorkgroupName, NamespaceName, Database, SecretArn, ModelName, LedgerSchema, Prune,
+RemovalPolicy, ModelBucket, ModelKey, ModelHash (the compiled model is an S3 asset: a large model does
+not bloat the template, and its hash in the properties makes every change of content an Update), and
 IdentityProviderDropCascade (only when true; a property, not part of the model document, so a Delete
 knows it too). Identity provider client secrets are read from Secrets Manager at apply time.
 
 The physical id depends on workgroup, database and model name only, never on the content, so an
 update never makes CloudFormation delete the old resource. A Delete whose physical id is not ours
-(a Create that failed before naming the resource) does nothing.
+(a Create that failed before naming the resource) does nothing, and so does a Delete whose warehouse
+is gone: when a Data API call fails, Redshift Serverless itself is asked (GetWorkgroup, GetNamespace)
+whether the workgroup or its namespace still exists, instead of reading the error's wording.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import boto3
@@ -26,15 +32,15 @@ from botocore.exceptions import ClientError
 
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.custom_resource import CustomResourceError, CustomResourceEvent
-from redshift_idc.runtime.data_api import RETRIES, DataApi, Target
-from redshift_idc.runtime.reconciler import ReconcileError, Reconciler, Request, Script, statement_token
+from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, error_code
+from redshift_idc.runtime.limits import APPLY_WINDOW_SECONDS, INVOCATION_BUDGET_SECONDS
+from redshift_idc.runtime.reconciler import Clock, ReconcileError, Reconciler, Request, Script, statement_token
 from redshift_idc.runtime.secrets import SecretResolver
 
 LOG = logging.getLogger(__name__)
 LOG.setLevel(logging.INFO)
 PHYSICAL_ID_PREFIX = "access-model:"
-STEP_BUDGET_SECONDS = 40.0
-POLL_SECONDS = 2.0
+DEADLINE_KEY = "ApplyDeadline"  # epoch seconds, set by on_event, read by every is_complete of the request
 
 
 def physical_id(properties: dict[str, Any]) -> str:
@@ -46,13 +52,22 @@ def _flag(value: Any) -> bool:
     return str(value).lower() == "true"
 
 
-def on_event(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+def on_event(event: dict[str, Any], context: Any = None, *, clock: Clock = time) -> dict[str, Any]:
     request = CustomResourceEvent.from_dict(event)
+    deadline = int(clock.time()) + APPLY_WINDOW_SECONDS
     if request.request_type == "Delete":
-        return {"PhysicalResourceId": request.physical_resource_id or "access-model-not-created"}
+        return {"PhysicalResourceId": request.physical_resource_id or "access-model-not-created",
+                DEADLINE_KEY: deadline}
     for name in ("WorkgroupName", "Database", "SecretArn", "ModelName", "ModelBucket", "ModelKey", "ModelHash"):
         request.required(name)
-    return {"PhysicalResourceId": physical_id(request.properties)}
+    return {"PhysicalResourceId": physical_id(request.properties), DEADLINE_KEY: deadline}
+
+
+def model_document(desired: AccessState, scripts: Sequence[dict[str, str]]) -> str:
+    """What the custom resource applies, as the S3 asset holds it: canonical JSON (sorted keys, no
+    spaces), so the same model always gives the same asset hash."""
+    return json.dumps({"desired": desired.to_json(), "scripts": list(scripts)}, sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=False)
 
 
 def load_model_document(properties: dict[str, Any], s3: Any = None) -> dict[str, Any]:
@@ -78,16 +93,32 @@ def build_request(event: CustomResourceEvent, document: dict[str, Any] | None) -
                    identity_provider_drop_cascade=_flag(props.get("IdentityProviderDropCascade")))
 
 
-def _workgroup_missing(error: ClientError) -> bool:
-    err = error.response.get("Error", {})
-    text = f"{err.get('Code', '')} {err.get('Message', '')}".lower()
-    return "workgroup" in text and ("not found" in text or "does not exist" in text or "notfound" in text)
+def warehouse_gone(properties: dict[str, Any], serverless: Any = None) -> bool:
+    """Whether the workgroup, or the namespace behind it, no longer exists (or is being deleted), as
+    Redshift Serverless reports it by error code and status. Any other answer, an AccessDenied
+    included, is "cannot tell": the caller reports the Data API's own error."""
+    client = serverless or boto3.client("redshift-serverless", config=RETRIES)
+    try:
+        workgroup = client.get_workgroup(workgroupName=str(properties["WorkgroupName"]))["workgroup"]
+    except ClientError as error:
+        return error_code(error) == "ResourceNotFoundException"
+    if str(workgroup.get("status", "")).upper() == "DELETING":
+        return True
+    namespace = str(workgroup.get("namespaceName") or properties.get("NamespaceName") or "")
+    if not namespace:
+        return False
+    try:
+        found = client.get_namespace(namespaceName=namespace)["namespace"]
+    except ClientError as error:
+        return error_code(error) == "ResourceNotFoundException"
+    return str(found.get("status", "")).upper() == "DELETING"
 
 
 def is_complete(event: dict[str, Any], context: Any = None, *, api: DataApi | None = None, s3: Any = None,
-                clock: Any = time, secretsmanager: Any = None) -> dict[str, Any]:
-    """One bounded slice of work; the Provider framework calls again until IsComplete. `secretsmanager`:
-    the client identity provider secrets are read with (default: built on first use)."""
+                clock: Clock = time, secretsmanager: Any = None, serverless: Any = None) -> dict[str, Any]:
+    """Converge for up to one invocation budget; the Provider framework calls again until IsComplete.
+    `secretsmanager`, `serverless`: clients for identity provider secrets and for the Delete's "is the
+    warehouse still there" question (default: built on first use)."""
     request = CustomResourceEvent.from_dict(event)
     props = request.properties
     if request.request_type == "Delete":
@@ -99,24 +130,24 @@ def is_complete(event: dict[str, Any], context: Any = None, *, api: DataApi | No
     document = None if request.request_type == "Delete" else load_model_document(props, s3)
     reconcile_request = build_request(request, document)
     api = api or DataApi(Target(str(props["WorkgroupName"]), str(props["Database"]), str(props["SecretArn"])))
-    reconciler = Reconciler(api, reconcile_request, secrets=SecretResolver(secretsmanager))
-    deadline = clock.monotonic() + STEP_BUDGET_SECONDS
+    deadline = event.get(DEADLINE_KEY)
+    reconciler = Reconciler(api, reconcile_request, secrets=SecretResolver(secretsmanager), clock=clock,
+                            invocation_id=str(getattr(context, "aws_request_id", "") or uuid.uuid4()),
+                            budget_seconds=INVOCATION_BUDGET_SECONDS,
+                            deadline=float(deadline) if deadline is not None else None, log=LOG.info)
     try:
-        while True:
-            outcome = reconciler.step()
-            LOG.info("%s", outcome.message)
-            if outcome.done:
-                for warning in outcome.warnings:
-                    LOG.warning("%s", warning)
-                return {"IsComplete": True, "Data": {"Result": outcome.message}}
-            if clock.monotonic() + POLL_SECONDS >= deadline:
-                return {"IsComplete": False}
-            clock.sleep(POLL_SECONDS)
+        outcome = reconciler.run()
     except ClientError as error:
-        if request.request_type == "Delete" and _workgroup_missing(error):
-            LOG.info("workgroup already gone: nothing to remove")
+        if request.request_type == "Delete" and warehouse_gone(props, serverless):
+            LOG.info("the workgroup or its namespace is gone: nothing to remove")
             return {"IsComplete": True}
         err = error.response.get("Error", {})
         raise CustomResourceError(f"Redshift Data API: {err.get('Code')}: {err.get('Message')}") from None
     except ReconcileError as error:
         raise CustomResourceError(str(error)) from None
+    LOG.info("%s", outcome.message)
+    if not outcome.done:
+        return {"IsComplete": False}
+    for warning in outcome.warnings:
+        LOG.warning("%s", warning)
+    return {"IsComplete": True, "Data": {"Result": outcome.message}}

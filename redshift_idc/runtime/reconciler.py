@@ -1,48 +1,89 @@
-"""Converge the warehouse to the desired access state, one Data API batch at a time.
+"""Converge the warehouse to the desired access state: read once, plan once, apply that plan's batches
+back to back, read again to verify.
 
-The loop is stateless between calls, so the Provider framework's is-complete polling can drive it and
-no Lambda waits 15 minutes: every statement we submit is named `<token>:<seq>:<step>`, and each call
-lists our statements by that prefix to see where we are:
+One is-complete invocation works until the model is in sync, its time budget is spent, or the Data API
+pushes back (throttling); the Provider framework then calls again. Nothing is kept between invocations
+except what is in the warehouse and in the Data API:
 
-    nothing yet, or last step a script / grant        -> submit a read batch (one snapshot)
-    last read finished                                  -> plan from it; submit the next script, the
-                                                           first batch of the plan, or finish when the
-                                                           plan is empty
-    last apply finished                                 -> submit the plan's next batch (the plan is a pure
-                                                           function of the last read), or read again to
-                                                           verify once all are applied
-    last step failed                                    -> retry from a fresh read if transient (paused
-                                                           workgroup, cancelled first query, concurrent
-                                                           transaction), else fail naming the statement and
-                                                           Redshift's error
+    read (one batch: catalog, ledger, progress) -> plan -> batch 1 -> batch 2 -> ... -> read -> in sync
 
-Each batch is one transaction; a plan is re-derived from a fresh read after each round and after any
-failure, so a round always starts from what is really there. Statements that cannot run in a transaction
-block (identity providers) are sent alone with ExecuteStatement (step `exec`), their ledger rows in the
-batch that follows (see `ledger.steps`); secrets they carry are read from Secrets Manager just before.
+- **Progress.** Every step of a request has a sequence number; every batch also updates the model's
+  row in `<ledger schema>.apply_progress` with it, in its own transaction. A read therefore says which
+  step comes next, and the reconciler never lists the request's statements (ListStatements is quota'd
+  at 3 calls a second per account and returns 100 statements a page).
+- **Idempotent submission.** A step is submitted with `ClientToken = <request token>-<seq>`. If an
+  earlier invocation already submitted step `seq` (it was interrupted, or the read ran before that
+  batch committed), the Data API answers with that statement instead of starting a second one; the
+  reconciler compares what it sent with what the statement holds, waits for it, and reads again when it
+  was another batch. A sequence number is used once: a failed step's retry takes the next one.
+- **Pacing.** Each batch is polled sub-second, with the first poll timed from the duration Redshift
+  reported for earlier batches, so a batch costs little more than Redshift's own execution time.
+- **Faults.** A failed batch changes nothing (one transaction); transient errors (a paused workgroup
+  resuming, a cancelled first query, concurrent transactions) are retried from a fresh read, at most
+  `MAX_TRANSIENT_RETRIES` times in a row. A batch still running `STATEMENT_STUCK_SECONDS` after it was
+  submitted is cancelled and retried once from a fresh read. Throttling that outlasts botocore's retries
+  ends the invocation as "not complete yet" (`Pause`). At the request's apply deadline (`limits.py`)
+  the reconciler cancels what is running and fails, naming its progress, before CloudFormation's hour
+  runs out, so a rollback never overlaps with the request it rolls back.
+
+Statements that cannot run in a transaction block (identity providers) are sent alone with
+ExecuteStatement (step `exec`), their ledger rows in the batch that follows (see `ledger.steps`);
+secrets they carry are read from Secrets Manager just before.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
 
 from redshift_idc.runtime.access_state import AccessState, IdentityProvider
 from redshift_idc.runtime.catalog import SECADMIN, Snapshot, parse_snapshot, read_queries
-from redshift_idc.runtime.data_api import RUNNING, DataApi, StatementInfo, is_transient, redact_literals
-from redshift_idc.runtime.ledger import LedgerTables, Step, steps
+from redshift_idc.runtime.data_api import (
+    TERMINAL,
+    DataApi,
+    error_code,
+    is_busy,
+    is_transient,
+    redact_literals,
+)
+from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS, PROGRESS_STATEMENTS, LedgerTables, Step, steps
+from redshift_idc.runtime.limits import (
+    CANCEL_WAIT_SECONDS,
+    ESTIMATED_SECONDS_PER_BATCH,
+    STATEMENT_STUCK_SECONDS,
+    WAIT_GRACE_SECONDS,
+)
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.secrets import SecretError
 from redshift_idc.runtime.sql_text import quote_ident
 
-MAX_STEPS = 3000
 MAX_TRANSIENT_RETRIES = 3
+MAX_STUCK_RETRIES = 1
+FIRST_POLL_SECONDS = 1.0  # before any batch has reported how long batches take here
+POLL_SECONDS = 0.1  # then sub-second, backing off to MAX_POLL_SECONDS for long-running statements
+MAX_POLL_SECONDS = 2.0
+SCRIPT_STATEMENTS = MAX_BATCH_STATEMENTS - 1 - PROGRESS_STATEMENTS  # the rest: its record and the progress row
 
 
 class ReconcileError(Exception):
     """A failure worded for the CloudFormation event: which statement, Redshift's error, no secrets."""
+
+
+class Pause(Exception):
+    """Stop this invocation and let the Provider framework call again (budget spent, Data API busy)."""
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+    def time(self) -> float: ...
+
+    def sleep(self, seconds: float, /) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -106,115 +147,115 @@ def split_script(text: str) -> list[str]:
     return [s.strip() for s in statements if s.strip()]
 
 
-APPLY_STEPS = (":apply", ":exec")  # a batch of the plan; one non-transactional statement of it
+def estimated_apply_seconds(batch_count: int) -> float:
+    """The documented estimate `make plan` prints and synth checks (see `limits.py`)."""
+    return batch_count * ESTIMATED_SECONDS_PER_BATCH
+
+
+@dataclass
+class _Result:
+    """How one submitted step ended: `committed`; or `foreign` (the token answered with a statement of
+    an earlier attempt that is not this step: read again); or failed with `error` at `index`."""
+
+    committed: bool
+    foreign: bool = False
+    error: str = ""
+    index: int | None = None
+    sql: str = ""
+    stuck: bool = False
 
 
 class Reconciler:
     def __init__(self, api: DataApi, request: Request, *, read_only: bool = False,
-                 secrets: Callable[[str, str], str] | None = None) -> None:
+                 secrets: Callable[[str, str], str] | None = None, clock: Clock | None = None,
+                 invocation_id: str = "", budget_seconds: float | None = None, deadline: float | None = None,
+                 log: Callable[[str], None] | None = None) -> None:
         """`read_only`: reads without the ledger bootstrap (CREATE ... IF NOT EXISTS), for reports.
-        `secrets(arn, key)`: resolves the secrets of identity provider statements (none: they cannot apply)."""
+        `secrets(arn, key)`: resolves the secrets of identity provider statements (none: they cannot apply).
+        `invocation_id` makes each read's ClientToken unique (the Lambda request id). `budget_seconds`:
+        no new Data API work after this long (monotonic); `deadline`: the request's hard end (epoch)."""
         self.api = api
         self.request = request
         self.secrets = secrets
+        self.clock: Clock = clock or time
         self.tables = LedgerTables(request.ledger_schema)
         self.queries = read_queries(self.tables, request.model, bootstrap=not read_only)
-        self._snapshots: dict[str, Snapshot] = {}
+        self.invocation_id = invocation_id
+        started = self.clock.monotonic()
+        self.budget_end = started + budget_seconds if budget_seconds is not None else None
+        self.deadline = deadline
+        self.log = log or (lambda message: None)
+        self.seq = 1  # the next step's sequence number (at least the last read's progress + 1)
+        self.progress_row = False  # whether the model's progress row exists (UPDATE, else INSERT)
+        self.failures = 0  # consecutive failed steps (transient), reset by a commit
+        self.stuck = 0
+        self.reads = 0
+        self.plans = 0
+        self.statements_applied = 0
+        self.granted_secadmin = False
+        self.rounds: list[list[tuple[str, ...]]] = []  # the steps of each fully committed plan
+        self._durations: list[float] = []  # seconds Redshift reported for recent statements
+        self._call_seconds = 0.0  # round trip of the last DescribeStatement
 
-    def _submit(self, sqls: list[str], seq: int, step: str) -> str:
-        return self.api.submit(sqls, f"{self.request.token}:{seq:05d}:{step}")
+    @property
+    def recent_durations(self) -> tuple[float, ...]:
+        """Seconds Redshift reported for the last few statements (the live test prints them)."""
+        return tuple(self._durations)
 
-    def _plan_steps(self, snapshot: Snapshot) -> list[Step]:
-        request = self.request
-        planned = plan(request.desired, snapshot.state, snapshot.ledger, prune=request.prune,
-                       identity_provider_drop_cascade=request.identity_provider_drop_cascade)
-        return steps(planned, request.model, self.tables)
+    # ------------------------------------------------------------------------------------ the loop
 
-    def _submit_step(self, step: Step, seq: int, number: int, count: int) -> Outcome:
-        if step.statement is None:
-            self._submit(list(step.sqls), seq, "apply")
-            return Outcome(False, f"applying batch {number} of {count} ({len(step.sqls)} statements)")
-        if step.statement.secrets and self.secrets is None:
-            raise ReconcileError(f"cannot apply {_first_words(step.statement.sql)}: it needs secrets and no "
-                                 "secret resolver was given")
+    def run(self) -> Outcome:
+        """Converge, or stop with `done=False` where the next invocation can continue."""
         try:
-            sql = step.statement.executable_sql(self.secrets)
-        except SecretError as error:
-            raise ReconcileError(f"cannot apply {_first_words(step.statement.sql)}: {error}") from None
-        self.api.execute(sql, f"{self.request.token}:{seq:05d}:exec")
-        return Outcome(False, f"applying step {number} of {count} alone, outside a transaction: "
-                              f"{_first_words(step.statement.sql)[:80]}")
+            while True:
+                outcome = self._round(self.read())
+                if outcome is not None:
+                    return outcome
+        except Pause as pause:
+            return Outcome(False, str(pause), self.statements_applied)
+        except ClientError as error:
+            if not is_busy(error):
+                raise
+            # Throttled beyond botocore's retries: not an error, the next poll continues (a statement left
+            # running is found again through its ClientToken).
+            return Outcome(False, f"the Data API is busy ({error_code(error)}); continuing at the next poll",
+                           self.statements_applied)
 
-    def _snapshot(self, statement_id: str) -> Snapshot:
-        """The parsed rows of a finished read batch (fetched once per read per Lambda invocation)."""
-        if statement_id not in self._snapshots:
-            self._snapshots[statement_id] = self._fetch_snapshot(statement_id)
-        return self._snapshots[statement_id]
+    def read(self) -> Snapshot:
+        """Submit one read batch (one snapshot), wait for it, fetch its rows."""
+        self._check_time("read the current state")
+        self.reads += 1
+        digest = hashlib.sha256(f"{self.request.token}:{self.invocation_id}:{self.reads}".encode()).hexdigest()
+        name = f"{self.request.token}:{self.seq:05d}:read"
+        statement_id = self.api.submit([q for _, q in self.queries], name, f"rsidc-read-{digest[:40]}")
+        description = self._wait(statement_id, "reading the current state")
+        if description.get("Status") != "FINISHED":
+            index, sql, error = self.api.failure(description)
+            if description.get("_stuck") and self.stuck < MAX_STUCK_RETRIES:
+                self.stuck += 1
+                return self.read()
+            if is_transient(error) and self.failures < MAX_TRANSIENT_RETRIES:
+                self.failures += 1
+                self.log(f"reading the current state failed transiently, reading again: {redact_literals(error)}")
+                return self.read()
+            raise ReconcileError(f"reading the current state failed at statement {index}: {sql} -- {error}")
+        return self._snapshot(description)
 
-    def _fetch_snapshot(self, statement_id: str) -> Snapshot:
-        description = self.api.describe(statement_id)
-        subs = description.get("SubStatements") or []
-        rows: dict[str, Sequence[tuple[Any, ...]]] = {}
-        for (name, _), sub in zip(self.queries, subs, strict=False):
-            if sub.get("HasResultSet"):
-                rows[name] = self.api.rows(sub["Id"])
-        return parse_snapshot(rows, self.request.desired.case_sensitive)
+    def read_now(self, sleep: Callable[[float], None], timeout_seconds: float = 300.0) -> Snapshot:
+        """One read outside CloudFormation (`plan --live`, drift): waits with `sleep`, gives up after
+        `timeout_seconds`."""
+        self.clock = _SleepClock(sleep)
+        self.budget_end = self.clock.monotonic() + timeout_seconds - WAIT_GRACE_SECONDS
+        try:
+            return self.read()
+        except Pause as pause:
+            raise ReconcileError(f"reading the current state: {pause}") from None
 
-    def read_now(self, sleep: Any, timeout_seconds: float = 300.0, poll_seconds: float = 1.0) -> Snapshot:
-        """Submit one read batch and wait for it: for `plan --live`, outside CloudFormation."""
-        statement_id = self._submit([q for _, q in self.queries], 1, "read")
-        waited = 0.0
-        while True:
-            description = self.api.describe(statement_id)
-            status = description.get("Status")
-            if status == "FINISHED":
-                return self._snapshot(statement_id)
-            if status in ("FAILED", "ABORTED"):
-                index, sql, error = self.api.failure(description)
-                raise ReconcileError(f"reading the current state failed at statement {index}: {sql} -- {error}")
-            if waited >= timeout_seconds:
-                raise ReconcileError(f"reading the current state took longer than {timeout_seconds:.0f} s")
-            sleep(poll_seconds)
-            waited += poll_seconds
-
-    def step(self) -> Outcome:
-        ours = self.api.list_named(self.request.token + ":")
-        if any(s.status in RUNNING for s in ours):
-            return Outcome(False, "waiting for a running batch")
-        if len(ours) >= MAX_STEPS:
-            raise ReconcileError(f"gave up after {len(ours)} Data API batches without converging")
-        seq = len(ours) + 1
-        last = ours[-1] if ours else None
-        if last is not None and last.status in ("FAILED", "ABORTED"):
-            index, sql, error = self.api.failure(self.api.describe(last.id))
-            failures = sum(1 for s in ours if s.status in ("FAILED", "ABORTED"))
-            if not (is_transient(error) and failures <= MAX_TRANSIENT_RETRIES):
-                if last.name.endswith(":exec"):
-                    raise ReconcileError(f"statement {last.name.rsplit(':', 2)[-2]} (alone, outside a transaction) "
-                                         f"failed: {sql} -- Redshift said: {redact_literals(error)}")
-                where = f"statement {index} of batch {last.name.rsplit(':', 2)[-2]}" if index else f"batch {last.name}"
-                raise ReconcileError(f"{where} failed and was rolled back: {sql} -- Redshift said: "
-                                     f"{redact_literals(error)}")
-            self._submit([q for _, q in self.queries], seq, "read")
-            return Outcome(False, f"retrying after a transient error: {redact_literals(error)}")
-        reads = [i for i, s in enumerate(ours) if s.name.endswith(":read") and s.status == "FINISHED"]
-        if last is None or not reads or not last.name.endswith((":read", *APPLY_STEPS)):
-            self._submit([q for _, q in self.queries], seq, "read")
-            return Outcome(False, "reading the current state")
-        snapshot = self._snapshot(ours[reads[-1]].id)
-        if last.name.endswith(":read"):
-            return self._act(snapshot, ours, seq)
-        # Batches of one plan run back to back: the plan is a pure function of the last read, so the
-        # number of batches applied since that read says which one is next. Then read again to verify.
-        applied = len(ours) - reads[-1] - 1
-        cut = self._plan_steps(snapshot)
-        if applied < len(cut):
-            return self._submit_step(cut[applied], seq, applied + 1, len(cut))
-        self._submit([q for _, q in self.queries], seq, "read")
-        return Outcome(False, "reading the state back to verify")
-
-    def _act(self, snapshot: Snapshot, ours: list[StatementInfo], seq: int) -> Outcome:
+    def _round(self, snapshot: Snapshot) -> Outcome | None:
+        """Act on one read: finish, or apply steps (then None: read again)."""
         request = self.request
+        self.seq = max(self.seq, snapshot.progress.get(request.token, 0) + 1)
+        self.progress_row = self.progress_row or bool(snapshot.progress)
         manages_providers = bool(request.desired.of_kind(IdentityProvider.KIND)) or any(
             kind == IdentityProvider.KIND for kind, _ in snapshot.ledger)
         if manages_providers and not snapshot.superuser:
@@ -222,65 +263,269 @@ class Reconciler:
                 f"user {snapshot.user} is not a superuser, so SVV_IDENTITY_PROVIDERS shows it no identity "
                 "provider; refusing to plan identity providers from an incomplete view (run as the namespace admin)")
         if request.needs_secadmin and not snapshot.secadmin:
-            if any(s.name.endswith(":grant-secadmin") for s in ours):
+            if self.granted_secadmin:
                 raise ReconcileError(
                     f"user {snapshot.user} still lacks {SECADMIN} after it was granted, so SVV_RLS_ATTACHED_POLICY "
                     "and the masking views would show no rows; refusing to plan from an incomplete view")
-            self._submit([f"GRANT ROLE {quote_ident(SECADMIN)} TO {quote_ident(snapshot.user)}"], seq, "grant-secadmin")
-            return Outcome(False, f"granting {SECADMIN} to {snapshot.user} so it can see RLS and masking")
-        for script in request.scripts:
+            self.log(f"granting {SECADMIN} to {snapshot.user} so it can see RLS and masking")
+            grant = f"GRANT ROLE {quote_ident(SECADMIN)} TO {quote_ident(snapshot.user)}"
+            self.granted_secadmin = self._apply_batch([grant], "grant-secadmin")
+            return None
+        pending = self._pending_scripts(snapshot)
+        if pending:
+            for script in pending:
+                record = self.tables.record_script_sql(request.model, script.name, script.checksum)
+                self.log(f"applying script {script.name}")
+                if not self._apply_batch([*split_script(script.sql), record], "script"):
+                    return None
+            return None
+        self.plans += 1
+        planned = plan(request.desired, snapshot.state, snapshot.ledger, prune=request.prune,
+                       identity_provider_drop_cascade=request.identity_provider_drop_cascade)
+        cut = steps(planned, request.model, self.tables)
+        if not cut:
+            return Outcome(True, "in sync", self.statements_applied, snapshot.warnings)
+        shown = [step.sqls for step in cut]
+        if len(self.rounds) >= 2 and all(r == shown for r in self.rounds[-2:]):
+            raise ReconcileError("the same batch committed twice and the catalog still differs from the model "
+                                 f"(first statement: {_first_words(cut[0].sqls[0])}); check name case folding "
+                                 "(enable_case_sensitive_identifier) and the reconciler user's visibility")
+        self.log(f"plan: {sum(len(s.sqls) for s in cut)} statements in {len(cut)} steps")
+        for number, step in enumerate(cut, start=1):
+            if not self._apply_step(step, number, len(cut)):
+                return None  # read again: a retry, or another attempt's statement changed the state
+        self.rounds.append(shown)
+        return None
+
+    def _pending_scripts(self, snapshot: Snapshot) -> list[Script]:
+        pending = []
+        for script in self.request.scripts:
             applied = snapshot.scripts.get(script.name)
             if applied == script.checksum:
                 continue
             if applied is not None:
                 raise ReconcileError(f"script {script.name} was applied with checksum {applied[:12]}... and has "
                                      f"changed since ({script.checksum[:12]}...); scripts run once: add a new one")
-            record = self.tables.record_script_sql(request.model, script.name, script.checksum)
-            statements = [*split_script(script.sql), record]
-            if len(statements) > 40:
-                raise ReconcileError(f"script {script.name} has {len(statements) - 1} statements; at most 39 fit "
+            count = len(split_script(script.sql))
+            if count > SCRIPT_STATEMENTS:
+                raise ReconcileError(f"script {script.name} has {count} statements; at most {SCRIPT_STATEMENTS} fit "
                                      "one transaction: split it into several scripts")
-            self._submit(statements, seq, "script")
-            return Outcome(False, f"applying script {script.name}")
-        cut = self._plan_steps(snapshot)
-        if not cut:
-            count = sum(len(s.query_strings) for s in ours if s.name.endswith(APPLY_STEPS))
-            return Outcome(True, "in sync", count, snapshot.warnings)
-        rounds = _rounds(ours)
-        if len(rounds) >= 2 and all(_same_round(r, cut) for r in rounds[-2:]):
-            raise ReconcileError("the same batch committed twice and the catalog still differs from the model "
-                                 f"(first statement: {_first_words(cut[0].sqls[0])}); check name case folding "
-                                 "(enable_case_sensitive_identifier) and the reconciler user's visibility")
-        return self._submit_step(cut[0], seq, 1, len(cut))
+            pending.append(script)
+        return pending
 
+    # --------------------------------------------------------------------------------- one step
 
-def _rounds(ours: list[StatementInfo]) -> list[list[StatementInfo]]:
-    """The steps submitted between one read and the next, for every read that has a later read."""
-    rounds: list[list[StatementInfo]] = []
-    current: list[StatementInfo] | None = None
-    for info in ours:
-        if info.name.endswith(":read"):
-            if current is not None:
-                rounds.append(current)
-            current = []
-        elif current is not None:
-            current.append(info)
-    return rounds
-
-
-def _same_round(submitted: list[StatementInfo], cut: list[Step]) -> bool:
-    """Whether a round committed exactly this plan (a lone statement compares with its literals hidden:
-    what was sent carries resolved secrets, the step shows them masked)."""
-    if len(submitted) != len(cut) or any(info.status != "FINISHED" for info in submitted):
+    def _apply_step(self, step: Step, number: int, count: int) -> bool:
+        if step.statement is None:
+            ok = self._apply_batch(list(step.sqls), "apply")
+            if ok:
+                self.log(f"applied batch {number} of {count} ({len(step.sqls)} statements)")
+            return ok
+        statement = step.statement
+        if statement.secrets and self.secrets is None:
+            raise ReconcileError(f"cannot apply {_first_words(statement.sql)}: it needs secrets and no "
+                                 "secret resolver was given")
+        self._check_time(f"apply step {number} of {count}")
+        try:
+            sql = statement.executable_sql(self.secrets)
+        except SecretError as error:
+            raise ReconcileError(f"cannot apply {_first_words(statement.sql)}: {error}") from None
+        self.log(f"applying step {number} of {count} alone, outside a transaction: {_first_words(statement.sql)[:80]}")
+        result = self._submit_and_wait([sql], "exec", transactional=False)
+        if result.committed:
+            self.statements_applied += 1
+            return True
+        if not result.foreign:
+            self._failed(result, alone=True)
         return False
-    for info, step in zip(submitted, cut, strict=True):
-        if step.transactional:
-            if not (info.name.endswith(":apply") and list(info.query_strings) == list(step.sqls)):
-                return False
-        elif not (info.name.endswith(":exec") and [redact_literals(q) for q in info.query_strings] == [
-                redact_literals(q) for q in step.sqls]):
-            return False
-    return True
+
+    def _apply_batch(self, sqls: list[str], kind: str) -> bool:
+        """One transaction with the progress row; True when it committed."""
+        self._check_time(f"submit a {kind} batch")
+        progress = self.tables.progress_sql(self.request.model, self.request.token, self.seq,
+                                            row_exists=self.progress_row)
+        result = self._submit_and_wait([*sqls, progress], kind, transactional=True)
+        if result.committed:
+            self.progress_row = True
+            self.statements_applied += len(sqls)
+            return True
+        if not result.foreign:
+            self._failed(result, alone=False)
+        return False
+
+    def _submit_and_wait(self, sqls: list[str], kind: str, *, transactional: bool) -> _Result:
+        seq = self.seq
+        name = f"{self.request.token}:{seq:05d}:{kind}"
+        client_token = f"{self.request.token}-{seq:05d}"
+        statement_id = self._submit(sqls, name, client_token, transactional=transactional)
+        self.seq = seq + 1  # used, whatever happens to it: a retry takes the next number
+        description = self._wait(statement_id, f"step {seq}")
+        if not _holds(description, sqls):
+            self.log(f"step {seq} was already submitted by an earlier attempt as another statement "
+                     f"({description.get('Status')}); reading again")
+            if description.get("Status") != "FINISHED":
+                self.failures += 1
+            return _Result(False, foreign=True)
+        status = description.get("Status")
+        if status == "FINISHED":
+            self.failures = 0
+            return _Result(True)
+        index, sql, error = self.api.failure(description)
+        return _Result(False, error=error, index=index, sql=sql, stuck=bool(description.get("_stuck")))
+
+    def _submit(self, sqls: list[str], name: str, client_token: str, *, transactional: bool) -> str:
+        try:
+            if transactional:
+                return self.api.submit(sqls, name, client_token)
+            return self.api.execute(sqls[0], name, client_token)
+        except ClientError as error:
+            if error_code(error) == "ValidationException":
+                # If the Data API refuses a repeated ClientToken with other parameters (undocumented), the
+                # step was submitted before: find that statement by its exact name instead.
+                earlier = self.api.find_named(name.rsplit(":", 1)[0] + ":")
+                if earlier:
+                    return earlier[0].id
+            raise
+
+    def _failed(self, result: _Result, *, alone: bool) -> None:
+        """A step that did not commit: retried from a fresh read when that can help, else the error."""
+        seq = self.seq - 1
+        if result.stuck and self.stuck < MAX_STUCK_RETRIES:
+            self.stuck += 1
+            self.log(f"step {seq} was cancelled after {STATEMENT_STUCK_SECONDS} s; retrying from a fresh read")
+            return
+        if is_transient(result.error) and self.failures < MAX_TRANSIENT_RETRIES and not result.stuck:
+            self.failures += 1
+            self.log(f"step {seq} failed transiently, retrying from a fresh read: {redact_literals(result.error)}")
+            return
+        if result.stuck:
+            raise ReconcileError(f"step {seq} was still running {STATEMENT_STUCK_SECONDS} s after it was submitted, "
+                                 f"twice, and was cancelled (rolled back): {result.sql or 'a batch'}; another session "
+                                 "may hold locks on what it changes (see SVV_TRANSACTIONS)")
+        if alone:
+            raise ReconcileError(f"statement {seq:05d} (alone, outside a transaction) failed: {result.sql} -- "
+                                 f"Redshift said: {redact_literals(result.error)}")
+        where = f"statement {result.index} of batch {seq:05d}" if result.index else f"batch {seq:05d}"
+        raise ReconcileError(f"{where} failed and was rolled back: {result.sql} -- Redshift said: "
+                             f"{redact_literals(result.error)}")
+
+    # --------------------------------------------------------------------------------- waiting
+
+    def _check_time(self, what: str) -> None:
+        """Before new work: stop at the invocation budget, fail at the request's deadline."""
+        if self.deadline is not None and self.clock.time() + ESTIMATED_SECONDS_PER_BATCH >= self.deadline:
+            raise ReconcileError(self._deadline_message(what))
+        if self.budget_end is not None and self.clock.monotonic() >= self.budget_end:
+            raise Pause(f"this invocation's time budget is spent; continuing at the next poll (before: {what})")
+
+    def _deadline_message(self, what: str) -> str:
+        return (f"stopped at the apply deadline, before it could {what}: CloudFormation allows a custom resource "
+                f"3,600 s, and this request had used {self.seq - 1} step(s) of its plan by then. Each batch "
+                "committed whole or not at all, so the warehouse holds a consistent part of the model, and the "
+                "next deploy continues from there. To fit one deploy, make the model smaller: grant tables to "
+                "one plain role and grant that role to the groups (role_grants), or use scoped grants "
+                "(table_grants: all_tables_in)")
+
+    def _wait(self, statement_id: str, what: str) -> dict[str, Any]:
+        """Poll until the statement is terminal: first when earlier statements took about as long, then
+        sub-second, backing off for long ones. Past the invocation budget (and its grace): Pause, the next
+        invocation finds the statement again through its ClientToken. Past the stuck bound or the
+        request's deadline: cancel it."""
+        expected = min(self._durations) if self._durations else FIRST_POLL_SECONDS
+        first = max(POLL_SECONDS / 2, expected - self._call_seconds / 2)
+        waiting_since = self.clock.monotonic()
+        polls = 0
+        while True:
+            self.clock.sleep(first if polls == 0 else min(MAX_POLL_SECONDS, POLL_SECONDS * 1.5 ** (polls - 1)))
+            polls += 1
+            description = self._describe(statement_id)
+            status = str(description.get("Status"))
+            if status in TERMINAL:
+                self._remember_duration(description, self.clock.monotonic() - waiting_since)
+                return description
+            if status not in ("SUBMITTED", "PICKED", "STARTED"):
+                self.log(f"{what}: unexpected status {status!r}; polling on")
+            age = self.clock.monotonic() - waiting_since
+            if self.deadline is not None and self.clock.time() >= self.deadline:
+                self._cancel(statement_id)
+                raise ReconcileError(self._deadline_message(f"finish {what} (cancelled and rolled back)"))
+            if age >= STATEMENT_STUCK_SECONDS:
+                self.log(f"{what} has been running for {age:.0f} s: cancelling it")
+                cancelled = self._cancel(statement_id)
+                cancelled["_stuck"] = True
+                return cancelled
+            if self.budget_end is not None and self.clock.monotonic() >= self.budget_end + WAIT_GRACE_SECONDS:
+                raise Pause(f"{what} is still running; the next invocation waits for it")
+
+    def _describe(self, statement_id: str) -> dict[str, Any]:
+        started = self.clock.monotonic()
+        description = self.api.describe(statement_id)
+        self._call_seconds = self.clock.monotonic() - started
+        return description
+
+    def _cancel(self, statement_id: str) -> dict[str, Any]:
+        """CancelStatement, then wait (bounded) until the statement reports a terminal status."""
+        try:
+            self.api.cancel(statement_id)
+        except ClientError as error:
+            if error_code(error) != "ValidationException":  # already finished: nothing left to cancel
+                raise
+        waited = 0.0
+        while True:
+            description = self._describe(statement_id)
+            if description.get("Status") in TERMINAL:
+                return description
+            if waited >= CANCEL_WAIT_SECONDS:
+                raise ReconcileError(f"statement {statement_id} did not stop within {CANCEL_WAIT_SECONDS} s of "
+                                     "CancelStatement; check SVV_TRANSACTIONS before deploying again")
+            self.clock.sleep(1.0)
+            waited += 1.0
+
+    def _remember_duration(self, description: dict[str, Any], observed: float) -> None:
+        """How long the statement ran: Redshift's `Duration` (nanoseconds), else what the polling saw."""
+        duration = description.get("Duration")
+        seconds = duration / 1e9 if isinstance(duration, int) and duration > 0 else observed
+        self._durations = [*self._durations[-4:], seconds]
+
+    # --------------------------------------------------------------------------------- reading
+
+    def _snapshot(self, description: dict[str, Any]) -> Snapshot:
+        """The parsed rows of a finished read batch; sub-statements that returned no rows are not fetched."""
+        subs = description.get("SubStatements") or []
+        rows: dict[str, Sequence[tuple[Any, ...]]] = {}
+        for (name, _), sub in zip(self.queries, subs, strict=False):
+            if sub.get("HasResultSet") and sub.get("ResultRows", -1) != 0:
+                rows[name] = self.api.rows(sub["Id"])
+        return parse_snapshot(rows, self.request.desired.case_sensitive)
+
+
+class _SleepClock:
+    """A clock whose sleeping is someone else's (the CLI's `time.sleep`, a test's recorder)."""
+
+    def __init__(self, sleep: Callable[[float], None]) -> None:
+        self._sleep = sleep
+        self._slept = 0.0
+
+    def monotonic(self) -> float:
+        return self._slept
+
+    def time(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        self._sleep(seconds)
+        self._slept += seconds
+
+
+def _holds(description: dict[str, Any], sqls: Sequence[str]) -> bool:
+    """Whether the statement the Data API returned is the one just sent (a repeated ClientToken returns
+    an earlier attempt's statement). Compared with literals hidden: an identity provider statement as sent
+    carries its secret, and nothing here needs to see it."""
+    subs = description.get("SubStatements") or []
+    held = [str(s.get("QueryString", "")) for s in subs] if subs else [str(description.get("QueryString", ""))]
+    if not held or held == [""]:
+        return True  # the service did not echo the SQL: nothing to compare
+    return [redact_literals(q) for q in held] == [redact_literals(q) for q in sqls]
 
 
 def _first_words(sql: str) -> str:

@@ -8,6 +8,7 @@ early. Reference: REDSHIFT_REFERENCE.md sections 0.6 and 5.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -69,8 +70,11 @@ def validate_column_name(name: str) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=65536)
 def quote_ident(name: str) -> str:
-    """`name` as a delimited identifier. Always quoted, so reserved words and mixed case are safe."""
+    """`name` as a delimited identifier. Always quoted, so reserved words and mixed case are safe.
+    Cached: a large plan quotes the same few thousand names tens of thousands of times, and checking
+    each character was most of its time (a refused name raises every time: errors are not cached)."""
     validate_identifier(name)
     return '"' + name.replace('"', '""') + '"'
 

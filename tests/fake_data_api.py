@@ -1,0 +1,480 @@
+"""A Redshift Data API double over `tests/fake_redshift.py`, in simulated time, and a Provider-framework
+driver that calls the real `on_event` / `is_complete` handlers against it (never used by the runtime).
+
+`FakeDataApi` answers like a boto3 `redshift-data` client (parameters validated against botocore's
+service model) and keeps the behaviour the reconciler relies on:
+
+- A statement starts when the service receives the call and takes `batch_latency` seconds; every call
+  takes `call_latency` (half on the way in, half on the way out). Nothing runs in the background:
+  statements due by the time a call arrives are executed first, in the order they finish.
+- A read batch (the reconciler's SVV queries) sees the catalog as it was when it *started*, like a
+  Redshift transaction's snapshot; a write batch is one transaction applied when it *finishes*
+  (`FakeRedshift.execute_batch`: all or nothing), ExecuteStatement auto-commits.
+- A repeated `ClientToken` returns the statement it first started, whatever the other parameters (the
+  reconciler's reading of the documented idempotency).
+- `GetStatementResult` pages by `page_bytes` of records; `ListStatements` can lag (`list_lag`).
+- Faults: `throttle(operation, n)` raises ThrottlingException on chosen calls, `stuck(sqls)` makes a
+  statement run until cancelled, `kill_after` raises `Killed` right after the N-th call (its effect
+  done), as a Lambda that dies there would; `fake.fail_when` fails chosen statements.
+
+`ProviderDriver` plays CloudFormation and the Provider framework: on_event, then is_complete every
+`query_interval` seconds until complete, counting invocations and plans.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import botocore.session
+from botocore.exceptions import ClientError, ParamValidationError
+from botocore.validate import ParamValidator
+
+from redshift_idc.runtime.access_state import (
+    AccessState,
+    ColumnPrivilege,
+    IdentityProvider,
+    MaskingAttachment,
+    MaskingPolicy,
+    RlsAttachment,
+    RlsPolicy,
+    RlsTable,
+    Role,
+    RoleGrant,
+    SchemaPrivilege,
+    ScopedTablePrivilege,
+    SystemPrivilege,
+    TablePrivilege,
+)
+from redshift_idc.runtime.catalog import SECADMIN, read_queries
+from redshift_idc.runtime.ledger import LedgerTables
+from redshift_idc.runtime.sql_text import quote_ident
+from tests.fake_redshift import SYSTEM_ROLES, FakeRedshift, RedshiftError
+
+T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+_MODEL = botocore.session.get_session().get_service_model("redshift-data")
+_VALIDATOR = ParamValidator()
+Row = tuple[Any, ...]
+
+
+class Killed(BaseException):
+    """The Lambda died right after a Data API call."""
+
+
+@dataclass
+class SimClock:
+    """Simulated time for the handlers (`monotonic`, `time`, `sleep`) and the double alike."""
+
+    now: float = T0
+    slept: float = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+        self.slept += max(0.0, seconds)
+
+
+def svv_rows(state: AccessState, *, user: str, superuser: bool, secadmin: bool) -> dict[str, list[Row]]:
+    """What the reconciler's SVV queries return for `state` (the inverse of `catalog.parse_snapshot`)."""
+    rows: dict[str, list[Row]] = {name: [] for name in (
+        "roles", "role_grants", "schema_privileges", "relation_privileges", "column_privileges",
+        "system_privileges", "rls_policies", "rls_attachments", "rls_relations", "masking_policies",
+        "masking_attachments", "identity_providers")}
+    rows["whoami"] = [(user, superuser)]
+    rows["secadmin"] = [(1 if secadmin else 0,)]
+    rows["roles"] = [(r,) for r in SYSTEM_ROLES]
+    for item in state:
+        if isinstance(item, Role):
+            rows["roles"].append((item.name,))
+        elif isinstance(item, RoleGrant):
+            rows["role_grants"].append((item.grantee, item.role))
+        elif isinstance(item, ScopedTablePrivilege):
+            rows["schema_privileges"].append((item.schema, item.privilege, item.grantee, "TABLES"))
+        elif isinstance(item, SchemaPrivilege):
+            rows["schema_privileges"].append((item.schema, item.privilege, item.grantee, "SCHEMA"))
+        elif isinstance(item, ColumnPrivilege):
+            rows["column_privileges"].append((item.schema, item.table, item.column, item.privilege, item.grantee))
+        elif isinstance(item, TablePrivilege):
+            rows["relation_privileges"].append((item.schema, item.table, item.privilege, item.grantee))
+        elif isinstance(item, SystemPrivilege):
+            rows["system_privileges"].append((item.privilege, item.grantee))
+        elif isinstance(item, RlsPolicy):
+            rows["rls_policies"].append((item.name,))
+        elif isinstance(item, RlsAttachment):
+            rows["rls_attachments"].append((item.schema, item.table, item.policy, item.grantee, "role"))
+        elif isinstance(item, RlsTable):
+            rows["rls_relations"].append((item.schema, item.table, True, item.conjunction))
+        elif isinstance(item, MaskingPolicy):
+            rows["masking_policies"].append((item.name,))
+        elif isinstance(item, MaskingAttachment):
+            rows["masking_attachments"].append((
+                item.policy, item.schema, item.table, item.grantee, "role", item.priority,
+                json.dumps(list(item.input_columns or item.output_columns)), json.dumps(list(item.output_columns))))
+        elif isinstance(item, IdentityProvider):
+            rows["identity_providers"].append((item.name, item.type, item.namespace, item.enabled))
+    return rows
+
+
+def cell(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"isNull": True}
+    if isinstance(value, bool):
+        return {"booleanValue": value}
+    if isinstance(value, int):
+        return {"longValue": value}
+    return {"stringValue": str(value)}
+
+
+@dataclass
+class _Statement:
+    id: str
+    name: str
+    sqls: tuple[str, ...]
+    batch: bool
+    created: float
+    finish: float  # float("inf"): runs until cancelled
+    status: str = "STARTED"
+    error: str = ""
+    failed_index: int | None = None
+    results: list[list[Row] | None] = field(default_factory=list)  # per sub-statement; None: no result set
+
+
+class FakeDataApi:
+    """See the module docstring. `tables`/`model` say which SQL is the reconciler's read batch."""
+
+    def __init__(self, fake: FakeRedshift, clock: SimClock, *, model: str, tables: LedgerTables | None = None,
+                 batch_latency: float = 1.0, call_latency: float = 0.05, page_bytes: int = 1_000_000,
+                 user: str = "admin", superuser: bool = True, secadmin: bool = True, list_lag: float = 0.0,
+                 case_sensitive: bool = False) -> None:
+        self.fake = fake
+        self.clock = clock
+        self.tables = tables or LedgerTables()
+        self.batch_latency = batch_latency
+        self.call_latency = call_latency
+        self.page_bytes = page_bytes
+        self.user = user
+        self.superuser = superuser
+        self.secadmin = secadmin
+        self.list_lag = list_lag
+        self.case_sensitive = case_sensitive
+        self.calls: Counter[str] = Counter()
+        self.throttle: Callable[[str, int], bool] | None = None
+        self.stuck: Callable[[Sequence[str]], bool] | None = None
+        self.kill_after: int | None = None  # total call count after which `Killed` is raised
+        self.kill_on: Callable[[str, dict[str, Any]], bool] | None = None  # or after a call this matches
+        self.repeated_tokens = 0  # submissions answered with the statement an earlier one started
+        self.statements: dict[str, _Statement] = {}
+        self._tokens: dict[str, str] = {}
+        self._ids = (str(uuid.UUID(int=n)) for n in itertools.count(0x5EED0000))
+        queries = read_queries(self.tables, model)
+        self._read_sqls = tuple(sql for _, sql in queries)
+        self._read_names = tuple(name for name, _ in queries)
+        self._grant_secadmin = f"GRANT ROLE {quote_ident(SECADMIN)} TO {quote_ident(user)}"
+
+    # ----------------------------------------------------------------------------------- plumbing
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+    def _call(self, operation: str, params: dict[str, Any], handle: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        report = _VALIDATOR.validate(params, _MODEL.operation_model(operation).input_shape)
+        if report.has_errors():
+            raise ParamValidationError(report=report.generate_report())
+        self.calls[operation] += 1
+        self.clock.sleep(self.call_latency / 2)
+        self._run_due()
+        if self.throttle is not None and self.throttle(operation, self.calls[operation]):
+            self.clock.sleep(self.call_latency / 2)
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, operation)
+        try:
+            return handle()
+        finally:
+            self.clock.sleep(self.call_latency / 2)
+            if self.kill_after is not None and self.total_calls >= self.kill_after:
+                self.kill_after = None
+                raise Killed(f"killed after {operation}")
+            if self.kill_on is not None and self.kill_on(operation, params):
+                raise Killed(f"killed after {operation}")
+
+    def _run_due(self) -> None:
+        """Execute every statement due by now, in the order they finish."""
+        due = sorted((s for s in self.statements.values() if s.status == "STARTED" and s.finish <= self.clock.now),
+                     key=lambda s: (s.finish, s.created))
+        for statement in due:
+            self._execute(statement)
+
+    def _execute(self, statement: _Statement) -> None:
+        if statement.sqls == self._read_sqls:
+            statement.status = "FINISHED"  # its rows were taken when it started
+            return
+        sqls = list(statement.sqls)
+        grants_secadmin = self._grant_secadmin in sqls
+        sqls = [sql for sql in sqls if sql != self._grant_secadmin]
+        try:
+            if not statement.batch:
+                self.fake.execute(sqls[0])
+            elif sqls:
+                self.fake.execute_batch(sqls)
+        except RedshiftError as error:
+            statement.status, statement.error = "FAILED", f"ERROR: {error}"
+            statement.failed_index = error.index if statement.batch else None
+            return
+        if grants_secadmin:
+            self.secadmin = True
+        statement.status = "FINISHED"
+        statement.results = [None] * len(statement.sqls)
+
+    def _snapshot_read(self, statement: _Statement) -> None:
+        """A read's rows as of its start: the ledger bootstrap, then every query."""
+        bootstrap = [sql for name, sql in zip(self._read_names, self._read_sqls, strict=True)
+                     if name.startswith("bootstrap_")]
+        self.fake.execute_batch(bootstrap)
+        svv = svv_rows(self.fake.state(self.case_sensitive), user=self.user, superuser=self.superuser,
+                       secadmin=self.secadmin)
+        results: list[list[Row] | None] = []
+        for name, sql in zip(self._read_names, self._read_sqls, strict=True):
+            if name.startswith("bootstrap_"):
+                results.append(None)
+            elif name in svv:
+                results.append(svv[name])
+            else:
+                results.append([tuple(r) for r in self.fake.execute(sql)])
+        statement.results = results
+
+    def _start(self, sqls: Sequence[str], name: str, token: str, batch: bool) -> dict[str, Any]:
+        if token in self._tokens:
+            existing = self.statements[self._tokens[token]]
+            self.repeated_tokens += 1
+        else:
+            existing = _Statement(next(self._ids), name, tuple(sqls), batch, self.clock.now,
+                                  float("inf") if self.stuck and self.stuck(sqls) else
+                                  self.clock.now + self.batch_latency)
+            self.statements[existing.id] = existing
+            self._tokens[token] = existing.id
+            if existing.sqls == self._read_sqls:
+                self._snapshot_read(existing)
+        return {"Id": existing.id, "CreatedAt": _at(existing.created), "Database": "dev", "WorkgroupName": "wg"}
+
+    # ---------------------------------------------------------------------------------- the API
+
+    def batch_execute_statement(self, **params: Any) -> dict[str, Any]:
+        return self._call("BatchExecuteStatement", params, lambda: self._start(
+            params["Sqls"], params.get("StatementName", ""), params.get("ClientToken") or str(uuid.uuid4()), True))
+
+    def execute_statement(self, **params: Any) -> dict[str, Any]:
+        return self._call("ExecuteStatement", params, lambda: self._start(
+            [params["Sql"]], params.get("StatementName", ""), params.get("ClientToken") or str(uuid.uuid4()), False))
+
+    def describe_statement(self, **params: Any) -> dict[str, Any]:
+        return self._call("DescribeStatement", params, lambda: self._describe(self._get(params["Id"])))
+
+    def cancel_statement(self, **params: Any) -> dict[str, Any]:
+        def cancel() -> dict[str, Any]:
+            statement = self._get(params["Id"])
+            if statement.status != "STARTED":
+                return {"Status": False}
+            statement.status = "ABORTED"
+            return {"Status": True}
+        return self._call("CancelStatement", params, cancel)
+
+    def get_statement_result(self, **params: Any) -> dict[str, Any]:
+        def result() -> dict[str, Any]:
+            parent, _, number = params["Id"].partition(":")
+            statement = self._get(parent)
+            rows = statement.results[int(number or 1) - 1] if statement.status == "FINISHED" else None
+            if rows is None:
+                raise ClientError({"Error": {"Code": "ResourceNotFoundException",
+                                             "Message": "Query does not have result"}}, "GetStatementResult")
+            start = int(params.get("NextToken") or 0)
+            page: list[list[dict[str, Any]]] = []
+            size, end = 0, start
+            for row in rows[start:]:
+                cells = [cell(v) for v in row]
+                size += len(json.dumps(cells))
+                if page and size > self.page_bytes:
+                    break
+                page.append(cells)
+                end += 1
+            response: dict[str, Any] = {"Records": page, "TotalNumRows": len(rows), "ColumnMetadata": []}
+            if end < len(rows):
+                response["NextToken"] = str(end)
+            return response
+        return self._call("GetStatementResult", params, result)
+
+    def list_statements(self, **params: Any) -> dict[str, Any]:
+        def listing() -> dict[str, Any]:
+            prefix, status = params.get("StatementName", ""), params.get("Status", "FINISHED")
+            found = [s for s in sorted(self.statements.values(), key=lambda s: -s.created)
+                     if s.name.startswith(prefix) and s.created <= self.clock.now - self.list_lag
+                     and (status == "ALL" or s.status == status)]
+            start = int(params.get("NextToken") or 0)
+            end = start + int(params.get("MaxResults") or 100)
+            items = [{"Id": s.id, "StatementName": s.name, "Status": s.status, "CreatedAt": _at(s.created),
+                      "UpdatedAt": _at(s.created), "IsBatchStatement": s.batch,
+                      **({"QueryStrings": list(s.sqls)} if s.batch else {"QueryString": s.sqls[0]})}
+                     for s in found[start:end]]
+            return {"Statements": items, **({"NextToken": str(end)} if end < len(found) else {})}
+        return self._call("ListStatements", params, listing)
+
+    # ---------------------------------------------------------------------------------- helpers
+
+    def _get(self, statement_id: str) -> _Statement:
+        if statement_id not in self.statements:
+            raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "Query does not exist"}},
+                              "DescribeStatement")
+        return self.statements[statement_id]
+
+    def _describe(self, statement: _Statement) -> dict[str, Any]:
+        done = statement.status in ("FINISHED", "FAILED", "ABORTED")
+        response: dict[str, Any] = {
+            "Id": statement.id, "Status": statement.status, "CreatedAt": _at(statement.created),
+            "UpdatedAt": _at(self.clock.now), "Duration": int(self.batch_latency * 1e9) if done else -1,
+            "HasResultSet": any(r is not None for r in statement.results)}
+        if statement.error:
+            response["Error"] = statement.error
+        if not statement.batch:
+            response["QueryString"] = statement.sqls[0]
+            return response
+        subs = []
+        for number, sql in enumerate(statement.sqls, start=1):
+            rows = statement.results[number - 1] if len(statement.results) >= number else None
+            if statement.status == "FAILED":
+                sub_status = ("FINISHED" if statement.failed_index and number < statement.failed_index else
+                              "FAILED" if number == statement.failed_index else "ABORTED")
+            else:
+                sub_status = statement.status
+            sub: dict[str, Any] = {"Id": f"{statement.id}:{number}", "Status": sub_status, "QueryString": sql,
+                                   "HasResultSet": rows is not None, "ResultRows": len(rows) if rows is not None else 0}
+            if sub_status == "FAILED":
+                sub["Error"] = statement.error
+            subs.append(sub)
+        response["SubStatements"] = subs
+        return response
+
+
+def _at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+# ------------------------------------------------------------------------------------ the Provider
+
+
+@dataclass
+class FakeS3:
+    """`get_object` of the one compiled model document."""
+
+    document: bytes
+
+    def get_object(self, **_: Any) -> dict[str, Any]:
+        return {"Body": io.BytesIO(self.document)}
+
+
+@dataclass
+class Context:
+    aws_request_id: str
+
+
+@dataclass
+class RequestRun:
+    complete: bool
+    invocations: int  # on_event included
+    result: dict[str, Any] | None = None
+    error: str = ""
+
+
+@dataclass
+class ProviderDriver:
+    """CloudFormation plus the Provider framework: on_event, then is_complete every `query_interval` s."""
+
+    api: FakeDataApi
+    clock: SimClock
+    query_interval: float = 10.0
+    invocations: int = 0
+    killed: int = 0
+    # What the handlers get instead of the double and the clock (a recorder, for the benchmark), and
+    # hooks around every is_complete invocation: before(event, context id, document), after().
+    client: Any = None
+    handler_clock: Any = None
+    before: Callable[[dict[str, Any], str, bytes], None] | None = None
+    after: Callable[[], None] | None = None
+
+    def run(self, event: dict[str, Any], document: bytes | None, *, max_invocations: int = 1000,
+            kills: Iterable[int] = (), between: Callable[[], None] | None = None) -> RequestRun:
+        """One request to the end. `kills`: total Data API call counts after which an invocation dies;
+        the driver then calls is_complete again with the same event (what the test of interrupts wants)."""
+        from redshift_idc.runtime.custom_resource import CustomResourceError
+        from redshift_idc.runtime.data_api import DataApi, Target
+        from redshift_idc.runtime.reconcile_handler import is_complete, on_event
+
+        pending_kills = sorted(kills)
+        clock = self.handler_clock or self.clock
+        merged = {**event, **on_event(event, clock=clock)}
+        self.invocations += 1
+        count = 1
+        props = event["ResourceProperties"]
+        api = DataApi(Target(props["WorkgroupName"], props["Database"], props["SecretArn"]), self.client or self.api)
+        s3 = FakeS3(document or b"{}")
+        while count < max_invocations:
+            while pending_kills and pending_kills[0] <= self.api.total_calls:
+                pending_kills.pop(0)
+            self.api.kill_after = pending_kills.pop(0) if pending_kills else None
+            self.invocations += 1
+            count += 1
+            context_id = f"invocation-{self.invocations:05d}"
+            if self.before is not None:
+                self.before(merged, context_id, s3.document)
+            try:
+                result = is_complete(merged, Context(context_id), api=api, s3=s3, clock=clock)
+            except Killed:
+                self.killed += 1
+                self.clock.sleep(self.query_interval)
+                continue
+            except CustomResourceError as error:
+                return RequestRun(False, count, error=str(error))
+            finally:
+                self.api.kill_after = None
+                if self.after is not None:
+                    self.after()
+            if result["IsComplete"]:
+                return RequestRun(True, count, result)
+            if between is not None:
+                between()
+            self.clock.sleep(self.query_interval)
+        return RequestRun(False, count, error="too many invocations")
+
+
+def resource_properties(model: str, *, workgroup: str, namespace: str, model_hash: str = "") -> dict[str, Any]:
+    """The `Custom::AccessModel` properties the construct sets, for a simulated warehouse."""
+    properties = {
+        "WorkgroupName": workgroup, "NamespaceName": namespace, "Database": "dev",
+        "SecretArn": f"arn:aws:secretsmanager:us-east-1:111111111111:secret:{workgroup}-AbCdEf", "ModelName": model,
+        "LedgerSchema": "redshift_idc", "Prune": "false", "CaseSensitive": "false", "RemovalPolicy": "destroy",
+        "ModelBucket": "cdk-assets", "ModelKey": "model.json",
+    }
+    return {**properties, "ModelHash": model_hash} if model_hash else properties
+
+
+def cfn_event(request_type: str, properties: dict[str, Any], *, request_id: str, physical_id: str | None = None,
+              old: dict[str, Any] | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "RequestType": request_type, "RequestId": request_id, "ResourceType": "Custom::AccessModel",
+        "LogicalResourceId": "AccessModel", "ResourceProperties": dict(properties),
+        "StackId": "arn:aws:cloudformation:us-east-1:111111111111:stack/access/0a1b2c3d"}
+    if physical_id is not None:
+        event["PhysicalResourceId"] = physical_id
+    if old is not None:
+        event["OldResourceProperties"] = dict(old)
+    return event
