@@ -8,12 +8,14 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # jsii ends support for Node 20 on 2026-10-30 and prints a banner on every call; it still works.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install synth plan test lint deploy clean pipeline-synth pipeline-deploy diff drift
+.PHONY: help install synth plan preview test lint deploy clean pipeline-synth pipeline-deploy diff drift
 .PHONY: synth-all review base-worktree
 
 help:
 	@echo "make synth [ENV=name]   install pinned deps, synthesize ENV (default: demo) with cdk-nag into cdk.out/, print a summary"
 	@echo "make plan [ENV=name]    print the SQL the access model's first deploy runs (offline)"
+	@echo "make preview [ENV=name] [PERSONA=name] [FORMAT=text|markdown|json]"
+	@echo "                        who sees what: each persona's rows of each table, on sample rows (offline)"
 	@echo "make test               install pinned deps, run linters, type checks and the whole test suite"
 	@echo "make deploy ENV=name    cdk deploy every stack of ENV (needs AWS credentials)"
 	@echo "make diff ENV=name      cdk diff every stack of ENV against what is deployed (needs AWS credentials)"
@@ -48,6 +50,11 @@ synth: install
 
 plan: install
 	$(PY) -m redshift_idc plan --env $(ENV)
+
+# Who sees what, offline: each persona's rows of each table on the model's sample rows (FORMAT=text|markdown|json).
+FORMAT ?= text
+preview: $(VENV)/.installed
+	$(PY) -m redshift_idc preview --env $(ENV) --format $(FORMAT) $(if $(PERSONA),--persona '$(PERSONA)')
 
 lint: install
 	$(VENV)/bin/ruff check .

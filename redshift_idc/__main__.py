@@ -8,7 +8,7 @@ from pathlib import Path
 
 from redshift_idc.config import ConfigError, load_environment
 from redshift_idc.drift import DRIFT, drift_command
-from redshift_idc.plan_cli import model_for, offline_plan
+from redshift_idc.plan_cli import model_for, offline_plan, preview_command
 from redshift_idc.review_summary import review
 from redshift_idc.synth_summary import summarize
 from redshift_idc.tip_client import query_command
@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     review_parser.add_argument("--base", required=True, type=Path, help="the base branch's assembly (cdk.out-base)")
     review_parser.add_argument("--head", required=True, type=Path, help="the pull request's assembly (cdk.out)")
     review_parser.add_argument("--env", help="only this environment (default: every one found)")
+    preview = commands.add_parser("preview", help="who sees what: each persona's rows of each table, offline, "
+                                  "on the model's sample rows")
+    preview.add_argument("--env", default="demo", help="environment: config/<env>.yaml (default: demo)")
+    preview.add_argument("--persona", help="only this persona (default: every one)")
+    preview.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                         help="text (default), markdown (for a pull request) or json (one object)")
     query = commands.add_parser("query", help="run SQL as a signed-in IdP user (trusted identity propagation)")
     query.add_argument("--env", default="demo")
     query.add_argument("--id-token-file", required=True, type=Path, help="file holding the IdP's id token (JWT)")
@@ -63,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 0 if code == DRIFT else code
             else:
                 print(offline_plan(config), end="")
+        elif args.command == "preview":
+            print(preview_command(load_environment(args.env), args.persona, args.format), end="")
         elif args.command == "drift":
             return drift_command(args.env, args.secret_arn, args.outputs)
         elif args.command == "review":

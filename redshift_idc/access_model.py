@@ -189,6 +189,13 @@ class IdentityProviderSpec(_Model):
         return value.lower() if isinstance(value, str) else value
 
 
+class PersonaSpec(_Model):
+    """An example person for the access preview: who would see what, with these IdC groups."""
+
+    name: Name
+    groups: tuple[Name, ...] = Field(default=(), description="IdC groups of the model's roles.idc_groups")
+
+
 class AccessModel(_Model):
     """One access model; `name` is the file stem and keys the reconciler's ledger rows."""
 
@@ -210,6 +217,10 @@ class AccessModel(_Model):
     identity_providers: tuple[IdentityProviderSpec, ...] = ()
     identity_provider_drop_cascade: bool = Field(
         default=False, description="DROP IDENTITY PROVIDER ... CASCADE (also deletes the provider's users and roles)")
+    personas: tuple[PersonaSpec, ...] = Field(
+        default=(), description="example people for `preview`; without any, one per IdC group")
+    sample_data: dict[QualifiedTable, Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_./-]+\.csv$")]] = Field(
+        default_factory=dict, description="table -> CSV file beside the model (header row: column names)")
 
     @field_validator("tables")
     @classmethod
@@ -283,8 +294,24 @@ class _Compiler:
             _fail(where, f"table '{qualified}' has no column(s) {', '.join(missing)} (as declared under `tables`)")
         return known[0], known[1]
 
+    def _check_preview_inputs(self) -> None:
+        """Personas name groups the model declares; sample data goes to declared tables."""
+        groups = {fold(g, self.cs) for g in self.model.roles.idc_groups}
+        seen: set[str] = set()
+        for i, persona in enumerate(self.model.personas):
+            if fold(persona.name, self.cs) in seen:
+                _fail(f"personas[{i}].name", f"persona '{persona.name}' is named twice")
+            seen.add(fold(persona.name, self.cs))
+            for j, group in enumerate(persona.groups):
+                if fold(group, self.cs) not in groups:
+                    _fail(f"personas[{i}].groups[{j}]", f"'{group}' is not one of the model's roles.idc_groups "
+                          f"(known: {', '.join(self.model.roles.idc_groups) or 'none'})")
+        for table in self.model.sample_data:
+            self.table(f"sample_data.{table}", table)
+
     def compile(self) -> AccessState:
         m = self.model
+        self._check_preview_inputs()
         for i, spec in enumerate(m.role_grants):
             granted = self.role(f"role_grants[{i}].grant", spec.grant)
             for j, grantee in enumerate(spec.to):

@@ -10,7 +10,7 @@ the plan shows them as `***`; the reconciler puts the real value in the statemen
 
 from __future__ import annotations
 
-from redshift_idc.access_model import AccessModel, load_model, load_scripts
+from redshift_idc.access_model import ACCESS_DIR, AccessModel, load_model, load_scripts
 from redshift_idc.apply_estimate import estimate
 from redshift_idc.config import ConfigError, EnvironmentConfig
 from redshift_idc.runtime.access_state import AccessState
@@ -65,4 +65,38 @@ def offline_plan(config: EnvironmentConfig) -> str:
                    identity_provider_drop_cascade=model.identity_provider_drop_cascade)
     scripts = load_scripts(model)
     size = estimate(planned, model.name, model.ledger_schema, len(scripts))
-    return render_for_review(planned, scripts) + f"-- first deploy: {size.summary()}\n"
+    return (render_for_review(planned, scripts) + f"-- first deploy: {size.summary()}\n"
+            + preview_summary(config, model, desired, scripts))
+
+
+def preview_summary(config: EnvironmentConfig, model: AccessModel, desired: AccessState,
+                    scripts: list[dict[str, str]]) -> str:
+    """Who sees what, in a few comment lines: rows of each table per persona, and the preview's lints
+    (`make preview` shows the rows themselves)."""
+    from redshift_idc.preview import build_preview
+
+    result = build_preview(model, desired, scripts, config.redshift_idc_application.identity_namespace, ACCESS_DIR)
+    lines = ["-- who sees what on the sample rows (make preview ENV=... for the rows):"]
+    for view in result.personas:
+        seen = [f"{t.table} {len(t.rows)}/{t.total_rows}" if t.access == "ok" else f"{t.table} denied"
+                for t in view.tables]
+        lines.append(f"--   {view.persona.name}: {', '.join(seen)}")
+    lines += [f"-- warning [{w.code}]: {w.message}" for w in result.warnings]
+    return "\n".join(lines) + "\n"
+
+
+def preview_command(config: EnvironmentConfig, persona: str | None = None, output: str = "text") -> str:
+    """`python -m redshift_idc preview`: the access preview of the environment's model."""
+    from redshift_idc.preview import build_preview, render_json, render_markdown, render_text
+
+    model, desired = model_for(config)
+    result = build_preview(model, desired, load_scripts(model), config.redshift_idc_application.identity_namespace,
+                           ACCESS_DIR)
+    if persona is not None:
+        chosen = [p for p in result.personas if p.persona.name.lower() == persona.lower()]
+        if not chosen:
+            known = ", ".join(p.persona.name for p in result.personas)
+            raise ConfigError(f"access/{model.name}.yaml: no persona '{persona}' (personas: {known})")
+        result.personas = chosen
+    renderers = {"text": render_text, "markdown": render_markdown, "json": render_json}
+    return renderers[output](result)

@@ -1,0 +1,513 @@
+"""Who sees what: an offline access preview of the compiled model, evaluated on sample rows in DuckDB.
+
+It reads the same compiled desired state (`AccessState`) the planner diffs, never the YAML again, and
+applies Redshift's rules (REDSHIFT_REFERENCE.md):
+
+- Roles: a persona holds its IdC groups' roles `<namespace>:<group>`, every role granted to those
+  (transitively, `GRANT ROLE ... TO ROLE`, section 3.2) and PUBLIC.
+- Table access (3.3): SELECT on the table (a table grant or a scoped `FOR TABLES IN SCHEMA` grant) and
+  USAGE on its schema; everyone has USAGE on schema `public` by default [D24]. With column grants only,
+  just those columns are visible.
+- RLS (3.6, [D32][D34], 1 [D37]): on a table with ROW LEVEL SECURITY ON, IGNORE RLS from any role
+  shows every row; otherwise the policies attached to the persona's roles or PUBLIC apply, combined by
+  the table's conjunction type; none applies: no rows. Predicates see the unmasked row; `current_user`
+  is the persona's user (`<namespace>:<name>`, folded), `user_is_member_of(current_user, 'role')` is
+  evaluated from the persona's roles.
+- Masking (3.7, [D40][D43]): per column, of the attachments to the persona's roles or PUBLIC, the one
+  with the highest priority wins; its expression is evaluated over its input columns.
+
+Sample rows are the `INSERT ... VALUES` of the model's scripts (translated from Redshift SQL by sqlglot)
+and the model's `sample_data` CSV files. A construct the preview cannot evaluate faithfully (a parse
+error, a function DuckDB lacks, `user_is_member_of` about another user) is a `PreviewError` naming it,
+never a guess.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from redshift_idc.access_model import AccessModel, split_table
+from redshift_idc.config import ConfigError
+from redshift_idc.runtime.access_state import (
+    AccessState,
+    ColumnPrivilege,
+    MaskingAttachment,
+    MaskingPolicy,
+    RlsAttachment,
+    RlsPolicy,
+    RlsTable,
+    RoleGrant,
+    SchemaPrivilege,
+    ScopedTablePrivilege,
+    SystemPrivilege,
+    TablePrivilege,
+)
+from redshift_idc.runtime.sql_text import fold
+
+PUBLIC = "public"
+
+
+class PreviewError(ConfigError):
+    """Something the preview cannot evaluate faithfully; the message names it and where it is."""
+
+
+@dataclass(frozen=True)
+class Persona:
+    name: str
+    groups: tuple[str, ...]
+    user: str  # what current_user returns for this persona
+    roles: tuple[str, ...]  # folded: its groups' roles, roles granted to them, and public
+
+
+@dataclass
+class TableView:
+    table: str
+    access: str  # "ok" or "denied"
+    missing: tuple[str, ...] = ()  # the privileges a denied persona lacks
+    columns: tuple[str, ...] = ()  # visible columns, in declared order
+    denied_columns: tuple[str, ...] = ()
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    row_ids: tuple[int, ...] = ()  # which sample rows (0-based), for the lints
+    total_rows: int = 0
+    rls: bool = False
+    ignore_rls: bool = False
+    conjunction: str = ""
+    policies: tuple[str, ...] = ()
+    masking: dict[str, str] = field(default_factory=dict)  # column -> the policy that won
+
+    @property
+    def masked_columns(self) -> tuple[str, ...]:
+        return tuple(c for c in self.columns if c in self.masking)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"table": self.table, "access": self.access, "missing": list(self.missing),
+                "columns": list(self.columns), "row_count": len(self.rows), "rows": self.rows,
+                "sample_rows": self.total_rows, "masked_columns": list(self.masked_columns),
+                "denied_columns": list(self.denied_columns),
+                "why": {"rls": self.rls, "ignore_rls": self.ignore_rls, "conjunction": self.conjunction or None,
+                        "policies": list(self.policies), "masking": dict(sorted(self.masking.items()))}}
+
+
+@dataclass
+class PersonaView:
+    persona: Persona
+    tables: list[TableView]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.persona.name, "user": self.persona.user, "groups": list(self.persona.groups),
+                "roles": list(self.persona.roles), "tables": [t.to_json() for t in self.tables]}
+
+
+@dataclass(frozen=True)
+class PreviewWarning:
+    code: str
+    message: str
+
+
+@dataclass
+class Preview:
+    model: str
+    personas: list[PersonaView]
+    warnings: list[PreviewWarning]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model, "personas": [p.to_json() for p in self.personas],
+                "warnings": [{"code": w.code, "message": w.message} for w in self.warnings]}
+
+
+# ------------------------------------------------------------------------------------------ the rules
+
+
+class _Rules:
+    """The model's grants and policies, indexed by (folded) role, table and schema."""
+
+    def __init__(self, desired: AccessState) -> None:
+        self.cs = desired.case_sensitive
+        f = self.fold
+        self.granted: dict[str, set[str]] = {}  # grantee -> roles granted to it
+        for item in desired.of_kind(RoleGrant.KIND).values():
+            assert isinstance(item, RoleGrant)
+            self.granted.setdefault(f(item.grantee), set()).add(f(item.role))
+        self.table_select = {(f(i.schema), f(i.table), f(i.grantee)) for i in _of(desired, TablePrivilege)
+                             if i.privilege == "SELECT"}
+        self.scoped_select = {(f(i.schema), f(i.grantee)) for i in _of(desired, ScopedTablePrivilege)
+                              if i.privilege == "SELECT"}
+        self.usage = {(f(i.schema), f(i.grantee)) for i in _of(desired, SchemaPrivilege) if i.privilege == "USAGE"}
+        self.column_select: dict[tuple[str, str, str], set[str]] = {}
+        for c in _of(desired, ColumnPrivilege):
+            if c.privilege == "SELECT":
+                self.column_select.setdefault((f(c.schema), f(c.table), f(c.grantee)), set()).add(f(c.column))
+        self.ignore_rls = {f(i.grantee) for i in _of(desired, SystemPrivilege) if i.privilege == "IGNORE RLS"}
+        self.rls_tables = {(f(t.schema), f(t.table)): t.conjunction.upper() for t in _of(desired, RlsTable)}
+        self.rls_policies = {f(p.name): p for p in _of(desired, RlsPolicy)}
+        self.rls_attached: dict[tuple[str, str], list[RlsAttachment]] = {}
+        for a in sorted(_of(desired, RlsAttachment), key=lambda a: a.key(self.cs)):
+            self.rls_attached.setdefault((f(a.schema), f(a.table)), []).append(a)
+        self.masking_policies = {f(p.name): p for p in _of(desired, MaskingPolicy)}
+        self.masking_attached: dict[tuple[str, str], list[MaskingAttachment]] = {}
+        for m in sorted(_of(desired, MaskingAttachment), key=lambda m: m.key(self.cs)):
+            self.masking_attached.setdefault((f(m.schema), f(m.table)), []).append(m)
+
+    def fold(self, name: str) -> str:
+        return fold(name, self.cs)
+
+    def roles_of(self, direct: Iterable[str]) -> tuple[str, ...]:
+        """Direct roles, every role granted to them transitively, and PUBLIC."""
+        held = {self.fold(r) for r in direct}
+        todo = list(held)
+        while todo:
+            for role in self.granted.get(todo.pop(), ()):
+                if role not in held:
+                    held.add(role)
+                    todo.append(role)
+        return (*sorted(held), PUBLIC)
+
+
+def _of(desired: AccessState, kind: type[Any]) -> list[Any]:
+    return list(desired.of_kind(kind.KIND).values())
+
+
+# ------------------------------------------------------------------------------------- sample data
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _qualified(schema: str, table: str) -> str:
+    return f"{_quote(schema)}.{_quote(table)}"
+
+
+class _Samples:
+    """An in-memory DuckDB holding the model's tables with their sample rows."""
+
+    def __init__(self, model: AccessModel, scripts: Sequence[dict[str, str]], access_dir: Path) -> None:
+        self.db = duckdb.connect(":memory:")
+        self.model = model
+        self.cs = model.case_sensitive_identifiers
+        self.created: set[tuple[str, str]] = set()
+        for script in scripts:
+            self._load_script(script["Name"], script["Sql"])
+        for table, columns in model.tables.items():
+            schema, name = split_table(table)
+            if (fold(schema, self.cs), fold(name, self.cs)) not in self.created:
+                self._create(schema, name, [(c, "VARCHAR") for c in columns])
+        for table, relative in sorted(model.sample_data.items()):
+            self._load_csv(table, access_dir / relative)
+
+    def _create(self, schema: str, name: str, columns: Sequence[tuple[str, str]]) -> None:
+        self.db.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
+        definition = ", ".join(f"{_quote(c)} {t}" for c, t in columns)
+        self.db.execute(f"CREATE TABLE IF NOT EXISTS {_qualified(schema, name)} ({definition})")
+        self.created.add((fold(schema, self.cs), fold(name, self.cs)))
+
+    def _load_script(self, name: str, text: str) -> None:
+        """CREATE SCHEMA / CREATE TABLE (names and types only) and INSERT ... VALUES; other statements
+        hold no sample rows and are left out."""
+        try:
+            statements = [s for s in sqlglot.parse(text, read="redshift") if s is not None]
+        except sqlglot.errors.ParseError as error:
+            raise PreviewError(f"sql/{name}: the preview cannot read this script: {error}") from None
+        for statement in statements:
+            if isinstance(statement, exp.Create) and statement.args.get("kind") == "TABLE":
+                schema_node = statement.this
+                if not isinstance(schema_node, exp.Schema) or not isinstance(schema_node.this, exp.Table):
+                    continue  # CREATE TABLE ... AS SELECT: no declared columns to take
+                table = schema_node.this
+                columns = [(c.name, c.args["kind"].sql(dialect="duckdb")) for c in schema_node.expressions
+                           if isinstance(c, exp.ColumnDef) and c.args.get("kind") is not None]
+                self._create(table.db or "public", table.name, columns)
+            elif isinstance(statement, exp.Insert) and isinstance(statement.expression, exp.Values):
+                target = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this
+                if not isinstance(target, exp.Table):
+                    continue
+                if (fold(target.db or "public", self.cs), fold(target.name, self.cs)) not in self.created:
+                    continue  # a table the model does not declare: no verdict is asked of it
+                try:
+                    self.db.execute(statement.sql(dialect="duckdb"))
+                except duckdb.Error as error:
+                    raise PreviewError(f"sql/{name}: the preview cannot load the rows of "
+                                       f"{target.sql(dialect='redshift')}: {error}") from None
+
+    def _load_csv(self, table: str, path: Path) -> None:
+        schema, name = split_table(table)
+        if not path.is_file():
+            raise PreviewError(f"access/{self.model.name}.yaml: sample_data.{table}: no such file {path}")
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+            declared = {fold(c, self.cs): c for c in self.model.tables[table]}
+            unknown = [h for h in header if fold(h, self.cs) not in declared]
+            if unknown:
+                raise PreviewError(f"access/{self.model.name}.yaml: sample_data.{table}: {path.name} has columns "
+                                   f"{', '.join(unknown)} that `tables` does not declare for {table}")
+        columns = ", ".join(_quote(h) for h in header)
+        try:  # DuckDB reads the file itself (as text; the INSERT casts to the table's types)
+            self.db.execute(f"INSERT INTO {_qualified(schema, name)} ({columns}) SELECT {columns} FROM "
+                            "read_csv(?, header = true, all_varchar = true)", [str(path)])
+        except duckdb.Error as error:
+            raise PreviewError(f"{path}: its rows do not fit {table}: {error}") from None
+
+
+# ----------------------------------------------------------------------------------- expressions
+
+
+def _translate(expression: str, where: str, persona: Persona, columns: dict[str, str] | None = None) -> str:
+    """A Redshift expression as DuckDB SQL for this persona: current_user is its user, user_is_member_of
+    is decided from its roles, `columns` renames column references (masking inputs)."""
+    try:
+        tree = sqlglot.parse_one(expression, read="redshift")
+    except sqlglot.errors.ParseError as error:
+        raise PreviewError(f"{where}: the preview cannot parse {expression!r}: {error}") from None
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.CurrentUser) or (isinstance(node, exp.Column) and node.name.lower() == "current_user"
+                                                 and not node.table):
+            return exp.Literal.string(persona.user)
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "user_is_member_of":
+            args = node.expressions
+            if len(args) != 2 or not isinstance(args[1], exp.Literal):
+                raise PreviewError(f"{where}: user_is_member_of needs a user and a role name literal")
+            user = args[0]
+            is_persona = isinstance(user, exp.CurrentUser) or (
+                isinstance(user, exp.Literal) and fold(user.this) == fold(persona.user))
+            if not is_persona:
+                raise PreviewError(f"{where}: user_is_member_of about another user than current_user cannot be "
+                                   "evaluated by the preview")
+            return exp.Boolean(this=fold(args[1].this) in persona.roles)
+        if columns is not None and isinstance(node, exp.Column) and not node.table:
+            mapped = columns.get(fold(node.name))
+            if mapped is not None:
+                return exp.column(mapped, quoted=True)
+        return node
+
+    return str(tree.transform(rewrite).sql(dialect="duckdb"))
+
+
+# ----------------------------------------------------------------------------------------- preview
+
+
+def personas_of(model: AccessModel, identity_namespace: str, rules: _Rules) -> list[Persona]:
+    """The model's personas, or one per IdC group, named after it."""
+    specs = [(p.name, p.groups) for p in model.personas] or [(g, (g,)) for g in model.roles.idc_groups]
+    personas = []
+    for name, groups in specs:
+        direct = [f"{identity_namespace}:{g}" for g in groups]
+        personas.append(Persona(name, tuple(groups), fold(f"{identity_namespace}:{name}"), rules.roles_of(direct)))
+    return personas
+
+
+class _Evaluator:
+    def __init__(self, model: AccessModel, rules: _Rules, samples: _Samples) -> None:
+        self.model = model
+        self.rules = rules
+        self.samples = samples
+        self.source = f"access/{model.name}.yaml"
+
+    def view(self, persona: Persona, table: str) -> TableView:
+        r, f = self.rules, self.rules.fold
+        schema, name = split_table(table)
+        s, t = f(schema), f(name)
+        declared = self.model.tables[table]
+        roles = set(persona.roles)
+        counted = self.samples.db.execute(f"SELECT COUNT(*) FROM {_qualified(schema, name)}").fetchone()
+        total = int(counted[0]) if counted else 0
+        whole = any((s, t, role) in r.table_select or (s, role) in r.scoped_select for role in roles)
+        granted_columns = set().union(*(r.column_select.get((s, t, role), set()) for role in roles))
+        usage = s == PUBLIC or any((s, role) in r.usage for role in roles)
+        missing = []
+        if not whole and not granted_columns:
+            missing.append(f"SELECT on {table}")
+        if not usage:
+            missing.append(f"USAGE on schema {schema}")
+        if missing:
+            return TableView(table, "denied", tuple(missing), denied_columns=tuple(declared), total_rows=total)
+        columns = tuple(c for c in declared if whole or f(c) in granted_columns)
+        view = TableView(table, "ok", columns=columns, denied_columns=tuple(c for c in declared if c not in columns),
+                         total_rows=total)
+        where = self._rls(persona, view, s, t)
+        select = [self._masked(persona, view, s, t, column) for column in columns]
+        query = (f"SELECT rowid, {', '.join(select)} FROM {_qualified(schema, name)} WHERE {where} ORDER BY rowid")
+        try:
+            result = self.samples.db.execute(query).fetchall()
+        except duckdb.Error as error:
+            raise PreviewError(f"{self.source}: {table} for persona {persona.name}: the preview cannot evaluate "
+                               f"its policies in DuckDB: {error}") from None
+        view.row_ids = tuple(int(row[0]) for row in result)
+        view.rows = [{c: _plain(v) for c, v in zip(columns, row[1:], strict=True)} for row in result]
+        return view
+
+    def _rls(self, persona: Persona, view: TableView, s: str, t: str) -> str:
+        r = self.rules
+        conjunction = r.rls_tables.get((s, t))
+        if conjunction is None:
+            return "TRUE"
+        view.rls, view.conjunction = True, conjunction
+        if any(role in r.ignore_rls for role in persona.roles):
+            view.ignore_rls = True
+            return "TRUE"
+        applied = [a for a in r.rls_attached.get((s, t), ()) if r.fold(a.grantee) in persona.roles]
+        names = list(dict.fromkeys(r.fold(a.policy) for a in applied))
+        view.policies = tuple(r.rls_policies[n].name for n in names if n in r.rls_policies)
+        if not names:
+            return "FALSE"
+        predicates = [f"({_translate(r.rls_policies[n].using, f'{self.source}: rls policy {n}', persona)})"
+                      for n in names]
+        return f" {conjunction} ".join(predicates)
+
+    def _masked(self, persona: Persona, view: TableView, s: str, t: str, column: str) -> str:
+        r = self.rules
+        candidates = [m for m in r.masking_attached.get((s, t), ())
+                      if r.fold(m.grantee) in persona.roles and r.fold(column) in {r.fold(c) for c in m.output_columns}]
+        if not candidates:
+            return _quote(column)
+        winner = max(candidates, key=lambda m: m.priority)
+        where = f"{self.source}: masking policy {winner.policy}"
+        if len(winner.output_columns) != 1:
+            raise PreviewError(f"{where}: an attachment with several output columns cannot be evaluated by the "
+                               "preview")
+        policy = r.masking_policies.get(r.fold(winner.policy))
+        if policy is None:
+            raise PreviewError(f"{where}: the policy is not in the model")
+        inputs = winner.input_columns or winner.output_columns
+        if len(inputs) != len(policy.columns):
+            raise PreviewError(f"{where}: takes {len(policy.columns)} input column(s), the attachment gives "
+                               f"{len(inputs)}")
+        mapping = {r.fold(name): inp for (name, _), inp in zip(policy.columns, inputs, strict=True)}
+        view.masking[column] = policy.name
+        return f"({_translate(policy.using, where, persona, mapping)}) AS {_quote(column)}"
+
+
+def _plain(value: Any) -> Any:
+    """A DuckDB value as JSON would show it (decimals and times as text)."""
+    if isinstance(value, Decimal | datetime | date):
+        return str(value)
+    return value
+
+
+def build_preview(model: AccessModel, desired: AccessState, scripts: Sequence[dict[str, str]],
+                  identity_namespace: str, access_dir: Path) -> Preview:
+    rules = _Rules(desired)
+    samples = _Samples(model, scripts, access_dir)
+    evaluator = _Evaluator(model, rules, samples)
+    personas = personas_of(model, identity_namespace, rules)
+    views = [PersonaView(p, [evaluator.view(p, table) for table in sorted(model.tables)]) for p in personas]
+    return Preview(model.name, views, _lints(model, identity_namespace, rules, evaluator, views))
+
+
+# ------------------------------------------------------------------------------------------- lints
+
+
+def _lints(model: AccessModel, namespace: str, rules: _Rules, evaluator: _Evaluator,
+           views: list[PersonaView]) -> list[PreviewWarning]:
+    warnings: list[PreviewWarning] = []
+    for view in views:
+        for table in view.tables:
+            if table.access == "ok" and table.rls and not table.ignore_rls and not table.policies:
+                warnings.append(PreviewWarning("rls-no-policy", (
+                    f"persona {view.persona.name} may SELECT {table.table}, which has row-level security on, but "
+                    "no RLS policy applies to it and it has no IGNORE RLS: it sees no rows")))
+            if table.access == "denied" and all(m.startswith("USAGE") for m in table.missing):
+                warnings.append(PreviewWarning("select-without-usage", (
+                    f"persona {view.persona.name} has SELECT on {table.table} but no USAGE on its schema: "
+                    "the grant has no effect")))
+            if (len(view.persona.groups) > 1 and table.conjunction == "AND" and len(table.policies) > 1
+                    and not table.ignore_rls):
+                alone = []
+                for group in view.persona.groups:
+                    single = Persona(view.persona.name, (group,), view.persona.user,
+                                     rules.roles_of([f"{namespace}:{group}"]))
+                    single_view = evaluator.view(single, table.table)
+                    if single_view.access == "ok":
+                        alone.append(len(single_view.rows))
+                if alone and len(table.rows) < min(alone):
+                    warnings.append(PreviewWarning("and-narrows", (
+                        f"persona {view.persona.name} ({', '.join(view.persona.groups)}) sees {len(table.rows)} "
+                        f"row(s) of {table.table}: its groups' policies ({', '.join(table.policies)}) combine with "
+                        f"AND, while each group alone sees at least {min(alone)}")))
+    for qualified in sorted(model.tables):
+        shown: set[int] = set()
+        sample_rows = 0
+        rls = False
+        for persona_view in views:
+            for t in persona_view.tables:
+                if t.table == qualified:
+                    sample_rows, rls = t.total_rows, rls or t.rls
+                    if t.access == "ok" and not t.ignore_rls:
+                        shown.update(t.row_ids)
+        unseen = [i for i in range(sample_rows) if i not in shown]
+        if rls and sample_rows and unseen:
+            schema, name = split_table(qualified)
+            first = model.tables[qualified][0]
+            values = [str(row[0]) for row in evaluator.samples.db.execute(
+                f"SELECT {_quote(first)} FROM {_qualified(schema, name)} ORDER BY rowid").fetchall()]
+            which = ", ".join(f"{first}={values[i]}" for i in unseen)
+            warnings.append(PreviewWarning("unseen-rows", (
+                f"{qualified}: {len(unseen)} of {sample_rows} sample row(s) are seen by no persona except those with "
+                f"IGNORE RLS ({which})")))
+    return warnings
+
+
+# ------------------------------------------------------------------------------------------- output
+
+
+def render_text(preview: Preview, limit: int = 20) -> str:
+    lines = [f"-- access preview of access/{preview.model}.yaml on its sample rows (offline)"]
+    for view in preview.personas:
+        p = view.persona
+        lines.append(f"{p.name} (user {p.user}; roles {', '.join(p.roles)})")
+        for t in view.tables:
+            if t.access == "denied":
+                lines.append(f"  {t.table}: denied, missing {' and '.join(t.missing)}")
+                continue
+            why = []
+            if t.ignore_rls:
+                why.append("IGNORE RLS: every row")
+            elif t.rls:
+                why.append(f"RLS {t.conjunction}: {', '.join(t.policies) or 'no policy applies'}")
+            if t.masking:
+                why.append("masked " + ", ".join(f"{c} by {m}" for c, m in sorted(t.masking.items())))
+            if t.denied_columns:
+                why.append(f"columns granted: {', '.join(t.columns)}")
+            lines.append(f"  {t.table}: ok, {len(t.rows)} of {t.total_rows} row(s)"
+                         + (f" ({'; '.join(why)})" if why else ""))
+            for row in t.rows[:limit]:
+                lines.append("    " + ", ".join(f"{k}={v}" for k, v in row.items()))
+            if len(t.rows) > limit:
+                lines.append(f"    ... {len(t.rows) - limit} more")
+    for w in preview.warnings:
+        lines.append(f"warning [{w.code}]: {w.message}")
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(preview: Preview) -> str:
+    lines = [f"### Who sees what (access/{preview.model}.yaml, sample rows)", "",
+             "| persona | table | access | rows | masked | why |", "|---|---|---|---|---|---|"]
+    for view in preview.personas:
+        for t in view.tables:
+            if t.access == "denied":
+                missing = " and ".join(t.missing)
+                lines.append(f"| {view.persona.name} | {t.table} | denied | - | - | missing {missing} |")
+                continue
+            why = ("IGNORE RLS" if t.ignore_rls else f"RLS {t.conjunction}: {', '.join(t.policies) or 'none'}"
+                   if t.rls else "")
+            lines.append(f"| {view.persona.name} | {t.table} | ok | {len(t.rows)} of {t.total_rows} | "
+                         f"{', '.join(t.masked_columns) or '-'} | {why} |")
+    if preview.warnings:
+        lines += ["", *(f"- **{w.code}**: {w.message}" for w in preview.warnings)]
+    return "\n".join(lines) + "\n"
+
+
+def render_json(preview: Preview) -> str:
+    return json.dumps(preview.to_json(), indent=2, ensure_ascii=False) + "\n"
