@@ -8,7 +8,7 @@ from pathlib import Path
 
 from redshift_idc.config import ConfigError, load_environment
 from redshift_idc.drift import DRIFT, drift_command
-from redshift_idc.plan_cli import model_for, offline_plan, preview_command
+from redshift_idc.plan_cli import checked_model, offline_plan, preview_command
 from redshift_idc.review_summary import review
 from redshift_idc.synth_summary import summarize
 from redshift_idc.tip_client import query_command
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "validate":
             config = load_environment(args.env)
             if config.access_model is not None:
-                model_for(config)
+                checked_model(config)
                 print(f"access/{config.access_model}.yaml is valid")
             print(f"config/{config.name}.yaml is valid")
         elif args.command == "plan":

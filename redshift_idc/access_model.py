@@ -196,6 +196,17 @@ class PersonaSpec(_Model):
     groups: tuple[Name, ...] = Field(default=(), description="IdC groups of the model's roles.idc_groups")
 
 
+class ExpectSpec(_Model):
+    """What a persona must see of a table, checked by `plan`, `validate` and synth on the sample rows."""
+
+    persona: Name
+    table: QualifiedTable
+    access: Literal["ok", "denied"] | None = None
+    rows: int | None = Field(default=None, ge=0, description="exactly this many visible rows")
+    rows_where: str | None = Field(default=None, description="exactly the sample rows this predicate selects")
+    masked: tuple[Name, ...] | None = Field(default=None, description="exactly these visible columns masked")
+
+
 class AccessModel(_Model):
     """One access model; `name` is the file stem and keys the reconciler's ledger rows."""
 
@@ -219,6 +230,7 @@ class AccessModel(_Model):
         default=False, description="DROP IDENTITY PROVIDER ... CASCADE (also deletes the provider's users and roles)")
     personas: tuple[PersonaSpec, ...] = Field(
         default=(), description="example people for `preview`; without any, one per IdC group")
+    expect: tuple[ExpectSpec, ...] = Field(default=(), description="who must see what (see `preview`)")
     sample_data: dict[QualifiedTable, Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_./-]+\.csv$")]] = Field(
         default_factory=dict, description="table -> CSV file beside the model (header row: column names)")
 
@@ -308,6 +320,14 @@ class _Compiler:
                           f"(known: {', '.join(self.model.roles.idc_groups) or 'none'})")
         for table in self.model.sample_data:
             self.table(f"sample_data.{table}", table)
+        personas = {fold(p.name, self.cs) for p in self.model.personas} or groups
+        for i, expectation in enumerate(self.model.expect):
+            if fold(expectation.persona, self.cs) not in personas:
+                _fail(f"expect[{i}].persona", f"no persona '{expectation.persona}' (personas: "
+                      f"{', '.join(p.name for p in self.model.personas) or 'one per IdC group'})")
+            self.table(f"expect[{i}].table", expectation.table, expectation.masked or ())
+            if {expectation.access, expectation.rows, expectation.rows_where, expectation.masked} == {None}:
+                _fail(f"expect[{i}]", "says nothing to check; give access, rows, rows_where or masked")
 
     def compile(self) -> AccessState:
         m = self.model

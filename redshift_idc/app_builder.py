@@ -9,9 +9,10 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from components.serverless_nag_rules import RedshiftServerlessChecks
-from redshift_idc.access_model import AccessModel, load_model
+from redshift_idc.access_model import AccessModel
 from redshift_idc.config import ConfigError, EnvironmentConfig, load_environment
 from redshift_idc.pipeline_config import PipelineConfig
+from redshift_idc.plan_cli import checked_model
 from redshift_idc.runtime.sql_text import fold
 from stacks.access_stack import AccessStack
 from stacks.connections_stack import ConnectionsStack
@@ -49,7 +50,7 @@ def add_environment(app: Construct, config: EnvironmentConfig, *, nag: bool = Tr
         stacks["connections"] = ConnectionsStack(app, f"{config.stack_prefix}Connections", config=config,
                                                  warehouse=warehouse)
     if config.access_model is not None:
-        model, desired = load_model(config.access_model, config)
+        model, desired = checked_model(config)
         check_federation_roles(config, model)
         stacks["access"] = AccessStack(app, f"{config.stack_prefix}Access", config=config, warehouse=warehouse,
                                        model=model, desired=desired)

@@ -57,10 +57,21 @@ def model_for(config: EnvironmentConfig) -> tuple[AccessModel, AccessState]:
     return load_model(config.access_model, config)
 
 
+def checked_model(config: EnvironmentConfig) -> tuple[AccessModel, AccessState]:
+    """The model, after the checks `validate`, `plan` and synth share beyond the loader's: its expectations
+    of who sees what hold on the sample rows."""
+    from redshift_idc.preview import check_expectations
+
+    model, desired = model_for(config)
+    check_expectations(model, desired, load_scripts(model), config.redshift_idc_application.identity_namespace,
+                       ACCESS_DIR)
+    return model, desired
+
+
 def offline_plan(config: EnvironmentConfig) -> str:
     """The first deploy's SQL, then its size and estimated apply time (the model loader has already
     refused a model whose estimate does not fit)."""
-    model, desired = model_for(config)
+    model, desired = checked_model(config)
     planned = plan(desired, AccessState(case_sensitive=desired.case_sensitive), {}, prune=model.prune,
                    identity_provider_drop_cascade=model.identity_provider_drop_cascade)
     scripts = load_scripts(model)

@@ -120,10 +120,13 @@ class Preview:
     model: str
     personas: list[PersonaView]
     warnings: list[PreviewWarning]
+    samples: Any = field(default=None, repr=False)  # the DuckDB connection holding the sample rows
+    failures: list[str] = field(default_factory=list)  # expectations the preview contradicts
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "personas": [p.to_json() for p in self.personas],
-                "warnings": [{"code": w.code, "message": w.message} for w in self.warnings]}
+                "warnings": [{"code": w.code, "message": w.message} for w in self.warnings],
+                "failed_expectations": self.failures}
 
 
 # ------------------------------------------------------------------------------------------ the rules
@@ -403,7 +406,19 @@ def build_preview(model: AccessModel, desired: AccessState, scripts: Sequence[di
     evaluator = _Evaluator(model, rules, samples)
     personas = personas_of(model, identity_namespace, rules)
     views = [PersonaView(p, [evaluator.view(p, table) for table in sorted(model.tables)]) for p in personas]
-    return Preview(model.name, views, _lints(model, identity_namespace, rules, evaluator, views))
+    result = Preview(model.name, views, _lints(model, identity_namespace, rules, evaluator, views), samples.db)
+    result.failures = failed_expectations(model, result)
+    return result
+
+
+def check_expectations(model: AccessModel, desired: AccessState, scripts: Sequence[dict[str, str]],
+                       identity_namespace: str, access_dir: Path) -> None:
+    """`validate`, `plan` and synth: a model whose expectations fail is refused, each failure named."""
+    if not model.expect:
+        return
+    failures = build_preview(model, desired, scripts, identity_namespace, access_dir).failures
+    if failures:
+        raise PreviewError(f"{len(failures)} expectation(s) failed:\n  " + "\n  ".join(failures))
 
 
 # ------------------------------------------------------------------------------------------- lints
@@ -488,6 +503,7 @@ def render_text(preview: Preview, limit: int = 20) -> str:
                 lines.append(f"    ... {len(t.rows) - limit} more")
     for w in preview.warnings:
         lines.append(f"warning [{w.code}]: {w.message}")
+    lines += [f"failed expectation: {f}" for f in preview.failures]
     return "\n".join(lines) + "\n"
 
 
@@ -511,3 +527,48 @@ def render_markdown(preview: Preview) -> str:
 
 def render_json(preview: Preview) -> str:
     return json.dumps(preview.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+# ------------------------------------------------------------------------------------- expectations
+
+
+def failed_expectations(model: AccessModel, preview: Preview, samples_db: Any = None) -> list[str]:
+    """Each expectation of the model the preview contradicts, naming the persona, the table and the
+    difference (rows missing or extra, columns)."""
+    failures = []
+    db = samples_db if samples_db is not None else preview.samples
+    for i, expectation in enumerate(model.expect):
+        where = f"access/{model.name}.yaml: expect[{i}]: persona {expectation.persona}, {expectation.table}"
+        view = next((p for p in preview.personas if p.persona.name.lower() == expectation.persona.lower()), None)
+        table = next((t for t in view.tables if t.table == expectation.table), None) if view else None
+        if view is None or table is None:
+            failures.append(f"{where}: not in the preview")
+            continue
+        if expectation.access is not None and table.access != expectation.access:
+            failures.append(f"{where}: access is {table.access}" + (
+                f" (missing {' and '.join(table.missing)})" if table.missing else "") +
+                f", expected {expectation.access}")
+        if expectation.rows is not None and len(table.rows) != expectation.rows:
+            failures.append(f"{where}: sees {len(table.rows)} row(s), expected {expectation.rows}")
+        if expectation.rows_where is not None:
+            schema, name = split_table(expectation.table)
+            predicate = _translate(expectation.rows_where, f"{where}: rows_where", view.persona)
+            wanted = {int(r[0]) for r in db.execute(
+                f"SELECT rowid FROM {_qualified(schema, name)} WHERE {predicate}").fetchall()}
+            seen = set(table.row_ids)
+            first = model.tables[expectation.table][0]
+            values = {int(r[0]): str(r[1]) for r in db.execute(
+                f"SELECT rowid, {_quote(first)} FROM {_qualified(schema, name)}").fetchall()}
+            missing = [f"{first}={values[i]}" for i in sorted(wanted - seen)]
+            extra = [f"{first}={values[i]}" for i in sorted(seen - wanted)]
+            if missing or extra:
+                failures.append(f"{where}: rows_where {expectation.rows_where!r}: " + "; ".join(
+                    part for part in (f"rows missing: {', '.join(missing)}" if missing else "",
+                                      f"rows extra: {', '.join(extra)}" if extra else "") if part))
+        if expectation.masked is not None:
+            expected = {c.lower() for c in expectation.masked}
+            actual = {c.lower() for c in table.masked_columns}
+            if expected != actual:
+                failures.append(f"{where}: masked columns are {', '.join(sorted(actual)) or 'none'}, expected "
+                                f"{', '.join(sorted(expected)) or 'none'}")
+    return failures

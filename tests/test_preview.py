@@ -202,3 +202,53 @@ def test_the_plan_ends_with_a_short_preview() -> None:
     frank = "--   Frank: finance_schema.revenue denied, public.sales_data 1/5, sales_schema.store_sales denied"
     assert frank in summary
     assert "-- warning [unseen-rows]" in summary
+
+
+def test_expectations_hold_or_name_the_persona_the_table_and_the_difference() -> None:
+    data = model(expect=[
+        {"persona": "Ann", "table": "s.t", "rows_where": "region = 'EU'"},
+        {"persona": "Ann", "table": "s.t", "rows": 1, "access": "ok", "masked": []},
+    ])
+    assert preview(data).failures == []
+    data["expect"] = [
+        {"persona": "Ann", "table": "s.t", "rows_where": "region IN ('EU', 'US')"},
+        {"persona": "Bob", "table": "s.t", "rows": 3},
+        {"persona": "Boss", "table": "s.t", "access": "denied"},
+        {"persona": "Bob", "table": "s.t", "masked": ["amount"]},
+    ]
+    failures = preview(data).failures
+    assert failures == [
+        "access/test.yaml: expect[0]: persona Ann, s.t: rows_where \"region IN ('EU', 'US')\": rows missing: region=US",
+        "access/test.yaml: expect[1]: persona Bob, s.t: sees 1 row(s), expected 3",
+        "access/test.yaml: expect[2]: persona Boss, s.t: access is ok, expected denied",
+        "access/test.yaml: expect[3]: persona Bob, s.t: masked columns are none, expected amount",
+    ]
+
+
+def test_an_expectation_must_name_a_persona_and_say_something() -> None:
+    with pytest.raises(Exception, match=r"expect\[0\].persona: no persona 'Zed'"):
+        preview(model(expect=[{"persona": "Zed", "table": "s.t", "rows": 1}]))
+    with pytest.raises(Exception, match=r"expect\[0\]: says nothing to check"):
+        preview(model(expect=[{"persona": "Ann", "table": "s.t"}]))
+
+
+def test_a_wrong_expectation_fails_plan_validate_and_synth(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from redshift_idc import plan_cli
+    from redshift_idc.access_model import ExpectSpec
+    from redshift_idc.app_builder import add_environment, new_app
+    from redshift_idc.config import ConfigError, load_environment
+
+    original = plan_cli.model_for
+
+    def wrong(config: Any) -> Any:
+        demo, desired = original(config)
+        return demo.model_copy(update={"expect": (ExpectSpec(persona="Frank", table="public.sales_data",
+                                                             rows=2),)}), desired
+
+    monkeypatch.setattr(plan_cli, "model_for", wrong)
+    for command in (["plan", "--env", "demo"], ["validate", "--env", "demo"]):
+        assert main(command) == 2
+        assert "expect[0]: persona Frank, public.sales_data: sees 1 row(s), expected 2" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match=r"persona Frank, public.sales_data: sees 1 row"):
+        add_environment(new_app(), load_environment("demo"), nag=False)

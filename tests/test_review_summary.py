@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from redshift_idc import app_builder
+from redshift_idc import app_builder, plan_cli
 from redshift_idc.__main__ import main
 from redshift_idc.access_model import ACCESS_DIR, load_model, load_scripts
 from redshift_idc.config import CONFIG_DIR, EnvironmentConfig, load_environment, parse_environment, read_yaml
@@ -62,9 +62,9 @@ def assemblies(tmp_path_factory: pytest.TempPathFactory) -> Assemblies:
     base = _synth(demo, root / "base")
     access_dir = root / "access"
     _model_with_added_role(access_dir)
-    # app_builder loads `access/<model>.yaml` from the project; this synth reads the variant instead.
+    # Synth loads `access/<model>.yaml` from the project (plan_cli.model_for); this one reads the variant.
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(app_builder, "load_model", partial(load_model, access_dir=access_dir))
+        patch.setattr(plan_cli, "load_model", partial(load_model, access_dir=access_dir))
         added_role = _synth(demo, root / "added-role")
     data = read_yaml(CONFIG_DIR / "demo.yaml")
     data["warehouse"]["base_capacity_rpu"] = 16
