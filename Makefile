@@ -54,7 +54,8 @@ plan: install
 # Who sees what, offline: each persona's rows of each table on the model's sample rows (FORMAT=text|markdown|json).
 FORMAT ?= text
 preview: $(VENV)/.installed
-	$(PY) -m redshift_idc preview --env $(ENV) --format $(FORMAT) $(if $(PERSONA),--persona '$(PERSONA)')
+	$(PY) -m redshift_idc preview --env $(ENV) --format $(FORMAT) $(if $(PERSONA),--persona '$(PERSONA)') \
+	  $(if $(STRICT),--strict)
 
 lint: install
 	$(VENV)/bin/ruff check .

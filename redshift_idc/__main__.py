@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     preview.add_argument("--persona", help="only this persona (default: every one)")
     preview.add_argument("--format", choices=("text", "markdown", "json"), default="text",
                          help="text (default), markdown (for a pull request) or json (one object)")
+    preview.add_argument("--strict", action="store_true",
+                         help="fail (exit 2) on warnings the model's allow_warnings does not accept")
     query = commands.add_parser("query", help="run SQL as a signed-in IdP user (trusted identity propagation)")
     query.add_argument("--env", default="demo")
     query.add_argument("--id-token-file", required=True, type=Path, help="file holding the IdP's id token (JWT)")
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(offline_plan(config), end="")
         elif args.command == "preview":
-            print(preview_command(load_environment(args.env), args.persona, args.format), end="")
+            print(preview_command(load_environment(args.env), args.persona, args.format, args.strict), end="")
         elif args.command == "drift":
             return drift_command(args.env, args.secret_arn, args.outputs)
         elif args.command == "review":

@@ -207,6 +207,13 @@ class ExpectSpec(_Model):
     masked: tuple[Name, ...] | None = Field(default=None, description="exactly these visible columns masked")
 
 
+class AllowWarningSpec(_Model):
+    """A preview warning accepted on purpose: `--strict` then does not fail on it."""
+
+    code: Literal["rls-no-policy", "and-narrows", "unseen-rows", "select-without-usage"]
+    reason: Annotated[str, StringConstraints(min_length=3)]
+
+
 class AccessModel(_Model):
     """One access model; `name` is the file stem and keys the reconciler's ledger rows."""
 
@@ -231,6 +238,8 @@ class AccessModel(_Model):
     personas: tuple[PersonaSpec, ...] = Field(
         default=(), description="example people for `preview`; without any, one per IdC group")
     expect: tuple[ExpectSpec, ...] = Field(default=(), description="who must see what (see `preview`)")
+    allow_warnings: tuple[AllowWarningSpec, ...] = Field(
+        default=(), description="preview warnings accepted on purpose, each with its reason")
     sample_data: dict[QualifiedTable, Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_./-]+\.csv$")]] = Field(
         default_factory=dict, description="table -> CSV file beside the model (header row: column names)")
 

@@ -96,13 +96,20 @@ def preview_summary(config: EnvironmentConfig, model: AccessModel, desired: Acce
     return "\n".join(lines) + "\n"
 
 
-def preview_command(config: EnvironmentConfig, persona: str | None = None, output: str = "text") -> str:
-    """`python -m redshift_idc preview`: the access preview of the environment's model."""
-    from redshift_idc.preview import build_preview, render_json, render_markdown, render_text
+def preview_command(config: EnvironmentConfig, persona: str | None = None, output: str = "text",
+                    strict: bool = False) -> str:
+    """`python -m redshift_idc preview`: the access preview of the environment's model. `strict`: warnings
+    the model does not accept (`allow_warnings`), and failed expectations, are errors."""
+    from redshift_idc.preview import PreviewError, build_preview, render_json, render_markdown, render_text, unaccepted
 
     model, desired = model_for(config)
     result = build_preview(model, desired, load_scripts(model), config.redshift_idc_application.identity_namespace,
                            ACCESS_DIR)
+    if strict and (unaccepted(model, result) or result.failures):
+        problems = [f"warning [{w.code}]: {w.message}" for w in unaccepted(model, result)] + [
+            f"failed expectation: {f}" for f in result.failures]
+        raise PreviewError(f"access/{model.name}.yaml: --strict: {len(problems)} problem(s) (accept a warning "
+                           "with allow_warnings: [{code: ..., reason: ...}]):\n  " + "\n  ".join(problems))
     if persona is not None:
         chosen = [p for p in result.personas if p.persona.name.lower() == persona.lower()]
         if not chosen:

@@ -411,6 +411,12 @@ def build_preview(model: AccessModel, desired: AccessState, scripts: Sequence[di
     return result
 
 
+def unaccepted(model: AccessModel, preview: Preview) -> list[PreviewWarning]:
+    """The warnings `--strict` fails on: those whose code the model does not accept (`allow_warnings`)."""
+    allowed = {a.code for a in model.allow_warnings}
+    return [w for w in preview.warnings if w.code not in allowed]
+
+
 def check_expectations(model: AccessModel, desired: AccessState, scripts: Sequence[dict[str, str]],
                        identity_namespace: str, access_dir: Path) -> None:
     """`validate`, `plan` and synth: a model whose expectations fail is refused, each failure named."""

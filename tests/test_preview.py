@@ -252,3 +252,18 @@ def test_a_wrong_expectation_fails_plan_validate_and_synth(monkeypatch: pytest.M
         assert "expect[0]: persona Frank, public.sales_data: sees 1 row(s), expected 2" in capsys.readouterr().err
     with pytest.raises(ConfigError, match=r"persona Frank, public.sales_data: sees 1 row"):
         add_environment(new_app(), load_environment("demo"), nag=False)
+
+
+def test_strict_fails_on_warnings_the_model_does_not_accept(monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["preview", "--env", "demo", "--strict"]) == 0  # the demo accepts its two, with reasons
+    capsys.readouterr()
+    from redshift_idc import plan_cli
+
+    original = plan_cli.model_for
+    monkeypatch.setattr(plan_cli, "model_for", lambda config: (
+        original(config)[0].model_copy(update={"allow_warnings": ()}), original(config)[1]))
+    assert main(["preview", "--env", "demo", "--strict"]) == 2
+    error = capsys.readouterr().err
+    assert "--strict: 2 problem(s)" in error and "warning [unseen-rows]" in error and "allow_warnings" in error
+    assert main(["preview", "--env", "demo"]) == 0  # without --strict, warnings are warnings
