@@ -10,10 +10,15 @@ the plan shows them as `***`; the reconciler puts the real value in the statemen
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from redshift_idc.access_model import ACCESS_DIR, AccessModel, load_model, load_scripts
 from redshift_idc.apply_estimate import estimate
 from redshift_idc.config import ConfigError, EnvironmentConfig
 from redshift_idc.runtime.access_state import AccessState
+
+if TYPE_CHECKING:
+    from redshift_idc.preview import Preview
 from redshift_idc.runtime.planner import Plan, Statement, plan
 from redshift_idc.runtime.reconciler import split_script
 
@@ -71,22 +76,22 @@ def checked_model(config: EnvironmentConfig) -> tuple[AccessModel, AccessState]:
 def offline_plan(config: EnvironmentConfig) -> str:
     """The first deploy's SQL, then its size and estimated apply time (the model loader has already
     refused a model whose estimate does not fit)."""
-    model, desired = checked_model(config)
+    from redshift_idc.preview import build_preview, raise_failed_expectations
+
+    model, desired = model_for(config)
+    scripts = load_scripts(model)
+    # One preview serves both the expectations (the check checked_model makes) and the summary.
+    preview = build_preview(model, desired, scripts, config.redshift_idc_application.identity_namespace, ACCESS_DIR)
+    raise_failed_expectations(preview)
     planned = plan(desired, AccessState(case_sensitive=desired.case_sensitive), {}, prune=model.prune,
                    identity_provider_drop_cascade=model.identity_provider_drop_cascade)
-    scripts = load_scripts(model)
     size = estimate(planned, model.name, model.ledger_schema, len(scripts))
-    return (render_for_review(planned, scripts) + f"-- first deploy: {size.summary()}\n"
-            + preview_summary(config, model, desired, scripts))
+    return render_for_review(planned, scripts) + f"-- first deploy: {size.summary()}\n" + preview_summary(preview)
 
 
-def preview_summary(config: EnvironmentConfig, model: AccessModel, desired: AccessState,
-                    scripts: list[dict[str, str]]) -> str:
+def preview_summary(result: Preview) -> str:
     """Who sees what, in a few comment lines: rows of each table per persona, and the preview's lints
     (`make preview` shows the rows themselves)."""
-    from redshift_idc.preview import build_preview
-
-    result = build_preview(model, desired, scripts, config.redshift_idc_application.identity_namespace, ACCESS_DIR)
     lines = ["-- who sees what on the sample rows (make preview ENV=... for the rows):"]
     for view in result.personas:
         seen = [f"{t.table} {len(t.rows)}/{t.total_rows}" if t.access == "ok" else f"{t.table} denied"

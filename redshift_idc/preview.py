@@ -422,9 +422,12 @@ def check_expectations(model: AccessModel, desired: AccessState, scripts: Sequen
     """`validate`, `plan` and synth: a model whose expectations fail is refused, each failure named."""
     if not model.expect:
         return
-    failures = build_preview(model, desired, scripts, identity_namespace, access_dir).failures
-    if failures:
-        raise PreviewError(f"{len(failures)} expectation(s) failed:\n  " + "\n  ".join(failures))
+    raise_failed_expectations(build_preview(model, desired, scripts, identity_namespace, access_dir))
+
+
+def raise_failed_expectations(preview: Preview) -> None:
+    if preview.failures:
+        raise PreviewError(f"{len(preview.failures)} expectation(s) failed:\n  " + "\n  ".join(preview.failures))
 
 
 # ------------------------------------------------------------------------------------------- lints

@@ -44,6 +44,7 @@ from botocore.exceptions import ClientError
 from redshift_idc.runtime.access_state import AccessState, IdentityProvider
 from redshift_idc.runtime.catalog import SECADMIN, Snapshot, parse_snapshot, read_queries
 from redshift_idc.runtime.data_api import (
+    RUNNING,
     TERMINAL,
     DataApi,
     error_code,
@@ -443,7 +444,7 @@ class Reconciler:
             if status in TERMINAL:
                 self._remember_duration(description, self.clock.monotonic() - waiting_since)
                 return description
-            if status not in ("SUBMITTED", "PICKED", "STARTED"):
+            if status not in RUNNING:
                 self.log(f"{what}: unexpected status {status!r}; polling on")
             age = self.clock.monotonic() - waiting_since
             if self.deadline is not None and self.clock.time() >= self.deadline:
@@ -519,13 +520,13 @@ class _SleepClock:
 
 def _holds(description: dict[str, Any], sqls: Sequence[str]) -> bool:
     """Whether the statement the Data API returned is the one just sent (a repeated ClientToken returns
-    an earlier attempt's statement). Compared with literals hidden: an identity provider statement as sent
-    carries its secret, and nothing here needs to see it."""
+    an earlier attempt's statement): the same SQL exactly, literals included (two batches differing only
+    in a policy's literal are different steps)."""
     subs = description.get("SubStatements") or []
     held = [str(s.get("QueryString", "")) for s in subs] if subs else [str(description.get("QueryString", ""))]
     if not held or held == [""]:
         return True  # the service did not echo the SQL: nothing to compare
-    return [redact_literals(q) for q in held] == [redact_literals(q) for q in sqls]
+    return held == list(sqls)
 
 
 def _first_words(sql: str) -> str:
