@@ -73,6 +73,16 @@ def checked_model(config: EnvironmentConfig) -> tuple[AccessModel, AccessState]:
     return model, desired
 
 
+def environment_preview(config: EnvironmentConfig) -> tuple[AccessModel, Preview]:
+    """Who sees what in the environment's model, on its sample rows (`preview` and the Streamlit example's
+    preview mode), its expectations checked (`failures`)."""
+    from redshift_idc.preview import build_preview
+
+    model, desired = model_for(config)
+    return model, build_preview(model, desired, load_scripts(model),
+                                config.redshift_idc_application.identity_namespace, ACCESS_DIR)
+
+
 def offline_plan(config: EnvironmentConfig) -> str:
     """The first deploy's SQL, then its size and estimated apply time (the model loader has already
     refused a model whose estimate does not fit)."""
@@ -105,11 +115,9 @@ def preview_command(config: EnvironmentConfig, persona: str | None = None, outpu
                     strict: bool = False) -> str:
     """`python -m redshift_idc preview`: the access preview of the environment's model. `strict`: warnings
     the model does not accept (`allow_warnings`), and failed expectations, are errors."""
-    from redshift_idc.preview import PreviewError, build_preview, render_json, render_markdown, render_text, unaccepted
+    from redshift_idc.preview import PreviewError, render_json, render_markdown, render_text, unaccepted
 
-    model, desired = model_for(config)
-    result = build_preview(model, desired, load_scripts(model), config.redshift_idc_application.identity_namespace,
-                           ACCESS_DIR)
+    model, result = environment_preview(config)
     if strict and (unaccepted(model, result) or result.failures):
         problems = [f"warning [{w.code}]: {w.message}" for w in unaccepted(model, result)] + [
             f"failed expectation: {f}" for f in result.failures]

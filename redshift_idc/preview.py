@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import json
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -36,6 +37,8 @@ from typing import Any
 import duckdb
 import sqlglot
 from sqlglot import exp
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify_columns import qualify_columns
 
 from redshift_idc.access_model import AccessModel, split_table
 from redshift_idc.config import ConfigError
@@ -56,6 +59,7 @@ from redshift_idc.runtime.access_state import (
 from redshift_idc.runtime.sql_text import fold
 
 PUBLIC = "public"
+INPUTS_SUFFIX = ".preview.json"  # <stack artifact id><suffix> in a cloud assembly: the stack's PreviewInputs
 
 
 class PreviewError(ConfigError):
@@ -89,6 +93,19 @@ class TableView:
     @property
     def masked_columns(self) -> tuple[str, ...]:
         return tuple(c for c in self.columns if c in self.masking)
+
+    def why(self) -> list[str]:
+        """What decided the rows and values: RLS and its policies, IGNORE RLS, masking, column grants."""
+        reasons = []
+        if self.ignore_rls:
+            reasons.append("IGNORE RLS: every row")
+        elif self.rls:
+            reasons.append(f"RLS {self.conjunction}: {', '.join(self.policies) or 'no policy applies'}")
+        if self.masking:
+            reasons.append("masked " + ", ".join(f"{c} by {m}" for c, m in sorted(self.masking.items())))
+        if self.denied_columns:
+            reasons.append(f"columns granted: {', '.join(self.columns)}")
+        return reasons
 
     def to_json(self) -> dict[str, Any]:
         return {"table": self.table, "access": self.access, "missing": list(self.missing),
@@ -127,6 +144,71 @@ class Preview:
         return {"model": self.model, "personas": [p.to_json() for p in self.personas],
                 "warnings": [{"code": w.code, "message": w.message} for w in self.warnings],
                 "failed_expectations": self.failures}
+
+
+# ------------------------------------------------------------------------------------------ the inputs
+
+
+@dataclass(frozen=True)
+class PreviewInputs:
+    """What the rules are evaluated on: the tables, the personas and the sample rows' sources.
+
+    They are kept apart from the rules (the compiled `AccessState`) so that `make review` can evaluate the
+    base branch's rules on the head's sample rows: synth writes them into the cloud assembly beside the
+    template (`<stack>.preview.json`), and the review reads them back with `from_json`."""
+
+    model: str
+    identity_namespace: str
+    case_sensitive: bool
+    tables: dict[str, tuple[str, ...]]  # schema.table -> declared columns, in order
+    personas: tuple[tuple[str, tuple[str, ...]], ...]  # (name, IdC groups); the default one per group resolved
+    scripts: tuple[dict[str, str], ...] = ()  # the model's scripts (their INSERT ... VALUES are sample rows)
+    csv: dict[str, tuple[str, str]] = field(default_factory=dict)  # table -> (file name, CSV text)
+
+    @property
+    def source(self) -> str:
+        return f"access/{self.model}.yaml"
+
+    @classmethod
+    def of_model(cls, model: AccessModel, scripts: Sequence[dict[str, str]], identity_namespace: str,
+                 access_dir: Path) -> PreviewInputs:
+        """The model's personas (or one per IdC group, named after it) and its sample data files read."""
+        personas = tuple((p.name, tuple(p.groups)) for p in model.personas) or tuple(
+            (g, (g,)) for g in model.roles.idc_groups)
+        csv_texts: dict[str, tuple[str, str]] = {}
+        for table, relative in sorted(model.sample_data.items()):
+            path = access_dir / relative
+            try:
+                csv_texts[table] = (relative, path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError) as error:
+                raise PreviewError(f"access/{model.name}.yaml: sample_data.{table}: cannot read {path}: "
+                                   f"{error}") from None
+        return cls(model.name, identity_namespace, model.case_sensitive_identifiers,
+                   {t: tuple(c) for t, c in model.tables.items()}, personas, tuple(scripts), csv_texts)
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything but the scripts, which the assembly's model document already holds."""
+        return {"model": self.model, "identity_namespace": self.identity_namespace,
+                "case_sensitive": self.case_sensitive,
+                "tables": {t: list(c) for t, c in sorted(self.tables.items())},
+                "personas": [{"name": n, "groups": list(g)} for n, g in self.personas],
+                "csv": {t: {"file": f, "text": text} for t, (f, text) in sorted(self.csv.items())}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], scripts: Sequence[dict[str, str]]) -> PreviewInputs:
+        return cls(str(data["model"]), str(data["identity_namespace"]), bool(data["case_sensitive"]),
+                   {str(t): tuple(str(c) for c in cs) for t, cs in data["tables"].items()},
+                   tuple((str(p["name"]), tuple(str(g) for g in p["groups"])) for p in data["personas"]),
+                   tuple(scripts), {str(t): (str(v["file"]), str(v["text"])) for t, v in data["csv"].items()})
+
+
+def write_inputs(assembly: Path, artifact_id: str, inputs: PreviewInputs) -> Path:
+    """Writes the inputs into a cloud assembly directory, sorted, so the same model gives the same bytes."""
+    assembly.mkdir(parents=True, exist_ok=True)
+    path = assembly / f"{artifact_id}{INPUTS_SUFFIX}"
+    path.write_text(json.dumps(inputs.to_json(), indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+    return path
 
 
 # ------------------------------------------------------------------------------------------ the rules
@@ -195,19 +277,23 @@ def _qualified(schema: str, table: str) -> str:
 class _Samples:
     """An in-memory DuckDB holding the model's tables with their sample rows."""
 
-    def __init__(self, model: AccessModel, scripts: Sequence[dict[str, str]], access_dir: Path) -> None:
+    def __init__(self, inputs: PreviewInputs) -> None:
         self.db = duckdb.connect(":memory:")
-        self.model = model
-        self.cs = model.case_sensitive_identifiers
+        self.inputs = inputs
+        self.cs = inputs.case_sensitive
         self.created: set[tuple[str, str]] = set()
-        for script in scripts:
+        for script in inputs.scripts:
             self._load_script(script["Name"], script["Sql"])
-        for table, columns in model.tables.items():
+        for table, columns in inputs.tables.items():
             schema, name = split_table(table)
             if (fold(schema, self.cs), fold(name, self.cs)) not in self.created:
                 self._create(schema, name, [(c, "VARCHAR") for c in columns])
-        for table, relative in sorted(model.sample_data.items()):
-            self._load_csv(table, access_dir / relative)
+        if inputs.csv:
+            with tempfile.TemporaryDirectory(prefix="redshift-idc-preview-") as folder:
+                for index, (table, (file_name, text)) in enumerate(sorted(inputs.csv.items())):
+                    path = Path(folder) / f"{index}.csv"
+                    path.write_text(text, encoding="utf-8")
+                    self._load_csv(table, file_name, path)
 
     def _create(self, schema: str, name: str, columns: Sequence[tuple[str, str]]) -> None:
         self.db.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
@@ -243,36 +329,42 @@ class _Samples:
                     raise PreviewError(f"sql/{name}: the preview cannot load the rows of "
                                        f"{target.sql(dialect='redshift')}: {error}") from None
 
-    def _load_csv(self, table: str, path: Path) -> None:
+    def _load_csv(self, table: str, file_name: str, path: Path) -> None:
         schema, name = split_table(table)
-        if not path.is_file():
-            raise PreviewError(f"access/{self.model.name}.yaml: sample_data.{table}: no such file {path}")
+        where = f"{self.inputs.source}: sample_data.{table} ({file_name})"
         with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames or []
-            declared = {fold(c, self.cs): c for c in self.model.tables[table]}
-            unknown = [h for h in header if fold(h, self.cs) not in declared]
-            if unknown:
-                raise PreviewError(f"access/{self.model.name}.yaml: sample_data.{table}: {path.name} has columns "
-                                   f"{', '.join(unknown)} that `tables` does not declare for {table}")
+            header = next(csv.reader(handle), [])
+        declared = {fold(c, self.cs) for c in self.inputs.tables[table]}
+        unknown = [h for h in header if fold(h, self.cs) not in declared]
+        if unknown:
+            raise PreviewError(f"{where}: has columns {', '.join(unknown)} that `tables` does not declare for "
+                               f"{table}")
         columns = ", ".join(_quote(h) for h in header)
         try:  # DuckDB reads the file itself (as text; the INSERT casts to the table's types)
             self.db.execute(f"INSERT INTO {_qualified(schema, name)} ({columns}) SELECT {columns} FROM "
                             "read_csv(?, header = true, all_varchar = true)", [str(path)])
         except duckdb.Error as error:
-            raise PreviewError(f"{path}: its rows do not fit {table}: {error}") from None
+            raise PreviewError(f"{where}: its rows do not fit {table}: {error}") from None
 
 
 # ----------------------------------------------------------------------------------- expressions
 
 
-def _translate(expression: str, where: str, persona: Persona, columns: dict[str, str] | None = None) -> str:
+def _translate(expression: str, where: str, persona: Persona, columns: dict[str, str] | None = None,
+               types: Sequence[tuple[str, str]] = ()) -> str:
     """A Redshift expression as DuckDB SQL for this persona: current_user is its user, user_is_member_of
-    is decided from its roles, `columns` renames column references (masking inputs)."""
+    is decided from its roles, `columns` renames column references (masking inputs). `types`: the
+    expression's columns and their Redshift types (a policy's `WITH` columns), for division."""
     try:
         tree = sqlglot.parse_one(expression, read="redshift")
     except sqlglot.errors.ParseError as error:
         raise PreviewError(f"{where}: the preview cannot parse {expression!r}: {error}") from None
+    for literal in tree.find_all(exp.Literal):
+        if literal.is_string and literal.this != literal.this.rstrip(" "):
+            raise PreviewError(f"{where}: the string {literal.sql(dialect='redshift')} ends in blanks, which "
+                               "Redshift ignores when it compares text and DuckDB does not")
+    if tree.find(exp.Div) is not None:
+        tree = _redshift_division(tree, where, types)
 
     def rewrite(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.CurrentUser) or (isinstance(node, exp.Column) and node.name.lower() == "current_user"
@@ -298,31 +390,60 @@ def _translate(expression: str, where: str, persona: Persona, columns: dict[str,
     return str(tree.transform(rewrite).sql(dialect="duckdb"))
 
 
+def _redshift_division(tree: exp.Expr, where: str, types: Sequence[tuple[str, str]]) -> exp.Expr:
+    """Redshift divides an integer by an integer to an integer (truncated), DuckDB's `/` to a double: an
+    integer division becomes DuckDB's `//`. The operand types come from the declared column types; a
+    division whose operand types sqlglot cannot infer is refused rather than guessed."""
+    schema: dict[str, object] = {"policy_input": {fold(name): kind for name, kind in types}}
+    select = exp.select(tree.copy()).from_("policy_input")
+    try:
+        select = qualify_columns(select, schema=schema, dialect="redshift")
+    except sqlglot.errors.SqlglotError as error:
+        raise PreviewError(f"{where}: the preview cannot type the columns of {tree.sql(dialect='redshift')!r} "
+                           f"to decide its division: {error}") from None
+    annotate_types(select, schema=schema, dialect="redshift")
+    typed = select.selects[0]
+    integers = exp.DataType.INTEGER_TYPES
+    for division in typed.find_all(exp.Div):
+        left, right = division.this.type, division.expression.type
+        if left is None or right is None or left.is_type(exp.DataType.Type.UNKNOWN) or right.is_type(
+                exp.DataType.Type.UNKNOWN):
+            shown = division.copy()
+            for column in shown.find_all(exp.Column):
+                column.set("table", None)
+            raise PreviewError(f"{where}: the preview cannot tell whether {shown.sql(dialect='redshift')} "
+                               "divides integers (Redshift truncates those, DuckDB does not)")
+        if left.is_type(*integers) and right.is_type(*integers):
+            division.replace(exp.IntDiv(this=division.this, expression=division.expression))
+    for column in typed.find_all(exp.Column):
+        column.set("table", None)
+    return typed.unalias() if isinstance(typed, exp.Alias) else typed
+
+
 # ----------------------------------------------------------------------------------------- preview
 
 
-def personas_of(model: AccessModel, identity_namespace: str, rules: _Rules) -> list[Persona]:
-    """The model's personas, or one per IdC group, named after it."""
-    specs = [(p.name, p.groups) for p in model.personas] or [(g, (g,)) for g in model.roles.idc_groups]
+def personas_of(inputs: PreviewInputs, rules: _Rules) -> list[Persona]:
     personas = []
-    for name, groups in specs:
-        direct = [f"{identity_namespace}:{g}" for g in groups]
-        personas.append(Persona(name, tuple(groups), fold(f"{identity_namespace}:{name}"), rules.roles_of(direct)))
+    for name, groups in inputs.personas:
+        direct = [f"{inputs.identity_namespace}:{g}" for g in groups]
+        personas.append(Persona(name, groups, fold(f"{inputs.identity_namespace}:{name}"), rules.roles_of(direct)))
     return personas
 
 
 class _Evaluator:
-    def __init__(self, model: AccessModel, rules: _Rules, samples: _Samples) -> None:
-        self.model = model
+    def __init__(self, inputs: PreviewInputs, rules: _Rules, samples: _Samples) -> None:
+        self.inputs = inputs
         self.rules = rules
         self.samples = samples
-        self.source = f"access/{model.name}.yaml"
+        self.source = inputs.source
+        self.checked_blanks: set[str] = set()
 
     def view(self, persona: Persona, table: str) -> TableView:
         r, f = self.rules, self.rules.fold
         schema, name = split_table(table)
         s, t = f(schema), f(name)
-        declared = self.model.tables[table]
+        declared = self.inputs.tables[table]
         roles = set(persona.roles)
         counted = self.samples.db.execute(f"SELECT COUNT(*) FROM {_qualified(schema, name)}").fetchone()
         total = int(counted[0]) if counted else 0
@@ -341,6 +462,8 @@ class _Evaluator:
                          total_rows=total)
         where = self._rls(persona, view, s, t)
         select = [self._masked(persona, view, s, t, column) for column in columns]
+        if where not in ("TRUE", "FALSE") or view.masking:
+            self._refuse_trailing_blanks(table, schema, name)
         query = (f"SELECT rowid, {', '.join(select)} FROM {_qualified(schema, name)} WHERE {where} ORDER BY rowid")
         try:
             result = self.samples.db.execute(query).fetchall()
@@ -350,6 +473,24 @@ class _Evaluator:
         view.row_ids = tuple(int(row[0]) for row in result)
         view.rows = [{c: _plain(v) for c, v in zip(columns, row[1:], strict=True)} for row in result]
         return view
+
+    def _refuse_trailing_blanks(self, table: str, schema: str, name: str) -> None:
+        """Redshift ignores trailing blanks when it compares CHAR and VARCHAR values
+        (r_Examples_with_character_types), DuckDB does not: a policy over such a sample value could be
+        decided differently, so the preview refuses it (once per table) instead of guessing."""
+        if table in self.checked_blanks:
+            return
+        self.checked_blanks.add(table)
+        db = self.samples.db
+        for column, kind, *_ in db.execute(f"DESCRIBE {_qualified(schema, name)}").fetchall():
+            if str(kind) != "VARCHAR":
+                continue
+            found = db.execute(f"SELECT {_quote(column)} FROM {_qualified(schema, name)} WHERE {_quote(column)} "
+                               "LIKE '% ' ORDER BY rowid LIMIT 1").fetchone()
+            if found is not None:
+                raise PreviewError(f"{self.source}: {table}: the sample value {found[0]!r} of column {column} ends "
+                                   "in blanks, which Redshift ignores when it compares text and DuckDB does not: "
+                                   "trim it in the sample rows")
 
     def _rls(self, persona: Persona, view: TableView, s: str, t: str) -> str:
         r = self.rules
@@ -365,8 +506,9 @@ class _Evaluator:
         view.policies = tuple(r.rls_policies[n].name for n in names if n in r.rls_policies)
         if not names:
             return "FALSE"
-        predicates = [f"({_translate(r.rls_policies[n].using, f'{self.source}: rls policy {n}', persona)})"
-                      for n in names]
+        policies = [r.rls_policies[n] for n in names]
+        predicates = ["(" + _translate(p.using, f"{self.source}: rls policy {p.name}", persona, None, p.columns) + ")"
+                      for p in policies]
         return f" {conjunction} ".join(predicates)
 
     def _masked(self, persona: Persona, view: TableView, s: str, t: str, column: str) -> str:
@@ -389,7 +531,7 @@ class _Evaluator:
                                f"{len(inputs)}")
         mapping = {r.fold(name): inp for (name, _), inp in zip(policy.columns, inputs, strict=True)}
         view.masking[column] = policy.name
-        return f"({_translate(policy.using, where, persona, mapping)}) AS {_quote(column)}"
+        return f"({_translate(policy.using, where, persona, mapping, policy.columns)}) AS {_quote(column)}"
 
 
 def _plain(value: Any) -> Any:
@@ -401,14 +543,20 @@ def _plain(value: Any) -> Any:
 
 def build_preview(model: AccessModel, desired: AccessState, scripts: Sequence[dict[str, str]],
                   identity_namespace: str, access_dir: Path) -> Preview:
-    rules = _Rules(desired)
-    samples = _Samples(model, scripts, access_dir)
-    evaluator = _Evaluator(model, rules, samples)
-    personas = personas_of(model, identity_namespace, rules)
-    views = [PersonaView(p, [evaluator.view(p, table) for table in sorted(model.tables)]) for p in personas]
-    result = Preview(model.name, views, _lints(model, identity_namespace, rules, evaluator, views), samples.db)
+    """The model's preview, with its expectations checked (`failures`)."""
+    result = evaluate(PreviewInputs.of_model(model, scripts, identity_namespace, access_dir), desired)
     result.failures = failed_expectations(model, result)
     return result
+
+
+def evaluate(inputs: PreviewInputs, desired: AccessState) -> Preview:
+    """Who sees what: the rules of `desired` on the tables, personas and sample rows of `inputs`."""
+    rules = _Rules(desired)
+    samples = _Samples(inputs)
+    evaluator = _Evaluator(inputs, rules, samples)
+    personas = personas_of(inputs, rules)
+    views = [PersonaView(p, [evaluator.view(p, table) for table in sorted(inputs.tables)]) for p in personas]
+    return Preview(inputs.model, views, _lints(inputs, rules, evaluator, views), samples.db)
 
 
 def unaccepted(model: AccessModel, preview: Preview) -> list[PreviewWarning]:
@@ -433,8 +581,9 @@ def raise_failed_expectations(preview: Preview) -> None:
 # ------------------------------------------------------------------------------------------- lints
 
 
-def _lints(model: AccessModel, namespace: str, rules: _Rules, evaluator: _Evaluator,
+def _lints(inputs: PreviewInputs, rules: _Rules, evaluator: _Evaluator,
            views: list[PersonaView]) -> list[PreviewWarning]:
+    namespace = inputs.identity_namespace
     warnings: list[PreviewWarning] = []
     for view in views:
         for table in view.tables:
@@ -460,7 +609,7 @@ def _lints(model: AccessModel, namespace: str, rules: _Rules, evaluator: _Evalua
                         f"persona {view.persona.name} ({', '.join(view.persona.groups)}) sees {len(table.rows)} "
                         f"row(s) of {table.table}: its groups' policies ({', '.join(table.policies)}) combine with "
                         f"AND, while each group alone sees at least {min(alone)}")))
-    for qualified in sorted(model.tables):
+    for qualified in sorted(inputs.tables):
         shown: set[int] = set()
         sample_rows = 0
         rls = False
@@ -473,7 +622,7 @@ def _lints(model: AccessModel, namespace: str, rules: _Rules, evaluator: _Evalua
         unseen = [i for i in range(sample_rows) if i not in shown]
         if rls and sample_rows and unseen:
             schema, name = split_table(qualified)
-            first = model.tables[qualified][0]
+            first = inputs.tables[qualified][0]
             values = [str(row[0]) for row in evaluator.samples.db.execute(
                 f"SELECT {_quote(first)} FROM {_qualified(schema, name)} ORDER BY rowid").fetchall()]
             which = ", ".join(f"{first}={values[i]}" for i in unseen)
@@ -495,15 +644,7 @@ def render_text(preview: Preview, limit: int = 20) -> str:
             if t.access == "denied":
                 lines.append(f"  {t.table}: denied, missing {' and '.join(t.missing)}")
                 continue
-            why = []
-            if t.ignore_rls:
-                why.append("IGNORE RLS: every row")
-            elif t.rls:
-                why.append(f"RLS {t.conjunction}: {', '.join(t.policies) or 'no policy applies'}")
-            if t.masking:
-                why.append("masked " + ", ".join(f"{c} by {m}" for c, m in sorted(t.masking.items())))
-            if t.denied_columns:
-                why.append(f"columns granted: {', '.join(t.columns)}")
+            why = t.why()
             lines.append(f"  {t.table}: ok, {len(t.rows)} of {t.total_rows} row(s)"
                          + (f" ({'; '.join(why)})" if why else ""))
             for row in t.rows[:limit]:
@@ -561,7 +702,9 @@ def failed_expectations(model: AccessModel, preview: Preview, samples_db: Any = 
             failures.append(f"{where}: sees {len(table.rows)} row(s), expected {expectation.rows}")
         if expectation.rows_where is not None:
             schema, name = split_table(expectation.table)
-            predicate = _translate(expectation.rows_where, f"{where}: rows_where", view.persona)
+            types = [(str(r[0]), str(r[1])) for r in db.execute(
+                f"DESCRIBE {_qualified(schema, name)}").fetchall()]
+            predicate = _translate(expectation.rows_where, f"{where}: rows_where", view.persona, None, types)
             wanted = {int(r[0]) for r in db.execute(
                 f"SELECT rowid FROM {_qualified(schema, name)} WHERE {predicate}").fetchall()}
             seen = set(table.row_ids)

@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from redshift_idc import preview_diff
 from redshift_idc.config import ConfigError
 from redshift_idc.plan_cli import render_for_review
+from redshift_idc.preview import INPUTS_SUFFIX, PreviewInputs
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.planner import Ledger, Plan, plan
 
@@ -61,6 +63,7 @@ class AccessModelAsset:
     properties: dict[str, Any]
     desired: AccessState
     scripts: list[dict[str, str]]
+    preview: dict[str, Any] | None = None  # the stack's PreviewInputs as synth wrote them (None: not written)
 
     @property
     def name(self) -> str:
@@ -129,9 +132,10 @@ def _read_assembly(path: Path) -> Assembly:
             properties = resource.get("Properties", {})
             model_hash = str(properties.get("ModelHash", ""))
             document = _read_json(path / asset_files.get(model_hash, f"asset.{model_hash}.json"))
+            inputs = path / f"{stack.name}{INPUTS_SUFFIX}"
             models[(stack.name, logical_id)] = AccessModelAsset(
                 stack.name, logical_id, properties, AccessState.from_json(document["desired"]),
-                list(document.get("scripts", [])))
+                list(document.get("scripts", [])), _read_json(inputs) if inputs.is_file() else None)
     return Assembly(path, stacks, models)
 
 
@@ -247,6 +251,7 @@ class AccessModelDiff:
     first_deploy: Plan | None  # head from empty (None when the model leaves)
     first_scripts: list[dict[str, str]]
     notes: tuple[str, ...] = ()
+    who: preview_diff.WhoSeesWhat | None = None  # None: neither side has preview inputs (older assemblies)
 
 
 def _ledger(state: AccessState) -> Ledger:
@@ -254,8 +259,29 @@ def _ledger(state: AccessState) -> Ledger:
     return {(item.KIND, item.key(state.case_sensitive)): item.fingerprint(state.case_sensitive) for item in state}
 
 
+def who_sees_what(base: AccessModelAsset | None, head: AccessModelAsset | None) -> preview_diff.WhoSeesWhat | None:
+    """The base's rules against the head's on the head's personas and sample rows (the base's when the model
+    leaves; a retained model keeps its objects, so nobody's access changes)."""
+    if head is None:
+        assert base is not None
+        if base.preview is None or str(base.properties.get("RemovalPolicy", "destroy")).lower() == "retain":
+            return None
+        empty = AccessState(case_sensitive=base.desired.case_sensitive)
+        return preview_diff.compare(PreviewInputs.from_json(base.preview, base.scripts), base.desired, empty)
+    if head.preview is None:
+        return None if base is None or base.preview is None else preview_diff.WhoSeesWhat(
+            0, 0, note=f"the head assembly has no {head.stack}{INPUTS_SUFFIX}; synthesize it with this version")
+    try:
+        inputs = PreviewInputs.from_json(head.preview, head.scripts)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ReviewError(f"{head.stack}{INPUTS_SUFFIX}: not preview inputs this tool understands "
+                          f"({type(error).__name__}: {error})") from None
+    return preview_diff.compare(inputs, base.desired if base else None, head.desired)
+
+
 def diff_access_model(base: AccessModelAsset | None, head: AccessModelAsset | None) -> AccessModelDiff:
     """Plan the head's model against the base's, as if a warehouse had converged to the base."""
+    who = who_sees_what(base, head)
     if head is None:
         assert base is not None
         retained = str(base.properties.get("RemovalPolicy", "destroy")).lower() == "retain"
@@ -263,7 +289,7 @@ def diff_access_model(base: AccessModelAsset | None, head: AccessModelAsset | No
         removal = Plan() if retained else plan(empty, base.desired, _ledger(base.desired))
         note = ("removal_policy: retain: deleting the custom resource leaves roles, grants and policies in place"
                 if retained else "deleting the custom resource removes every object in its ledger")
-        return AccessModelDiff(base.stack, base.name, "removed", removal, [], None, [], (note,))
+        return AccessModelDiff(base.stack, base.name, "removed", removal, [], None, [], (note,), who)
     case_sensitive = head.desired.case_sensitive
     current = AccessState.of(base.desired, case_sensitive) if base else AccessState(case_sensitive=case_sensitive)
     prune = str(head.properties.get("Prune", "false")).lower() == "true"
@@ -280,7 +306,8 @@ def diff_access_model(base: AccessModelAsset | None, head: AccessModelAsset | No
     return AccessModelDiff(
         head.stack, head.name, "modified" if base else "added",
         plan(head.desired, current, _ledger(current), prune=prune), pending,
-        plan(head.desired, AccessState(case_sensitive=case_sensitive), {}, prune=prune), head.scripts, tuple(notes))
+        plan(head.desired, AccessState(case_sensitive=case_sensitive), {}, prune=prune), head.scripts, tuple(notes),
+        who)
 
 
 @dataclass
@@ -484,6 +511,8 @@ def render_access_model(model: AccessModelDiff, first_deploy: bool = True) -> li
     else:
         lines += ["No SQL: a warehouse that matches the base branch already matches this model."
                   if model.status == "modified" else f"{lead}.", ""]
+    if model.who is not None and (count or model.who.changes or model.who.new_warnings or model.who.note):
+        lines += preview_diff.render(model.who)  # no SQL and no change: nothing to say
     if model.first_deploy is not None and model.status == "modified" and first_deploy:
         first = f"{_plural(len(model.first_deploy.statements), 'statement')}"
         if model.first_scripts:

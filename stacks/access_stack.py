@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Environment, Stack, Tags
+from pathlib import Path
+
+from aws_cdk import CfnOutput, Environment, Stack, Stage, Tags
 from constructs import Construct
 
 from components.access_reconciler import AccessReconciler
-from redshift_idc.access_model import AccessModel, load_scripts
+from redshift_idc.access_model import ACCESS_DIR, AccessModel, load_scripts
 from redshift_idc.config import EnvironmentConfig
+from redshift_idc.preview import PreviewInputs, write_inputs
 from redshift_idc.runtime.access_state import AccessState
 from stacks.warehouse_stack import WarehouseStack
 
@@ -20,8 +23,9 @@ class AccessStack(Stack):
         super().__init__(scope, construct_id, env=Environment(account=config.account, region=config.region),
                          description=f"Access model {model.name} applied to {config.warehouse.workgroup_name} "
                                      f"({config.name})")
+        scripts = load_scripts(model)
         reconciler = AccessReconciler(
-            self, "AccessModel", model_name=model.name, desired=desired, scripts=load_scripts(model),
+            self, "AccessModel", model_name=model.name, desired=desired, scripts=scripts,
             prune=model.prune, ledger_schema=model.ledger_schema, removal_policy=model.removal_policy,
             workgroup_name=config.warehouse.workgroup_name,
             workgroup_arn=warehouse.workgroup.attr_workgroup_workgroup_arn,
@@ -31,6 +35,12 @@ class AccessStack(Stack):
             key=warehouse.key, log_retention=warehouse.log_retention,
             identity_provider_drop_cascade=model.identity_provider_drop_cascade,
         )
+        # Beside the template, not an asset (nothing deploys it): `make review` evaluates both branches' rules
+        # on these personas and sample rows.
+        stage = Stage.of(self)
+        if stage is not None:
+            write_inputs(Path(stage.outdir), self.artifact_id, PreviewInputs.of_model(
+                model, scripts, config.redshift_idc_application.identity_namespace, ACCESS_DIR))
         for name, value in sorted(config.tags.items()):
             Tags.of(self).add(name, value)
         CfnOutput(self, "AccessModelName", value=model.name)

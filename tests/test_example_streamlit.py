@@ -220,7 +220,7 @@ class IssuedToken:
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     outputs = tmp_path / "cdk-outputs.json"
     outputs.write_text(json.dumps(OUTPUTS))
-    for name in ("TIP_OIDC_CLIENT_SECRET", "TIP_OIDC_REDIRECT_URI", "TIP_STACK_PREFIX", "TIP_QUERY"):
+    for name in ("TIP_OIDC_CLIENT_SECRET", "TIP_OIDC_REDIRECT_URI", "TIP_STACK_PREFIX", "TIP_QUERY", "TIP_MODE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TIP_OIDC_ISSUER", ISSUER)
     monkeypatch.setenv("TIP_OIDC_CLIENT_ID", CLIENT_ID)
@@ -408,8 +408,11 @@ def test_an_error_from_the_authorization_endpoint_is_shown(env: Path, idp: FakeI
 
 
 def test_missing_settings_are_named(env: Path, idp: FakeIdP, aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asked for sign-in (TIP_MODE) without an IdP: the settings are named (without TIP_MODE it is preview mode,
+    tests/test_example_preview.py)."""
     monkeypatch.delenv("TIP_OIDC_ISSUER")
     monkeypatch.delenv("TIP_OIDC_CLIENT_ID")
+    monkeypatch.setenv("TIP_MODE", "sign-in")
 
     at = new_app(idp, aws)
 

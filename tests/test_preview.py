@@ -267,3 +267,84 @@ def test_strict_fails_on_warnings_the_model_does_not_accept(monkeypatch: pytest.
     error = capsys.readouterr().err
     assert "--strict: 2 problem(s)" in error and "warning [unseen-rows]" in error and "allow_warnings" in error
     assert main(["preview", "--env", "demo"]) == 0  # without --strict, warnings are warnings
+
+
+# ---------------------------------------------------------------------- who sees what, base against head
+
+
+def _compare(base: dict[str, Any] | None, head: dict[str, Any]) -> Any:
+    from redshift_idc.preview import PreviewInputs
+    from redshift_idc.preview_diff import compare
+
+    head_model, head_state = parse_model(head, name="test", source=SOURCE)
+    inputs = PreviewInputs.of_model(head_model, [SCRIPT], "AWSIDC", Path("."))
+    base_state = parse_model(base, name="test", source=SOURCE)[1] if base is not None else None
+    return compare(PreviewInputs.from_json(inputs.to_json(), [SCRIPT]), base_state, head_state)
+
+
+def _change(result: Any, persona: str) -> Any:
+    return next(c for c in result.changes if c.persona == persona)
+
+
+def test_the_diff_shows_rows_before_and_after_and_nothing_for_unchanged_personas() -> None:
+    head = model()
+    head["rls"]["policies"][0]["using"] = "region IN ('EU', 'APAC')"
+    result = _compare(model(), head)
+    assert [c.persona for c in result.changes] == ["Ann"]  # Bob, Both (AND with us_only) and Boss keep theirs
+    assert _change(result, "Ann").access == "ok" and _change(result, "Ann").rows == "1 → 2 of 3"
+
+
+def test_the_diff_names_access_lost_and_gained_and_new_warnings() -> None:
+    lost = _compare(model(), model(role_grants=[{"grant": "reader", "to": ["boss"]}]))
+    assert {c.persona: c.access for c in lost.changes} == {
+        "Ann": "ok → denied (lost)", "Bob": "ok → denied (lost)", "Both": "ok → denied (lost)"}
+    assert _change(lost, "Ann").rows == "1 → - of 3"
+    gained = _compare(None, model())  # a new model: against no rules at all
+    assert {c.access for c in gained.changes} == {"denied → ok (gained)"}
+    assert any(w.startswith("and-narrows:") for w in gained.new_warnings)
+    assert _compare(model(), model()).changes == []
+
+
+def test_the_diff_names_newly_masked_and_unmasked_columns() -> None:
+    masking = {"policies": [{"name": "hide", "with": {"v": "VARCHAR(40)"}, "using": "'***'::VARCHAR(40)",
+                             "attach": [{"table": "s.t", "columns": ["owner"], "to": "reader", "priority": 10}]}]}
+    masked = _compare(model(), model(masking=masking))
+    assert _change(masked, "Ann").newly_masked == ("owner",) and _change(masked, "Ann").unmasked == ()
+    assert _change(masked, "Ann").rows == "1 of 3"
+    unmasked = _compare(model(masking=masking), model())
+    assert _change(unmasked, "Bob").unmasked == ("owner",) and _change(unmasked, "Bob").newly_masked == ()
+
+
+def test_the_diff_says_why_when_a_rule_cannot_be_evaluated() -> None:
+    head = model()
+    head["rls"]["policies"][0]["using"] = "user_is_member_of('awsidc:other', 'eu')"
+    result = _compare(model(), head)
+    assert result.changes == [] and "user_is_member_of about another user" in result.note
+
+
+# ------------------------------------------------------------- where DuckDB and Redshift differ
+
+
+def test_integer_division_truncates_as_in_redshift() -> None:
+    """Redshift: 30 / 20 = 1 for integers (DuckDB's `/` would give 1.5); a decimal operand divides exactly."""
+    data = model()
+    data["rls"]["policies"][0].update({"with": {"amount": "INT"}, "using": "amount / 20 = 1"})
+    assert [r["amount"] for r in view(preview(data), "Ann").rows] == [20, 30]
+    data["rls"]["policies"][0]["using"] = "amount / 20.0 = 1"
+    assert [r["amount"] for r in view(preview(data), "Ann").rows] == [20]
+
+
+def test_a_division_of_unknown_type_and_blank_padded_text_are_refused_not_guessed() -> None:
+    data = model()
+    data["rls"]["policies"][0]["using"] = "LENGTH(region) / 2 = 1 OR region = 'EU '"
+    with pytest.raises(PreviewError, match=r"rls policy eu_only: the string 'EU ' ends in blanks"):
+        preview(data)
+    data["rls"]["policies"][0]["using"] = "REGEXP_COUNT(region, 'E') / 2 = 1"
+    with pytest.raises(PreviewError, match=r"cannot tell whether REGEXP_COUNT\(region, 'E'\) / 2 divides integers"):
+        preview(data)
+    padded = {**SCRIPT, "Sql": SCRIPT["Sql"].replace("('EU', 10", "('EU  ', 10")}
+    with pytest.raises(PreviewError, match=r"s.t: the sample value 'EU  ' of column region ends in blanks"):
+        preview(model(), scripts=[padded])
+    # Without RLS or masking on the table nothing compares its text: the rows are shown as they are.
+    plain = model(rls={"policies": [], "tables": [], "ignore_rls": []})
+    assert regions(view(preview(plain, scripts=[padded]), "Ann")) == ["EU  ", "US", "APAC"]

@@ -125,6 +125,10 @@ CREATE ROLE "auditor";
 GRANT USAGE ON SCHEMA "finance_schema" TO ROLE "auditor";
 ```
 
+**Who sees what** (both branches' rules on the head's personas and sample rows, offline):
+
+No change: the 5 persona(s) see the same rows and columns of the 3 table(s).
+
 """
     # The first deploy of the new model is exactly what `make plan` prints for it.
     assert _details(text) == _first_deploy(assemblies.access_dir)
@@ -397,3 +401,29 @@ def test_a_long_summary_is_shortened_to_fit_a_comment(assemblies: Assemblies, tm
     cut = render(environments, assemblies.base, assemblies.added_role, limit=700)
     assert len(cut) <= 700 and cut.endswith("the cloud assemblies in the build artifacts hold the rest.\n")
     assert sum(line.startswith("```") for line in cut.splitlines()) % 2 == 0
+
+
+def test_who_sees_what_compares_both_branches_rules_on_the_heads_sample_rows(assemblies: Assemblies,
+                                                                             tmp_path: Path) -> None:
+    """The head widens the APAC policy to the Sydney row: Ming sees 2 rows instead of 1, nobody else changes,
+    and the 'unseen-rows' warning of the base is gone (no new warning)."""
+    import shutil
+
+    head = tmp_path / "head"
+    shutil.copytree(assemblies.base, head)
+    assert (head / "DemoAccess.preview.json").is_file()
+    document_path = next(p for p in head.glob("asset.*.json") if '"desired"' in p.read_text())
+    document = json.loads(document_path.read_text())
+    for item in document["desired"]["objects"]:
+        if item["kind"] == "rls_policy" and item["name"] == "apac_region_filter":
+            item["using"] = "timezone LIKE 'Asia%' OR timezone LIKE 'Australia%'"
+    document_path.write_text(json.dumps(document))
+    text = review(assemblies.base, head, "demo")
+    assert """\
+**Who sees what** (both branches' rules on the head's personas and sample rows, offline):
+
+| persona | table | access | rows | newly masked | unmasked | columns |
+|---|---|---|---|---|---|---|
+| Ming | public.sales_data | ok | 1 → 2 of 5 | - | - | - |
+""" in text
+    assert "New preview warnings" not in text

@@ -4,8 +4,13 @@ Run from the repository root (see README.md next to this file):
 
     .venv/bin/streamlit run examples/streamlit_tip/app.py
 
+Without an IdP (TIP_OIDC_ISSUER unset, or TIP_MODE=preview) it runs in preview mode: pick a persona and see
+its rows from the project's offline access preview (`preview_page.py`), with no AWS and no sign-in.
+
 Settings (environment variables):
 
+    TIP_MODE                optional: preview or sign-in (default: sign-in when TIP_OIDC_ISSUER is set, else preview)
+    TIP_PREVIEW_ENV         optional: the environment whose access model preview mode shows (default demo)
     TIP_OIDC_ISSUER         the IdP's issuer URL; endpoints come from <issuer>/.well-known/openid-configuration
     TIP_OIDC_CLIENT_ID      the client id of the app registered in the IdP (also in identity_propagation.audiences)
     TIP_OIDC_CLIENT_SECRET  optional: its client secret, for a confidential client (never shown or logged)
@@ -40,7 +45,8 @@ _ROOT = Path(__file__).resolve().parents[2]
 if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
-from examples.streamlit_tip import oidc  # noqa: E402
+from examples.streamlit_tip import oidc, preview_page  # noqa: E402
+from examples.streamlit_tip.text import plain as _plain  # noqa: E402
 from redshift_idc.tip_client import Cell, QueryResult, TipClientConfig, TipError, TipSession  # noqa: E402
 
 DEFAULT_REDIRECT_URI = "http://localhost:8501"
@@ -114,11 +120,6 @@ def _provider(settings: Settings) -> oidc.ProviderMetadata:
     metadata = oidc.discover(settings.issuer, opener=_opener())
     st.session_state[_PROVIDER] = metadata
     return metadata
-
-
-def _plain(text: str) -> str:
-    """Text from a token shown literally in Streamlit markdown."""
-    return "".join("\\" + c if c in "\\`*_{}[]<>()#|~$" else c for c in text)
 
 
 def sign_out() -> None:
@@ -222,8 +223,26 @@ def _columns(result: QueryResult) -> dict[str, list[Cell]]:
     return table
 
 
+def mode(environ: Mapping[str, str]) -> str:
+    """`preview` or `sign-in`: TIP_MODE if set, else sign-in only when an IdP is configured."""
+    chosen = environ.get("TIP_MODE", "").strip().lower()
+    if chosen in ("preview", "sign-in"):
+        return chosen
+    if chosen:
+        raise SettingsError(f"TIP_MODE is {chosen!r}: use preview or sign-in")
+    return "sign-in" if environ.get("TIP_OIDC_ISSUER", "").strip() else "preview"
+
+
 def main() -> None:
     st.set_page_config(page_title="Sales data as you", layout="wide")
+    try:
+        chosen = mode(os.environ)
+    except SettingsError as error:
+        st.error(str(error))
+        return
+    if chosen == "preview":
+        preview_page.show(os.environ.get("TIP_PREVIEW_ENV", "").strip() or preview_page.DEFAULT_ENVIRONMENT)
+        return
     st.title("Sales data, as the signed-in user")
     try:
         settings = Settings.from_env(os.environ)
