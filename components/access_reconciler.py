@@ -33,6 +33,7 @@ from redshift_idc.runtime.limits import (
     SERVICE_TIMEOUT_SECONDS,
 )
 from redshift_idc.runtime.reconcile_handler import model_document
+from redshift_idc.runtime.reconciler import ScriptEntry
 
 # Data API calls that address an existing statement take no resource ARN; IAM scopes them to the
 # caller's own statements with this condition key instead.
@@ -48,7 +49,7 @@ POLLING = Polling(is_complete_timeout=Duration.seconds(IS_COMPLETE_TIMEOUT_SECON
 
 class AccessReconciler(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, model_name: str, desired: AccessState,
-                 scripts: Sequence[dict[str, str]], prune: bool, ledger_schema: str, removal_policy: str,
+                 scripts: Sequence[ScriptEntry], prune: bool, ledger_schema: str, removal_policy: str,
                  workgroup_name: str, workgroup_arn: str, namespace_name: str, namespace_arn: str, database: str,
                  admin_secret_arn: str, key: kms.IKey, log_retention: logs.RetentionDays,
                  identity_provider_drop_cascade: bool = False) -> None:

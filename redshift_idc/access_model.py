@@ -13,7 +13,7 @@ reads it at apply time (the compiled model, an S3 asset, carries only the refere
 
 from __future__ import annotations
 
-import hashlib
+import difflib
 import json
 import re
 from pathlib import Path
@@ -48,8 +48,10 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
     TablePrivilegeName,
 )
+from redshift_idc.runtime.reconciler import ScriptEntry
 from redshift_idc.runtime.sql_text import (
     SqlTextError,
+    collapse_whitespace,
     fold,
     validate_column_name,
     validate_data_type,
@@ -63,6 +65,7 @@ ACCESS_DIR = PROJECT_ROOT / "access"
 SQL_DIR = PROJECT_ROOT / "sql"
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=127)]
+PUBLIC_SCHEMA = "public"
 QualifiedTable = Annotated[str, StringConstraints(min_length=3, max_length=255)]
 
 
@@ -76,6 +79,11 @@ def split_table(qualified: str) -> tuple[str, str]:
     schema, dot, table = qualified.partition(".")
     if not dot or not schema or not table:
         raise ValueError(f"'{qualified}' is not schema-qualified; write it as schema.table (e.g. public.{qualified})")
+    if any(len(part) > 1 and part.startswith('"') and part.endswith('"') for part in (schema, table)):
+        plain = ".".join(part[1:-1].replace('""', '"') if part.startswith('"') and part.endswith('"') else part
+                         for part in (schema, table))
+        raise ValueError(f"'{qualified}' is written with SQL quotes, which would become part of the name; write "
+                         f"'{plain}' (names are quoted for you)")
     validate_identifier(schema, "schema name")
     validate_identifier(table, "table name")
     return schema, table
@@ -221,7 +229,10 @@ class AccessModel(_Model):
     prune: bool = Field(default=False, description="also remove objects the model never created")
     case_sensitive_identifiers: bool = False
     removal_policy: Literal["destroy", "retain"] = "destroy"
-    ledger_schema: Name = "redshift_idc"
+    ledger_schema: Name = Field(default="redshift_idc", description="schema of the reconciler's ledger tables")
+    schemas: tuple[Name, ...] = Field(
+        default=(), description="schemas grants may name besides the tables' schemas (created by scripts or the data "
+                                "lake)")
     scripts: tuple[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_./-]+\.sql$")], ...] = Field(
         default=(), description="files under sql/, applied once each, in this order, before the access model")
     tables: dict[QualifiedTable, tuple[Name, ...]] = Field(default_factory=dict)
@@ -242,6 +253,19 @@ class AccessModel(_Model):
         default=(), description="preview warnings accepted on purpose, each with its reason")
     sample_data: dict[QualifiedTable, Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_./-]+\.csv$")]] = Field(
         default_factory=dict, description="table -> CSV file beside the model (header row: column names)")
+
+    @field_validator("ledger_schema")
+    @classmethod
+    def _ledger_schema_plain(cls, value: str) -> str:
+        validate_identifier(value, "schema name")
+        return value
+
+    @field_validator("schemas")
+    @classmethod
+    def _schema_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            validate_identifier(name, "schema name")
+        return value
 
     @field_validator("tables")
     @classmethod
@@ -301,6 +325,23 @@ class _Compiler:
                   f"(known: {known})")
         return rendered  # type: ignore[return-value]
 
+    def schema(self, where: str, name: str) -> str:
+        """A schema the model knows: one of its tables' schemas, a `schemas:` entry, or `public`. A typo
+        would otherwise plan a grant on a schema nobody created."""
+        try:
+            validate_identifier(name, "schema name")
+        except SqlTextError as error:
+            _fail(where, str(error))
+        known = {fold(PUBLIC_SCHEMA, self.cs): PUBLIC_SCHEMA}
+        for declared in (*(split_table(t)[0] for t in self.model.tables), *self.model.schemas):
+            known.setdefault(fold(declared, self.cs), declared)
+        if fold(name, self.cs) not in known:
+            close = difflib.get_close_matches(name, sorted(known.values()), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            _fail(where, f"unknown schema '{name}'; {hint}a schema must be one of the model's tables' schemas or "
+                  "listed under `schemas:` (for a schema a script or the data lake creates)")
+        return name
+
     def table(self, where: str, qualified: str, columns: tuple[str, ...] = ()) -> tuple[str, str]:
         try:
             schema, name = split_table(qualified)
@@ -347,14 +388,14 @@ class _Compiler:
                 self.objects.append(RoleGrant(granted, self.role(f"role_grants[{i}].to[{j}]", grantee)))
         self._check_role_cycles()
         for i, schema_spec in enumerate(m.schema_grants):
-            validate_identifier(schema_spec.schema_, "schema name")
+            self.schema(f"schema_grants[{i}].schema", schema_spec.schema_)
             for j, grantee in enumerate(schema_spec.to):
                 role = self.role(f"schema_grants[{i}].to[{j}]", grantee)
                 self.objects += [SchemaPrivilege(schema_spec.schema_, p, role) for p in schema_spec.privileges]
         for i, table_spec in enumerate(m.table_grants):
             roles = [self.role(f"table_grants[{i}].to[{j}]", g) for j, g in enumerate(table_spec.to)]
             if table_spec.all_tables_in is not None:
-                validate_identifier(table_spec.all_tables_in, "schema name")
+                self.schema(f"table_grants[{i}].all_tables_in", table_spec.all_tables_in)
                 self.objects += [ScopedTablePrivilege(table_spec.all_tables_in, p, r)
                                  for p in table_spec.privileges for r in roles]
             for k, qualified in enumerate(table_spec.tables):
@@ -396,7 +437,7 @@ class _Compiler:
             self._unique_name(where, policy.name, seen, "RLS policy")
             columns = self._columns(where, policy.with_)
             self._expression(where, policy.using, columns)
-            self.objects.append(RlsPolicy(policy.name, columns, " ".join(policy.using.split())))
+            self.objects.append(RlsPolicy(policy.name, columns, collapse_whitespace(policy.using)))
             for j, attach in enumerate(policy.attach):
                 schema, name = self.table(f"{where}.attach[{j}].table", attach.table, tuple(policy.with_))
                 for k, grantee in enumerate(attach.to):
@@ -416,7 +457,7 @@ class _Compiler:
             self._unique_name(where, policy.name, seen, "masking policy")
             columns = self._columns(where, policy.with_)
             self._expression(where, policy.using, columns)
-            self.objects.append(MaskingPolicy(policy.name, columns, " ".join(policy.using.split())))
+            self.objects.append(MaskingPolicy(policy.name, columns, collapse_whitespace(policy.using)))
             for j, attach in enumerate(policy.attach):
                 at = f"{where}.attach[{j}]"
                 inputs = attach.input_columns or attach.columns
@@ -590,13 +631,35 @@ def load_model(name: str, environment: EnvironmentConfig | None = None, access_d
     return parse_model(read_yaml(path) or {}, name=name, source=path, environment=environment)
 
 
-def load_scripts(model: AccessModel, sql_dir: Path = SQL_DIR) -> list[dict[str, str]]:
-    """The model's SQL scripts as `{Name, Sql, Checksum}`, in the declared order."""
-    scripts = []
+def load_scripts(model: AccessModel, sql_dir: Path = SQL_DIR) -> list[ScriptEntry]:
+    """The model's SQL scripts as `{Name, Sql, Checksum, Statements}`, in the declared order, each split
+    into its statements here (the Lambda gets them split). Every problem names the access file and the
+    `scripts` entry."""
+    from redshift_idc.runtime.reconciler import SCRIPT_STATEMENTS
+    from redshift_idc.script_statements import script_entry
+
+    scripts: list[ScriptEntry] = []
     for index, relative in enumerate(model.scripts):
+        where = f"access/{model.name}.yaml: scripts[{index}]"
         path = (sql_dir / relative).resolve()
-        if sql_dir.resolve() not in path.parents or not path.is_file():
-            raise ConfigError(f"scripts[{index}]: {relative} is not a file under {sql_dir}")
-        text = path.read_text(encoding="utf-8")
-        scripts.append({"Name": relative, "Sql": text, "Checksum": hashlib.sha256(text.encode("utf-8")).hexdigest()})
+        if sql_dir.resolve() not in path.parents:
+            raise ConfigError(f"{where}: '{relative}' is outside sql/; name a file under sql/, e.g. "
+                              f"{model.name}/001_setup.sql")
+        if not path.is_file():
+            present = sorted(str(p.relative_to(sql_dir)) for p in sql_dir.rglob("*.sql")) if sql_dir.is_dir() else []
+            close = difflib.get_close_matches(relative, present, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f" (create sql/{relative}, or fix the name)"
+            raise ConfigError(f"{where}: no such file sql/{relative}{hint}")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{where}: cannot read sql/{relative} as UTF-8 text: {error}") from None
+        entry = script_entry(relative, text, f"{where}: sql/{relative}")
+        statements = entry["Statements"]
+        if not statements:
+            raise ConfigError(f"{where}: sql/{relative} holds no statement; remove the entry or add the SQL")
+        if len(statements) > SCRIPT_STATEMENTS:
+            raise ConfigError(f"{where}: sql/{relative} has {len(statements)} statements; at most "
+                              f"{SCRIPT_STATEMENTS} fit one transaction: split it into several scripts")
+        scripts.append(entry)
     return scripts

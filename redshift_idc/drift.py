@@ -103,7 +103,7 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
     api = DataApi(target, client or boto3.client("redshift-data", region_name=config.region, config=RETRIES))
     request = Request(model=model.name, desired=desired, token=statement_token(f"drift:{time.time_ns()}"),
                       prune=model.prune, ledger_schema=model.ledger_schema,
-                      scripts=[Script(s["Name"], s["Sql"], s["Checksum"]) for s in scripts])
+                      scripts=[Script.of(s) for s in scripts])
     reconciler = Reconciler(api, request, read_only=True)
     where = f"{target.workgroup}/{target.database}"
     try:

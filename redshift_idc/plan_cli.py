@@ -10,6 +10,7 @@ the plan shows them as `***`; the reconciler puts the real value in the statemen
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from redshift_idc.access_model import ACCESS_DIR, AccessModel, load_model, load_scripts
@@ -20,7 +21,8 @@ from redshift_idc.runtime.access_state import AccessState
 if TYPE_CHECKING:
     from redshift_idc.preview import Preview
 from redshift_idc.runtime.planner import Plan, Statement, plan
-from redshift_idc.runtime.reconciler import split_script
+from redshift_idc.runtime.reconciler import ScriptEntry
+from redshift_idc.script_statements import split_statements
 
 PHASE_TITLES = {
     1: "create, alter or replace identity providers (each statement alone, outside any transaction, before the rest)",
@@ -36,11 +38,14 @@ PHASE_TITLES = {
 }
 
 
-def render_for_review(planned: Plan, scripts: list[dict[str, str]]) -> str:
+def render_for_review(planned: Plan, scripts: Sequence[ScriptEntry]) -> str:
     lines: list[str] = []
     for script in scripts:
         lines.append(f"-- script {script['Name']} (sha256 {script['Checksum'][:12]}), applied once before the model")
-        lines += [f"{statement};" for statement in split_script(script["Sql"])]
+        statements = script.get("Statements")  # absent from assemblies of older versions
+        if statements is None:
+            statements = split_statements(f"sql/{script['Name']}", script["Sql"])
+        lines += [f"{statement};" for statement in statements]
         lines.append("")
     phase = None
     statement: Statement

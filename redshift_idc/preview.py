@@ -56,6 +56,7 @@ from redshift_idc.runtime.access_state import (
     SystemPrivilege,
     TablePrivilege,
 )
+from redshift_idc.runtime.reconciler import ScriptEntry
 from redshift_idc.runtime.sql_text import fold
 
 PUBLIC = "public"
@@ -162,7 +163,7 @@ class PreviewInputs:
     case_sensitive: bool
     tables: dict[str, tuple[str, ...]]  # schema.table -> declared columns, in order
     personas: tuple[tuple[str, tuple[str, ...]], ...]  # (name, IdC groups); the default one per group resolved
-    scripts: tuple[dict[str, str], ...] = ()  # the model's scripts (their INSERT ... VALUES are sample rows)
+    scripts: tuple[ScriptEntry, ...] = ()  # the model's scripts (their INSERT ... VALUES are sample rows)
     csv: dict[str, tuple[str, str]] = field(default_factory=dict)  # table -> (file name, CSV text)
 
     @property
@@ -170,7 +171,7 @@ class PreviewInputs:
         return f"access/{self.model}.yaml"
 
     @classmethod
-    def of_model(cls, model: AccessModel, scripts: Sequence[dict[str, str]], identity_namespace: str,
+    def of_model(cls, model: AccessModel, scripts: Sequence[ScriptEntry], identity_namespace: str,
                  access_dir: Path) -> PreviewInputs:
         """The model's personas (or one per IdC group, named after it) and its sample data files read."""
         personas = tuple((p.name, tuple(p.groups)) for p in model.personas) or tuple(
@@ -195,7 +196,7 @@ class PreviewInputs:
                 "csv": {t: {"file": f, "text": text} for t, (f, text) in sorted(self.csv.items())}}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], scripts: Sequence[dict[str, str]]) -> PreviewInputs:
+    def from_json(cls, data: dict[str, Any], scripts: Sequence[ScriptEntry]) -> PreviewInputs:
         return cls(str(data["model"]), str(data["identity_namespace"]), bool(data["case_sensitive"]),
                    {str(t): tuple(str(c) for c in cs) for t, cs in data["tables"].items()},
                    tuple((str(p["name"]), tuple(str(g) for g in p["groups"])) for p in data["personas"]),
@@ -541,7 +542,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def build_preview(model: AccessModel, desired: AccessState, scripts: Sequence[dict[str, str]],
+def build_preview(model: AccessModel, desired: AccessState, scripts: Sequence[ScriptEntry],
                   identity_namespace: str, access_dir: Path) -> Preview:
     """The model's preview, with its expectations checked (`failures`)."""
     result = evaluate(PreviewInputs.of_model(model, scripts, identity_namespace, access_dir), desired)
@@ -565,7 +566,7 @@ def unaccepted(model: AccessModel, preview: Preview) -> list[PreviewWarning]:
     return [w for w in preview.warnings if w.code not in allowed]
 
 
-def check_expectations(model: AccessModel, desired: AccessState, scripts: Sequence[dict[str, str]],
+def check_expectations(model: AccessModel, desired: AccessState, scripts: Sequence[ScriptEntry],
                        identity_namespace: str, access_dir: Path) -> None:
     """`validate`, `plan` and synth: a model whose expectations fail is refused, each failure named."""
     if not model.expect:

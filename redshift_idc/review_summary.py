@@ -32,6 +32,7 @@ from redshift_idc.plan_cli import render_for_review
 from redshift_idc.preview import INPUTS_SUFFIX, PreviewInputs
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.planner import Ledger, Plan, plan
+from redshift_idc.runtime.reconciler import ScriptEntry
 
 ACCESS_MODEL_TYPE = "Custom::AccessModel"
 IGNORED_TYPES = frozenset({"AWS::CDK::Metadata"})
@@ -62,7 +63,7 @@ class AccessModelAsset:
     logical_id: str
     properties: dict[str, Any]
     desired: AccessState
-    scripts: list[dict[str, str]]
+    scripts: list[ScriptEntry]
     preview: dict[str, Any] | None = None  # the stack's PreviewInputs as synth wrote them (None: not written)
 
     @property
@@ -247,9 +248,9 @@ class AccessModelDiff:
     name: str
     status: str  # "added", "removed", "modified"
     change: Plan  # what the deploy of the head runs on a warehouse converged to the base
-    change_scripts: list[dict[str, str]]
+    change_scripts: list[ScriptEntry]
     first_deploy: Plan | None  # head from empty (None when the model leaves)
-    first_scripts: list[dict[str, str]]
+    first_scripts: list[ScriptEntry]
     notes: tuple[str, ...] = ()
     who: preview_diff.WhoSeesWhat | None = None  # None: neither side has preview inputs (older assemblies)
 

@@ -601,6 +601,27 @@ def test_a_failed_provider_statement_is_reported_without_the_secret(reconcile: R
     assert SECRET not in message
 
 
+def test_a_resolved_secret_is_masked_wherever_an_error_quotes_it(reconcile: Reconcile) -> None:
+    """Redshift's error quotes the bare value, outside any literal or JSON: it is masked too."""
+    update = event("Update")
+    talk = reconcile.conversation(update)
+    reconcile.expect_model(AccessState.of([AZURE]))
+    talk.read(rows_with_idp([], [], managed_idp=False, present=False), seq=1)
+    reconcile.expect_secret()
+    talk.execute(AZURE_CREATE, seq=1, status="FAILED", error=f"ERROR: client secret {SECRET} was rejected")
+    with pytest.raises(CustomResourceError) as raised:
+        reconcile.run(update)
+    assert SECRET not in str(raised.value) and "client secret *** was rejected" in str(raised.value)
+
+
+def test_literals_are_masked_and_quoted_names_are_not_literals() -> None:
+    from redshift_idc.runtime.data_api import redact_literals
+
+    sql = """CREATE RLS POLICY "o'x" WITH (r VARCHAR(9)) USING (r = 'secret' AND "it''s" = 'x''y')"""
+    assert redact_literals(sql) == """CREATE RLS POLICY "o'x" WITH (r VARCHAR(9)) USING (r = '***' AND "it''s" = '***')"""
+    assert redact_literals("value hunter2 in 'hunter2'", ["hunter2"]) == "value *** in '***'"
+
+
 def test_providers_are_not_planned_by_a_user_who_cannot_see_them(reconcile: Reconcile) -> None:
     update = event("Update")
     talk = reconcile.conversation(update)

@@ -52,7 +52,7 @@ def test_apply_reapply_change_and_remove() -> None:
                          os.environ["REDSHIFT_IDC_LIVE_SECRET_ARN"]))
     environment = load_environment("demo")
     model, desired = load_model("demo", environment)
-    scripts = [Script(s["Name"], s["Sql"], s["Checksum"]) for s in load_scripts(model)]
+    scripts = [Script.of(s) for s in load_scripts(model)]
 
     converge(api, desired, scripts, "apply")
     _, applies = converge(api, desired, scripts, "reapply")

@@ -13,12 +13,14 @@ from redshift_idc.__main__ import main
 from redshift_idc.access_model import parse_model
 from redshift_idc.preview import Preview, PreviewError, TableView, build_preview
 from redshift_idc.runtime.access_state import AccessState, RlsAttachment
+from redshift_idc.runtime.reconciler import ScriptEntry
+from redshift_idc.script_statements import script_entry
 
 SOURCE = Path("access/test.yaml")
-SCRIPT = {"Name": "t.sql", "Checksum": "0" * 64, "Sql": (
+SCRIPT = script_entry("t.sql", (
     "CREATE SCHEMA IF NOT EXISTS s;\n"
     "CREATE TABLE s.t (region VARCHAR(10), amount INT, owner VARCHAR(40)) ;\n"
-    "INSERT INTO s.t VALUES ('EU', 10, 'awsidc:ann'), ('US', 20, 'awsidc:bob'), ('APAC', 30, 'awsidc:ann');\n")}
+    "INSERT INTO s.t VALUES ('EU', 10, 'awsidc:ann'), ('US', 20, 'awsidc:bob'), ('APAC', 30, 'awsidc:ann');\n"))
 
 
 def model(**extra: Any) -> dict[str, Any]:
@@ -41,7 +43,7 @@ def model(**extra: Any) -> dict[str, Any]:
     return data
 
 
-def preview(data: dict[str, Any], desired: AccessState | None = None, scripts: list[dict[str, str]] | None = None,
+def preview(data: dict[str, Any], desired: AccessState | None = None, scripts: list[ScriptEntry] | None = None,
             tmp: Path | None = None) -> Preview:
     compiled, state = parse_model(data, name="test", source=SOURCE)
     return build_preview(compiled, desired or state, [SCRIPT] if scripts is None else scripts, "AWSIDC",
@@ -342,7 +344,7 @@ def test_a_division_of_unknown_type_and_blank_padded_text_are_refused_not_guesse
     data["rls"]["policies"][0]["using"] = "REGEXP_COUNT(region, 'E') / 2 = 1"
     with pytest.raises(PreviewError, match=r"cannot tell whether REGEXP_COUNT\(region, 'E'\) / 2 divides integers"):
         preview(data)
-    padded = {**SCRIPT, "Sql": SCRIPT["Sql"].replace("('EU', 10", "('EU  ', 10")}
+    padded = script_entry("t.sql", SCRIPT["Sql"].replace("('EU', 10", "('EU  ', 10"))
     with pytest.raises(PreviewError, match=r"s.t: the sample value 'EU  ' of column region ends in blanks"):
         preview(model(), scripts=[padded])
     # Without RLS or masking on the table nothing compares its text: the rows are shown as they are.

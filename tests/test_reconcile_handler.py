@@ -10,7 +10,6 @@ sleep in no time.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import types
@@ -43,6 +42,8 @@ from redshift_idc.runtime.reconcile_handler import (
     model_document,
     on_event,
 )
+from redshift_idc.runtime.reconciler import ScriptEntry
+from redshift_idc.script_statements import script_entry
 from tests.fake_data_api import cell
 
 WORKGROUP = "analytics"
@@ -273,7 +274,7 @@ class Harness:
     def conversation(self, cfn_event: dict[str, Any]) -> Conversation:
         return Conversation(self.data, token_of(cfn_event))
 
-    def expect_model(self, desired: AccessState, scripts: Sequence[dict[str, str]] = ()) -> None:
+    def expect_model(self, desired: AccessState, scripts: Sequence[ScriptEntry] = ()) -> None:
         data = model_document(desired, scripts).encode("utf-8")
         self.s3_stub.add_response("get_object", {"Body": StreamingBody(io.BytesIO(data), len(data)),
                                                  "ContentLength": len(data)}, {"Bucket": BUCKET, "Key": KEY})
@@ -817,7 +818,7 @@ def test_secadmin_still_missing_after_the_grant_is_an_error(harness: Harness) ->
 SCRIPT_SQL = ("CREATE SCHEMA IF NOT EXISTS sales;\n"
               "-- a comment; with a semicolon\n"
               "CREATE TABLE IF NOT EXISTS sales.orders (id INT, note VARCHAR(20) DEFAULT 'a;b');\n")
-SCRIPT = {"Name": "001_sales.sql", "Sql": SCRIPT_SQL, "Checksum": hashlib.sha256(SCRIPT_SQL.encode()).hexdigest()}
+SCRIPT = script_entry("001_sales.sql", SCRIPT_SQL)
 
 
 def test_a_pending_script_runs_once_before_the_access_ddl(harness: Harness) -> None:
@@ -849,7 +850,7 @@ def test_a_changed_script_is_refused(harness: Harness) -> None:
 
 def test_a_script_too_long_for_one_transaction_is_refused(harness: Harness) -> None:
     long_sql = "".join(f"CREATE SCHEMA IF NOT EXISTS s{i};\n" for i in range(39))
-    script = {"Name": "002_many.sql", "Sql": long_sql, "Checksum": hashlib.sha256(long_sql.encode()).hexdigest()}
+    script = script_entry("002_many.sql", long_sql)
     update = event("Update")
     talk = harness.conversation(update)
     harness.expect_model(roles_state(), [script])

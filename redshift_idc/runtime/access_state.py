@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal
 
-from redshift_idc.runtime.sql_text import fold, normalize_data_type
+from redshift_idc.runtime.sql_text import collapse_whitespace, fold, normalize_data_type
 
 TablePrivilegeName = Literal["SELECT", "INSERT", "UPDATE", "DELETE", "DROP", "REFERENCES", "ALTER", "TRUNCATE"]
 TABLE_PRIVILEGES: tuple[str, ...] = ("SELECT", "INSERT", "UPDATE", "DELETE", "DROP", "REFERENCES", "ALTER", "TRUNCATE")
@@ -288,7 +288,7 @@ def definition_fingerprint(columns: Iterable[tuple[str, str]], using: str, case_
     """`with=<hash>;using=<hash>`: the two halves change independently (USING can be altered in place,
     WITH cannot), so the planner must tell which one changed."""
     with_text = ",".join(f"{fold(name, case_sensitive)} {normalize_data_type(type_)}" for name, type_ in columns)
-    return f"with={_digest(with_text)};using={_digest(' '.join(using.split()))}"
+    return f"with={_digest(with_text)};using={_digest(collapse_whitespace(using))}"
 
 
 def object_from_json(data: dict[str, Any]) -> AccessObject:

@@ -13,6 +13,7 @@ interrupted invocation idempotent (`reconciler.py` derives the token from the re
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,15 +42,21 @@ TRANSIENT_ERRORS = re.compile(
     r"could not serialize|is resuming|is paused|connection (?:was )?(?:reset|closed)|try again",
     re.IGNORECASE,
 )
-_LITERAL = re.compile(r"'(?:[^']|'')*'")
+# A "quoted name" (skipped: a ' inside it starts no literal) or a 'string literal' (masked).
+_NAME_OR_LITERAL = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'')
 # A client secret as JSON, should an error message quote an identity provider's PARAMETERS outside a literal.
 _SECRET_JSON = re.compile(r'("client_secret"\s*:\s*)"(?:[^"\\]|\\.)*"', re.IGNORECASE)
 
 
-def redact_literals(sql: str) -> str:
+def redact_literals(sql: str, secrets: Iterable[str] = ()) -> str:
     """SQL safe for logs and CloudFormation events: string literals (predicate values, identity provider
-    PARAMETERS) hidden, and any JSON client secret outside them too."""
-    return _SECRET_JSON.sub(r'\1"***"', _LITERAL.sub("'***'", sql))
+    PARAMETERS) hidden, quoted names kept as they are, any JSON client secret outside a literal hidden, and
+    every value in `secrets` (what the reconciler resolved) hidden wherever it appears."""
+    masked = _NAME_OR_LITERAL.sub(lambda m: m.group() if m.group().startswith('"') else "'***'", sql)
+    masked = _SECRET_JSON.sub(r'\1"***"', masked)
+    for value in sorted({v for v in secrets if v}, key=len, reverse=True):
+        masked = masked.replace(value, "***")
+    return masked
 
 
 def is_transient(error: str) -> bool:

@@ -34,7 +34,15 @@ from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.custom_resource import CustomResourceError, CustomResourceEvent
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, error_code
 from redshift_idc.runtime.limits import APPLY_WINDOW_SECONDS, INVOCATION_BUDGET_SECONDS
-from redshift_idc.runtime.reconciler import Clock, ReconcileError, Reconciler, Request, Script, statement_token
+from redshift_idc.runtime.reconciler import (
+    Clock,
+    ReconcileError,
+    Reconciler,
+    Request,
+    Script,
+    ScriptEntry,
+    statement_token,
+)
 from redshift_idc.runtime.secrets import SecretResolver
 
 LOG = logging.getLogger(__name__)
@@ -63,7 +71,7 @@ def on_event(event: dict[str, Any], context: Any = None, *, clock: Clock = time)
     return {"PhysicalResourceId": physical_id(request.properties), DEADLINE_KEY: deadline}
 
 
-def model_document(desired: AccessState, scripts: Sequence[dict[str, str]]) -> str:
+def model_document(desired: AccessState, scripts: Sequence[ScriptEntry]) -> str:
     """What the custom resource applies, as the S3 asset holds it: canonical JSON (sorted keys, no
     spaces), so the same model always gives the same asset hash."""
     return json.dumps({"desired": desired.to_json(), "scripts": list(scripts)}, sort_keys=True,
@@ -87,7 +95,7 @@ def build_request(event: CustomResourceEvent, document: dict[str, Any] | None) -
         scripts: list[Script] = []
     else:
         desired = AccessState.from_json(document["desired"])
-        scripts = [Script(s["Name"], s["Sql"], s["Checksum"]) for s in document.get("scripts", [])]
+        scripts = [Script.of(s) for s in document.get("scripts", [])]
     return Request(model=str(props["ModelName"]), desired=desired, token=token, prune=_flag(props.get("Prune")),
                    ledger_schema=str(props.get("LedgerSchema") or "redshift_idc"), scripts=scripts,
                    identity_provider_drop_cascade=_flag(props.get("IdentityProviderDropCascade")))

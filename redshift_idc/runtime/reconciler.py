@@ -37,7 +37,7 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NotRequired, Protocol, TypedDict
 
 from botocore.exceptions import ClientError
 
@@ -87,11 +87,27 @@ class Clock(Protocol):
     def sleep(self, seconds: float, /) -> None: ...
 
 
+class ScriptEntry(TypedDict):
+    """One script as the model document holds it; `Statements` is the script split at synth."""
+
+    Name: str
+    Sql: str
+    Checksum: str
+    Statements: NotRequired[list[str]]
+
+
 @dataclass(frozen=True)
 class Script:
     name: str
     sql: str
     checksum: str
+    statements: tuple[str, ...] | None = None  # split at synth; None: a document older than that
+
+    @classmethod
+    def of(cls, entry: ScriptEntry) -> Script:
+        statements = entry.get("Statements")
+        return cls(entry["Name"], entry["Sql"], entry["Checksum"],
+                   tuple(statements) if statements is not None else None)
 
 
 @dataclass
@@ -117,35 +133,6 @@ class Outcome:
 def statement_token(request_id: str) -> str:
     """A short, name-safe prefix unique to one CloudFormation request."""
     return "rsidc-" + hashlib.sha256(request_id.encode("utf-8")).hexdigest()[:20]
-
-
-def split_script(text: str) -> list[str]:
-    """Split a SQL script on `;` outside quotes and comments (our scripts hold no procedures)."""
-    statements: list[str] = []
-    current: list[str] = []
-    quote: str | None = None
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if quote:
-            current.append(char)
-            if char == quote:
-                quote = None
-        elif char in ("'", '"'):
-            quote = char
-            current.append(char)
-        elif text.startswith("--", index):
-            end = text.find("\n", index)
-            index = len(text) if end < 0 else end
-            continue
-        elif char == ";":
-            statements.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-        index += 1
-    statements.append("".join(current))
-    return [s.strip() for s in statements if s.strip()]
 
 
 def estimated_apply_seconds(batch_count: int) -> float:
@@ -177,7 +164,8 @@ class Reconciler:
         no new Data API work after this long (monotonic); `deadline`: the request's hard end (epoch)."""
         self.api = api
         self.request = request
-        self.secrets = secrets
+        self.resolved: set[str] = set()  # every secret value resolved: masked in any text this reports
+        self.secrets = self._recording(secrets) if secrets is not None else None
         self.clock: Clock = clock or time
         self.tables = LedgerTables(request.ledger_schema)
         self.queries = read_queries(self.tables, request.model, bootstrap=not read_only)
@@ -277,7 +265,8 @@ class Reconciler:
             for script in pending:
                 record = self.tables.record_script_sql(request.model, script.name, script.checksum)
                 self.log(f"applying script {script.name}")
-                if not self._apply_batch([*split_script(script.sql), record], "script"):
+                assert script.statements is not None  # _pending_scripts refused a script without them
+                if not self._apply_batch([*script.statements, record], "script"):
                     return None
             return None
         self.plans += 1
@@ -307,7 +296,10 @@ class Reconciler:
             if applied is not None:
                 raise ReconcileError(f"script {script.name} was applied with checksum {applied[:12]}... and has "
                                      f"changed since ({script.checksum[:12]}...); scripts run once: add a new one")
-            count = len(split_script(script.sql))
+            if script.statements is None:
+                raise ReconcileError(f"script {script.name} has no statements split at synth (a model document of "
+                                     "an older version): synthesize and deploy again with this version")
+            count = len(script.statements)
             if count > SCRIPT_STATEMENTS:
                 raise ReconcileError(f"script {script.name} has {count} statements; at most {SCRIPT_STATEMENTS} fit "
                                      "one transaction: split it into several scripts")
@@ -315,6 +307,16 @@ class Reconciler:
         return pending
 
     # --------------------------------------------------------------------------------- one step
+
+    def _recording(self, secrets: Callable[[str, str], str]) -> Callable[[str, str], str]:
+        def resolve(arn: str, key: str) -> str:
+            value = secrets(arn, key)
+            self.resolved.add(value)
+            return value
+        return resolve
+
+    def _redact(self, text: str) -> str:
+        return redact_literals(text, self.resolved)
 
     def _apply_step(self, step: Step, number: int, count: int) -> bool:
         if step.statement is None:
@@ -330,7 +332,7 @@ class Reconciler:
         try:
             sql = statement.executable_sql(self.secrets)
         except SecretError as error:
-            raise ReconcileError(f"cannot apply {_first_words(statement.sql)}: {error}") from None
+            raise ReconcileError(f"cannot apply {_first_words(statement.sql)}: {self._redact(str(error))}") from None
         self.log(f"applying step {number} of {count} alone, outside a transaction: {_first_words(statement.sql)[:80]}")
         result = self._submit_and_wait([sql], "exec", transactional=False)
         if result.committed:
@@ -397,18 +399,18 @@ class Reconciler:
             return
         if is_transient(result.error) and self.failures < MAX_TRANSIENT_RETRIES and not result.stuck:
             self.failures += 1
-            self.log(f"step {seq} failed transiently, retrying from a fresh read: {redact_literals(result.error)}")
+            self.log(f"step {seq} failed transiently, retrying from a fresh read: {self._redact(result.error)}")
             return
         if result.stuck:
             raise ReconcileError(f"step {seq} was still running {STATEMENT_STUCK_SECONDS} s after it was submitted, "
                                  f"twice, and was cancelled (rolled back): {result.sql or 'a batch'}; another session "
                                  "may hold locks on what it changes (see SVV_TRANSACTIONS)")
         if alone:
-            raise ReconcileError(f"statement {seq:05d} (alone, outside a transaction) failed: {result.sql} -- "
-                                 f"Redshift said: {redact_literals(result.error)}")
+            raise ReconcileError(f"statement {seq:05d} (alone, outside a transaction) failed: "
+                                 f"{self._redact(result.sql)} -- Redshift said: {self._redact(result.error)}")
         where = f"statement {result.index} of batch {seq:05d}" if result.index else f"batch {seq:05d}"
-        raise ReconcileError(f"{where} failed and was rolled back: {result.sql} -- Redshift said: "
-                             f"{redact_literals(result.error)}")
+        raise ReconcileError(f"{where} failed and was rolled back: {self._redact(result.sql)} -- Redshift said: "
+                             f"{self._redact(result.error)}")
 
     # --------------------------------------------------------------------------------- waiting
 

@@ -105,3 +105,40 @@ def validate_data_type(type_text: str) -> str:
 def normalize_data_type(type_text: str) -> str:
     """Upper-case and collapse spaces so `varchar( 50 )` and `VARCHAR(50)` compare equal."""
     return re.sub(r"\s+", " ", re.sub(r"\s*([(),])\s*", r"\1", type_text.strip())).upper()
+
+
+_SQL_SPACE = frozenset(" \t\n\r\f\v")
+
+
+def collapse_whitespace(expression: str) -> str:
+    """The expression on one line: each run of whitespace between tokens becomes one space, while the text
+    inside '...' literals and "..." names is kept byte for byte (a policy matching 'Americas  Test' must
+    not be planned as 'Americas Test'). Only SQL's whitespace is collapsed; any other character, NBSP
+    included, is left where it is. The model loader has already refused what is not one valid expression."""
+    out: list[str] = []
+    space = False
+    i, n = 0, len(expression)
+    while i < n:
+        char = expression[i]
+        if char in _SQL_SPACE:
+            space = True
+            i += 1
+            continue
+        if space and out:
+            out.append(" ")
+        space = False
+        if char in ("'", '"'):
+            end = i + 1
+            while end < n:
+                if expression[end] == char:
+                    if end + 1 < n and expression[end + 1] == char:  # a doubled quote inside
+                        end += 2
+                        continue
+                    break
+                end += 1
+            out.append(expression[i:end + 1])
+            i = end + 1
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
