@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
+from redshift_idc import project
 from redshift_idc.apply_estimate import check_apply_budget
 from redshift_idc.config import (
     RESERVED_ROLE_PREFIXES,
@@ -60,9 +61,8 @@ from redshift_idc.runtime.sql_text import (
 )
 from redshift_idc.sql_expression import ExpressionError, check_expression
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ACCESS_DIR = PROJECT_ROOT / "access"
-SQL_DIR = PROJECT_ROOT / "sql"
+ACCESS_DIR = project.access_dir()  # the project's own; readers ask `project` at call time
+SQL_DIR = project.sql_dir()
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=127)]
 PUBLIC_SCHEMA = "public"
@@ -622,8 +622,9 @@ def parse_model(data: Any, *, name: str, source: Path, environment: EnvironmentC
     return model, state
 
 
-def load_model(name: str, environment: EnvironmentConfig | None = None, access_dir: Path = ACCESS_DIR,
+def load_model(name: str, environment: EnvironmentConfig | None = None, access_dir: Path | None = None,
                ) -> tuple[AccessModel, AccessState]:
+    access_dir = access_dir or project.access_dir()
     path = access_dir / f"{name}.yaml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in access_dir.glob("*.yaml"))) or "none"
@@ -631,13 +632,14 @@ def load_model(name: str, environment: EnvironmentConfig | None = None, access_d
     return parse_model(read_yaml(path) or {}, name=name, source=path, environment=environment)
 
 
-def load_scripts(model: AccessModel, sql_dir: Path = SQL_DIR) -> list[ScriptEntry]:
+def load_scripts(model: AccessModel, sql_dir: Path | None = None) -> list[ScriptEntry]:
     """The model's SQL scripts as `{Name, Sql, Checksum, Statements}`, in the declared order, each split
     into its statements here (the Lambda gets them split). Every problem names the access file and the
     `scripts` entry."""
     from redshift_idc.runtime.reconciler import SCRIPT_STATEMENTS
     from redshift_idc.script_statements import script_entry
 
+    sql_dir = sql_dir or project.sql_dir()
     scripts: list[ScriptEntry] = []
     for index, relative in enumerate(model.scripts):
         where = f"access/{model.name}.yaml: scripts[{index}]"

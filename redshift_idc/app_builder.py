@@ -40,7 +40,11 @@ def new_app(*, outdir: str | None = None, context: dict[str, Any] | None = None)
 
 def add_environment(app: Construct, config: EnvironmentConfig, *, nag: bool = True) -> dict[str, cdk.Stack]:
     """Add every stack of one environment (to an app, or to a pipeline stage), and the rule packs that
-    must pass before it deploys."""
+    must pass before it deploys. The access model is checked first, with the checks `validate` and `plan`
+    make, so a bad model fails before any stack is built."""
+    checked = checked_model(config) if config.access_model is not None else None
+    if checked is not None:
+        check_federation_roles(config, checked.model)
     warehouse = WarehouseStack(app, f"{config.stack_prefix}Warehouse", config=config)
     stacks: dict[str, cdk.Stack] = {"warehouse": warehouse}
     if config.identity_propagation is not None:
@@ -49,11 +53,9 @@ def add_environment(app: Construct, config: EnvironmentConfig, *, nag: bool = Tr
     if config.query_editor_v2 is not None or config.iam_federation is not None:
         stacks["connections"] = ConnectionsStack(app, f"{config.stack_prefix}Connections", config=config,
                                                  warehouse=warehouse)
-    if config.access_model is not None:
-        model, desired = checked_model(config)
-        check_federation_roles(config, model)
+    if checked is not None:
         stacks["access"] = AccessStack(app, f"{config.stack_prefix}Access", config=config, warehouse=warehouse,
-                                       model=model, desired=desired)
+                                       model=checked.model, desired=checked.desired, scripts=checked.scripts)
     if nag:
         add_rule_packs(app)
     return stacks

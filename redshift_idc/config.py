@@ -25,7 +25,9 @@ from pydantic import (
     model_validator,
 )
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+from redshift_idc import project
+
+CONFIG_DIR = project.config_dir()  # the project's own; readers ask `project` at call time
 
 # Regions where Redshift Serverless offers base capacities above 512 RPU (Redshift management guide,
 # "Compute capacity for Amazon Redshift Serverless").
@@ -463,7 +465,7 @@ class FederationProviderConfig(_Model):
 
     @property
     def metadata_path(self) -> Path:
-        return CONFIG_DIR / (self.metadata_document_file or "")
+        return project.config_dir() / (self.metadata_document_file or "")
 
     def metadata_document(self) -> str:
         return self.metadata_path.read_text(encoding="utf-8")
@@ -823,8 +825,9 @@ def _read_layer(path: Path, name: str) -> tuple[dict[str, Any], str | None]:
     return layer, base
 
 
-def read_environment_layers(name: str, config_dir: Path = CONFIG_DIR) -> list[tuple[Path, dict[str, Any]]]:
+def read_environment_layers(name: str, config_dir: Path | None = None) -> list[tuple[Path, dict[str, Any]]]:
     """`config/<name>.yaml` and the files it extends, base first; cycles and missing bases are errors."""
+    config_dir = config_dir or project.config_dir()
     chain: list[Path] = []
     layers: list[tuple[Path, dict[str, Any]]] = []
     current: str | None = name
@@ -846,13 +849,15 @@ def read_environment_layers(name: str, config_dir: Path = CONFIG_DIR) -> list[tu
     return list(reversed(layers))
 
 
-def available_environments(config_dir: Path = CONFIG_DIR) -> list[str]:
+def available_environments(config_dir: Path | None = None) -> list[str]:
     """Deployable environments: `config/*.yaml` except bases (names starting with `_`)."""
+    config_dir = config_dir or project.config_dir()
     return sorted(p.stem for p in config_dir.glob("*.yaml") if not p.stem.startswith(BASE_PREFIX))
 
 
-def load_environment(name: str, config_dir: Path = CONFIG_DIR) -> EnvironmentConfig:
+def load_environment(name: str, config_dir: Path | None = None) -> EnvironmentConfig:
     """Read and validate `config/<name>.yaml`, merged over the files it `extends`."""
+    config_dir = config_dir or project.config_dir()
     path = config_dir / f"{name}.yaml"
     known = ", ".join(available_environments(config_dir)) or "none"
     if name.startswith(BASE_PREFIX):

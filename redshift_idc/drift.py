@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from redshift_idc.access_model import load_scripts
 from redshift_idc.apply_estimate import estimate
-from redshift_idc.config import CONFIG_DIR, ConfigError, EnvironmentConfig, load_environment
+from redshift_idc.config import ConfigError, EnvironmentConfig, load_environment
 from redshift_idc.plan_cli import model_for, render_for_review
 from redshift_idc.runtime.catalog import SECADMIN
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, is_transient
@@ -150,7 +150,7 @@ def _aws_error(error: ClientError | BotoCoreError, where: str) -> str:
 
 
 def drift_command(env: str, secret_arn: str | None, outputs: Path | None, *, client: Any = None,
-                  sleep: Callable[[float], None] = time.sleep, config_dir: Path = CONFIG_DIR,
+                  sleep: Callable[[float], None] = time.sleep, config_dir: Path | None = None,
                   out: TextIO | None = None, err: TextIO | None = None) -> int:
     """The CLI: prints the report and summary to `out`, errors to `err`; returns 0, 1 or 2."""
     out = out or sys.stdout

@@ -11,10 +11,12 @@ the plan shows them as `***`; the reconciler puts the real value in the statemen
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from redshift_idc.access_model import ACCESS_DIR, AccessModel, load_model, load_scripts
-from redshift_idc.apply_estimate import estimate
+from redshift_idc import project
+from redshift_idc.access_model import AccessModel, load_model, load_scripts
+from redshift_idc.apply_estimate import ApplyEstimate, estimate
 from redshift_idc.config import ConfigError, EnvironmentConfig
 from redshift_idc.runtime.access_state import AccessState
 
@@ -67,41 +69,65 @@ def model_for(config: EnvironmentConfig) -> tuple[AccessModel, AccessState]:
     return load_model(config.access_model, config)
 
 
-def checked_model(config: EnvironmentConfig) -> tuple[AccessModel, AccessState]:
-    """The model, after the checks `validate`, `plan` and synth share beyond the loader's: its expectations
-    of who sees what hold on the sample rows."""
-    from redshift_idc.preview import check_expectations
+@dataclass(frozen=True)
+class CheckedModel:
+    """An environment's access model after every check `validate`, `plan` and synth share."""
 
-    model, desired = model_for(config)
-    check_expectations(model, desired, load_scripts(model), config.redshift_idc_application.identity_namespace,
-                       ACCESS_DIR)
-    return model, desired
-
-
-def environment_preview(config: EnvironmentConfig) -> tuple[AccessModel, Preview]:
-    """Who sees what in the environment's model, on its sample rows (`preview` and the Streamlit example's
-    preview mode), its expectations checked (`failures`)."""
-    from redshift_idc.preview import build_preview
-
-    model, desired = model_for(config)
-    return model, build_preview(model, desired, load_scripts(model),
-                                config.redshift_idc_application.identity_namespace, ACCESS_DIR)
+    model: AccessModel
+    desired: AccessState
+    scripts: list[ScriptEntry]  # read and split into statements
+    preview: Preview | None  # built when asked for, or when the model has expectations (which then held)
 
 
-def offline_plan(config: EnvironmentConfig) -> str:
-    """The first deploy's SQL, then its size and estimated apply time (the model loader has already
-    refused a model whose estimate does not fit)."""
+def checked_model(config: EnvironmentConfig, *, preview: bool = False) -> CheckedModel:
+    """The model, its scripts (each file read and split) and, beyond the loader's checks, its expectations
+    of who sees what on the sample rows: one set of checks for `validate`, `plan` and synth, so the three
+    cannot disagree."""
     from redshift_idc.preview import build_preview, raise_failed_expectations
 
     model, desired = model_for(config)
     scripts = load_scripts(model)
-    # One preview serves both the expectations (the check checked_model makes) and the summary.
-    preview = build_preview(model, desired, scripts, config.redshift_idc_application.identity_namespace, ACCESS_DIR)
-    raise_failed_expectations(preview)
+    result = None
+    if preview or model.expect:
+        result = build_preview(model, desired, scripts, config.redshift_idc_application.identity_namespace,
+                               project.access_dir())
+        raise_failed_expectations(result)
+    return CheckedModel(model, desired, scripts, result)
+
+
+def environment_preview(config: EnvironmentConfig) -> tuple[AccessModel, Preview]:
+    """Who sees what in the environment's model, on its sample rows (`preview` and the Streamlit example's
+    preview mode), its expectations checked (`failures`) but not raised: the preview shows them."""
+    from redshift_idc.preview import build_preview
+
+    model, desired = model_for(config)
+    return model, build_preview(model, desired, load_scripts(model),
+                                config.redshift_idc_application.identity_namespace, project.access_dir())
+
+
+def plan_header(config: EnvironmentConfig, model: AccessModel, size: ApplyEstimate) -> str:
+    """Which environment a plan is for: plans of two environments with the same model differ here."""
+    warehouse = config.warehouse
+    return "".join(f"-- {line}\n" for line in (
+        f"plan for environment {config.name} (config/{config.name}.yaml): account {config.account}, region "
+        f"{config.region}",
+        f"workgroup {warehouse.workgroup_name}, namespace {warehouse.namespace_name}, database "
+        f"{warehouse.database_name}; access model access/{model.name}.yaml",
+        f"first deploy from an empty warehouse: {size.statements:,} statements in {size.batches:,} Data API batches",
+    ))
+
+
+def offline_plan(config: EnvironmentConfig) -> str:
+    """The first deploy's SQL under a header naming the environment, then its size and estimated apply time
+    (the model loader has already refused a model whose estimate does not fit) and who sees what."""
+    checked = checked_model(config, preview=True)
+    model, desired, scripts = checked.model, checked.desired, checked.scripts
+    assert checked.preview is not None
     planned = plan(desired, AccessState(case_sensitive=desired.case_sensitive), {}, prune=model.prune,
                    identity_provider_drop_cascade=model.identity_provider_drop_cascade)
     size = estimate(planned, model.name, model.ledger_schema, len(scripts))
-    return render_for_review(planned, scripts) + f"-- first deploy: {size.summary()}\n" + preview_summary(preview)
+    return (plan_header(config, model, size) + render_for_review(planned, scripts)
+            + f"-- first deploy: {size.summary()}\n" + preview_summary(checked.preview))
 
 
 def preview_summary(result: Preview) -> str:

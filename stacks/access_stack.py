@@ -8,10 +8,12 @@ from aws_cdk import CfnOutput, Environment, Stack, Stage, Tags
 from constructs import Construct
 
 from components.access_reconciler import AccessReconciler
-from redshift_idc.access_model import ACCESS_DIR, AccessModel, load_scripts
+from redshift_idc import project
+from redshift_idc.access_model import AccessModel
 from redshift_idc.config import EnvironmentConfig
 from redshift_idc.preview import PreviewInputs, write_inputs
 from redshift_idc.runtime.access_state import AccessState
+from redshift_idc.runtime.reconciler import ScriptEntry
 from stacks.warehouse_stack import WarehouseStack
 
 
@@ -19,11 +21,10 @@ class AccessStack(Stack):
     """Kept apart from the warehouse so an access-model change deploys (and rolls back) on its own."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, warehouse: WarehouseStack,
-                 model: AccessModel, desired: AccessState) -> None:
+                 model: AccessModel, desired: AccessState, scripts: list[ScriptEntry]) -> None:
         super().__init__(scope, construct_id, env=Environment(account=config.account, region=config.region),
                          description=f"Access model {model.name} applied to {config.warehouse.workgroup_name} "
                                      f"({config.name})")
-        scripts = load_scripts(model)
         reconciler = AccessReconciler(
             self, "AccessModel", model_name=model.name, desired=desired, scripts=scripts,
             prune=model.prune, ledger_schema=model.ledger_schema, removal_policy=model.removal_policy,
@@ -40,7 +41,7 @@ class AccessStack(Stack):
         stage = Stage.of(self)
         if stage is not None:
             write_inputs(Path(stage.outdir), self.artifact_id, PreviewInputs.of_model(
-                model, scripts, config.redshift_idc_application.identity_namespace, ACCESS_DIR))
+                model, scripts, config.redshift_idc_application.identity_namespace, project.access_dir()))
         for name, value in sorted(config.tags.items()):
             Tags.of(self).add(name, value)
         CfnOutput(self, "AccessModelName", value=model.name)

@@ -618,7 +618,8 @@ def test_literals_are_masked_and_quoted_names_are_not_literals() -> None:
     from redshift_idc.runtime.data_api import redact_literals
 
     sql = """CREATE RLS POLICY "o'x" WITH (r VARCHAR(9)) USING (r = 'secret' AND "it''s" = 'x''y')"""
-    assert redact_literals(sql) == """CREATE RLS POLICY "o'x" WITH (r VARCHAR(9)) USING (r = '***' AND "it''s" = '***')"""
+    assert redact_literals(sql) == ("""CREATE RLS POLICY "o'x" WITH (r VARCHAR(9)) USING (r = '***' AND "it''s" = """
+                                    "'***')")
     assert redact_literals("value hunter2 in 'hunter2'", ["hunter2"]) == "value *** in '***'"
 
 
