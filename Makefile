@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # jsii ends support for Node 20 on 2026-10-30 and prints a banner on every call; it still works.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install synth plan preview test lint deploy clean pipeline-synth pipeline-deploy diff drift
+.PHONY: help install synth plan preview test lint deploy bootstrap clean pipeline-synth pipeline-deploy diff drift
 .PHONY: synth-all review base-worktree
 
 help:
@@ -17,7 +17,9 @@ help:
 	@echo "make preview [ENV=name] [PERSONA=name] [FORMAT=text|markdown|json]"
 	@echo "                        who sees what: each persona's rows of each table, on sample rows (offline)"
 	@echo "make test               install pinned deps, run linters, type checks and the whole test suite"
-	@echo "make deploy ENV=name    cdk deploy every stack of ENV (needs AWS credentials)"
+	@echo "make bootstrap ENV=name cdk bootstrap ENV's account and region, once (needs AWS credentials)"
+	@echo "make deploy ENV=name [OUTPUTS=cdk-outputs.json]"
+	@echo "                        cdk deploy every stack of ENV (needs AWS credentials); OUTPUTS writes their outputs"
 	@echo "make diff ENV=name      cdk diff every stack of ENV against what is deployed (needs AWS credentials)"
 	@echo "make drift ENV=name SECRET_ARN=arn|OUTPUTS=cdk-outputs.json"
 	@echo "                        compare the live warehouse with the access model, change nothing (AWS credentials);"
@@ -43,9 +45,11 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.installed
 
+# Into a fresh folder first, then moved: a failed synth keeps the previous cdk.out.
 synth: install
-	rm -rf cdk.out
-	npx cdk synth --quiet --no-notices -c env=$(ENV)
+	rm -rf cdk.out.new
+	npx cdk synth --quiet --no-notices -o cdk.out.new -c env=$(ENV) || { rm -rf cdk.out.new; exit 1; }
+	rm -rf cdk.out && mv cdk.out.new cdk.out
 	$(PY) -m redshift_idc summary --env $(ENV) cdk.out
 
 plan: install
@@ -71,8 +75,13 @@ pipeline-synth: install
 pipeline-deploy: install
 	npx cdk deploy RedshiftIdcPipeline --no-notices -c pipeline=true --require-approval broadening
 
+# OUTPUTS=cdk-outputs.json also writes the stacks' outputs (the Streamlit example, drift and query read them).
 deploy: install
-	npx cdk deploy --all --no-notices -c env=$(ENV) --require-approval broadening
+	npx cdk deploy --all --no-notices -c env=$(ENV) --require-approval broadening $(if $(OUTPUTS),--outputs-file '$(OUTPUTS)')
+
+# Once per account and region, with the environment's account and region (from config/<env>.yaml).
+bootstrap: install
+	npx cdk bootstrap --no-notices -c env=$(ENV)
 
 diff: install
 	npx cdk diff --no-notices -c env=$(ENV)
@@ -121,4 +130,4 @@ review: $(VENV)/.installed
 	@if [ -n "$${GITHUB_STEP_SUMMARY:-}" ]; then cat '$(SUMMARY)' >> "$$GITHUB_STEP_SUMMARY"; fi
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out cdk.out.new .pytest_cache .mypy_cache .ruff_cache

@@ -18,18 +18,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m redshift_idc")
     commands = parser.add_subparsers(dest="command", required=True)
     summary = commands.add_parser("summary", help="print what a synth produced")
-    summary.add_argument("--env", default="demo")
-    summary.add_argument("cloud_assembly", nargs="?", default="cdk.out", type=Path)
+    summary.add_argument("--env", default="demo", help="environment: config/<env>.yaml (default: demo)")
+    summary.add_argument("cloud_assembly", nargs="?", default="cdk.out", type=Path,
+                         help="the synthesized cloud assembly directory (default: cdk.out)")
     validate = commands.add_parser("validate", help="validate config/<env>.yaml (and its access model) and exit")
-    validate.add_argument("--env", default="demo")
+    validate.add_argument("--env", default="demo", help="environment: config/<env>.yaml (default: demo)")
     plan_parser = commands.add_parser("plan", help="print the SQL a deploy of the access model will run")
-    plan_parser.add_argument("--env", default="demo")
+    plan_parser.add_argument("--env", default="demo", help="environment: config/<env>.yaml (default: demo)")
     plan_parser.add_argument("--live", action="store_true",
                              help="diff against the live warehouse (Data API, your AWS credentials)")
     plan_parser.add_argument("--secret-arn", help="admin secret ARN (the warehouse stack's AdminSecretArn output)")
     drift = commands.add_parser("drift", help="compare the live warehouse with the access model, change nothing; "
                                 "exit 0 in sync, 1 drift, 2 error")
-    drift.add_argument("--env", default="demo")
+    drift.add_argument("--env", default="demo", help="environment: config/<env>.yaml (default: demo)")
     drift.add_argument("--secret-arn", help="admin secret ARN (the warehouse stack's AdminSecretArn output)")
     drift.add_argument("--outputs", type=Path, help="`cdk deploy --outputs-file` JSON to read AdminSecretArn from")
     review_parser = commands.add_parser("review", help="markdown summary of a pull request: template and access "
@@ -46,11 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     preview.add_argument("--strict", action="store_true",
                          help="fail (exit 2) on warnings the model's allow_warnings does not accept")
     query = commands.add_parser("query", help="run SQL as a signed-in IdP user (trusted identity propagation)")
-    query.add_argument("--env", default="demo")
+    query.add_argument("--env", default="demo", help="environment: config/<env>.yaml (default: demo)")
     query.add_argument("--id-token-file", required=True, type=Path, help="file holding the IdP's id token (JWT)")
     query.add_argument("--outputs", default=Path("cdk-outputs.json"), type=Path,
-                       help="`cdk deploy --outputs-file` JSON with the Identity and Warehouse stacks' outputs")
-    query.add_argument("sql")
+                       help="`cdk deploy --outputs-file` JSON with the Identity and Warehouse stacks' outputs "
+                            "(default: cdk-outputs.json)")
+    query.add_argument("sql", help="the SQL statement to run as the signed-in user, e.g. 'SELECT current_user'")
     args = parser.parse_args(argv)
     try:
         if args.command == "summary":

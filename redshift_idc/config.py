@@ -16,6 +16,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -44,7 +45,18 @@ IDC_INSTANCE_ARN = re.compile(rf"^arn:{_PARTITION}:sso:::instance/(sso)?ins-[a-z
 IDENTITY_STORE_ID = re.compile(r"^d-[0-9a-f]{10}$|^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
 IDC_GROUP_ID = re.compile(r"^([0-9a-f]{10}-|)[A-Fa-f0-9]{8}-([A-Fa-f0-9]{4}-){3}[A-Fa-f0-9]{12}$")
 
-AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+def _account_as_text(value: Any) -> Any:
+    """YAML reads `account: 111111111111` as a number: a 12-digit one is the account as written. One with
+    fewer digits lost its leading zeros (or was read as octal), so it must be quoted."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return value
+    if 10**11 <= value < 10**12:
+        return str(value)
+    raise ValueError(f"{value} is not a 12-digit AWS account id as YAML read it; quote the account as written, "
+                     "e.g. account: \"012345678901\" (unquoted, leading zeros are lost)")
+
+
+AccountId = Annotated[str, BeforeValidator(_account_as_text), StringConstraints(pattern=r"^\d{12}$")]
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov|-iso|-isob)?-[a-z]+-\d$")]
 # Serverless namespace and workgroup names (botocore redshift-serverless model: 3-64, [a-z0-9-]).
 ServerlessName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{3,64}$")]
@@ -547,6 +559,16 @@ class EnvironmentConfig(_Model):
     # Field validators, not a model validator: pydantic skips after-model validators once any field
     # failed, which would hide these problems behind unrelated ones. `region` is declared first, so it
     # is in `info.data` whenever it is valid.
+    @field_validator("availability_zones", mode="before")
+    @classmethod
+    def _three_zones(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, list | tuple) and len(value) != 3:
+            region = info.data.get("region") or "the region"
+            given = ", ".join(map(str, value)) or "none"
+            raise ValueError(f"three zones of {region} are needed, e.g. [{region}a, {region}b, {region}c] (given "
+                             f"{len(value)}: {given})")
+        return value
+
     @field_validator("availability_zones")
     @classmethod
     def _zones_in_region(cls, value: tuple[str, str, str], info: ValidationInfo) -> tuple[str, str, str]:
@@ -655,6 +677,53 @@ def _allowed_keys(loc: tuple[int | str, ...], root: type[BaseModel]) -> list[str
 _MESSAGE_PATH = re.compile(r"^([A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*): (.+)$", re.DOTALL)
 
 
+# The forms the configuration's patterns allow, in words, with an example (what a user reads instead of a regex).
+PATTERN_WORDS: dict[str, str] = {
+    r"^\d{12}$": "a 12-digit AWS account id, quoted, e.g. \"111111111111\"",
+    r"^[a-z]{2}(-gov|-iso|-isob)?-[a-z]+-\d$": "an AWS region name, e.g. us-east-1 or eu-west-2",
+    r"^[a-z0-9-]{3,64}$": "3 to 64 lower-case letters, digits and hyphens, e.g. analytics-dev",
+    r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$": "lower-case letters and digits in hyphen-separated words, e.g. redshift-idc",
+    r"^[a-zA-Z][a-zA-Z0-9_+.@-]{0,126}$": "a letter, then up to 126 letters, digits or _+.@-, e.g. dev",
+    r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$": "a VPC id, e.g. vpc-0123456789abcdef0",
+    r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$": "a subnet id, e.g. subnet-0123456789abcdef0",
+    r"^sg-[0-9a-f]{8}([0-9a-f]{9})?$": "a security group id, e.g. sg-0123456789abcdef0",
+    r"^(\d{1,3}\.){3}\d{1,3}/(1[6-9]|2[0-4])$": "an IPv4 CIDR block from /16 to /24, e.g. 10.40.0.0/16",
+    r"^[0-9a-fA-F]{40}$": "40 hexadecimal digits (a SHA-1 thumbprint)",
+    r"^[a-z][a-z0-9-]{0,62}$": "the name of a file under access/ without .yaml: lower-case letters, digits and "
+                               "hyphens, starting with a letter, e.g. demo",
+    r"^[a-z][a-z0-9-]{0,30}$": "lower-case letters, digits and hyphens, starting with a letter, e.g. dev",
+    r"^[A-Za-z0-9_./-]+\.sql$": "a path under sql/ ending in .sql, e.g. demo/001_sales_data.sql",
+    r"^[A-Za-z0-9_./-]+\.csv$": "a path beside the model ending in .csv, e.g. samples/sales_data.csv",
+}
+_IAM_NAME = re.compile(r"\^\[\\w\+=,\.@-\]\{1,(\d+)\}\$")
+_EXPECTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
+
+
+def _problem(item: Any) -> str:
+    """A pydantic error in the words of someone writing YAML."""
+    kind = item["type"]
+    message = str(item["msg"]).removeprefix("Value error, ")
+    got = item.get("input")
+    if kind in ("tuple_type", "list_type", "set_type"):
+        example = f"[{got}]" if isinstance(got, str | int | float) and not isinstance(got, bool) else "[...]"
+        return f"expected a list, e.g. {example}"
+    if kind == "string_pattern_mismatch":
+        pattern = str(item["ctx"]["pattern"])
+        if (iam := _IAM_NAME.fullmatch(pattern)) is not None:
+            return f"expected 1 to {iam.group(1)} letters, digits or any of + = , . @ _ - (an IAM-style name)"
+        return f"expected {PATTERN_WORDS.get(pattern, f'text of the form {pattern}')}"
+    if kind == "literal_error":
+        options = _EXPECTED.findall(str(item["ctx"].get("expected", "")))
+        close = difflib.get_close_matches(str(got), options, n=1, cutoff=0.5) if isinstance(got, str) else []
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"'{got}' is not one of {', '.join(options)}{hint}" if options else message
+    if kind == "missing":
+        return "required, but not set"
+    if kind == "string_type" and isinstance(got, int | float) and not isinstance(got, bool):
+        return f"expected text; YAML read {got!r} as a number: quote it, e.g. \"{got}\""
+    return message
+
+
 def format_validation_error(path: Path, error: ValidationError, data: Any,
                             root: type[BaseModel] | None = None, *, origins: Origins | None = None,
                             bases: Sequence[Path] = ()) -> str:
@@ -670,7 +739,13 @@ def format_validation_error(path: Path, error: ValidationError, data: Any,
         files = _origin_of(_key_path(loc, field_path), origins)
         return f" [set in {', '.join(map(str, files))}]" if files and files != [path] else ""
 
-    for item in error.errors():
+    items = error.errors()
+    # A list whose item failed also fails "at least 1 item" (the bad item was dropped): one problem, not two.
+    deeper = {tuple(item["loc"][:-1]) for item in items if len(item["loc"]) > 1}
+    items = [item for item in items if not (item["type"] == "too_short" and tuple(item["loc"]) in deeper)]
+    count = f"{len(items)} problem{'s' if len(items) > 1 else ''}"
+    lines[0] = f"{path}: invalid configuration ({count}{merged}):"
+    for item in items:
         loc = tuple(item["loc"])
         where = _format_location(loc)
         if item["type"] == "extra_forbidden":
@@ -679,19 +754,18 @@ def format_validation_error(path: Path, error: ValidationError, data: Any,
             hint = f"did you mean '{close[0]}'? " if close else ""
             lines.append(f"  {where}: unknown key; {hint}allowed keys here: {', '.join(allowed)}{origin(loc)}")
             continue
-        message = item["msg"].removeprefix("Value error, ")
+        message = _problem(item)
         field_path = ""
         if item["type"] == "value_error" and (inner := _MESSAGE_PATH.match(message)):
             field_path, message = inner.groups()
             where = field_path if where == "(top level)" else f"{where}.{field_path}"
-        if item["type"] == "string_pattern_mismatch":
-            message = f"does not match the allowed form {item['ctx']['pattern']}"
         if item["type"] in ("union_tag_invalid", "union_tag_not_found"):  # the key that picks the variant
             where = f"{where}.{str(item['ctx']['discriminator']).strip(chr(39))}"
             message = (f"'{item['ctx']['tag']}' is not one of {item['ctx']['expected_tags']}"
                        if item["type"] == "union_tag_invalid" else "required: it selects which settings apply")
         got = item.get("input")
-        shown = "" if isinstance(got, (dict, list)) or got is None else f" (got: {got!r})"
+        shown = "" if isinstance(got, (dict, list)) or got is None or item["type"] in (
+            "tuple_type", "list_type", "literal_error") else f" (got: {got!r})"
         lines.append(f"  {where}: {message}{shown}{origin(loc, field_path)}")
     return "\n".join(lines)
 
@@ -728,6 +802,15 @@ def read_yaml(path: Path) -> Any:
     """Parse a YAML file strictly (duplicate keys are errors), as a ConfigError naming the file."""
     try:
         return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        def at(mark: Any) -> str:
+            return f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+
+        parts = [f"{error.context}{at(error.context_mark)}" if error.context else "",
+                 f"{error.problem}{at(error.problem_mark)}" if error.problem else ""]
+        mark = error.problem_mark or error.context_mark
+        where = f"{path}: line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {': '.join(p for p in parts if p) or error}") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
 
@@ -864,8 +947,17 @@ def load_environment(name: str, config_dir: Path | None = None) -> EnvironmentCo
         raise ConfigError(f"{path}: '{name}' is a base for `{EXTENDS_KEY}: {name}` (files starting with "
                           f"'{BASE_PREFIX}' are never deployed), not an environment (known: {known})")
     if not path.is_file():
-        raise ConfigError(f"{path}: no such environment '{name}' (known: {known}); "
-                          f"create {path.name} from config/demo.yaml")
+        environments = available_environments(config_dir)
+        close = [e for e in environments if e == name.lower()] or difflib.get_close_matches(name.lower(), environments,
+                                                                                           n=1)
+        if close:
+            raise ConfigError(f"{path}: no such environment '{name}'; did you mean '{close[0]}'? (known: {known})")
+        suggested = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "my-env"
+        if not suggested[0].isalpha():
+            suggested = f"env-{suggested}"
+        raise ConfigError(f"{path}: no such environment '{name}' (known: {known}); to add one, copy config/demo.yaml "
+                          f"to config/{suggested[:31]}.yaml (environment names are lower-case letters, digits and "
+                          "hyphens, starting with a letter)")
     layers = read_environment_layers(name, config_dir)
     merged: dict[str, Any] = {}
     origins: Origins = {}

@@ -17,6 +17,7 @@ in the summary, not counted: the warehouse's access already matches the model.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from redshift_idc.access_model import load_scripts
 from redshift_idc.apply_estimate import estimate
@@ -77,7 +78,7 @@ class DriftReport:
 def secret_arn_from_outputs(path: Path, stack_prefix: str) -> str:
     """`<prefix>Warehouse.AdminSecretArn` from a `cdk deploy --outputs-file` JSON."""
     stack = f"{stack_prefix}Warehouse"
-    hint = f"write it with `npx cdk deploy --all -c env=<env> --outputs-file {path}`, or pass --secret-arn"
+    hint = f"write it with `make deploy ENV=<env> OUTPUTS={path}`, or pass --secret-arn"
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -140,12 +141,34 @@ def _read_failure(message: str, where: str, tables: LedgerTables) -> str:
     return text
 
 
+SECRET_ARN = re.compile(r"^arn:aws(-[a-z]+)*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@!-]+$")
+
+
+def check_secret_arn(value: str, config: EnvironmentConfig) -> str:
+    """The admin secret's ARN, checked before any call: a typo would otherwise reach the API."""
+    if not SECRET_ARN.match(value):
+        raise DriftError(f"--secret-arn {value!r} is not a Secrets Manager secret ARN; expected "
+                         f"arn:aws:secretsmanager:{config.region}:{config.account}:secret:<name> (the "
+                         f"{config.stack_prefix}Warehouse stack's {OUTPUT_KEY} output)")
+    region = value.split(":")[3]
+    if region != config.region:
+        raise DriftError(f"--secret-arn is in region {region}, but config/{config.name}.yaml deploys to "
+                         f"{config.region}: pass the {config.stack_prefix}Warehouse stack's {OUTPUT_KEY} output")
+    return value
+
+
 def _aws_error(error: ClientError | BotoCoreError, where: str) -> str:
     if isinstance(error, ClientError):
         info = error.response.get("Error", {})
         operation = getattr(error, "operation_name", "") or "the Data API"
         return (f"{where}: {operation} failed: {info.get('Code', 'error')}: {info.get('Message', '')} "
                 "(check your AWS credentials, the region, the workgroup name and the secret ARN)")
+    if isinstance(error, NoCredentialsError):
+        return (f"{where}: no AWS credentials found. drift reads the warehouse through the Redshift Data API "
+                "(redshift-data:ExecuteStatement and DescribeStatement/GetStatementResult on the workgroup, "
+                "secretsmanager:GetSecretValue on the admin secret) with your credentials: sign in with "
+                "`aws sso login --profile <profile>` and set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)")
     return f"{where}: could not call the Redshift Data API: {type(error).__name__}: {error}"
 
 
@@ -164,7 +187,7 @@ def drift_command(env: str, secret_arn: str | None, outputs: Path | None, *, cli
                 raise DriftError(f"config/{env}.yaml: drift needs --secret-arn or --outputs (the `cdk deploy "
                                  f"--outputs-file` JSON holding {config.stack_prefix}Warehouse.{OUTPUT_KEY})")
             secret_arn = secret_arn_from_outputs(outputs, config.stack_prefix)
-        report = drift_report(config, secret_arn, client, sleep)
+        report = drift_report(config, check_secret_arn(secret_arn, config), client, sleep)
     except (ConfigError, DriftError) as error:
         print(f"error: {error}", file=err)
         return ERROR

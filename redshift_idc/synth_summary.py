@@ -7,7 +7,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from redshift_idc.config import ConfigError
+
 DEMO = "demo"
+
+
+def stack_prefix_of(environment: str) -> str:
+    """The prefix of an environment's stack names (`EnvironmentConfig.stack_prefix`, from the name alone)."""
+    return "".join(part.capitalize() for part in environment.split("-"))
 
 
 def read_stacks(cloud_assembly: Path) -> dict[str, dict[str, Any]]:
@@ -30,6 +37,11 @@ def summarize(cloud_assembly: Path, environment: str) -> str:
     stacks = read_stacks(cloud_assembly)
     if not stacks:
         return f"No stacks found in {cloud_assembly}: did the synth run?"
+    warehouse = f"{stack_prefix_of(environment)}Warehouse"
+    if warehouse not in stacks:
+        raise ConfigError(f"{cloud_assembly}: holds the stacks {', '.join(stacks)}, not environment '{environment}' "
+                          f"(no {warehouse}); run `make synth ENV={environment}`, or ask for the environment it "
+                          "holds")
     lines = [f"Synthesized environment '{environment}' into {cloud_assembly}/ (cdk-nag: AwsSolutions and "
              "RedshiftServerless packs passed)", ""]
     for name, stack in stacks.items():
@@ -45,14 +57,15 @@ def summarize(cloud_assembly: Path, environment: str) -> str:
             lines.append(f"  outputs: {', '.join(outputs)}")
         lines.append("")
     lines.append("Next:")
-    if environment == DEMO:
-        lines.append("  The demo uses placeholder ids. To deploy, copy config/demo.yaml to config/<name>.yaml, put "
-                     "your account, IdC instance and groups in it, then `make synth ENV=<name>`.")
     if any(name.endswith("Access") for name in stacks):
         lines.append(f"  make plan ENV={environment}: prints the SQL the access model's first deploy runs, for review")
-    lines += [
-        f"  make deploy ENV={environment}: deploys exactly this (needs AWS credentials for that account; "
-        "`npx cdk bootstrap` there once)",
-        "  make test: runs the whole test suite",
-    ]
+    if environment == DEMO:
+        lines.append("  The demo deploys nowhere: its ids are placeholders. To deploy, copy config/demo.yaml to "
+                     "config/<name>.yaml, put your account, IdC instance and groups in it, then "
+                     "`make synth ENV=<name>` and `make deploy ENV=<name>`.")
+    else:
+        lines += [f"  make bootstrap ENV={environment}: once per account and region (needs AWS credentials)",
+                  f"  make deploy ENV={environment}: deploys exactly this (needs AWS credentials for that account); "
+                  f"OUTPUTS=cdk-outputs.json also writes the stacks' outputs"]
+    lines.append("  make test: runs the whole test suite")
     return "\n".join(lines)

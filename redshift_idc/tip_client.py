@@ -146,7 +146,7 @@ class TipClientConfig:
                      refresh_margin_seconds: int = 300) -> TipClientConfig:
         """Read a `cdk deploy --outputs-file` JSON: `<prefix>Identity` and `<prefix>Warehouse` outputs."""
         path = Path(path)
-        hint = f"write it with `npx cdk deploy --all -c env=<env> --outputs-file {path}`"
+        hint = f"write it with `make deploy ENV=<env> OUTPUTS={path}`"
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:

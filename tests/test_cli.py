@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from redshift_idc.__main__ import main
+from redshift_idc.config import ConfigError
 from redshift_idc.synth_summary import summarize
 from tests.conftest import Synthesized
 
@@ -35,7 +36,14 @@ def test_summary_lists_stacks_resource_counts_and_next_steps(demo: Synthesized) 
     assert re.search(r"AWS::SSO::ApplicationAssignment +6\n", text)
     assert "DemoAccess  (aws://111111111111/us-east-1, " in text and "Custom::AccessModel" in text
     assert "make plan ENV=demo" in text
-    assert "make deploy ENV=demo" in text and "copy config/demo.yaml" in text
+    assert "The demo deploys nowhere" in text and "copy config/demo.yaml" in text
+    assert "make deploy ENV=demo" not in text and "deploys exactly this" not in text
+
+
+def test_a_summary_for_another_environment_than_the_assemblys_is_an_error(demo: Synthesized) -> None:
+    with pytest.raises(ConfigError, match=r"holds the stacks .*DemoWarehouse.*, not environment 'dev' \(no "
+                                          r"DevWarehouse\); run `make synth ENV=dev`"):
+        summarize(demo.outdir, "dev")
 
 
 def test_summary_of_an_empty_folder_says_so(tmp_path: Path) -> None:

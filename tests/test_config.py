@@ -522,7 +522,9 @@ def test_missing_environment_lists_the_known_ones(tmp_path: Path) -> None:
     message = load_error(tmp_path, "gamma")
     assert "no such environment 'gamma'" in message
     assert "(known: alpha, beta)" in message
-    assert "create gamma.yaml from config/demo.yaml" in message
+    assert "copy config/demo.yaml to config/gamma.yaml" in message
+    assert "did you mean 'alpha'?" in load_error(tmp_path, "Alpha")  # never a name the README forbids
+    assert "copy config/demo.yaml to config/my-env.yaml" in load_error(tmp_path, "My_Env")
 
 
 def test_missing_environment_in_an_empty_directory(tmp_path: Path) -> None:
@@ -549,7 +551,7 @@ def test_empty_file_lists_every_required_key(tmp_path: Path, text: str) -> None:
                 "warehouse", "network"]
     assert f"({len(required)} problems)" in message
     for field in required:
-        assert_problem(message, field, "Field required")
+        assert_problem(message, field, "required, but not set")
 
 
 @pytest.mark.parametrize("text", ["- account: '111111111111'\n", "just a string\n", "42\n"])

@@ -333,6 +333,15 @@ def test_make_targets_call_the_cli_and_cdk_diff() -> None:
     assert ".venv/bin/python -m redshift_idc drift --env prod --outputs 'cdk-outputs.json'" in dry_run(
         "drift", "ENV=prod", "OUTPUTS=cdk-outputs.json")
     assert "npx cdk diff --no-notices -c env=dev" in dry_run("diff", "ENV=dev")
+    assert "npx cdk bootstrap --no-notices -c env=prod" in dry_run("bootstrap", "ENV=prod")
+    assert ("npx cdk deploy --all --no-notices -c env=prod --require-approval broadening --outputs-file "
+            "'cdk-outputs.json'") in dry_run("deploy", "ENV=prod", "OUTPUTS=cdk-outputs.json")
+    plain = dry_run("deploy", "ENV=prod")
+    assert "npx cdk deploy --all --no-notices -c env=prod --require-approval broadening" in plain
+    # A failed synth keeps the previous cdk.out: it synthesizes elsewhere and moves the result over.
+    synth = dry_run("synth", "ENV=dev")
+    assert any(line.startswith("npx cdk synth --quiet --no-notices -o cdk.out.new -c env=dev") for line in synth)
+    assert "rm -rf cdk.out && mv cdk.out.new cdk.out" in synth
 
 
 def test_plan_live_is_the_drift_report_and_a_difference_is_not_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:

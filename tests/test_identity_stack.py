@@ -137,5 +137,5 @@ def test_identity_propagation_config_errors(change: dict[str, Any], expected: st
 def test_assignment_required_has_no_default() -> None:
     data = copy.deepcopy(DEMO)
     del data["identity_propagation"]["assignment_required"]
-    with pytest.raises(ConfigError, match=r"identity_propagation.assignment_required: Field required"):
+    with pytest.raises(ConfigError, match=r"identity_propagation.assignment_required: required, but not set"):
         parse_environment(data, name="demo", source=Path("config/demo.yaml"))

@@ -100,7 +100,7 @@ def test_stage_assemblies_hold_each_environment(pipeline: tuple[dict[str, Any], 
     ("stages:\n  - environment: nope\n    approval: false\n", "stages[0].environment: no config/nope.yaml"),
     ("stages:\n  - environment: demo\n    approval: false\n  - environment: demo\n    approval: true\n",
      "environment(s) demo listed twice"),
-    ("stages:\n  - environment: demo\n", "stages[0].approval: Field required"),
+    ("stages:\n  - environment: demo\n", "stages[0].approval: required, but not set"),
 ])
 def test_pipeline_config_errors(change: str, expected: str, tmp_path: Path) -> None:
     text = PIPELINE_FILE.read_text()

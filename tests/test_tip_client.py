@@ -541,7 +541,7 @@ def test_from_outputs_names_the_missing_output_and_the_file(tmp_path: Path) -> N
                                        r"ProdIdentity\.BridgeRoleArn \(stacks in the file: DemoIdentity, "
                                        r"DemoWarehouse\)"):
         TipClientConfig.from_outputs(path, "Prod")
-    with pytest.raises(TipError, match=r"no such outputs file; write it with `npx cdk deploy --all"):
+    with pytest.raises(TipError, match=r"no such outputs file; write it with `make deploy ENV=<env> OUTPUTS="):
         TipClientConfig.from_outputs(tmp_path / "absent.json", "Demo")
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(TipError, match="not a readable CDK outputs file"):
