@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import sys
 
+import aws_cdk as cdk
+
 from redshift_idc.app_builder import DEFAULT_ENVIRONMENT, add_environment, add_pipeline, new_app
 from redshift_idc.config import ConfigError, load_environment
 from redshift_idc.pipeline_config import load_pipeline
 
 
-def main() -> int:
-    app = new_app()
+def main(app: cdk.App | None = None) -> int:
+    """`app`: the tests' (with an `env` context and an outdir); the CLI's otherwise."""
+    app = app or new_app()
     try:
         if str(app.node.try_get_context("pipeline") or "").lower() == "true":
             add_pipeline(app, load_pipeline())

@@ -628,8 +628,8 @@ def load_model(name: str, environment: EnvironmentConfig | None = None, access_d
     path = access_dir / f"{name}.yaml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in access_dir.glob("*.yaml"))) or "none"
-        raise ConfigError(f"{path}: no such access model '{name}' (known: {known})")
-    return parse_model(read_yaml(path) or {}, name=name, source=path, environment=environment)
+        raise ConfigError(f"{project.shown(path)}: no such access model '{name}' (known: {known})")
+    return parse_model(read_yaml(path) or {}, name=name, source=project.shown(path), environment=environment)
 
 
 def load_scripts(model: AccessModel, sql_dir: Path | None = None) -> list[ScriptEntry]:

@@ -9,11 +9,9 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from components.serverless_nag_rules import RedshiftServerlessChecks
-from redshift_idc.access_model import AccessModel
-from redshift_idc.config import ConfigError, EnvironmentConfig, load_environment
+from redshift_idc.config import EnvironmentConfig, load_environment
 from redshift_idc.pipeline_config import PipelineConfig
 from redshift_idc.plan_cli import checked_model
-from redshift_idc.runtime.sql_text import fold
 from stacks.access_stack import AccessStack
 from stacks.connections_stack import ConnectionsStack
 from stacks.identity_stack import IdentityStack
@@ -43,8 +41,6 @@ def add_environment(app: Construct, config: EnvironmentConfig, *, nag: bool = Tr
     must pass before it deploys. The access model is checked first, with the checks `validate` and `plan`
     make, so a bad model fails before any stack is built."""
     checked = checked_model(config) if config.access_model is not None else None
-    if checked is not None:
-        check_federation_roles(config, checked.model)
     warehouse = WarehouseStack(app, f"{config.stack_prefix}Warehouse", config=config)
     stacks: dict[str, cdk.Stack] = {"warehouse": warehouse}
     if config.identity_propagation is not None:
@@ -59,19 +55,6 @@ def add_environment(app: Construct, config: EnvironmentConfig, *, nag: bool = Tr
     if nag:
         add_rule_packs(app)
     return stacks
-
-
-def check_federation_roles(config: EnvironmentConfig, model: AccessModel) -> None:
-    """The database roles IAM-federated users get must be roles the access model creates: Redshift ignores a
-    `RedshiftDbRoles` entry that names no role, so a typo would fail silently at sign-in."""
-    if config.iam_federation is None:
-        return
-    declared = {fold(role, model.case_sensitive_identifiers) for role in model.roles.plain}
-    for index, role in enumerate(config.iam_federation.db_roles):
-        if fold(role, model.case_sensitive_identifiers) not in declared:
-            raise ConfigError(f"config/{config.name}.yaml: iam_federation.db_roles[{index}]: '{role}' is not a role "
-                              f"of access model '{model.name}'; declare it under roles.plain in "
-                              f"access/{model.name}.yaml (known: {', '.join(model.roles.plain) or 'none'})")
 
 
 def add_rule_packs(scope: Construct) -> None:

@@ -730,21 +730,21 @@ def format_validation_error(path: Path, error: ValidationError, data: Any,
     """One line per problem: `file: field.path: what is wrong (got: value)`. With `origins` (an environment
     merged over `bases` by `extends`), a problem set by another file than `path` ends with `[set in <file>]`."""
     count = f"{error.error_count()} problem{'s' if error.error_count() > 1 else ''}"
-    merged = f"; merged over {', '.join(map(str, bases))}" if bases else ""
-    lines = [f"{path}: invalid configuration ({count}{merged}):"]
+    merged = f"; merged over {', '.join(str(project.shown(b)) for b in bases)}" if bases else ""
+    lines = [f"{project.shown(path)}: invalid configuration ({count}{merged}):"]
 
     def origin(loc: tuple[int | str, ...], field_path: str = "") -> str:
         if origins is None:
             return ""
-        files = _origin_of(_key_path(loc, field_path), origins)
-        return f" [set in {', '.join(map(str, files))}]" if files and files != [path] else ""
+        files = [project.shown(f) for f in _origin_of(_key_path(loc, field_path), origins)]
+        return f" [set in {', '.join(map(str, files))}]" if files and files != [project.shown(path)] else ""
 
     items = error.errors()
     # A list whose item failed also fails "at least 1 item" (the bad item was dropped): one problem, not two.
     deeper = {tuple(item["loc"][:-1]) for item in items if len(item["loc"]) > 1}
     items = [item for item in items if not (item["type"] == "too_short" and tuple(item["loc"]) in deeper)]
     count = f"{len(items)} problem{'s' if len(items) > 1 else ''}"
-    lines[0] = f"{path}: invalid configuration ({count}{merged}):"
+    lines[0] = f"{project.shown(path)}: invalid configuration ({count}{merged}):"
     for item in items:
         loc = tuple(item["loc"])
         where = _format_location(loc)
@@ -800,6 +800,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file strictly (duplicate keys are errors), as a ConfigError naming the file."""
+    shown = project.shown(path)
     try:
         return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.MarkedYAMLError as error:
@@ -809,10 +810,10 @@ def read_yaml(path: Path) -> Any:
         parts = [f"{error.context}{at(error.context_mark)}" if error.context else "",
                  f"{error.problem}{at(error.problem_mark)}" if error.problem else ""]
         mark = error.problem_mark or error.context_mark
-        where = f"{path}: line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(path)
+        where = f"{shown}: line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(shown)
         raise ConfigError(f"{where}: not valid YAML: {': '.join(p for p in parts if p) or error}") from None
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+        raise ConfigError(f"{shown}: not valid YAML: {error}") from None
 
 
 # --- environments and `extends` ------------------------------------------------------------------
@@ -941,12 +942,13 @@ def available_environments(config_dir: Path | None = None) -> list[str]:
 def load_environment(name: str, config_dir: Path | None = None) -> EnvironmentConfig:
     """Read and validate `config/<name>.yaml`, merged over the files it `extends`."""
     config_dir = config_dir or project.config_dir()
-    path = config_dir / f"{name}.yaml"
+    real = config_dir / f"{name}.yaml"
+    path = project.shown(real)  # as messages name it
     known = ", ".join(available_environments(config_dir)) or "none"
     if name.startswith(BASE_PREFIX):
         raise ConfigError(f"{path}: '{name}' is a base for `{EXTENDS_KEY}: {name}` (files starting with "
                           f"'{BASE_PREFIX}' are never deployed), not an environment (known: {known})")
-    if not path.is_file():
+    if not real.is_file():
         environments = available_environments(config_dir)
         close = [e for e in environments if e == name.lower()] or difflib.get_close_matches(name.lower(), environments,
                                                                                            n=1)

@@ -19,6 +19,7 @@ from redshift_idc.access_model import AccessModel, load_model, load_scripts
 from redshift_idc.apply_estimate import ApplyEstimate, estimate
 from redshift_idc.config import ConfigError, EnvironmentConfig
 from redshift_idc.runtime.access_state import AccessState
+from redshift_idc.runtime.sql_text import fold
 
 if TYPE_CHECKING:
     from redshift_idc.preview import Preview
@@ -76,23 +77,50 @@ class CheckedModel:
     model: AccessModel
     desired: AccessState
     scripts: list[ScriptEntry]  # read and split into statements
-    preview: Preview | None  # built when asked for, or when the model has expectations (which then held)
+    preview: Preview | None  # who sees what; None when the preview could not evaluate the model ...
+    preview_note: str = ""  # ... and why (a model with expectations is refused instead)
 
 
-def checked_model(config: EnvironmentConfig, *, preview: bool = False) -> CheckedModel:
-    """The model, its scripts (each file read and split) and, beyond the loader's checks, its expectations
-    of who sees what on the sample rows: one set of checks for `validate`, `plan` and synth, so the three
-    cannot disagree."""
-    from redshift_idc.preview import build_preview, raise_failed_expectations
+def checked_model(config: EnvironmentConfig) -> CheckedModel:
+    """The model, its scripts (each file read and split), its sample data files, the roles IAM federation
+    names, and who sees what with its expectations: one set of checks for `validate`, `plan` and synth, so
+    the three cannot disagree. A model the preview cannot evaluate is refused only when it has
+    expectations (they cannot be checked); otherwise `preview_note` says why there is no preview."""
+    from redshift_idc.preview import (
+        PreviewError,
+        PreviewInputs,
+        evaluate,
+        failed_expectations,
+        raise_failed_expectations,
+    )
 
     model, desired = model_for(config)
     scripts = load_scripts(model)
-    result = None
-    if preview or model.expect:
-        result = build_preview(model, desired, scripts, config.redshift_idc_application.identity_namespace,
-                               project.access_dir())
-        raise_failed_expectations(result)
+    check_federation_roles(config, model)
+    inputs = PreviewInputs.of_model(model, scripts, config.redshift_idc_application.identity_namespace,
+                                    project.access_dir())
+    try:
+        result = evaluate(inputs, desired)
+    except PreviewError as error:
+        if model.expect:
+            raise PreviewError(f"{error} (the model's expectations need the preview)") from None
+        return CheckedModel(model, desired, scripts, None, str(error))
+    result.failures = failed_expectations(model, result)
+    raise_failed_expectations(result)
     return CheckedModel(model, desired, scripts, result)
+
+
+def check_federation_roles(config: EnvironmentConfig, model: AccessModel) -> None:
+    """The database roles IAM-federated users get must be roles the access model creates: Redshift ignores a
+    `RedshiftDbRoles` entry that names no role, so a typo would fail silently at sign-in."""
+    if config.iam_federation is None:
+        return
+    declared = {fold(role, model.case_sensitive_identifiers) for role in model.roles.plain}
+    for index, role in enumerate(config.iam_federation.db_roles):
+        if fold(role, model.case_sensitive_identifiers) not in declared:
+            raise ConfigError(f"config/{config.name}.yaml: iam_federation.db_roles[{index}]: '{role}' is not a role "
+                              f"of access model '{model.name}'; declare it under roles.plain in "
+                              f"access/{model.name}.yaml (known: {', '.join(model.roles.plain) or 'none'})")
 
 
 def environment_preview(config: EnvironmentConfig) -> tuple[AccessModel, Preview]:
@@ -120,14 +148,15 @@ def plan_header(config: EnvironmentConfig, model: AccessModel, size: ApplyEstima
 def offline_plan(config: EnvironmentConfig) -> str:
     """The first deploy's SQL under a header naming the environment, then its size and estimated apply time
     (the model loader has already refused a model whose estimate does not fit) and who sees what."""
-    checked = checked_model(config, preview=True)
+    checked = checked_model(config)
     model, desired, scripts = checked.model, checked.desired, checked.scripts
-    assert checked.preview is not None
     planned = plan(desired, AccessState(case_sensitive=desired.case_sensitive), {}, prune=model.prune,
                    identity_provider_drop_cascade=model.identity_provider_drop_cascade)
     size = estimate(planned, model.name, model.ledger_schema, len(scripts))
     return (plan_header(config, model, size) + render_for_review(planned, scripts)
-            + f"-- first deploy: {size.summary()}\n" + preview_summary(checked.preview))
+            + f"-- first deploy: {size.summary()}\n"
+            + (preview_summary(checked.preview) if checked.preview is not None
+               else f"-- no access preview: {checked.preview_note}\n"))
 
 
 def preview_summary(result: Preview) -> str:

@@ -178,12 +178,22 @@ class PreviewInputs:
             (g, (g,)) for g in model.roles.idc_groups)
         csv_texts: dict[str, tuple[str, str]] = {}
         for table, relative in sorted(model.sample_data.items()):
+            where = f"access/{model.name}.yaml: sample_data.{table}"
             path = access_dir / relative
             try:
-                csv_texts[table] = (relative, path.read_text(encoding="utf-8"))
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise PreviewError(f"{where}: no such file access/{relative} (CSV files sit beside the model)"
+                                   ) from None
             except (OSError, UnicodeDecodeError) as error:
-                raise PreviewError(f"access/{model.name}.yaml: sample_data.{table}: cannot read {path}: "
-                                   f"{error}") from None
+                raise PreviewError(f"{where}: cannot read access/{relative} as UTF-8 text: {error}") from None
+            header = next(csv.reader(text.splitlines()), [])
+            declared = {fold(c, model.case_sensitive_identifiers) for c in model.tables.get(table, ())}
+            unknown = [h for h in header if fold(h, model.case_sensitive_identifiers) not in declared]
+            if unknown:
+                raise PreviewError(f"{where}: access/{relative} has columns {', '.join(unknown)} that `tables` "
+                                   f"does not declare for {table}")
+            csv_texts[table] = (relative, text)
         return cls(model.name, identity_namespace, model.case_sensitive_identifiers,
                    {t: tuple(c) for t, c in model.tables.items()}, personas, tuple(scripts), csv_texts)
 
@@ -335,11 +345,6 @@ class _Samples:
         where = f"{self.inputs.source}: sample_data.{table} ({file_name})"
         with path.open(newline="", encoding="utf-8") as handle:
             header = next(csv.reader(handle), [])
-        declared = {fold(c, self.cs) for c in self.inputs.tables[table]}
-        unknown = [h for h in header if fold(h, self.cs) not in declared]
-        if unknown:
-            raise PreviewError(f"{where}: has columns {', '.join(unknown)} that `tables` does not declare for "
-                               f"{table}")
         columns = ", ".join(_quote(h) for h in header)
         try:  # DuckDB reads the file itself (as text; the INSERT casts to the table's types)
             self.db.execute(f"INSERT INTO {_qualified(schema, name)} ({columns}) SELECT {columns} FROM "
@@ -566,17 +571,12 @@ def unaccepted(model: AccessModel, preview: Preview) -> list[PreviewWarning]:
     return [w for w in preview.warnings if w.code not in allowed]
 
 
-def check_expectations(model: AccessModel, desired: AccessState, scripts: Sequence[ScriptEntry],
-                       identity_namespace: str, access_dir: Path) -> None:
-    """`validate`, `plan` and synth: a model whose expectations fail is refused, each failure named."""
-    if not model.expect:
-        return
-    raise_failed_expectations(build_preview(model, desired, scripts, identity_namespace, access_dir))
-
-
 def raise_failed_expectations(preview: Preview) -> None:
+    """One error naming the model file first, then each failure (persona, table, difference)."""
     if preview.failures:
-        raise PreviewError(f"{len(preview.failures)} expectation(s) failed:\n  " + "\n  ".join(preview.failures))
+        source = f"access/{preview.model}.yaml"
+        lines = [f.removeprefix(f"{source}: ") for f in preview.failures]
+        raise PreviewError(f"{source}: {len(lines)} expectation(s) failed:\n  " + "\n  ".join(lines))
 
 
 # ------------------------------------------------------------------------------------------- lints

@@ -21,3 +21,11 @@ def access_dir() -> Path:
 
 def sql_dir() -> Path:
     return ROOT / "sql"
+
+
+def shown(path: Path) -> Path:
+    """A path as messages name it: relative to the project (`config/demo.yaml`) when it is inside."""
+    try:
+        return path.resolve().relative_to(ROOT.resolve())
+    except ValueError:
+        return path

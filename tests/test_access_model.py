@@ -158,3 +158,17 @@ def test_offline_plan_prints_scripts_then_phases() -> None:
     assert text.index("-- script demo/001_sales_data.sql") < text.index("-- create roles")
     assert text.index("-- attach RLS policies") < text.index("-- turn row-level security on")
     assert text == offline_plan(DEMO_ENV)  # deterministic
+
+
+@pytest.mark.parametrize("literal", ["Americas  Test", "Americas\tTest", "Americas\u00a0Test", "Ame\nricas"])
+def test_a_policy_literal_is_planned_byte_for_byte(literal: str) -> None:
+    """Whitespace between tokens is folded to one space; inside a literal it is part of the value."""
+    using = f"timezone   <>\n  '{literal}'"
+    state = compile_with(lambda d: d["rls"]["policies"][0].update(using=using))
+    planned = plan(state, AccessState(), {})
+    name = DEMO["rls"]["policies"][0]["name"]
+    create = next(s.sql for s in planned.statements if s.sql.startswith(f'CREATE RLS POLICY "{name}"'))
+    assert create.endswith(f"USING (timezone <> '{literal}')"), create
+    single = compile_with(lambda d: d["rls"]["policies"][0].update(using="timezone <> 'Americas Test'"))
+    fingerprints = {p.fingerprint() for s in (state, single) for p in s if isinstance(p, RlsPolicy) and p.name == name}
+    assert len(fingerprints) == 2  # a changed literal is a changed policy: the next deploy alters it

@@ -21,7 +21,6 @@ from cfnlint.api import ManualArgs, lint
 from components.iam_federation import IamFederation
 from components.idc_application import RedshiftIdcApplication
 from redshift_idc.access_model import AccessModel
-from redshift_idc.app_builder import check_federation_roles
 from redshift_idc.config import (
     CONFIG_DIR,
     ConfigError,
@@ -31,6 +30,7 @@ from redshift_idc.config import (
     load_environment,
     parse_environment,
 )
+from redshift_idc.plan_cli import check_federation_roles
 from tests.conftest import Synthesized, getatt_of, only_resource, resources_of, synthesize
 
 ENV = "sample-all-paths"
