@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Annotations, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -54,6 +54,11 @@ class WarehouseNetwork(Construct):
                 self, "Vpc", vpc_id=network.vpc_id, availability_zones=list(config.availability_zones),
                 isolated_subnet_ids=list(network.subnet_ids),
             )
+            for subnet in self.vpc.isolated_subnets:
+                Annotations.of(subnet).acknowledge_warning(
+                    "@aws-cdk/aws-ec2:noSubnetRouteTableId",
+                    "The workgroup only takes the subnet ids; nothing here reads the subnets' route tables (no "
+                    "gateway endpoints or routes are added to an existing VPC).")
             self.subnet_ids = list(network.subnet_ids)
             existing_groups = network.security_group_ids
         if existing_groups:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -20,16 +22,14 @@ from stacks.warehouse_stack import WarehouseStack
 
 DEFAULT_ENVIRONMENT = "demo"
 
-# Feature flags live here rather than in cdk.json so in-process test synths use the same ones.
-FEATURE_FLAGS: dict[str, Any] = {
-    "@aws-cdk/aws-iam:minimizePolicies": True,
-    "@aws-cdk/core:checkSecretUsage": True,
-    "@aws-cdk/core:enablePartitionLiterals": True,
-    "@aws-cdk/aws-kms:aliasNameRef": True,
-    "@aws-cdk/core:target-partitions": ["aws"],
-    # Stacks of one environment reference each other (workgroup ARN, key, secret): keep producers protected.
-    "@aws-cdk/core:defaultCrossStackReferences": "strong",
-}
+# The feature flags `cdk init` sets for this aws-cdk-lib, in cdk.json's context as the CLI expects, except three
+# of ours: stacks of one environment reference each other (workgroup ARN, key, secret), so producers stay
+# protected (`defaultCrossStackReferences: strong`); one partition (`target-partitions: [aws]`); and the
+# config's `tags` stay stack tags too, which CloudFormation propagates to every resource it creates
+# (`explicitStackTags: false`; true would tag only the resources CDK tags itself).
+# Read from there, so in-process test synths use exactly the flags `cdk synth` does.
+FEATURE_FLAGS: dict[str, Any] = json.loads((Path(__file__).resolve().parent.parent / "cdk.json").read_text(
+    encoding="utf-8"))["context"]
 
 
 def new_app(*, outdir: str | None = None, context: dict[str, Any] | None = None) -> cdk.App:
