@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: help install synth plan preview test lint deploy bootstrap clean pipeline-synth pipeline-deploy diff drift
-.PHONY: synth-all review base-worktree
+.PHONY: synth-all review base-worktree lock
 
 help:
 	@echo "make synth [ENV=name]   install pinned deps, synthesize ENV (default: demo) with cdk-nag into cdk.out/, print a summary"
@@ -17,6 +17,7 @@ help:
 	@echo "make preview [ENV=name] [PERSONA=name] [FORMAT=text|markdown|json]"
 	@echo "                        who sees what: each persona's rows of each table, on sample rows (offline)"
 	@echo "make test               install pinned deps, run linters, type checks and the whole test suite"
+	@echo "make lock               rewrite requirements.lock (every package pinned, with hashes) after editing requirements*.txt"
 	@echo "make bootstrap ENV=name cdk bootstrap ENV's account and region, once (needs AWS credentials)"
 	@echo "make deploy ENV=name [OUTPUTS=cdk-outputs.json]"
 	@echo "                        cdk deploy every stack of ENV (needs AWS credentials); OUTPUTS writes their outputs"
@@ -32,12 +33,22 @@ help:
 	@echo "make base-worktree BASE_REF=ref"
 	@echo "                        check ref out into ../<repo>-base with its pinned deps, for synth-all SYNTH_SRC=..."
 
-# The stamps make re-runs skip installs that are up to date: they are rebuilt only when a pin changes.
-$(VENV)/.installed: requirements.txt requirements-dev.txt examples/streamlit_tip/requirements.txt
+# The stamps make re-runs skip installs that are up to date: they are rebuilt only when the lock changes.
+# requirements.lock pins every package, transitive ones included, with its hashes (pip refuses anything else),
+# so every machine installs what CI installs. Edit requirements*.txt, then `make lock` rewrites it.
+$(VENV)/.installed: requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check -r examples/streamlit_tip/requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
 	touch $@
+
+# pip-tools in a venv of its own, resolving against PyPI alone (not a machine's local wheel folders).
+PIP_TOOLS := pip-tools==7.6.2
+lock:
+	test -x .venv-lock/bin/pip-compile || { $(PYTHON) -m venv .venv-lock && \
+	  .venv-lock/bin/pip install --quiet --disable-pip-version-check '$(PIP_TOOLS)'; }
+	PIP_CONFIG_FILE=/dev/null .venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	  --no-emit-index-url --no-emit-find-links --index-url https://pypi.org/simple --output-file requirements.lock \
+	  requirements-dev.txt examples/streamlit_tip/requirements.txt
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -130,4 +141,4 @@ review: $(VENV)/.installed
 	@if [ -n "$${GITHUB_STEP_SUMMARY:-}" ]; then cat '$(SUMMARY)' >> "$$GITHUB_STEP_SUMMARY"; fi
 
 clean:
-	rm -rf cdk.out cdk.out.new .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out cdk.out.new .venv-lock .pytest_cache .mypy_cache .ruff_cache
