@@ -375,7 +375,15 @@ class _Compiler:
             if fold(expectation.persona, self.cs) not in personas:
                 _fail(f"expect[{i}].persona", f"no persona '{expectation.persona}' (personas: "
                       f"{', '.join(p.name for p in self.model.personas) or 'one per IdC group'})")
-            self.table(f"expect[{i}].table", expectation.table, expectation.masked or ())
+            schema, name = self.table(f"expect[{i}].table", expectation.table, expectation.masked or ())
+            if expectation.rows_where is not None:
+                columns = self.tables[(fold(schema, self.cs), fold(name, self.cs))][2]
+                declared = self.model.tables.get(expectation.table, ())
+                try:
+                    check_expression(expectation.rows_where, sorted(columns), self.cs,
+                                     f"columns of {expectation.table} ({', '.join(declared)})")
+                except ExpressionError as error:
+                    _fail(f"expect[{i}].rows_where", str(error))
             if {expectation.access, expectation.rows, expectation.rows_where, expectation.masked} == {None}:
                 _fail(f"expect[{i}]", "says nothing to check; give access, rows, rows_where or masked")
 

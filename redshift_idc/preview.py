@@ -58,6 +58,7 @@ from redshift_idc.runtime.access_state import (
 )
 from redshift_idc.runtime.reconciler import ScriptEntry
 from redshift_idc.runtime.sql_text import fold
+from redshift_idc.sql_expression import ExpressionError, parse_expression
 
 PUBLIC = "public"
 INPUTS_SUFFIX = ".preview.json"  # <stack artifact id><suffix> in a cloud assembly: the stack's PreviewInputs
@@ -361,10 +362,10 @@ def _translate(expression: str, where: str, persona: Persona, columns: dict[str,
     """A Redshift expression as DuckDB SQL for this persona: current_user is its user, user_is_member_of
     is decided from its roles, `columns` renames column references (masking inputs). `types`: the
     expression's columns and their Redshift types (a policy's `WITH` columns), for division."""
-    try:
-        tree = sqlglot.parse_one(expression, read="redshift")
-    except sqlglot.errors.ParseError as error:
-        raise PreviewError(f"{where}: the preview cannot parse {expression!r}: {error}") from None
+    try:  # the parser validation uses: what the model accepted, the preview reads the same way
+        tree = parse_expression(expression)
+    except ExpressionError as error:
+        raise PreviewError(f"{where}: the preview cannot read {expression!r}: {error}") from None
     for literal in tree.find_all(exp.Literal):
         if literal.is_string and literal.this != literal.this.rstrip(" "):
             raise PreviewError(f"{where}: the string {literal.sql(dialect='redshift')} ends in blanks, which "

@@ -152,10 +152,12 @@ def referenced_columns(expression: str) -> list[str]:
     return columns
 
 
-def check_expression(expression: str, with_columns: list[str], case_sensitive: bool = False) -> None:
-    """Raise ExpressionError if the expression is unsafe or names a column outside WITH."""
+def check_expression(expression: str, with_columns: list[str], case_sensitive: bool = False,
+                     scope: str | None = None) -> None:
+    """Raise ExpressionError if the expression is unsafe or names a column outside `with_columns` (a
+    policy's WITH columns, or `scope` names where they come from)."""
     allowed = {fold(c, case_sensitive) for c in with_columns}
     unknown = [c for c in referenced_columns(expression) if fold(c, case_sensitive) not in allowed]
     if unknown:
-        raise ExpressionError(f"column(s) {', '.join(sorted(set(unknown)))} not declared in WITH "
-                              f"({', '.join(with_columns) or 'nothing'}); add them to `with`")
+        where = scope or f"declared in WITH ({', '.join(with_columns) or 'nothing'}); add them to `with`"
+        raise ExpressionError(f"column(s) {', '.join(sorted(set(unknown)))} not {where}")

@@ -284,6 +284,31 @@ def test_a_missing_secret_is_an_error_naming_both_ways(api: DataApi) -> None:
     assert "drift needs --secret-arn or --outputs" in result.err and "DevWarehouse.AdminSecretArn" in result.err
 
 
+@pytest.mark.parametrize(("secret_arn", "expected"), [
+    ("not-an-arn", "--secret-arn 'not-an-arn' is not a Secrets Manager secret ARN; expected "
+                   "arn:aws:secretsmanager:us-east-1:333333333333:secret:<name>"),
+    (SECRET_ARN.replace("us-east-1", "eu-west-1"), "--secret-arn is in region eu-west-1, but config/dev.yaml deploys "
+                                                   "to us-east-1"),
+])
+def test_a_malformed_secret_arn_is_refused_before_any_call(api: DataApi, secret_arn: str, expected: str) -> None:
+    result = run(api, secret_arn=secret_arn)  # no response queued: a call would fail the stub
+    assert result.code == ERROR and expected in result.err
+
+
+def test_missing_credentials_name_what_is_needed_and_how_to_give_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    client = boto3.client("redshift-data", region_name="us-east-1")
+    err = io.StringIO()
+    code = drift_command(ENV, SECRET_ARN, None, client=client, out=io.StringIO(), err=err)
+    assert code == ERROR
+    assert "no AWS credentials found" in err.getvalue() and "aws sso login" in err.getvalue()
+    assert "NoCredentialsError" not in err.getvalue()
+
+
 def test_the_secret_can_come_from_the_deploy_outputs(api: DataApi, tmp_path: Path) -> None:
     outputs = tmp_path / "cdk-outputs.json"
     outputs.write_text(json.dumps({"DevWarehouse": {"AdminSecretArn": SECRET_ARN, "WorkgroupName": WORKGROUP}}))

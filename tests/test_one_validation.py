@@ -125,6 +125,12 @@ CASES: list[tuple[str, Edit, str, str]] = [
     ("failing expectation", model(lambda d: d["expect"].insert(0, {"persona": "Frank", "table": "public.sales_data",
                                                                   "rows": 2})), A,
      "expect[0]: persona Frank, public.sales_data: sees 1 row(s), expected 2"),
+    ("rows_where naming no column of the table", model(lambda d: d["expect"].insert(0, {
+        "persona": "Frank", "table": "public.sales_data", "rows_where": "zone LIKE 'America%'"})), A,
+     "expect[0].rows_where: column(s) zone not columns of public.sales_data"),
+    ("rows_where that does not parse", model(lambda d: d["expect"].insert(0, {
+        "persona": "Frank", "table": "public.sales_data", "rows_where": "timezone LIKE"})), A,
+     "expect[0].rows_where: not a valid SQL expression: 'LIKE' has nothing after it"),
     ("sample data file missing", model(lambda d: d.update(sample_data={"public.sales_data": "samples/none.csv"})), A,
      "sample_data.public.sales_data: no such file access/samples/none.csv"),
     ("unknown key with a typo", model(lambda d: d.update(tabel_grants=[])), A,
