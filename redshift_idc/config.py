@@ -714,7 +714,8 @@ def _problem(item: Any) -> str:
         return f"expected {PATTERN_WORDS.get(pattern, f'text of the form {pattern}')}"
     if kind == "literal_error":
         options = _EXPECTED.findall(str(item["ctx"].get("expected", "")))
-        close = difflib.get_close_matches(str(got), options, n=1, cutoff=0.5) if isinstance(got, str) else []
+        close = ([o for o in options if o.lower() == got.lower()]
+                 or difflib.get_close_matches(got, options, n=1, cutoff=0.5)) if isinstance(got, str) else []
         hint = f"; did you mean '{close[0]}'?" if close else ""
         return f"'{got}' is not one of {', '.join(options)}{hint}" if options else message
     if kind == "missing":
