@@ -26,8 +26,9 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 WORKGROUP_ACTIONS = ("redshift-data:ExecuteStatement", "redshift-data:BatchExecuteStatement",
                      "redshift-data:ListDatabases", "redshift-data:ListSchemas", "redshift-data:ListTables",
                      "redshift-data:DescribeTable")
+# GetStatementResult authorizes GetStatementResultV2 too: there is no IAM action of that name.
 OWN_STATEMENT_ACTIONS = ("redshift-data:DescribeStatement", "redshift-data:GetStatementResult",
-                         "redshift-data:GetStatementResultV2", "redshift-data:CancelStatement")
+                         "redshift-data:CancelStatement")
 OAUTH_APP_ADMIN_ACTIONS = (
     "sso:PutApplicationGrant", "sso:GetApplicationGrant", "sso:DeleteApplicationGrant",
     "sso:PutApplicationAuthenticationMethod", "sso:DeleteApplicationAuthenticationMethod",

@@ -130,7 +130,8 @@ class IdcGroup(_Model):
         return value
 
 
-_ISSUER_URL = re.compile(r"https://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~/-]*)?")
+_ISSUER_URL = re.compile(r"https://(?P<host>[A-Za-z0-9.-]+)(?::(?P<port>\d{1,5}))?(?P<path>/[A-Za-z0-9._~/-]*)?")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 # Trusted token issuer claim paths (sso-admin model; \p{L} written as [^\W\d_], as the handler checks them).
 _CLAIM_PATH = re.compile(r"[^\W\d_]+(?:[._][^\W\d_]+){0,2}")
 _STORE_ATTRIBUTE_PATH = re.compile(r"[^\W\d_]+(?:\.[^\W\d_]+){0,2}")
@@ -138,11 +139,25 @@ Audience = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
 def https_issuer_url(value: str) -> str:
-    """An OIDC issuer as tokens carry it in `iss`: https only (OpenID Connect Discovery and IAM require it)."""
-    if not _ISSUER_URL.fullmatch(value):
+    """An OIDC issuer exactly as tokens carry it in `iss`: https only (OpenID Connect Discovery and IAM
+    require it), kept as written (a trailing slash included: Auth0 puts one in `iss`, and a trusted token
+    issuer's URL must match `iss` byte for byte)."""
+    example = "(e.g. https://example.okta.com/oauth2/default)"
+    match = _ISSUER_URL.fullmatch(value)
+    if not match:
         raise ValueError("expected an https:// issuer URL without query or fragment, exactly as the IdP's "
-                         "tokens carry it in `iss` (e.g. https://example.okta.com/oauth2/default)")
-    return value.rstrip("/")
+                         f"tokens carry it in `iss` {example}")
+    labels = match.group("host").split(".")
+    if not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"'{match.group('host')}' is not a host name: each dot-separated part needs letters or "
+                         f"digits, with hyphens only inside {example}")
+    port = match.group("port")
+    if port is not None and not 1 <= int(port) <= 65535:
+        raise ValueError(f"port {port} is not a TCP port (1 to 65535)")
+    segments = (match.group("path") or "").split("/")
+    if any(segment in (".", "..") for segment in segments):
+        raise ValueError("'.' and '..' path segments are not allowed: write the issuer's path as its tokens do")
+    return value
 
 
 def _non_empty_audiences(value: tuple[str, ...]) -> tuple[str, ...]:

@@ -605,3 +605,31 @@ def test_zone_problem_is_reported_next_to_a_field_problem(tmp_path: Path) -> Non
 
     message = check_refused(tmp_path, mutate, "warehouse.port", "(got: 80)")
     assert_problem(message, "availability_zones", "'us-west-2a' is not a zone of region us-east-1")
+
+
+@pytest.mark.parametrize("url", ["https://example.auth0.com/", "https://idp.example.com:8443/oauth2/default",
+                                 "https://login.example.com/tenant-1/v2.0"])
+def test_issuer_urls_are_kept_exactly_as_written(url: str) -> None:
+    """A trusted token issuer's URL must equal the tokens' `iss` byte for byte: Auth0's ends in a slash."""
+    from redshift_idc.config import https_issuer_url
+
+    assert https_issuer_url(url) == url
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("https://-", "is not a host name"),
+    ("https://..", "is not a host name"),
+    ("https://idp..example.com/", "is not a host name"),
+    ("https://-idp.example.com", "is not a host name"),
+    ("https://idp.example.com:65536/", "port 65536 is not a TCP port"),
+    ("https://idp.example.com:0", "port 0 is not a TCP port"),
+    ("https://idp.example.com/a/../b", "'..' path segments are not allowed"),
+    ("https://idp.example.com/./b", "'..' path segments are not allowed"),
+    ("http://idp.example.com", "expected an https:// issuer URL"),
+    ("https://idp.example.com/?x=1", "expected an https:// issuer URL"),
+])
+def test_malformed_issuer_urls_are_refused(url: str, expected: str) -> None:
+    from redshift_idc.config import https_issuer_url
+
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        https_issuer_url(url)

@@ -429,7 +429,7 @@ CONFIG_ERRORS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("bad claim", _set(f"{TTI}.0.claim_attribute_path", "$.email"), f"{TTI}[0].claim_attribute_path: expected a token"),
     ("duplicate issuer name", _set(f"{TTI}.1.name", "BI-okta"),
      f"{TTI}[1].name: duplicate name 'BI-okta' (same as trusted_token_issuers[0])"),
-    ("duplicate issuer url", _set(f"{TTI}.1.issuer_url", "https://okta.example.invalid/oauth2/bi/"),
+    ("duplicate issuer url", _set(f"{TTI}.1.issuer_url", "https://okta.example.invalid/oauth2/bi"),
      f"{TTI}[1].issuer_url: https://okta.example.invalid/oauth2/bi is also trusted_token_issuers[0]"),
     ("issuer also identity propagation's", _set("identity_propagation", PROPAGATION),
      "identity_propagation.issuer_url: https://okta.example.invalid/oauth2/bi is also redshift_idc_application."

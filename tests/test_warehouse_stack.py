@@ -244,7 +244,6 @@ STAR_RESOURCE_ALLOWED: dict[str, str] = {
     "redshift-data:DescribeStatement": "acts on a statement id; limited to the role's own statements by the "
                                        "redshift-data:statement-owner-iam-userid condition",
     "redshift-data:GetStatementResult": "same as DescribeStatement",
-    "redshift-data:GetStatementResultV2": "same as DescribeStatement",
     "redshift-data:CancelStatement": "same as DescribeStatement",
     "redshift-data:ListStatements": "has no resource type; lists only the caller's own statements",
 }

@@ -343,7 +343,7 @@ class OAuthAppClient:
                 return False
             raise
         oidc = response.get("TrustedTokenIssuerConfiguration", {}).get("OidcJwtConfiguration", {})
-        return str(oidc.get("IssuerUrl", "")).rstrip("/") == config.issuer_url.rstrip("/")
+        return str(oidc.get("IssuerUrl", "")) == config.issuer_url  # as `iss` carries it: a slash matters
 
     def find_issuer(self, config: IssuerConfig) -> str | None:
         """An existing TTI of this instance with the wanted name and issuer URL, if any. After a failed
