@@ -32,7 +32,7 @@ class WarehouseNetwork(Construct):
                 ip_addresses=ec2.IpAddresses.cidr(network.cidr),
                 max_azs=3,
                 nat_gateways=0,
-                restrict_default_security_group=False,
+                restrict_default_security_group=True,
                 subnet_configuration=[
                     ec2.SubnetConfiguration(name="warehouse", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED,
                                             cidr_mask=24),

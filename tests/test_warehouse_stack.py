@@ -98,6 +98,18 @@ def test_created_vpc_has_encrypted_flow_logs(demo: Synthesized) -> None:
     assert flow_log["Properties"]["LogDestinationType"] == "cloud-watch-logs"
 
 
+def test_the_created_vpcs_default_security_group_is_stripped_of_its_rules(demo: Synthesized) -> None:
+    """A default security group admits traffic from its own members and lets everything out: CDK's custom
+    resource revokes both rules, so nothing that lands in it by default can talk."""
+    template = demo.template_json()
+    vpc_id, _ = only_resource(template, "AWS::EC2::VPC")
+    _, restrict = only_resource(template, "Custom::VpcRestrictDefaultSG")
+    assert restrict["Properties"]["DefaultSecurityGroupId"] == getatt(vpc_id, "DefaultSecurityGroup")
+    statements = [s for _, s in _iam_statements(template)
+                  if "ec2:RevokeSecurityGroupIngress" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+    assert statements and all(s["Resource"] != "*" for s in statements)  # that group's ARN only
+
+
 def test_security_group_admits_nothing(demo: Synthesized, sample: Synthesized) -> None:
     for synthesized in (demo, sample):
         template = synthesized.template_json()
