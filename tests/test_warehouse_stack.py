@@ -105,8 +105,9 @@ def test_the_created_vpcs_default_security_group_is_stripped_of_its_rules(demo: 
     vpc_id, _ = only_resource(template, "AWS::EC2::VPC")
     _, restrict = only_resource(template, "Custom::VpcRestrictDefaultSG")
     assert restrict["Properties"]["DefaultSecurityGroupId"] == getatt(vpc_id, "DefaultSecurityGroup")
-    statements = [s for _, s in _iam_statements(template)
-                  if "ec2:RevokeSecurityGroupIngress" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+    def actions(statement: dict[str, Any]) -> list[str]:
+        return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+    statements = [s for _, s in _iam_statements(template) if "ec2:RevokeSecurityGroupIngress" in actions(s)]
     assert statements and all(s["Resource"] != "*" for s in statements)  # that group's ARN only
 
 
