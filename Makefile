@@ -12,7 +12,9 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 .PHONY: synth-all review base-worktree lock
 
 help:
-	@echo "make synth [ENV=name]   install pinned deps, synthesize ENV (default: demo) with cdk-nag into cdk.out/, print a summary"
+	@echo "make synth [ENV=name] [NAG=nist]"
+	@echo "                        install pinned deps, synthesize ENV (default: demo) with cdk-nag into cdk.out/, print a summary;"
+	@echo "                        NAG=nist also runs cdk-nag's NIST 800-53 R5 pack"
 	@echo "make plan [ENV=name]    print the SQL the access model's first deploy runs (offline)"
 	@echo "make preview [ENV=name] [PERSONA=name] [FORMAT=text|markdown|json]"
 	@echo "                        who sees what: each persona's rows of each table, on sample rows (offline)"
@@ -59,7 +61,7 @@ install: $(VENV)/.installed node_modules/.installed
 # Into a fresh folder first, then moved: a failed synth keeps the previous cdk.out.
 synth: install
 	rm -rf cdk.out.new
-	npx cdk synth --quiet --no-notices -o cdk.out.new -c env=$(ENV) || { rm -rf cdk.out.new; exit 1; }
+	npx cdk synth --quiet --no-notices -o cdk.out.new -c env=$(ENV) $(if $(NAG),-c nag=$(NAG)) || { rm -rf cdk.out.new; exit 1; }
 	rm -rf cdk.out && mv cdk.out.new cdk.out
 	$(PY) -m redshift_idc summary --env $(ENV) cdk.out
 

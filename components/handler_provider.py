@@ -14,7 +14,12 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from components.lambda_asset import LAMBDA_RUNTIME, handler_code
-from components.nag import acknowledge, acknowledge_provider_framework
+from components.nag import (
+    acknowledge,
+    acknowledge_nist_custom_resource_function,
+    acknowledge_nist_role,
+    acknowledge_provider_framework,
+)
 
 
 @dataclass
@@ -90,4 +95,8 @@ def handler_provider(scope: Construct, *, handler: str, description: str, key: k
                     "CDK's Provider waiter only polls our is-complete handler; the handlers' logs hold every step, "
                     "so X-Ray traces of the polling loop would add nothing to debug with.")
     acknowledge_provider_framework(provider)
+    acknowledge_nist_role(role)
+    for handler_function in (on_event, is_complete):
+        if handler_function is not None:
+            acknowledge_nist_custom_resource_function(handler_function)
     return HandlerProvider(role, on_event, is_complete, provider)

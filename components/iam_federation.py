@@ -7,6 +7,7 @@ from aws_cdk import Tags
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from components.nag import acknowledge_nist_role
 from redshift_idc.config import IamFederationConfig
 
 GET_CREDENTIALS = "redshift-serverless:GetCredentials"
@@ -47,5 +48,6 @@ class IamFederation(Construct):
             description="Federated users without IdC: temporary database credentials for one Serverless workgroup",
         )
         self.role.add_to_policy(iam.PolicyStatement(actions=[GET_CREDENTIALS], resources=[workgroup_arn]))
+        acknowledge_nist_role(self.role)
         if config.db_roles:
             Tags.of(self.role).add(DB_ROLES_TAG, config.db_roles_tag)

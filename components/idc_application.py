@@ -11,7 +11,7 @@ from aws_cdk import aws_sso as sso
 from constructs import Construct
 
 from components.deploy_lookups import group_attribute_key
-from components.nag import acknowledge
+from components.nag import acknowledge, acknowledge_nist_role
 from redshift_idc.config import IdentityCenterConfig, RedshiftIdcApplicationConfig, ServiceIntegrationsConfig
 
 REDSHIFT_SERVICE_PRINCIPALS = ("redshift.amazonaws.com", "redshift-serverless.amazonaws.com")
@@ -62,6 +62,7 @@ class RedshiftIdcApplication(Construct):
             assumed_by=iam.CompositePrincipal(*(iam.ServicePrincipal(p) for p in REDSHIFT_SERVICE_PRINCIPALS)),
             description=f"Redshift IdC application {application.name}: reads the IdC instance and its application",
         )
+        acknowledge_nist_role(self.role)
         self.role.assume_role_policy.add_statements(  # type: ignore[union-attr]
             iam.PolicyStatement(
                 actions=["sts:SetContext"],

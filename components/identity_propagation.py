@@ -15,7 +15,7 @@ from constructs import Construct
 
 from components.deploy_lookups import group_attribute_key
 from components.handler_provider import handler_provider
-from components.nag import acknowledge
+from components.nag import acknowledge, acknowledge_nist_role
 from components.trusted_token_issuers import ISSUER_ACTIONS
 from redshift_idc.config import IdentityCenterConfig, IdentityPropagationConfig
 
@@ -91,6 +91,8 @@ class IdentityPropagation(Construct):
             conditions={"StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}},
         ))
         self.client_role.add_to_policy(iam.PolicyStatement(actions=["redshift-data:ListStatements"], resources=["*"]))
+        acknowledge_nist_role(self.bridge_role)
+        acknowledge_nist_role(self.client_role)
         acknowledge(self.client_role.node.find_child("DefaultPolicy"), "AwsSolutions-IAM5[Resource::*]",
                     "Statement-level Data API actions take a statement id, not an ARN: Describe/GetStatementResult/"
                     "Cancel are limited to the caller's own statements by redshift-data:statement-owner-iam-userid, "

@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from components.nag import acknowledge
+from components.nag import acknowledge, acknowledge_nist_role
 from redshift_idc.config import CreatedVpc, EnvironmentConfig
 
 
@@ -40,8 +40,9 @@ class WarehouseNetwork(Construct):
             )
             flow_log_group = logs.LogGroup(self, "FlowLogs", encryption_key=key, retention=log_retention,
                                            removal_policy=RemovalPolicy.RETAIN)
-            vpc.add_flow_log("FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),
-                             traffic_type=ec2.FlowLogTrafficType.ALL)
+            flow_log = vpc.add_flow_log("FlowLog", traffic_type=ec2.FlowLogTrafficType.ALL,
+                                        destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group))
+            acknowledge_nist_role(flow_log.node.find_child("IAMRole"))
             for subnet in vpc.isolated_subnets:
                 acknowledge(subnet, "CloudFormation-Validate-W3010",
                             "Zones come from the environment config so synth needs no AWS credentials "

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from constructs import Construct
 
 from components.serverless_nag_rules import RedshiftServerlessChecks
-from redshift_idc.config import EnvironmentConfig, load_environment
+from redshift_idc.config import ConfigError, EnvironmentConfig, load_environment
 from redshift_idc.pipeline_config import PipelineConfig
 from redshift_idc.plan_cli import checked_model
 from stacks.access_stack import AccessStack
@@ -57,8 +57,18 @@ def add_environment(app: Construct, config: EnvironmentConfig, *, nag: bool = Tr
     return stacks
 
 
+NAG_PACKS = ("nist",)  # optional packs, by the `nag` context (`make synth NAG=nist`)
+
+
 def add_rule_packs(scope: Construct) -> None:
+    """AwsSolutions and our Redshift Serverless pack always; NIST 800-53 R5 too with `-c nag=nist`."""
     cdk.Validations.of(scope).add_plugins(AwsSolutionsChecks(scope), RedshiftServerlessChecks(scope))
+    asked = {p.strip().lower() for p in str(scope.node.try_get_context("nag") or "").split(",") if p.strip()}
+    unknown = sorted(asked - set(NAG_PACKS))
+    if unknown:
+        raise ConfigError(f"nag: unknown rule pack(s) {', '.join(unknown)}; known: {', '.join(NAG_PACKS)}")
+    if "nist" in asked:
+        cdk.Validations.of(scope).add_plugins(NIST80053R5Checks(scope))
 
 
 def add_pipeline(app: cdk.App, pipeline: PipelineConfig) -> PipelineStack:

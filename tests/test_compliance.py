@@ -92,3 +92,28 @@ def test_same_config_synthesizes_byte_identical_templates(demo: Synthesized, tmp
     # also prove the staged asset content was identical.
     assets = json.loads((demo.outdir / "DemoWarehouse.assets.json").read_text())["files"]
     assert assets == json.loads((again.outdir / "DemoWarehouse.assets.json").read_text())["files"]
+
+
+@pytest.mark.parametrize("environment", ["demo", "sample-all-paths", "sample-existing-vpc"])
+def test_the_nist_pack_finds_nothing_unacknowledged(environment: str, tmp_path: Path) -> None:
+    """`make synth NAG=nist`: cdk-nag's NIST 800-53 R5 pack on top of the two that always run. Every
+    finding is acknowledged on its own Lambda or role, with the reason."""
+    app = new_app(outdir=str(tmp_path), context={"nag": "nist"})
+    add_environment(app, load_environment(environment))
+    app.synth()  # raises ValidationFailed on an unacknowledged finding of any pack
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    nist = next(p for p in report["pluginReports"] if p["pluginName"].startswith("NIST.800.53.R5"))
+    assert nist["violations"] == []
+    rules = {s["ruleName"] for s in nist["suppressedViolations"]}
+    assert rules == {"NIST.800.53.R5-IAMNoInlinePolicy", "NIST.800.53.R5-LambdaConcurrency",
+                     "NIST.800.53.R5-LambdaDLQ", "NIST.800.53.R5-LambdaInsideVPC"}
+    for suppressed in nist["suppressedViolations"]:
+        assert suppressed["acknowledgedAt"].count("/") >= 2 and len(suppressed["reason"]) > 80, suppressed
+
+
+def test_an_unknown_nag_pack_is_an_error(tmp_path: Path) -> None:
+    from redshift_idc.config import ConfigError
+
+    app = new_app(outdir=str(tmp_path), context={"nag": "hipaa"})
+    with pytest.raises(ConfigError, match="nag: unknown rule pack"):
+        add_environment(app, load_environment("demo"))
