@@ -42,8 +42,13 @@ def summarize(cloud_assembly: Path, environment: str) -> str:
         raise ConfigError(f"{cloud_assembly}: holds the stacks {', '.join(stacks)}, not environment '{environment}' "
                           f"(no {warehouse}); run `make synth ENV={environment}`, or ask for the environment it "
                           "holds")
-    lines = [f"Synthesized environment '{environment}' into {cloud_assembly}/ (cdk-nag: AwsSolutions and "
-             "RedshiftServerless packs passed)", ""]
+    packs = ["AwsSolutions", "RedshiftServerless"]
+    report = cloud_assembly / "validation-report.json"
+    if report.is_file() and any(p.get("pluginName", "").startswith("NIST") for p in json.loads(
+            report.read_text(encoding="utf-8")).get("pluginReports", [])):
+        packs.append("NIST 800-53 R5")
+    lines = [f"Synthesized environment '{environment}' into {cloud_assembly}/ (cdk-nag: {', '.join(packs[:-1])} and "
+             f"{packs[-1]} packs passed)", ""]
     for name, stack in stacks.items():
         resources = stack["template"].get("Resources", {})
         counts = Counter(r["Type"] for r in resources.values())
