@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_cdk import Acknowledgment, Stack, Validations
@@ -119,4 +119,34 @@ def acknowledge_generated_findings(scope: IConstruct, known: Sequence[tuple[re.P
             if construct is not None:
                 acknowledge(construct, violation.rule_name, reason)
                 done.append(f"{violation.rule_name} @ {resource.construct_path}")
+    return sorted(done)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def star_resource_actions(document: Any) -> list[str]:
+    """The actions a policy document grants on `Resource: "*"`, sorted."""
+    return sorted({str(action) for statement in _as_list(document.get("Statement", []))
+                   if "*" in _as_list(statement.get("Resource")) for action in _as_list(statement.get("Action"))})
+
+
+def acknowledge_star_resources(scope: IConstruct, allowed: Mapping[tuple[str, str], str]) -> list[str]:
+    """`AwsSolutions-IAM5[Resource::*]` on policies a library generated under `scope`, acknowledged per
+    construct path and action: a policy is acknowledged only when every action it grants on `*` is listed
+    for its path (relative to the stack) in `allowed`, and the reason names each action's own reason. Any
+    other `*` stays a finding, so synth fails on it. Returns `path: actions` lines (for tests)."""
+    stack = Stack.of(scope)
+    done: list[str] = []
+    for construct in scope.node.find_all():
+        if not isinstance(construct, iam.Policy):
+            continue
+        actions = star_resource_actions(stack.resolve(construct.document.to_json()))
+        path = construct.node.path.removeprefix(stack.node.path + "/")
+        if not actions or any((path, action) not in allowed for action in actions):
+            continue
+        acknowledge(construct, "AwsSolutions-IAM5[Resource::*]",
+                    "; ".join(f"{action}: {allowed[(path, action)]}" for action in actions))
+        done.append(f"{construct.node.path}: {', '.join(actions)}")
     return sorted(done)

@@ -18,7 +18,7 @@ from tests.conftest import only_resource, resources_of
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path, list[str]]:
     outdir = tmp_path_factory.mktemp("pipeline")
-    app = new_app(outdir=str(outdir))
+    app = new_app(outdir=str(outdir), context={"aws:cdk:enable-path-metadata": True})  # as the CLI writes it
     stack = add_pipeline(app, load_pipeline())
     app.synth()  # raises on any unacknowledged cdk-nag or RedshiftServerless finding
     template = json.loads((outdir / "RedshiftIdcPipeline.template.json").read_text())
@@ -84,6 +84,27 @@ def test_only_known_generated_findings_are_acknowledged(pipeline: tuple[dict[str
     assert acknowledged, "CDK Pipelines generates findings; each must be explained"
     assert all("/Pipeline/" in line for line in acknowledged)
     assert {line.split(" @ ")[0].split("[")[0] for line in acknowledged} <= {"AwsSolutions-IAM5", "AwsSolutions-S1"}
+
+
+def test_every_star_resource_of_the_pipeline_is_listed_by_path_and_action(
+        pipeline: tuple[dict[str, Any], Path, list[str]]) -> None:
+    """A `*` CDK Pipelines generates is accepted per construct path and action, each with its reason; a new
+    one (another action, or the same action elsewhere) fails here, and fails synth unacknowledged."""
+    from components.nag import star_resource_actions
+    from stacks.pipeline_stack import PIPELINE_STAR_GRANTS
+
+    template = pipeline[0]
+    found: set[tuple[str, str]] = set()
+    for resource in resources_of(template, "AWS::IAM::Policy").values():
+        path = resource["Metadata"]["aws:cdk:path"].removeprefix("RedshiftIdcPipeline/").removesuffix("/Resource")
+        found |= {(path, action) for action in star_resource_actions(resource["Properties"]["PolicyDocument"])}
+    for role in resources_of(template, "AWS::IAM::Role").values():
+        assert not any(star_resource_actions(p["PolicyDocument"]) for p in role["Properties"].get("Policies", []))
+    assert found == set(PIPELINE_STAR_GRANTS)
+    assert all(len(reason) > 30 for reason in PIPELINE_STAR_GRANTS.values())
+    star_lines = [line for line in pipeline[2] if line.startswith("AwsSolutions-IAM5[Resource::*]")]
+    assert sorted(line.split(" @ ")[1].split(":")[0] for line in star_lines) == sorted(
+        f"RedshiftIdcPipeline/{path}" for path in {p for p, _ in PIPELINE_STAR_GRANTS})
 
 
 def test_stage_assemblies_hold_each_environment(pipeline: tuple[dict[str, Any], Path, list[str]]) -> None:
