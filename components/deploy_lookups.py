@@ -14,14 +14,19 @@ from constructs import Construct
 
 from components.handler_provider import handler_provider
 from components.nag import acknowledge
-from redshift_idc.runtime.lookups import KIND_GROUP_IDS, KIND_NAMESPACE_SECRET
+from redshift_idc.runtime.lookups import KIND_GROUP_IDS, KIND_NAMESPACE_SECRET, KIND_USER_IDS
 
 
-def group_attribute_key(display_name: str) -> str:
-    """A `Fn::GetAtt` name for a group: readable, unique (hash of the case-folded name), stable."""
+def group_attribute_key(display_name: str, prefix: str = "Group") -> str:
+    """A `Fn::GetAtt` name for a group (or, with another prefix, a user): readable, unique (hash of the
+    case-folded name), stable."""
     readable = re.sub(r"[^A-Za-z0-9]", "", display_name)[:24]
     digest = hashlib.sha256(display_name.lower().encode("utf-8")).hexdigest()[:8]
-    return f"Group{readable}{digest}"
+    return f"{prefix}{readable}{digest}"
+
+
+def user_attribute_key(user_name: str) -> str:
+    return group_attribute_key(user_name, prefix="User")
 
 
 class DeployLookups(Construct):
@@ -35,8 +40,8 @@ class DeployLookups(Construct):
                  log_retention: logs.RetentionDays) -> None:
         super().__init__(scope, construct_id)
         handler = handler_provider(self, handler="deploy_lookups", key=key, log_retention=log_retention,
-                                   description="Deploy-time lookups: reads IdC group ids and the namespace admin "
-                                               "secret ARN")
+                                   description="Deploy-time lookups: reads IdC group and user ids and the namespace "
+                                               "admin secret ARN")
         self.role = handler.role
         self.function = handler.on_event
         self.provider = handler.provider
@@ -61,6 +66,30 @@ class DeployLookups(Construct):
                 "Kind": KIND_GROUP_IDS,
                 "IdentityStoreId": identity_store_id,
                 "Groups": [{"Key": keys[name], "DisplayName": name} for name in group_names],
+            },
+        )
+        return {name: resource.get_att_string(key) for name, key in keys.items()}
+
+    def user_ids(self, *, identity_store_arn: str, identity_store_id: str, partition: str,
+                 user_names: Sequence[str]) -> dict[str, str]:
+        """Resolve user names to ids at deploy time; returns name -> id token."""
+        self.role.add_to_policy(iam.PolicyStatement(
+            actions=["identitystore:GetUserId"],
+            resources=[identity_store_arn, f"arn:{partition}:identitystore:::user/*"],
+        ))
+        acknowledge(self.role.node.find_child("DefaultPolicy"),
+                    f"AwsSolutions-IAM5[Resource::arn:{partition}:identitystore:::user/*]",
+                    "GetUserId finds a user id from its user name: the id, and so the user ARN, is what it looks up.")
+        keys = {name: user_attribute_key(name) for name in user_names}
+        resource = CustomResource(
+            self,
+            "IdcUserIds",
+            service_token=self.provider.service_token,
+            resource_type="Custom::IdcUserIds",
+            properties={
+                "Kind": KIND_USER_IDS,
+                "IdentityStoreId": identity_store_id,
+                "Users": [{"Key": keys[name], "UserName": name} for name in user_names],
             },
         )
         return {name: resource.get_att_string(key) for name, key in keys.items()}

@@ -1,4 +1,4 @@
-"""The Redshift IAM Identity Center application, its IAM role and its group assignments."""
+"""The Redshift IAM Identity Center application, its IAM role and its group and user assignments."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aws_cdk import aws_redshift as redshift
 from aws_cdk import aws_sso as sso
 from constructs import Construct
 
-from components.deploy_lookups import group_attribute_key
+from components.deploy_lookups import group_attribute_key, user_attribute_key
 from components.nag import acknowledge, acknowledge_nist_role
 from redshift_idc.config import IdentityCenterConfig, RedshiftIdcApplicationConfig, ServiceIntegrationsConfig
 
@@ -51,6 +51,7 @@ class RedshiftIdcApplication(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, identity_center: IdentityCenterConfig,
                  application: RedshiftIdcApplicationConfig, group_ids: Mapping[str, str],
+                 user_ids: Mapping[str, str],
                  authorized_token_issuers: Sequence[_App.AuthorizedTokenIssuerProperty] = (),
                  query_editor_v2: bool = False) -> None:
         super().__init__(scope, construct_id)
@@ -94,6 +95,7 @@ class RedshiftIdcApplication(Construct):
             authorized_token_issuer_list=list(authorized_token_issuers) or None,
             service_integrations=(service_integrations(application.service_integrations)
                                   if application.service_integrations is not None else None),
+            application_type=application.application_type,
         )
         self.application.node.add_dependency(self.role)
         acknowledge(self.application, "CloudFormation-Validate-F3006",
@@ -107,6 +109,14 @@ class RedshiftIdcApplication(Construct):
                 application_arn=self.application.attr_idc_managed_application_arn,
                 principal_type="GROUP",
                 principal_id=group_ids[group.display_name],
+            )
+        for user in application.users:
+            sso.CfnApplicationAssignment(
+                self,
+                f"Assign{user_attribute_key(user.user_name)}",
+                application_arn=self.application.attr_idc_managed_application_arn,
+                principal_type="USER",
+                principal_id=user_ids[user.user_name],
             )
 
     @property

@@ -21,7 +21,8 @@ class ServerlessWarehouse(Construct):
     identity propagation does not support it)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: WarehouseConfig, key: kms.IKey,
-                 idc_application_arn: str, subnet_ids: Sequence[str], security_group_ids: Sequence[str]) -> None:
+                 idc_application_arn: str, subnet_ids: Sequence[str], security_group_ids: Sequence[str],
+                 default_iam_role_arn: str | None = None) -> None:
         super().__init__(scope, construct_id)
         self.namespace = rss.CfnNamespace(
             self,
@@ -34,6 +35,9 @@ class ServerlessWarehouse(Construct):
             kms_key_id=key.key_arn,
             log_exports=list(LOG_EXPORTS),
             redshift_idc_application_arn=idc_application_arn,
+            # `COPY ... IAM_ROLE default` (seed 002): the role must also be one of the namespace's roles.
+            iam_roles=[default_iam_role_arn] if default_iam_role_arn else None,
+            default_iam_role_arn=default_iam_role_arn,
         )
         self.workgroup = rss.CfnWorkgroup(
             self,

@@ -130,6 +130,30 @@ class IdcGroup(_Model):
         return value
 
 
+
+class IdcUser(_Model):
+    """An IdC user assigned to the Redshift IdC application on their own, besides its groups (a service
+    account, or a person outside every assigned group); they sign in as the user `NS:<user_name>`."""
+
+    user_name: str = Field(min_length=1, max_length=128, description="the identity store UserName")
+    user_id: str | None = Field(default=None, description="identity store user id; resolved by user_name if omitted")
+
+    @field_validator("user_name")
+    @classmethod
+    def _user_name(cls, value: str) -> str:
+        if value != value.strip() or any(ch.isspace() for ch in value) or any(ord(ch) < 32 for ch in value):
+            raise ValueError("an identity store UserName has no spaces or control characters "
+                             "(e.g. alice@example.com)")
+        return value
+
+    @field_validator("user_id")
+    @classmethod
+    def _user_id(cls, value: str | None) -> str | None:
+        if value is not None and not IDC_GROUP_ID.match(value):
+            raise ValueError("expected an identity store user id like "
+                             "'9067e2d4-1234-5678-9abc-def012345678' (or omit it to resolve by user_name)")
+        return value
+
 _ISSUER_URL = re.compile(r"https://(?P<host>[A-Za-z0-9.-]+)(?::(?P<port>\d{1,5}))?(?P<path>/[A-Za-z0-9._~/-]*)?")
 _HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 # Trusted token issuer claim paths (sso-admin model; \p{L} written as [^\W\d_], as the handler checks them).
@@ -222,8 +246,30 @@ class RedshiftIdcApplicationConfig(_Model):
     display_name: IdcDisplayName
     identity_namespace: IdentityNamespace = "AWSIDC"
     groups: tuple[IdcGroup, ...] = ()
+    users: tuple[IdcUser, ...] = ()
     trusted_token_issuers: tuple[TrustedTokenIssuerConfig, ...] = ()
     service_integrations: ServiceIntegrationsConfig | None = None
+    # Redshift's ApplicationType. Lakehouse turns on Redshift federated permissions (the console's "Configure
+    # Amazon Redshift federated permissions using AWS IAM Identity Center"); CloudFormation replaces the
+    # application when it changes (a create-only property). Omitted, Redshift's default applies.
+    application_type: Literal["None", "Lakehouse"] | None = None
+
+    @model_validator(mode="after")
+    def _lakehouse_integrations(self) -> RedshiftIdcApplicationConfig:
+        """Redshift refuses a Lakehouse application unless Lake Formation query and Redshift connect are both
+        enabled in the same request ("The lakehouse application requires authorization enabled for both ...")."""
+        if self.application_type != "Lakehouse":
+            return self
+        integrations = self.service_integrations
+        missing = [name for name, enabled in (
+            ("lake_formation_query", integrations is not None and integrations.lake_formation_query),
+            ("redshift_connect", integrations is not None and integrations.redshift_connect),
+        ) if not enabled]
+        if missing:
+            raise ValueError("application_type: a Lakehouse application needs service_integrations "
+                             f"{' and '.join(missing)}: true (Redshift requires Lake Formation query and Redshift "
+                             "connect together); set them, or remove application_type")
+        return self
 
     @model_validator(mode="after")
     def _distinct_issuers(self) -> RedshiftIdcApplicationConfig:
@@ -275,9 +321,89 @@ class RedshiftIdcApplicationConfig(_Model):
                 seen_ids[group.group_id] = index
         return self
 
+    @model_validator(mode="after")
+    def _users_fit_redshift(self) -> RedshiftIdcApplicationConfig:
+        seen: dict[str, int] = {}
+        seen_ids: dict[str, int] = {}
+        for index, user in enumerate(self.users):
+            database_user = self.role_name(user.user_name)
+            if len(database_user.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
+                raise ValueError(f"users[{index}]: the database user '{database_user}' is longer than Redshift's "
+                                 f"{MAX_IDENTIFIER_BYTES}-byte identifier limit; shorten the namespace")
+            key = user.user_name.lower()
+            if key in seen:
+                raise ValueError(f"users[{index}]: duplicate user '{user.user_name}' (same as users[{seen[key]}]; "
+                                 "IAM Identity Center user names are case-insensitive)")
+            seen[key] = index
+            if user.user_id is not None:
+                if user.user_id in seen_ids:
+                    raise ValueError(f"users[{index}]: user_id {user.user_id} is also used by "
+                                     f"users[{seen_ids[user.user_id]}]")
+                seen_ids[user.user_id] = index
+        return self
+
     def role_name(self, group_display_name: str) -> str:
         """The database role IdC maps a group to (seed 002: `Namespace:IDCGroupName`)."""
         return f"{self.identity_namespace}:{group_display_name}"
+
+
+_S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key/[A-Za-z0-9-]{1,128}")
+
+
+class S3ReadLocation(_Model):
+    """One S3 location the namespace's default IAM role may read: a bucket, a key prefix in it, and the KMS
+    key its objects are encrypted with (when not S3-managed)."""
+
+    bucket: str
+    prefix: str = Field(default="", max_length=1024, description="object key prefix, e.g. sales/ (empty: the bucket)")
+    kms_key_arn: str | None = None
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        if not _S3_BUCKET.fullmatch(value) or ".." in value:
+            raise ValueError("expected an S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens, "
+                             "starting and ending with a letter or digit (e.g. acme-sales-data), without s3://")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if value.startswith("/"):
+            raise ValueError(f"an S3 key prefix has no leading slash: write '{value.lstrip('/')}'")
+        if any(ch in value for ch in "*?$") or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise ValueError("an S3 key prefix is read literally: no '*', '?', '$' or control characters "
+                             "(every object under the prefix is readable; e.g. sales/2024/)")
+        return value
+
+    @field_validator("kms_key_arn")
+    @classmethod
+    def _kms_key_arn(cls, value: str | None) -> str | None:
+        if value is not None and not _KMS_KEY_ARN.fullmatch(value):
+            raise ValueError("expected a KMS key ARN like 'arn:aws:kms:us-east-1:111111111111:key/"
+                             "1234abcd-12ab-34cd-56ef-1234567890ab' (not an alias: IAM policies name keys by ARN)")
+        return value
+
+
+class DefaultIamRoleConfig(_Model):
+    """The namespace's default IAM role, for `COPY ... IAM_ROLE default` (seed 002 loads its sales data this
+    way). It reads exactly these locations, nothing else: not the seed's AmazonS3ReadOnlyAccess."""
+
+    s3_read: tuple[S3ReadLocation, ...]
+
+    @field_validator("s3_read")
+    @classmethod
+    def _locations(cls, value: tuple[S3ReadLocation, ...]) -> tuple[S3ReadLocation, ...]:
+        if not value:
+            raise ValueError("at least one S3 location is required (e.g. [{bucket: acme-sales-data, "
+                             "prefix: sales/}]); without COPY from S3, remove default_iam_role")
+        seen: set[tuple[str, str]] = set()
+        for index, location in enumerate(value):
+            if (location.bucket, location.prefix) in seen:
+                raise ValueError(f"[{index}]: s3://{location.bucket}/{location.prefix} is listed twice")
+            seen.add((location.bucket, location.prefix))
+        return value
 
 
 class WarehouseConfig(_Model):
@@ -294,6 +420,7 @@ class WarehouseConfig(_Model):
         description="must stay false: trusted identity propagation does not support enhanced VPC routing",
     )
     log_retention_days: int = 365
+    default_iam_role: DefaultIamRoleConfig | None = None
 
     @field_validator("enhanced_vpc_routing", mode="before")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
+from components.default_iam_role import NamespaceDefaultRole
 from components.deploy_lookups import DeployLookups
 from components.encryption import WarehouseKey
 from components.idc_application import RedshiftIdcApplication
@@ -34,29 +35,41 @@ class WarehouseStack(Stack):
         lookups = DeployLookups(self, "DeployLookups", key=key, log_retention=retention)
 
         application = config.redshift_idc_application
+        identity_store_arn = self.format_arn(
+            service="identitystore", region="", resource="identitystore",
+            resource_name=config.identity_center.identity_store_id,
+        )
         group_ids = {g.display_name: g.group_id for g in application.groups if g.group_id is not None}
         unresolved = [g.display_name for g in application.groups if g.group_id is None]
         if unresolved:
             group_ids.update(lookups.group_ids(
-                identity_store_arn=self.format_arn(
-                    service="identitystore", region="", resource="identitystore",
-                    resource_name=config.identity_center.identity_store_id,
-                ),
+                identity_store_arn=identity_store_arn,
                 identity_store_id=config.identity_center.identity_store_id,
                 partition=config.identity_center.partition,
                 group_names=unresolved,
+            ))
+        user_ids = {u.user_name: u.user_id for u in application.users if u.user_id is not None}
+        unresolved_users = [u.user_name for u in application.users if u.user_id is None]
+        if unresolved_users:
+            user_ids.update(lookups.user_ids(
+                identity_store_arn=identity_store_arn, identity_store_id=config.identity_center.identity_store_id,
+                partition=config.identity_center.partition, user_names=unresolved_users,
             ))
         # Third-party clients' issuers exist before the application that authorizes them (seed 000).
         issuers = (TrustedTokenIssuers(self, "TrustedTokenIssuers", issuers=application.trusted_token_issuers,
                                        identity_center=config.identity_center, key=key, log_retention=retention)
                    if application.trusted_token_issuers else None)
         idc = RedshiftIdcApplication(self, "IdcApplication", identity_center=config.identity_center,
-                                     application=application, group_ids=group_ids,
+                                     application=application, group_ids=group_ids, user_ids=user_ids,
                                      authorized_token_issuers=issuers.authorized_token_issuers if issuers else (),
                                      query_editor_v2=config.query_editor_v2 is not None)
+        default_role = (NamespaceDefaultRole(self, "DefaultIamRole", config=config.warehouse.default_iam_role,
+                                             partition=config.identity_center.partition)
+                        if config.warehouse.default_iam_role is not None else None)
         warehouse = ServerlessWarehouse(
             self, "Warehouse", config=config.warehouse, key=key, idc_application_arn=idc.arn,
             subnet_ids=network.subnet_ids, security_group_ids=network.security_group_ids,
+            default_iam_role_arn=default_role.arn if default_role is not None else None,
         )
         secret_arn = lookups.namespace_admin_secret_arn(
             namespace_name=config.warehouse.namespace_name,
@@ -72,6 +85,9 @@ class WarehouseStack(Stack):
         CfnOutput(self, "DatabaseName", value=config.warehouse.database_name)
         CfnOutput(self, "RedshiftIdcApplicationArn", value=idc.arn)
         CfnOutput(self, "IdcManagedApplicationArn", value=idc.application.attr_idc_managed_application_arn)
+        if default_role is not None:
+            CfnOutput(self, "DefaultIamRoleArn", value=default_role.arn,
+                      description="The namespace's default IAM role (COPY ... IAM_ROLE default)")
         CfnOutput(self, "AdminSecretArn", value=secret_arn,
                   description="ARN of the Redshift-managed admin secret (never its value)")
         self.workgroup = warehouse.workgroup

@@ -252,6 +252,79 @@ def test_enhanced_vpc_routing_stays_off_with_every_path(all_paths: Synthesized) 
     assert workgroup["Properties"]["EnhancedVpcRouting"] is False
 
 
+def test_lakehouse_application_sends_both_integrations_it_needs(all_paths: Synthesized) -> None:
+    """hashicorp/terraform-provider-aws#47866: a Lakehouse application needs Lake Formation query and Redshift
+    connect enabled in the same request; ours renders every integration, so both travel together."""
+    _, application = only_resource(all_paths.template_json(), "AWS::Redshift::RedshiftIdcApplication")
+    props = application["Properties"]
+    assert props["ApplicationType"] == "Lakehouse"
+    integrations = props["ServiceIntegrations"]
+    assert {"LakeFormation": [{"LakeFormationQuery": {"Authorization": "Enabled"}}]} in integrations
+    assert {"Redshift": [{"Connect": {"Authorization": "Enabled"}}]} in integrations
+
+
+def test_application_type_is_omitted_unless_configured(demo: Synthesized) -> None:
+    _, application = only_resource(demo.template_json(), "AWS::Redshift::RedshiftIdcApplication")
+    assert "ApplicationType" not in application["Properties"]
+
+
+def test_users_are_assigned_to_the_application_by_id_or_resolved_name(all_paths: Synthesized) -> None:
+    template = all_paths.template_json()
+    assignments = resources_of(template, "AWS::SSO::ApplicationAssignment")
+    users = [r["Properties"] for r in assignments.values() if r["Properties"]["PrincipalType"] == "USER"]
+    assert len(users) == 2
+    ids = [u["PrincipalId"] for u in users]
+    assert "44444444-5555-6666-7777-444444444444" in ids  # given in config
+    [lookup_id] = [i for i, r in template["Resources"].items() if r["Type"] == "Custom::IdcUserIds"]
+    lookup = template["Resources"][lookup_id]["Properties"]
+    assert lookup["Kind"] == "IdcUserIds"
+    assert [u["UserName"] for u in lookup["Users"]] == ["etl-service@example.invalid"]  # only the one without an id
+    [key] = [u["Key"] for u in lookup["Users"]]
+    assert {"Fn::GetAtt": [lookup_id, key]} in ids
+    app_id, _ = only_resource(template, "AWS::Redshift::RedshiftIdcApplication")
+    assert all(u["ApplicationArn"] == {"Fn::GetAtt": [app_id, "IdcManagedApplicationArn"]} for u in users)
+    # The lookup Lambda may resolve users of this identity store only.
+    [statement] = [s for _, s in policy_statements(template) if s["Action"] == "identitystore:GetUserId"]
+    assert statement["Resource"][1] == "arn:aws:identitystore:::user/*"
+    assert "identitystore/d-4444444444" in json.dumps(statement["Resource"][0])
+
+
+def test_default_iam_role_reads_exactly_the_configured_locations(all_paths: Synthesized) -> None:
+    template = all_paths.template_json()
+    role_id, role = [(i, r) for i, r in resources_of(template, "AWS::IAM::Role").items()
+                     if "DefaultIamRole" in i][0]
+    trusted = sorted(p for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+                     for p in _list(s["Principal"]["Service"]))
+    assert trusted == ["redshift-serverless.amazonaws.com", "redshift.amazonaws.com"]
+    policies = [r for r in resources_of(template, "AWS::IAM::Policy").values()
+                if {"Ref": role_id} in r["Properties"]["Roles"]]
+    statements = [s for policy in policies for s in policy["Properties"]["PolicyDocument"]["Statement"]]
+    actions = {a for s in statements for a in _list(s["Action"])}
+    assert actions == {"s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation", "kms:Decrypt"}
+    get_object = sorted(r for s in statements if "s3:GetObject" in _list(s["Action"]) for r in _list(s["Resource"]))
+    assert get_object == ["arn:aws:s3:::all-paths-landing-444444444444/sales/*",
+                          "arn:aws:s3:::all-paths-reference-444444444444/geo/2024/*"]
+    listing = [s for s in statements if "s3:ListBucket" in _list(s["Action"])]
+    assert {json.dumps(s["Condition"], sort_keys=True) for s in listing} == {
+        json.dumps({"StringLike": {"s3:prefix": ["sales/*"]}}),
+        json.dumps({"StringLike": {"s3:prefix": ["geo/2024/*"]}})}
+    [decrypt] = [s for s in statements if s["Action"] == "kms:Decrypt"]
+    assert decrypt["Resource"] == "arn:aws:kms:us-east-1:444444444444:key/44444444-aaaa-bbbb-cccc-444444444444"
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
+    assert all(r != "*" and "s3:::*" not in json.dumps(r) for s in statements for r in _list(s["Resource"]))
+    # The namespace uses it as its default role (COPY ... IAM_ROLE default), and lists it among its roles.
+    _, namespace = only_resource(template, "AWS::RedshiftServerless::Namespace")
+    arn = {"Fn::GetAtt": [role_id, "Arn"]}
+    assert namespace["Properties"]["DefaultIamRoleArn"] == arn
+    assert namespace["Properties"]["IamRoles"] == [arn]
+
+
+def test_no_default_iam_role_unless_configured(demo: Synthesized) -> None:
+    _, namespace = only_resource(demo.template_json(), "AWS::RedshiftServerless::Namespace")
+    assert "DefaultIamRoleArn" not in namespace["Properties"]
+    assert "IamRoles" not in namespace["Properties"]
+
+
 def _component_template(build: Callable[[cdk.Stack], object]) -> dict[str, Any]:
     """One component in a bare stack (no nag): for variants the sample does not synthesize."""
     stack = cdk.Stack(cdk.App(), "Component", env=cdk.Environment(account=ACCOUNT, region="us-east-1"))
@@ -265,7 +338,8 @@ def test_integrations_turned_off_are_rendered_disabled() -> None:
         {"name": "app", "display_name": "app", "service_integrations": {}})
     identity_center = IdentityCenterConfig(instance_arn=INSTANCE, identity_store_id="d-4444444444")
     template = _component_template(lambda stack: RedshiftIdcApplication(
-        stack, "Idc", identity_center=identity_center, application=application, group_ids={}))
+        stack, "Idc", identity_center=identity_center, application=application, group_ids={},
+        user_ids={}))
     _, resource = only_resource(template, "AWS::Redshift::RedshiftIdcApplication")
     assert resource["Properties"]["ServiceIntegrations"] == [
         {"LakeFormation": [{"LakeFormationQuery": {"Authorization": "Disabled"}}]},
@@ -418,6 +492,8 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
 
 _DELETE = object()
 TTI = "redshift_idc_application.trusted_token_issuers"
+INTEGRATIONS = "redshift_idc_application.service_integrations"
+DEFAULT_ROLE = "warehouse.default_iam_role"
 PROPAGATION = {"issuer_url": "https://okta.example.invalid/oauth2/bi", "audiences": ["app"],
                "application_name": "data-api-client", "assignment_required": False}
 
@@ -469,6 +545,30 @@ CONFIG_ERRORS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
      lambda d: d.update(identity_propagation={**PROPAGATION, "issuer_url": "https://okta.example.invalid/oauth2/iam"}),
      "iam_federation.provider.issuer_url: https://okta.example.invalid/oauth2/iam is also "
      "identity_propagation.issuer_url; IAM allows one OIDC provider per issuer URL"),
+    ("lakehouse without lake formation", _set(f"{INTEGRATIONS}.lake_formation_query", False),
+     "redshift_idc_application.application_type: a Lakehouse application needs service_integrations "
+     "lake_formation_query: true"),
+    ("lakehouse without connect", _set(f"{INTEGRATIONS}.redshift_connect", False),
+     "needs service_integrations redshift_connect: true"),
+    ("application type", _set("redshift_idc_application.application_type", "lakehouse"),
+     "application_type: 'lakehouse' is not one of None, Lakehouse; did you mean 'Lakehouse'?"),
+    ("user twice", _set("redshift_idc_application.users.1", {"user_name": "ETL-service@example.invalid"}),
+     "redshift_idc_application.users[1]: duplicate user 'ETL-service@example.invalid' (same as users[0]"),
+    ("user name with a space", _set("redshift_idc_application.users.0.user_name", "etl service"),
+     "users[0].user_name: an identity store UserName has no spaces"),
+    ("user id", _set("redshift_idc_application.users.1.user_id", "auditor"),
+     "users[1].user_id: expected an identity store user id"),
+    ("no s3 locations", _set(f"{DEFAULT_ROLE}.s3_read", []), "default_iam_role.s3_read: at least one S3 location"),
+    ("s3 url as bucket", _set(f"{DEFAULT_ROLE}.s3_read.0.bucket", "s3://all-paths-landing"),
+     "default_iam_role.s3_read[0].bucket: expected an S3 bucket name"),
+    ("wildcard prefix", _set(f"{DEFAULT_ROLE}.s3_read.0.prefix", "sales/*"),
+     "default_iam_role.s3_read[0].prefix: an S3 key prefix is read literally: no '*'"),
+    ("leading slash", _set(f"{DEFAULT_ROLE}.s3_read.0.prefix", "/sales/"), "write 'sales/'"),
+    ("kms alias", _set(f"{DEFAULT_ROLE}.s3_read.1.kms_key_arn", "arn:aws:kms:us-east-1:444444444444:alias/s3"),
+     "default_iam_role.s3_read[1].kms_key_arn: expected a KMS key ARN"),
+    ("location twice", _set(f"{DEFAULT_ROLE}.s3_read.1", {"bucket": "all-paths-landing-444444444444",
+                                                         "prefix": "sales/"}),
+     "s3://all-paths-landing-444444444444/sales/ is listed twice"),
 ]
 
 

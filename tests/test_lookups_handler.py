@@ -10,7 +10,7 @@ import pytest
 from botocore.stub import Stubber
 
 from redshift_idc.runtime.custom_resource import CustomResourceError
-from redshift_idc.runtime.lookups import KIND_GROUP_IDS, KIND_NAMESPACE_SECRET, on_event
+from redshift_idc.runtime.lookups import KIND_GROUP_IDS, KIND_NAMESPACE_SECRET, KIND_USER_IDS, on_event
 
 STORE = "d-1234567890"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:111111111111:secret:redshift!ns-admin-AbCdEf"
@@ -87,6 +87,54 @@ def test_access_denied_is_reported_with_the_group_and_store(identitystore: tuple
     stubber.add_client_error("get_group_id", "AccessDeniedException", "no", http_status_code=403)
     with pytest.raises(CustomResourceError, match=r"group 'amer-sales' in identity store d-1234567890: AccessDenied"):
         on_event(group_event("Create", ["amer-sales"]), client=client)
+
+
+def user_event(request_type: str, names: list[str]) -> dict[str, Any]:
+    return {
+        "RequestType": request_type,
+        "ResourceProperties": {
+            "ServiceToken": "arn:aws:lambda:us-east-1:111111111111:function:x",
+            "Kind": KIND_USER_IDS,
+            "IdentityStoreId": STORE,
+            "Users": [{"Key": f"U{i}", "UserName": n} for i, n in enumerate(names)],
+        },
+    }
+
+
+def expect_user(stubber: Stubber, name: str, user_id: str | None) -> None:
+    params = {"IdentityStoreId": STORE, "AlternateIdentifier": {
+        "UniqueAttribute": {"AttributePath": "userName", "AttributeValue": name}}}
+    if user_id is None:
+        stubber.add_client_error("get_user_id", "ResourceNotFoundException", "not found",
+                                 http_status_code=404, expected_params=params)
+    else:
+        stubber.add_response("get_user_id", {"UserId": user_id, "IdentityStoreId": STORE,
+                                             "UserArn": f"arn:aws:identitystore:::user/{user_id}"}, params)
+
+
+def test_users_are_resolved_by_user_name(identitystore: tuple[Any, Stubber]) -> None:
+    client, stubber = identitystore
+    expect_user(stubber, "etl@example.com", "44444444-4444-4444-4444-444444444444")
+    result = on_event(user_event("Create", ["etl@example.com"]), client=client)
+    assert result == {"PhysicalResourceId": f"idc-user-ids:{STORE}",
+                      "Data": {"U0": "44444444-4444-4444-4444-444444444444"}}
+
+
+def test_missing_users_fail_the_deploy_naming_each_and_the_field(identitystore: tuple[Any, Stubber]) -> None:
+    client, stubber = identitystore
+    expect_user(stubber, "gone@example.com", None)
+    expect_user(stubber, "here@example.com", "44444444-4444-4444-4444-444444444444")
+    with pytest.raises(CustomResourceError) as error:
+        on_event(user_event("Create", ["gone@example.com", "here@example.com"]), client=client)
+    message = str(error.value)
+    assert "user(s) 'gone@example.com' not found" in message and "here@" not in message
+    assert "redshift_idc_application.users" in message
+
+
+def test_user_lookup_delete_makes_no_call(identitystore: tuple[Any, Stubber]) -> None:
+    client, _ = identitystore
+    event = {**user_event("Delete", ["etl@example.com"]), "PhysicalResourceId": f"idc-user-ids:{STORE}"}
+    assert on_event(event, client=client) == {"PhysicalResourceId": f"idc-user-ids:{STORE}"}
 
 
 def test_update_keeps_the_physical_id(identitystore: tuple[Any, Stubber]) -> None:

@@ -9,17 +9,21 @@ not exist.
 Properties: `IdentityStoreId`, `Groups: [{"Key": <attribute name>, "DisplayName": <name>}]`.
 Data: `{<Key>: <group id>}`, read by the stack with `Fn::GetAtt`.
 
+Kind `IdcUserIds`: the same for users assigned on their own, by `UserName` (`identitystore:GetUserId`).
+Properties: `IdentityStoreId`, `Users: [{"Key": <attribute name>, "UserName": <name>}]`.
+
 Kind `NamespaceAdminSecret`: the ARN of the Secrets Manager secret Redshift manages for the namespace
 admin (`ManageAdminPassword`). `AWS::RedshiftServerless::Namespace` does not return it through
 `Fn::GetAtt`, so we read it with `redshift-serverless:GetNamespace`. Property `NamespaceName`;
 Data `{"AdminPasswordSecretArn": ...}`.
 
-Both lookups only read, so Delete has nothing to undo; one Lambda serves both to keep the number of
+Every lookup only reads, so Delete has nothing to undo; one Lambda serves them all to keep the number of
 functions (and of cdk-nag acknowledgements) small.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -30,19 +34,37 @@ from redshift_idc.runtime.custom_resource import CustomResourceError, CustomReso
 
 RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 8})
 KIND_GROUP_IDS = "IdcGroupIds"
+KIND_USER_IDS = "IdcUserIds"
 KIND_NAMESPACE_SECRET = "NamespaceAdminSecret"  # noqa: S105 (a lookup kind, not a secret)
 
 
-def resolve_groups(client: Any, identity_store_id: str, groups: list[dict[str, str]]) -> dict[str, str]:
-    """Map each group's attribute key to its id; raise naming all groups that do not exist."""
+@dataclass(frozen=True)
+class _Principal:
+    """How the identity store finds one kind of principal by its unique name."""
+
+    noun: str
+    name_key: str
+    attribute_path: str
+    operation: str
+    id_key: str
+    config_field: str
+
+
+_GROUP = _Principal("group", "DisplayName", "displayName", "get_group_id", "GroupId", "redshift_idc_application.groups")
+_USER = _Principal("user", "UserName", "userName", "get_user_id", "UserId", "redshift_idc_application.users")
+
+
+def _resolve(client: Any, identity_store_id: str, entries: list[dict[str, str]], kind: _Principal) -> dict[str, str]:
+    """Map each entry's attribute key to its id; raise naming all the principals that do not exist."""
     resolved: dict[str, str] = {}
     missing: list[str] = []
-    for group in groups:
-        name = group["DisplayName"]
+    for entry in entries:
+        name = entry[kind.name_key]
         try:
-            response = client.get_group_id(
+            response = getattr(client, kind.operation)(
                 IdentityStoreId=identity_store_id,
-                AlternateIdentifier={"UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": name}},
+                AlternateIdentifier={"UniqueAttribute": {"AttributePath": kind.attribute_path,
+                                                         "AttributeValue": name}},
             )
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
@@ -50,18 +72,28 @@ def resolve_groups(client: Any, identity_store_id: str, groups: list[dict[str, s
                 missing.append(name)
                 continue
             raise CustomResourceError(
-                f"could not look up IAM Identity Center group '{name}' in identity store {identity_store_id}: "
+                f"could not look up IAM Identity Center {kind.noun} '{name}' in identity store {identity_store_id}: "
                 f"{code}: {error.response.get('Error', {}).get('Message', '')}"
             ) from None
-        resolved[group["Key"]] = response["GroupId"]
+        resolved[entry["Key"]] = response[kind.id_key]
     if missing:
         names = ", ".join(f"'{m}'" for m in missing)
         raise CustomResourceError(
-            f"IAM Identity Center group(s) {names} not found in identity store {identity_store_id}. "
-            "Display names are matched exactly (case included): fix redshift_idc_application.groups in the "
-            "environment config, or create the group (or wait for SCIM to sync it) and deploy again."
+            f"IAM Identity Center {kind.noun}(s) {names} not found in identity store {identity_store_id}. "
+            f"Names are matched exactly (case included): fix {kind.config_field} in the "
+            f"environment config, or create the {kind.noun} (or wait for SCIM to sync it) and deploy again."
         )
     return resolved
+
+
+def resolve_groups(client: Any, identity_store_id: str, groups: list[dict[str, str]]) -> dict[str, str]:
+    """Group display names to group ids (`identitystore:GetGroupId`)."""
+    return _resolve(client, identity_store_id, groups, _GROUP)
+
+
+def resolve_users(client: Any, identity_store_id: str, users: list[dict[str, str]]) -> dict[str, str]:
+    """User names to user ids (`identitystore:GetUserId`)."""
+    return _resolve(client, identity_store_id, users, _USER)
 
 
 def namespace_admin_secret(client: Any, namespace_name: str) -> str:
@@ -94,6 +126,15 @@ def _lookup(request: CustomResourceEvent, client: Any) -> tuple[str, dict[str, s
             return f"idc-group-ids:{identity_store_id}", {}
         client = client or boto3.client("identitystore", config=RETRIES)
         return f"idc-group-ids:{identity_store_id}", resolve_groups(client, identity_store_id, groups)
+    if kind == KIND_USER_IDS:
+        identity_store_id = str(request.required("IdentityStoreId"))
+        users = request.required("Users")
+        if not isinstance(users, list) or not all(isinstance(u, dict) for u in users):
+            raise CustomResourceError("the Users property must be a list of {Key, UserName} objects")
+        if request.request_type == "Delete":
+            return f"idc-user-ids:{identity_store_id}", {}
+        client = client or boto3.client("identitystore", config=RETRIES)
+        return f"idc-user-ids:{identity_store_id}", resolve_users(client, identity_store_id, users)
     if kind == KIND_NAMESPACE_SECRET:
         namespace_name = str(request.required("NamespaceName"))
         if request.request_type == "Delete":
