@@ -1,26 +1,23 @@
 """The Streamlit example (examples/streamlit_tip): OIDC sign-in with PKCE, then the data as the signed-in user.
 
-The app runs in `streamlit.testing.v1.AppTest`. Nothing leaves the process: the identity provider is a fake
-`urlopen` (discovery, authorization, token endpoint; it checks the PKCE verifier like a real one and signs
-id tokens locally with PyJWT), and AWS is botocore Stubbers on the sts, sso-oidc and redshift-data clients
-that the library's injection points (`sts=`, `sso_oidc=`, `redshift_data_factory=`) take. Both are handed
-to the app through its two `st.session_state` seams.
+The app runs in `streamlit.testing.v1.AppTest`. Nothing leaves the process: the identity provider is
+`tests.test_example_oidc.FakeIdP`, a `requests` transport adapter (discovery, JWKS, authorization, token
+endpoint; it checks the PKCE verifier like a real one and signs id tokens with an RSA key made for the test,
+which the app verifies against the fake's JWKS), and AWS is botocore Stubbers on the sts, sso-oidc,
+redshift-data and secretsmanager clients that the library's injection points (`sts=`, `sso_oidc=`,
+`redshift_data_factory=`) and the app's seams take. They are handed to the app through its `st.session_state`
+seams.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import re
-import secrets
-import urllib.error
+import time
 import urllib.parse
-import urllib.request
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +27,6 @@ import pytest
 from botocore.stub import Stubber
 from streamlit.testing.v1 import AppTest
 
-from examples.streamlit_tip import oidc
 from redshift_idc.tip_client import (
     IDENTITY_CENTER_CONTEXT_PROVIDER,
     JWT_BEARER_GRANT,
@@ -38,16 +34,21 @@ from redshift_idc.tip_client import (
     TipClientConfig,
     TipSession,
 )
+from tests.test_example_oidc import (
+    AUTHORIZE,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    ISSUER,
+    REDIRECT_URI,
+    SECRET_ARN,
+    FakeIdP,
+    public_jwk,
+    rsa_key,
+)
 
 APP = Path(__file__).resolve().parents[1] / "examples" / "streamlit_tip" / "app.py"
-ISSUER = "https://idp.example.invalid/oauth2/default"
-AUTHORIZE = f"{ISSUER}/v1/authorize"
-TOKEN_ENDPOINT = f"{ISSUER}/v1/token"
-CLIENT_ID = "demo-client-id"
-CLIENT_SECRET = "client-secret-never-shown-0123456789"
-REDIRECT_URI = "http://localhost:8501"
-HMAC_KEY = "local-test-signing-key-0123456789abcdef"
-NOW = 1_900_000_000.0
+HMAC_KEY = "local-test-signing-key-0123456789abcdef"  # IAM Identity Center's token: read, never verified
+NOW = float(int(time.time()))  # the id tokens' signatures and lifetimes are checked against the real clock
 REGION = "us-east-1"
 IDENTITY_CONTEXT = "AQoJb3JpZ2luX2VjEXAMPLE-identity-context-for-ming"
 CONFIG = TipClientConfig(
@@ -70,60 +71,6 @@ CLIENT_KEYS = {"AccessKeyId": "ASIACLIENT0000000001", "SecretAccessKey": "client
 QUERY = "SELECT * FROM public.sales_data ORDER BY sku LIMIT 100"
 COLUMNS = ["sku", "product_name", "quantity", "sales_price", "timezone"]
 ROWS = [("SKU-0001", "Trail Shoe", 3, "129.90", "Asia/Tokyo"), ("SKU-0002", "Yoga Mat", 12, "25.00", "Asia/Seoul")]
-DISCOVERY = {"issuer": ISSUER, "authorization_endpoint": AUTHORIZE, "token_endpoint": TOKEN_ENDPOINT,
-             "jwks_uri": f"{ISSUER}/v1/keys", "response_types_supported": ["code"],
-             "code_challenge_methods_supported": ["S256"],
-             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"]}
-
-
-# --- the identity provider ----------------------------------------------------------------------------------
-
-
-@dataclass
-class FakeIdP:
-    """Discovery, the authorization endpoint (a signed-in user's consent) and the token endpoint."""
-
-    email: str = "ming@example.com"
-    token_error: tuple[int, dict[str, str]] | None = None
-    issued: list[str] = field(default_factory=list)
-    token_requests: list[urllib.request.Request] = field(default_factory=list)
-    _grants: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    def authorize(self, url: str) -> dict[str, str]:
-        """What the browser is sent back with after the user signs in at `url`: code and state."""
-        endpoint, _, query = url.partition("?")
-        assert endpoint == AUTHORIZE
-        params = dict(urllib.parse.parse_qsl(query, strict_parsing=True))
-        assert (params["response_type"], params["client_id"], params["redirect_uri"], params["scope"]) == (
-            "code", CLIENT_ID, REDIRECT_URI, "openid profile email")
-        code = secrets.token_urlsafe(16)
-        self._grants[code] = params
-        return {"code": code, "state": params["state"]}
-
-    def __call__(self, request: urllib.request.Request, /, *, timeout: float) -> io.BytesIO:
-        if request.full_url == f"{ISSUER}/.well-known/openid-configuration":
-            assert request.get_method() == "GET"
-            return io.BytesIO(json.dumps(DISCOVERY).encode())
-        assert request.full_url == TOKEN_ENDPOINT, request.full_url
-        assert request.get_method() == "POST"
-        self.token_requests.append(request)
-        if self.token_error:
-            status, body = self.token_error
-            raise urllib.error.HTTPError(TOKEN_ENDPOINT, status, "error", Message(),
-                                         io.BytesIO(json.dumps(body).encode()))
-        assert isinstance(request.data, bytes)
-        form = dict(urllib.parse.parse_qsl(request.data.decode(), strict_parsing=True))
-        grant = self._grants.pop(form["code"])  # a code is good once
-        assert form["grant_type"] == "authorization_code"
-        assert form["redirect_uri"] == grant["redirect_uri"]
-        assert grant["code_challenge_method"] == "S256"
-        assert oidc.code_challenge(form["code_verifier"]) == grant["code_challenge"]  # PKCE
-        token = jwt.encode({"iss": ISSUER, "aud": CLIENT_ID, "sub": "00u1ming", "email": self.email,
-                            "nonce": grant["nonce"], "iat": int(NOW), "exp": int(NOW + 3600)},
-                           HMAC_KEY, algorithm="HS256")
-        self.issued.append(token)
-        return io.BytesIO(json.dumps({"token_type": "Bearer", "expires_in": 3600, "access_token": "idp-access-token",
-                                      "scope": "openid profile email", "id_token": token}).encode())
 
 
 # --- AWS ----------------------------------------------------------------------------------------------------
@@ -140,16 +87,19 @@ class FakeClock:
         self.now += seconds
 
 
-def _client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+def _client(service: str, region: str = REGION) -> Any:
+    return boto3.client(service, region_name=region, aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 class Aws:
-    """Stubbed sts, sso-oidc and redshift-data, and the TipSession factory the app gets instead of the default."""
+    """Stubbed sts, sso-oidc, redshift-data and secretsmanager, and the TipSession factory the app gets instead of
+    the default."""
 
     def __init__(self) -> None:
         self.sts, self.sso_oidc, self.redshift_data = _client("sts"), _client("sso-oidc"), _client("redshift-data")
-        self.stubs = [Stubber(self.sts), Stubber(self.sso_oidc), Stubber(self.redshift_data)]
+        self.secretsmanager = _client("secretsmanager", "eu-west-1")  # the secret's region, from its ARN
+        self.stubs = [Stubber(self.sts), Stubber(self.sso_oidc), Stubber(self.redshift_data),
+                      Stubber(self.secretsmanager)]
         for stub in self.stubs:
             stub.activate()
         self.clock = FakeClock()
@@ -166,7 +116,7 @@ class Aws:
 
     def expect_sign_in(self, idp: FakeIdP) -> None:
         """The four steps, with the id token the IdP is about to issue (checked when it arrives)."""
-        sts, sso_oidc, _ = self.stubs
+        sts, sso_oidc, _, _ = self.stubs
         expires = datetime.fromtimestamp(NOW + 3600, UTC)
         sts.add_response("assume_role_with_web_identity", {"Credentials": {**BRIDGE_KEYS, "Expiration": expires}},
                          expected_params={"RoleArn": CONFIG.bridge_role_arn, "RoleSessionName": idp.email,
@@ -220,7 +170,8 @@ class IssuedToken:
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     outputs = tmp_path / "cdk-outputs.json"
     outputs.write_text(json.dumps(OUTPUTS))
-    for name in ("TIP_OIDC_CLIENT_SECRET", "TIP_OIDC_REDIRECT_URI", "TIP_STACK_PREFIX", "TIP_QUERY", "TIP_MODE"):
+    for name in ("TIP_OIDC_CLIENT_SECRET", "TIP_OIDC_CLIENT_SECRET_ARN", "TIP_OIDC_REDIRECT_URI", "TIP_STACK_PREFIX",
+                 "TIP_QUERY", "TIP_MODE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TIP_OIDC_ISSUER", ISSUER)
     monkeypatch.setenv("TIP_OIDC_CLIENT_ID", CLIENT_ID)
@@ -241,8 +192,9 @@ def aws() -> Aws:
 def new_app(idp: FakeIdP, aws: Aws, **query_params: str) -> AppTest:
     """One browser page load: a new Streamlit session (the redirect back from the IdP is one too)."""
     at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state["tip_example.urlopen"] = idp
+    at.session_state["tip_example.http_adapter"] = idp
     at.session_state["tip_example.session_factory"] = aws.session_factory
+    at.session_state["tip_example.secretsmanager"] = aws.secretsmanager
     at.query_params.update(query_params)
     return at.run()
 
@@ -311,7 +263,7 @@ def test_sign_in_shows_who_and_the_rows_they_may_see(env: Path, idp: FakeIdP, aw
     assert at.query_params == {}  # the code is not left in the URL
     # A confidential client authenticates with HTTP Basic (the provider lists client_secret_basic first).
     (request,) = idp.token_requests
-    assert request.get_header("Authorization") == "Basic " + base64.b64encode(
+    assert request.headers["Authorization"] == "Basic " + base64.b64encode(
         f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
     text = page_text(at)
     for secret in (CLIENT_SECRET, idp.issued[0], IDENTITY_CONTEXT, *BRIDGE_KEYS.values(), *CLIENT_KEYS.values()):
@@ -395,8 +347,89 @@ def test_the_providers_refusal_of_the_code_is_shown(env: Path, idp: FakeIdP, aws
     at = new_app(idp, aws, **redirect)
 
     assert [e.value for e in at.error] == ["The code exchange at the identity provider's token endpoint failed: "
-                                           "HTTP 400 invalid_grant: PKCE verification failed."]
+                                           "invalid_grant: PKCE verification failed."]
     aws.verify()  # AWS was not called
+
+
+def test_an_id_token_that_does_not_verify_never_reaches_aws(env: Path, idp: FakeIdP, aws: Aws) -> None:
+    """The IdP's published key is not the one that signed the token (a forged or swapped token)."""
+    idp.jwks = {"keys": [public_jwk(rsa_key(), idp.kid, alg="RS256")]}
+    redirect = idp.authorize(sign_in_link(new_app(idp, aws)))
+
+    at = new_app(idp, aws, **redirect)
+
+    (error,) = at.error
+    assert error.value.startswith("The id token's signature does not verify with the identity provider's key")
+    assert idp.issued[0] not in page_text(at)
+    assert not at.success and "tip_example.session" not in at.session_state
+    aws.verify()  # AWS was not called: the stubs would have refused an unexpected call anyway
+
+
+def test_an_id_token_for_another_app_is_refused(env: Path, idp: FakeIdP, aws: Aws) -> None:
+    idp.token_claims = {"aud": "another-app"}
+    redirect = idp.authorize(sign_in_link(new_app(idp, aws)))
+
+    at = new_app(idp, aws, **redirect)
+
+    assert [e.value for e in at.error] == ["The id token is for the audience 'another-app', not this app's client "
+                                           f"id {CLIENT_ID!r}"]
+    aws.verify()
+
+
+def test_the_client_secret_can_come_from_secrets_manager(env: Path, idp: FakeIdP, aws: Aws,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIP_OIDC_CLIENT_SECRET_ARN", SECRET_ARN)
+    aws.stubs[3].add_response("get_secret_value", {"ARN": SECRET_ARN, "SecretString": json.dumps(
+        {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})}, expected_params={"SecretId": SECRET_ARN})
+    landing = new_app(idp, aws)
+    assert not landing.error  # the secret is read when the code is redeemed, not before
+
+    aws.expect_sign_in(idp)
+    aws.expect_query()
+    at = new_app(idp, aws, **idp.authorize(sign_in_link(landing)))
+
+    assert not at.error and [e.value for e in at.success] == ["Signed in as ming@example.com"]
+    (request,) = idp.token_requests
+    assert request.headers["Authorization"] == "Basic " + base64.b64encode(
+        f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+    aws.verify()  # GetSecretValue on that ARN, once
+    assert CLIENT_SECRET not in page_text(at)
+
+
+def test_a_secret_manager_refusal_is_shown_without_the_secret(env: Path, idp: FakeIdP, aws: Aws,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIP_OIDC_CLIENT_SECRET_ARN", SECRET_ARN)
+    aws.stubs[3].add_client_error("get_secret_value", service_error_code="AccessDeniedException",
+                                  service_message="not authorized to perform: secretsmanager:GetSecretValue")
+    redirect = idp.authorize(sign_in_link(new_app(idp, aws)))
+
+    at = new_app(idp, aws, **redirect)
+
+    (error,) = at.error
+    assert error.value.startswith(f"Secrets Manager did not return the client secret {SECRET_ARN} "
+                                  "(AccessDeniedException): the app's AWS credentials need")
+    assert not idp.token_requests  # the code was not redeemed without the secret
+    aws.verify()
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"TIP_OIDC_CLIENT_SECRET": CLIENT_SECRET, "TIP_OIDC_CLIENT_SECRET_ARN": SECRET_ARN},
+     "Set TIP_OIDC_CLIENT_SECRET or TIP_OIDC_CLIENT_SECRET_ARN, not both"),
+    ({"TIP_OIDC_CLIENT_SECRET_ARN": CLIENT_SECRET},
+     "TIP_OIDC_CLIENT_SECRET_ARN: The client secret's ARN is not a Secrets Manager secret ARN"),
+])
+def test_client_secret_settings_are_checked_before_sign_in(env: Path, idp: FakeIdP, aws: Aws,
+                                                           monkeypatch: pytest.MonkeyPatch, settings: dict[str, str],
+                                                           message: str) -> None:
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+
+    at = new_app(idp, aws)
+
+    (error,) = at.error
+    assert error.value.startswith(message)
+    assert CLIENT_SECRET not in page_text(at)
+    assert not idp.sent and not any("Sign in</a>" in m.value for m in at.markdown)
 
 
 def test_an_error_from_the_authorization_endpoint_is_shown(env: Path, idp: FakeIdP, aws: Aws) -> None:
@@ -418,64 +451,3 @@ def test_missing_settings_are_named(env: Path, idp: FakeIdP, aws: Aws, monkeypat
 
     assert [e.value for e in at.error] == ["Set TIP_OIDC_ISSUER and TIP_OIDC_CLIENT_ID "
                                            "(see examples/streamlit_tip/README.md)"]
-
-
-# --- oidc.py on its own -------------------------------------------------------------------------------------
-
-
-def answer(document: dict[str, Any]) -> oidc.Opener:
-    def opener(request: urllib.request.Request, /, *, timeout: float) -> io.BytesIO:
-        return io.BytesIO(json.dumps(document).encode())
-    return opener
-
-
-def test_discovery_must_name_the_issuer_and_use_https() -> None:
-    metadata = oidc.discover(ISSUER + "/", opener=answer(DISCOVERY))
-    assert (metadata.authorization_endpoint, metadata.token_endpoint) == (AUTHORIZE, TOKEN_ENDPOINT)
-    with pytest.raises(oidc.OidcError, match=re.escape("names the issuer 'https://other.example.invalid'")):
-        oidc.discover(ISSUER, opener=answer({**DISCOVERY, "issuer": "https://other.example.invalid"}))
-    with pytest.raises(oidc.OidcError, match="token_endpoint must be an https URL"):
-        oidc.discover(ISSUER, opener=answer({**DISCOVERY, "token_endpoint": "http://idp.example.invalid/token"}))
-    with pytest.raises(oidc.OidcError, match="does not support PKCE with S256"):
-        oidc.discover(ISSUER, opener=answer({**DISCOVERY, "code_challenge_methods_supported": ["plain"]}))
-
-
-def test_the_id_token_must_be_for_this_client_and_this_sign_in() -> None:
-    metadata = oidc.discover(ISSUER, opener=answer(DISCOVERY))
-    claims = {"iss": ISSUER, "aud": [CLIENT_ID, "other"], "nonce": "n-1", "email": "ming@example.com"}
-    assert oidc.check_id_token(jwt.encode(claims, HMAC_KEY), metadata=metadata, client_id=CLIENT_ID, nonce="n-1")
-    for wrong, message in ((dict(aud="someone-else"), "audience 'someone-else'"), (dict(nonce="n-2"), "nonce"),
-                           (dict(iss="https://evil.example.invalid"), "issued by 'https://evil.example.invalid'")):
-        with pytest.raises(oidc.OidcError, match=re.escape(message)):
-            oidc.check_id_token(jwt.encode({**claims, **wrong}, HMAC_KEY), metadata=metadata, client_id=CLIENT_ID,
-                                nonce="n-1")
-
-
-def test_client_secret_post_when_the_provider_offers_only_that() -> None:
-    metadata = oidc.ProviderMetadata(ISSUER, AUTHORIZE, TOKEN_ENDPOINT, ("client_secret_post",))
-    flow = oidc.new_flow(0)
-    sent: list[urllib.request.Request] = []
-
-    def opener(request: urllib.request.Request, /, *, timeout: float) -> io.BytesIO:
-        sent.append(request)
-        token = jwt.encode({"iss": ISSUER, "aud": CLIENT_ID, "nonce": flow.nonce}, HMAC_KEY)
-        return io.BytesIO(json.dumps({"id_token": token}).encode())
-
-    oidc.exchange_code(metadata, code="c-1", flow=flow, client_id=CLIENT_ID, redirect_uri=REDIRECT_URI,
-                       client_secret=CLIENT_SECRET, opener=opener)
-    assert isinstance(sent[0].data, bytes)
-    form = dict(urllib.parse.parse_qsl(sent[0].data.decode()))
-    assert form == {"grant_type": "authorization_code", "code": "c-1", "redirect_uri": REDIRECT_URI,
-                    "code_verifier": flow.verifier, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
-    assert sent[0].get_header("Authorization") is None
-    assert flow.verifier not in repr(flow) and flow.nonce not in repr(flow)
-
-
-def test_pending_sign_ins_expire() -> None:
-    now = [0.0]
-    flows = oidc.PendingFlows(ttl=600, clock=lambda: now[0])
-    first = flows.start()
-    now[0] = 599
-    assert flows.get(first.state) == first
-    now[0] = 601
-    assert flows.take(first.state) is None

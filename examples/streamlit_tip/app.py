@@ -14,18 +14,22 @@ Settings (environment variables):
     TIP_OIDC_ISSUER         the IdP's issuer URL; endpoints come from <issuer>/.well-known/openid-configuration
     TIP_OIDC_CLIENT_ID      the client id of the app registered in the IdP (also in identity_propagation.audiences)
     TIP_OIDC_CLIENT_SECRET  optional: its client secret, for a confidential client (never shown or logged)
+    TIP_OIDC_CLIENT_SECRET_ARN  optional, instead: a Secrets Manager secret holding it (the plain secret, or JSON
+                            with a `client_secret` key), read at each sign-in with the app's AWS credentials
     TIP_OIDC_REDIRECT_URI   optional: the redirect URI registered in the IdP (default http://localhost:8501)
     TIP_CDK_OUTPUTS_FILE    optional: a `cdk deploy --outputs-file` JSON (default cdk-outputs.json)
     TIP_STACK_PREFIX        optional: the environment's stack prefix, e.g. Demo for env demo (default Demo)
     TIP_QUERY               optional: the SQL to run (default SELECT * FROM public.sales_data ORDER BY sku LIMIT 100)
 
-Sign-in is the OAuth 2.0 authorization code flow with PKCE (`oidc.py`); the id token it yields goes to
+Sign-in is the OAuth 2.0 authorization code flow with PKCE on Authlib (`oidc.py`); the id token it yields is
+verified (signature against the IdP's JWKS, iss, aud, exp, nonce), then goes to
 `redshift_idc.tip_client.TipSession`, which turns it into an identity-enhanced AWS session, so Redshift
 applies the user's IdC groups' roles and row-level security to the query. Tokens are never shown.
 
 Test seams: tests put these into `st.session_state` before a run (the app never sets them):
-    "tip_example.urlopen"          an `oidc.Opener` used instead of `urllib.request.urlopen`
+    "tip_example.http_adapter"     a `requests` transport adapter that answers every call to the IdP
     "tip_example.session_factory"  `(id_token, TipClientConfig) -> TipSession` instead of `TipSession.from_id_token`
+    "tip_example.secretsmanager"   a boto3 secretsmanager client, instead of a new one, for the client secret
 """
 
 from __future__ import annotations
@@ -33,12 +37,13 @@ from __future__ import annotations
 import html
 import os
 import sys
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
+from requests.adapters import BaseAdapter
 
 # `streamlit run` puts only this file's folder on sys.path; the example imports the project's library.
 _ROOT = Path(__file__).resolve().parents[2]
@@ -54,8 +59,9 @@ DEFAULT_OUTPUTS_FILE = "cdk-outputs.json"
 DEFAULT_STACK_PREFIX = "Demo"
 DEFAULT_QUERY = "SELECT * FROM public.sales_data ORDER BY sku LIMIT 100"
 
-URLOPEN_KEY = "tip_example.urlopen"
+HTTP_ADAPTER_KEY = "tip_example.http_adapter"
 SESSION_FACTORY_KEY = "tip_example.session_factory"
+SECRETSMANAGER_KEY = "tip_example.secretsmanager"
 _SESSION = "tip_example.session"
 _RESULT = "tip_example.result"
 _FLOW_STATE = "tip_example.flow_state"
@@ -73,6 +79,7 @@ class Settings:
     issuer: str
     client_id: str
     client_secret: str | None = field(repr=False)
+    client_secret_arn: str | None
     redirect_uri: str
     outputs_file: Path
     stack_prefix: str
@@ -86,10 +93,20 @@ class Settings:
         missing = [name for name in ("TIP_OIDC_ISSUER", "TIP_OIDC_CLIENT_ID") if not value(name)]
         if missing:
             raise SettingsError(f"Set {' and '.join(missing)} (see examples/streamlit_tip/README.md)")
+        secret, secret_arn = value("TIP_OIDC_CLIENT_SECRET") or None, value("TIP_OIDC_CLIENT_SECRET_ARN") or None
+        if secret and secret_arn:
+            raise SettingsError("Set TIP_OIDC_CLIENT_SECRET or TIP_OIDC_CLIENT_SECRET_ARN, not both: the client "
+                                "secret itself, or the Secrets Manager secret that holds it")
+        if secret_arn:
+            try:
+                oidc.secret_region(secret_arn)
+            except oidc.OidcError as error:
+                raise SettingsError(f"TIP_OIDC_CLIENT_SECRET_ARN: {error}") from None
         return cls(
             issuer=value("TIP_OIDC_ISSUER"),
             client_id=value("TIP_OIDC_CLIENT_ID"),
-            client_secret=value("TIP_OIDC_CLIENT_SECRET") or None,
+            client_secret=secret,
+            client_secret_arn=secret_arn,
             redirect_uri=value("TIP_OIDC_REDIRECT_URI", DEFAULT_REDIRECT_URI),
             outputs_file=Path(value("TIP_CDK_OUTPUTS_FILE", DEFAULT_OUTPUTS_FILE)),
             stack_prefix=value("TIP_STACK_PREFIX", DEFAULT_STACK_PREFIX),
@@ -103,9 +120,15 @@ def pending_flows() -> oidc.PendingFlows:
     return oidc.PendingFlows()
 
 
-def _opener() -> oidc.Opener:
-    opener: oidc.Opener = st.session_state.get(URLOPEN_KEY) or urllib.request.urlopen
-    return opener
+@st.cache_resource
+def signing_keys() -> oidc.SigningKeys:
+    """The IdP's JWKS, fetched once per server process and refreshed as `oidc.SigningKeys` says."""
+    return oidc.SigningKeys()
+
+
+def _http_adapter() -> BaseAdapter | None:
+    adapter = st.session_state.get(HTTP_ADAPTER_KEY)
+    return adapter if isinstance(adapter, BaseAdapter) else None
 
 
 def _session_factory() -> SessionFactory:
@@ -117,9 +140,18 @@ def _provider(settings: Settings) -> oidc.ProviderMetadata:
     cached = st.session_state.get(_PROVIDER)
     if isinstance(cached, oidc.ProviderMetadata) and cached.issuer.rstrip("/") == settings.issuer.rstrip("/"):
         return cached
-    metadata = oidc.discover(settings.issuer, opener=_opener())
+    metadata = oidc.discover(settings.issuer, adapter=_http_adapter())
     st.session_state[_PROVIDER] = metadata
     return metadata
+
+
+def _client_secret(settings: Settings) -> str | None:
+    """The client secret for this sign-in: from Secrets Manager (read each time, so a rotated secret is picked
+    up), from the environment, or none (a public client, PKCE only)."""
+    if settings.client_secret_arn:
+        client: Any = st.session_state.get(SECRETSMANAGER_KEY)
+        return oidc.read_client_secret(settings.client_secret_arn, client=client)
+    return settings.client_secret
 
 
 def sign_out() -> None:
@@ -148,7 +180,8 @@ def handle_redirect(settings: Settings, config: TipClientConfig) -> None:
     try:
         id_token = oidc.exchange_code(_provider(settings), code=params["code"], flow=flow,
                                       client_id=settings.client_id, redirect_uri=settings.redirect_uri,
-                                      client_secret=settings.client_secret, opener=_opener())
+                                      keys=signing_keys(), client_secret=_client_secret(settings),
+                                      adapter=_http_adapter())
         session = _session_factory()(id_token, config)
     except (oidc.OidcError, TipError) as error:
         st.error(str(error))
