@@ -3,7 +3,6 @@ OAuth application and its configuration, the bridge role and the Data API client
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 
 from aws_cdk import CustomResource, Stack
@@ -18,6 +17,7 @@ from components.handler_provider import handler_provider
 from components.nag import acknowledge, acknowledge_nist_role
 from components.trusted_token_issuers import ISSUER_ACTIONS
 from redshift_idc.config import IdentityCenterConfig, IdentityPropagationConfig
+from redshift_idc.runtime.idc_oauth_app import trusted_token_issuer_name
 
 CUSTOM_APPLICATION_PROVIDER = "arn:aws:sso::aws:applicationProvider/custom"
 IDENTITY_CENTER_CONTEXT_PROVIDER = "arn:aws:iam::aws:contextProvider/IdentityCenter"
@@ -34,10 +34,6 @@ OAUTH_APP_ADMIN_ACTIONS = (
     "sso:PutApplicationAuthenticationMethod", "sso:DeleteApplicationAuthenticationMethod",
     "sso:PutApplicationAccessScope", "sso:DeleteApplicationAccessScope", "sso:PutApplicationAssignmentConfiguration",
 )
-
-
-def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
 
 
 class IdentityPropagation(Construct):
@@ -135,7 +131,7 @@ class IdentityPropagation(Construct):
                 "ApplicationArn": application_arn,
                 # A new issuer URL means a new issuer: its name changes with the URL, so the old and the new
                 # can exist side by side while CloudFormation replaces one with the other.
-                "TrustedTokenIssuerName": f"{config.application_name}-{_short_hash(config.issuer_url)}",
+                "TrustedTokenIssuerName": trusted_token_issuer_name(config.application_name, config.issuer_url),
                 "IssuerUrl": config.issuer_url,
                 "ClaimAttributePath": config.claim_attribute_path,
                 "IdentityStoreAttributePath": config.identity_store_attribute_path,

@@ -10,7 +10,6 @@ application, so this construct needs no permission on that application.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 from aws_cdk import CustomResource, Stack
@@ -24,7 +23,7 @@ from components.deploy_lookups import group_attribute_key
 from components.handler_provider import handler_provider
 from components.nag import acknowledge
 from redshift_idc.config import IdentityCenterConfig, TrustedTokenIssuerConfig
-from redshift_idc.runtime.idc_oauth_app import ISSUER_RESOURCE_TYPE
+from redshift_idc.runtime.idc_oauth_app import ISSUER_RESOURCE_TYPE, trusted_token_issuer_name
 
 # What the handler calls for a TTI alone: no application is configured.
 ISSUER_ACTIONS = ("sso:CreateTrustedTokenIssuer", "sso:UpdateTrustedTokenIssuer", "sso:DeleteTrustedTokenIssuer",
@@ -34,7 +33,7 @@ ISSUER_ACTIONS = ("sso:CreateTrustedTokenIssuer", "sso:UpdateTrustedTokenIssuer"
 def issuer_name(config: TrustedTokenIssuerConfig) -> str:
     """`<name>-<hash of the issuer URL>`: a new URL means a new TTI (the API cannot change a TTI's URL), and the
     old and the new must coexist while CloudFormation replaces one with the other."""
-    return f"{config.name}-{hashlib.sha256(config.issuer_url.encode('utf-8')).hexdigest()[:8]}"
+    return trusted_token_issuer_name(config.name, config.issuer_url)
 
 
 class TrustedTokenIssuers(Construct):

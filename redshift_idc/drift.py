@@ -16,8 +16,6 @@ in the summary, not counted: the warehouse's access already matches the model.
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -31,6 +29,14 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from redshift_idc.access_model import load_scripts
 from redshift_idc.apply_estimate import estimate
 from redshift_idc.config import ConfigError, EnvironmentConfig, load_environment
+from redshift_idc.live import (
+    ADMIN_SECRET_OUTPUT,
+    LiveError,
+    check_secret_arn,
+    load_outputs,
+    no_credentials,
+    secret_arn_from_outputs,
+)
 from redshift_idc.plan_cli import model_for, render_for_review
 from redshift_idc.runtime.catalog import SECADMIN
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, is_transient
@@ -39,10 +45,9 @@ from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.reconciler import ReconcileError, Reconciler, Request, Script, statement_token
 
 IN_SYNC, DRIFT, ERROR = 0, 1, 2
-OUTPUT_KEY = "AdminSecretArn"
 
 
-class DriftError(Exception):
+class DriftError(LiveError):
     """A problem that stops the report, worded for whoever reads the scheduled job's log."""
 
 
@@ -73,25 +78,6 @@ class DriftReport:
         parts = [f"{self.statements} statement(s)"] + ([f"{self.scripts} script(s)"] if self.scripts else [])
         return (f"drift: {' and '.join(parts)} would converge {self.target} to access/{self.model}.yaml "
                 f"(nothing was changed){bookkeeping}")
-
-
-def secret_arn_from_outputs(path: Path, stack_prefix: str) -> str:
-    """`<prefix>Warehouse.AdminSecretArn` from a `cdk deploy --outputs-file` JSON."""
-    stack = f"{stack_prefix}Warehouse"
-    hint = f"write it with `make deploy ENV=<env> OUTPUTS={path}`, or pass --secret-arn"
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DriftError(f"{path}: no such outputs file; {hint}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DriftError(f"{path}: not a readable CDK outputs file ({error}); {hint}") from None
-    outputs = document.get(stack) if isinstance(document, dict) else None
-    value = outputs.get(OUTPUT_KEY) if isinstance(outputs, dict) else None
-    if not isinstance(value, str) or not value:
-        known = ", ".join(sorted(str(k) for k in document)) if isinstance(document, dict) else "none"
-        raise DriftError(f"{path}: missing output {stack}.{OUTPUT_KEY} (stacks in the file: {known or 'none'}); "
-                         f"{hint}")
-    return value
 
 
 def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
@@ -141,22 +127,6 @@ def _read_failure(message: str, where: str, tables: LedgerTables) -> str:
     return text
 
 
-SECRET_ARN = re.compile(r"^arn:aws(-[a-z]+)*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@!-]+$")
-
-
-def check_secret_arn(value: str, config: EnvironmentConfig) -> str:
-    """The admin secret's ARN, checked before any call: a typo would otherwise reach the API."""
-    if not SECRET_ARN.match(value):
-        raise DriftError(f"--secret-arn {value!r} is not a Secrets Manager secret ARN; expected "
-                         f"arn:aws:secretsmanager:{config.region}:{config.account}:secret:<name> (the "
-                         f"{config.stack_prefix}Warehouse stack's {OUTPUT_KEY} output)")
-    region = value.split(":")[3]
-    if region != config.region:
-        raise DriftError(f"--secret-arn is in region {region}, but config/{config.name}.yaml deploys to "
-                         f"{config.region}: pass the {config.stack_prefix}Warehouse stack's {OUTPUT_KEY} output")
-    return value
-
-
 def _aws_error(error: ClientError | BotoCoreError, where: str) -> str:
     if isinstance(error, ClientError):
         info = error.response.get("Error", {})
@@ -164,11 +134,10 @@ def _aws_error(error: ClientError | BotoCoreError, where: str) -> str:
         return (f"{where}: {operation} failed: {info.get('Code', 'error')}: {info.get('Message', '')} "
                 "(check your AWS credentials, the region, the workgroup name and the secret ARN)")
     if isinstance(error, NoCredentialsError):
-        return (f"{where}: no AWS credentials found. drift reads the warehouse through the Redshift Data API "
-                "(redshift-data:ExecuteStatement and DescribeStatement/GetStatementResult on the workgroup, "
-                "secretsmanager:GetSecretValue on the admin secret) with your credentials: sign in with "
-                "`aws sso login --profile <profile>` and set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)")
+        return f"{where}: " + no_credentials(
+            "drift reads the warehouse through the Redshift Data API (redshift-data:BatchExecuteStatement and "
+            "DescribeStatement/GetStatementResult on the workgroup, secretsmanager:GetSecretValue on the admin "
+            "secret)")
     return f"{where}: could not call the Redshift Data API: {type(error).__name__}: {error}"
 
 
@@ -185,10 +154,11 @@ def drift_command(env: str, secret_arn: str | None, outputs: Path | None, *, cli
         if not secret_arn:
             if outputs is None:
                 raise DriftError(f"config/{env}.yaml: drift needs --secret-arn or --outputs (the `cdk deploy "
-                                 f"--outputs-file` JSON holding {config.stack_prefix}Warehouse.{OUTPUT_KEY})")
-            secret_arn = secret_arn_from_outputs(outputs, config.stack_prefix)
+                                 f"--outputs-file` JSON holding {config.stack_prefix}Warehouse.{ADMIN_SECRET_OUTPUT})")
+            hint = f"write it with `make deploy ENV=<env> OUTPUTS={outputs}`, or pass --secret-arn"
+            secret_arn = secret_arn_from_outputs(load_outputs(outputs, hint), config.stack_prefix)
         report = drift_report(config, check_secret_arn(secret_arn, config), client, sleep)
-    except (ConfigError, DriftError) as error:
+    except (ConfigError, LiveError) as error:
         print(f"error: {error}", file=err)
         return ERROR
     except (ClientError, BotoCoreError) as error:

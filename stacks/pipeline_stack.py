@@ -4,16 +4,24 @@ environment in order, with a manual approval where `pipeline.yaml` asks for one.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+import shlex
+from collections.abc import Callable, Mapping, Sequence
 
-from aws_cdk import Environment, Stack, Stage, pipelines
+from aws_cdk import CfnOutput, Environment, Stack, Stage, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from components.nag import acknowledge_generated_findings, acknowledge_star_resources
+from components.verifier_role import fixed_role_name, role_arn
 from redshift_idc.config import EnvironmentConfig
+from redshift_idc.live import output_env_var
 from redshift_idc.pipeline_config import PipelineConfig
+from redshift_idc.verify import required_outputs
+from stacks.identity_stack import IdentityStack
+from stacks.verifier_stack import VerifierStack
+from stacks.warehouse_stack import WarehouseStack
 
 # Findings on what CDK Pipelines generates, each with why it is acceptable. Anything else fails synth.
 PIPELINE_FINDINGS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -57,14 +65,30 @@ PIPELINE_STAR_GRANTS: dict[tuple[str, str], str] = {
 
 # Adds one environment's stacks to a scope: `redshift_idc.app_builder.add_environment`, passed in so the
 # stages hold exactly what `make synth ENV=<name>` builds.
-AddEnvironment = Callable[[Construct, EnvironmentConfig], object]
+AddEnvironment = Callable[[Construct, EnvironmentConfig], Mapping[str, Stack]]
+# The profile the verify step's commands give the AWS SDK: it assumes the environment's verifier role with the
+# CodeBuild container's credentials.
+VERIFY_PROFILE = "verify"
 
 
 class EnvironmentStage(Stage):
+    """One environment's stacks, as `make synth` builds them, plus the read-only role the verify step assumes
+    in the environment's account (trusted only by that step's role in the pipeline's account)."""
+
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig,
-                 add_environment: AddEnvironment) -> None:
+                 add_environment: AddEnvironment, verify_role_arn: str) -> None:
         super().__init__(scope, construct_id, env=Environment(account=config.account, region=config.region))
-        add_environment(self, config)
+        stacks = add_environment(self, config)
+        warehouse, identity = stacks["warehouse"], stacks.get("identity")
+        assert isinstance(warehouse, WarehouseStack) and (identity is None or isinstance(identity, IdentityStack))
+        self.environment_stacks = {stack.node.id: stack for stack in stacks.values()}
+        self.verifier = VerifierStack(self, f"{config.stack_prefix}Verifier", config=config, warehouse=warehouse,
+                                      identity=identity, trusted_role_arn=verify_role_arn)
+
+    def output(self, stack_id: str, key: str) -> CfnOutput:
+        found = self.environment_stacks[stack_id].node.find_child(key)
+        assert isinstance(found, CfnOutput), (stack_id, key)
+        return found
 
 
 class PipelineStack(Stack):
@@ -109,9 +133,39 @@ class PipelineStack(Stack):
                     approval.add_step_dependency(show)
                     pre.append(show)
                 pre.append(approval)
-            deployment = EnvironmentStage(self, env.stack_prefix, config=env, add_environment=add_environment)
-            self.pipeline.add_stage(deployment, pre=pre)
+            verify_role_name = fixed_role_name(self.stack_name, f"Verify-{env.name}")
+            deployment = EnvironmentStage(
+                self, env.stack_prefix, config=env, add_environment=add_environment,
+                verify_role_arn=role_arn(env.identity_center.partition, pipeline.account, verify_role_name))
+            verify_role = iam.Role(
+                self.pipeline, f"VerifyRole-{env.name}", role_name=verify_role_name,
+                assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+                description=f"The Verify-{env.name} step: may only assume environment {env.name}'s verifier role",
+            )
+            verify_role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"],
+                                                          resources=[deployment.verifier.role_arn]))
+            self.pipeline.add_stage(deployment, pre=pre, post=[
+                self._verify_step(env, deployment, source, verify_role, deployment.verifier.role_arn)])
         self.pipeline.build_pipeline()  # now, so its generated roles exist to be checked below
         self.acknowledged = [*acknowledge_generated_findings(self.pipeline, PIPELINE_FINDINGS),
                              *(f"AwsSolutions-IAM5[Resource::*] @ {line}"
                                for line in acknowledge_star_resources(self.pipeline, PIPELINE_STAR_GRANTS))]
+
+    @staticmethod
+    def _verify_step(env: EnvironmentConfig, deployment: EnvironmentStage, source: pipelines.IFileSetProducer,
+                     role: iam.IRole, verifier_arn: str) -> pipelines.CodeBuildStep:
+        """After the stage's stacks: `python -m redshift_idc verify` from the repository, with the stage's
+        outputs as CDK_OUTPUT__* variables, as the environment's read-only verifier role; a failed check fails
+        the stage."""
+        return pipelines.CodeBuildStep(
+            f"Verify-{env.name}", input=source, role=role,
+            env_from_cfn_outputs={output_env_var(stack, key): deployment.output(stack, key)
+                                  for stack, key in required_outputs(env)},
+            commands=[
+                "make .venv/.installed",
+                f"aws configure set role_arn {shlex.quote(verifier_arn)} --profile {VERIFY_PROFILE}",
+                f"aws configure set credential_source EcsContainer --profile {VERIFY_PROFILE}",
+                f"AWS_PROFILE={VERIFY_PROFILE} .venv/bin/python -m redshift_idc verify --env {shlex.quote(env.name)} "
+                "--outputs-from-env",
+            ],
+        )

@@ -11,6 +11,7 @@ import pytest
 
 from redshift_idc.app_builder import add_pipeline, new_app
 from redshift_idc.config import ConfigError
+from redshift_idc.deployer_policy import uncovered_types
 from redshift_idc.pipeline_config import PIPELINE_FILE, load_pipeline
 from tests.conftest import only_resource, resources_of
 
@@ -35,6 +36,16 @@ def test_stages_deploy_the_environments_in_order(pipeline: tuple[dict[str, Any],
     names = [s["Name"] for s in _stages(pipeline[0])]
     assert names[:3] == ["Source", "Build", "UpdatePipeline"]
     assert names.index("Dev") < names.index("Prod")
+
+
+def test_pipeline_and_stage_resource_types_are_in_the_execution_policy(
+        pipeline: tuple[dict[str, Any], Path, list[str]]) -> None:
+    """The tooling account deploys the pipeline, each stage's account the stage's stacks: both bootstraps use
+    the project's execution policy (`make bootstrap`)."""
+    stage_templates = sorted(pipeline[1].glob("assembly-*/*.template.json"))
+    assert len(stage_templates) >= 5  # dev: warehouse, identity, access; prod: warehouse, access
+    templates = [pipeline[0], *(json.loads(p.read_text()) for p in stage_templates)]
+    assert uncovered_types(templates) == []
 
 
 def test_manual_approval_only_where_configured(pipeline: tuple[dict[str, Any], Path, list[str]]) -> None:
@@ -110,11 +121,137 @@ def test_every_star_resource_of_the_pipeline_is_listed_by_path_and_action(
 def test_stage_assemblies_hold_each_environment(pipeline: tuple[dict[str, Any], Path, list[str]]) -> None:
     outdir = pipeline[1]
     dev = sorted(p.name for p in (outdir / "assembly-RedshiftIdcPipeline-Dev").glob("*.template.json"))
-    assert [next(kind for kind in ("Access", "Identity", "Warehouse") if f"DevDev{kind}" in name)
-            for name in dev] == ["Access", "Identity", "Warehouse"]
+    assert [next(kind for kind in ("Access", "Identity", "Verifier", "Warehouse") if f"DevDev{kind}" in name)
+            for name in dev] == ["Access", "Identity", "Verifier", "Warehouse"]
     prod = sorted(p.name for p in (outdir / "assembly-RedshiftIdcPipeline-Prod").glob("*.template.json"))
-    assert [next(kind for kind in ("Access", "Warehouse") if f"ProdProd{kind}" in name)
-            for name in prod] == ["Access", "Warehouse"]  # identity propagation is off in prod
+    assert [next(kind for kind in ("Access", "Verifier", "Warehouse") if f"ProdProd{kind}" in name)
+            for name in prod] == ["Access", "Verifier", "Warehouse"]  # identity propagation is off in prod
+
+
+# ------------------------------------------------------------------------------ verify after each deploy
+
+
+def _stage_template(outdir: Path, stage: str, kind: str) -> dict[str, Any]:
+    path = next((outdir / f"assembly-RedshiftIdcPipeline-{stage}").glob(f"*{stage}{stage}{kind}*.template.json"))
+    template: dict[str, Any] = json.loads(path.read_text())
+    return template
+
+
+@pytest.mark.parametrize(("stage", "env"), [("Dev", "dev"), ("Prod", "prod")])
+def test_each_stage_runs_verify_after_its_deploys(pipeline: tuple[dict[str, Any], Path, list[str]], stage: str,
+                                                 env: str) -> None:
+    from redshift_idc.config import load_environment
+    from redshift_idc.live import output_env_var
+    from redshift_idc.verify import required_outputs
+
+    template = pipeline[0]
+    actions = next(s for s in _stages(template) if s["Name"] == stage)["Actions"]
+    verify = next(a for a in actions if a["Name"] == f"Verify-{env}")
+    deploys = [a["RunOrder"] for a in actions if a["ActionTypeId"]["Category"] == "Deploy"]
+    assert verify["RunOrder"] > max(deploys)
+    buildspec = json.loads(template["Resources"][verify["Configuration"]["ProjectName"]["Ref"]]["Properties"]
+                           ["Source"]["BuildSpec"])
+    config = load_environment(env)
+    verifier = f"arn:aws:iam::{config.account}:role/{stage}-{stage}Verifier-Role"
+    assert buildspec["phases"]["build"]["commands"] == [
+        "make .venv/.installed",
+        f"aws configure set role_arn {verifier} --profile verify",
+        "aws configure set credential_source EcsContainer --profile verify",
+        f"AWS_PROFILE=verify .venv/bin/python -m redshift_idc verify --env {env} --outputs-from-env",
+    ]
+    variables = {v["name"]: v["value"] for v in json.loads(verify["Configuration"]["EnvironmentVariables"])}
+    expected = {output_env_var(stack, key) for stack, key in required_outputs(config)}
+    assert set(variables) == expected
+    assert all(value.startswith("#{") and value.endswith("." + name.rsplit("__", 1)[1] + "}")
+               for name, value in variables.items())  # each the deploy action's output of that name
+    # The step's own role may assume exactly that environment's verifier role, nothing else in STS or IAM.
+    role_ref = template["Resources"][verify["Configuration"]["ProjectName"]["Ref"]]["Properties"]["ServiceRole"]
+    role_id = role_ref["Fn::GetAtt"][0]
+    assert template["Resources"][role_id]["Properties"]["RoleName"] == f"RedshiftIdcPipeline-Verify-{env}"
+    statements = [st for p in resources_of(template, "AWS::IAM::Policy").values()
+                  if {"Ref": role_id} in p["Properties"]["Roles"]
+                  for st in p["Properties"]["PolicyDocument"]["Statement"]]
+    assert [st for st in statements if any(a.startswith(("sts:", "iam:")) for a in _actions(st))] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": verifier}]
+
+
+def _verifier_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    _, policy = only_resource(template, "AWS::IAM::Policy")
+    statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+@pytest.mark.parametrize(("stage", "env"), [("Dev", "dev"), ("Prod", "prod")])
+def test_the_verifier_role_trusts_only_the_verify_step_and_only_reads(
+        pipeline: tuple[dict[str, Any], Path, list[str]], stage: str, env: str) -> None:
+    from components.verifier_role import OWN_STATEMENT_ACTIONS, UNSCOPED_ACTIONS
+    from redshift_idc.verify import DATA_API_SECRET_ACTIONS, IAM_ACTIONS
+
+    template = _stage_template(pipeline[1], stage, "Verifier")
+    _, role = only_resource(template, "AWS::IAM::Role")
+    assert role["Properties"]["RoleName"] == f"{stage}-{stage}Verifier-Role"  # like CloudFormation's names
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [{
+        "Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::555555555555:root"},
+        "Condition": {"ArnEquals": {
+            "aws:PrincipalArn": f"arn:aws:iam::555555555555:role/RedshiftIdcPipeline-Verify-{env}"}},
+    }]
+    statements = _verifier_statements(template)
+    granted = {a for st in statements for a in _actions(st)}
+    assert granted <= set(IAM_ACTIONS.values()) | set(DATA_API_SECRET_ACTIONS)
+    assert not any(a.split(":")[1].startswith(("Put", "Create", "Delete", "Update", "Attach", "Grant"))
+                   for a in granted)
+    for statement in statements:
+        if statement["Resource"] == "*":
+            assert set(_actions(statement)) <= set(UNSCOPED_ACTIONS) | set(OWN_STATEMENT_ACTIONS)
+            if set(_actions(statement)) & set(OWN_STATEMENT_ACTIONS):
+                assert statement["Condition"] == {
+                    "StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}}
+    wanted = set(IAM_ACTIONS.values()) | set(DATA_API_SECRET_ACTIONS)
+    # No third-party issuers or users here; prod has no identity propagation and knows every group id.
+    wanted -= {"sso:ListTrustedTokenIssuers", "identitystore:GetUserId"}
+    if env == "prod":
+        wanted -= {"sso:GetApplicationAuthenticationMethod", "sso:GetApplicationAssignmentConfiguration",
+                   "sso:DescribeTrustedTokenIssuer", "identitystore:GetGroupId"}
+    assert granted == wanted
+
+
+def test_the_verifier_role_holds_every_action_verify_calls_when_every_feature_is_on() -> None:
+    """Every API call of `redshift_idc.verify` (its IAM_ACTIONS) is granted when the environment uses every
+    check: issuers, users and groups by name, identity propagation."""
+    from aws_cdk import Stack
+    from aws_cdk import aws_kms as kms
+    from aws_cdk.assertions import Template
+
+    from components.verifier_role import VerifierRole
+    from redshift_idc.config import load_environment
+    from redshift_idc.verify import DATA_API_SECRET_ACTIONS, IAM_ACTIONS
+
+    config = load_environment("sample-all-paths").model_copy(
+        update={"identity_propagation": load_environment("dev").identity_propagation})
+    app = new_app()
+    stack = Stack(app, "T")
+    VerifierRole(stack, "V", config=config, role_name="T-Role", trusted_role_arn="arn:aws:iam::555555555555:role/x",
+                 workgroup_arn="arn:aws:redshift-serverless:us-east-1:444444444444:workgroup/w",
+                 admin_secret_arn="arn:aws:secretsmanager:us-east-1:444444444444:secret:s", key=kms.Key(stack, "K"),
+                 managed_application_arn="arn:aws:sso::444444444444:application/ssoins-4444444444444444/apl-1",
+                 trusted_token_issuer_arns=["arn:aws:sso::444444444444:trustedTokenIssuer/ssoins-4444444444444444/t"],
+                 oauth_application_arn="arn:aws:sso::444444444444:application/ssoins-4444444444444444/apl-2")
+    template = dict(Template.from_stack(stack).to_json())
+    granted = {a for st in _verifier_statements(template) for a in _actions(st)}
+    assert granted == set(IAM_ACTIONS.values()) | set(DATA_API_SECRET_ACTIONS)
+
+
+def test_fixed_role_names_fit_iam() -> None:
+    from components.verifier_role import fixed_role_name
+
+    assert fixed_role_name("Dev-DevVerifier", "Role") == "Dev-DevVerifier-Role"
+    with pytest.raises(ConfigError, match="longer than IAM's 64 characters"):
+        fixed_role_name("A" * 60, "Role")
 
 
 @pytest.mark.parametrize(("change", "expected"), [

@@ -513,6 +513,29 @@ def test_failed_sub_statement_is_reported_with_its_sql_and_redshifts_error(
         assert hidden not in message
 
 
+@pytest.mark.parametrize(("error", "advised"), [
+    ('ERROR: registered identity provider does not exist for "awsidc:sales"', True),
+    ('ERROR: role "awsidc:sales" already exists', False),
+])
+def test_a_missing_identity_provider_is_explained_with_its_fix(harness: Harness, monkeypatch: pytest.MonkeyPatch,
+                                                               error: str, advised: bool) -> None:
+    """Redshift names only the role; the CloudFormation event also says what to fix and how to check it."""
+    update = event("Update")
+    talk = harness.conversation(update)
+    harness.expect_model(roles_state())
+    sqls = [create_role("AWSIDC:sales"), ledger_insert("AWSIDC:sales")]
+    monkeypatch.setattr(reconciler_module, "steps", lambda *_, **__: [Step(tuple(sqls))])
+    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=1)
+    talk.apply(sqls, seq=1, status="FAILED", failed=1, error=error)
+    with pytest.raises(CustomResourceError) as raised:
+        harness.run(update)
+    message = str(raised.value)
+    assert f"Redshift said: {error}" in message
+    advice = ("associate the Serverless namespace with the Redshift IdC application" in message
+              and "python -m redshift_idc verify --env <env> --outputs cdk-outputs.json" in message)
+    assert advice is advised
+
+
 def test_transient_failure_reads_again_and_retries_under_the_next_token(harness: Harness) -> None:
     update = event("Update")
     talk = harness.conversation(update)

@@ -367,6 +367,27 @@ def test_invalid_scope_from_the_data_api_call(aws: Aws) -> None:
     aws.verify()
 
 
+NO_PROVIDER = 'ERROR: registered identity provider does not exist for "awsidc:ming@example.com"'
+NO_PROVIDER_ADVICE = (r"Redshift could not map ming@example\.com to a database identity on workgroup demo-wg: "
+                      r"Redshift has no identity provider registered .* associate the Serverless namespace with the "
+                      r"Redshift IdC application .*python -m redshift_idc verify --env <env>")
+
+
+def test_a_missing_identity_provider_names_the_fix(aws: Aws) -> None:
+    session = signed_in(aws)
+    expect_execute(aws, "SELECT 1")
+    expect_describe(aws, "FAILED", Error=NO_PROVIDER)
+    with pytest.raises(TipError, match=NO_PROVIDER_ADVICE) as raised:
+        session.query("SELECT 1")
+    assert not isinstance(raised.value, QueryFailed)  # the warehouse's setup, not the query
+    assert NO_PROVIDER in str(raised.value)  # Redshift's own words stay
+    aws.stubs["redshift_data"].add_client_error("execute_statement", service_error_code="ValidationException",
+                                                service_message=NO_PROVIDER.upper())
+    with pytest.raises(TipError, match=NO_PROVIDER_ADVICE):
+        session.query("SELECT 1")
+    aws.verify()
+
+
 def test_a_failed_query_reports_the_database_error(aws: Aws) -> None:
     session = signed_in(aws)
     expect_execute(aws, "SELECT * FROM sales")
@@ -482,16 +503,37 @@ def test_decode_jwt_payload_of_a_locally_signed_rs256_token() -> None:
     assert verified == claims
 
 
-@pytest.mark.parametrize("bad", ["", "a.b", "a..c", "a.!!!.c", "a." + base64.urlsafe_b64encode(b"[1]").decode() + ".c"])
-def test_decode_jwt_payload_rejects_what_is_not_a_jwt(bad: str) -> None:
-    with pytest.raises(TipError, match="not a JWT"):
-        decode_jwt_payload(bad)
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def test_decode_jwt_payload_restores_padding() -> None:
+JWT_HEADER = b64url(b'{"alg":"RS256","typ":"JWT"}')
+UNSIGNED_HEADER = b64url(b'{"alg":"none"}')
+BROKEN_PAYLOAD = b64url(b'{"email": "ming@example.com", "sts:identity_context": "AQoJ')  # JSON cut short
+
+
+@pytest.mark.parametrize(("bad", "reason"), [
+    ("", "(expected three dot-separated base64url parts)"),
+    ("opaque-access-token-0123456789", "(expected three dot-separated base64url parts)"),
+    ("a.b", "(expected three dot-separated base64url parts)"),
+    (f"{JWT_HEADER}.{JWT_HEADER}.{JWT_HEADER}.sig", "(expected three dot-separated base64url parts)"),
+    (f"!!!.{b64url(b'{}')}.sig", "(Invalid header padding)"),
+    (f"{JWT_HEADER}.!!!.sig", "(Invalid payload padding)"),
+    (f"{JWT_HEADER}.{BROKEN_PAYLOAD}.sig", "(Invalid payload string: "),
+    (f"{JWT_HEADER}.{b64url(b'[1]')}.sig", "(Invalid payload string: must be a json object)"),
+])
+def test_decode_jwt_payload_rejects_what_is_not_a_jwt(bad: str, reason: str) -> None:
+    with pytest.raises(TipError) as raised:
+        decode_jwt_payload(bad, "identity provider's id token")
+    assert str(raised.value).startswith(f"The identity provider's id token is not a JWT {reason}")
+    assert BROKEN_PAYLOAD not in str(raised.value) and "AQoJ" not in str(raised.value)  # no part of the token
+
+
+def test_decode_jwt_payload_restores_padding_and_ignores_the_signature() -> None:
     for claims in ({"a": 1}, {"ab": 1}, {"abc": 1}):
-        body = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
-        assert decode_jwt_payload(f"x.{body}.y") == claims
+        body = b64url(json.dumps(claims).encode())
+        assert decode_jwt_payload(f" {JWT_HEADER}.{body}.bm90LWEtc2lnbmF0dXJl\n") == claims
+        assert decode_jwt_payload(f"{UNSIGNED_HEADER}.{body}.") == claims  # unsigned too: AWS judges tokens
 
 
 @pytest.mark.parametrize(("claims", "expected"), [

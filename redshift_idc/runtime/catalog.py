@@ -38,6 +38,20 @@ from redshift_idc.runtime.sql_text import quote_literal
 
 Row = tuple[Any, ...]
 SECADMIN = "sys:secadmin"
+# Who the reader is (user, superuser) and whether it holds sys:secadmin: the reconciler refuses to plan from
+# an incomplete view, and `verify` reports both.
+WHOAMI_QUERIES: tuple[tuple[str, str], ...] = (
+    ("whoami", "SELECT user_name, superuser FROM svv_user_info WHERE user_name = current_user"),
+    ("secadmin", "SELECT COUNT(*) FROM svv_user_grants WHERE user_name = current_user "
+                 f"AND role_name = {quote_literal(SECADMIN)}"),
+)
+IDENTITY_PROVIDERS_QUERY = ("identity_providers", "SELECT name, type, namespc, enabled FROM svv_identity_providers")
+
+
+def identity_queries() -> list[tuple[str, str]]:
+    """The reader and the registered identity providers (SELECTs only): what `verify` reads, a subset of
+    `read_queries` with the same SQL, so both see the catalog the same way."""
+    return [*WHOAMI_QUERIES, IDENTITY_PROVIDERS_QUERY]
 
 
 def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True) -> list[tuple[str, str]]:
@@ -47,9 +61,7 @@ def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True) ->
     system = ", ".join(quote_literal(p) for p in SYSTEM_PRIVILEGES)
     queries = [(f"bootstrap_{i}", sql) for i, sql in enumerate(tables.bootstrap_sql())] if bootstrap else []
     queries += [
-        ("whoami", "SELECT user_name, superuser FROM svv_user_info WHERE user_name = current_user"),
-        ("secadmin", "SELECT COUNT(*) FROM svv_user_grants WHERE user_name = current_user "
-                     f"AND role_name = {quote_literal(SECADMIN)}"),
+        *WHOAMI_QUERIES,
         ("roles", "SELECT role_name FROM svv_roles"),
         ("role_grants", "SELECT role_name, granted_role_name FROM svv_role_grants"),
         ("schema_privileges", "SELECT namespace_name, privilege_type, identity_name, privilege_scope "
@@ -67,7 +79,7 @@ def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True) ->
         ("masking_policies", "SELECT policy_name FROM svv_masking_policy"),
         ("masking_attachments", "SELECT policy_name, schema_name, table_name, grantee, grantee_type, priority, "
                                 "input_columns, output_columns FROM svv_attached_masking_policy"),
-        ("identity_providers", "SELECT name, type, namespc, enabled FROM svv_identity_providers"),
+        IDENTITY_PROVIDERS_QUERY,
         ("ledger", tables.select_objects_sql(model)),
         ("scripts", tables.select_scripts_sql(model)),
     ]

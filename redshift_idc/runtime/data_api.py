@@ -42,6 +42,17 @@ TRANSIENT_ERRORS = re.compile(
     r"could not serialize|is resuming|is paused|connection (?:was )?(?:reset|closed)|try again",
     re.IGNORECASE,
 )
+# Redshift's answer to a name `<namespace>:<name>` (an IdC role or user) whose namespace no registered identity
+# provider has: `ERROR: registered identity provider does not exist for "<namespace>:<name>"` (seed 001).
+MISSING_IDENTITY_PROVIDER = re.compile(r"registered\s+identity\s+provider\s+does\s+not\s+exist", re.IGNORECASE)
+MISSING_IDENTITY_PROVIDER_FIX = (
+    "Redshift has no identity provider registered for the namespace of that name (SVV_IDENTITY_PROVIDERS). Fix: "
+    "associate the Serverless namespace with the Redshift IdC application (the Warehouse stack sets its "
+    "redshift_idc_application_arn: deploy it) and name IdC roles and users \"<identity_namespace>:<name>\" with "
+    "that application's redshift_idc_application.identity_namespace, or create the access model's identity "
+    "provider for that namespace first; `python -m redshift_idc verify --env <env> --outputs cdk-outputs.json` "
+    "checks the registration and the namespace"
+)
 # A "quoted name" (skipped: a ' inside it starts no literal) or a 'string literal' (masked).
 _NAME_OR_LITERAL = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'')
 # A client secret as JSON, should an error message quote an identity provider's PARAMETERS outside a literal.
@@ -61,6 +72,12 @@ def redact_literals(sql: str, secrets: Iterable[str] = ()) -> str:
 
 def is_transient(error: str) -> bool:
     return bool(TRANSIENT_ERRORS.search(error or ""))
+
+
+def is_missing_identity_provider(error: str) -> bool:
+    """Redshift's "registered identity provider does not exist" (matched on the phrase, case-insensitively:
+    the only form documented is seed 001's `ERROR: registered identity provider does not exist for "..."`)."""
+    return bool(MISSING_IDENTITY_PROVIDER.search(error or ""))
 
 
 def error_code(error: ClientError) -> str:

@@ -101,6 +101,13 @@ ISSUER_URL = re.compile(r"https://[-a-zA-Z0-9+&@/%=~_|!:,.;]*[-a-zA-Z0-9+&@/%=~_
 ISSUER_RESOURCE_TYPE = "Custom::IdcTrustedTokenIssuer"
 
 
+def trusted_token_issuer_name(name: str, issuer_url: str) -> str:
+    """`<name>-<first 8 hex digits of sha256(issuer URL)>`: the name the stacks give a TTI. A new URL means a new
+    TTI (the API cannot change a TTI's URL), and the old and the new must coexist while CloudFormation replaces
+    one with the other. One function, so `verify` finds by name exactly the TTI a deploy made."""
+    return f"{name}-{hashlib.sha256(issuer_url.encode('utf-8')).hexdigest()[:8]}"
+
+
 @dataclass(frozen=True)
 class IssuerConfig:
     """A trusted token issuer for an OIDC IdP: what `CreateTrustedTokenIssuer` needs, validated."""

@@ -44,11 +44,13 @@ from botocore.exceptions import ClientError
 from redshift_idc.runtime.access_state import AccessState, IdentityProvider
 from redshift_idc.runtime.catalog import SECADMIN, Snapshot, parse_snapshot, read_queries
 from redshift_idc.runtime.data_api import (
+    MISSING_IDENTITY_PROVIDER_FIX,
     RUNNING,
     TERMINAL,
     DataApi,
     error_code,
     is_busy,
+    is_missing_identity_provider,
     is_transient,
     redact_literals,
 )
@@ -157,8 +159,10 @@ class Reconciler:
     def __init__(self, api: DataApi, request: Request, *, read_only: bool = False,
                  secrets: Callable[[str, str], str] | None = None, clock: Clock | None = None,
                  invocation_id: str = "", budget_seconds: float | None = None, deadline: float | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, queries: Sequence[tuple[str, str]] | None = None) -> None:
         """`read_only`: reads without the ledger bootstrap (CREATE ... IF NOT EXISTS), for reports.
+        `queries`: the read batch as (name, SQL), for a report that needs only part of the catalog
+        (`verify`: `catalog.identity_queries()`); default: everything the planner reads.
         `secrets(arn, key)`: resolves the secrets of identity provider statements (none: they cannot apply).
         `invocation_id` makes each read's ClientToken unique (the Lambda request id). `budget_seconds`:
         no new Data API work after this long (monotonic); `deadline`: the request's hard end (epoch)."""
@@ -168,7 +172,8 @@ class Reconciler:
         self.secrets = self._recording(secrets) if secrets is not None else None
         self.clock: Clock = clock or time
         self.tables = LedgerTables(request.ledger_schema)
-        self.queries = read_queries(self.tables, request.model, bootstrap=not read_only)
+        self.queries = (list(queries) if queries is not None
+                        else read_queries(self.tables, request.model, bootstrap=not read_only))
         self.invocation_id = invocation_id
         started = self.clock.monotonic()
         self.budget_end = started + budget_seconds if budget_seconds is not None else None
@@ -405,12 +410,14 @@ class Reconciler:
             raise ReconcileError(f"step {seq} was still running {STATEMENT_STUCK_SECONDS} s after it was submitted, "
                                  f"twice, and was cancelled (rolled back): {result.sql or 'a batch'}; another session "
                                  "may hold locks on what it changes (see SVV_TRANSACTIONS)")
+        # The most common setup error has a cause the SQL does not show: say what to fix.
+        advice = f". {MISSING_IDENTITY_PROVIDER_FIX}" if is_missing_identity_provider(result.error) else ""
         if alone:
             raise ReconcileError(f"statement {seq:05d} (alone, outside a transaction) failed: "
-                                 f"{self._redact(result.sql)} -- Redshift said: {self._redact(result.error)}")
+                                 f"{self._redact(result.sql)} -- Redshift said: {self._redact(result.error)}{advice}")
         where = f"statement {result.index} of batch {seq:05d}" if result.index else f"batch {seq:05d}"
         raise ReconcileError(f"{where} failed and was rolled back: {self._redact(result.sql)} -- Redshift said: "
-                             f"{self._redact(result.error)}")
+                             f"{self._redact(result.error)}{advice}")
 
     # --------------------------------------------------------------------------------- waiting
 
