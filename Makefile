@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: help install synth plan preview test lint deploy bootstrap clean pipeline-synth pipeline-deploy diff drift
-.PHONY: synth-all review base-worktree lock
+.PHONY: synth-all review base-worktree lock deployer-actions
 
 help:
 	@echo "make synth [ENV=name] [NAG=nist]"
@@ -19,8 +19,12 @@ help:
 	@echo "make preview [ENV=name] [PERSONA=name] [FORMAT=text|markdown|json]"
 	@echo "                        who sees what: each persona's rows of each table, on sample rows (offline)"
 	@echo "make test               install pinned deps, run linters, type checks and the whole test suite"
-	@echo "make lock               rewrite requirements.lock (every package pinned, with hashes) after editing requirements*.txt"
-	@echo "make bootstrap ENV=name cdk bootstrap ENV's account and region, once (needs AWS credentials)"
+	@echo "make lock               rewrite requirements.lock and requirements-client.lock (every package pinned, with"
+	@echo "                        hashes) after editing requirements*.txt or pyproject.toml's dependencies"
+	@echo "make bootstrap ENV=name [TRUST=account] [PIPELINE=yes]"
+	@echo "                        cdk bootstrap ENV's account and region once, with the project's CloudFormation"
+	@echo "                        execution policy instead of AdministratorAccess (needs AWS credentials)"
+	@echo "make deployer-actions   rewrite redshift_idc/deployer_actions.json after adding a resource type"
 	@echo "make deploy ENV=name [OUTPUTS=cdk-outputs.json]"
 	@echo "                        cdk deploy every stack of ENV (needs AWS credentials); OUTPUTS writes their outputs"
 	@echo "make diff ENV=name      cdk diff every stack of ENV against what is deployed (needs AWS credentials)"
@@ -45,12 +49,15 @@ $(VENV)/.installed: requirements.lock
 
 # pip-tools in a venv of its own, resolving against PyPI alone (not a machine's local wheel folders).
 PIP_TOOLS := pip-tools==7.6.2
+PIP_COMPILE := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+  --index-url https://pypi.org/simple
 lock:
 	test -x .venv-lock/bin/pip-compile || { $(PYTHON) -m venv .venv-lock && \
 	  .venv-lock/bin/pip install --quiet --disable-pip-version-check '$(PIP_TOOLS)'; }
-	PIP_CONFIG_FILE=/dev/null .venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
-	  --no-emit-index-url --no-emit-find-links --index-url https://pypi.org/simple --output-file requirements.lock \
+	PIP_CONFIG_FILE=/dev/null .venv-lock/bin/pip-compile $(PIP_COMPILE) --output-file requirements.lock \
 	  requirements-dev.txt examples/streamlit_tip/requirements.txt
+	PIP_CONFIG_FILE=/dev/null .venv-lock/bin/pip-compile $(PIP_COMPILE) --all-build-deps \
+	  --constraint requirements.lock --output-file requirements-client.lock pyproject.toml
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -92,9 +99,24 @@ pipeline-deploy: install
 deploy: install
 	npx cdk deploy --all --no-notices -c env=$(ENV) --require-approval broadening $(if $(OUTPUTS),--outputs-file '$(OUTPUTS)')
 
-# Once per account and region, with the environment's account and region (from config/<env>.yaml).
+# Once per account and region, with the environment's account and region (from config/<env>.yaml). CloudFormation
+# then deploys with the project's execution policy (redshift_idc/deployer_actions.json, scoped to the stacks and
+# region; `python -m redshift_idc deployer-policy --env <env>` prints it), not AdministratorAccess.
+# PIPELINE=yes bootstraps the pipeline's tooling account instead; TRUST=<account> lets that account deploy here.
 bootstrap: install
-	npx cdk bootstrap --no-notices -c env=$(ENV)
+	@set -euo pipefail; \
+	policies=$$($(PY) -m redshift_idc deployer-policy $(if $(PIPELINE),--pipeline,--env $(ENV)) --apply); \
+	echo "CloudFormation execution policies: $$policies"; \
+	npx cdk bootstrap --no-notices $(if $(PIPELINE),-c pipeline=true,-c env=$(ENV)) \
+	  --cloudformation-execution-policies "$$policies" $(if $(TRUST),--trust $(TRUST))
+
+# After adding a resource type to a stack: every environment and the pipeline synthesized, their resource types'
+# handler permissions (cfn-lint's registry schemas) written to redshift_idc/deployer_actions.json.
+deployer-actions: install
+	$(MAKE) synth-all SYNTH_OUT=cdk.out.types CFN_LINT=no
+	npx cdk synth --quiet --no-notices -o cdk.out.types/pipeline -c pipeline=true
+	$(PY) -m redshift_idc deployer-policy --write-actions cdk.out.types
+	rm -rf cdk.out.types
 
 diff: install
 	npx cdk diff --no-notices -c env=$(ENV)

@@ -30,6 +30,7 @@ from redshift_idc.config import (
     load_environment,
     parse_environment,
 )
+from redshift_idc.deployer_policy import uncovered_types
 from redshift_idc.plan_cli import check_federation_roles
 from tests.conftest import Synthesized, getatt_of, only_resource, resources_of, synthesize
 
@@ -291,8 +292,8 @@ def test_users_are_assigned_to_the_application_by_id_or_resolved_name(all_paths:
 
 def test_default_iam_role_reads_exactly_the_configured_locations(all_paths: Synthesized) -> None:
     template = all_paths.template_json()
-    role_id, role = [(i, r) for i, r in resources_of(template, "AWS::IAM::Role").items()
-                     if "DefaultIamRole" in i][0]
+    role_id, role = next((i, r) for i, r in resources_of(template, "AWS::IAM::Role").items()
+                         if "DefaultIamRole" in i)
     trusted = sorted(p for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
                      for p in _list(s["Principal"]["Service"]))
     assert trusted == ["redshift-serverless.amazonaws.com", "redshift.amazonaws.com"]
@@ -450,6 +451,10 @@ def test_nag_clean_with_each_acknowledgement_on_its_resource(all_paths: Synthesi
         ("AwsSolutions-IAM5[Resource::arn:aws:sso::444444444444:trustedTokenIssuer/ssoins-4444444444444444/*]",
          "SampleAllPathsWarehouse/TrustedTokenIssuers/Role/DefaultPolicy"),
     ]
+
+
+def test_resource_types_are_in_the_execution_policy(all_paths: Synthesized) -> None:
+    assert uncovered_types(all_paths.template_json(k) for k in all_paths.templates) == []
 
 
 def test_cfn_lint_reports_no_errors(all_paths: Synthesized) -> None:

@@ -358,7 +358,12 @@ def test_make_targets_call_the_cli_and_cdk_diff() -> None:
     assert ".venv/bin/python -m redshift_idc drift --env prod --outputs 'cdk-outputs.json'" in dry_run(
         "drift", "ENV=prod", "OUTPUTS=cdk-outputs.json")
     assert "npx cdk diff --no-notices -c env=dev" in dry_run("diff", "ENV=dev")
-    assert "npx cdk bootstrap --no-notices -c env=prod" in dry_run("bootstrap", "ENV=prod")
+    # bootstrap installs the project's execution policy first and hands its ARNs to cdk bootstrap.
+    bootstrap = "\n".join(dry_run("bootstrap", "ENV=prod", "TRUST=555555555555"))
+    assert "$(.venv/bin/python -m redshift_idc deployer-policy --env prod --apply)" in bootstrap
+    assert ('npx cdk bootstrap --no-notices -c env=prod --cloudformation-execution-policies "$policies" '
+            "--trust 555555555555") in bootstrap.replace("\\\n", "").replace("  ", " ")
+    assert "deployer-policy --pipeline --apply" in "\n".join(dry_run("bootstrap", "PIPELINE=yes"))
     assert ("npx cdk deploy --all --no-notices -c env=prod --require-approval broadening --outputs-file "
             "'cdk-outputs.json'") in dry_run("deploy", "ENV=prod", "OUTPUTS=cdk-outputs.json")
     plain = dry_run("deploy", "ENV=prod")

@@ -20,6 +20,7 @@ from redshift_idc.config import (
     merge_layer,
     read_environment_layers,
 )
+from redshift_idc.deployer_policy import uncovered_types
 from tests.conftest import Synthesized, only_resource, synthesize
 
 SAMPLES = ["dev", "prod"]
@@ -231,6 +232,10 @@ def test_each_sample_synthesizes_nag_clean(environment: Synthesized) -> None:
     assert "AwsSolutions" in plugins
     for name, plugin in plugins.items():
         assert (plugin["conclusion"], plugin["violations"]) == ("success", []), name
+
+
+def test_each_samples_resource_types_are_in_the_execution_policy(environment: Synthesized) -> None:
+    assert uncovered_types(environment.template_json(k) for k in environment.templates) == []
 
 
 def test_each_sample_has_no_cfn_lint_errors(environment: Synthesized) -> None:

@@ -35,3 +35,16 @@ def test_every_locked_package_has_a_hash() -> None:
     assert [b.split()[0] for b in packages if "--hash=sha256:" not in b] == []
     options = [line for line in text.splitlines() if line.startswith("-")]
     assert options == []  # no --find-links or --index-url: nothing machine-local
+
+
+def test_the_client_lock_has_hashes_and_the_main_locks_versions() -> None:
+    """requirements-client.lock (the TIP client's `pip install .`, checked by tests/test_client_install.py) is
+    compiled against requirements.lock, so the client runs on the versions the project tests."""
+    client = pins(ROOT / "requirements-client.lock")
+    main = pins(ROOT / "requirements.lock")
+    assert {"boto3", "botocore", "pyjwt", "setuptools"} <= set(client)
+    assert {name: v for name, v in client.items() if name in main and main[name] != v} == {}
+    text = (ROOT / "requirements-client.lock").read_text(encoding="utf-8")
+    blocks = [b for b in re.split(r"\n(?=[A-Za-z0-9])", text) if PIN.match(b)]
+    assert [b.split()[0] for b in blocks if "--hash=sha256:" not in b] == []
+    assert "aws-cdk-lib" not in client and "pydantic" not in client
