@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: help install synth plan preview test lint deploy bootstrap clean pipeline-synth pipeline-deploy diff drift
-.PHONY: synth-all review base-worktree lock deployer-actions
+.PHONY: synth-all review base-worktree lock deployer-actions verify
 
 help:
 	@echo "make synth [ENV=name] [NAG=nist]"
@@ -31,6 +31,8 @@ help:
 	@echo "make drift ENV=name SECRET_ARN=arn|OUTPUTS=cdk-outputs.json"
 	@echo "                        compare the live warehouse with the access model, change nothing (AWS credentials);"
 	@echo "                        for 0/1/2 exit codes (in sync/drift/error) call: python -m redshift_idc drift"
+	@echo "make verify ENV=name [OUTPUTS=cdk-outputs.json]"
+	@echo "                        read-only checks of what CloudFormation cannot see, after a deploy (AWS credentials)"
 	@echo "make pipeline-synth     synthesize the delivery pipeline of pipeline.yaml; pipeline-deploy deploys it"
 	@echo "make synth-all          synthesize every environment (config/*.yaml, not _*) into cdk.out/<env>/: cdk-nag, cfn-lint"
 	@echo "make review [BASE=dir HEAD=dir]"
@@ -124,6 +126,11 @@ diff: install
 # Needs no Node: only the venv. make turns any failing recipe into its own exit status 2.
 drift: $(VENV)/.installed
 	$(PY) -m redshift_idc drift --env $(ENV) $(if $(SECRET_ARN),--secret-arn '$(SECRET_ARN)') $(if $(OUTPUTS),--outputs '$(OUTPUTS)')
+
+# Read-only post-deploy checks (IdC region, identity provider, assignments, issuers, OAuth app, sys:secadmin).
+verify: $(VENV)/.installed
+	$(PY) -m redshift_idc verify --env $(ENV) $(if $(SECRET_ARN),--secret-arn '$(SECRET_ARN)') \
+	  --outputs '$(or $(OUTPUTS),cdk-outputs.json)'
 
 # Every environment (config/*.yaml except the _-prefixed bases), each into $(SYNTH_OUT)/<env>/ through the
 # pinned CDK CLI with cdk-nag, then cfn-lint (errors) in the environment's own region. SYNTH_SRC synthesizes

@@ -358,6 +358,8 @@ def test_make_targets_call_the_cli_and_cdk_diff() -> None:
     assert ".venv/bin/python -m redshift_idc drift --env prod --outputs 'cdk-outputs.json'" in dry_run(
         "drift", "ENV=prod", "OUTPUTS=cdk-outputs.json")
     assert "npx cdk diff --no-notices -c env=dev" in dry_run("diff", "ENV=dev")
+    assert ".venv/bin/python -m redshift_idc verify --env prod --outputs 'out.json'" in " ".join(
+        dry_run("verify", "ENV=prod", "OUTPUTS=out.json")).replace(" \\ ", " ")
     # bootstrap installs the project's execution policy first and hands its ARNs to cdk bootstrap.
     bootstrap = "\n".join(dry_run("bootstrap", "ENV=prod", "TRUST=555555555555"))
     assert "$(.venv/bin/python -m redshift_idc deployer-policy --env prod --apply)" in bootstrap
