@@ -32,6 +32,7 @@ from redshift_idc.config import (
     read_yaml,
 )
 from redshift_idc.runtime.access_state import (
+    PUBLIC_GRANTEE,
     AccessObject,
     AccessState,
     ColumnPrivilege,
@@ -307,6 +308,9 @@ class _Compiler:
             self.tables[(fold(schema, self.cs), fold(name, self.cs))] = (schema, name, columns_folded)
 
     def _declare(self, where: str, reference: str, rendered: str) -> None:
+        if fold(reference) == fold(PUBLIC_GRANTEE):
+            _fail(where, "PUBLIC is Redshift's name for every user, not a role to declare; write PUBLIC as a "
+                  "grantee (`to: [PUBLIC]`) where you mean everyone")
         try:
             validate_role_name(rendered)
         except SqlTextError as error:
@@ -317,7 +321,14 @@ class _Compiler:
         self.roles[key] = rendered
         self.objects.append(Role(rendered))
 
-    def role(self, where: str, reference: str) -> str:
+    def role(self, where: str, reference: str, public: bool = False) -> str:
+        """A declared role, or PUBLIC (every user) where Redshift takes it (`public`: object grants and policy
+        attachments); elsewhere PUBLIC is refused, saying why."""
+        if fold(reference) == fold(PUBLIC_GRANTEE):
+            if not public:
+                _fail(where, "PUBLIC cannot receive this: Redshift grants it only to roles (PUBLIC takes object "
+                      "grants and RLS and masking attachments); name a role")
+            return PUBLIC_GRANTEE
         rendered = self.roles.get(fold(reference, self.cs))
         if rendered is None:
             known = ", ".join(sorted(self.roles)) or "none"
@@ -398,10 +409,12 @@ class _Compiler:
         for i, schema_spec in enumerate(m.schema_grants):
             self.schema(f"schema_grants[{i}].schema", schema_spec.schema_)
             for j, grantee in enumerate(schema_spec.to):
-                role = self.role(f"schema_grants[{i}].to[{j}]", grantee)
+                role = self.role(f"schema_grants[{i}].to[{j}]", grantee, public=True)
                 self.objects += [SchemaPrivilege(schema_spec.schema_, p, role) for p in schema_spec.privileges]
         for i, table_spec in enumerate(m.table_grants):
-            roles = [self.role(f"table_grants[{i}].to[{j}]", g) for j, g in enumerate(table_spec.to)]
+            scoped = table_spec.all_tables_in is not None  # scoped grants go to roles and users only [D24]
+            roles = [self.role(f"table_grants[{i}].to[{j}]", g, public=not scoped)
+                     for j, g in enumerate(table_spec.to)]
             if table_spec.all_tables_in is not None:
                 self.schema(f"table_grants[{i}].all_tables_in", table_spec.all_tables_in)
                 self.objects += [ScopedTablePrivilege(table_spec.all_tables_in, p, r)
@@ -412,7 +425,7 @@ class _Compiler:
         for i, column_spec in enumerate(m.column_grants):
             schema, name = self.table(f"column_grants[{i}].table", column_spec.table, column_spec.columns)
             for j, grantee in enumerate(column_spec.to):
-                role = self.role(f"column_grants[{i}].to[{j}]", grantee)
+                role = self.role(f"column_grants[{i}].to[{j}]", grantee, public=True)
                 self.objects += [ColumnPrivilege(schema, name, c, p, role)
                                  for c in column_spec.columns for p in column_spec.privileges]
         self._compile_rls()
@@ -449,7 +462,7 @@ class _Compiler:
             for j, attach in enumerate(policy.attach):
                 schema, name = self.table(f"{where}.attach[{j}].table", attach.table, tuple(policy.with_))
                 for k, grantee in enumerate(attach.to):
-                    role = self.role(f"{where}.attach[{j}].to[{k}]", grantee)
+                    role = self.role(f"{where}.attach[{j}].to[{k}]", grantee, public=True)
                     self.objects.append(RlsAttachment(policy.name, schema, name, role))
         for i, table_spec in enumerate(rls.tables):
             schema, name = self.table(f"rls.tables[{i}].table", table_spec.table)
@@ -460,6 +473,7 @@ class _Compiler:
     def _compile_masking(self) -> None:
         seen: set[str] = set()
         priorities: dict[tuple[str, str, str, int], str] = {}
+        attached: dict[tuple[str, str, str], list[tuple[bool, int, str, str]]] = {}
         for i, policy in enumerate(self.model.masking.policies):
             where = f"masking.policies[{i}]"
             self._unique_name(where, policy.name, seen, "masking policy")
@@ -473,8 +487,10 @@ class _Compiler:
                     _fail(at, f"the policy takes {len(columns)} input column(s) ({', '.join(policy.with_)}); "
                           f"the attachment gives {len(inputs)}: set input_columns")
                 schema, name = self.table(f"{at}.table", attach.table, tuple(attach.columns) + tuple(inputs))
-                role = self.role(f"{at}.to", attach.to)
+                role = self.role(f"{at}.to", attach.to, public=True)
                 for column in attach.columns:
+                    attached.setdefault((fold(schema), fold(name), fold(column)), []).append(
+                        (role == PUBLIC_GRANTEE, attach.priority, f"{at}.priority", f"{attach.table}.{column}"))
                     slot = (fold(schema), fold(name), fold(column), attach.priority)
                     other = priorities.get(slot)
                     if other is not None and other != fold(policy.name):
@@ -483,6 +499,14 @@ class _Compiler:
                     priorities[slot] = fold(policy.name)
                 self.objects.append(MaskingAttachment(policy.name, schema, name, tuple(attach.columns), role,
                                                       tuple(attach.input_columns), attach.priority))
+        for slots in attached.values():
+            lowest_role = min((priority for public, priority, _, _ in slots if not public), default=None)
+            for public, priority, where, column in slots:
+                if public and lowest_role is not None and priority >= lowest_role:
+                    _fail(where, f"the PUBLIC attachment on {column} has priority {priority}, not below every role "
+                          f"attachment's on that column (lowest: {lowest_role}); Redshift applies the highest "
+                          f"priority, so a role's policy only wins over PUBLIC's with a higher one: give PUBLIC "
+                          f"less than {lowest_role}")
 
     def _compile_identity_providers(self) -> None:
         seen: set[str] = set()

@@ -38,6 +38,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 from botocore.validate import ParamValidator
 
 from redshift_idc.runtime.access_state import (
+    PUBLIC_GRANTEE,
     AccessState,
     ColumnPrivilege,
     IdentityProvider,
@@ -95,32 +96,41 @@ def svv_rows(state: AccessState, *, user: str, superuser: bool, secadmin: bool) 
     rows["whoami"] = [(user, superuser)]
     rows["secadmin"] = [(1 if secadmin else 0,)]
     rows["roles"] = [(r,) for r in SYSTEM_ROLES]
+
+    def grantee(name: str) -> tuple[str, str]:
+        """(identity name, identity type) as the SVV views show a grantee."""
+        return ("public", "public") if name == PUBLIC_GRANTEE else (name, "role")
+
     for item in state:
         if isinstance(item, Role):
             rows["roles"].append((item.name,))
         elif isinstance(item, RoleGrant):
             rows["role_grants"].append((item.grantee, item.role))
         elif isinstance(item, ScopedTablePrivilege):
-            rows["schema_privileges"].append((item.schema, item.privilege, item.grantee, "TABLES"))
+            name, kind = grantee(item.grantee)
+            rows["schema_privileges"].append((item.schema, item.privilege, name, "TABLES", kind))
         elif isinstance(item, SchemaPrivilege):
-            rows["schema_privileges"].append((item.schema, item.privilege, item.grantee, "SCHEMA"))
+            name, kind = grantee(item.grantee)
+            rows["schema_privileges"].append((item.schema, item.privilege, name, "SCHEMA", kind))
         elif isinstance(item, ColumnPrivilege):
-            rows["column_privileges"].append((item.schema, item.table, item.column, item.privilege, item.grantee))
+            name, kind = grantee(item.grantee)
+            rows["column_privileges"].append((item.schema, item.table, item.column, item.privilege, name, kind))
         elif isinstance(item, TablePrivilege):
-            rows["relation_privileges"].append((item.schema, item.table, item.privilege, item.grantee))
+            name, kind = grantee(item.grantee)
+            rows["relation_privileges"].append((item.schema, item.table, item.privilege, name, kind))
         elif isinstance(item, SystemPrivilege):
             rows["system_privileges"].append((item.privilege, item.grantee))
         elif isinstance(item, RlsPolicy):
             rows["rls_policies"].append((item.name,))
         elif isinstance(item, RlsAttachment):
-            rows["rls_attachments"].append((item.schema, item.table, item.policy, item.grantee, "role"))
+            rows["rls_attachments"].append((item.schema, item.table, item.policy, *grantee(item.grantee)))
         elif isinstance(item, RlsTable):
             rows["rls_relations"].append((item.schema, item.table, True, item.conjunction))
         elif isinstance(item, MaskingPolicy):
             rows["masking_policies"].append((item.name,))
         elif isinstance(item, MaskingAttachment):
             rows["masking_attachments"].append((
-                item.policy, item.schema, item.table, item.grantee, "role", item.priority,
+                item.policy, item.schema, item.table, *grantee(item.grantee), item.priority,
                 json.dumps(list(item.input_columns or item.output_columns)), json.dumps(list(item.output_columns))))
         elif isinstance(item, IdentityProvider):
             rows["identity_providers"].append((item.name, item.type, item.namespace, item.enabled))

@@ -42,6 +42,7 @@ from typing import TypeVar
 
 from redshift_idc.runtime.access_state import (
     COLUMN_PRIVILEGES,
+    PUBLIC_GRANTEE,
     SCHEMA_PRIVILEGES,
     SYSTEM_PRIVILEGES,
     TABLE_PRIVILEGES,
@@ -329,6 +330,9 @@ class FakeRedshift:
             raise RedshiftError("42704", f'role "{name}" does not exist')
         return name
 
+    def _grantee(self, m: re.Match[str]) -> str:
+        return PUBLIC_GRANTEE if m["public"] else self._role(m["grantee"])
+
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
 
@@ -349,33 +353,38 @@ class FakeRedshift:
         column_privilege = "|".join(COLUMN_PRIVILEGES)
         system_privilege = "|".join(SYSTEM_PRIVILEGES)
         to_role = rf"(?P<prep>TO|FROM) ROLE (?P<grantee>{IDENT})"
+        # Object grants and policy attachments also go to PUBLIC (every user); role grants, scoped and system
+        # privileges only to roles [D24].
+        grantee = rf"(?:ROLE (?P<grantee>{IDENT})|(?P<public>PUBLIC))"
+        to_grantee = rf"(?P<prep>TO|FROM) {grantee}"
         return [
             (rf"CREATE ROLE (?P<role>{IDENT})", self._create_role),
             (rf"DROP ROLE (?P<role>{IDENT})(?: (?P<mode>FORCE|RESTRICT))?", self._drop_role),
             (rf"(?P<verb>GRANT|REVOKE) ROLE (?P<role>{IDENT}) {to_role}", self._role_grant),
             (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>{system_privilege}) {to_role}", self._system_privilege),
-            (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>{schema_privilege}) ON SCHEMA (?P<schema>{IDENT}) {to_role}",
+            (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>{schema_privilege}) ON SCHEMA (?P<schema>{IDENT}) {to_grantee}",
              self._schema_privilege),
             (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>{table_privilege}) FOR TABLES IN SCHEMA (?P<schema>{IDENT}) "
              rf"{to_role}", self._scoped_privilege),
-            (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>{table_privilege}) ON TABLE {QUALIFIED} {to_role}",
+            (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>{table_privilege}) ON TABLE {QUALIFIED} {to_grantee}",
              self._table_privilege),
             (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>{column_privilege}) \((?P<column>{IDENT})\) ON TABLE "
-             rf"{QUALIFIED} {to_role}", self._column_privilege),
+             rf"{QUALIFIED} {to_grantee}", self._column_privilege),
             (rf"CREATE (?P<kind>RLS) POLICY (?P<policy>{IDENT})(?: WITH \((?P<columns>{COLUMNS})\))? "
              r"USING \((?P<using>.+)\)", self._create_policy),
             (rf"CREATE (?P<kind>MASKING) POLICY (?P<policy>{IDENT}) WITH \((?P<columns>{COLUMNS})\) "
              r"USING \((?P<using>.+)\)", self._create_policy),
             (rf"ALTER (?P<kind>RLS|MASKING) POLICY (?P<policy>{IDENT}) USING \((?P<using>.+)\)", self._alter_policy),
             (rf"DROP (?P<kind>RLS|MASKING) POLICY (?P<policy>{IDENT})", self._drop_policy),
-            (rf"(?P<verb>ATTACH|DETACH) RLS POLICY (?P<policy>{IDENT}) ON {QUALIFIED} {to_role}", self._rls_attach),
+            (rf"(?P<verb>ATTACH|DETACH) RLS POLICY (?P<policy>{IDENT}) ON {QUALIFIED} {to_grantee}",
+             self._rls_attach),
             (rf"ALTER TABLE {QUALIFIED} ROW LEVEL SECURITY (?P<switch>ON|OFF)"
              r"(?: CONJUNCTION TYPE (?P<conjunction>AND|OR))?", self._rls_table),
             (rf"ATTACH MASKING POLICY (?P<policy>{IDENT}) ON {QUALIFIED} \((?P<outputs>{IDENT_LIST})\)"
-             rf"(?: USING \((?P<inputs>{IDENT_LIST})\))? TO ROLE (?P<grantee>{IDENT})(?: PRIORITY (?P<priority>\d+))?",
+             rf"(?: USING \((?P<inputs>{IDENT_LIST})\))? TO {grantee}(?: PRIORITY (?P<priority>\d+))?",
              self._masking_attach),
             (rf"DETACH MASKING POLICY (?P<policy>{IDENT}) ON {QUALIFIED} \((?P<outputs>{IDENT_LIST})\) "
-             rf"FROM ROLE (?P<grantee>{IDENT})", self._masking_detach),
+             rf"FROM {grantee}", self._masking_detach),
             # identity providers (never inside a transaction block)
             (rf"CREATE IDENTITY PROVIDER (?P<idp>{IDENT}) TYPE (?P<type>AWSIDC|AZURE) NAMESPACE (?P<namespace>{LIT})"
              rf"(?: PARAMETERS (?P<parameters>{LIT}))?(?: APPLICATION_ARN (?P<app>{LIT}))?"
@@ -482,7 +491,7 @@ class FakeRedshift:
         return []
 
     def _schema_privilege(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
-        key = (self._name(m["schema"]), m["privilege"], self._role(m["grantee"]))
+        key = (self._name(m["schema"]), m["privilege"], self._grantee(m))
         self._privilege(m, self._catalog.schema_privileges, key, "schema privilege")
         return []
 
@@ -492,13 +501,13 @@ class FakeRedshift:
         return []
 
     def _table_privilege(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
-        key = (self._name(m["schema"]), self._name(m["table"]), m["privilege"], self._role(m["grantee"]))
+        key = (self._name(m["schema"]), self._name(m["table"]), m["privilege"], self._grantee(m))
         self._privilege(m, self._catalog.table_privileges, key, "table privilege")
         return []
 
     def _column_privilege(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         key = (self._name(m["schema"]), self._name(m["table"]), self._name(m["column"]), m["privilege"],
-               self._role(m["grantee"]))
+               self._grantee(m))
         self._privilege(m, self._catalog.column_privileges, key, "column privilege")
         return []
 
@@ -552,7 +561,7 @@ class FakeRedshift:
     def _rls_attach(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         attaching = self._check_prep(m, m["verb"])
         policy = self._existing_policy("RLS", m["policy"])
-        key = (policy, self._name(m["schema"]), self._name(m["table"]), self._role(m["grantee"]))
+        key = (policy, self._name(m["schema"]), self._name(m["table"]), self._grantee(m))
         if attaching:
             if key in self._catalog.rls_attachments:
                 raise RedshiftError("42710", f"RLS policy already attached: {key}")
@@ -581,7 +590,7 @@ class FakeRedshift:
         schema, table = self._name(m["schema"]), self._name(m["table"])
         outputs = self._names(m["outputs"])
         inputs = self._names(m["inputs"]) if m["inputs"] else outputs
-        grantee = self._role(m["grantee"])
+        grantee = self._grantee(m)
         priority = int(m["priority"] or 0)
         if len(inputs) != len(c.masking_policies[policy].columns):
             raise RedshiftError("42601", f'masking policy "{policy}" takes {len(c.masking_policies[policy].columns)} '
@@ -601,7 +610,7 @@ class FakeRedshift:
     def _masking_detach(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         policy = self._existing_policy("MASKING", m["policy"])
         key = (policy, self._name(m["schema"]), self._name(m["table"]), self._names(m["outputs"]),
-               self._role(m["grantee"]))
+               self._grantee(m))
         if key not in self._catalog.masking_attachments:
             raise RedshiftError("42704", f"masking policy is not attached: {key}")
         del self._catalog.masking_attachments[key]

@@ -27,23 +27,11 @@ from redshift_idc.drift import DRIFT, ERROR, IN_SYNC, drift_command
 from redshift_idc.plan_cli import model_for
 from redshift_idc.runtime.access_state import (
     AccessState,
-    ColumnPrivilege,
-    MaskingAttachment,
-    MaskingPolicy,
-    RlsAttachment,
-    RlsPolicy,
-    RlsTable,
-    Role,
-    RoleGrant,
-    SchemaPrivilege,
-    ScopedTablePrivilege,
-    SystemPrivilege,
-    TablePrivilege,
 )
 from redshift_idc.runtime.catalog import read_queries
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.planner import plan
-from tests.fake_data_api import cell
+from tests.fake_data_api import cell, svv_rows
 from tests.fake_redshift import FakeRedshift
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,40 +61,9 @@ def catalog_rows(state: AccessState, ledger: Sequence[Row], scripts: Sequence[Ro
                  secadmin: bool = True) -> dict[str, list[Row]]:
     """What each query of the read batch returns for `state` (the inverse of `catalog.parse_snapshot`)."""
     rows: dict[str, list[Row]] = {name: [] for name, _ in QUERIES}
-    rows["whoami"] = [("admin", True)]
-    rows["secadmin"] = [(1 if secadmin else 0,)]
-    rows["roles"] = [(r,) for r in SYSTEM_ROLES]
+    rows.update(svv_rows(state, user="admin", superuser=True, secadmin=secadmin))
     rows["ledger"] = list(ledger)
     rows["scripts"] = list(scripts)
-    for item in state:
-        match item:
-            case Role(name):
-                rows["roles"].append((name,))
-            case RoleGrant(role, grantee):
-                rows["role_grants"].append((grantee, role))
-            case ScopedTablePrivilege(schema, privilege, grantee):
-                rows["schema_privileges"].append((schema, privilege, grantee, "TABLES"))
-            case SchemaPrivilege(schema, privilege, grantee):
-                rows["schema_privileges"].append((schema, privilege, grantee, "SCHEMA"))
-            case TablePrivilege(schema, table, privilege, grantee):
-                rows["relation_privileges"].append((schema, table, privilege, grantee))
-            case ColumnPrivilege(schema, table, column, privilege, grantee):
-                rows["column_privileges"].append((schema, table, column, privilege, grantee))
-            case SystemPrivilege(privilege, grantee):
-                rows["system_privileges"].append((privilege, grantee))
-            case RlsAttachment(policy, schema, table, grantee):
-                rows["rls_attachments"].append((schema, table, policy, grantee, "role"))
-            case RlsTable(schema, table, conjunction):
-                rows["rls_relations"].append((schema, table, True, conjunction))
-            case RlsPolicy(name=name):
-                rows["rls_policies"].append((name,))
-            case MaskingAttachment(policy, schema, table, outputs, grantee, inputs, priority):
-                rows["masking_attachments"].append((policy, schema, table, grantee, "role", priority,
-                                                    json.dumps(list(inputs)), json.dumps(list(outputs))))
-            case MaskingPolicy(name=name):
-                rows["masking_policies"].append((name,))
-            case _:
-                raise AssertionError(f"no catalog row for {item!r}")
     return rows
 
 

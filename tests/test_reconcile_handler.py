@@ -901,7 +901,7 @@ def test_adopting_many_long_named_grants_keeps_every_statement_under_100_kb(harn
     talk = harness.conversation(update)
     harness.expect_model(AccessState.of([Role(grantee), *privileges]))
     rows = catalog([grantee], progress=[("rsidc-earlier", 1)])  # all exists already, none recorded: adopt only
-    rows["column_privileges"] = [(p.schema, p.table, p.column, p.privilege, p.grantee) for p in privileges]
+    rows["column_privileges"] = [(p.schema, p.table, p.column, p.privilege, p.grantee, "role") for p in privileges]
     talk.read(rows, seq=1)
     sent: list[list[str]] = []
     harness.data.add_response("batch_execute_statement", {"Id": str(uuid.UUID(int=7))},

@@ -22,6 +22,7 @@ from sqlfluff.core import Linter
 from redshift_idc.runtime.access_state import (
     COLUMN_PRIVILEGES,
     OBJECT_TYPES,
+    PUBLIC_GRANTEE,
     SCHEMA_PRIVILEGES,
     SYSTEM_PRIVILEGES,
     TABLE_PRIVILEGES,
@@ -111,6 +112,13 @@ def _objects() -> list[tuple[str, AccessObject]]:
                                                                 PARENT_ROLE)),
         ("identity_provider:awsidc", IDP_AWSIDC),
         ("identity_provider:azure", IDP_AZURE),
+        # PUBLIC (every user) where Redshift takes it: object grants and policy attachments [D24][D29][D40]
+        ("schema_privilege:public", SchemaPrivilege(SCHEMA, "USAGE", PUBLIC_GRANTEE)),
+        ("table_privilege:public", TablePrivilege(SCHEMA, TABLE, "SELECT", PUBLIC_GRANTEE)),
+        ("column_privilege:public", ColumnPrivilege(SCHEMA, TABLE, COLUMN, "SELECT", PUBLIC_GRANTEE)),
+        ("rls_attachment:public", RlsAttachment(RLS_POLICY, SCHEMA, TABLE, PUBLIC_GRANTEE)),
+        ("masking_attachment:public", MaskingAttachment(MASKING_SIMPLE_POLICY, SCHEMA, TABLE, (EMAIL,),
+                                                        PUBLIC_GRANTEE, (), 0)),
     ]
     return objects
 

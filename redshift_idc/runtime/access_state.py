@@ -23,6 +23,8 @@ TABLE_PRIVILEGES: tuple[str, ...] = ("SELECT", "INSERT", "UPDATE", "DELETE", "DR
 SCHEMA_PRIVILEGES: tuple[str, ...] = ("USAGE", "CREATE", "ALTER", "DROP")
 COLUMN_PRIVILEGES: tuple[str, ...] = ("SELECT", "UPDATE")
 SYSTEM_PRIVILEGES: tuple[str, ...] = ("IGNORE RLS", "EXPLAIN RLS", "EXPLAIN MASKING")
+# The grantee `PUBLIC` (every user): rendered as the keyword, never quoted; a role cannot take the name.
+PUBLIC_GRANTEE = "PUBLIC"
 
 
 def _digest(text: str) -> str:

@@ -1,7 +1,7 @@
 """Reading the current access state from Redshift's system views, in one batch (one snapshot).
 
-Queries and columns follow REDSHIFT_REFERENCE.md section 2.17. Only grants to roles are read: users
-are IdC identities the model never manages. SVV_IDENTITY_PROVIDERS is visible to superusers only: the
+Queries and columns follow REDSHIFT_REFERENCE.md section 2.17. Only grants to roles and to PUBLIC are
+read: users are IdC identities the model never manages. SVV_IDENTITY_PROVIDERS is visible to superusers only: the
 reconciler runs as the namespace admin, and refuses to plan identity providers as anyone else. Names
 come back as Redshift stores them (folded), and the state keys fold names the same way, so a model
 written in mixed case still diffs to nothing.
@@ -10,11 +10,12 @@ written in mixed case still diffs to nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from redshift_idc.runtime.access_state import (
+    PUBLIC_GRANTEE,
     SYSTEM_PRIVILEGES,
     AccessState,
     ColumnPrivilege,
@@ -45,6 +46,8 @@ WHOAMI_QUERIES: tuple[tuple[str, str], ...] = (
     ("secadmin", "SELECT COUNT(*) FROM svv_user_grants WHERE user_name = current_user "
                  f"AND role_name = {quote_literal(SECADMIN)}"),
 )
+# Grants to roles and to PUBLIC (`identity_type` 'public' [2.17]); users' grants are IdC's, never managed.
+GRANTEE_TYPES = "('role', 'public')"
 IDENTITY_PROVIDERS_QUERY = ("identity_providers", "SELECT name, type, namespc, enabled FROM svv_identity_providers")
 
 
@@ -64,12 +67,12 @@ def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True) ->
         *WHOAMI_QUERIES,
         ("roles", "SELECT role_name FROM svv_roles"),
         ("role_grants", "SELECT role_name, granted_role_name FROM svv_role_grants"),
-        ("schema_privileges", "SELECT namespace_name, privilege_type, identity_name, privilege_scope "
-                              "FROM svv_schema_privileges WHERE identity_type = 'role'"),
-        ("relation_privileges", "SELECT namespace_name, relation_name, privilege_type, identity_name "
-                                "FROM svv_relation_privileges WHERE identity_type = 'role'"),
-        ("column_privileges", "SELECT namespace_name, relation_name, column_name, privilege_type, identity_name "
-                              "FROM svv_column_privileges WHERE identity_type = 'role'"),
+        ("schema_privileges", "SELECT namespace_name, privilege_type, identity_name, privilege_scope, identity_type "
+                              f"FROM svv_schema_privileges WHERE identity_type IN {GRANTEE_TYPES}"),
+        ("relation_privileges", "SELECT namespace_name, relation_name, privilege_type, identity_name, identity_type "
+                                f"FROM svv_relation_privileges WHERE identity_type IN {GRANTEE_TYPES}"),
+        ("column_privileges", "SELECT namespace_name, relation_name, column_name, privilege_type, identity_name, "
+                              f"identity_type FROM svv_column_privileges WHERE identity_type IN {GRANTEE_TYPES}"),
         ("system_privileges", "SELECT system_privilege, identity_name FROM svv_system_privileges "
                               f"WHERE identity_type = 'role' AND system_privilege IN ({system})"),
         ("rls_policies", "SELECT polname FROM svv_rls_policy"),
@@ -130,7 +133,7 @@ def _flag(value: Any) -> bool | None:
     return {"t": True, "true": True, "1": True, "f": False, "false": False, "0": False}.get(text)
 
 
-def parse_snapshot(rows: dict[str, Sequence[Row]], case_sensitive: bool = False) -> Snapshot:
+def parse_snapshot(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = False) -> Snapshot:
     """Build the current state from the read batch's rows (keyed by query name)."""
     state = AccessState(case_sensitive=case_sensitive)
     warnings: list[str] = []
@@ -152,22 +155,29 @@ def parse_snapshot(rows: dict[str, Sequence[Row]], case_sensitive: bool = False)
             state.add(Role(name))
     for grantee, granted in rows.get("role_grants", ()):
         add_role_object(RoleGrant(granted, grantee), granted, grantee)
-    for schema, privilege, grantee, scope in rows.get("schema_privileges", ()):
+    def grantee_of(name: str, kind: Any) -> str:
+        return PUBLIC_GRANTEE if str(kind or "").strip().lower() == "public" else name
+
+    for schema, privilege, name, scope, kind in rows.get("schema_privileges", ()):
+        grantee = grantee_of(name, kind)
         scope = (scope or "SCHEMA").upper()
         if scope == "SCHEMA":
             add_role_object(SchemaPrivilege(schema, privilege.upper(), grantee), grantee)
         elif scope == "TABLES":
             add_role_object(ScopedTablePrivilege(schema, privilege.upper(), grantee), grantee)
-    for schema, table, privilege, grantee in rows.get("relation_privileges", ()):
+    for schema, table, privilege, name, kind in rows.get("relation_privileges", ()):
+        grantee = grantee_of(name, kind)
         add_role_object(TablePrivilege(schema, table, privilege.upper(), grantee), grantee)
-    for schema, table, column, privilege, grantee in rows.get("column_privileges", ()):
+    for schema, table, column, privilege, name, kind in rows.get("column_privileges", ()):
+        grantee = grantee_of(name, kind)
         add_role_object(ColumnPrivilege(schema, table, column, privilege.upper(), grantee), grantee)
     for privilege, grantee in rows.get("system_privileges", ()):
         add_role_object(SystemPrivilege(privilege.upper(), grantee), grantee)
     for (name,) in rows.get("rls_policies", ()):
         state.add(RlsPolicy(name))
     for schema, table, policy, grantee, kind in rows.get("rls_attachments", ()):
-        if (kind or "").lower() == "role":
+        if (kind or "").lower() in ("role", "public"):
+            grantee = grantee_of(grantee, kind)
             add_role_object(RlsAttachment(policy, schema, table, grantee), grantee)
         else:
             warnings.append(f"RLS policy {policy} on {schema}.{table} is attached to {kind} {grantee}: not managed")
@@ -177,7 +187,8 @@ def parse_snapshot(rows: dict[str, Sequence[Row]], case_sensitive: bool = False)
     for (name,) in rows.get("masking_policies", ()):
         state.add(MaskingPolicy(name))
     for policy, schema, table, grantee, kind, priority, inputs, outputs in rows.get("masking_attachments", ()):
-        if (kind or "").lower() == "role":
+        if (kind or "").lower() in ("role", "public"):
+            grantee = grantee_of(grantee, kind)
             add_role_object(MaskingAttachment(policy, schema, table, _columns(outputs), grantee,
                                               _columns(inputs), int(priority or 0)), grantee)
         else:

@@ -17,6 +17,8 @@ Rules it keeps (REDSHIFT_REFERENCE.md section 8):
   model opts in. Their definition is compared by fingerprint with the ledger (the catalog blanks the
   parameters); `enabled` is also compared with the catalog. Secrets in PARAMETERS are references: the
   statement's `sql` shows them as `***`, `Statement.executable_sql` renders the real values at apply time.
+- PUBLIC (every user) may be the grantee of object grants and policy attachments: rendered as the keyword,
+  and, like identity providers, removed only when the ledger says we granted it, even with `prune`.
 - Output is deterministic: phases in order, objects sorted by key within a phase.
 """
 
@@ -33,6 +35,7 @@ from typing import Any
 from redshift_idc.runtime.access_state import (
     COLUMN_PRIVILEGES,
     IDENTITY_PROVIDER_TYPES,
+    PUBLIC_GRANTEE,
     SCHEMA_PRIVILEGES,
     SYSTEM_PRIVILEGES,
     TABLE_PRIVILEGES,
@@ -107,7 +110,8 @@ class Plan:
 
 
 def _role(name: str) -> str:
-    return f"ROLE {quote_ident(name)}"
+    """A grantee: `ROLE "name"`, or the keyword PUBLIC (every user), which is never quoted."""
+    return PUBLIC_GRANTEE if name == PUBLIC_GRANTEE else f"ROLE {quote_ident(name)}"
 
 
 def _columns_clause(columns: Iterable[tuple[str, str]]) -> str:
@@ -131,6 +135,9 @@ def check_renderable(item: AccessObject) -> None:
         raise ValueError("masking_attachment: no output columns")
     if isinstance(item, MaskingPolicy) and not item.columns:
         raise ValueError("masking_policy: a masking policy needs at least one input column")
+    if isinstance(item, RoleGrant | ScopedTablePrivilege | SystemPrivilege) and PUBLIC_GRANTEE in (
+            getattr(item, "grantee", None), getattr(item, "role", None)):
+        raise ValueError(f"{item.KIND}: Redshift grants this only to roles (or users), not to PUBLIC")
 
 
 def create_sql(item: AccessObject) -> str:
@@ -316,11 +323,15 @@ _NONE: dict[tuple[str, ...], AccessObject] = {}
 
 
 def _grantees(item: AccessObject) -> tuple[str, ...]:
-    """The roles an object names (a dropped role takes every such object with it)."""
+    """The roles an object names (a dropped role takes every such object with it); PUBLIC is not a role."""
     if isinstance(item, RoleGrant):
         return (item.role, item.grantee)
     grantee = getattr(item, "grantee", None)
-    return (grantee,) if isinstance(grantee, str) else ()
+    return (grantee,) if isinstance(grantee, str) and grantee != PUBLIC_GRANTEE else ()
+
+
+def is_public(item: AccessObject) -> bool:
+    return getattr(item, "grantee", None) == PUBLIC_GRANTEE
 
 
 @functools.lru_cache(maxsize=65536)
@@ -410,6 +421,10 @@ class _Planner:
         if isinstance(item, IdentityProvider):
             # Never pruned: connecting a namespace to IAM Identity Center may register its own provider
             # (unconfirmed), and dropping that would break every IdC sign-in. Only ledger rows are removed.
+            return self._managed(item, key)
+        if is_public(item):
+            # Never pruned either: Redshift gives PUBLIC defaults (USAGE and CREATE on schema public, TEMP
+            # on databases [D24]) that no model lists; only what the ledger says we granted is revoked.
             return self._managed(item, key)
         return self.prune or self._managed(item, key)
 
