@@ -9,13 +9,18 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: help install synth plan preview test lint deploy bootstrap clean pipeline-synth pipeline-deploy diff drift
-.PHONY: synth-all review base-worktree lock deployer-actions verify
+.PHONY: synth-all review base-worktree lock deployer-actions verify snapshot import
 
 help:
 	@echo "make synth [ENV=name] [NAG=nist]"
 	@echo "                        install pinned deps, synthesize ENV (default: demo) with cdk-nag into cdk.out/, print a summary;"
 	@echo "                        NAG=nist also runs cdk-nag's NIST 800-53 R5 pack"
-	@echo "make plan [ENV=name]    print the SQL the access model's first deploy runs (offline)"
+	@echo "make plan [ENV=name] [SNAPSHOT=file]"
+	@echo "                        print the SQL the access model's first deploy runs (offline), or against a snapshot"
+	@echo "make snapshot ENV=name OUT=file SECRET_ARN=arn|OUTPUTS=cdk-outputs.json"
+	@echo "                        read-only dump of the live catalog (AWS credentials), for import and plan SNAPSHOT="
+	@echo "make import ENV=name OUT=access/<name>.yaml SNAPSHOT=file|SECRET_ARN=arn|OUTPUTS=file [FORCE=yes]"
+	@echo "                        write an access model from an existing warehouse; it plans to 0 DDL"
 	@echo "make preview [ENV=name] [PERSONA=name] [FORMAT=text|markdown|json]"
 	@echo "                        who sees what: each persona's rows of each table, on sample rows (offline)"
 	@echo "make test               install pinned deps, run linters, type checks and the whole test suite"
@@ -75,7 +80,16 @@ synth: install
 	$(PY) -m redshift_idc summary --env $(ENV) cdk.out
 
 plan: install
-	$(PY) -m redshift_idc plan --env $(ENV)
+	$(PY) -m redshift_idc plan --env $(ENV) $(if $(SNAPSHOT),--snapshot '$(SNAPSHOT)')
+
+# Adopting an existing warehouse, read-only: make snapshot ENV= OUT= (SECRET_ARN=|OUTPUTS=), then
+# make import ENV= OUT=access/<name>.yaml (SNAPSHOT=|SECRET_ARN=|OUTPUTS=) [FORCE=yes]
+snapshot: $(VENV)/.installed
+	$(PY) -m redshift_idc snapshot --env $(ENV) --out '$(OUT)' $(if $(SECRET_ARN),--secret-arn '$(SECRET_ARN)') \
+	  $(if $(OUTPUTS),--outputs '$(OUTPUTS)') $(if $(FORCE),--force)
+import: $(VENV)/.installed
+	$(PY) -m redshift_idc import --env $(ENV) --out '$(OUT)' $(if $(SNAPSHOT),--from-snapshot '$(SNAPSHOT)') \
+	  $(if $(SECRET_ARN),--secret-arn '$(SECRET_ARN)') $(if $(OUTPUTS),--outputs '$(OUTPUTS)') $(if $(FORCE),--force)
 
 # Who sees what, offline: each persona's rows of each table on the model's sample rows (FORMAT=text|markdown|json).
 FORMAT ?= text

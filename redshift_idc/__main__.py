@@ -9,8 +9,10 @@ from pathlib import Path
 from redshift_idc.config import ConfigError, load_environment
 from redshift_idc.deployer_policy import DeployerPolicyError, deployer_policy_command, write_actions_from
 from redshift_idc.drift import DRIFT, drift_command
-from redshift_idc.plan_cli import checked_model, offline_plan, preview_command
+from redshift_idc.importer import import_command
+from redshift_idc.plan_cli import checked_model, offline_plan, preview_command, snapshot_plan
 from redshift_idc.review_summary import review
+from redshift_idc.snapshot import snapshot_command
 from redshift_idc.synth_summary import summarize
 from redshift_idc.tip_client import query_command
 from redshift_idc.verify import checks_help, verify_command
@@ -27,14 +29,62 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("--env", default="demo", help="environment: config/<env>.yaml (default: demo)")
     plan_parser = commands.add_parser("plan", help="print the SQL a deploy of the access model will run")
     plan_parser.add_argument("--env", default="demo", help="environment: config/<env>.yaml (default: demo)")
-    plan_parser.add_argument("--live", action="store_true",
-                             help="diff against the live warehouse (Data API, your AWS credentials)")
+    against = plan_parser.add_mutually_exclusive_group()
+    against.add_argument("--live", action="store_true",
+                         help="diff against the live warehouse (Data API, your AWS credentials)")
+    against.add_argument("--snapshot", type=Path, metavar="FILE",
+                         help="plan against the catalog in a `snapshot` file (offline) instead of an empty "
+                              "warehouse: what a deploy would run there; a model `import` wrote from it shows no "
+                              "statement, only objects recorded in the ledger")
     plan_parser.add_argument("--secret-arn", help="admin secret ARN (the warehouse stack's AdminSecretArn output)")
     drift = commands.add_parser("drift", help="compare the live warehouse with the access model, change nothing; "
                                 "exit 0 in sync, 1 drift, 2 error")
     drift.add_argument("--env", default="demo", help="environment: config/<env>.yaml (default: demo)")
     drift.add_argument("--secret-arn", help="admin secret ARN (the warehouse stack's AdminSecretArn output)")
     drift.add_argument("--outputs", type=Path, help="`cdk deploy --outputs-file` JSON to read AdminSecretArn from")
+    snapshot = commands.add_parser(
+        "snapshot", help="write the live catalog to a JSON file, read-only (SELECTs only): for `import "
+        "--from-snapshot` and `plan --snapshot` on a machine without credentials",
+        description="Reads, with your AWS credentials and the namespace admin secret, the rows of the reconciler's "
+        "catalog queries (without its ledger bootstrap), the RLS and masking policies' and identity providers' "
+        "definitions, the ledger of the environment's access model if it was deployed, and the columns of every "
+        "table the grants and policies name, and writes them as deterministic JSON (sorted; environment, "
+        "workgroup, namespace, database and format version included; no secret: client secrets are blanked). "
+        "Nothing is created, granted or recorded. Exit 0 written, 2 error.")
+    snapshot.add_argument("--env", required=True, help="environment: config/<env>.yaml, whose warehouse is read")
+    snapshot_source = snapshot.add_mutually_exclusive_group()
+    snapshot_source.add_argument("--secret-arn", metavar="ARN",
+                                 help="admin secret ARN (the warehouse stack's AdminSecretArn output)")
+    snapshot_source.add_argument("--outputs", type=Path, metavar="FILE",
+                                 help="`cdk deploy --outputs-file` JSON to read AdminSecretArn from")
+    snapshot.add_argument("--out", required=True, type=Path, metavar="FILE", help="the JSON file to write")
+    snapshot.add_argument("--force", action="store_true", help="replace --out if it exists")
+    importer = commands.add_parser(
+        "import", help="write an access model from an existing warehouse's catalog (live or a snapshot), "
+        "read-only; planned against that catalog it runs no DDL, a deploy only adopts the objects",
+        description="Read-only: writes access/<name>.yaml from the live catalog (--secret-arn or --outputs: your AWS "
+        "credentials, SELECTs only) or from a `snapshot` file (--from-snapshot: no credentials): roles (IdC "
+        "group roles '<namespace>:<group>' of groups the environment assigns as roles.idc_groups, other roles as "
+        "roles.plain), role, schema, table, column and scoped grants, RLS policies, attachments, table settings "
+        "and IGNORE RLS, masking policies and attachments, identity providers (secrets as secretsmanager: "
+        "placeholders to fill in), and every table they name with its columns. Policy text is written as "
+        "Redshift returns it, with a comment saying so. What the model cannot hold is left out and reported on "
+        "stderr. The file is then compiled with the environment and planned against the catalog: exit 0 "
+        "written and it plans to no DDL, 1 written but it needs the changes printed, 2 nothing written.")
+    importer.add_argument("--env", help="environment: config/<env>.yaml (with --from-snapshot: default the "
+                          "snapshot's); its identity namespace and groups decide which roles are IdC group roles")
+    import_source = importer.add_mutually_exclusive_group()
+    import_source.add_argument("--secret-arn", metavar="ARN",
+                               help="read the live warehouse with this admin secret (the AdminSecretArn output)")
+    import_source.add_argument("--outputs", type=Path, metavar="FILE",
+                               help="read the live warehouse, the admin secret's ARN from this `cdk deploy "
+                                    "--outputs-file` JSON")
+    import_source.add_argument("--from-snapshot", type=Path, metavar="FILE",
+                               help="read the catalog from a `snapshot` file instead (offline)")
+    importer.add_argument("--out", required=True, type=Path, metavar="access/NAME.yaml",
+                          help="the model to write; its file name is the model's name, which the environment's "
+                               "access_model: must then name")
+    importer.add_argument("--force", action="store_true", help="replace --out if it exists")
     verify = commands.add_parser("verify", help="check what CloudFormation cannot see (IdC region, identity provider, "
                                  "assignments, token issuers, OAuth application, sys:secadmin), read-only; exit 0 "
                                  "all ok, 1 a check failed, 2 error",
@@ -96,10 +146,17 @@ def main(argv: list[str] | None = None) -> int:
                 # The drift report is exactly the live plan (read-only); here a difference is not a failure.
                 code = drift_command(args.env, args.secret_arn, None)
                 return 0 if code == DRIFT else code
+            elif args.snapshot is not None:
+                print(snapshot_plan(config, args.snapshot), end="")
             else:
                 print(offline_plan(config), end="")
         elif args.command == "preview":
             print(preview_command(load_environment(args.env), args.persona, args.format, args.strict), end="")
+        elif args.command == "snapshot":
+            return snapshot_command(args.env, args.secret_arn, args.outputs, args.out, force=args.force)
+        elif args.command == "import":
+            return import_command(args.env, args.secret_arn, args.outputs, args.from_snapshot, args.out,
+                                  force=args.force)
         elif args.command == "drift":
             return drift_command(args.env, args.secret_arn, args.outputs)
         elif args.command == "verify":

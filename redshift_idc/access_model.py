@@ -36,10 +36,14 @@ from redshift_idc.runtime.access_state import (
     AccessObject,
     AccessState,
     ColumnPrivilege,
+    DatabasePrivilege,
+    ExternalDatabase,
+    ExternalSchema,
     IdentityProvider,
     MaskingAttachment,
     MaskingPolicy,
     RlsAttachment,
+    RlsLookupGrant,
     RlsPolicy,
     RlsTable,
     Role,
@@ -60,7 +64,7 @@ from redshift_idc.runtime.sql_text import (
     validate_identifier,
     validate_role_name,
 )
-from redshift_idc.sql_expression import ExpressionError, check_expression
+from redshift_idc.sql_expression import ExpressionError, check_expression, policy_lookups
 
 ACCESS_DIR = project.access_dir()  # the project's own; readers ask `project` at call time
 SQL_DIR = project.sql_dir()
@@ -223,6 +227,52 @@ class AllowWarningSpec(_Model):
     reason: Annotated[str, StringConstraints(min_length=3)]
 
 
+CATALOG_ID = re.compile(r"^\d{12}(:[A-Za-z0-9/_.-]{1,255})?$")
+SHARED_DATABASE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(glue:[a-z]{2}(-[a-z]+)+-\d:\d{12}:database/[^\s/]{1,255}"
+    r"|redshift:[a-z]{2}(-[a-z]+)+-\d:\d{12}:datashare:[0-9a-f-]{36}/[^\s/]{1,255})$")
+
+
+class ExternalSchemaSpec(_Model):
+    """An external schema over a Data Catalog (Lake Formation) database, governed by IdC (seed 000)."""
+
+    name: Name
+    catalog_database: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    catalog_id: str | None = Field(default=None, description="the Data Catalog's id: its AWS account (12 digits)")
+
+    @model_validator(mode="after")
+    def _catalog(self) -> ExternalSchemaSpec:
+        if self.catalog_database is None:
+            raise ValueError("catalog_database: required: the Data Catalog database the schema reads "
+                             "(CREATE EXTERNAL SCHEMA ... FROM DATA CATALOG DATABASE '<name>')")
+        if self.catalog_id is not None and not CATALOG_ID.match(self.catalog_id):
+            raise ValueError(f"catalog_id: '{self.catalog_id}' is not a Data Catalog id: the 12-digit account id, "
+                             "optionally with ':<catalog>' (quote it in YAML: \"123456789012\")")
+        return self
+
+
+class DatabaseSpec(_Model):
+    """A database made from a datashare or a Glue database ARN, governed by IdC (seed 000)."""
+
+    name: Name
+    from_arn: str
+
+    @field_validator("from_arn")
+    @classmethod
+    def _arn(cls, value: str) -> str:
+        if not SHARED_DATABASE_ARN.match(value):
+            raise ValueError(f"'{value}' is not a datashare or Glue database ARN: arn:aws:redshift:<region>:<account>:"
+                             "datashare:<producer namespace id>/<share> or arn:aws:glue:<region>:<account>:database/"
+                             "<name>")
+        return value
+
+
+class DatabaseGrantSpec(_Model):
+    database: Name
+    privileges: tuple[Literal["USAGE", "CREATE", "TEMP"], ...] = Field(min_length=1)
+    to: tuple[Name, ...] = Field(min_length=1)
+
+
 class AccessModel(_Model):
     """One access model; `name` is the file stem and keys the reconciler's ledger rows."""
 
@@ -241,6 +291,11 @@ class AccessModel(_Model):
     role_grants: tuple[RoleGrantSpec, ...] = ()
     schema_grants: tuple[SchemaGrantSpec, ...] = ()
     table_grants: tuple[TableGrantSpec, ...] = ()
+    external_schemas: tuple[ExternalSchemaSpec, ...] = Field(
+        default=(), description="external schemas over Data Catalog databases (the data lake through IdC)")
+    databases: tuple[DatabaseSpec, ...] = Field(
+        default=(), description="databases from a datashare or Glue database ARN (through IdC)")
+    database_grants: tuple[DatabaseGrantSpec, ...] = ()
     column_grants: tuple[ColumnGrantSpec, ...] = ()
     rls: Rls = Rls()
     masking: Masking = Masking()
@@ -302,10 +357,12 @@ class _Compiler:
                 _fail(f"roles.plain[{index}]", f"'{role}' contains ':'; IdC roles are declared under roles.idc_groups")
             self._declare(f"roles.plain[{index}]", role, role)
         self.tables: dict[tuple[str, str], tuple[str, str, set[str]]] = {}
+        self.declared_columns: dict[tuple[str, str], list[str]] = {}
         for table, columns in model.tables.items():
             schema, name = split_table(table)
             columns_folded = {fold(c, self.cs) for c in columns}
             self.tables[(fold(schema, self.cs), fold(name, self.cs))] = (schema, name, columns_folded)
+            self.declared_columns[(fold(schema, self.cs), fold(name, self.cs))] = list(columns)
 
     def _declare(self, where: str, reference: str, rendered: str) -> None:
         if fold(reference) == fold(PUBLIC_GRANTEE):
@@ -344,7 +401,8 @@ class _Compiler:
         except SqlTextError as error:
             _fail(where, str(error))
         known = {fold(PUBLIC_SCHEMA, self.cs): PUBLIC_SCHEMA}
-        for declared in (*(split_table(t)[0] for t in self.model.tables), *self.model.schemas):
+        for declared in (*(split_table(t)[0] for t in self.model.tables), *self.model.schemas,
+                         *(e.name for e in self.model.external_schemas)):
             known.setdefault(fold(declared, self.cs), declared)
         if fold(name, self.cs) not in known:
             close = difflib.get_close_matches(name, sorted(known.values()), n=1)
@@ -428,6 +486,7 @@ class _Compiler:
                 role = self.role(f"column_grants[{i}].to[{j}]", grantee, public=True)
                 self.objects += [ColumnPrivilege(schema, name, c, p, role)
                                  for c in column_spec.columns for p in column_spec.privileges]
+        self._compile_external()
         self._compile_rls()
         self._compile_masking()
         self._compile_identity_providers()
@@ -450,20 +509,69 @@ class _Compiler:
         except ExpressionError as error:
             _fail(f"{where}.using", str(error))
 
+    def _table_columns(self, schema: str, name: str) -> list[str] | None:
+        """A declared table's columns as written (None if undeclared): what a lookup subquery may name."""
+        return self.declared_columns.get((fold(schema, self.cs), fold(name, self.cs)))
+
+    def _compile_external(self) -> None:
+        """External schemas and databases from an ARN, and database grants (to declared databases only)."""
+        m = self.model
+        seen: set[str] = set()
+        for i, spec in enumerate(m.external_schemas):
+            where = f"external_schemas[{i}]"
+            self._unique_name(where, spec.name, seen, "external schema")
+            assert spec.catalog_database is not None
+            self.objects.append(ExternalSchema(spec.name, spec.catalog_database, spec.catalog_id or ""))
+        databases: dict[str, str] = {}
+        for i, db in enumerate(m.databases):
+            where = f"databases[{i}]"
+            try:
+                validate_identifier(db.name, "database name")
+            except SqlTextError as error:
+                _fail(f"{where}.name", str(error))
+            if fold(db.name, self.cs) in databases:
+                _fail(f"{where}.name", f"database '{db.name}' is declared twice")
+            databases[fold(db.name, self.cs)] = db.name
+            self.objects.append(ExternalDatabase(db.name, db.from_arn))
+        for i, grant in enumerate(m.database_grants):
+            where = f"database_grants[{i}]"
+            if fold(grant.database, self.cs) not in databases:
+                close = difflib.get_close_matches(grant.database, sorted(databases.values()), n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                _fail(f"{where}.database", f"unknown database '{grant.database}'; {hint}declare it under `databases`")
+            for j, grantee in enumerate(grant.to):
+                role = self.role(f"{where}.to[{j}]", grantee, public=True)
+                self.objects += [DatabasePrivilege(grant.database, p, role) for p in grant.privileges]
+
     def _compile_rls(self) -> None:
         rls = self.model.rls
         seen: set[str] = set()
+        lookups: dict[tuple[str, str], str] = {}  # folded lookup table -> where it is first read
+        attached: dict[tuple[str, str], str] = {}  # folded table with a policy attached -> where
         for i, policy in enumerate(rls.policies):
             where = f"rls.policies[{i}]"
             self._unique_name(where, policy.name, seen, "RLS policy")
             columns = self._columns(where, policy.with_)
-            self._expression(where, policy.using, columns)
+            try:
+                found = policy_lookups(policy.using, [c for c, _ in columns], self._table_columns, self.cs)
+            except ExpressionError as error:
+                _fail(f"{where}.using", str(error))
             self.objects.append(RlsPolicy(policy.name, columns, collapse_whitespace(policy.using)))
+            for lookup in found:
+                schema, name = self.table(f"{where}.using", f"{lookup.schema}.{lookup.table}")
+                lookups.setdefault((fold(schema, self.cs), fold(name, self.cs)), f"{where}.using")
+                self.objects.append(RlsLookupGrant(schema, name, policy.name))
             for j, attach in enumerate(policy.attach):
                 schema, name = self.table(f"{where}.attach[{j}].table", attach.table, tuple(policy.with_))
+                attached.setdefault((fold(schema, self.cs), fold(name, self.cs)), f"{where}.attach[{j}].table")
                 for k, grantee in enumerate(attach.to):
                     role = self.role(f"{where}.attach[{j}].to[{k}]", grantee, public=True)
                     self.objects.append(RlsAttachment(policy.name, schema, name, role))
+        for table, at in sorted(attached.items()):
+            if table in lookups:
+                _fail(at, f"{'.'.join(table)} is the lookup table of a policy ({lookups[table]}), and Redshift "
+                      "attaches no policy to a lookup table, nor reads a lookup table that has one; keep "
+                      "entitlements in a table of their own")
         for i, table_spec in enumerate(rls.tables):
             schema, name = self.table(f"rls.tables[{i}].table", table_spec.table)
             self.objects.append(RlsTable(schema, name, table_spec.conjunction))

@@ -24,19 +24,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from redshift_idc.access_model import load_scripts
 from redshift_idc.apply_estimate import estimate
 from redshift_idc.config import ConfigError, EnvironmentConfig, load_environment
-from redshift_idc.live import (
-    ADMIN_SECRET_OUTPUT,
-    LiveError,
-    check_secret_arn,
-    load_outputs,
-    no_credentials,
-    secret_arn_from_outputs,
-)
+from redshift_idc.live import LiveError, admin_secret_arn, data_api_error
 from redshift_idc.plan_cli import model_for, render_for_review
 from redshift_idc.runtime.catalog import SECADMIN
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, is_transient
@@ -106,7 +99,8 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
     warnings += [f"script {s['Name']} was applied with another checksum; the next deploy refuses changed scripts"
                  for s in pending if s["Name"] in snapshot.scripts]
     planned = plan(desired, snapshot.state, snapshot.ledger, prune=model.prune,
-                   identity_provider_drop_cascade=model.identity_provider_drop_cascade)
+                   identity_provider_drop_cascade=model.identity_provider_drop_cascade,
+                   definitions=snapshot.definitions)
     header = [f"-- drift report for {where} as {snapshot.user}, model access/{model.name}.yaml; "
               "what the next deploy would run:"]
     text = "\n".join([*header, *(f"-- warning: {w}" for w in warnings)]) + "\n" + render_for_review(planned, pending)
@@ -128,17 +122,7 @@ def _read_failure(message: str, where: str, tables: LedgerTables) -> str:
 
 
 def _aws_error(error: ClientError | BotoCoreError, where: str) -> str:
-    if isinstance(error, ClientError):
-        info = error.response.get("Error", {})
-        operation = getattr(error, "operation_name", "") or "the Data API"
-        return (f"{where}: {operation} failed: {info.get('Code', 'error')}: {info.get('Message', '')} "
-                "(check your AWS credentials, the region, the workgroup name and the secret ARN)")
-    if isinstance(error, NoCredentialsError):
-        return f"{where}: " + no_credentials(
-            "drift reads the warehouse through the Redshift Data API (redshift-data:BatchExecuteStatement and "
-            "DescribeStatement/GetStatementResult on the workgroup, secretsmanager:GetSecretValue on the admin "
-            "secret)")
-    return f"{where}: could not call the Redshift Data API: {type(error).__name__}: {error}"
+    return data_api_error(error, where, "drift")
 
 
 def drift_command(env: str, secret_arn: str | None, outputs: Path | None, *, client: Any = None,
@@ -151,13 +135,7 @@ def drift_command(env: str, secret_arn: str | None, outputs: Path | None, *, cli
     try:
         config = load_environment(env, config_dir)
         where = f"{config.warehouse.workgroup_name}/{config.warehouse.database_name}"
-        if not secret_arn:
-            if outputs is None:
-                raise DriftError(f"config/{env}.yaml: drift needs --secret-arn or --outputs (the `cdk deploy "
-                                 f"--outputs-file` JSON holding {config.stack_prefix}Warehouse.{ADMIN_SECRET_OUTPUT})")
-            hint = f"write it with `make deploy ENV=<env> OUTPUTS={outputs}`, or pass --secret-arn"
-            secret_arn = secret_arn_from_outputs(load_outputs(outputs, hint), config.stack_prefix)
-        report = drift_report(config, check_secret_arn(secret_arn, config), client, sleep)
+        report = drift_report(config, admin_secret_arn(config, secret_arn, outputs, "drift"), client, sleep)
     except (ConfigError, LiveError) as error:
         print(f"error: {error}", file=err)
         return ERROR

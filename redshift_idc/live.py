@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
 from redshift_idc.config import EnvironmentConfig
 
 ADMIN_SECRET_OUTPUT = "AdminSecretArn"  # noqa: S105 -- the name of an output holding an ARN
@@ -112,3 +114,30 @@ def check_secret_arn(value: str, config: EnvironmentConfig) -> str:
 def no_credentials(needs: str) -> str:
     """The message for botocore's NoCredentialsError: what the command needs, and how to give it."""
     return f"no AWS credentials found. {needs} with your credentials: {CREDENTIALS_HELP}"
+
+
+def admin_secret_arn(config: EnvironmentConfig, secret_arn: str | None, outputs: Path | None, command: str) -> str:
+    """The admin secret's ARN for a command that reads the warehouse (`drift`, `snapshot`, `import`): from
+    --secret-arn, else from the deploy's outputs file, checked before any call."""
+    if not secret_arn:
+        if outputs is None:
+            raise LiveError(f"config/{config.name}.yaml: {command} needs --secret-arn or --outputs (the `cdk deploy "
+                            f"--outputs-file` JSON holding {config.stack_prefix}Warehouse.{ADMIN_SECRET_OUTPUT})")
+        hint = f"write it with `make deploy ENV=<env> OUTPUTS={outputs}`, or pass --secret-arn"
+        secret_arn = secret_arn_from_outputs(load_outputs(outputs, hint), config.stack_prefix)
+    return check_secret_arn(secret_arn, config)
+
+
+def data_api_error(error: ClientError | BotoCoreError, where: str, command: str) -> str:
+    """An AWS error of a command that reads the warehouse through the Data API, worded for its user."""
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        operation = getattr(error, "operation_name", "") or "the Data API"
+        return (f"{where}: {operation} failed: {info.get('Code', 'error')}: {info.get('Message', '')} "
+                "(check your AWS credentials, the region, the workgroup name and the secret ARN)")
+    if isinstance(error, NoCredentialsError):
+        return f"{where}: " + no_credentials(
+            f"{command} reads the warehouse through the Redshift Data API (redshift-data:BatchExecuteStatement and "
+            "DescribeStatement/GetStatementResult on the workgroup, secretsmanager:GetSecretValue on the admin "
+            "secret)")
+    return f"{where}: could not call the Redshift Data API: {type(error).__name__}: {error}"

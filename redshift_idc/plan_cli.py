@@ -2,7 +2,9 @@
 
 Offline (default) it plans against an empty warehouse: exactly what the first deploy runs. With
 `--live` it prints the drift report (`drift.py`: a read-only read of the current state through the Data
-API with the caller's credentials), which is what the next deploy runs.
+API with the caller's credentials), which is what the next deploy runs. With `--snapshot FILE` it plans,
+offline, against the catalog a `snapshot` file holds: a model `import` wrote from it shows no statement,
+only the objects a deploy would adopt into the ledger.
 
 Identity provider client secrets never appear: the model only references them (Secrets Manager), and
 the plan shows them as `***`; the reconciler puts the real value in the statement it sends, only then.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from redshift_idc import project
@@ -28,17 +31,26 @@ from redshift_idc.runtime.reconciler import ScriptEntry
 from redshift_idc.script_statements import split_statements
 
 PHASE_TITLES = {
-    1: "create, alter or replace identity providers (each statement alone, outside any transaction, before the rest)",
+    1: "create, alter or replace identity providers, external schemas and databases (each statement alone, "
+       "outside any transaction, before the rest)",
     10: "detach masking policies", 11: "drop masking policies", 20: "turn row-level security off",
-    21: "detach RLS policies", 22: "drop RLS policies", 30: "revoke system privileges", 31: "revoke column grants",
-    32: "revoke table grants", 33: "revoke scoped grants", 34: "revoke schema grants", 40: "revoke role grants",
-    41: "drop roles", 50: "create roles", 51: "grant roles to roles", 60: "grant schema privileges",
+    21: "detach RLS policies", 22: "revoke lookup tables from RLS policies", 23: "drop RLS policies",
+    30: "revoke system privileges", 31: "revoke column grants",
+    32: "revoke table grants", 33: "revoke scoped grants", 34: "revoke schema grants", 35: "revoke database grants",
+    40: "revoke role grants",
+    41: "drop roles", 50: "create roles", 51: "grant roles to roles", 59: "grant database privileges",
+    60: "grant schema privileges",
     61: "grant on all tables in schemas (scoped, current and future)", 62: "grant table privileges",
-    63: "grant column privileges", 70: "create or alter RLS policies", 71: "attach RLS policies",
-    72: "turn row-level security on", 80: "create or alter masking policies", 81: "attach masking policies",
+    63: "grant column privileges", 70: "create or alter RLS policies",
+    71: "grant lookup tables to RLS policies (GRANT SELECT ... TO RLS POLICY)", 72: "attach RLS policies",
+    73: "turn row-level security on", 80: "create or alter masking policies", 81: "attach masking policies",
     90: "grant system privileges",
-    99: "drop identity providers (each statement alone, outside any transaction, after the rest)",
+    99: "drop identity providers, external schemas and databases (each statement alone, outside any transaction, "
+        "after the rest)",
 }
+
+
+ALONE = "runs alone (ExecuteStatement): cannot run inside a transaction block"
 
 
 def render_for_review(planned: Plan, scripts: Sequence[ScriptEntry]) -> str:
@@ -56,7 +68,8 @@ def render_for_review(planned: Plan, scripts: Sequence[ScriptEntry]) -> str:
         if statement.phase != phase:
             phase = statement.phase
             lines.append(f"-- {PHASE_TITLES.get(phase, f'phase {phase}')}")
-        lines.append(f"{statement.sql};")
+        # Marked one by one: the reviewer sees which statements commit on their own (no rollback with the rest).
+        lines.append(f"{statement.sql};" if statement.transactional else f"{statement.sql};  -- {ALONE}")
     if planned.adopt:
         lines.append(f"-- {len(planned.adopt)} existing object(s) already as declared: recorded in the ledger, no DDL")
     if not planned.statements and not scripts:
@@ -191,3 +204,40 @@ def preview_command(config: EnvironmentConfig, persona: str | None = None, outpu
         result.personas = chosen
     renderers = {"text": render_text, "markdown": render_markdown, "json": render_json}
     return renderers[output](result)
+
+
+
+
+def snapshot_plan(config: EnvironmentConfig, path: Path) -> str:
+    """The environment's model planned against the catalog of a `snapshot` file, offline: what a deploy
+    would run on that warehouse as it was read, with the model's ledger rows if the snapshot holds them."""
+    from redshift_idc.snapshot import SnapshotError, load_snapshot
+
+    try:
+        snapshot = load_snapshot(path)
+    except SnapshotError as error:
+        raise ConfigError(str(error)) from None
+    if snapshot.environment != config.name:
+        raise ConfigError(f"{path}: a snapshot of environment {snapshot.environment}, not {config.name}; plan it with "
+                          f"--env {snapshot.environment}, or take one of this environment (`python -m redshift_idc "
+                          f"snapshot --env {config.name} ...`)")
+    checked = checked_model(config)
+    model, desired, scripts = checked.model, checked.desired, checked.scripts
+    parsed = snapshot.parsed(desired.case_sensitive)
+    ledger = snapshot.ledger_for(model.name)
+    planned = plan(desired, parsed.state, ledger, prune=model.prune,
+                   identity_provider_drop_cascade=model.identity_provider_drop_cascade,
+                   definitions=snapshot.definitions(desired.case_sensitive))
+    applied = snapshot.scripts_for(model.name)
+    pending = [s for s in scripts if applied.get(s["Name"]) != s["Checksum"]]
+    recorded = (f"{len(ledger)} ledger row(s) of access/{model.name}.yaml" if snapshot.model == model.name else
+                f"no ledger rows of access/{model.name}.yaml (never deployed there, so everything present is adopted)")
+    lines = [f"plan for environment {config.name} (config/{config.name}.yaml) against the catalog snapshot {path}",
+             f"read from {snapshot.where} as {snapshot.read_as}; access model access/{model.name}.yaml; {recorded}"]
+    lines += [f"warning: {w}" for w in parsed.warnings]
+    text = "".join(f"-- {line}\n" for line in lines) + render_for_review(planned, pending)
+    text += (f"-- against the snapshot: {len(planned.statements):,} statement(s) and {len(pending)} script(s); "
+             f"{len(planned.adopt):,} object(s) recorded in the ledger without DDL\n")
+    if planned.statements or pending:
+        text += f"-- next deploy: {estimate(planned, model.name, model.ledger_schema, len(pending)).summary()}\n"
+    return text

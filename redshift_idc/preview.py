@@ -48,6 +48,7 @@ from redshift_idc.runtime.access_state import (
     MaskingAttachment,
     MaskingPolicy,
     RlsAttachment,
+    RlsLookupGrant,
     RlsPolicy,
     RlsTable,
     RoleGrant,
@@ -91,10 +92,12 @@ class TableView:
     conjunction: str = ""
     policies: tuple[str, ...] = ()
     masking: dict[str, str] = field(default_factory=dict)  # column -> the policy that won
+    # Columns whose winning policy returns its input unchanged (`using: col`): the "unmasked for exec" form.
+    passed_through: set[str] = field(default_factory=set)
 
     @property
     def masked_columns(self) -> tuple[str, ...]:
-        return tuple(c for c in self.columns if c in self.masking)
+        return tuple(c for c in self.columns if c in self.masking and c not in self.passed_through)
 
     def why(self) -> list[str]:
         """What decided the rows and values: RLS and its policies, IGNORE RLS, masking, column grants."""
@@ -104,7 +107,9 @@ class TableView:
         elif self.rls:
             reasons.append(f"RLS {self.conjunction}: {', '.join(self.policies) or 'no policy applies'}")
         if self.masking:
-            reasons.append("masked " + ", ".join(f"{c} by {m}" for c, m in sorted(self.masking.items())))
+            reasons.append("masked " + ", ".join(
+                f"{c} by {m}" + (" (passes the value through)" if c in self.passed_through else "")
+                for c, m in sorted(self.masking.items())))
         if self.denied_columns:
             reasons.append(f"columns granted: {', '.join(self.columns)}")
         return reasons
@@ -251,6 +256,7 @@ class _Rules:
         self.rls_attached: dict[tuple[str, str], list[RlsAttachment]] = {}
         for a in sorted(_of(desired, RlsAttachment), key=lambda a: a.key(self.cs)):
             self.rls_attached.setdefault((f(a.schema), f(a.table)), []).append(a)
+        self.lookups = sorted({(g.schema, g.table, g.policy) for g in _of(desired, RlsLookupGrant)})
         self.masking_policies = {f(p.name): p for p in _of(desired, MaskingPolicy)}
         self.masking_attached: dict[tuple[str, str], list[MaskingAttachment]] = {}
         for m in sorted(_of(desired, MaskingAttachment), key=lambda m: m.key(self.cs)):
@@ -363,7 +369,7 @@ def _translate(expression: str, where: str, persona: Persona, columns: dict[str,
     is decided from its roles, `columns` renames column references (masking inputs). `types`: the
     expression's columns and their Redshift types (a policy's `WITH` columns), for division."""
     try:  # the parser validation uses: what the model accepted, the preview reads the same way
-        tree = parse_expression(expression)
+        tree = parse_expression(expression, lookups=True)
     except ExpressionError as error:
         raise PreviewError(f"{where}: the preview cannot read {expression!r}: {error}") from None
     for literal in tree.find_all(exp.Literal):
@@ -538,7 +544,23 @@ class _Evaluator:
                                f"{len(inputs)}")
         mapping = {r.fold(name): inp for (name, _), inp in zip(policy.columns, inputs, strict=True)}
         view.masking[column] = policy.name
+        if _passes_through(policy.using, policy.columns, r.fold, r.fold(column), mapping):
+            view.passed_through.add(column)
         return f"({_translate(policy.using, where, persona, mapping, policy.columns)}) AS {_quote(column)}"
+
+
+def _passes_through(using: str, columns: Sequence[tuple[str, str]], fold_name: Any, column: str,
+                    mapping: dict[str, str]) -> bool:
+    """A masking expression that is one of its input columns, fed from the masked column itself."""
+    try:
+        tree = parse_expression(using)
+    except ExpressionError:
+        return False
+    if not isinstance(tree, exp.Column) or tree.table:
+        return False
+    source = mapping.get(fold_name(tree.name))
+    return source is not None and fold_name(source) == column and fold_name(tree.name) in {
+        fold_name(name) for name, _ in columns}
 
 
 def _plain(value: Any) -> Any:
@@ -611,6 +633,16 @@ def _lints(inputs: PreviewInputs, rules: _Rules, evaluator: _Evaluator,
                         f"persona {view.persona.name} ({', '.join(view.persona.groups)}) sees {len(table.rows)} "
                         f"row(s) of {table.table}: its groups' policies ({', '.join(table.policies)}) combine with "
                         f"AND, while each group alone sees at least {min(alone)}")))
+    for lookup_schema, lookup_table, policy in rules.lookups:
+        folded = (rules.fold(lookup_schema), rules.fold(lookup_table))
+        readers = sorted({role for (gs, gt, role) in rules.table_select if (gs, gt) == folded}
+                         | {role for (gs, role) in rules.scoped_select if gs == folded[0]}
+                         | {role for (gs, gt, role) in rules.column_select if (gs, gt) == folded})
+        if readers:
+            warnings.append(PreviewWarning("readable-lookup-table", (
+                f"{lookup_schema}.{lookup_table} is the lookup table of RLS policy {policy}, and "
+                f"{', '.join(readers)} may SELECT it: its users can read everyone's entitlements. Grant it to no "
+                "role: the policy reads it through its own grant (GRANT SELECT ... TO RLS POLICY, in the plan)")))
     for qualified in sorted(inputs.tables):
         shown: set[int] = set()
         sample_rows = 0

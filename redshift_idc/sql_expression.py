@@ -4,8 +4,10 @@ They are written by reviewers, but a typo or a smuggled statement must fail vali
 Each expression is parsed with sqlglot's Redshift dialect (the parser the access preview uses too), and
 what the parser accepts is narrowed to what Redshift accepts and this tool can keep safe:
 
-- exactly one expression: no statement separators, no comments, no `AS` alias, no subqueries (they need
-  grants to the policy, which the model does not manage);
+- exactly one expression: no statement separators, no comments, no `AS` alias, no subqueries, except in
+  an RLS policy the one lookup form `col IN (SELECT col FROM <declared table> [WHERE <predicate>])`, whose
+  predicate follows the same rules over the lookup table's columns (`current_user` and `user_is_member_of`
+  included); the planner grants the policy SELECT on that table;
 - string literals in plain single quotes, without backslashes (Redshift reads `\\'` as an escaped quote,
   so the literal would not end where the reviewer sees it end) and without NUL;
 - none of the parser's leniencies Redshift rejects: `==`, adjacent string literals, empty or trailing
@@ -16,6 +18,8 @@ what the parser accepts is narrowed to what Redshift accepts and this tool can k
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import Token, TokenType, exp
@@ -111,8 +115,60 @@ def _parse_error(expression: str, error: ParseError) -> ExpressionError:
     return ExpressionError(f"not a valid SQL expression: {what}{place if column else ''}")
 
 
-def parse_expression(expression: str) -> exp.Expr:
-    """The expression's syntax tree, or ExpressionError saying what is wrong and where."""
+@dataclass(frozen=True)
+class Lookup:
+    """A lookup subquery of an RLS policy: `column IN (SELECT <column> FROM <schema>.<table> WHERE ...)`."""
+
+    schema: str
+    table: str
+    column: str
+
+
+LOOKUP_FORM = "col IN (SELECT col FROM schema.table WHERE <predicate>)"
+# A lookup table's declared columns, or None when the model does not declare it.
+TableColumns = Callable[[str, str], Sequence[str] | None]
+
+
+def _lookup_select(node: exp.In) -> exp.Select:
+    """The one subquery form a policy may hold, or ExpressionError naming what departs from it."""
+    query = node.args.get("query")
+    select = query.this if isinstance(query, exp.Subquery) else query
+    shown = node.sql(dialect="redshift")
+    if not isinstance(select, exp.Select):
+        raise ExpressionError(f"{shown!r}: the only subquery a policy may hold is {LOOKUP_FORM}")
+    extra = sorted(k for k, v in select.args.items() if v and k not in ("expressions", "from_", "where"))
+    if extra:
+        raise ExpressionError(f"{shown!r}: a lookup subquery is {LOOKUP_FORM}, without "
+                              f"{', '.join(e.upper().rstrip('_') for e in extra)}")
+    source = select.args.get("from_")
+    table = source.this if isinstance(source, exp.From) else None
+    if not isinstance(table, exp.Table) or table.args.get("alias") or not table.db or table.catalog:
+        raise ExpressionError(f"{shown!r}: a lookup subquery reads one table named schema.table, without an "
+                              f"alias ({LOOKUP_FORM})")
+    projected = select.expressions
+    if len(projected) != 1 or not isinstance(projected[0], exp.Column) or projected[0].table:
+        raise ExpressionError(f"{shown!r}: a lookup subquery selects exactly one column of its table, by its "
+                              f"name alone ({LOOKUP_FORM})")
+    if not isinstance(node.this, exp.Column):
+        raise ExpressionError(f"{shown!r}: the left side of a lookup is one WITH column ({LOOKUP_FORM})")
+    return select
+
+
+def _check_nodes(tree: exp.Expr, skip: set[int]) -> None:
+    for node in tree.walk(prune=lambda n: id(n) in skip):
+        if id(node) in skip:
+            continue
+        for kind, reason in FORBIDDEN_NODES:
+            if isinstance(node, kind):
+                raise ExpressionError(f"{node.sql(dialect='redshift')!r}: {reason}")
+        if isinstance(node, exp.In) and not node.expressions and node.args.get("query") is None and node.args.get(
+                "unnest") is None and node.args.get("field") is None:
+            raise ExpressionError("IN () needs at least one value")
+
+
+def parse_expression(expression: str, *, lookups: bool = False) -> exp.Expr:
+    """The expression's syntax tree, or ExpressionError saying what is wrong and where. `lookups` admits the
+    RLS lookup subquery form (checked here for its shape; `policy_lookups` checks what it names)."""
     if not expression.strip():
         raise ExpressionError("the expression is empty")
     if "\x00" in expression:
@@ -130,14 +186,28 @@ def parse_expression(expression: str) -> exp.Expr:
     if len(trees) != 1:
         raise ExpressionError("';' is not allowed: an expression is not a statement")
     tree = trees[0]
-    for node in tree.walk():
-        for kind, reason in FORBIDDEN_NODES:
-            if isinstance(node, kind):
-                raise ExpressionError(f"{node.sql(dialect='redshift')!r}: {reason}")
-        if isinstance(node, exp.In) and not node.expressions and node.args.get("query") is None and node.args.get(
-                "unnest") is None and node.args.get("field") is None:
-            raise ExpressionError("IN () needs at least one value")
+    subqueries = [node for node in tree.find_all(exp.In) if node.args.get("query") is not None] if lookups else []
+    skip: set[int] = set()
+    for node in subqueries:
+        select = _lookup_select(node)
+        query = node.args["query"]
+        skip.add(id(query))
+        where = select.args.get("where")
+        if where is not None:
+            _check_nodes(where.this, set())  # no subquery inside a lookup
+    _check_nodes(tree, skip)
     return tree
+
+
+def lookups_of(tree: exp.Expr) -> list[tuple[exp.In, exp.Select]]:
+    """The lookup subqueries of a tree `parse_expression(..., lookups=True)` accepted, in order."""
+    return [(node, _lookup_select(node)) for node in tree.find_all(exp.In) if node.args.get("query") is not None]
+
+
+def _outer_columns(tree: exp.Expr) -> list[exp.Column]:
+    """Columns of the policy's own row: those outside any lookup subquery."""
+    inner = {id(node.args["query"]) for node, _ in lookups_of(tree)}
+    return [n for n in tree.walk(prune=lambda n: id(n) in inner) if isinstance(n, exp.Column) and id(n) not in inner]
 
 
 def referenced_columns(expression: str) -> list[str]:
@@ -150,6 +220,49 @@ def referenced_columns(expression: str) -> list[str]:
         if column.name not in columns:
             columns.append(column.name)
     return columns
+
+
+def _unqualified(columns: Sequence[exp.Column]) -> list[str]:
+    names: list[str] = []
+    for column in columns:
+        if column.table:
+            raise ExpressionError(f"qualified names ({column.sql(dialect='redshift')}) are not supported: name the "
+                                  "column alone")
+        if column.name not in names:
+            names.append(column.name)
+    return names
+
+
+def _unknown(names: Sequence[str], allowed: Sequence[str], case_sensitive: bool) -> list[str]:
+    known = {fold(c, case_sensitive) for c in allowed}
+    return sorted({n for n in names if fold(n, case_sensitive) not in known})
+
+
+def policy_lookups(expression: str, with_columns: list[str], table_columns: TableColumns,
+                   case_sensitive: bool = False) -> list[Lookup]:
+    """Check an RLS predicate that may hold lookup subqueries, and return the tables they read: each must be
+    declared (`table_columns` gives its columns), select one of its columns, and filter on its columns only;
+    outside them, only WITH columns."""
+    tree = parse_expression(expression, lookups=True)
+    found: list[Lookup] = []
+    for _, select in lookups_of(tree):
+        table = select.args["from_"].this
+        schema, name = table.db, table.name
+        columns = table_columns(schema, name)
+        shown = f"{schema}.{name}"
+        if columns is None:
+            raise ExpressionError(f"the lookup table {shown} is not declared; declare it with its columns under "
+                                  "`tables`")
+        unknown = _unknown(_unqualified(list(select.find_all(exp.Column))), list(columns), case_sensitive)
+        if unknown:
+            raise ExpressionError(f"column(s) {', '.join(unknown)} not among the columns of the lookup table {shown} "
+                                  f"({', '.join(columns)})")
+        found.append(Lookup(schema, name, select.expressions[0].name))
+    outer = _unknown(_unqualified(_outer_columns(tree)), with_columns, case_sensitive)
+    if outer:
+        declared = ", ".join(with_columns) or "nothing"
+        raise ExpressionError(f"column(s) {', '.join(outer)} not declared in WITH ({declared}); add them to `with`")
+    return found
 
 
 def check_expression(expression: str, with_columns: list[str], case_sensitive: bool = False,

@@ -41,6 +41,9 @@ from redshift_idc.runtime.access_state import (
     PUBLIC_GRANTEE,
     AccessState,
     ColumnPrivilege,
+    DatabasePrivilege,
+    ExternalDatabase,
+    ExternalSchema,
     IdentityProvider,
     MaskingAttachment,
     MaskingPolicy,
@@ -55,6 +58,7 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
 )
 from redshift_idc.runtime.catalog import SECADMIN, read_queries
+from redshift_idc.runtime.catalog_import import definition_queries
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.sql_text import quote_ident
 from tests.fake_redshift import SYSTEM_ROLES, FakeRedshift, RedshiftError
@@ -87,12 +91,15 @@ class SimClock:
         self.slept += max(0.0, seconds)
 
 
+DEFINITION_NAMES = frozenset(name for name, _ in definition_queries())
+
+
 def svv_rows(state: AccessState, *, user: str, superuser: bool, secadmin: bool) -> dict[str, list[Row]]:
     """What the reconciler's SVV queries return for `state` (the inverse of `catalog.parse_snapshot`)."""
     rows: dict[str, list[Row]] = {name: [] for name in (
         "roles", "role_grants", "schema_privileges", "relation_privileges", "column_privileges",
         "system_privileges", "rls_policies", "rls_attachments", "rls_relations", "masking_policies",
-        "masking_attachments", "identity_providers")}
+        "masking_attachments", "identity_providers", "external_schemas", "external_databases", "database_privileges")}
     rows["whoami"] = [(user, superuser)]
     rows["secadmin"] = [(1 if secadmin else 0,)]
     rows["roles"] = [(r,) for r in SYSTEM_ROLES]
@@ -134,6 +141,12 @@ def svv_rows(state: AccessState, *, user: str, superuser: bool, secadmin: bool) 
                 json.dumps(list(item.input_columns or item.output_columns)), json.dumps(list(item.output_columns))))
         elif isinstance(item, IdentityProvider):
             rows["identity_providers"].append((item.name, item.type, item.namespace, item.enabled))
+        elif isinstance(item, ExternalSchema):
+            rows["external_schemas"].append((item.name, item.catalog_database))
+        elif isinstance(item, ExternalDatabase):
+            rows["external_databases"].append((item.name,))
+        elif isinstance(item, DatabasePrivilege):
+            rows["database_privileges"].append((item.database, item.privilege, *grantee(item.grantee)))
     return rows
 
 
@@ -260,6 +273,8 @@ class FakeDataApi:
                 results.append(None)
             elif name in svv:
                 results.append(svv[name])
+            elif name in DEFINITION_NAMES:
+                results.append([])  # no catalog text of policies here (tests/fake_catalog.py has it)
             else:
                 results.append([tuple(r) for r in self.fake.execute(sql)])
         statement.results = results

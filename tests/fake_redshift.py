@@ -42,6 +42,8 @@ from typing import TypeVar
 
 from redshift_idc.runtime.access_state import (
     COLUMN_PRIVILEGES,
+    DATABASE_PRIVILEGES,
+    LEDGER_ONLY_KINDS,
     PUBLIC_GRANTEE,
     SCHEMA_PRIVILEGES,
     SYSTEM_PRIVILEGES,
@@ -50,6 +52,9 @@ from redshift_idc.runtime.access_state import (
     AccessObject,
     AccessState,
     ColumnPrivilege,
+    DatabasePrivilege,
+    ExternalDatabase,
+    ExternalSchema,
     IdentityProvider,
     MaskingAttachment,
     MaskingPolicy,
@@ -129,10 +134,15 @@ class _Catalog:
     system_privileges: set[tuple[str, str]] = field(default_factory=set)  # privilege, grantee
     rls_policies: dict[str, _Policy] = field(default_factory=dict)
     rls_attachments: set[tuple[str, str, str, str]] = field(default_factory=set)  # policy, schema, table, grantee
+    # GRANT SELECT ON lookup TO RLS POLICY: (schema, table, policy). No SVV view shows them [2.16].
+    lookup_grants: set[tuple[str, str, str]] = field(default_factory=set)
     rls_tables: dict[tuple[str, str], str] = field(default_factory=dict)  # (schema, table) -> conjunction
     masking_policies: dict[str, _Policy] = field(default_factory=dict)
     masking_attachments: dict[MaskKey, tuple[tuple[str, ...], int]] = field(default_factory=dict)  # inputs, prio
     schemas: set[str] = field(default_factory=set)
+    external_schemas: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (catalog db, catalog id)
+    external_databases: dict[str, str] = field(default_factory=dict)  # name -> ARN
+    database_privileges: set[tuple[str, str, str]] = field(default_factory=set)  # database, privilege, grantee
     # (schema, table) -> ((column, VARCHAR length in bytes, or INTEGER_COLUMN), ...)
     tables: dict[tuple[str, str], tuple[tuple[str, int], ...]] = field(default_factory=dict)
     rows: dict[tuple[str, str], list[tuple[Cell, ...]]] = field(default_factory=dict)
@@ -285,9 +295,17 @@ class FakeRedshift:
                   for (policy, schema, table, outputs, grantee), (inputs, priority) in c.masking_attachments.items()]
         items += [IdentityProvider(name, idp.type, idp.namespace, enabled=idp.enabled)
                   for name, idp in c.identity_providers.items()]
+        items += [ExternalSchema(name, database) for name, (database, _) in c.external_schemas.items()]
+        items += [ExternalDatabase(name) for name in c.external_databases]
+        items += [DatabasePrivilege(*k) for k in c.database_privileges]
         if not include_system:
             items = [i for i in items if not any(is_system(n) for n in role_names(i))]
         return AccessState.of(items, cs)
+
+    @property
+    def lookup_grants(self) -> set[tuple[str, str, str]]:
+        """(schema, table, policy) granted to RLS policies: the truth, which no SVV view shows."""
+        return set(self._catalog.lookup_grants)
 
     def ledger_rows(self, model: str, tables: LedgerTables | None = None) -> list[tuple[Cell, ...]]:
         """(kind, object_key, fingerprint) rows of `model`, read with the ledger's own SELECT."""
@@ -352,6 +370,7 @@ class FakeRedshift:
         schema_privilege = "|".join(SCHEMA_PRIVILEGES)
         column_privilege = "|".join(COLUMN_PRIVILEGES)
         system_privilege = "|".join(SYSTEM_PRIVILEGES)
+        database_privilege = "|".join(DATABASE_PRIVILEGES)
         to_role = rf"(?P<prep>TO|FROM) ROLE (?P<grantee>{IDENT})"
         # Object grants and policy attachments also go to PUBLIC (every user); role grants, scoped and system
         # privileges only to roles [D24].
@@ -378,6 +397,8 @@ class FakeRedshift:
             (rf"DROP (?P<kind>RLS|MASKING) POLICY (?P<policy>{IDENT})", self._drop_policy),
             (rf"(?P<verb>ATTACH|DETACH) RLS POLICY (?P<policy>{IDENT}) ON {QUALIFIED} {to_grantee}",
              self._rls_attach),
+            (rf"(?P<verb>GRANT|REVOKE) SELECT ON TABLE {QUALIFIED} (?P<prep>TO|FROM) RLS POLICY (?P<policy>{IDENT})",
+             self._lookup_grant),
             (rf"ALTER TABLE {QUALIFIED} ROW LEVEL SECURITY (?P<switch>ON|OFF)"
              r"(?: CONJUNCTION TYPE (?P<conjunction>AND|OR))?", self._rls_table),
             (rf"ATTACH MASKING POLICY (?P<policy>{IDENT}) ON {QUALIFIED} \((?P<outputs>{IDENT_LIST})\)"
@@ -393,6 +414,15 @@ class FakeRedshift:
              rf"(?: NAMESPACE (?P<namespace>{LIT}))?(?: IAM_ROLE (?P<iam_role>{LIT}))?"
              r"(?: AUTO_CREATE_ROLES (?P<auto>TRUE|FALSE))?(?: (?P<switch>ENABLE|DISABLE))?", self._alter_idp),
             (rf"DROP IDENTITY PROVIDER (?P<idp>{IDENT})(?P<cascade> CASCADE)?", self._drop_idp),
+            # the data lake and datashares through IdC (seed 000)
+            (rf"CREATE EXTERNAL SCHEMA (?P<schema>{IDENT}) FROM DATA CATALOG DATABASE (?P<db>{LIT})"
+             rf"(?: CATALOG_ID (?P<catalog>{LIT}))?", self._create_external_schema),
+            (rf"DROP SCHEMA (?P<schema>{IDENT})", self._drop_schema),
+            (rf"CREATE DATABASE (?P<database>{IDENT}) FROM ARN (?P<arn>{LIT}) WITH NO DATA CATALOG SCHEMA",
+             self._create_database),
+            (rf"DROP DATABASE (?P<database>{IDENT})", self._drop_database),
+            (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>{database_privilege}) ON DATABASE (?P<database>{IDENT}) "
+             rf"{to_grantee}", self._database_privilege),
             # the reconciler's ledger
             (rf"CREATE SCHEMA IF NOT EXISTS (?P<schema>{IDENT})", self._create_schema),
             (rf"CREATE TABLE IF NOT EXISTS {QUALIFIED} \((?P<columns>{LEDGER_COLUMNS})\)", self._create_table),
@@ -556,12 +586,17 @@ class FakeRedshift:
         if attached:
             raise RedshiftError("2BP01", f'{m["kind"]} policy "{name}" is attached: {attached[0]}')
         del self._policies(m["kind"])[name]
+        if m["kind"] == "RLS":  # the grants to the policy go with it
+            c.lookup_grants = {g for g in c.lookup_grants if g[2] != name}
         return []
 
     def _rls_attach(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         attaching = self._check_prep(m, m["verb"])
         policy = self._existing_policy("RLS", m["policy"])
         key = (policy, self._name(m["schema"]), self._name(m["table"]), self._grantee(m))
+        if attaching and any(g[:2] == key[1:3] for g in self._catalog.lookup_grants):
+            raise RedshiftError("0A000", f"{key[1]}.{key[2]} is a lookup table of an RLS policy: no policy attaches "
+                                         "to it")
         if attaching:
             if key in self._catalog.rls_attachments:
                 raise RedshiftError("42710", f"RLS policy already attached: {key}")
@@ -570,6 +605,15 @@ class FakeRedshift:
             if key not in self._catalog.rls_attachments:
                 raise RedshiftError("42704", f"RLS policy is not attached: {key}")
             self._catalog.rls_attachments.discard(key)
+        return []
+
+    def _lookup_grant(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
+        granting = self._check_prep(m, m["verb"])
+        policy = self._existing_policy("RLS", m["policy"])
+        key = (self._name(m["schema"]), self._name(m["table"]), policy)
+        if granting and any((a[1], a[2]) == key[:2] for a in self._catalog.rls_attachments):
+            raise RedshiftError("0A000", f"{key[0]}.{key[1]} has an RLS policy attached: it cannot be a lookup table")
+        self._privilege(m, self._catalog.lookup_grants, key, "lookup grant")
         return []
 
     def _rls_table(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
@@ -618,10 +662,53 @@ class FakeRedshift:
 
     # -------------------------------------------------------------------------- identity providers
 
-    def _outside_transaction(self, m: re.Match[str]) -> None:
+    def _create_external_schema(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
+        name = self._name(m["schema"])
+        if name in self._catalog.external_schemas or name in self._catalog.schemas:
+            raise RedshiftError("42P06", f'schema "{name}" already exists')
+        self._catalog.external_schemas[name] = (unquote_literal(m["db"]),
+                                                unquote_literal(m["catalog"]) if m["catalog"] else "")
+        return []
+
+    def _drop_schema(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
+        c = self._catalog
+        name = self._name(m["schema"])
+        if name not in c.external_schemas:
+            raise RedshiftError("3F000", f'schema "{name}" does not exist (the fake drops external schemas only)')
+        del c.external_schemas[name]
+        c.schema_privileges = {k for k in c.schema_privileges if k[0] != name}
+        return []
+
+    def _create_database(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
+        self._outside_transaction(m, "DATABASE")
+        name = self._name(m["database"])
+        if name in self._catalog.external_databases:
+            raise RedshiftError("42P04", f'database "{name}" already exists')
+        self._catalog.external_databases[name] = unquote_literal(m["arn"])
+        return []
+
+    def _drop_database(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
+        self._outside_transaction(m, "DATABASE")
+        c = self._catalog
+        name = self._name(m["database"])
+        if name not in c.external_databases:
+            raise RedshiftError("3D000", f'database "{name}" does not exist')
+        del c.external_databases[name]
+        c.database_privileges = {k for k in c.database_privileges if k[0] != name}
+        return []
+
+    def _database_privilege(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
+        database = self._name(m["database"])
+        if database not in self._catalog.external_databases:
+            raise RedshiftError("3D000", f'database "{database}" does not exist')
+        key = (database, m["privilege"], self._grantee(m))
+        self._privilege(m, self._catalog.database_privileges, key, "database privilege")
+        return []
+
+    def _outside_transaction(self, m: re.Match[str], what: str = "IDENTITY PROVIDER") -> None:
         if self._in_transaction:
             verb = m.group(0).split(" ", 1)[0]
-            raise RedshiftError("25001", f"{verb} IDENTITY PROVIDER cannot run inside a transaction block")
+            raise RedshiftError("25001", f"{verb} {what} cannot run inside a transaction block")
 
     def _parameters(self, m: re.Match[str]) -> dict[str, object] | None:
         if m["parameters"] is None:
@@ -769,9 +856,10 @@ class FakeRedshift:
 
 def differences(actual: AccessState, desired: AccessState) -> list[str]:
     """Where `actual` (read from the fake) differs from `desired`: keys per kind, and the attributes of
-    RLS tables and masking attachments. Empty when they match."""
+    RLS tables and masking attachments. Empty when they match. Kinds no view shows (grants to RLS policies)
+    are not in `actual`: check them with `FakeRedshift.lookup_grants`."""
     problems: list[str] = []
-    for kind in TYPE_BY_KIND:
+    for kind in (k for k in TYPE_BY_KIND if k not in LEDGER_ONLY_KINDS):
         have, want = set(actual.of_kind(kind)), set(desired.of_kind(kind))
         problems += [f"missing {kind} {k}" for k in sorted(want - have)]
         problems += [f"unexpected {kind} {k}" for k in sorted(have - want)]

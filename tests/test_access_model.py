@@ -58,7 +58,7 @@ def test_demo_compiles_with_its_environment() -> None:
     (lambda d: d["rls"]["policies"][0].update(using="timezone = 'x'; DROP TABLE t"), "rls.policies[0].using",
      "';' is not allowed"),
     (lambda d: d["rls"]["policies"][0].update(using="timezone IN (SELECT tz FROM t)"), "rls.policies[0].using",
-     "subqueries"),
+     "a lookup subquery reads one table named schema.table"),
     (lambda d: d["rls"]["policies"][1].update(name="EU_Region_Filter"), "rls.policies[1].name",
      "duplicate RLS policy"),
     (lambda d: d["rls"]["policies"][0]["with"].update(timezone="VARCHAR(50); --"), "rls.policies[0].with.timezone",

@@ -23,7 +23,7 @@ from redshift_idc.config import (
 from redshift_idc.deployer_policy import uncovered_types
 from tests.conftest import Synthesized, only_resource, synthesize
 
-SAMPLES = ["dev", "prod"]
+SAMPLES = ["dev", "prod", "sample-lakehouse"]
 DEMO: dict[str, Any] = yaml.safe_load((CONFIG_DIR / "demo.yaml").read_text(encoding="utf-8"))
 
 

@@ -101,7 +101,9 @@ CASES: list[tuple[str, Edit, str, str]] = [
     ("YAML syntax error", append(A, "\nfoo: [unclosed\n"), A, "not valid YAML: while parsing a flow sequence"),
     # --- further malformed inputs
     ("== in a policy", policy(1, "timezone == 'x'"), A, "'==' is not an SQL operator"),
-    ("subquery in a policy", policy(1, "timezone IN (SELECT tz FROM t)"), A, "subqueries"),
+    ("subquery in a policy", policy(1, "timezone IN (SELECT tz FROM t)"), A, "a lookup subquery reads one table"),
+    ("lookup of an undeclared table", policy(1, "timezone IN (SELECT tz FROM s.t)"), A,
+     "the lookup table s.t is not declared"),
     ("comment in a policy", policy(1, "timezone = 'x' -- sneaky"), A, "comments are not allowed"),
     ("statement after a policy", policy(1, "timezone = 'x'; DROP TABLE t"), A, "';' is not allowed"),
     ("adjacent literals", policy(1, "timezone = 'a' 'b'"), A, "two string literals side by side"),

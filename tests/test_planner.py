@@ -16,14 +16,19 @@ import pytest
 from bench.scale_models import large_model
 from redshift_idc.runtime import planner as planner_module
 from redshift_idc.runtime.access_state import (
+    LEDGER_ONLY_KINDS,
     TYPE_BY_KIND,
     AccessObject,
     AccessState,
     ColumnPrivilege,
+    DatabasePrivilege,
+    ExternalDatabase,
+    ExternalSchema,
     IdentityProvider,
     MaskingAttachment,
     MaskingPolicy,
     RlsAttachment,
+    RlsLookupGrant,
     RlsPolicy,
     RlsTable,
     Role,
@@ -70,10 +75,15 @@ def base_objects() -> list[AccessObject]:
         RlsAttachment(REGION.name, "sales", "orders", "analyst"),
         RlsAttachment(REGION.name, "sales", "orders", "auditor"),
         RlsTable("sales", "orders", "AND"),
+        RlsLookupGrant("sales", "entitlements", REGION.name),
         MASK_EMAIL,
         MaskingAttachment(MASK_EMAIL.name, "sales", "customers", ("email",), "analyst", (), 10),
         MaskingAttachment(MASK_EMAIL.name, "sales", "customers", ("email",), "auditor", (), 10),
         IDP,
+        ExternalDatabase("shared sales", "arn:aws:redshift:us-east-1:111111111111:datashare:"
+                                         "01234567-89ab-cdef-0123-456789abcdef/sales_share"),
+        DatabasePrivilege("shared sales", "USAGE", "analyst"),
+        ExternalSchema("lake", "lf_sales", "111111111111"),
     ]
 
 
@@ -360,10 +370,15 @@ def test_changed_with_columns_rebuilds_the_policy(policy: RlsPolicy | MaskingPol
     changed = dataclasses.replace(policy, columns=((policy.columns[0][0], "VARCHAR(100)"),))
     desired = state_of([changed if i == policy else i for i in base_objects()])
     planned = converge(fake, desired)
-    attachments = sorted((i for i in base_objects() if getattr(i, "policy", None) == policy.name),
-                         key=lambda i: i.key())
-    assert planned.sql == [*(remove_sql(a) for a in attachments), remove_sql(policy), create_sql(changed),
+    related = [i for i in base_objects() if getattr(i, "policy", None) == policy.name]
+    attachments = sorted((i for i in related if not isinstance(i, RlsLookupGrant)), key=lambda i: i.key())
+    lookups = sorted((i for i in related if isinstance(i, RlsLookupGrant)), key=lambda i: i.key())
+    assert bool(lookups) == isinstance(policy, RlsPolicy)
+    # detach -> revoke its lookup tables -> drop -> create -> grant them again -> attach, in one batch
+    assert planned.sql == [*(remove_sql(a) for a in attachments), *(remove_sql(g) for g in lookups),
+                           remove_sql(policy), create_sql(changed), *(create_sql(g) for g in lookups),
                            *(create_sql(a) for a in attachments)]
+    assert fake.lookup_grants == {("sales", "entitlements", "region only")}
     assert fake.policy_text(policy.KIND, policy.name)[0] == changed.columns
     assert_in_sync(fake, desired)
 
@@ -477,7 +492,8 @@ def test_unmanaged_objects_are_left_alone_and_pruned_on_request() -> None:
     for sql in HAND_MADE:
         fake.execute(sql)
     with_hand_made = fake.state()
-    assert len(with_hand_made) == len(BASE) + 12
+    viewable = [i for i in BASE if i.KIND not in LEDGER_ONLY_KINDS]  # no view shows grants to RLS policies
+    assert len(with_hand_made) == len(viewable) + 12
     planned = plan_for(fake, BASE)
     assert planned.statements == [] and planned.adopt == []
     pruned = converge(fake, BASE, prune=True)

@@ -21,6 +21,7 @@ from sqlfluff.core import Linter
 
 from redshift_idc.runtime.access_state import (
     COLUMN_PRIVILEGES,
+    DATABASE_PRIVILEGES,
     OBJECT_TYPES,
     PUBLIC_GRANTEE,
     SCHEMA_PRIVILEGES,
@@ -28,11 +29,15 @@ from redshift_idc.runtime.access_state import (
     TABLE_PRIVILEGES,
     AccessObject,
     ColumnPrivilege,
+    DatabasePrivilege,
+    ExternalDatabase,
+    ExternalSchema,
     IdentityProvider,
     LedgerEntry,
     MaskingAttachment,
     MaskingPolicy,
     RlsAttachment,
+    RlsLookupGrant,
     RlsPolicy,
     RlsTable,
     Role,
@@ -59,6 +64,7 @@ from redshift_idc.sql_expression import check_expression
 ROLE = 'AWSIDC:amer sales "x"'  # space, double quote, colon
 PARENT_ROLE = "AWSIDC:corp\\o'neil — lecture"  # backslash, single quote, non-ASCII dash
 SCHEMA = "ventes_été"
+DATABASE = 'partage "ventes" été'
 TABLE = 'commandes "2024" été'
 COLUMN = "montant total"
 SSN = "numéro sécu"
@@ -103,6 +109,12 @@ def _objects() -> list[tuple[str, AccessObject]]:
         ("rls_policy:with", RlsPolicy(RLS_POLICY, RLS_COLUMNS, RLS_USING)),
         ("rls_policy:without_with", RlsPolicy(RLS_OPEN_POLICY, (), "true")),
         ("rls_attachment", RlsAttachment(RLS_POLICY, SCHEMA, TABLE, ROLE)),
+        ("rls_lookup_grant", RlsLookupGrant(SCHEMA, TABLE, RLS_POLICY)),
+        *((f"database_privilege:{p}", DatabasePrivilege(DATABASE, p, ROLE)) for p in DATABASE_PRIVILEGES),
+        ("database_privilege:public", DatabasePrivilege(DATABASE, "USAGE", PUBLIC_GRANTEE)),
+        ("external_schema", ExternalSchema(SCHEMA, "lf base d'été", "111111111111")),
+        ("external_schema:no_catalog_id", ExternalSchema(SCHEMA, "lf_db")),
+        ("external_database", ExternalDatabase(DATABASE, "arn:aws:glue:us-east-1:111111111111:database/d'été")),
         *((f"rls_table:{c}", RlsTable(SCHEMA, TABLE, c)) for c in ("AND", "or")),
         ("masking_policy:conditional", MaskingPolicy(MASKING_POLICY, MASKING_COLUMNS, MASKING_USING)),
         ("masking_policy:simple", MaskingPolicy(MASKING_SIMPLE_POLICY, MASKING_SIMPLE_COLUMNS, MASKING_SIMPLE_USING)),
@@ -198,6 +210,15 @@ SQLFLUFF_GAPS: dict[str, re.Pattern[str]] = {
     # r_ALTER_RLS_POLICY: sqlfluff has CREATE/ATTACH/DETACH/DROP RLS POLICY, and ALTER MASKING POLICY,
     # but no ALTER RLS POLICY.
     "alter_rls_policy_using": re.compile(rf"ALTER RLS POLICY {IDENT} USING \((?P<predicate>(?s:.+))\)"),
+    # r_GRANT/r_REVOKE `SELECT ON [ TABLE ] t TO { RLS | MASKING } POLICY p` [D24][D25]: sqlfluff's GRANT
+    # takes roles, users and groups as grantees, not policies.
+    "grant_lookup_to_rls_policy": re.compile(rf"GRANT SELECT ON TABLE {QUALIFIED} TO RLS POLICY {IDENT}"),
+    "revoke_lookup_from_rls_policy": re.compile(
+        rf"REVOKE SELECT ON TABLE {QUALIFIED} FROM RLS POLICY {IDENT}"),  # noqa: S608 (a pattern, not a query)
+    # r_CREATE_EXTERNAL_SCHEMA: `FROM DATA CATALOG DATABASE '...' [ ... ] [ CATALOG_ID '<account>' ]`;
+    # sqlfluff's grammar stops before CATALOG_ID (seed 000 gives it, with no IAM_ROLE).
+    "create_external_schema_catalog_id": re.compile(
+        rf"CREATE EXTERNAL SCHEMA {IDENT} FROM DATA CATALOG DATABASE {LIT} CATALOG_ID '\d{{12}}'"),
     # r_ALTER_TABLE: `ROW LEVEL SECURITY { ON | OFF } [ CONJUNCTION TYPE { AND | OR } ]` is not in
     # sqlfluff's ALTER TABLE actions.
     "rls_on": re.compile(rf"ALTER TABLE {QUALIFIED} ROW LEVEL SECURITY ON CONJUNCTION TYPE (?:AND|OR)"),

@@ -182,6 +182,20 @@ class RlsAttachment(AccessObject):
 
 
 @dataclass(frozen=True)
+class RlsLookupGrant(AccessObject):
+    """`GRANT SELECT ON lookup TO RLS POLICY policy`: what a policy with a lookup subquery reads [3.4]. No
+    catalog view shows these grants [2.16], so the reconciler knows them from its ledger alone."""
+
+    KIND: ClassVar[str] = "rls_lookup_grant"
+    schema: str
+    table: str
+    policy: str
+
+    def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
+        return (fold(self.schema, case_sensitive), fold(self.table, case_sensitive), fold(self.policy, case_sensitive))
+
+
+@dataclass(frozen=True)
 class RlsTable(AccessObject):
     """A relation with `ROW LEVEL SECURITY ON` and its conjunction type."""
 
@@ -266,6 +280,56 @@ class IdentityProvider(AccessObject):
         return ";".join(f"{part}={_digest(values[part])[:12]}" for part in IDENTITY_PROVIDER_PARTS)
 
 
+DATABASE_PRIVILEGES: tuple[str, ...] = ("USAGE", "CREATE", "TEMP")
+
+
+@dataclass(frozen=True)
+class ExternalSchema(AccessObject):
+    """`CREATE EXTERNAL SCHEMA name FROM DATA CATALOG DATABASE '...' [CATALOG_ID '...']`, with no IAM role:
+    IAM Identity Center governs the data lake's access (seed 000). Its definition is compared with the
+    ledger's fingerprint: the catalog keeps the catalog id in an options blob we do not parse."""
+
+    KIND: ClassVar[str] = "external_schema"
+    name: str
+    catalog_database: str = ""
+    catalog_id: str = ""
+
+    def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
+        return (fold(self.name, case_sensitive),)
+
+    def fingerprint(self, case_sensitive: bool = False) -> str:
+        return _digest(f"{self.catalog_database}\n{self.catalog_id}")
+
+
+@dataclass(frozen=True)
+class ExternalDatabase(AccessObject):
+    """`CREATE DATABASE name FROM ARN '...' WITH NO DATA CATALOG SCHEMA`: a datashare or Glue database reached
+    through IAM Identity Center, with no IAM role (seed 000)."""
+
+    KIND: ClassVar[str] = "external_database"
+    name: str
+    arn: str = ""
+
+    def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
+        return (fold(self.name, case_sensitive),)
+
+    def fingerprint(self, case_sensitive: bool = False) -> str:
+        return _digest(self.arn)
+
+
+@dataclass(frozen=True)
+class DatabasePrivilege(AccessObject):
+    """`GRANT USAGE ON DATABASE db TO ...`: what lets IdC groups query a datashare's database (seed 000)."""
+
+    KIND: ClassVar[str] = "database_privilege"
+    database: str
+    privilege: str
+    grantee: str
+
+    def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
+        return (fold(self.database, case_sensitive), self.privilege, fold(self.grantee, case_sensitive))
+
+
 def fingerprint_parts(fingerprint: str) -> dict[str, str]:
     """`{part: digest}` of an identity provider fingerprint ({} when it is not one)."""
     parts = dict(item.partition("=")[::2] for item in fingerprint.split(";") if "=" in item)
@@ -281,8 +345,11 @@ def identity_provider_secret_arns(state: AccessState) -> tuple[str, ...]:
 
 OBJECT_TYPES: tuple[type[AccessObject], ...] = (
     Role, RoleGrant, SchemaPrivilege, TablePrivilege, ScopedTablePrivilege, ColumnPrivilege, SystemPrivilege,
-    RlsPolicy, RlsAttachment, RlsTable, MaskingPolicy, MaskingAttachment, IdentityProvider,
+    RlsPolicy, RlsLookupGrant, RlsAttachment, RlsTable, MaskingPolicy, MaskingAttachment, IdentityProvider,
+    ExternalSchema, ExternalDatabase, DatabasePrivilege,
 )
+# Kinds no catalog view shows: their current state is what the ledger recorded (see planner.with_recorded).
+LEDGER_ONLY_KINDS: frozenset[str] = frozenset({RlsLookupGrant.KIND})
 TYPE_BY_KIND: dict[str, type[AccessObject]] = {t.KIND: t for t in OBJECT_TYPES}
 
 

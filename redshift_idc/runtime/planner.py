@@ -5,8 +5,9 @@ Rules it keeps (REDSHIFT_REFERENCE.md section 8):
   `prune` is on; it never touches system (`sys:`, `ds:`) roles.
 - Removal runs before creation, in an order Redshift accepts: masking detach -> masking drop ->
   RLS off -> RLS detach -> RLS drop -> revokes -> role grants revoked -> DROP ROLE; then CREATE ROLE
-  -> role grants -> schema/table/column grants -> RLS policies -> attach -> RLS ON (last, or users
-  briefly see no rows) -> masking -> IGNORE RLS.
+  -> role grants -> schema/table/column grants -> RLS policies -> their lookup tables granted to them ->
+  attach -> RLS ON (last, or users briefly see no rows) -> masking -> IGNORE RLS. Grants to RLS policies have
+  no catalog view: the ledger is their current state (`with_recorded`).
 - A role being dropped first loses every privilege the catalog shows for it (DROP ROLE fails while
   any is left), and every policy attachment.
 - Policy definitions are compared by fingerprint with the ledger, never with the catalog's rewritten
@@ -20,6 +21,10 @@ Rules it keeps (REDSHIFT_REFERENCE.md section 8):
 - PUBLIC (every user) may be the grantee of object grants and policy attachments: rendered as the keyword,
   and, like identity providers, removed only when the ledger says we granted it, even with `prune`.
 - Output is deterministic: phases in order, objects sorted by key within a phase.
+- Adopting what `import` wrote: given `definitions` (policies and identity providers as the catalog itself
+  shows them, which `snapshot` reads and the reconciler's batch does not), an object not in the ledger whose
+  catalog definition is exactly the model's is adopted instead of rebuilt or altered. Without them nothing
+  can vouch for its definition, so it is rebuilt (policies) or set again (identity providers), as before.
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ from typing import Any
 
 from redshift_idc.runtime.access_state import (
     COLUMN_PRIVILEGES,
+    DATABASE_PRIVILEGES,
     IDENTITY_PROVIDER_TYPES,
+    LEDGER_ONLY_KINDS,
     PUBLIC_GRANTEE,
     SCHEMA_PRIVILEGES,
     SYSTEM_PRIVILEGES,
@@ -42,11 +49,15 @@ from redshift_idc.runtime.access_state import (
     AccessObject,
     AccessState,
     ColumnPrivilege,
+    DatabasePrivilege,
+    ExternalDatabase,
+    ExternalSchema,
     IdentityProvider,
     LedgerEntry,
     MaskingAttachment,
     MaskingPolicy,
     RlsAttachment,
+    RlsLookupGrant,
     RlsPolicy,
     RlsTable,
     Role,
@@ -120,7 +131,7 @@ def _columns_clause(columns: Iterable[tuple[str, str]]) -> str:
 
 _KNOWN_PRIVILEGES: dict[type[AccessObject], tuple[str, ...]] = {
     SchemaPrivilege: SCHEMA_PRIVILEGES, TablePrivilege: TABLE_PRIVILEGES, ScopedTablePrivilege: TABLE_PRIVILEGES,
-    ColumnPrivilege: COLUMN_PRIVILEGES, SystemPrivilege: SYSTEM_PRIVILEGES,
+    ColumnPrivilege: COLUMN_PRIVILEGES, SystemPrivilege: SYSTEM_PRIVILEGES, DatabasePrivilege: DATABASE_PRIVILEGES,
 }
 
 
@@ -157,12 +168,24 @@ def create_sql(item: AccessObject) -> str:
                 f"{quote_qualified(item.schema, item.table)} TO {_role(item.grantee)}")
     if isinstance(item, SystemPrivilege):
         return f"GRANT {item.privilege} TO {_role(item.grantee)}"
+    if isinstance(item, DatabasePrivilege):
+        return f"GRANT {item.privilege} ON DATABASE {quote_ident(item.database)} TO {_role(item.grantee)}"
+    if isinstance(item, ExternalSchema):
+        catalog_id = f" CATALOG_ID {quote_literal(item.catalog_id)}" if item.catalog_id else ""
+        return (f"CREATE EXTERNAL SCHEMA {quote_ident(item.name)} FROM DATA CATALOG DATABASE "
+                f"{quote_literal(item.catalog_database)}{catalog_id}")
+    if isinstance(item, ExternalDatabase):
+        return (f"CREATE DATABASE {quote_ident(item.name)} FROM ARN {quote_literal(item.arn)} "
+                "WITH NO DATA CATALOG SCHEMA")
     if isinstance(item, RlsPolicy):
         with_clause = f" WITH ({_columns_clause(item.columns)})" if item.columns else ""
         return f"CREATE RLS POLICY {quote_ident(item.name)}{with_clause} USING ({item.using})"
     if isinstance(item, RlsAttachment):
         return (f"ATTACH RLS POLICY {quote_ident(item.policy)} ON {quote_qualified(item.schema, item.table)} "
                 f"TO {_role(item.grantee)}")
+    if isinstance(item, RlsLookupGrant):
+        return (f"GRANT SELECT ON TABLE {quote_qualified(item.schema, item.table)} TO RLS POLICY "
+                f"{quote_ident(item.policy)}")
     if isinstance(item, RlsTable):
         return (f"ALTER TABLE {quote_qualified(item.schema, item.table)} ROW LEVEL SECURITY ON "
                 f"CONJUNCTION TYPE {item.conjunction.upper()}")
@@ -198,11 +221,20 @@ def remove_sql(item: AccessObject) -> str:
                 f"{quote_qualified(item.schema, item.table)} FROM {_role(item.grantee)}")
     if isinstance(item, SystemPrivilege):
         return f"REVOKE {item.privilege} FROM {_role(item.grantee)}"
+    if isinstance(item, DatabasePrivilege):
+        return f"REVOKE {item.privilege} ON DATABASE {quote_ident(item.database)} FROM {_role(item.grantee)}"
+    if isinstance(item, ExternalSchema):
+        return f"DROP SCHEMA {quote_ident(item.name)}"  # the reference only: the catalog database stays
+    if isinstance(item, ExternalDatabase):
+        return f"DROP DATABASE {quote_ident(item.name)}"
     if isinstance(item, RlsPolicy):
         return f"DROP RLS POLICY {quote_ident(item.name)}"
     if isinstance(item, RlsAttachment):
         return (f"DETACH RLS POLICY {quote_ident(item.policy)} ON {quote_qualified(item.schema, item.table)} "
                 f"FROM {_role(item.grantee)}")
+    if isinstance(item, RlsLookupGrant):
+        return (f"REVOKE SELECT ON TABLE {quote_qualified(item.schema, item.table)} FROM RLS POLICY "
+                f"{quote_ident(item.policy)}")
     if isinstance(item, RlsTable):
         return f"ALTER TABLE {quote_qualified(item.schema, item.table)} ROW LEVEL SECURITY OFF"
     if isinstance(item, MaskingPolicy):
@@ -293,28 +325,36 @@ def drop_identity_provider_sql(item: IdentityProvider, cascade: bool = False) ->
 
 REMOVE_PHASE: dict[str, int] = {
     MaskingAttachment.KIND: 10, MaskingPolicy.KIND: 11,
-    RlsTable.KIND: 20, RlsAttachment.KIND: 21, RlsPolicy.KIND: 22,
+    RlsTable.KIND: 20, RlsAttachment.KIND: 21, RlsLookupGrant.KIND: 22, RlsPolicy.KIND: 23,
     SystemPrivilege.KIND: 30, ColumnPrivilege.KIND: 31, TablePrivilege.KIND: 32, ScopedTablePrivilege.KIND: 33,
-    SchemaPrivilege.KIND: 34, RoleGrant.KIND: 40, Role.KIND: 41,
+    SchemaPrivilege.KIND: 34, DatabasePrivilege.KIND: 35, RoleGrant.KIND: 40, Role.KIND: 41,
 }
 CREATE_PHASE: dict[str, int] = {
-    Role.KIND: 50, RoleGrant.KIND: 51, SchemaPrivilege.KIND: 60, ScopedTablePrivilege.KIND: 61,
-    TablePrivilege.KIND: 62, ColumnPrivilege.KIND: 63, RlsPolicy.KIND: 70, RlsAttachment.KIND: 71,
-    RlsTable.KIND: 72, MaskingPolicy.KIND: 80, MaskingAttachment.KIND: 81, SystemPrivilege.KIND: 90,
+    Role.KIND: 50, RoleGrant.KIND: 51, DatabasePrivilege.KIND: 59, SchemaPrivilege.KIND: 60,
+    ScopedTablePrivilege.KIND: 61,
+    TablePrivilege.KIND: 62, ColumnPrivilege.KIND: 63, RlsPolicy.KIND: 70, RlsLookupGrant.KIND: 71,
+    RlsAttachment.KIND: 72, RlsTable.KIND: 73, MaskingPolicy.KIND: 80, MaskingAttachment.KIND: 81,
+    SystemPrivilege.KIND: 90,
 }
 ALTER_USING_PHASE = {RlsPolicy.KIND: 70, MaskingPolicy.KIND: 80}
 # Identity provider statements run alone, outside any transaction: create/alter (and a replacement's
 # drop) before every batch, drops after every batch.
 IDENTITY_PROVIDER_PHASE = 1
 IDENTITY_PROVIDER_DROP_PHASE = 99
+# External schemas and databases from an ARN run alone too (CREATE/DROP DATABASE cannot run in a transaction
+# block [0.2]; the external schema with them, to be safe): created before the batches that grant on them,
+# dropped after the batches that revoke.
+EXTERNAL_KINDS = (ExternalDatabase.KIND, ExternalSchema.KIND)
 # Policy attachments detached only to be attached again (a rebuilt policy's, a masking attachment's new
 # priority or inputs) and the rebuilt policies: detach -> drop -> create -> attach as one contiguous run
 # that `ledger.batches` keeps in one transaction, so no commit leaves a column unmasked or an AND-ed RLS
 # restriction missing.
-SWAP_PHASE: dict[str, int] = {RlsAttachment.KIND: 69, RlsPolicy.KIND: 69,
+SWAP_PHASE: dict[str, int] = {RlsAttachment.KIND: 69, RlsLookupGrant.KIND: 69, RlsPolicy.KIND: 69,
                               MaskingAttachment.KIND: 79, MaskingPolicy.KIND: 79}
 SWAP_PHASES = frozenset(SWAP_PHASE.values())
-_SWAP_STEP = {(RlsAttachment.KIND, False): "0", (RlsPolicy.KIND, False): "1", (RlsPolicy.KIND, True): "2",
+# detach -> revoke lookups -> drop -> create -> grant lookups -> attach
+_SWAP_STEP = {(RlsAttachment.KIND, False): "0", (RlsLookupGrant.KIND, False): "05", (RlsPolicy.KIND, False): "1",
+              (RlsPolicy.KIND, True): "2", (RlsLookupGrant.KIND, True): "25",
               (RlsAttachment.KIND, True): "3", (MaskingAttachment.KIND, False): "0",
               (MaskingPolicy.KIND, False): "1", (MaskingPolicy.KIND, True): "2", (MaskingAttachment.KIND, True): "3"}
 
@@ -341,7 +381,8 @@ def is_system_role(name: str) -> bool:
 
 class _Planner:
     def __init__(self, desired: AccessState, current: AccessState, ledger: Ledger, prune: bool,
-                 identity_provider_drop_cascade: bool = False) -> None:
+                 identity_provider_drop_cascade: bool = False, definitions: AccessState | None = None) -> None:
+        self.definitions = definitions
         self.desired = desired
         self.current = current
         self.ledger = ledger
@@ -366,6 +407,10 @@ class _Planner:
             for item in self._sorted.get(kind, ()):
                 assert isinstance(item, RlsAttachment | MaskingAttachment)
                 self._attached.setdefault((kind, self._fold(item.policy)), []).append(item)
+        self._lookups: dict[str, list[AccessObject]] = {}
+        for item in self._sorted.get(RlsLookupGrant.KIND, ()):
+            assert isinstance(item, RlsLookupGrant)
+            self._lookups.setdefault(self._fold(item.policy), []).append(item)
 
     # -- helpers
 
@@ -381,6 +426,22 @@ class _Planner:
 
     def _entry(self, item: AccessObject, key: tuple[str, ...] | None = None) -> LedgerEntry:
         return LedgerEntry(item.KIND, key if key is not None else self._key(item), item.fingerprint(self.cs))
+
+    def _verified(self, wanted: AccessObject, key: tuple[str, ...]) -> bool:
+        """Whether the catalog's own definition of an object the ledger does not know is the model's: a
+        policy's WITH columns and USING text (`import` writes them as Redshift returns them), a provider's
+        type, namespace, non-secret PARAMETERS and ENABLE. What the catalog never shows (a provider's secret,
+        IAM role, application ARN, AUTO_CREATE_ROLES) is taken as the model says: adopting keeps the
+        warehouse as it is, where setting those again could only put a guess in place."""
+        seen = self.definitions.get(wanted.KIND, key) if self.definitions is not None else None
+        if isinstance(wanted, RlsPolicy | MaskingPolicy):
+            return (isinstance(seen, type(wanted)) and bool(seen.using)
+                    and seen.fingerprint(self.cs) == wanted.fingerprint(self.cs))
+        if isinstance(wanted, IdentityProvider) and isinstance(seen, IdentityProvider):
+            return (seen.type.lower() == wanted.type.lower() and seen.namespace == wanted.namespace
+                    and seen.parameters == wanted.parameters and seen.enabled is not None
+                    and seen.enabled == wanted.enabled)
+        return False
 
     def _managed(self, item: AccessObject, key: tuple[str, ...] | None = None) -> bool:
         return (item.KIND, key if key is not None else self._key(item)) in self.ledger
@@ -463,8 +524,12 @@ class _Planner:
                 new = wanted.fingerprint(self.cs)
                 if recorded is not None and recorded.split(";")[0] == new.split(";")[0]:
                     continue  # same WITH: at most an ALTER ... USING below
+                if recorded is None and self._verified(wanted, key):
+                    continue  # the catalog shows it exactly as declared: adopted below
                 for attachment in self._attached.get((attachment_kind, key[0]), ()):
                     self._remove(attachment, swap=True)
+                for grant in self._lookups.get(key[0], ()):
+                    self._remove(grant, swap=True)  # the dropped policy loses its grants
                 self._remove(self.current.of_kind(policy_type.KIND)[key], swap=True)
                 rebuilt.add((policy_type.KIND, key))
 
@@ -477,7 +542,12 @@ class _Planner:
                     continue
                 for attachment in self._attached.get((attachment_kind, key[0]), ()):
                     self._remove(attachment)
+                for grant in self._lookups.get(key[0], ()) if policy_kind == RlsPolicy.KIND else ():
+                    self._remove(grant)
                 self._remove(policy)
+
+        # 3b. External schemas and databases (alone, outside the batches); a replaced one takes its grants along.
+        self._external_objects()
 
         # 4. Everything else that is managed (or pruned) and no longer desired, or whose attributes
         #    changed in a way only detach/attach can express (masking input columns and priority).
@@ -519,6 +589,9 @@ class _Planner:
             return
         recorded = self.ledger.get((kind, key))
         if isinstance(wanted, RlsPolicy | MaskingPolicy):
+            if recorded is None and self._verified(wanted, key):
+                self.adopt.append(self._entry(wanted))
+                return
             if recorded != wanted.fingerprint(self.cs):
                 # Same WITH (else it was rebuilt above): the predicate alone changed.
                 self.statements.append(Statement(
@@ -533,6 +606,48 @@ class _Planner:
         if recorded is None:
             self.adopt.append(self._entry(wanted))
 
+
+    # -- external schemas and databases
+
+    def _alone(self, phase: int, item: AccessObject, step: str, sql: str, *, add: bool) -> Statement:
+        entry = self._entry(item)
+        managed = self._managed(item)
+        return Statement(phase=phase, sort_key=(item.KIND, *self._key(item), step), sql=sql, transactional=False,
+                         ledger_add=(entry,) if add else (), ledger_remove=(entry,) if managed else ())
+
+    def _external_objects(self) -> None:
+        """Created when neither the catalog nor the ledger has them; replaced (drop, create) when the ledger's
+        fingerprint differs; dropped only when the ledger says we made them (never pruned: a datashare
+        database or external schema someone else made is theirs). Which views list databases made FROM
+        ARN is unconfirmed, so a ledger row counts as present too: a database we made is never made twice,
+        and one no view shows is never dropped (its ledger row is forgotten once the model drops it)."""
+        for kind in EXTERNAL_KINDS:
+            for key, wanted in sorted(self.desired.of_kind(kind).items()):
+                present = self.current.get(kind, key)
+                recorded = self.ledger.get((kind, key))
+                if present is None and recorded is None:
+                    self.statements.append(self._alone(IDENTITY_PROVIDER_PHASE, wanted, "1", create_sql(wanted),
+                                                       add=True))
+                elif recorded is None:
+                    self.adopt.append(self._entry(wanted))
+                elif recorded != wanted.fingerprint(self.cs):
+                    existing = present or wanted
+                    self.statements.append(self._alone(IDENTITY_PROVIDER_PHASE, existing, "0", remove_sql(existing),
+                                                       add=False))
+                    self.statements.append(self._alone(IDENTITY_PROVIDER_PHASE, wanted, "1", create_sql(wanted),
+                                                       add=True))
+                    self._regrant_on(kind, key[0])
+            for key, present in sorted(self.current.of_kind(kind).items()):
+                if key not in self.desired.of_kind(kind) and self._managed(present, key):
+                    self.statements.append(self._alone(IDENTITY_PROVIDER_DROP_PHASE, present, "1",
+                                                       remove_sql(present), add=False))
+
+    def _regrant_on(self, kind: str, name: str) -> None:
+        """A dropped and re-created external object lost its grants: the create phase grants them again."""
+        dependent = DatabasePrivilege.KIND if kind == ExternalDatabase.KIND else SchemaPrivilege.KIND
+        for item in self._current_items(dependent):
+            if self._key(item)[0] == name:
+                self.removed.add((dependent, self._key(item)))
 
     # -- identity providers
 
@@ -574,6 +689,9 @@ class _Planner:
                 self.statements += [dataclasses.replace(made[0], ledger_add=new, ledger_remove=old), *made[1:]]
                 continue
             assert isinstance(existing, IdentityProvider)
+            if recorded is None and self._verified(wanted, key):
+                self.adopt.append(self._entry(wanted))
+                continue
             statements = self._idp_changes(wanted, existing, recorded)
             if statements:
                 # The ledger row changes with the CREATE of a replacement, else with the last ALTER.
@@ -625,18 +743,36 @@ class _Planner:
         return statements
 
 
+def with_recorded(current: AccessState, ledger: Ledger) -> AccessState:
+    """`current` plus the objects no catalog view shows (grants to RLS policies) that the ledger recorded, as
+    long as what they hang on still exists: a lookup grant lives as long as its policy (DROP RLS POLICY takes
+    it along, so a policy dropped by hand leaves no grant behind to revoke)."""
+    recorded = [(kind, key) for kind, key in ledger if kind in LEDGER_ONLY_KINDS]
+    if not recorded:
+        return current
+    result = AccessState.of(current, current.case_sensitive)
+    policies = current.of_kind(RlsPolicy.KIND)
+    for kind, key in sorted(recorded):
+        if kind == RlsLookupGrant.KIND and len(key) == 3 and (key[2],) in policies:
+            result.add(RlsLookupGrant(*key))
+    return result
+
+
 def plan(desired: AccessState, current: AccessState, ledger: Ledger | None = None, *, prune: bool = False,
-         identity_provider_drop_cascade: bool = False) -> Plan:
-    """The statements that take `current` to `desired`, in an order Redshift accepts."""
+         identity_provider_drop_cascade: bool = False, definitions: AccessState | None = None) -> Plan:
+    """The statements that take `current` to `desired`, in an order Redshift accepts. `definitions`: the
+    catalog's own policy and identity provider definitions, when read (`snapshot`; see `_verified`)."""
     if desired.case_sensitive != current.case_sensitive:
         raise ValueError("desired and current state must fold names the same way")
+    current = with_recorded(current, ledger or {})
     # A large plan allocates a few hundred thousand objects, none of them in a reference cycle, next to
     # the states it reads: the cyclic collector would rescan all of them again and again (the larger the
     # catalog, the more), while reference counting frees everything anyway. It is paused, then restored.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _Planner(desired, current, dict(ledger or {}), prune, identity_provider_drop_cascade).run()
+        return _Planner(desired, current, dict(ledger or {}), prune, identity_provider_drop_cascade,
+                        definitions).run()
     finally:
         if collecting:
             gc.enable()

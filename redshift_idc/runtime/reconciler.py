@@ -217,6 +217,11 @@ class Reconciler:
 
     def read(self) -> Snapshot:
         """Submit one read batch (one snapshot), wait for it, fetch its rows."""
+        return parse_snapshot(self.read_rows(), self.request.desired.case_sensitive)
+
+    def read_rows(self) -> dict[str, Sequence[tuple[Any, ...]]]:
+        """`read`, unparsed: each query's rows by name (queries that returned no rows are absent). What
+        `snapshot` writes down, so `import` and `plan --snapshot` see the catalog exactly as `read` does."""
         self._check_time("read the current state")
         self.reads += 1
         digest = hashlib.sha256(f"{self.request.token}:{self.invocation_id}:{self.reads}".encode()).hexdigest()
@@ -227,21 +232,26 @@ class Reconciler:
             index, sql, error = self.api.failure(description)
             if description.get("_stuck") and self.stuck < MAX_STUCK_RETRIES:
                 self.stuck += 1
-                return self.read()
+                return self.read_rows()
             if is_transient(error) and self.failures < MAX_TRANSIENT_RETRIES:
                 self.failures += 1
                 self.log(f"reading the current state failed transiently, reading again: {redact_literals(error)}")
-                return self.read()
+                return self.read_rows()
             raise ReconcileError(f"reading the current state failed at statement {index}: {sql} -- {error}")
-        return self._snapshot(description)
+        return self._rows(description)
 
     def read_now(self, sleep: Callable[[float], None], timeout_seconds: float = 300.0) -> Snapshot:
         """One read outside CloudFormation (`plan --live`, drift): waits with `sleep`, gives up after
         `timeout_seconds`."""
+        return parse_snapshot(self.read_rows_now(sleep, timeout_seconds), self.request.desired.case_sensitive)
+
+    def read_rows_now(self, sleep: Callable[[float], None], timeout_seconds: float = 300.0,
+                      ) -> dict[str, Sequence[tuple[Any, ...]]]:
+        """`read_now`, unparsed (`snapshot`)."""
         self.clock = _SleepClock(sleep)
         self.budget_end = self.clock.monotonic() + timeout_seconds - WAIT_GRACE_SECONDS
         try:
-            return self.read()
+            return self.read_rows()
         except Pause as pause:
             raise ReconcileError(f"reading the current state: {pause}") from None
 
@@ -276,7 +286,8 @@ class Reconciler:
             return None
         self.plans += 1
         planned = plan(request.desired, snapshot.state, snapshot.ledger, prune=request.prune,
-                       identity_provider_drop_cascade=request.identity_provider_drop_cascade)
+                       identity_provider_drop_cascade=request.identity_provider_drop_cascade,
+                       definitions=snapshot.definitions)
         cut = steps(planned, request.model, self.tables)
         if not cut:
             return Outcome(True, "in sync", self.statements_applied, snapshot.warnings)
@@ -499,14 +510,14 @@ class Reconciler:
 
     # --------------------------------------------------------------------------------- reading
 
-    def _snapshot(self, description: dict[str, Any]) -> Snapshot:
-        """The parsed rows of a finished read batch; sub-statements that returned no rows are not fetched."""
+    def _rows(self, description: dict[str, Any]) -> dict[str, Sequence[tuple[Any, ...]]]:
+        """The rows of a finished read batch by query name; sub-statements that returned no rows are not fetched."""
         subs = description.get("SubStatements") or []
         rows: dict[str, Sequence[tuple[Any, ...]]] = {}
         for (name, _), sub in zip(self.queries, subs, strict=False):
             if sub.get("HasResultSet") and sub.get("ResultRows", -1) != 0:
                 rows[name] = self.api.rows(sub["Id"])
-        return parse_snapshot(rows, self.request.desired.case_sensitive)
+        return rows
 
 
 class _SleepClock:
