@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from aws_cdk import CustomResource
 from aws_cdk import aws_iam as iam
@@ -29,6 +30,28 @@ def user_attribute_key(user_name: str) -> str:
     return group_attribute_key(user_name, prefix="User")
 
 
+@dataclass(frozen=True)
+class _PrincipalLookup:
+    """What resolving one kind of IdC principal by name needs: the action, the custom resource, its property."""
+
+    noun: str
+    action: str
+    lookup: str
+    construct_id: str
+    property: str
+    name_key: str
+    attribute_key: Callable[[str], str]
+    reason: str
+
+
+_GROUPS = _PrincipalLookup(
+    "group", "identitystore:GetGroupId", KIND_GROUP_IDS, "IdcGroupIds", "Groups", "DisplayName", group_attribute_key,
+    "GetGroupId finds a group id from its name: the id, and so the group ARN, is what it looks up.")
+_USERS = _PrincipalLookup(
+    "user", "identitystore:GetUserId", KIND_USER_IDS, "IdcUserIds", "Users", "UserName", user_attribute_key,
+    "GetUserId finds a user id from its user name: the id, and so the user ARN, is what it looks up.")
+
+
 class DeployLookups(Construct):
     """One read-only Lambda behind the Provider framework; each lookup is a custom resource.
 
@@ -49,47 +72,31 @@ class DeployLookups(Construct):
     def group_ids(self, *, identity_store_arn: str, identity_store_id: str, partition: str,
                   group_names: Sequence[str]) -> dict[str, str]:
         """Resolve display names to ids at deploy time; returns name -> id token."""
-        self.role.add_to_policy(iam.PolicyStatement(
-            actions=["identitystore:GetGroupId"],
-            resources=[identity_store_arn, f"arn:{partition}:identitystore:::group/*"],
-        ))
-        acknowledge(self.role.node.find_child("DefaultPolicy"),
-                    f"AwsSolutions-IAM5[Resource::arn:{partition}:identitystore:::group/*]",
-                    "GetGroupId finds a group id from its name: the id, and so the group ARN, is what it looks up.")
-        keys = {name: group_attribute_key(name) for name in group_names}
-        resource = CustomResource(
-            self,
-            "IdcGroupIds",
-            service_token=self.provider.service_token,
-            resource_type="Custom::IdcGroupIds",
-            properties={
-                "Kind": KIND_GROUP_IDS,
-                "IdentityStoreId": identity_store_id,
-                "Groups": [{"Key": keys[name], "DisplayName": name} for name in group_names],
-            },
-        )
-        return {name: resource.get_att_string(key) for name, key in keys.items()}
+        return self._principal_ids(_GROUPS, identity_store_arn, identity_store_id, partition, group_names)
 
     def user_ids(self, *, identity_store_arn: str, identity_store_id: str, partition: str,
                  user_names: Sequence[str]) -> dict[str, str]:
         """Resolve user names to ids at deploy time; returns name -> id token."""
+        return self._principal_ids(_USERS, identity_store_arn, identity_store_id, partition, user_names)
+
+    def _principal_ids(self, kind: _PrincipalLookup, identity_store_arn: str, identity_store_id: str,
+                       partition: str, names: Sequence[str]) -> dict[str, str]:
         self.role.add_to_policy(iam.PolicyStatement(
-            actions=["identitystore:GetUserId"],
-            resources=[identity_store_arn, f"arn:{partition}:identitystore:::user/*"],
+            actions=[kind.action], resources=[identity_store_arn, f"arn:{partition}:identitystore:::{kind.noun}/*"],
         ))
         acknowledge(self.role.node.find_child("DefaultPolicy"),
-                    f"AwsSolutions-IAM5[Resource::arn:{partition}:identitystore:::user/*]",
-                    "GetUserId finds a user id from its user name: the id, and so the user ARN, is what it looks up.")
-        keys = {name: user_attribute_key(name) for name in user_names}
+                    f"AwsSolutions-IAM5[Resource::arn:{partition}:identitystore:::{kind.noun}/*]",
+                    kind.reason)
+        keys = {name: kind.attribute_key(name) for name in names}
         resource = CustomResource(
             self,
-            "IdcUserIds",
+            kind.construct_id,
             service_token=self.provider.service_token,
-            resource_type="Custom::IdcUserIds",
+            resource_type=f"Custom::{kind.construct_id}",
             properties={
-                "Kind": KIND_USER_IDS,
+                "Kind": kind.lookup,
                 "IdentityStoreId": identity_store_id,
-                "Users": [{"Key": keys[name], "UserName": name} for name in user_names],
+                kind.property: [{"Key": keys[name], kind.name_key: name} for name in names],
             },
         )
         return {name: resource.get_att_string(key) for name, key in keys.items()}

@@ -1,10 +1,11 @@
-"""What an import reads besides the reconciler's batch: policy and identity provider definitions as the
-catalog shows them (so `import` can write them into a model and `plan --snapshot` can adopt them), whether
-the ledger table exists, and the columns of the tables the catalog's grants and policies name.
+"""Policy and identity provider definitions as the catalog shows them (so `import` can write them into a
+model, and `plan --snapshot` and the deploy can adopt an object the ledger does not know yet), whether the
+ledger table exists, and the columns of the tables the catalog's grants and policies name.
 
-The reconciler's read (`catalog.read_queries`) takes policy and provider names only, on purpose: it compares
-definitions with the fingerprint its ledger recorded, never with Redshift's rewritten text. An import has
-no ledger to go by, so it reads the definitions as well (REDSHIFT_REFERENCE.md sections 2.10, 2.13, 2.15):
+The reconciler compares the definitions of objects in its ledger with the fingerprint it recorded, never
+with Redshift's rewritten text; the catalog's definitions only decide whether an object the ledger does not
+know equals the model's (REDSHIFT_REFERENCE.md sections 2.10, 2.13, 2.15). `catalog.read_queries` includes
+`definition_queries()`:
 
 - `svv_rls_policy`: `polalias`, `polatts` (JSON, `[{"colname":"c","type":"character varying(10)"}]`) and
   `polqual`, the USING predicate as Redshift rewrote it, its columns qualified with the alias
@@ -20,8 +21,8 @@ no ledger to go by, so it reads the definitions as well (REDSHIFT_REFERENCE.md s
 are documented AWS views that REDSHIFT_REFERENCE.md does not cover: unconfirmed on a live workgroup.
 
 The same functions build the model text (`import`) and the catalog's definitions the planner compares it
-with (`plan --snapshot`), so a model written from a catalog matches that catalog exactly. Standard library
-only, like the rest of `runtime/`: the reconciler may read definitions too one day.
+with (`plan --snapshot`, the deploy), so a model written from a catalog matches that catalog exactly.
+Standard library only, like the rest of `runtime/`.
 """
 
 from __future__ import annotations

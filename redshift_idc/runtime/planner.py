@@ -22,9 +22,10 @@ Rules it keeps (REDSHIFT_REFERENCE.md section 8):
   and, like identity providers, removed only when the ledger says we granted it, even with `prune`.
 - Output is deterministic: phases in order, objects sorted by key within a phase.
 - Adopting what `import` wrote: given `definitions` (policies and identity providers as the catalog itself
-  shows them, which `snapshot` reads and the reconciler's batch does not), an object not in the ledger whose
+  shows them, which `snapshot` and the reconciler's read batch both read), an object not in the ledger whose
   catalog definition is exactly the model's is adopted instead of rebuilt or altered. Without them nothing
-  can vouch for its definition, so it is rebuilt (policies) or set again (identity providers), as before.
+  can vouch for its definition, so it is rebuilt (policies) or set again (identity providers).
+- External schemas and databases FROM ARN run alone like identity providers, and are never pruned.
 """
 
 from __future__ import annotations
