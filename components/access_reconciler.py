@@ -6,11 +6,16 @@ resources does not grow with it. Its hash is a property, so any change of conten
 
 Identity provider client secrets stay in Secrets Manager: the model document holds their ARNs only, and
 the handler's role may read exactly those secrets (and the admin secret), nothing else.
+
+With `deprovision_users` the handler also reads the identity store (`UserDeprovisioning`): the properties
+carry the store's id and the environment's assigned groups and users, and the role gets the identity store
+reads that check needs, on this identity store only, and nothing when the option is off.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import CustomResource, Duration
@@ -34,6 +39,7 @@ from redshift_idc.runtime.limits import (
 )
 from redshift_idc.runtime.reconcile_handler import model_document
 from redshift_idc.runtime.reconciler import ScriptEntry
+from redshift_idc.runtime.users import DeprovisionSettings
 
 # Data API calls that address an existing statement take no resource ARN; IAM scopes them to the
 # caller's own statements with this condition key instead.
@@ -47,16 +53,32 @@ POLLING = Polling(is_complete_timeout=Duration.seconds(IS_COMPLETE_TIMEOUT_SECON
                   on_event_timeout=Duration.seconds(ON_EVENT_TIMEOUT_SECONDS))
 
 
+@dataclass(frozen=True)
+class UserDeprovisioning:
+    """What the reconciler needs to check users in IAM Identity Center (deprovision_users): the model's
+    settings, the identity store, and the groups and users the environment assigns (name, id or None: a
+    group without id is looked up by display name at deploy time)."""
+
+    settings: DeprovisionSettings
+    identity_store_id: str
+    identity_store_arn: str
+    partition: str
+    groups: tuple[tuple[str, str | None], ...]
+    users: tuple[tuple[str, str | None], ...] = ()
+
+
 class AccessReconciler(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, model_name: str, desired: AccessState,
                  scripts: Sequence[ScriptEntry], prune: bool, ledger_schema: str, removal_policy: str,
                  workgroup_name: str, workgroup_arn: str, namespace_name: str, namespace_arn: str, database: str,
                  admin_secret_arn: str, key: kms.IKey, log_retention: logs.RetentionDays,
-                 identity_provider_drop_cascade: bool = False) -> None:
+                 identity_provider_drop_cascade: bool = False, deprovision: UserDeprovisioning | None = None) -> None:
         super().__init__(scope, construct_id)
         document_dir = staging_dir() / f"access-model-{model_name}"
         document_dir.mkdir(parents=True, exist_ok=True)
-        (document_dir / "model.json").write_text(model_document(desired, scripts), encoding="utf-8")
+        (document_dir / "model.json").write_text(
+            model_document(desired, scripts, deprovision.settings if deprovision is not None else None),
+            encoding="utf-8")
         self.model_asset = s3_assets.Asset(self, "Model", path=str(document_dir / "model.json"))
 
         handler = handler_provider(self, handler="reconcile", key=key, log_retention=log_retention,
@@ -87,6 +109,8 @@ class AccessReconciler(Construct):
             actions=["s3:GetObject"],
             resources=[self.model_asset.bucket.arn_for_objects(self.model_asset.s3_object_key)],
         ))
+        if deprovision is not None:
+            self._identity_store_reads(deprovision)
         policy = self.role.node.find_child("DefaultPolicy")
         acknowledge(policy, "AwsSolutions-IAM5[Resource::*]",
                     "DescribeStatement, GetStatementResult, CancelStatement and ListStatements act on statement "
@@ -109,8 +133,43 @@ class AccessReconciler(Construct):
         }
         if identity_provider_drop_cascade:  # absent means false: templates of models that do not opt in stay unchanged
             properties["IdentityProviderDropCascade"] = True
+        if deprovision is not None:  # likewise absent unless the model opts in
+            properties["IdentityStoreId"] = deprovision.identity_store_id
+            properties["AssignedGroups"] = [{"DisplayName": name, **({"GroupId": gid} if gid else {})}
+                                            for name, gid in deprovision.groups]
+            properties["AssignedUsers"] = [{"UserName": name, **({"UserId": uid} if uid else {})}
+                                           for name, uid in deprovision.users]
         # CloudFormation's limit, stated: the reconciler's own deadline (limits.APPLY_WINDOW_SECONDS) ends
         # every request before it, and the waiter's total timeout stays below it.
         self.resource = CustomResource(self, "Resource", service_token=self.provider.service_token,
                                        resource_type="Custom::AccessModel", properties=properties,
                                        service_timeout=Duration.seconds(SERVICE_TIMEOUT_SECONDS))
+
+    def _identity_store_reads(self, deprovision: UserDeprovisioning) -> None:
+        """What `users.IdcDirectory` calls, on this identity store: GetUserId and ListUsers (a user by name, any
+        case), ListGroupMembershipsForMember (the user's groups) and, for assigned groups config gives no id,
+        GetGroupId. Users, groups and memberships are found by the very ids that would name their ARNs."""
+        partition = deprovision.partition
+        store = deprovision.identity_store_arn
+        users = f"arn:{partition}:identitystore:::user/*"
+        memberships = f"arn:{partition}:identitystore:::membership/*"
+        groups = f"arn:{partition}:identitystore:::group/*"
+        self.role.add_to_policy(iam.PolicyStatement(actions=["identitystore:GetUserId", "identitystore:ListUsers"],
+                                                    resources=[store, users]))
+        self.role.add_to_policy(iam.PolicyStatement(actions=["identitystore:ListGroupMembershipsForMember"],
+                                                    resources=[store, users, memberships]))
+        policy = self.role.node.find_child("DefaultPolicy")
+        acknowledge(policy, f"AwsSolutions-IAM5[Resource::{users}]",
+                    "deprovision_users: GetUserId finds a user's id from its name and ListUsers lists this identity "
+                    "store's users to match a name in any case; ListGroupMembershipsForMember takes the id found: "
+                    "the id, and so the user ARN, is what is looked up. The identity store ARN limits all three.")
+        acknowledge(policy, f"AwsSolutions-IAM5[Resource::{memberships}]",
+                    "deprovision_users: ListGroupMembershipsForMember returns the memberships of one user of this "
+                    "identity store; IAM authorizes it on every membership (AllGroupMemberships), whose ids it "
+                    "returns.")
+        if any(group_id is None for _, group_id in deprovision.groups):
+            self.role.add_to_policy(iam.PolicyStatement(actions=["identitystore:GetGroupId"],
+                                                        resources=[store, groups]))
+            acknowledge(policy, f"AwsSolutions-IAM5[Resource::{groups}]",
+                        "deprovision_users: GetGroupId finds an assigned group's id from its display name (config "
+                        "gives none): the id, and so the group ARN, is what it looks up.")

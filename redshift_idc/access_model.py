@@ -9,6 +9,10 @@ must be ones Redshift accepts.
 Identity providers (`identity_providers`) never hold a secret: a `client_secret` written in `parameters`
 is refused, `client_secret_from: secretsmanager:<secret ARN>[:<JSON key>]` names where the reconciler
 reads it at apply time (the compiled model, an S3 asset, carries only the reference).
+
+`deprovision_users: true` has the reconciler drop the IdC users who left (runtime/users.py);
+`transfer_ownership_to` names who takes over what they own: a role of the model, or `user:<name>` for a
+database user. Both are checked here (`deprovision_settings`), before anything deploys.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ from redshift_idc.runtime.sql_text import (
     validate_identifier,
     validate_role_name,
 )
+from redshift_idc.runtime.users import DeprovisionSettings
 from redshift_idc.sql_expression import ExpressionError, check_expression, policy_lookups
 
 ACCESS_DIR = project.access_dir()  # the project's own; readers ask `project` at call time
@@ -302,6 +307,12 @@ class AccessModel(_Model):
     identity_providers: tuple[IdentityProviderSpec, ...] = ()
     identity_provider_drop_cascade: bool = Field(
         default=False, description="DROP IDENTITY PROVIDER ... CASCADE (also deletes the provider's users and roles)")
+    deprovision_users: bool = Field(
+        default=False, description="drop the IdC users ('<namespace>:<user>') no longer in the identity store or "
+                                   "in no group the environment assigns (checked at deploy time)")
+    transfer_ownership_to: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, description="who takes over what a departing user owns: a role of the model, or "
+                                  "user:<database user>")
     personas: tuple[PersonaSpec, ...] = Field(
         default=(), description="example people for `preview`; without any, one per IdC group")
     expect: tuple[ExpectSpec, ...] = Field(default=(), description="who must see what (see `preview`)")
@@ -341,8 +352,11 @@ class _Compiler:
     """Resolves references and builds the desired state, failing on the first bad reference with
     the field path it came from."""
 
-    def __init__(self, model: AccessModel, identity_namespace: str, assigned_groups: tuple[str, ...] | None) -> None:
+    def __init__(self, model: AccessModel, identity_namespace: str, assigned_groups: tuple[str, ...] | None,
+                 assigned_users: tuple[str, ...] = ()) -> None:
         self.model = model
+        self.assigned_groups = assigned_groups
+        self.assigned_users = assigned_users
         self.cs = model.case_sensitive_identifiers
         self.namespace = identity_namespace
         self.objects: list[AccessObject] = []
@@ -490,7 +504,42 @@ class _Compiler:
         self._compile_rls()
         self._compile_masking()
         self._compile_identity_providers()
+        self.deprovision()
         return self._unique()
+
+    def deprovision(self) -> DeprovisionSettings | None:
+        """`deprovision_users` and `transfer_ownership_to`, checked: the settings the model document carries."""
+        m = self.model
+        if m.transfer_ownership_to is not None and not m.deprovision_users:
+            _fail("transfer_ownership_to", "only with deprovision_users: true (it names who takes over what a "
+                  "departing user owns)")
+        if not m.deprovision_users:
+            return None
+        if self.assigned_groups is not None and not self.assigned_groups and not self.assigned_users:
+            _fail("deprovision_users", "the environment assigns no group and no user to the Redshift IdC application "
+                  "(redshift_idc_application.groups, .users), so every IdC user would count as gone; assign them "
+                  "or leave deprovision_users off")
+        value = m.transfer_ownership_to
+        if value is None:
+            return DeprovisionSettings(self.namespace)
+        if value[:5].lower() == "user:":
+            try:
+                user = validate_identifier(value[5:], "user name")
+            except SqlTextError as error:
+                _fail("transfer_ownership_to", str(error))
+            if user.casefold().startswith(("sys:", "ds:")):
+                _fail("transfer_ownership_to", f"'{user}' uses a prefix Redshift reserves")
+            return DeprovisionSettings(self.namespace, user, "user")
+        if fold(value) == fold(PUBLIC_GRANTEE):
+            _fail("transfer_ownership_to", "PUBLIC cannot own objects; name a role of the model, or a database user "
+                  "as user:<name>")
+        rendered = self.roles.get(fold(value, self.cs))
+        if rendered is None:
+            known = ", ".join(sorted(self.roles)) or "none"
+            _fail("transfer_ownership_to", f"unknown role '{value}'; name a role declared under roles.idc_groups or "
+                  f"roles.plain (known: {known}), or a database user as user:<name>")
+        assert rendered is not None
+        return DeprovisionSettings(self.namespace, rendered, "role")
 
     def _columns(self, where: str, with_: dict[str, str]) -> tuple[tuple[str, str], ...]:
         result = []
@@ -737,10 +786,25 @@ class _Compiler:
 def compile_model(model: AccessModel, environment: EnvironmentConfig | None = None,
                   identity_namespace: str = "AWSIDC") -> AccessState:
     """The desired state. With an environment, IdC roles use its namespace and must be assigned groups."""
+    return _compiler(model, environment, identity_namespace).compile()
+
+
+def _compiler(model: AccessModel, environment: EnvironmentConfig | None, identity_namespace: str) -> _Compiler:
     if environment is not None:
         app = environment.redshift_idc_application
-        return _Compiler(model, app.identity_namespace, tuple(g.display_name for g in app.groups)).compile()
-    return _Compiler(model, identity_namespace, None).compile()
+        return _Compiler(model, app.identity_namespace, tuple(g.display_name for g in app.groups),
+                         tuple(u.user_name for u in app.users))
+    return _Compiler(model, identity_namespace, None)
+
+
+def deprovision_settings(model: AccessModel, environment: EnvironmentConfig | None = None,
+                         identity_namespace: str = "AWSIDC") -> DeprovisionSettings | None:
+    """What the model document says about departed users (None: deprovision_users is off). The model was
+    validated by `parse_model`, which runs the same checks."""
+    try:
+        return _compiler(model, environment, identity_namespace).deprovision()
+    except (ValueError, SqlTextError) as error:
+        raise ConfigError(f"access/{model.name}.yaml: {error}") from None
 
 
 def parse_model(data: Any, *, name: str, source: Path, environment: EnvironmentConfig | None = None,

@@ -12,6 +12,10 @@ followed by a one-line summary. For scheduled jobs the exit code says what happe
 Only SQL counts as drift. Ledger bookkeeping the next deploy would also do (objects that already exist as
 declared but are not recorded yet, records of objects gone from both model and warehouse) is mentioned
 in the summary, not counted: the warehouse's access already matches the model.
+
+With `deprovision_users` the report also asks the identity store (with the caller's credentials) about the
+IdC users the warehouse holds, as the deploy would, and lists those the next deploy removes, and why, with
+their statements; a departed user the deploy would refuse (owns objects) is drift too: the deploy would fail.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from redshift_idc.access_model import load_scripts
+from redshift_idc.access_model import deprovision_settings, load_scripts
 from redshift_idc.apply_estimate import estimate
 from redshift_idc.config import ConfigError, EnvironmentConfig, load_environment
 from redshift_idc.live import LiveError, admin_secret_arn, data_api_error
@@ -36,6 +40,7 @@ from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, is_transient
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.reconciler import ReconcileError, Reconciler, Request, Script, statement_token
+from redshift_idc.runtime.users import IDENTITYSTORE_CONFIG, Assigned, IdcDirectory, check_users, with_statements
 
 IN_SYNC, DRIFT, ERROR = 0, 1, 2
 
@@ -53,10 +58,11 @@ class DriftReport:
     scripts: int
     ledger_only: int
     warnings: tuple[str, ...] = ()
+    refused: int = 0  # departed users the next deploy would refuse to drop (deprovision_users): it would fail
 
     @property
     def in_sync(self) -> bool:
-        return not (self.statements or self.scripts)
+        return not (self.statements or self.scripts or self.refused)
 
     @property
     def exit_code(self) -> int:
@@ -68,23 +74,37 @@ class DriftReport:
                        if self.ledger_only else "")
         if self.in_sync:
             return f"in sync: {self.target} matches access/{self.model}.yaml{bookkeeping}"
+        failing = (f"; the next deploy would fail: {self.refused} user(s) who left IAM Identity Center own objects "
+                   "(see above)" if self.refused else "")
+        if not (self.statements or self.scripts):
+            return (f"drift: the next deploy to {self.target} would fail: {self.refused} user(s) who left IAM Identity "
+                    f"Center own objects (see above; nothing was changed){bookkeeping}")
         parts = [f"{self.statements} statement(s)"] + ([f"{self.scripts} script(s)"] if self.scripts else [])
         return (f"drift: {' and '.join(parts)} would converge {self.target} to access/{self.model}.yaml "
-                f"(nothing was changed){bookkeeping}")
+                f"(nothing was changed){failing}{bookkeeping}")
 
 
 def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
-                 sleep: Callable[[float], None] = time.sleep) -> DriftReport:
+                 sleep: Callable[[float], None] = time.sleep, identitystore: Any = None) -> DriftReport:
     """Read the live state (SELECTs only) and plan against the model; raises DriftError, ConfigError,
-    ReconcileError or botocore's errors."""
+    ReconcileError or botocore's errors. `identitystore`: the client deprovision_users asks (default: one with
+    the caller's credentials, only when the model deprovisions)."""
     model, desired = model_for(config)
+    settings = deprovision_settings(model, config)
     scripts = load_scripts(model)
     target = Target(config.warehouse.workgroup_name, config.warehouse.database_name, secret_arn)
     api = DataApi(target, client or boto3.client("redshift-data", region_name=config.region, config=RETRIES))
     request = Request(model=model.name, desired=desired, token=statement_token(f"drift:{time.time_ns()}"),
                       prune=model.prune, ledger_schema=model.ledger_schema,
-                      scripts=[Script.of(s) for s in scripts])
-    reconciler = Reconciler(api, request, read_only=True)
+                      scripts=[Script.of(s) for s in scripts], deprovision=settings)
+    directory = None
+    if settings is not None:
+        app = config.redshift_idc_application
+        directory = IdcDirectory(
+            identitystore or boto3.client("identitystore", region_name=config.region, config=IDENTITYSTORE_CONFIG),
+            config.identity_center.identity_store_id, [Assigned(g.display_name, g.group_id) for g in app.groups],
+            [Assigned(u.user_name, u.user_id) for u in app.users], sleep=sleep)
+    reconciler = Reconciler(api, request, read_only=True, directory=directory)
     where = f"{target.workgroup}/{target.database}"
     try:
         snapshot = reconciler.read_now(sleep)
@@ -101,14 +121,21 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
     planned = plan(desired, snapshot.state, snapshot.ledger, prune=model.prune,
                    identity_provider_drop_cascade=model.identity_provider_drop_cascade,
                    definitions=snapshot.definitions)
+    departed = None
+    if settings is not None and directory is not None and snapshot.users is not None:
+        departed = check_users(snapshot.users, settings, directory, reader=snapshot.user)
+        warnings += departed.warnings
+        planned = with_statements(planned, departed.statements)
     header = [f"-- drift report for {where} as {snapshot.user}, model access/{model.name}.yaml; "
-              "what the next deploy would run:"]
-    text = "\n".join([*header, *(f"-- warning: {w}" for w in warnings)]) + "\n" + render_for_review(planned, pending)
+              "what the next deploy would run:", *(departed.report_lines() if departed is not None else [])]
+    text = ("\n".join([header[0], *(f"-- {line}" for line in header[1:]), *(f"-- warning: {w}" for w in warnings)])
+            + "\n" + render_for_review(planned, pending))
     if planned.statements or pending:
         size = estimate(planned, model.name, model.ledger_schema, len(pending))
         text += f"-- next deploy: {size.summary()}\n"
     return DriftReport(where, model.name, text, len(planned.statements), len(pending),
-                       len(planned.adopt) + len(planned.forget), tuple(warnings))
+                       len(planned.adopt) + len(planned.forget), tuple(warnings),
+                       len(departed.refused) if departed is not None else 0)
 
 
 def _read_failure(message: str, where: str, tables: LedgerTables) -> str:

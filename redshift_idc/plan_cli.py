@@ -45,6 +45,9 @@ PHASE_TITLES = {
     71: "grant lookup tables to RLS policies (GRANT SELECT ... TO RLS POLICY)", 72: "attach RLS policies",
     73: "turn row-level security on", 80: "create or alter masking policies", 81: "attach masking policies",
     90: "grant system privileges",
+    91: "revoke the direct grants of users who left IAM Identity Center (deprovision_users)",
+    92: "transfer what they own (transfer_ownership_to)",
+    93: "drop users who left IAM Identity Center",
     99: "drop identity providers, external schemas and databases (each statement alone, outside any transaction, "
         "after the rest)",
 }
@@ -167,9 +170,20 @@ def offline_plan(config: EnvironmentConfig) -> str:
                    identity_provider_drop_cascade=model.identity_provider_drop_cascade)
     size = estimate(planned, model.name, model.ledger_schema, len(scripts))
     return (plan_header(config, model, size) + render_for_review(planned, scripts)
-            + f"-- first deploy: {size.summary()}\n"
+            + f"-- first deploy: {size.summary()}\n" + deprovision_note(config, model)
             + (preview_summary(checked.preview) if checked.preview is not None
                else f"-- no access preview: {checked.preview_note}\n"))
+
+
+def deprovision_note(config: EnvironmentConfig, model: AccessModel) -> str:
+    """What `deprovision_users` will do, which no offline plan can show (it depends on the live users)."""
+    if not model.deprovision_users:
+        return ""
+    namespace = config.redshift_idc_application.identity_namespace
+    target = f"; what they own goes to {model.transfer_ownership_to}" if model.transfer_ownership_to else (
+        "; one who owns objects fails the deploy (set transfer_ownership_to)")
+    return (f"-- deprovision_users: each deploy drops the users \"{namespace}:...\" who left IAM Identity Center or "
+            f"every group the environment assigns{target}; `plan --live` lists them\n")
 
 
 def preview_summary(result: Preview) -> str:

@@ -7,9 +7,9 @@ from pathlib import Path
 from aws_cdk import CfnOutput, Environment, Stack, Stage, Tags
 from constructs import Construct
 
-from components.access_reconciler import AccessReconciler
+from components.access_reconciler import AccessReconciler, UserDeprovisioning
 from redshift_idc import project
-from redshift_idc.access_model import AccessModel
+from redshift_idc.access_model import AccessModel, deprovision_settings
 from redshift_idc.config import EnvironmentConfig
 from redshift_idc.preview import PreviewInputs, write_inputs
 from redshift_idc.runtime.access_state import AccessState
@@ -25,6 +25,16 @@ class AccessStack(Stack):
         super().__init__(scope, construct_id, env=Environment(account=config.account, region=config.region),
                          description=f"Access model {model.name} applied to {config.warehouse.workgroup_name} "
                                      f"({config.name})")
+        settings = deprovision_settings(model, config)
+        app = config.redshift_idc_application
+        deprovision = UserDeprovisioning(
+            settings=settings, identity_store_id=config.identity_center.identity_store_id,
+            identity_store_arn=self.format_arn(service="identitystore", region="", resource="identitystore",
+                                               resource_name=config.identity_center.identity_store_id),
+            partition=config.identity_center.partition,
+            groups=tuple((g.display_name, g.group_id) for g in app.groups),
+            users=tuple((u.user_name, u.user_id) for u in app.users),
+        ) if settings is not None else None
         reconciler = AccessReconciler(
             self, "AccessModel", model_name=model.name, desired=desired, scripts=scripts,
             prune=model.prune, ledger_schema=model.ledger_schema, removal_policy=model.removal_policy,
@@ -34,7 +44,7 @@ class AccessStack(Stack):
             namespace_arn=warehouse.namespace.attr_namespace_namespace_arn,
             database=config.warehouse.database_name, admin_secret_arn=warehouse.admin_secret_arn,
             key=warehouse.key, log_retention=warehouse.log_retention,
-            identity_provider_drop_cascade=model.identity_provider_drop_cascade,
+            identity_provider_drop_cascade=model.identity_provider_drop_cascade, deprovision=deprovision,
         )
         # Beside the template, not an asset (nothing deploys it): `make review` evaluates both branches' rules
         # on these personas and sample rows.

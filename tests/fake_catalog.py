@@ -13,6 +13,7 @@ SELECTs, as of the moment it starts, query by query:
   unconfirmed). Identity providers' params have the client secret blanked, as SVV_IDENTITY_PROVIDERS does;
 - the ledger probe (`svv_tables`), and `svv_columns` for the tables the test declares in `columns`;
 - identity providers only to a superuser, as SVV_IDENTITY_PROVIDERS [D15];
+- with `users_namespace`, the user queries of `deprovision_users` (`FakeRedshift.user_rows`);
 - anything else (the ledger SELECTs) is run by the fake, so a missing ledger table fails the batch.
 """
 
@@ -31,6 +32,7 @@ from redshift_idc.runtime.catalog import read_queries
 from redshift_idc.runtime.catalog_import import definition_queries
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.sql_text import fold
+from redshift_idc.runtime.users import user_queries
 from tests.fake_data_api import FakeDataApi, Row, SimClock, _Statement, svv_rows
 from tests.fake_redshift import LIT, FakeRedshift, RedshiftError, unquote_literal
 
@@ -128,6 +130,10 @@ class CatalogDataApi(FakeDataApi):
             return svv[names[sql]]
         if sql in definitions:
             return definition_rows(self.fake, self.alias, self.blank_secrets)[definitions[sql]]
+        if self.users_namespace is not None:
+            users = {q: n for n, q in user_queries(self.users_namespace)}
+            if sql in users:
+                return self.fake.user_rows(self.users_namespace)[users[sql]]
         if sql.startswith("SELECT COUNT(*) FROM svv_tables WHERE "):
             schema = unquote_literal(re.search(rf"table_schema = ({LIT})", sql)[1])  # type: ignore[index]
             return [(1 if (schema, "managed_object") in self.fake._catalog.tables else 0,)]

@@ -180,7 +180,7 @@ class FakeDataApi:
     def __init__(self, fake: FakeRedshift, clock: SimClock, *, model: str, tables: LedgerTables | None = None,
                  batch_latency: float = 1.0, call_latency: float = 0.05, page_bytes: int = 1_000_000,
                  user: str = "admin", superuser: bool = True, secadmin: bool = True, list_lag: float = 0.0,
-                 case_sensitive: bool = False) -> None:
+                 case_sensitive: bool = False, users_namespace: str | None = None) -> None:
         self.fake = fake
         self.clock = clock
         self.tables = tables or LedgerTables()
@@ -192,6 +192,7 @@ class FakeDataApi:
         self.secadmin = secadmin
         self.list_lag = list_lag
         self.case_sensitive = case_sensitive
+        self.users_namespace = users_namespace  # the read also holds this namespace's users (deprovision_users)
         self.calls: Counter[str] = Counter()
         self.throttle: Callable[[str, int], bool] | None = None
         self.stuck: Callable[[Sequence[str]], bool] | None = None
@@ -201,7 +202,7 @@ class FakeDataApi:
         self.statements: dict[str, _Statement] = {}
         self._tokens: dict[str, str] = {}
         self._ids = (str(uuid.UUID(int=n)) for n in itertools.count(0x5EED0000))
-        queries = read_queries(self.tables, model)
+        queries = read_queries(self.tables, model, users_namespace=users_namespace)
         self._read_sqls = tuple(sql for _, sql in queries)
         self._read_names = tuple(name for name, _ in queries)
         self._grant_secadmin = f"GRANT ROLE {quote_ident(SECADMIN)} TO {quote_ident(user)}"
@@ -267,6 +268,8 @@ class FakeDataApi:
         self.fake.execute_batch(bootstrap)
         svv = svv_rows(self.fake.state(self.case_sensitive), user=self.user, superuser=self.superuser,
                        secadmin=self.secadmin)
+        if self.users_namespace is not None:
+            svv.update(self.fake.user_rows(self.users_namespace))
         results: list[list[Row] | None] = []
         for name, sql in zip(self._read_names, self._read_sqls, strict=True):
             if name.startswith("bootstrap_"):
@@ -427,6 +430,7 @@ class ProviderDriver:
     api: FakeDataApi
     clock: SimClock
     query_interval: float = 10.0
+    identitystore: Any = None  # the identity store client is_complete gets (deprovision_users)
     invocations: int = 0
     killed: int = 0
     # What the handlers get instead of the double and the clock (a recorder, for the benchmark), and
@@ -462,7 +466,8 @@ class ProviderDriver:
             if self.before is not None:
                 self.before(merged, context_id, s3.document)
             try:
-                result = is_complete(merged, Context(context_id), api=api, s3=s3, clock=clock)
+                result = is_complete(merged, Context(context_id), api=api, s3=s3, clock=clock,
+                                     identitystore=self.identitystore)
             except Killed:
                 self.killed += 1
                 self.clock.sleep(self.query_interval)

@@ -25,6 +25,14 @@ that an ordering bug would break, with Redshift-like SQLSTATEs:
   needs APPLICATION_ARN and IAM_ROLE, PARAMETERS must be a JSON object; ALTER PARAMETERS replaces them
   all. `state()` shows providers as SVV_IDENTITY_PROVIDERS does: name, type, namespace, enabled only.
 
+- Users (deprovision_users): Redshift creates an IdC user at its first sign-in, so the planner never
+  creates one; `sign_in(name)` is the test hook, `create_owned(owner, kind, schema, name)` gives a user (or
+  role) a schema, table, view, function or database. GRANT/REVOKE to a user (`TO "name"`, no ROLE keyword)
+  of schema, scoped, table, column and database privileges; ALTER TABLE/SCHEMA ... OWNER TO a user or a role
+  (whether Redshift accepts a role as owner is unconfirmed: the fake does); DROP USER fails (55006) while the
+  user owns an object or holds a privilege [r_DROP_USER], and for a missing or superuser. User names keep their
+  case (quoted user names do [D51]). `user_rows(namespace)` is what `users.user_queries` read.
+
 Tables are not modelled: any schema/table/column name is accepted. Names are stored folded (ASCII
 lower-case) unless `case_sensitive` is set (enable_case_sensitive_identifier).
 """
@@ -147,6 +155,10 @@ class _Catalog:
     tables: dict[tuple[str, str], tuple[tuple[str, int], ...]] = field(default_factory=dict)
     rows: dict[tuple[str, str], list[tuple[Cell, ...]]] = field(default_factory=dict)
     identity_providers: dict[str, IdpDefinition] = field(default_factory=dict)
+    users: dict[str, bool] = field(default_factory=dict)  # user name (case kept) -> superuser
+    # (kind, schema or database, table, column, privilege, user); kind: schema, scoped, table, column, database
+    user_privileges: set[tuple[str, str, str, str, str, str]] = field(default_factory=set)
+    owners: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (kind, schema, name) -> owner
 
     def copy(self) -> _Catalog:
         """What a transaction restores on failure. Containers are copied, their immutable tuples shared
@@ -302,6 +314,57 @@ class FakeRedshift:
             items = [i for i in items if not any(is_system(n) for n in role_names(i))]
         return AccessState.of(items, cs)
 
+    # ----------------------------------------------------------------------------------- users
+
+    def sign_in(self, user: str, *, superuser: bool = False) -> None:
+        """What Redshift does at an IdC user's first sign-in: the user `<namespace>:<name>` exists."""
+        if user in self._catalog.users or self._fold(user) in self._catalog.roles:
+            raise RedshiftError("42710", f'user or role "{user}" already exists')
+        self._catalog.users[user] = superuser
+        self.history.append(f"-- {user} signed in")
+
+    def create_owned(self, owner: str, kind: str, schema: str, name: str = "") -> None:
+        """`owner` (a user, or a role) creates a schema, table, view, function or database."""
+        assert kind in ("schema", "table", "view", "function", "database"), kind
+        assert owner in self._catalog.users or self._fold(owner) in self._catalog.roles, owner
+        self._catalog.owners[(kind, self._fold(schema), self._fold(name))] = owner
+
+    @property
+    def users(self) -> dict[str, bool]:
+        return dict(self._catalog.users)
+
+    @property
+    def owners(self) -> dict[tuple[str, str, str], str]:
+        return dict(self._catalog.owners)
+
+    @property
+    def user_privileges(self) -> set[tuple[str, str, str, str, str, str]]:
+        return set(self._catalog.user_privileges)
+
+    def user_rows(self, namespace: str) -> dict[str, list[tuple[Cell, ...]]]:
+        """The rows `users.user_queries(namespace)` return: the namespace's users (ILIKE '<namespace>:%'), their
+        direct grants and what they own."""
+        from redshift_idc.runtime.users import USER_OBJECTS_QUERY, USER_PRIVILEGES_QUERY, USERS_QUERY
+
+        prefix = f"{namespace}:".casefold()
+
+        def mine(name: str) -> bool:
+            return name[:len(prefix)].casefold() == prefix
+
+        c = self._catalog
+        users: list[tuple[Cell, ...]] = [(name, superuser) for name, superuser in sorted(c.users.items()) if mine(name)]
+        privileges: list[tuple[Cell, ...]] = []
+        for kind, first, table, column, privilege, user in sorted(c.user_privileges):
+            if not mine(user):
+                continue
+            view = "schema" if kind in ("schema", "scoped") else kind
+            scope = {"schema": "SCHEMA", "scoped": "TABLES"}.get(kind, "")
+            privileges.append((view, user, privilege, first, table, column, scope))
+        objects: list[tuple[Cell, ...]] = [
+            (owner, kind, "" if kind == "database" else schema, name if kind != "schema" else "")
+            for (kind, schema, name), owner in sorted(c.owners.items()) if owner in c.users and mine(owner)]
+        return {USERS_QUERY: users, USER_PRIVILEGES_QUERY: privileges, USER_OBJECTS_QUERY: objects}
+
     @property
     def lookup_grants(self) -> set[tuple[str, str, str]]:
         """(schema, table, policy) granted to RLS policies: the truth, which no SVV view shows."""
@@ -376,7 +439,23 @@ class FakeRedshift:
         # privileges only to roles [D24].
         grantee = rf"(?:ROLE (?P<grantee>{IDENT})|(?P<public>PUBLIC))"
         to_grantee = rf"(?P<prep>TO|FROM) {grantee}"
+        to_user = rf"(?P<prep>TO|FROM) (?P<user>{IDENT})"  # a user: no ROLE keyword
         return [
+            # users (deprovision_users): grants to them, ownership, DROP USER
+            (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>{schema_privilege}) ON SCHEMA (?P<schema>{IDENT}) {to_user}",
+             lambda m: self._user_privilege(m, "schema")),
+            (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>{table_privilege}) FOR TABLES IN SCHEMA (?P<schema>{IDENT}) "
+             rf"{to_user}", lambda m: self._user_privilege(m, "scoped")),
+            (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>{table_privilege}) ON TABLE {QUALIFIED} {to_user}",
+             lambda m: self._user_privilege(m, "table")),
+            (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>{column_privilege}) \((?P<column>{IDENT})\) ON TABLE "
+             rf"{QUALIFIED} {to_user}", lambda m: self._user_privilege(m, "column")),
+            (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>{database_privilege}|TEMPORARY) ON DATABASE "
+             rf"(?P<database>{IDENT}) {to_user}", lambda m: self._user_privilege(m, "database")),
+            (rf"ALTER TABLE {QUALIFIED} OWNER TO (?P<owner>{IDENT})", lambda m: self._alter_owner(m, "table")),
+            (rf"ALTER SCHEMA (?P<schema>{IDENT}) OWNER TO (?P<owner>{IDENT})",
+             lambda m: self._alter_owner(m, "schema")),
+            (rf"DROP USER (?P<user>{IDENT})", self._drop_user),
             (rf"CREATE ROLE (?P<role>{IDENT})", self._create_role),
             (rf"DROP ROLE (?P<role>{IDENT})(?: (?P<mode>FORCE|RESTRICT))?", self._drop_role),
             (rf"(?P<verb>GRANT|REVOKE) ROLE (?P<role>{IDENT}) {to_role}", self._role_grant),
@@ -539,6 +618,55 @@ class FakeRedshift:
         key = (self._name(m["schema"]), self._name(m["table"]), self._name(m["column"]), m["privilege"],
                self._grantee(m))
         self._privilege(m, self._catalog.column_privileges, key, "column privilege")
+        return []
+
+    # ------------------------------------------------------------------------------------- users
+
+    def _user(self, quoted: str) -> str:
+        name = unquote_ident(quoted)
+        if name not in self._catalog.users:
+            raise RedshiftError("42704", f'user "{name}" does not exist')
+        return name
+
+    def _user_privilege(self, m: re.Match[str], kind: str) -> list[tuple[Cell, ...]]:
+        groups = m.groupdict()
+        first = self._name(groups.get("database") or groups["schema"])
+        table = self._name(groups["table"]) if groups.get("table") else ""
+        column = self._name(groups["column"]) if groups.get("column") else ""
+        key = (kind, first, table, column, m["privilege"], self._user(m["user"]))
+        self._privilege(m, self._catalog.user_privileges, key, "user privilege")
+        return []
+
+    def _alter_owner(self, m: re.Match[str], kind: str) -> list[tuple[Cell, ...]]:
+        c = self._catalog
+        new_owner = unquote_ident(m["owner"])
+        if new_owner not in c.users:
+            if self._fold(new_owner) not in c.roles:
+                raise RedshiftError("42704", f'user "{new_owner}" does not exist')
+            new_owner = self._fold(new_owner)  # a role as owner: unconfirmed in Redshift
+        if kind == "schema":
+            key = ("schema", self._name(m["schema"]), "")
+        else:
+            schema, table = self._name(m["schema"]), self._name(m["table"])
+            key = next((k for k in (("table", schema, table), ("view", schema, table)) if k in c.owners),
+                       ("table", schema, table))
+        if key not in c.owners:
+            raise RedshiftError("42P01", f"{key[0]} {key[1]}.{key[2]} does not exist (the fake knows owned objects "
+                                         "only)")
+        c.owners[key] = new_owner
+        return []
+
+    def _drop_user(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
+        c = self._catalog
+        name = self._user(m["user"])
+        if c.users[name]:
+            raise RedshiftError("42501", f'superuser "{name}" is not dropped by the fake')
+        if name in c.owners.values():
+            raise RedshiftError("55006", f'user "{name}" can\'t be dropped because the user owns some object')
+        if any(k[-1] == name for k in c.user_privileges):
+            raise RedshiftError("55006", f'user "{name}" can\'t be dropped because the user has a privilege on '
+                                         "some object")
+        del c.users[name]
         return []
 
     # ---------------------------------------------------------------------------------- policies

@@ -139,3 +139,20 @@ def test_the_lakehouse_sample_plans_every_new_kind_and_meets_its_expectations() 
     assert 'GRANT SELECT ON TABLE "security"."entitlements" TO RLS POLICY "orders_by_entitlement"' in sql
     assert any(s.startswith('ATTACH MASKING POLICY "hide_email"') and "TO PUBLIC PRIORITY 10" in s for s in sql)
     assert checked.preview is not None and not checked.preview.failures
+
+
+def test_a_changed_catalog_replaces_the_external_schema_and_grants_usage_again() -> None:
+    fake = FakeRedshift()
+    fake.apply(plan(compiled(MODEL), fake.state()), "lake")
+    moved = copy.deepcopy(MODEL)
+    moved["external_schemas"][0]["catalog_database"] = "my_lf_integrated_db_v2"
+    change = plan(compiled(moved), fake.state(), fake.ledger("lake"))
+    assert change.sql == [
+        'DROP SCHEMA "my_external_schema"',
+        "CREATE EXTERNAL SCHEMA \"my_external_schema\" FROM DATA CATALOG DATABASE 'my_lf_integrated_db_v2' "
+        "CATALOG_ID '123456789012'",
+        'GRANT USAGE ON SCHEMA "my_external_schema" TO ROLE "AWSIDC:sales"',
+    ]
+    assert [s.transactional for s in change.statements] == [False, False, True]
+    fake.apply(change, "lake")
+    assert plan(compiled(moved), fake.state(), fake.ledger("lake")).statements == []

@@ -3,6 +3,7 @@ dev and prod samples, each synthesized once (nag-clean, cfn-lint clean)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +256,42 @@ def test_each_sample_deploys_its_own_size_and_account(environment: Synthesized) 
     assignments = environment.template_json()["Resources"]
     count = sum(1 for r in assignments.values() if r["Type"] == "AWS::SSO::ApplicationAssignment")
     assert count == len(config.redshift_idc_application.groups)
+
+
+def test_the_reconciler_reads_the_identity_store_only_when_the_model_deprovisions(environment: Synthesized) -> None:
+    """deprovision_users (access/sample-lakehouse.yaml): the reconciler's role may read this identity store's
+    users and their memberships (and look up the groups config gives no id), and the custom resource carries
+    the store and the assigned groups; a model that does not opt in gets neither."""
+    from redshift_idc.access_model import load_model
+
+    config = environment.config
+    assert config.access_model is not None
+    model, _ = load_model(config.access_model, config)
+    template = environment.template_json("access")
+    statements = [s for key, policy in template["Resources"].items()
+                  if policy["Type"] == "AWS::IAM::Policy" and key.startswith("AccessModelRole")
+                  for s in policy["Properties"]["PolicyDocument"]["Statement"]]
+    reads = sorted((json.dumps(s["Action"]), json.dumps(s["Resource"])) for s in statements
+                   if "identitystore" in json.dumps(s["Action"]))
+    _, resource = only_resource(template, "Custom::AccessModel")
+    props = resource["Properties"]
+    if not model.deprovision_users:
+        assert reads == [] and "IdentityStoreId" not in props and "AssignedGroups" not in props
+        return
+    store = f"arn:aws:identitystore::{config.account}:identitystore/{config.identity_center.identity_store_id}"
+    users, memberships, groups = ("arn:aws:identitystore:::user/*", "arn:aws:identitystore:::membership/*",
+                                  "arn:aws:identitystore:::group/*")
+    assert reads == sorted([
+        (json.dumps(["identitystore:GetUserId", "identitystore:ListUsers"]), json.dumps([store, users])),
+        (json.dumps("identitystore:ListGroupMembershipsForMember"), json.dumps([store, memberships, users])),
+        (json.dumps("identitystore:GetGroupId"), json.dumps([store, groups])),  # the sample's groups have no ids
+    ])
+    assert props["IdentityStoreId"] == config.identity_center.identity_store_id
+    assert props["AssignedGroups"] == [{"DisplayName": g.display_name} for g in config.redshift_idc_application.groups]
+    assert props["AssignedUsers"] == []
+    acknowledged = {s["ruleName"] for p in environment.validation_report()["pluginReports"]
+                    for s in p.get("suppressedViolations", []) if s["acknowledgedAt"].endswith(
+                        "Access/AccessModel/Role/DefaultPolicy")}
+    assert {f"AwsSolutions-IAM5[Resource::{arn}]" for arn in (users, memberships, groups)} <= acknowledged
+    asset = environment.outdir / f"asset.{props['ModelHash']}.json"
+    assert json.loads(asset.read_text())["users"] == {"namespace": "AWSIDC", "transfer_ownership_to": None}

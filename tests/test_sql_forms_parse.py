@@ -57,11 +57,13 @@ from redshift_idc.runtime.planner import (
     drop_identity_provider_sql,
     remove_sql,
 )
+from redshift_idc.runtime.users import TRANSFERABLE, OwnedObject, UserGrant, drop_user_sql, user_queries
 from redshift_idc.sql_expression import check_expression
 
 # ------------------------------------------------------------------------------------------ objects
 
 ROLE = 'AWSIDC:amer sales "x"'  # space, double quote, colon
+USER = "AWSIDC:o'neil \"ventes\" été@example.com"  # an IdC user: quote, double quote, non-ASCII, @
 PARENT_ROLE = "AWSIDC:corp\\o'neil — lecture"  # backslash, single quote, non-ASCII dash
 SCHEMA = "ventes_été"
 DATABASE = 'partage "ventes" été'
@@ -167,6 +169,17 @@ def _forms() -> list[Form]:
                 *(Form(f"alter_{clause}:{label}", alter_identity_provider_sql(item, [clause]))
                   for clause in IDENTITY_PROVIDER_CLAUSES),
             ]
+    # deprovision_users: a departed user's direct grants revoked, what it owns transferred, the user dropped, and
+    # the three reads (SELECTs) that find them, for a namespace with LIKE wildcards in it.
+    for kind, target, privileges in (("schema", (SCHEMA,), SCHEMA_PRIVILEGES), ("scoped", (SCHEMA,), TABLE_PRIVILEGES),
+                                     ("table", (SCHEMA, TABLE), TABLE_PRIVILEGES),
+                                     ("column", (SCHEMA, TABLE, COLUMN), COLUMN_PRIVILEGES),
+                                     ("database", (DATABASE,), (*DATABASE_PRIVILEGES, "TEMPORARY"))):
+        forms += [Form(f"user:revoke:{kind}:{p}", UserGrant(kind, USER, p, target).revoke_sql()) for p in privileges]
+    forms += [Form(f"user:transfer:{kind}", OwnedObject(USER, kind, SCHEMA, TABLE).transfer_sql(owner))
+              for kind in sorted(TRANSFERABLE) for owner in (ROLE,)]
+    forms.append(Form("user:drop", drop_user_sql(USER)))
+    forms += [Form(f"user:read:{name}", sql) for name, sql in user_queries("AWS_IDC%ns")]
     for name, tables in LEDGERS.items():
         forms += [Form(f"ledger:{name}:bootstrap_sql[{i}]", sql) for i, sql in enumerate(tables.bootstrap_sql())]
         forms += [
@@ -203,7 +216,7 @@ SQLFLUFF_GAPS: dict[str, re.Pattern[str]] = {
     "drop_role_force": re.compile(rf"DROP ROLE {IDENT} FORCE"),
     # Scoped permissions: sqlfluff's GRANT knows `FOR TABLES IN SCHEMA`, its REVOKE does not.
     "revoke_for_tables_in_schema": re.compile(
-        rf"REVOKE {TABLE_PRIVILEGE} FOR TABLES IN SCHEMA {IDENT} FROM ROLE {IDENT}"),
+        rf"REVOKE {TABLE_PRIVILEGE} FOR TABLES IN SCHEMA {IDENT} FROM (?:ROLE )?{IDENT}"),
     # r_GRANT/r_REVOKE role-only system permissions (IGNORE RLS, EXPLAIN RLS, EXPLAIN MASKING): not in sqlfluff.
     "grant_system_privilege": re.compile(rf"GRANT {SYSTEM_PRIVILEGE} TO ROLE {IDENT}"),
     "revoke_system_privilege": re.compile(rf"REVOKE {SYSTEM_PRIVILEGE} FROM ROLE {IDENT}"),

@@ -2,7 +2,9 @@
 
 Queries and columns follow REDSHIFT_REFERENCE.md section 2.17. Only grants to roles and to PUBLIC are
 read: users are IdC identities the model never manages. SVV_IDENTITY_PROVIDERS is visible to superusers only: the
-reconciler runs as the namespace admin, and refuses to plan identity providers as anyone else. Names
+reconciler runs as the namespace admin, and refuses to plan identity providers as anyone else. With
+`deprovision_users` on, three more SELECTs at the end read the IdC users, their direct grants and what they own
+(`users.user_queries`; kept apart from the role state, so nothing else ever plans for a user). Names
 come back as Redshift stores them (folded), and the state keys fold names the same way, so a model
 written in mixed case still diffs to nothing.
 """
@@ -40,6 +42,7 @@ from redshift_idc.runtime.catalog_import import definition_queries, definitions
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.planner import Ledger, check_renderable, is_system_role
 from redshift_idc.runtime.sql_text import quote_literal
+from redshift_idc.runtime.users import UserCatalog, parse_users, user_queries
 
 Row = tuple[Any, ...]
 SECADMIN = "sys:secadmin"
@@ -61,10 +64,12 @@ def identity_queries() -> list[tuple[str, str]]:
     return [*WHOAMI_QUERIES, IDENTITY_PROVIDERS_QUERY]
 
 
-def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True) -> list[tuple[str, str]]:
+def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True,
+                 users_namespace: str | None = None) -> list[tuple[str, str]]:
     """(name, SQL) in batch order; the ledger bootstrap comes first so the ledger reads cannot fail.
     `bootstrap=False` leaves it out: SELECTs only, for reports that must not write (they then fail
-    where the ledger tables do not exist yet)."""
+    where the ledger tables do not exist yet). `users_namespace`: also read that namespace's users
+    (`deprovision_users`), last."""
     system = ", ".join(quote_literal(p) for p in SYSTEM_PRIVILEGES)
     queries = [(f"bootstrap_{i}", sql) for i, sql in enumerate(tables.bootstrap_sql())] if bootstrap else []
     queries += [
@@ -101,6 +106,8 @@ def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True) ->
     ]
     if bootstrap:  # the reconciler's own bookkeeping; reports that must not write leave it out
         queries.append(("progress", tables.select_progress_sql(model)))
+    if users_namespace is not None:
+        queries += user_queries(users_namespace)
     return queries
 
 
@@ -117,6 +124,7 @@ class Snapshot:
     warnings: list[str] = field(default_factory=list)
     progress: dict[str, int] = field(default_factory=dict)  # request token -> its last committed step
     definitions: AccessState | None = None  # policies and providers with their catalog definitions
+    users: UserCatalog | None = None  # the IdC users, when read (deprovision_users)
 
 
 def _columns(value: Any) -> tuple[str, ...]:
@@ -147,8 +155,10 @@ def _flag(value: Any) -> bool | None:
     return {"t": True, "true": True, "1": True, "f": False, "false": False, "0": False}.get(text)
 
 
-def parse_snapshot(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = False) -> Snapshot:
-    """Build the current state from the read batch's rows (keyed by query name)."""
+def parse_snapshot(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = False,
+                   users_namespace: str | None = None) -> Snapshot:
+    """Build the current state from the read batch's rows (keyed by query name); with `users_namespace`,
+    also the namespace's users (their queries' rows, absent when they returned none)."""
     state = AccessState(case_sensitive=case_sensitive)
     warnings: list[str] = []
 
@@ -227,4 +237,5 @@ def parse_snapshot(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = Fal
     progress = {str(token): int(seq or 0) for token, seq in rows.get("progress", ())}
     read_definitions = any(name in rows for name, _ in definition_queries())
     return Snapshot(state, ledger, scripts, user, superuser, secadmin, warnings, progress,
-                    definitions(rows, case_sensitive) if read_definitions else None)
+                    definitions(rows, case_sensitive) if read_definitions else None,
+                    parse_users(rows, users_namespace) if users_namespace is not None else None)

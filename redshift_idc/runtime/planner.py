@@ -342,6 +342,12 @@ ALTER_USING_PHASE = {RlsPolicy.KIND: 70, MaskingPolicy.KIND: 80}
 # drop) before every batch, drops after every batch.
 IDENTITY_PROVIDER_PHASE = 1
 IDENTITY_PROVIDER_DROP_PHASE = 99
+# Users who left IAM Identity Center (`deprovision_users`, runtime/users.py): after everything else of the model
+# (a role that takes over their objects exists by then), their direct grants revoked, what they own transferred,
+# then DROP USER (which refuses a user holding a privilege or owning an object [r_DROP_USER]).
+USER_REVOKE_PHASE = 91
+USER_TRANSFER_PHASE = 92
+USER_DROP_PHASE = 93
 # External schemas and databases from an ARN run alone too (CREATE/DROP DATABASE cannot run in a transaction
 # block [0.2]; the external schema with them, to be safe): created before the batches that grant on them,
 # dropped after the batches that revoke.

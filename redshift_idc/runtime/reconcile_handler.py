@@ -11,6 +11,12 @@ not bloat the template, and its hash in the properties makes every change of con
 IdentityProviderDropCascade (only when true; a property, not part of the model document, so a Delete
 knows it too). Identity provider client secrets are read from Secrets Manager at apply time.
 
+With `deprovision_users` the model document holds `users` (the identity namespace and whom departed users'
+objects go to) and the properties the environment's side: IdentityStoreId, AssignedGroups
+(`[{DisplayName, GroupId?}]`; a group without id is looked up by name) and AssignedUsers (`[{UserName,
+UserId?}]`). The identity store is asked with the handler's own role (`users.IdcDirectory`). A Delete never
+removes users.
+
 The physical id depends on workgroup, database and model name only, never on the content, so an
 update never makes CloudFormation delete the old resource. A Delete whose physical id is not ours
 (a Create that failed before naming the resource) does nothing, and so does a Delete whose warehouse
@@ -44,6 +50,12 @@ from redshift_idc.runtime.reconciler import (
     statement_token,
 )
 from redshift_idc.runtime.secrets import SecretResolver
+from redshift_idc.runtime.users import (
+    IDENTITYSTORE_CONFIG,
+    DeprovisionSettings,
+    IdcDirectory,
+    directory_entries,
+)
 
 LOG = logging.getLogger(__name__)
 LOG.setLevel(logging.INFO)
@@ -71,11 +83,15 @@ def on_event(event: dict[str, Any], context: Any = None, *, clock: Clock = time)
     return {"PhysicalResourceId": physical_id(request.properties), DEADLINE_KEY: deadline}
 
 
-def model_document(desired: AccessState, scripts: Sequence[ScriptEntry]) -> str:
+def model_document(desired: AccessState, scripts: Sequence[ScriptEntry],
+                   deprovision: DeprovisionSettings | None = None) -> str:
     """What the custom resource applies, as the S3 asset holds it: canonical JSON (sorted keys, no
-    spaces), so the same model always gives the same asset hash."""
-    return json.dumps({"desired": desired.to_json(), "scripts": list(scripts)}, sort_keys=True,
-                      separators=(",", ":"), ensure_ascii=False)
+    spaces), so the same model always gives the same asset hash. `users` only with deprovision_users:
+    documents of models that do not opt in stay byte for byte what they were."""
+    document: dict[str, Any] = {"desired": desired.to_json(), "scripts": list(scripts)}
+    if deprovision is not None:
+        document["users"] = deprovision.to_json()
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def load_model_document(properties: dict[str, Any], s3: Any = None) -> dict[str, Any]:
@@ -90,15 +106,31 @@ def build_request(event: CustomResourceEvent, document: dict[str, Any] | None) -
     # Unique per CloudFormation request: a later request with the same properties (a re-create, a
     # rollback to an earlier model) must never pick up an earlier request's statements.
     token = statement_token(f"{event.request_type}:{event.request_id}:{props.get('ModelHash')}")
+    deprovision = None
     if event.request_type == "Delete" or document is None:
         desired = AccessState(case_sensitive=_flag(props.get("CaseSensitive", "false")))
         scripts: list[Script] = []
     else:
         desired = AccessState.from_json(document["desired"])
         scripts = [Script.of(s) for s in document.get("scripts", [])]
+        if document.get("users"):
+            deprovision = DeprovisionSettings.from_json(document["users"])
     return Request(model=str(props["ModelName"]), desired=desired, token=token, prune=_flag(props.get("Prune")),
                    ledger_schema=str(props.get("LedgerSchema") or "redshift_idc"), scripts=scripts,
-                   identity_provider_drop_cascade=_flag(props.get("IdentityProviderDropCascade")))
+                   identity_provider_drop_cascade=_flag(props.get("IdentityProviderDropCascade")),
+                   deprovision=deprovision)
+
+
+def identity_directory(properties: dict[str, Any], client: Any, clock: Clock) -> IdcDirectory:
+    """The identity store as the properties name it, with the environment's assigned groups and users."""
+    store = properties.get("IdentityStoreId")
+    if not store:
+        raise CustomResourceError("deprovision_users is on, but the custom resource has no IdentityStoreId "
+                                  "property: synthesize and deploy the access stack with this version")
+    return IdcDirectory(client or boto3.client("identitystore", config=IDENTITYSTORE_CONFIG), str(store),
+                        directory_entries(properties.get("AssignedGroups"), "DisplayName", "GroupId"),
+                        directory_entries(properties.get("AssignedUsers"), "UserName", "UserId"),
+                        sleep=clock.sleep)
 
 
 def warehouse_gone(properties: dict[str, Any], serverless: Any = None) -> bool:
@@ -123,10 +155,11 @@ def warehouse_gone(properties: dict[str, Any], serverless: Any = None) -> bool:
 
 
 def is_complete(event: dict[str, Any], context: Any = None, *, api: DataApi | None = None, s3: Any = None,
-                clock: Clock = time, secretsmanager: Any = None, serverless: Any = None) -> dict[str, Any]:
+                clock: Clock = time, secretsmanager: Any = None, serverless: Any = None,
+                identitystore: Any = None) -> dict[str, Any]:
     """Converge for up to one invocation budget; the Provider framework calls again until IsComplete.
-    `secretsmanager`, `serverless`: clients for identity provider secrets and for the Delete's "is the
-    warehouse still there" question (default: built on first use)."""
+    `secretsmanager`, `serverless`, `identitystore`: clients for identity provider secrets, for the Delete's
+    "is the warehouse still there" question and for deprovision_users (default: built on first use)."""
     request = CustomResourceEvent.from_dict(event)
     props = request.properties
     if request.request_type == "Delete":
@@ -139,10 +172,13 @@ def is_complete(event: dict[str, Any], context: Any = None, *, api: DataApi | No
     reconcile_request = build_request(request, document)
     api = api or DataApi(Target(str(props["WorkgroupName"]), str(props["Database"]), str(props["SecretArn"])))
     deadline = event.get(DEADLINE_KEY)
+    directory = (identity_directory(props, identitystore, clock) if reconcile_request.deprovision is not None
+                 else None)
     reconciler = Reconciler(api, reconcile_request, secrets=SecretResolver(secretsmanager), clock=clock,
                             invocation_id=str(getattr(context, "aws_request_id", "") or uuid.uuid4()),
                             budget_seconds=INVOCATION_BUDGET_SECONDS,
-                            deadline=float(deadline) if deadline is not None else None, log=LOG.info)
+                            deadline=float(deadline) if deadline is not None else None, log=LOG.info,
+                            directory=directory)
     try:
         outcome = reconciler.run()
     except ClientError as error:

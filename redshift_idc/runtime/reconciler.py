@@ -29,6 +29,11 @@ except what is in the warehouse and in the Data API:
 Statements that cannot run in a transaction block (identity providers) are sent alone with
 ExecuteStatement (step `exec`), their ledger rows in the batch that follows (see `ledger.steps`);
 secrets they carry are read from Secrets Manager just before.
+
+With `deprovision_users` (`users.py`), each read also holds the IdC users; after the scripts, before the
+plan, every such user is checked in the identity store (once per invocation) and the departed ones' removal
+is merged into the plan. A departed user who owns objects nothing may take over fails the request, before
+any change of that round.
 """
 
 from __future__ import annotations
@@ -64,6 +69,15 @@ from redshift_idc.runtime.limits import (
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.secrets import SecretError
 from redshift_idc.runtime.sql_text import quote_ident
+from redshift_idc.runtime.users import (
+    USERS_QUERY,
+    Departures,
+    DeprovisionSettings,
+    Directory,
+    Verdict,
+    check_users,
+    with_statements,
+)
 
 MAX_TRANSIENT_RETRIES = 3
 MAX_STUCK_RETRIES = 1
@@ -122,6 +136,11 @@ class Request:
     scripts: Sequence[Script] = ()
     needs_secadmin: bool = True
     identity_provider_drop_cascade: bool = False
+    deprovision: DeprovisionSettings | None = None  # deprovision_users: remove IdC users who left
+
+    @property
+    def users_namespace(self) -> str | None:
+        return self.deprovision.namespace if self.deprovision is not None else None
 
 
 @dataclass
@@ -159,13 +178,15 @@ class Reconciler:
     def __init__(self, api: DataApi, request: Request, *, read_only: bool = False,
                  secrets: Callable[[str, str], str] | None = None, clock: Clock | None = None,
                  invocation_id: str = "", budget_seconds: float | None = None, deadline: float | None = None,
-                 log: Callable[[str], None] | None = None, queries: Sequence[tuple[str, str]] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, queries: Sequence[tuple[str, str]] | None = None,
+                 directory: Directory | None = None) -> None:
         """`read_only`: reads without the ledger bootstrap (CREATE ... IF NOT EXISTS), for reports.
         `queries`: the read batch as (name, SQL), for a report that needs only part of the catalog
         (`verify`: `catalog.identity_queries()`); default: everything the planner reads.
         `secrets(arn, key)`: resolves the secrets of identity provider statements (none: they cannot apply).
         `invocation_id` makes each read's ClientToken unique (the Lambda request id). `budget_seconds`:
-        no new Data API work after this long (monotonic); `deadline`: the request's hard end (epoch)."""
+        no new Data API work after this long (monotonic); `deadline`: the request's hard end (epoch).
+        `directory`: the identity store, for a request with `deprovision` (deprovision_users)."""
         self.api = api
         self.request = request
         self.resolved: set[str] = set()  # every secret value resolved: masked in any text this reports
@@ -173,7 +194,11 @@ class Reconciler:
         self.clock: Clock = clock or time
         self.tables = LedgerTables(request.ledger_schema)
         self.queries = (list(queries) if queries is not None
-                        else read_queries(self.tables, request.model, bootstrap=not read_only))
+                        else read_queries(self.tables, request.model, bootstrap=not read_only,
+                                          users_namespace=request.users_namespace))
+        self.directory = directory
+        self.verdicts: dict[str, Verdict] = {}  # the identity store's answers, per database user, this invocation
+        self.user_warnings: list[str] = []
         self.invocation_id = invocation_id
         started = self.clock.monotonic()
         self.budget_end = started + budget_seconds if budget_seconds is not None else None
@@ -217,7 +242,12 @@ class Reconciler:
 
     def read(self) -> Snapshot:
         """Submit one read batch (one snapshot), wait for it, fetch its rows."""
-        return parse_snapshot(self.read_rows(), self.request.desired.case_sensitive)
+        return parse_snapshot(self.read_rows(), self.request.desired.case_sensitive, self._users_read())
+
+    def _users_read(self) -> str | None:
+        """The namespace whose users this reconciler's read batch holds (None: not read)."""
+        names = {name for name, _ in self.queries}
+        return self.request.users_namespace if USERS_QUERY in names else None
 
     def read_rows(self) -> dict[str, Sequence[tuple[Any, ...]]]:
         """`read`, unparsed: each query's rows by name (queries that returned no rows are absent). What
@@ -243,7 +273,8 @@ class Reconciler:
     def read_now(self, sleep: Callable[[float], None], timeout_seconds: float = 300.0) -> Snapshot:
         """One read outside CloudFormation (`plan --live`, drift): waits with `sleep`, gives up after
         `timeout_seconds`."""
-        return parse_snapshot(self.read_rows_now(sleep, timeout_seconds), self.request.desired.case_sensitive)
+        return parse_snapshot(self.read_rows_now(sleep, timeout_seconds), self.request.desired.case_sensitive,
+                              self._users_read())
 
     def read_rows_now(self, sleep: Callable[[float], None], timeout_seconds: float = 300.0,
                       ) -> dict[str, Sequence[tuple[Any, ...]]]:
@@ -284,13 +315,16 @@ class Reconciler:
                 if not self._apply_batch([*script.statements, record], "script"):
                     return None
             return None
+        departed = self.departures(snapshot)
         self.plans += 1
         planned = plan(request.desired, snapshot.state, snapshot.ledger, prune=request.prune,
                        identity_provider_drop_cascade=request.identity_provider_drop_cascade,
                        definitions=snapshot.definitions)
+        if departed is not None:
+            planned = with_statements(planned, departed.statements)
         cut = steps(planned, request.model, self.tables)
         if not cut:
-            return Outcome(True, "in sync", self.statements_applied, snapshot.warnings)
+            return Outcome(True, "in sync", self.statements_applied, [*snapshot.warnings, *self.user_warnings])
         shown = [step.sqls for step in cut]
         if len(self.rounds) >= 2 and all(r == shown for r in self.rounds[-2:]):
             raise ReconcileError("the same batch committed twice and the catalog still differs from the model "
@@ -302,6 +336,26 @@ class Reconciler:
                 return None  # read again: a retry, or another attempt's statement changed the state
         self.rounds.append(shown)
         return None
+
+    def departures(self, snapshot: Snapshot) -> Departures | None:
+        """With `deprovision_users`: which IdC users left (the identity store asked once per user and
+        invocation) and the statements that remove them. A departed user who cannot be removed (owns objects
+        nothing may take over) fails the request here, before this round changes anything."""
+        settings = self.request.deprovision
+        if settings is None:
+            return None
+        if snapshot.users is None:
+            raise ReconcileError("deprovision_users is on, but the read batch did not read the users")
+        if self.directory is None:
+            raise ReconcileError("deprovision_users is on, but no identity store was given to check the users in "
+                                 "(the custom resource needs its IdentityStoreId property: deploy with this version)")
+        self._check_time("check the users in IAM Identity Center")
+        found = check_users(snapshot.users, settings, self.directory, reader=snapshot.user, cache=self.verdicts,
+                            log=self.log)
+        if found.refused:
+            raise ReconcileError(found.refusal_error(self.request.model))
+        self.user_warnings += [w for w in found.warnings if w not in self.user_warnings]
+        return found
 
     def _pending_scripts(self, snapshot: Snapshot) -> list[Script]:
         pending = []

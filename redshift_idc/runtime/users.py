@@ -1,0 +1,576 @@
+"""Users who left IAM Identity Center (`deprovision_users: true` in the access model).
+
+Redshift creates the database user `<namespace>:<user>` when an IdC user first signs in; nothing removes it
+when the person leaves. With the option on, the reconciler reads those users, their direct grants and what
+they own (three SELECTs appended to its read batch, `user_queries`), asks the identity store about each
+(`IdcDirectory`, at deploy time, with the reconciler's role), and plans, for every user who is gone:
+
+    REVOKE <each direct grant> FROM "<user>"      (phase USER_REVOKE_PHASE)
+    ALTER SCHEMA / ALTER TABLE ... OWNER TO <transfer_ownership_to>   (USER_TRANSFER_PHASE, when set)
+    DROP USER "<user>"                              (USER_DROP_PHASE)
+
+after everything else of the model (a role the objects go to is created first). Gone means: no user of that
+name (userName, or an email address, compared case-insensitively) in the identity store, or a user in none of
+the groups the environment assigns to the Redshift IdC application and not assigned on its own. A user who
+cannot be checked (AccessDenied, throttling that outlasts the retries) is kept and reported, never dropped.
+A user who owns something is refused, with the list of objects, unless `transfer_ownership_to` is set and
+every object is one this tool can transfer (schemas, tables, views); the reconciler then fails the deploy
+before any change. Users are never in the ledger: the reconciler did not create them.
+
+Catalog columns (REDSHIFT_REFERENCE.md 2.4-2.7): `svv_user_info.user_name, superuser`; the privilege views
+with `identity_type = 'user'`. Owners come from PostgreSQL's catalog tables, which the reference does not
+cover (unconfirmed on a live workgroup): `pg_namespace.nspowner`, `pg_class.relowner` (relkind 'r' table,
+'v' view; how materialized views show is unconfirmed), `pg_proc.proowner`, `pg_database.datdba`, joined to
+`pg_user.usesysid` / `usename` (AWS's IdC example filters `pg_user.usename = 'awsidc:...'` [M6]; AWS's
+"user cannot be dropped" article reads owners the same way). DROP USER refuses a user who owns an object or
+holds a privilege in the current database [r_DROP_USER]; it checks only the current database, so objects the
+user owns in another database keep a dangling owner. Grants the user made to others, default privileges (ALTER
+DEFAULT PRIVILEGES FOR USER) and explicit role grants to the user are not read: whether any of them blocks
+DROP USER is unconfirmed, and Redshift's own error would then fail the batch, naming the statement.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from redshift_idc.runtime.access_state import (
+    COLUMN_PRIVILEGES,
+    DATABASE_PRIVILEGES,
+    SCHEMA_PRIVILEGES,
+    TABLE_PRIVILEGES,
+)
+from redshift_idc.runtime.planner import (
+    USER_DROP_PHASE,
+    USER_REVOKE_PHASE,
+    USER_TRANSFER_PHASE,
+    Plan,
+    Statement,
+)
+from redshift_idc.runtime.sql_text import quote_ident, quote_literal, quote_qualified
+
+Row = tuple[Any, ...]
+USERS_QUERY = "idc_users"
+USER_PRIVILEGES_QUERY = "idc_user_privileges"
+USER_OBJECTS_QUERY = "idc_user_objects"
+USER_QUERY_NAMES = (USERS_QUERY, USER_PRIVILEGES_QUERY, USER_OBJECTS_QUERY)
+# What the privilege views may report for a database grant: TEMP is also spelled TEMPORARY (unconfirmed which).
+_USER_PRIVILEGES: dict[str, tuple[str, ...]] = {
+    "schema": SCHEMA_PRIVILEGES, "scoped": TABLE_PRIVILEGES, "table": TABLE_PRIVILEGES,
+    "column": COLUMN_PRIVILEGES, "database": (*DATABASE_PRIVILEGES, "TEMPORARY"),
+}
+TRANSFERABLE = frozenset({"schema", "table", "view"})
+
+
+# ------------------------------------------------------------------------------------------ settings
+
+
+@dataclass(frozen=True)
+class DeprovisionSettings:
+    """What the model document says about departed users: the identity namespace (the users' prefix) and
+    who takes over what they own (`transfer_to`, as Redshift names it; "" for nobody)."""
+
+    namespace: str
+    transfer_to: str = ""
+    transfer_kind: Literal["", "role", "user"] = ""
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.namespace}:"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"namespace": self.namespace,
+                "transfer_ownership_to": ({"name": self.transfer_to, "kind": self.transfer_kind}
+                                          if self.transfer_to else None)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DeprovisionSettings:
+        target = data.get("transfer_ownership_to") or {}
+        kind = str(target.get("kind") or "")
+        if kind not in ("", "role", "user"):
+            raise ValueError(f"transfer_ownership_to: unknown kind {kind!r}")
+        return cls(str(data["namespace"]), str(target.get("name") or ""), kind)  # type: ignore[arg-type]
+
+
+def idc_name(user: str, namespace: str) -> str | None:
+    """The IdC user name of database user `<namespace>:<name>` (the namespace compared case-insensitively,
+    as Redshift's stored case is unconfirmed), or None for another user."""
+    prefix = f"{namespace}:"
+    if len(user) > len(prefix) and user[:len(prefix)].casefold() == prefix.casefold():
+        return user[len(prefix):]
+    return None
+
+
+# -------------------------------------------------------------------------------------------- catalog
+
+
+def _like_prefix(namespace: str) -> str:
+    """`'<namespace>:%'` for ILIKE, the namespace's own `%`, `_` and `\\` escaped with LIKE's default escape
+    character (a backslash, itself doubled inside the literal [D52])."""
+    escaped = namespace.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return quote_literal(f"{escaped}:%")
+
+
+def user_queries(namespace: str) -> list[tuple[str, str]]:
+    """(name, SQL): the namespace's users, their direct grants and what they own; SELECTs only."""
+    like = _like_prefix(namespace)
+    user = f"identity_type = 'user' AND identity_name ILIKE {like}"
+    privileges = " UNION ALL ".join((
+        "SELECT 'schema', identity_name, privilege_type, namespace_name, '', '', privilege_scope "
+        f"FROM svv_schema_privileges WHERE {user}",
+        "SELECT 'table', identity_name, privilege_type, namespace_name, relation_name, '', '' "
+        f"FROM svv_relation_privileges WHERE {user}",
+        "SELECT 'column', identity_name, privilege_type, namespace_name, relation_name, column_name, '' "
+        f"FROM svv_column_privileges WHERE {user}",
+        "SELECT 'database', identity_name, privilege_type, database_name, '', '', '' "
+        f"FROM svv_database_privileges WHERE {user}",
+    ))
+    owner = f"u.usename ILIKE {like}"
+    objects = " UNION ALL ".join((
+        "SELECT u.usename, 'schema', n.nspname, '' FROM pg_namespace n JOIN pg_user u ON u.usesysid = n.nspowner "
+        f"WHERE {owner}",
+        "SELECT u.usename, CASE WHEN c.relkind = 'v' THEN 'view' ELSE 'table' END, n.nspname, c.relname "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_user u ON u.usesysid = c.relowner "
+        f"WHERE c.relkind IN ('r', 'v') AND n.nspname NOT LIKE 'pg\\\\_temp\\\\_%' AND {owner}",
+        "SELECT u.usename, 'function', n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n "
+        f"ON n.oid = p.pronamespace JOIN pg_user u ON u.usesysid = p.proowner WHERE {owner}",
+        "SELECT u.usename, 'database', '', d.datname FROM pg_database d JOIN pg_user u ON u.usesysid = d.datdba "
+        f"WHERE {owner}",
+    ))
+    return [
+        (USERS_QUERY, f"SELECT user_name, superuser FROM svv_user_info WHERE user_name ILIKE {like}"),
+        (USER_PRIVILEGES_QUERY, privileges),
+        (USER_OBJECTS_QUERY, objects),
+    ]
+
+
+@dataclass(frozen=True)
+class UserGrant:
+    """A privilege granted to the user itself (not through a role). `target`: (schema,), (schema, table),
+    (schema, table, column) or (database,)."""
+
+    kind: str  # schema, scoped, table, column, database
+    user: str
+    privilege: str
+    target: tuple[str, ...]
+
+    @property
+    def revocable(self) -> bool:
+        """Known keywords only: they are emitted unquoted (catalog rows are input too)."""
+        return self.privilege in _USER_PRIVILEGES.get(self.kind, ())
+
+    def describe(self) -> str:
+        where = {"schema": "schema", "scoped": "tables in schema", "table": "table", "column": "column",
+                 "database": "database"}.get(self.kind, self.kind)
+        return f"{self.privilege} on {where} {'.'.join(self.target)}"
+
+    def revoke_sql(self) -> str:
+        if not self.revocable:
+            raise ValueError(f"cannot revoke {self.describe()} from {self.user}: unknown privilege or scope")
+        user = quote_ident(self.user)
+        if self.kind == "schema":
+            return f"REVOKE {self.privilege} ON SCHEMA {quote_ident(self.target[0])} FROM {user}"
+        if self.kind == "scoped":
+            return f"REVOKE {self.privilege} FOR TABLES IN SCHEMA {quote_ident(self.target[0])} FROM {user}"
+        if self.kind == "table":
+            return f"REVOKE {self.privilege} ON TABLE {quote_qualified(*self.target[:2])} FROM {user}"
+        if self.kind == "column":
+            return (f"REVOKE {self.privilege} ({quote_ident(self.target[2])}) ON TABLE "
+                    f"{quote_qualified(*self.target[:2])} FROM {user}")
+        return f"REVOKE {self.privilege} ON DATABASE {quote_ident(self.target[0])} FROM {user}"
+
+
+@dataclass(frozen=True)
+class OwnedObject:
+    owner: str
+    kind: str  # schema, table, view, function, database
+    schema: str
+    name: str
+
+    @property
+    def transferable(self) -> bool:
+        return self.kind in TRANSFERABLE
+
+    def describe(self) -> str:
+        if self.kind == "schema":
+            return f"schema {self.schema}"
+        if self.kind == "database":
+            return f"database {self.name}"
+        return f"{self.kind} {self.schema}.{self.name}"
+
+    def transfer_sql(self, new_owner: str) -> str:
+        if self.kind == "schema":
+            return f"ALTER SCHEMA {quote_ident(self.schema)} OWNER TO {quote_ident(new_owner)}"
+        if self.kind in ("table", "view"):  # Redshift changes a view's owner with ALTER TABLE too
+            return f"ALTER TABLE {quote_qualified(self.schema, self.name)} OWNER TO {quote_ident(new_owner)}"
+        raise ValueError(f"cannot transfer {self.describe()}: transfer it by hand")
+
+
+@dataclass
+class UserCatalog:
+    """The namespace's users as the read batch saw them, names exactly as the catalog returns them."""
+
+    namespace: str
+    users: dict[str, bool] = field(default_factory=dict)  # user name -> superuser
+    grants: dict[str, list[UserGrant]] = field(default_factory=dict)
+    objects: dict[str, list[OwnedObject]] = field(default_factory=dict)
+
+    def grants_of(self, user: str) -> list[UserGrant]:
+        """The user's direct grants (names compared case-insensitively: the views' case is unconfirmed)."""
+        return [g for name, grants in self.grants.items() if name.casefold() == user.casefold() for g in grants]
+
+    def objects_of(self, user: str) -> list[OwnedObject]:
+        return [o for name, owned in self.objects.items() if name.casefold() == user.casefold() for o in owned]
+
+    def candidates(self, exclude: Iterable[str] = ()) -> list[str]:
+        """Users the identity store is asked about: the namespace's, never a superuser nor `exclude`
+        (the reader itself, the user objects are transferred to), compared case-insensitively."""
+        skip = {name.casefold() for name in exclude if name}
+        return sorted(user for user, superuser in self.users.items()
+                      if not superuser and user.casefold() not in skip and idc_name(user, self.namespace))
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _flag(value: Any) -> bool:
+    return value is True or str(value).strip().lower() in ("t", "true", "1")
+
+
+def parse_users(rows: Mapping[str, Sequence[Row]], namespace: str) -> UserCatalog:
+    """The three user queries' rows (absent: no rows) as a catalog of the namespace's users."""
+    catalog = UserCatalog(namespace)
+    for name, superuser in rows.get(USERS_QUERY, ()):
+        if idc_name(str(name), namespace) is not None:
+            catalog.users[str(name)] = _flag(superuser)
+    for kind, user, privilege, first, relation, column, scope in rows.get(USER_PRIVILEGES_QUERY, ()):
+        user = str(user)
+        scope_text = _text(scope).upper()
+        kind = str(kind)
+        if kind == "schema" and scope_text == "TABLES":
+            kind = "scoped"
+        elif kind == "schema" and scope_text not in ("", "SCHEMA"):
+            kind = f"schema scope {scope_text}"  # FUNCTIONS and anything newer: not revocable here
+        target = {"column": (_text(first), _text(relation), _text(column)),
+                  "table": (_text(first), _text(relation))}.get(kind, (_text(first),))
+        catalog.grants.setdefault(user, []).append(UserGrant(kind, user, _text(privilege).upper(), target))
+    for owner, kind, schema, name in rows.get(USER_OBJECTS_QUERY, ()):
+        catalog.objects.setdefault(str(owner), []).append(OwnedObject(str(owner), str(kind), _text(schema),
+                                                                      _text(name)))
+    for found in (catalog.grants, catalog.objects):
+        for items in found.values():
+            items.sort(key=lambda item: (item.kind, item.describe()))
+    return catalog
+
+
+# ------------------------------------------------------------------------------------ identity store
+
+THROTTLING_ERRORS = frozenset({"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})
+# botocore's adaptive retries first (short timeouts: a call never eats an invocation's margin), then ours.
+IDENTITYSTORE_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 4}, connect_timeout=5, read_timeout=15)
+THROTTLE_ATTEMPTS = 3
+THROTTLE_BACKOFF_SECONDS = 1.0
+PAGE_SIZE = 100  # the identity store's maximum MaxResults
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the identity store said about one database user: `kept`, `gone` (dropped), or `unchecked`
+    (an error: kept, reported), and why."""
+
+    user: str
+    status: Literal["kept", "gone", "unchecked"]
+    reason: str
+
+
+class Directory(Protocol):
+    def verdict(self, user: str, name: str) -> Verdict:
+        """`user` is the database user, `name` its IdC user name (the part after the namespace)."""
+
+
+class _Unchecked(Exception):
+    """An identity store call that failed for another reason than "not found"."""
+
+
+@dataclass(frozen=True)
+class Assigned:
+    """A group (display name) or user (user name) the environment assigns, with its id when config gives it."""
+
+    name: str
+    id: str | None = None
+
+
+class IdcDirectory:
+    """The identity store, asked the questions `deprovision_users` needs, with the least the role may do:
+    `GetUserId` (userName), `ListUsers` (only when a name is not found as written: Redshift's stored case and
+    whether it names users by userName or email are unconfirmed, so absence is confirmed case-insensitively
+    against both before a user counts as gone), `ListGroupMembershipsForMember` (paginated) and `GetGroupId`
+    (assigned groups config gives no id for). Answers are cached for the life of the object (one Lambda
+    invocation, one drift report)."""
+
+    def __init__(self, client: Any, identity_store_id: str, groups: Sequence[Assigned],
+                 users: Sequence[Assigned] = (), *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.client = client
+        self.store = identity_store_id
+        self.groups = tuple(groups)
+        self.users = tuple(users)
+        self.sleep = sleep
+        self.calls = 0
+        self._group_ids: dict[str, str] | None = None  # group id -> display name
+        self._group_problem = ""
+        self._missing_groups: list[str] = []
+        self._index: dict[str, list[str]] | None = None  # casefolded userName or email -> user ids
+        self._user_ids: set[str] | None = None  # ids of the users assigned on their own
+
+    # -- calls
+
+    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+        """One identity store call; throttling that outlasts botocore's retries is tried again a few times."""
+        for attempt in range(THROTTLE_ATTEMPTS):
+            self.calls += 1
+            try:
+                response: dict[str, Any] = getattr(self.client, operation)(IdentityStoreId=self.store, **params)
+                return response
+            except ClientError as error:
+                code = str(error.response.get("Error", {}).get("Code", ""))
+                if code in THROTTLING_ERRORS and attempt + 1 < THROTTLE_ATTEMPTS:
+                    self.sleep(THROTTLE_BACKOFF_SECONDS * 2 ** attempt)
+                    continue
+                if code == "ResourceNotFoundException":
+                    raise
+                message = str(error.response.get("Error", {}).get("Message", ""))
+                tries = f" (after {THROTTLE_ATTEMPTS} attempts)" if code in THROTTLING_ERRORS else ""
+                raise _Unchecked(f"identitystore {_api_name(operation)}: {code}{tries}: {message}") from None
+            except BotoCoreError as error:
+                raise _Unchecked(f"identitystore {_api_name(operation)}: {type(error).__name__}: {error}") from None
+        raise AssertionError("unreachable")
+
+    def _pages(self, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = self._call(operation, MaxResults=PAGE_SIZE, **params, **({"NextToken": token} if token else {}))
+            items += page.get(key, [])
+            token = page.get("NextToken")
+            if not token:
+                return items
+
+    # -- what is assigned
+
+    def assigned_group_ids(self) -> dict[str, str]:
+        """Group id -> display name of every assigned group; ids config does not give are looked up by
+        display name (a group since deleted assigns nobody: noted in `notes`)."""
+        if self._group_ids is None:
+            found: dict[str, str] = {}
+            try:
+                for group in self.groups:
+                    if group.id:
+                        found[group.id] = group.name
+                        continue
+                    try:
+                        response = self._call("get_group_id", AlternateIdentifier={"UniqueAttribute": {
+                            "AttributePath": "displayName", "AttributeValue": group.name}})
+                    except ClientError:  # ResourceNotFoundException: the group no longer exists
+                        self._missing_groups.append(group.name)
+                        continue
+                    found[str(response["GroupId"])] = group.name
+            except _Unchecked as error:
+                self._group_problem = str(error)
+            self._group_ids = found
+        if self._group_problem:
+            raise _Unchecked(f"cannot resolve the assigned groups: {self._group_problem}")
+        return self._group_ids
+
+    def assigned_user_ids(self) -> set[str]:
+        """Ids of the users assigned on their own: config's, or looked up by user name (a user Redshift names by
+        email is then still recognised)."""
+        if self._user_ids is None:
+            ids = {u.id for u in self.users if u.id}
+            for user in self.users:
+                if not user.id:
+                    try:
+                        ids.add(str(self._call("get_user_id", AlternateIdentifier={"UniqueAttribute": {
+                            "AttributePath": "userName", "AttributeValue": user.name}})["UserId"]))
+                    except ClientError:  # ResourceNotFoundException: no longer in the store, assigns nobody
+                        continue
+            self._user_ids = ids
+        return self._user_ids
+
+    @property
+    def notes(self) -> list[str]:
+        return [f"assigned group '{name}' is not in identity store {self.store}: it assigns nobody"
+                for name in self._missing_groups]
+
+    def _scan(self) -> dict[str, list[str]]:
+        """Every user of the store by casefolded userName and email (once; only when a name was not found
+        as written)."""
+        if self._index is None:
+            index: dict[str, list[str]] = {}
+            for user in self._pages("list_users", "Users"):
+                keys = {str(user.get("UserName") or "").casefold()}
+                keys |= {str(e.get("Value") or "").casefold() for e in user.get("Emails") or []}
+                for key in keys - {""}:
+                    index.setdefault(key, []).append(str(user["UserId"]))
+            self._index = index
+        return self._index
+
+    # -- the question
+
+    def verdict(self, user: str, name: str) -> Verdict:
+        try:
+            return self._verdict(user, name)
+        except _Unchecked as error:
+            return Verdict(user, "unchecked", str(error))
+
+    def _verdict(self, user: str, name: str) -> Verdict:
+        groups = self.assigned_group_ids()
+        try:
+            ids = [str(self._call("get_user_id", AlternateIdentifier={"UniqueAttribute": {
+                "AttributePath": "userName", "AttributeValue": name}})["UserId"])]
+        except ClientError:  # ResourceNotFoundException
+            ids = self._scan().get(name.casefold(), [])
+        if not ids:
+            return Verdict(user, "gone", f"no user '{name}' in identity store {self.store} (userName or email, "
+                                         "any case)")
+        if name.casefold() in {u.name.casefold() for u in self.users} or self.assigned_user_ids() & set(ids):
+            return Verdict(user, "kept", "assigned to the Redshift IdC application on its own")
+        for user_id in ids:
+            memberships = self._pages("list_group_memberships_for_member", "GroupMemberships",
+                                      MemberId={"UserId": user_id})
+            member_of = sorted({groups[m["GroupId"]] for m in memberships if m.get("GroupId") in groups})
+            if member_of:
+                return Verdict(user, "kept", f"member of {', '.join(member_of)}")
+        assigned = ", ".join(sorted(set(groups.values()))) or "none"
+        return Verdict(user, "gone", f"in identity store {self.store}, but in none of the groups the environment "
+                                     f"assigns ({assigned})")
+
+
+def _api_name(operation: str) -> str:
+    return "".join(part.capitalize() for part in operation.split("_"))
+
+
+def directory_entries(entries: Any, name_key: str, id_key: str) -> list[Assigned]:
+    """`[{name_key: ..., id_key: ...}]` (custom resource properties) as Assigned entries."""
+    if not isinstance(entries, list):
+        return []
+    return [Assigned(str(e[name_key]), str(e[id_key]) if e.get(id_key) else None)
+            for e in entries if isinstance(e, dict) and e.get(name_key)]
+
+
+# ------------------------------------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
+class Refusal:
+    user: str
+    reason: str  # why the user counts as gone
+    blockers: tuple[str, ...]  # what keeps it from being dropped
+    advice: str
+
+    def message(self) -> str:
+        return f"{self.user} ({self.reason}): {'; '.join(self.blockers)}; {self.advice}"
+
+
+@dataclass
+class Departures:
+    """What deprovisioning found on one read, and the statements that remove the departed users."""
+
+    gone: list[Verdict] = field(default_factory=list)  # dropped by the statements
+    kept: list[Verdict] = field(default_factory=list)
+    unchecked: list[Verdict] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+    statements: list[Statement] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [*self.notes, *(f"user {v.user} was not checked in IAM Identity Center ({v.reason}); kept, checked "
+                               "again at the next deploy" for v in self.unchecked)]
+
+    def report_lines(self) -> list[str]:
+        """For the drift report: who would be removed and why, and who is refused."""
+        if not (self.gone or self.refused):
+            return []
+        lines = [f"users who left IAM Identity Center (deprovision_users): {len(self.gone)} removed, "
+                 f"{len(self.refused)} refused"]
+        lines += [f"  remove {v.user}: {v.reason}" for v in self.gone]
+        lines += [f"  refuse {r.message()}" for r in self.refused]
+        return lines
+
+    def refusal_error(self, model: str) -> str:
+        return (f"deprovision_users (access/{model}.yaml): refusing to drop {len(self.refused)} user(s) who left "
+                "IAM Identity Center, before any change: " + " | ".join(r.message() for r in self.refused))
+
+
+def departures(catalog: UserCatalog, settings: DeprovisionSettings, verdicts: Sequence[Verdict]) -> Departures:
+    """The statements that remove every `gone` user (revoke its grants, transfer what it owns, drop it), or
+    the refusal naming what it owns or holds when that cannot be done."""
+    result = Departures()
+    for verdict in verdicts:
+        if verdict.status == "kept":
+            result.kept.append(verdict)
+            continue
+        if verdict.status == "unchecked":
+            result.unchecked.append(verdict)
+            continue
+        user = verdict.user  # as svv_user_info names it: what REVOKE and DROP USER name too
+        grants = [UserGrant(g.kind, user, g.privilege, g.target) for g in catalog.grants_of(user)]
+        objects = catalog.objects_of(user)
+        stuck = [f"holds {g.describe()} (revoke it by hand)" for g in grants if not g.revocable]
+        by_hand = [o for o in objects if not o.transferable]
+        if by_hand:
+            stuck.append(f"owns {', '.join(o.describe() for o in by_hand)} (transfer by hand: ALTER FUNCTION/"
+                         "PROCEDURE ... OWNER TO with its argument types, ALTER DATABASE ... OWNER TO)")
+        movable = [o for o in objects if o.transferable]
+        if movable and not settings.transfer_to:
+            stuck.append(f"owns {', '.join(o.describe() for o in movable)}")
+        if stuck:
+            advice = ("set transfer_ownership_to (a role of the model, or user:<name>) to have schemas, tables and "
+                      "views transferred, or transfer or drop them by hand, then deploy again")
+            result.refused.append(Refusal(user, verdict.reason, tuple(stuck), advice))
+            continue
+        result.gone.append(verdict)
+        result.statements += [Statement(USER_REVOKE_PHASE, ("user", user, grant.kind, *grant.target, grant.privilege),
+                                        grant.revoke_sql()) for grant in grants]
+        result.statements += [Statement(USER_TRANSFER_PHASE, ("user", user, item.kind, item.schema, item.name),
+                                        item.transfer_sql(settings.transfer_to)) for item in movable]
+        result.statements.append(Statement(USER_DROP_PHASE, ("user", user), drop_user_sql(user)))
+    return result
+
+
+def drop_user_sql(user: str) -> str:
+    return f"DROP USER {quote_ident(user)}"
+
+
+def check_users(catalog: UserCatalog, settings: DeprovisionSettings, directory: Directory, *, reader: str,
+                cache: dict[str, Verdict] | None = None,
+                log: Callable[[str], None] | None = None) -> Departures:
+    """Ask `directory` about every candidate (cached in `cache` by user name) and plan their departure."""
+    cache = cache if cache is not None else {}
+    exclude = [reader, settings.transfer_to if settings.transfer_kind == "user" else ""]
+    verdicts: list[Verdict] = []
+    for user in catalog.candidates(exclude):
+        if user not in cache:
+            name = idc_name(user, settings.namespace)
+            assert name is not None  # candidates are the namespace's
+            cache[user] = directory.verdict(user, name)
+            if log is not None:
+                log(f"deprovision_users: {user}: {cache[user].status} ({cache[user].reason})")
+        verdicts.append(cache[user])
+    result = departures(catalog, settings, verdicts)
+    result.notes += list(getattr(directory, "notes", ()))
+    return result
+
+
+def with_statements(planned: Plan, statements: Sequence[Statement]) -> Plan:
+    """`planned` with `statements` merged in, in phase order (what `plan` keeps)."""
+    if not statements:
+        return planned
+    merged = sorted([*planned.statements, *statements], key=lambda s: (s.phase, s.sort_key))
+    return Plan(merged, planned.adopt, planned.forget)
