@@ -25,6 +25,7 @@ never a guess.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -549,18 +550,25 @@ class _Evaluator:
         return f"({_translate(policy.using, where, persona, mapping, policy.columns)}) AS {_quote(column)}"
 
 
-def _passes_through(using: str, columns: Sequence[tuple[str, str]], fold_name: Any, column: str,
-                    mapping: dict[str, str]) -> bool:
-    """A masking expression that is one of its input columns, fed from the masked column itself."""
+@functools.lru_cache(maxsize=4096)
+def _bare_column(using: str) -> str | None:
+    """The column a masking expression is, when it is nothing but one unqualified column."""
     try:
         tree = parse_expression(using)
     except ExpressionError:
+        return None
+    return str(tree.name) if isinstance(tree, exp.Column) and not tree.table else None
+
+
+def _passes_through(using: str, columns: Sequence[tuple[str, str]], fold_name: Any, column: str,
+                    mapping: dict[str, str]) -> bool:
+    """A masking expression that is one of its input columns, fed from the masked column itself."""
+    name = _bare_column(using)
+    if name is None:
         return False
-    if not isinstance(tree, exp.Column) or tree.table:
-        return False
-    source = mapping.get(fold_name(tree.name))
-    return source is not None and fold_name(source) == column and fold_name(tree.name) in {
-        fold_name(name) for name, _ in columns}
+    source = mapping.get(fold_name(name))
+    return source is not None and fold_name(source) == column and fold_name(name) in {
+        fold_name(c) for c, _ in columns}
 
 
 def _plain(value: Any) -> Any:
