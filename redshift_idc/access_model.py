@@ -571,17 +571,11 @@ class _Compiler:
             self._unique_name(where, spec.name, seen, "external schema")
             assert spec.catalog_database is not None
             self.objects.append(ExternalSchema(spec.name, spec.catalog_database, spec.catalog_id or ""))
-        databases: dict[str, str] = {}
+        declared: set[str] = set()
         for i, db in enumerate(m.databases):
-            where = f"databases[{i}]"
-            try:
-                validate_identifier(db.name, "database name")
-            except SqlTextError as error:
-                _fail(f"{where}.name", str(error))
-            if fold(db.name, self.cs) in databases:
-                _fail(f"{where}.name", f"database '{db.name}' is declared twice")
-            databases[fold(db.name, self.cs)] = db.name
+            self._unique_name(f"databases[{i}]", db.name, declared, "database")
             self.objects.append(ExternalDatabase(db.name, db.from_arn))
+        databases = {fold(db.name, self.cs): db.name for db in m.databases}
         for i, grant in enumerate(m.database_grants):
             where = f"database_grants[{i}]"
             if fold(grant.database, self.cs) not in databases:

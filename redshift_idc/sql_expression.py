@@ -212,22 +212,16 @@ def _outer_columns(tree: exp.Expr) -> list[exp.Column]:
 
 def referenced_columns(expression: str) -> list[str]:
     """Validate `expression` and return the column names it references, in order of appearance."""
-    columns: list[str] = []
-    for column in parse_expression(expression).find_all(exp.Column):
-        if column.table:
-            raise ExpressionError(f"qualified names ({column.sql(dialect='redshift')}) are not supported: name the "
-                                  "WITH column alone")
-        if column.name not in columns:
-            columns.append(column.name)
-    return columns
+    return _unqualified(list(parse_expression(expression).find_all(exp.Column)), "the WITH column")
 
 
-def _unqualified(columns: Sequence[exp.Column]) -> list[str]:
+def _unqualified(columns: Sequence[exp.Column], what: str = "the column") -> list[str]:
+    """The names, each once, in order; a qualified one is refused (names are resolved by the policy's scope)."""
     names: list[str] = []
     for column in columns:
         if column.table:
-            raise ExpressionError(f"qualified names ({column.sql(dialect='redshift')}) are not supported: name the "
-                                  "column alone")
+            raise ExpressionError(f"qualified names ({column.sql(dialect='redshift')}) are not supported: name "
+                                  f"{what} alone")
         if column.name not in names:
             names.append(column.name)
     return names
@@ -269,8 +263,7 @@ def check_expression(expression: str, with_columns: list[str], case_sensitive: b
                      scope: str | None = None) -> None:
     """Raise ExpressionError if the expression is unsafe or names a column outside `with_columns` (a
     policy's WITH columns, or `scope` names where they come from)."""
-    allowed = {fold(c, case_sensitive) for c in with_columns}
-    unknown = [c for c in referenced_columns(expression) if fold(c, case_sensitive) not in allowed]
+    unknown = _unknown(referenced_columns(expression), with_columns, case_sensitive)
     if unknown:
         where = scope or f"declared in WITH ({', '.join(with_columns) or 'nothing'}); add them to `with`"
-        raise ExpressionError(f"column(s) {', '.join(sorted(set(unknown)))} not {where}")
+        raise ExpressionError(f"column(s) {', '.join(unknown)} not {where}")

@@ -119,7 +119,8 @@ def test_an_existing_object_as_declared_is_adopted() -> None:
      "unknown database 'redshift_external'; did you mean 'redshift_external_db'?"),
     (lambda d: d["schema_grants"][0].update(schema="my_external_schem"), "schema_grants[0].schema",
      "did you mean 'my_external_schema'?"),
-    (lambda d: d["databases"].append(copy.deepcopy(d["databases"][0])), "databases[1].name", "declared twice"),
+    (lambda d: d["databases"].append(copy.deepcopy(d["databases"][0])), "databases[1].name",
+     "duplicate database 'redshift_external_db'"),
 ])
 def test_bad_input_names_the_field(change: Any, field: str, expected: str) -> None:
     data = copy.deepcopy(MODEL)

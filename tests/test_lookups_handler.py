@@ -16,28 +16,40 @@ STORE = "d-1234567890"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:111111111111:secret:redshift!ns-admin-AbCdEf"
 
 
-def group_event(request_type: str, names: list[str], **extra: Any) -> dict[str, Any]:
+def principal_event(request_type: str, kind: str, entries: str, name_key: str, key_prefix: str, names: list[str],
+                    **extra: Any) -> dict[str, Any]:
     return {
         "RequestType": request_type,
         "ResourceProperties": {
             "ServiceToken": "arn:aws:lambda:us-east-1:111111111111:function:x",
-            "Kind": KIND_GROUP_IDS,
+            "Kind": kind,
             "IdentityStoreId": STORE,
-            "Groups": [{"Key": f"K{i}", "DisplayName": n} for i, n in enumerate(names)],
+            entries: [{"Key": f"{key_prefix}{i}", name_key: n} for i, n in enumerate(names)],
         },
         **extra,
     }
 
 
-def expect_group(stubber: Stubber, name: str, group_id: str | None) -> None:
+def group_event(request_type: str, names: list[str], **extra: Any) -> dict[str, Any]:
+    return principal_event(request_type, KIND_GROUP_IDS, "Groups", "DisplayName", "K", names, **extra)
+
+
+def expect_principal(stubber: Stubber, noun: str, attribute: str, name: str, found_id: str | None) -> None:
+    """`get_<noun>_id` by its unique attribute: the id, or ResourceNotFoundException."""
     params = {"IdentityStoreId": STORE, "AlternateIdentifier": {
-        "UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": name}}}
-    if group_id is None:
-        stubber.add_client_error("get_group_id", "ResourceNotFoundException", "not found",
+        "UniqueAttribute": {"AttributePath": attribute, "AttributeValue": name}}}
+    if found_id is None:
+        stubber.add_client_error(f"get_{noun}_id", "ResourceNotFoundException", "not found",
                                  http_status_code=404, expected_params=params)
     else:
-        stubber.add_response("get_group_id", {"GroupId": group_id, "IdentityStoreId": STORE,
-                                              "GroupArn": f"arn:aws:identitystore:::group/{group_id}"}, params)
+        title = noun.capitalize()
+        response = {f"{title}Id": found_id, "IdentityStoreId": STORE,
+                    f"{title}Arn": f"arn:aws:identitystore:::{noun}/{found_id}"}
+        stubber.add_response(f"get_{noun}_id", response, params)
+
+
+def expect_group(stubber: Stubber, name: str, group_id: str | None) -> None:
+    expect_principal(stubber, "group", "displayName", name, group_id)
 
 
 @pytest.fixture
@@ -90,26 +102,11 @@ def test_access_denied_is_reported_with_the_group_and_store(identitystore: tuple
 
 
 def user_event(request_type: str, names: list[str]) -> dict[str, Any]:
-    return {
-        "RequestType": request_type,
-        "ResourceProperties": {
-            "ServiceToken": "arn:aws:lambda:us-east-1:111111111111:function:x",
-            "Kind": KIND_USER_IDS,
-            "IdentityStoreId": STORE,
-            "Users": [{"Key": f"U{i}", "UserName": n} for i, n in enumerate(names)],
-        },
-    }
+    return principal_event(request_type, KIND_USER_IDS, "Users", "UserName", "U", names)
 
 
 def expect_user(stubber: Stubber, name: str, user_id: str | None) -> None:
-    params = {"IdentityStoreId": STORE, "AlternateIdentifier": {
-        "UniqueAttribute": {"AttributePath": "userName", "AttributeValue": name}}}
-    if user_id is None:
-        stubber.add_client_error("get_user_id", "ResourceNotFoundException", "not found",
-                                 http_status_code=404, expected_params=params)
-    else:
-        stubber.add_response("get_user_id", {"UserId": user_id, "IdentityStoreId": STORE,
-                                             "UserArn": f"arn:aws:identitystore:::user/{user_id}"}, params)
+    expect_principal(stubber, "user", "userName", name, user_id)
 
 
 def test_users_are_resolved_by_user_name(identitystore: tuple[Any, Stubber]) -> None:

@@ -48,10 +48,15 @@ class _Principal:
     operation: str
     id_key: str
     config_field: str
+    entries: str  # the custom resource property listing them
+    physical_id: str  # prefix of the resource's physical id
 
 
-_GROUP = _Principal("group", "DisplayName", "displayName", "get_group_id", "GroupId", "redshift_idc_application.groups")
-_USER = _Principal("user", "UserName", "userName", "get_user_id", "UserId", "redshift_idc_application.users")
+_GROUP = _Principal("group", "DisplayName", "displayName", "get_group_id", "GroupId", "redshift_idc_application.groups",
+                    "Groups", "idc-group-ids")
+_USER = _Principal("user", "UserName", "userName", "get_user_id", "UserId", "redshift_idc_application.users",
+                   "Users", "idc-user-ids")
+_PRINCIPALS = {KIND_GROUP_IDS: _GROUP, KIND_USER_IDS: _USER}
 
 
 def _resolve(client: Any, identity_store_id: str, entries: list[dict[str, str]], kind: _Principal) -> dict[str, str]:
@@ -117,24 +122,18 @@ def _lookup(request: CustomResourceEvent, client: Any) -> tuple[str, dict[str, s
     """(stable physical id, data). The physical id never depends on the looked-up values, so an
     update never makes CloudFormation replace (and delete) the resource."""
     kind = request.required("Kind")
-    if kind == KIND_GROUP_IDS:
+    principal = _PRINCIPALS.get(str(kind))
+    if principal is not None:
         identity_store_id = str(request.required("IdentityStoreId"))
-        groups = request.required("Groups")
-        if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
-            raise CustomResourceError("the Groups property must be a list of {Key, DisplayName} objects")
+        entries = request.required(principal.entries)
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise CustomResourceError(f"the {principal.entries} property must be a list of "
+                                      f"{{Key, {principal.name_key}}} objects")
+        physical_id = f"{principal.physical_id}:{identity_store_id}"
         if request.request_type == "Delete":
-            return f"idc-group-ids:{identity_store_id}", {}
+            return physical_id, {}
         client = client or boto3.client("identitystore", config=RETRIES)
-        return f"idc-group-ids:{identity_store_id}", resolve_groups(client, identity_store_id, groups)
-    if kind == KIND_USER_IDS:
-        identity_store_id = str(request.required("IdentityStoreId"))
-        users = request.required("Users")
-        if not isinstance(users, list) or not all(isinstance(u, dict) for u in users):
-            raise CustomResourceError("the Users property must be a list of {Key, UserName} objects")
-        if request.request_type == "Delete":
-            return f"idc-user-ids:{identity_store_id}", {}
-        client = client or boto3.client("identitystore", config=RETRIES)
-        return f"idc-user-ids:{identity_store_id}", resolve_users(client, identity_store_id, users)
+        return physical_id, _resolve(client, identity_store_id, entries, principal)
     if kind == KIND_NAMESPACE_SECRET:
         namespace_name = str(request.required("NamespaceName"))
         if request.request_type == "Delete":
