@@ -26,25 +26,26 @@ from redshift_idc.runtime.sql_text import fold
 
 if TYPE_CHECKING:
     from redshift_idc.preview import Preview
-from redshift_idc.runtime.planner import Plan, Statement, plan
+from redshift_idc.runtime.planner import RESTRICTION_PHASE, Plan, Statement, plan
 from redshift_idc.runtime.reconciler import ScriptEntry
 from redshift_idc.script_statements import split_statements
 
 PHASE_TITLES = {
     1: "create, alter or replace identity providers, external schemas and databases (each statement alone, "
        "outside any transaction, before the rest)",
-    10: "detach masking policies", 11: "drop masking policies", 20: "turn row-level security off",
-    21: "detach RLS policies", 22: "revoke lookup tables from RLS policies", 23: "drop RLS policies",
-    30: "revoke system privileges", 31: "revoke column grants",
-    32: "revoke table grants", 33: "revoke scoped grants", 34: "revoke schema grants", 35: "revoke database grants",
-    40: "revoke role grants",
-    41: "drop roles", 50: "create roles", 51: "grant roles to roles", 59: "grant database privileges",
-    60: "grant schema privileges",
-    61: "grant on all tables in schemas (scoped, current and future)", 62: "grant table privileges",
-    63: "grant column privileges", 70: "create or alter RLS policies",
-    71: "grant lookup tables to RLS policies (GRANT SELECT ... TO RLS POLICY)", 72: "attach RLS policies",
-    73: "turn row-level security on", 80: "create or alter masking policies", 81: "attach masking policies",
-    90: "grant system privileges",
+    10: "revoke system privileges", 11: "revoke column grants", 12: "revoke table grants", 13: "revoke scoped grants",
+    14: "revoke schema grants", 15: "revoke database grants",
+    16: "revoke role grants (of roles that carry no RLS or masking attachment)",
+    17: "lockdown: revoke SELECT on the tables of a restriction change too large for one transaction",
+    20: "create roles", 21: "create RLS policies", 22: "grant lookup tables to RLS policies (GRANT SELECT ... TO RLS "
+    "POLICY)", 23: "create masking policies",
+    30: "restriction changes: RLS, masking, policies altered or rebuilt, role grants that carry them; each group "
+        "commits in one transaction",
+    40: "revoke lookup tables from RLS policies", 41: "drop RLS policies", 42: "drop masking policies",
+    45: "drop roles", 50: "grant roles to roles", 51: "grant database privileges", 52: "grant schema privileges",
+    53: "grant on all tables in schemas (scoped, current and future)", 54: "grant table privileges",
+    55: "grant column privileges", 56: "grant system privileges",
+    57: "lockdown ends: SELECT granted again",
     91: "revoke the direct grants of users who left IAM Identity Center (deprovision_users)",
     92: "transfer what they own (transfer_ownership_to)",
     93: "drop users who left IAM Identity Center",
@@ -66,15 +67,23 @@ def render_for_review(planned: Plan, scripts: Sequence[ScriptEntry]) -> str:
         lines += [f"{statement};" for statement in statements]
         lines.append("")
     phase = None
+    group: tuple[str, ...] | None = None
     statement: Statement
     for statement in planned.statements:
         if statement.phase != phase:
-            phase = statement.phase
+            phase, group = statement.phase, None
             lines.append(f"-- {PHASE_TITLES.get(phase, f'phase {phase}')}")
+        if statement.phase == RESTRICTION_PHASE and statement.sort_key[:1] != group:
+            group = statement.sort_key[:1]
+            lines.append(f"--   group {int(group[0]) + 1}: " + (
+                "one transaction" if statement.group else "its tables are locked down while it applies"))
+        if statement.note:
+            lines.append(f"-- {statement.note}")
         # Marked one by one: the reviewer sees which statements commit on their own (no rollback with the rest).
         lines.append(f"{statement.sql};" if statement.transactional else f"{statement.sql};  -- {ALONE}")
     if planned.adopt:
         lines.append(f"-- {len(planned.adopt)} existing object(s) already as declared: recorded in the ledger, no DDL")
+    lines += [f"-- note: {note}" for note in planned.notes]
     if not planned.statements and not scripts:
         lines.append("-- no changes: the warehouse already matches the model")
     return "\n".join(lines) + "\n"

@@ -74,9 +74,10 @@ def test_a_new_lookup_table_is_granted_and_the_old_one_revoked() -> None:
     moved["tables"]["security.entitlements_v2"] = ["user_name", "region"]
     moved["rls"]["policies"][0]["using"] = LOOKUP.replace("entitlements", "entitlements_v2")
     sql = plan(compiled(moved), fake.state(), fake.ledger("lookup")).sql
-    assert sql == ['REVOKE SELECT ON TABLE "security"."entitlements" FROM RLS POLICY "by_entitlement"',
+    # The new table is granted before the policy reads it, the old one revoked once nothing reads it.
+    assert sql == ['GRANT SELECT ON TABLE "security"."entitlements_v2" TO RLS POLICY "by_entitlement"',
                    f'ALTER RLS POLICY "by_entitlement" USING ({moved["rls"]["policies"][0]["using"]})',
-                   'GRANT SELECT ON TABLE "security"."entitlements_v2" TO RLS POLICY "by_entitlement"']
+                   'REVOKE SELECT ON TABLE "security"."entitlements" FROM RLS POLICY "by_entitlement"']
 
 
 def test_a_policy_dropped_by_hand_takes_its_grant_along() -> None:

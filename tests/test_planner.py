@@ -40,9 +40,10 @@ from redshift_idc.runtime.access_state import (
 )
 from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS, LedgerTables, batches
 from redshift_idc.runtime.planner import (
-    CREATE_PHASE,
-    REMOVE_PHASE,
+    CREATE_ORDER,
+    REMOVE_ORDER,
     Plan,
+    Scope,
     alter_using_sql,
     create_sql,
     plan,
@@ -97,14 +98,15 @@ BASE = state_of(base_objects())
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def plan_for(fake: FakeRedshift, desired: AccessState, *, prune: bool = False, include_system: bool = False) -> Plan:
+def plan_for(fake: FakeRedshift, desired: AccessState, *, prune: bool = False, include_system: bool = False,
+             scope: Scope | None = None) -> Plan:
     current = fake.state(desired.case_sensitive, include_system=include_system)
-    return plan(desired, current, fake.ledger(MODEL), prune=prune)
+    return plan(desired, current, fake.ledger(MODEL), prune=prune, scope=scope)
 
 
-def converge(fake: FakeRedshift, desired: AccessState, *, prune: bool = False) -> Plan:
+def converge(fake: FakeRedshift, desired: AccessState, *, prune: bool = False, scope: Scope | None = None) -> Plan:
     """Plan and apply; the fake must not have seen a redundant GRANT/REVOKE."""
-    planned = plan_for(fake, desired, prune=prune)
+    planned = plan_for(fake, desired, prune=prune, scope=scope)
     fake.apply(planned, MODEL)
     assert fake.warnings == [], fake.warnings
     return planned
@@ -286,8 +288,13 @@ def test_rename_role_is_drop_and_create() -> None:
     desired = state_of(renamed(i, lambda n: "data analyst" if n == "analyst" else n) for i in base_objects())
     planned = converge(fake, desired)
     sqls = planned.sql
-    assert sqls.index('DROP ROLE "analyst" FORCE') < sqls.index('CREATE ROLE "data analyst"')
-    assert sqls.index('CREATE ROLE "data analyst"') < sqls.index('GRANT ROLE "data analyst" TO ROLE "engineer"')
+    # The old role loses its privileges first (narrowing); "analyst" carries RLS and masking, so granting or
+    # revoking it moves with the restriction changes of its tables; the new role gets its privileges last.
+    assert sqls.index('REVOKE SELECT ON TABLE "sales"."orders" FROM ROLE "analyst"') < sqls.index(
+        'CREATE ROLE "data analyst"')
+    assert sqls.index('CREATE ROLE "data analyst"') < sqls.index('REVOKE ROLE "analyst" FROM ROLE "engineer"')
+    assert sqls.index('REVOKE ROLE "analyst" FROM ROLE "engineer"') < sqls.index('DROP ROLE "analyst" FORCE')
+    assert sqls.index('DROP ROLE "analyst" FORCE') < sqls.index('GRANT ROLE "data analyst" TO ROLE "engineer"')
     assert_in_sync(fake, desired)
 
 
@@ -334,9 +341,9 @@ def test_add_and_remove_policy_objects(name: str) -> None:
     before, after = (state_of(items) for items in POLICY_CHANGES[name])
     fake = fresh(before)
     added = [i for i in after if before.get(i.KIND, i.key()) is None]
-    assert converge(fake, after).sql == [create_sql(i) for i in sorted(added, key=lambda i: CREATE_PHASE[i.KIND])]
+    assert converge(fake, after).sql == [create_sql(i) for i in sorted(added, key=lambda i: CREATE_ORDER[i.KIND])]
     assert_in_sync(fake, after)
-    assert converge(fake, before).sql == [remove_sql(i) for i in sorted(added, key=lambda i: REMOVE_PHASE[i.KIND])]
+    assert converge(fake, before).sql == [remove_sql(i) for i in sorted(added, key=lambda i: REMOVE_ORDER[i.KIND])]
     assert_in_sync(fake, before)
 
 
@@ -496,16 +503,36 @@ def test_unmanaged_objects_are_left_alone_and_pruned_on_request() -> None:
     assert len(with_hand_made) == len(viewable) + 12
     planned = plan_for(fake, BASE)
     assert planned.statements == [] and planned.adopt == []
+    # Prune revokes the hand-made grants, but lifts no restriction on a table the model does not declare: the
+    # RLS and masking on hr.people stay, and so does the role they are attached to.
     pruned = converge(fake, BASE, prune=True)
-    assert len(pruned.sql) == 12  # one statement per hand-made object
-    assert pruned.sql[-1] == 'DROP ROLE "hand made" FORCE'
+    assert sorted(pruned.sql) == sorted([
+        'REVOKE USAGE ON SCHEMA "sales" FROM ROLE "hand made"', 'REVOKE ROLE "analyst" FROM ROLE "hand made"',
+        'REVOKE SELECT ON TABLE "hr"."salaries" FROM ROLE "analyst"',
+        'REVOKE SELECT ("ssn") ON TABLE "hr"."people" FROM ROLE "engineer"', 'REVOKE IGNORE RLS FROM ROLE "engineer"'])
+    assert not any(s.note for s in pruned.statements)
+    assert any('role hand made is kept' in note for note in pruned.notes)
+    kept = fake.state()
+    assert kept.get(RlsTable.KIND, ("hr", "people")) is not None and kept.get(Role.KIND, ("hand made",)) is not None
+    assert plan_for(fake, BASE, prune=True).statements == []
+    # Listed in lift_undeclared_restrictions, hr.people's restrictions go too, each statement labelled.
+    scope = Scope(frozenset({("hr", "people"), ("sales", "orders")}), frozenset({("hr", "people")}))
+    lifted = converge(fake, BASE, prune=True, scope=scope)
+    assert len(lifted.sql) == 7  # the other hand-made objects
+    assert lifted.sql[-1] == 'DROP ROLE "hand made" FORCE'
+    labelled = [s.sql for s in lifted.statements if s.note.startswith("widens access")]
+    assert sorted(labelled) == sorted([
+        'ALTER TABLE "hr"."people" ROW LEVEL SECURITY OFF',
+        'DETACH RLS POLICY "by hand" ON "hr"."people" FROM ROLE "hand made"',
+        'DETACH RLS POLICY "by hand" ON "hr"."people" FROM ROLE "analyst"',
+        'DETACH MASKING POLICY "hand mask" ON "hr"."people" ("salary") FROM ROLE "engineer"'])
     assert_in_sync(fake, BASE, prune=True)
 
 
 def test_existing_objects_matching_the_model_are_adopted_not_recreated() -> None:
     fake = FakeRedshift()
     desired = state_of(i for i in base_objects() if isinstance(i, Role | SchemaPrivilege | TablePrivilege))
-    for item in sorted(desired, key=lambda i: CREATE_PHASE[i.KIND]):
+    for item in sorted(desired, key=lambda i: CREATE_ORDER[i.KIND]):
         fake.execute(create_sql(item))
     planned = plan_for(fake, desired)
     assert planned.statements == [] and len(planned.adopt) == len(desired)
@@ -671,7 +698,7 @@ def test_adopting_many_long_named_objects_keeps_statements_under_100_kb() -> Non
     desired = state_of([Role(role), *(ColumnPrivilege(schema, table, f"{i:03d}" + "c" * 124, "SELECT", role)
                                       for i in range(200))])
     fake = FakeRedshift()
-    for item in sorted(desired, key=lambda i: CREATE_PHASE[i.KIND]):
+    for item in sorted(desired, key=lambda i: CREATE_ORDER[i.KIND]):
         fake.execute(create_sql(item))  # all made by hand: the plan adopts them
     planned = plan_for(fake, desired)
     assert planned.statements == [] and len(planned.adopt) == 201

@@ -37,7 +37,7 @@ from redshift_idc.runtime.access_state import (
     SystemPrivilege,
     TablePrivilege,
 )
-from redshift_idc.runtime.planner import REMOVE_PHASE, plan, remove_sql
+from redshift_idc.runtime.planner import REMOVE_ORDER, plan, remove_sql
 from redshift_idc.runtime.sql_text import fold, quote_ident
 from tests.fake_redshift import FakeRedshift, differences, role_names
 
@@ -216,7 +216,7 @@ def test_converges_after_objects_were_removed_by_hand(transition: tuple[AccessSt
     gone |= {(i.KIND, i.key()) for i in items if isinstance(i, RlsAttachment) and (RlsPolicy.KIND, i.key()[:1]) in gone}
     gone |= {(i.KIND, i.key()) for i in items
              if isinstance(i, MaskingAttachment) and (MaskingPolicy.KIND, i.key()[:1]) in gone}
-    for item in sorted((i for i in items if (i.KIND, i.key()) in gone), key=lambda i: REMOVE_PHASE[i.KIND]):
+    for item in sorted((i for i in items if (i.KIND, i.key()) in gone), key=lambda i: REMOVE_ORDER[i.KIND]):
         fake.execute(remove_sql(item))
     fake.apply(plan(b, fake.state(), fake.ledger(MODEL), prune=prune), MODEL)
     assert differences(fake.state(), b) == []

@@ -365,10 +365,10 @@ A deploy of this change runs 3 statements on a warehouse that matches the base b
 ```sql
 -- revoke schema grants
 REVOKE USAGE ON SCHEMA "s" FROM ROLE "old";
--- drop roles
-DROP ROLE "old" FORCE;
 -- create roles
 CREATE ROLE "new";
+-- drop roles
+DROP ROLE "old" FORCE;
 ```
 """ in text
     assert "Assets with new content (hashes not shown): `AccessModel/Model`" in text

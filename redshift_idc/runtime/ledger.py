@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from redshift_idc.runtime.access_state import LedgerEntry
-from redshift_idc.runtime.planner import IDENTITY_PROVIDER_PHASE, SWAP_PHASES, Plan, Statement
+from redshift_idc.runtime.planner import IDENTITY_PROVIDER_PHASE, Plan, Statement
 from redshift_idc.runtime.sql_text import quote_ident, quote_literal
 
 DEFAULT_LEDGER_SCHEMA = "redshift_idc"
@@ -123,10 +123,12 @@ def _ledger_sql(tables: LedgerTables, model: str, statements: Sequence[Statement
 @dataclass(frozen=True)
 class Step:
     """One Data API call of a plan: a batch (one transaction), or with `statement` set, that one
-    non-transactional statement alone (`sqls` holds its displayable SQL, secrets masked)."""
+    non-transactional statement alone (`sqls` holds its displayable SQL, secrets masked). `statements`: the
+    plan's statements the step applies (what the transition check replays; none for a ledger-only batch)."""
 
     sqls: tuple[str, ...]
     statement: Statement | None = None
+    statements: tuple[Statement, ...] = ()
 
     @property
     def transactional(self) -> bool:
@@ -144,10 +146,12 @@ def steps(plan: Plan, model: str, tables: LedgerTables | None = None,
 
     def single(statement: Statement) -> list[Step]:
         ledger = _ledger_sql(tables, model, [statement])
-        return [Step((statement.sql,), statement), *([Step(tuple(ledger))] if ledger else [])]
+        return [Step((statement.sql,), statement, (statement,)), *([Step(tuple(ledger))] if ledger else [])]
 
     result = [step for s in alone if s.phase <= IDENTITY_PROVIDER_PHASE for step in single(s)]
-    result += [Step(tuple(batch)) for batch in transactional_batches(plan, model, tables, max_statements, reserved)]
+    groups = statement_batches(plan, max_statements, reserved)
+    sqls = _batch_sql(plan, model, tables, groups, max_statements - reserved)
+    result += [Step(tuple(batch), None, tuple(groups[i]) if i < len(groups) else ()) for i, batch in enumerate(sqls)]
     result += [step for s in alone if s.phase > IDENTITY_PROVIDER_PHASE for step in single(s)]
     return result
 
@@ -158,43 +162,67 @@ def batches(plan: Plan, model: str, tables: LedgerTables | None = None,
     return [list(step.sqls) for step in steps(plan, model, tables, max_statements, reserved)]
 
 
-def transactional_batches(plan: Plan, model: str, tables: LedgerTables | None = None,
-                          max_statements: int = MAX_BATCH_STATEMENTS,
-                          reserved: int = PROGRESS_STATEMENTS) -> list[list[str]]:
-    """Cut the plan's transactional statements into batches of at most `max_statements - reserved`, each
-    one transaction that also writes the ledger rows of its own statements (one DELETE if any of them
-    removes a row, one INSERT if any adds one); then the ledger-only changes."""
-    tables = tables or LedgerTables()
+def _cost(statement: Statement) -> int:
+    return len(statement.sql.encode("utf-8")) + 200 * (len(statement.ledger_add) + len(statement.ledger_remove))
+
+
+def _units(statements: Sequence[Statement]) -> list[list[Statement]]:
+    """Consecutive statements of one group (`Statement.group`) as one unit; every other statement alone."""
+    units: list[list[Statement]] = []
+    for statement in statements:
+        if statement.group and units and units[-1][0].group == statement.group:
+            units[-1].append(statement)
+        else:
+            units.append([statement])
+    return units
+
+
+def statement_batches(plan: Plan, max_statements: int = MAX_BATCH_STATEMENTS,
+                      reserved: int = PROGRESS_STATEMENTS) -> list[list[Statement]]:
+    """The plan's transactional statements cut into batches of at most `max_statements - reserved`
+    statements, their ledger statements (one DELETE if any of them removes a row, one INSERT if any adds one)
+    included, and of at most MAX_STATEMENT_BYTES. A group (statements that must commit together: a
+    restriction group, see planner.py) is never split: it starts a new batch unless it fits whole in this one,
+    and one that fits no batch is an error (the planner locks such a change down instead)."""
     room = max_statements - reserved
-    groups: list[list[Statement]] = []
+    result: list[list[Statement]] = []
     current: list[Statement] = []
     size = 0
     removes = adds = False
-
-    def cost_of(statement: Statement) -> int:
-        return len(statement.sql.encode("utf-8")) + 200 * (len(statement.ledger_add) + len(statement.ledger_remove))
-
-    def slots(run: Sequence[Statement]) -> int:
-        """Statements a group needs with `run` added: its DDL and one ledger statement per direction."""
-        with_removes = removes or any(s.ledger_remove for s in run)
-        with_adds = adds or any(s.ledger_add for s in run)
-        return len(current) + len(run) + int(with_removes) + int(with_adds)
-
-    statements = [s for s in plan.statements if s.transactional]
-    for index, statement in enumerate(statements):
-        run = [statement]
-        if statement.phase in SWAP_PHASES and (index == 0 or statements[index - 1].phase != statement.phase):
-            # A policy swap is one unit: it starts a new batch unless it fits whole in this one.
-            run = [s for s in statements[index:] if s.phase == statement.phase]
-        if current and (slots(run) > room or size + sum(cost_of(s) for s in run) > MAX_STATEMENT_BYTES):
-            groups.append(current)
+    for unit in _units([s for s in plan.statements if s.transactional]):
+        unit_removes = removes or any(s.ledger_remove for s in unit)
+        unit_adds = adds or any(s.ledger_add for s in unit)
+        needed = len(current) + len(unit) + int(unit_removes) + int(unit_adds)
+        unit_size = sum(_cost(s) for s in unit)
+        if current and (needed > room or size + unit_size > MAX_STATEMENT_BYTES):
+            result.append(current)
             current, size, removes, adds = [], 0, False, False
-        current.append(statement)
-        size += cost_of(statement)
-        removes = removes or bool(statement.ledger_remove)
-        adds = adds or bool(statement.ledger_add)
+        alone = len(unit) + int(any(s.ledger_remove for s in unit)) + int(any(s.ledger_add for s in unit))
+        if alone > room or unit_size > MAX_STATEMENT_BYTES:
+            raise ValueError(f"a group of {len(unit)} statements that must commit together does not fit a batch of "
+                             f"{room} statements ({unit[0].sql[:80]}...): plan with a group_limit of at most "
+                             f"{room - 2}")
+        current += unit
+        size += unit_size
+        removes = removes or any(s.ledger_remove for s in unit)
+        adds = adds or any(s.ledger_add for s in unit)
     if current:
-        groups.append(current)
+        result.append(current)
+    return result
+
+
+def transactional_batches(plan: Plan, model: str, tables: LedgerTables | None = None,
+                          max_statements: int = MAX_BATCH_STATEMENTS,
+                          reserved: int = PROGRESS_STATEMENTS) -> list[list[str]]:
+    """`statement_batches` as SQL, each batch with the ledger rows of its own statements; then the
+    ledger-only changes."""
+    tables = tables or LedgerTables()
+    return _batch_sql(plan, model, tables, statement_batches(plan, max_statements, reserved),
+                      max_statements - reserved)
+
+
+def _batch_sql(plan: Plan, model: str, tables: LedgerTables, groups: Sequence[Sequence[Statement]],
+               room: int) -> list[list[str]]:
     result = [[s.sql for s in group] + _ledger_sql(tables, model, group) for group in groups]
     # Ledger-only changes (forgotten rows deleted, adopted objects recorded) go after the DDL, in
     # statements cut by row count and by size so none exceeds the Data API's statement limit.

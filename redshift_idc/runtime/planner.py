@@ -90,6 +90,13 @@ class Statement:
     # Secrets the statement needs; `sql` shows each as `***`, `with_secrets` renders the real values.
     secrets: tuple[SecretRef, ...] = ()
     with_secrets: Callable[[Mapping[SecretRef, str]], str] | None = field(default=None, compare=False, repr=False)
+    # What the statement does to the access state, removals first: what the transition check replays.
+    removes: tuple[AccessObject, ...] = field(default=(), compare=False, repr=False)
+    adds: tuple[AccessObject, ...] = field(default=(), compare=False, repr=False)
+    # Statements that share a non-empty group commit in one transaction: `ledger.steps` never splits a group.
+    group: str = ""
+    # What a reviewer should know about this statement ("widens access: ...", "lockdown: ..."), shown above it.
+    note: str = ""
 
     def executable_sql(self, resolve: Callable[[str, str], str] | None = None) -> str:
         """The SQL to run: `sql`, or for a statement naming secrets, the SQL with every secret resolved by
@@ -109,6 +116,8 @@ class Plan:
     # Ledger rows of objects gone from the catalog (by hand) and from the model: deleted, no DDL, so a
     # later hand-made object with the same name is not mistaken for ours.
     forget: list[LedgerEntry] = field(default_factory=list)
+    # What the plan leaves alone on purpose and a reviewer should know (restrictions prune may not lift).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def sql(self) -> list[str]:
@@ -323,21 +332,61 @@ def drop_identity_provider_sql(item: IdentityProvider, cascade: bool = False) ->
 
 
 # --------------------------------------------------------------------------------------------- phases
-
-REMOVE_PHASE: dict[str, int] = {
-    MaskingAttachment.KIND: 10, MaskingPolicy.KIND: 11,
-    RlsTable.KIND: 20, RlsAttachment.KIND: 21, RlsLookupGrant.KIND: 22, RlsPolicy.KIND: 23,
-    SystemPrivilege.KIND: 30, ColumnPrivilege.KIND: 31, TablePrivilege.KIND: 32, ScopedTablePrivilege.KIND: 33,
-    SchemaPrivilege.KIND: 34, DatabasePrivilege.KIND: 35, RoleGrant.KIND: 40, Role.KIND: 41,
+#
+# The order keeps the rule (README, "Safety guarantees"): after every committed batch, what any principal sees
+# is contained in what it saw before the deploy or what it sees after it. What a principal sees of a table
+# depends on its privileges, on the roles it holds and on the table's restrictions (RLS, its policies and their
+# attachments, masking). Privileges alone are monotone: fewer show less, more show more. So:
+#
+#   1. revokes (narrowing): object privileges, and role grants whose roles carry no RLS or masking attachment;
+#   2. lockdown (narrowing): SELECT revoked on the tables of a restriction change too large for one transaction;
+#   3. what nothing uses yet: CREATE ROLE, new policies and their lookup grants;
+#   4. restriction changes, one group per set of tables they link (a policy altered or rebuilt links the tables
+#      it is attached to; a role grant whose roles carry attachments links the tables those roles reach): every
+#      RLS and masking change of those tables in one transaction, so each table goes from its old restrictions to
+#      its new ones at once. A group too large for a transaction runs while its tables are locked down instead;
+#   5. what nothing uses any more: policies no longer attached, lookup grants of dropped policies, DROP ROLE;
+#   6. grants (widening), then the lockdown's grants restored.
+#
+# Identity providers, external schemas and databases run alone before (create) and after (drop) the batches,
+# deprovisioned users after the model.
+REVOKE_PHASE: dict[str, int] = {
+    SystemPrivilege.KIND: 10, ColumnPrivilege.KIND: 11, TablePrivilege.KIND: 12, ScopedTablePrivilege.KIND: 13,
+    SchemaPrivilege.KIND: 14, DatabasePrivilege.KIND: 15, RoleGrant.KIND: 16,
 }
-CREATE_PHASE: dict[str, int] = {
-    Role.KIND: 50, RoleGrant.KIND: 51, DatabasePrivilege.KIND: 59, SchemaPrivilege.KIND: 60,
-    ScopedTablePrivilege.KIND: 61,
-    TablePrivilege.KIND: 62, ColumnPrivilege.KIND: 63, RlsPolicy.KIND: 70, RlsLookupGrant.KIND: 71,
-    RlsAttachment.KIND: 72, RlsTable.KIND: 73, MaskingPolicy.KIND: 80, MaskingAttachment.KIND: 81,
-    SystemPrivilege.KIND: 90,
+LOCKDOWN_PHASE = 17
+PREPARE_PHASE: dict[str, int] = {Role.KIND: 20, RlsPolicy.KIND: 21, RlsLookupGrant.KIND: 22, MaskingPolicy.KIND: 23}
+RESTRICTION_PHASE = 30
+CLEANUP_PHASE: dict[str, int] = {RlsLookupGrant.KIND: 40, RlsPolicy.KIND: 41, MaskingPolicy.KIND: 42, Role.KIND: 45}
+GRANT_PHASE: dict[str, int] = {
+    RoleGrant.KIND: 50, DatabasePrivilege.KIND: 51, SchemaPrivilege.KIND: 52, ScopedTablePrivilege.KIND: 53,
+    TablePrivilege.KIND: 54, ColumnPrivilege.KIND: 55, SystemPrivilege.KIND: 56,
 }
-ALTER_USING_PHASE = {RlsPolicy.KIND: 70, MaskingPolicy.KIND: 80}
+RESTORE_PHASE = 57
+# Orders Redshift accepts for creating and for removing objects kind by kind (what a plan does with one kind
+# of change at a time); `_converge` visits the desired kinds in CREATE_ORDER.
+REMOVE_ORDER: dict[str, int] = {kind: n for n, kind in enumerate((
+    SystemPrivilege.KIND, ColumnPrivilege.KIND, TablePrivilege.KIND, ScopedTablePrivilege.KIND, SchemaPrivilege.KIND,
+    DatabasePrivilege.KIND, RoleGrant.KIND, MaskingAttachment.KIND, RlsTable.KIND, RlsAttachment.KIND,
+    RlsLookupGrant.KIND, RlsPolicy.KIND, MaskingPolicy.KIND, Role.KIND))}
+CREATE_ORDER: dict[str, int] = {kind: n for n, kind in enumerate((
+    Role.KIND, RoleGrant.KIND, DatabasePrivilege.KIND, SchemaPrivilege.KIND, ScopedTablePrivilege.KIND,
+    TablePrivilege.KIND, ColumnPrivilege.KIND, RlsPolicy.KIND, RlsLookupGrant.KIND, RlsAttachment.KIND,
+    RlsTable.KIND, MaskingPolicy.KIND, MaskingAttachment.KIND, SystemPrivilege.KIND))}
+# Kinds whose statements are restriction changes of a table (phase 4), and the privileges a lockdown revokes.
+RESTRICTION_KINDS = frozenset({RlsAttachment.KIND, RlsTable.KIND, MaskingAttachment.KIND})
+POLICY_KINDS = frozenset({RlsPolicy.KIND, MaskingPolicy.KIND})
+# Statements of one restriction group in an order Redshift accepts inside one transaction (and across batches,
+# for a locked-down group): detach before drop, drop before create, create before attach, a masking policy
+# detached from a column before another takes its priority.
+_GROUP_STEP: dict[tuple[str, str], int] = {
+    ("remove", RoleGrant.KIND): 0, ("remove", MaskingAttachment.KIND): 1, ("remove", RlsTable.KIND): 2,
+    ("remove", RlsAttachment.KIND): 3, ("remove", RlsLookupGrant.KIND): 4, ("remove", RlsPolicy.KIND): 5,
+    ("remove", MaskingPolicy.KIND): 6, ("add", RlsPolicy.KIND): 7, ("add", MaskingPolicy.KIND): 8,
+    ("add", RlsLookupGrant.KIND): 9, ("alter", RlsPolicy.KIND): 10, ("alter", MaskingPolicy.KIND): 11,
+    ("add", RlsAttachment.KIND): 12, ("alter", RlsTable.KIND): 13, ("add", RlsTable.KIND): 13,
+    ("add", MaskingAttachment.KIND): 14, ("add", RoleGrant.KIND): 15,
+}
 # Identity provider statements run alone, outside any transaction: create/alter (and a replacement's
 # drop) before every batch, drops after every batch.
 IDENTITY_PROVIDER_PHASE = 1
@@ -352,19 +401,32 @@ USER_DROP_PHASE = 93
 # block [0.2]; the external schema with them, to be safe): created before the batches that grant on them,
 # dropped after the batches that revoke.
 EXTERNAL_KINDS = (ExternalDatabase.KIND, ExternalSchema.KIND)
-# Policy attachments detached only to be attached again (a rebuilt policy's, a masking attachment's new
-# priority or inputs) and the rebuilt policies: detach -> drop -> create -> attach as one contiguous run
-# that `ledger.batches` keeps in one transaction, so no commit leaves a column unmasked or an AND-ed RLS
-# restriction missing.
-SWAP_PHASE: dict[str, int] = {RlsAttachment.KIND: 69, RlsLookupGrant.KIND: 69, RlsPolicy.KIND: 69,
-                              MaskingAttachment.KIND: 79, MaskingPolicy.KIND: 79}
-SWAP_PHASES = frozenset(SWAP_PHASE.values())
-# detach -> revoke lookups -> drop -> create -> grant lookups -> attach
-_SWAP_STEP = {(RlsAttachment.KIND, False): "0", (RlsLookupGrant.KIND, False): "05", (RlsPolicy.KIND, False): "1",
-              (RlsPolicy.KIND, True): "2", (RlsLookupGrant.KIND, True): "25",
-              (RlsAttachment.KIND, True): "3", (MaskingAttachment.KIND, False): "0",
-              (MaskingPolicy.KIND, False): "1", (MaskingPolicy.KIND, True): "2", (MaskingAttachment.KIND, True): "3"}
+# A restriction group holds at most this many statements, so that with its ledger rows (one DELETE, one INSERT)
+# and the reconciler's own statements it fits one Data API batch (`ledger.steps` checks it).
+LEDGER_STATEMENTS_PER_BATCH = 2
+BATCH_STATEMENTS = 40  # BatchExecuteStatement's limit
+RESERVED_STATEMENTS = 1  # the reconciler's progress row, in every batch
+DEFAULT_GROUP_LIMIT = BATCH_STATEMENTS - RESERVED_STATEMENTS - LEDGER_STATEMENTS_PER_BATCH
 
+
+@dataclass(frozen=True)
+class Scope:
+    """What the model declares besides its objects: the tables it names (`tables:`), and those on which `prune`
+    may lift RLS and masking the model does not declare (`lift_undeclared_restrictions`). `tables` None: not known
+    (a model document of an older version), so prune lifts no restriction it did not make."""
+
+    tables: frozenset[tuple[str, str]] | None = None
+    lift: frozenset[tuple[str, str]] = frozenset()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tables": sorted([list(t) for t in self.tables or ()]), "lift": sorted([list(t) for t in self.lift])}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Scope:
+        if not data:
+            return cls()
+        return cls(frozenset((str(s), str(t)) for s, t in data.get("tables", ())),
+                   frozenset((str(s), str(t)) for s, t in data.get("lift", ())))
 
 _NONE: dict[tuple[str, ...], AccessObject] = {}
 
@@ -386,9 +448,26 @@ def is_system_role(name: str) -> bool:
     return fold(name).startswith(RESERVED_ROLE_PREFIXES)
 
 
+def _table_of(item: AccessObject, key: tuple[str, ...]) -> tuple[str, str] | None:
+    """The (folded) table a restriction or a table or column privilege is about, from its key."""
+    if isinstance(item, RlsAttachment | MaskingAttachment):
+        return (key[1], key[2])
+    if isinstance(item, RlsTable | TablePrivilege | ColumnPrivilege):
+        return (key[0], key[1])
+    return None
+
+
+def statement_action(statement: Statement) -> str:
+    """'add', 'remove' or 'alter' (both: ALTER ... USING, a new conjunction type), from its effects."""
+    if statement.adds and statement.removes:
+        return "alter"
+    return "add" if statement.adds else "remove"
+
+
 class _Planner:
     def __init__(self, desired: AccessState, current: AccessState, ledger: Ledger, prune: bool,
-                 identity_provider_drop_cascade: bool = False, definitions: AccessState | None = None) -> None:
+                 identity_provider_drop_cascade: bool = False, definitions: AccessState | None = None,
+                 scope: Scope | None = None, group_limit: int = DEFAULT_GROUP_LIMIT) -> None:
         self.definitions = definitions
         self.desired = desired
         self.current = current
@@ -396,10 +475,14 @@ class _Planner:
         self.prune = prune
         self.cascade = identity_provider_drop_cascade
         self.cs = desired.case_sensitive
+        self.scope = scope or Scope()
+        self.group_limit = group_limit
         self.statements: list[Statement] = []
         self.adopt: list[LedgerEntry] = []
+        self.notes: list[str] = []
         self.removed: set[tuple[str, tuple[str, ...]]] = set()  # (kind, key) gone from current by now
-        self.swapped: set[tuple[str, tuple[str, ...]]] = set()  # policy objects removed to be made again
+        self.rebuilt: set[tuple[str, tuple[str, ...]]] = set()  # policies dropped and created again
+        self.locked: set[tuple[str, tuple[str, ...]]] = set()  # grants a lockdown revokes and restores
         # The current state indexed once, so removing k roles or policies costs O(objects), not
         # O(k x objects): every kind in key order, attachments by policy, names folded once each.
         self._sorted: dict[str, list[AccessObject]] = {
@@ -418,6 +501,10 @@ class _Planner:
         for item in self._sorted.get(RlsLookupGrant.KIND, ()):
             assert isinstance(item, RlsLookupGrant)
             self._lookups.setdefault(self._fold(item.policy), []).append(item)
+        declared = self.scope.tables if self.scope.tables is not None else frozenset()
+        self._lift = {(self._fold(s), self._fold(t)) for s, t in self.scope.lift if (s, t) in declared}
+        self._restrictions_by_role = self._index_restrictions_by_role()
+        self._links: _Links | None = None
 
     # -- helpers
 
@@ -453,32 +540,88 @@ class _Planner:
     def _managed(self, item: AccessObject, key: tuple[str, ...] | None = None) -> bool:
         return (item.KIND, key if key is not None else self._key(item)) in self.ledger
 
-    def _emit(self, phase: int, item: AccessObject, sql: str, *, add: bool = False, remove: bool = False,
-              key: tuple[str, ...] | None = None) -> None:
+    def _phase(self, item: AccessObject, key: tuple[str, ...], action: str) -> int:
+        """Where a statement goes in the order the module's phases describe."""
+        kind = item.KIND
+        if kind in RESTRICTION_KINDS:
+            return RESTRICTION_PHASE
+        if kind in POLICY_KINDS:
+            if action == "alter" or (kind, key) in self.rebuilt:
+                return RESTRICTION_PHASE
+            return PREPARE_PHASE[kind] if action == "add" else CLEANUP_PHASE[kind]
+        if kind == RlsLookupGrant.KIND:
+            if (RlsPolicy.KIND, (key[2],)) in self.rebuilt:
+                return RESTRICTION_PHASE
+            return PREPARE_PHASE[kind] if action == "add" else CLEANUP_PHASE[kind]
+        if kind == Role.KIND:
+            return PREPARE_PHASE[kind] if action == "add" else CLEANUP_PHASE[kind]
+        if isinstance(item, RoleGrant) and self._links_of().carries_restrictions(self._fold(item.role)):
+            return RESTRICTION_PHASE
+        return GRANT_PHASE[kind] if action == "add" else REVOKE_PHASE[kind]
+
+    def _emit(self, item: AccessObject, sql: str, action: str, *, add: bool = False, remove: bool = False,
+              key: tuple[str, ...] | None = None, before: AccessObject | None = None) -> None:
+        """A statement with its phase, ledger rows and effects: `action` 'add' creates `item`, 'remove' removes
+        it, 'alter' replaces `before` (the current object) with it."""
         key = key if key is not None else self._key(item)
-        step = (_SWAP_STEP[(item.KIND, add)],) if phase in SWAP_PHASES else ()
         entry = self._entry(item, key) if add or remove else None
+        removes: tuple[AccessObject, ...] = ((before,) if before is not None else ()) if action == "alter" else (
+            (item,) if action == "remove" else ())
         self.statements.append(Statement(
-            phase=phase,
-            sort_key=(*step, item.KIND, *key),
+            phase=self._phase(item, key, action),
+            sort_key=(item.KIND, *key),
             sql=sql,
             ledger_add=(entry,) if entry is not None and add else (),
             ledger_remove=(entry,) if entry is not None and remove and self._managed(item, key) else (),
+            removes=removes,
+            adds=(item,) if action in ("add", "alter") else (),
+            note=self._lift_note(item, key) if action == "remove" else "",
         ))
 
-    def _remove(self, item: AccessObject, *, swap: bool = False) -> None:
+    def _lift_note(self, item: AccessObject, key: tuple[str, ...]) -> str:
+        if item.KIND in RESTRICTION_KINDS and not self._managed(item, key):
+            table = _table_of(item, key)
+            shown = f"{table[0]}.{table[1]}" if table else "?"
+            return (f"widens access: prune lifts a restriction the model does not declare on {shown} "
+                    "(lift_undeclared_restrictions)")
+        if isinstance(item, RlsTable):
+            return "widens access: row-level security goes off: the model no longer declares it on this table"
+        return ""
+
+    def _remove(self, item: AccessObject) -> None:
         key = self._key(item)
         mark = (item.KIND, key)
         if mark in self.removed:
             return
         self.removed.add(mark)
-        if swap:
-            self.swapped.add(mark)
-        self._emit(SWAP_PHASE[item.KIND] if swap else REMOVE_PHASE[item.KIND], item, remove_sql(item), remove=True,
-                   key=key)
+        self._emit(item, remove_sql(item), "remove", remove=True, key=key)
 
     def _current_items(self, kind: str) -> list[AccessObject]:
         return self._sorted.get(kind, [])
+
+    # -- prune never lifts a restriction the model does not declare
+
+    def _index_restrictions_by_role(self) -> dict[str, list[AccessObject]]:
+        found: dict[str, list[AccessObject]] = {}
+        for kind in (RlsAttachment.KIND, MaskingAttachment.KIND):
+            for item in self._current_items(kind):
+                grantee = getattr(item, "grantee", "")
+                if grantee != PUBLIC_GRANTEE:
+                    found.setdefault(self._fold(grantee), []).append(item)
+        return found
+
+    def _liftable(self, item: AccessObject, key: tuple[str, ...] | None = None) -> bool:
+        """Whether a current restriction (RLS on a table, an RLS or masking attachment) may go: it is the
+        model's (ledger), or prune is on and the model lists its table in lift_undeclared_restrictions."""
+        key = key if key is not None else self._key(item)
+        if self._managed(item, key):
+            return True
+        return self.prune and _table_of(item, key) in self._lift
+
+    def _kept_restrictions(self, role: str) -> list[AccessObject]:
+        """The restrictions attached to a role that no plan may lift (a role that keeps one is never dropped:
+        DROP ROLE would take its RLS attachments along and masking attachments block it)."""
+        return [a for a in self._restrictions_by_role.get(role, ()) if not self._liftable(a)]
 
     def _may_remove(self, item: AccessObject, key: tuple[str, ...] | None = None) -> bool:
         for name in _grantees(item):
@@ -486,20 +629,51 @@ class _Planner:
                 return False
         if isinstance(item, Role) and is_system_role(item.name):
             return False
+        key = key if key is not None else self._key(item)
         if isinstance(item, IdentityProvider):
             # Never pruned: connecting a namespace to IAM Identity Center may register its own provider
             # (unconfirmed), and dropping that would break every IdC sign-in. Only ledger rows are removed.
             return self._managed(item, key)
+        if item.KIND in RESTRICTION_KINDS:
+            return self._liftable(item, key)
+        if isinstance(item, RlsPolicy | MaskingPolicy):
+            kind = RlsAttachment.KIND if isinstance(item, RlsPolicy) else MaskingAttachment.KIND
+            if not all(self._liftable(a) for a in self._attached.get((kind, key[0]), ())):
+                return False  # DROP refuses while attached, and a kept attachment stays
+        if isinstance(item, Role) and self._kept_restrictions(key[0]):
+            return False
         if is_public(item):
             # Never pruned either: Redshift gives PUBLIC defaults (USAGE and CREATE on schema public, TEMP
             # on databases [D24]) that no model lists; only what the ledger says we granted is revoked.
             return self._managed(item, key)
         return self.prune or self._managed(item, key)
 
+    def _note_kept(self) -> None:
+        """Say which restrictions the plan keeps though the model does not declare them, and why."""
+        desired_roles = self.desired.of_kind(Role.KIND)
+        for role in self._current_items(Role.KIND):
+            key = self._key(role)
+            if key in desired_roles or is_system_role(key[0]) or not (self.prune or self._managed(role, key)):
+                continue
+            kept = self._kept_restrictions(key[0])
+            if kept:
+                first = kept[0]
+                self.notes.append(
+                    f"role {key[0]} is kept: {first.describe()} is attached to it on a table the model does not "
+                    "declare or does not list in lift_undeclared_restrictions, and dropping the role would lift it")
+        if self.prune:
+            for kind in sorted(RESTRICTION_KINDS):
+                for item in self._current_items(kind):
+                    key = self._key(item)
+                    if (kind, key) not in self.removed and self.desired.get(kind, key) is None \
+                            and not self._liftable(item, key):
+                        self.notes.append(f"prune keeps {item.describe()}: a restriction the model does not declare "
+                                          "(list its table in lift_undeclared_restrictions to lift it)")
+
     # -- the plan
 
     def run(self) -> Plan:
-        kinds = sorted(REMOVE_PHASE, key=lambda k: REMOVE_PHASE[k])
+        kinds = sorted(set(REVOKE_PHASE) | RESTRICTION_KINDS | POLICY_KINDS | {RlsLookupGrant.KIND, Role.KIND})
         desired_roles = self.desired.of_kind(Role.KIND)
 
         # 1. Roles leaving: everything that names them goes first (any owner), then the role. One pass
@@ -521,8 +695,8 @@ class _Planner:
                 self._remove(role)
 
         # 2. Policies whose WITH columns changed (or whose definition we cannot vouch for) are rebuilt:
-        #    all their current attachments go, the policy is dropped and created again below.
-        rebuilt: set[tuple[str, tuple[str, ...]]] = set()
+        #    all their current attachments go, the policy is dropped and created again below, in one
+        #    restriction group with the re-attachments.
         for policy_type, attachment_kind in ((RlsPolicy, RlsAttachment.KIND), (MaskingPolicy, MaskingAttachment.KIND)):
             for key, wanted in sorted(self.desired.of_kind(policy_type.KIND).items()):
                 if self.current.get(policy_type.KIND, key) is None:
@@ -533,12 +707,12 @@ class _Planner:
                     continue  # same WITH: at most an ALTER ... USING below
                 if recorded is None and self._verified(wanted, key):
                     continue  # the catalog shows it exactly as declared: adopted below
+                self.rebuilt.add((policy_type.KIND, key))
                 for attachment in self._attached.get((attachment_kind, key[0]), ()):
-                    self._remove(attachment, swap=True)
+                    self._remove(attachment)
                 for grant in self._lookups.get(key[0], ()):
-                    self._remove(grant, swap=True)  # the dropped policy loses its grants
-                self._remove(self.current.of_kind(policy_type.KIND)[key], swap=True)
-                rebuilt.add((policy_type.KIND, key))
+                    self._remove(grant)  # the dropped policy loses its grants
+                self._remove(self.current.of_kind(policy_type.KIND)[key])
 
         # 3. Policies leaving must lose every attachment first (DROP refuses while attached).
         for policy_kind, attachment_kind in ((RlsPolicy.KIND, RlsAttachment.KIND),
@@ -569,30 +743,34 @@ class _Planner:
                     if self._may_remove(item, key):
                         self._remove(item)
                 elif kind == MaskingAttachment.KIND and counterpart.attributes(self.cs) != item.attributes(self.cs):
-                    self._remove(item, swap=True)
+                    self._remove(item)
 
         # 5. Create, alter, adopt.
-        for kind in sorted(CREATE_PHASE, key=lambda k: CREATE_PHASE[k]):
+        for kind in sorted(CREATE_ORDER, key=lambda k: CREATE_ORDER[k]):
             for key in sorted(self.desired.of_kind(kind)):
-                self._converge(kind, key, rebuilt)
+                self._converge(kind, key)
 
         # 6. Identity providers: each statement alone, outside the batches.
         self._identity_providers()
+
+        # 7. Restriction changes grouped per set of tables they link; a group too large for one
+        #    transaction locks its tables down instead.
+        self._group_restrictions()
+        self._note_kept()
 
         present, wanted_now = self.current.objects, self.desired.objects
         forget = [LedgerEntry(kind, key, fingerprint) for (kind, key), fingerprint in self.ledger.items()
                   if key not in present.get(kind, _NONE) and key not in wanted_now.get(kind, _NONE)]
         self.statements.sort(key=lambda s: (s.phase, s.sort_key))
         return Plan(self.statements, sorted(self.adopt, key=lambda e: (e.kind, e.key)),
-                    sorted(forget, key=lambda e: (e.kind, e.key)))
+                    sorted(forget, key=lambda e: (e.kind, e.key)), self.notes)
 
-    def _converge(self, kind: str, key: tuple[str, ...], rebuilt: set[tuple[str, tuple[str, ...]]]) -> None:
+    def _converge(self, kind: str, key: tuple[str, ...]) -> None:
         wanted = self.desired.of_kind(kind)[key]
         present = self.current.get(kind, key)
-        if present is None or (kind, key) in self.removed or (kind, key) in rebuilt:
+        if present is None or (kind, key) in self.removed:
             # remove=True: a managed object that drifted away (or was rebuilt) keeps one ledger row.
-            phase = SWAP_PHASE[kind] if (kind, key) in self.swapped else CREATE_PHASE[kind]
-            self._emit(phase, wanted, create_sql(wanted), add=True, remove=True)
+            self._emit(wanted, create_sql(wanted), "add", add=True, remove=True, key=key)
             return
         recorded = self.ledger.get((kind, key))
         if isinstance(wanted, RlsPolicy | MaskingPolicy):
@@ -602,16 +780,117 @@ class _Planner:
             if recorded != wanted.fingerprint(self.cs):
                 # Same WITH (else it was rebuilt above): the predicate alone changed.
                 self.statements.append(Statement(
-                    phase=ALTER_USING_PHASE[kind], sort_key=(kind, *key), sql=alter_using_sql(wanted),
+                    phase=RESTRICTION_PHASE, sort_key=(kind, *key), sql=alter_using_sql(wanted),
                     ledger_add=(self._entry(wanted),),
                     ledger_remove=(self._entry(wanted),) if recorded is not None else (),
+                    removes=(present,), adds=(wanted,),
                 ))
             return
         if isinstance(wanted, RlsTable) and wanted.attributes(self.cs) != present.attributes(self.cs):
-            self._emit(CREATE_PHASE[kind], wanted, create_sql(wanted), add=True, remove=recorded is not None)
+            assert isinstance(present, RlsTable)
+            note = ("widens access: the conjunction type goes from AND to OR (each applicable policy adds rows)"
+                    if present.conjunction.upper() == "AND" else "")
+            self.statements.append(Statement(
+                phase=RESTRICTION_PHASE, sort_key=(kind, *key), sql=create_sql(wanted),
+                ledger_add=(self._entry(wanted),), ledger_remove=(self._entry(wanted),) if recorded is not None else (),
+                removes=(present,), adds=(wanted,), note=note))
             return
         if recorded is None:
             self.adopt.append(self._entry(wanted))
+
+    # -- restriction groups
+
+    def _links_of(self) -> _Links:
+        if self._links is None:
+            self._links = _Links(self)
+        return self._links
+
+    def _group_restrictions(self) -> None:
+        """Put the restriction statements (phase RESTRICTION_PHASE) into groups, one per set of tables they
+        link, each contiguous and in an order Redshift accepts: one transaction when it holds at most
+        `group_limit` statements, else the tables are locked down while it applies across batches."""
+        members = [i for i, s in enumerate(self.statements) if s.phase == RESTRICTION_PHASE]
+        if not members:
+            return
+        links = self._links_of()
+        parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+        def find(table: tuple[str, str]) -> tuple[str, str]:
+            root = parent.setdefault(table, table)
+            while root != parent[root]:
+                root = parent[root]
+            while parent[table] != root:
+                parent[table], table = root, parent[table]
+            return root
+
+        tables_of: dict[int, set[tuple[str, str]]] = {}
+        for i in members:
+            tables = links.tables_of(self.statements[i]) or {links.anchor(self.statements[i])}
+            tables_of[i] = tables
+            first, *rest = sorted(tables)
+            for table in rest:
+                parent[find(table)] = find(first)
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i in members:
+            groups.setdefault(find(min(tables_of[i])), []).append(i)
+        ordered = sorted(groups.values(), key=lambda g: min(min(tables_of[i]) for i in g))
+        self._note_unreplaced_masking(members)
+        for number, group in enumerate(ordered):
+            locked = len(group) > self.group_limit
+            for i in group:
+                statement = self.statements[i]
+                kind = (statement.adds or statement.removes)[0].KIND
+                rank = _GROUP_STEP[(statement_action(statement), kind)]
+                self.statements[i] = dataclasses.replace(
+                    statement, sort_key=(f"{number:06d}", f"{rank:02d}", *statement.sort_key),
+                    group="" if locked else f"restrictions-{number}")
+            if locked:
+                tables = set().union(*(tables_of[i] for i in group))
+                self._lockdown(tables, number, len(group))
+
+    def _note_unreplaced_masking(self, members: list[int]) -> None:
+        """A masking detach that no attach replaces on the same column and grantee lifts the masking."""
+        attached = set()
+        for i in members:
+            for item in self.statements[i].adds:
+                if isinstance(item, MaskingAttachment):
+                    for column in item.output_columns:
+                        attached.add((self._fold(item.schema), self._fold(item.table), self._fold(column),
+                                      self._fold(item.grantee)))
+        for i in members:
+            statement = self.statements[i]
+            if statement.note or statement.adds or not statement.removes:
+                continue
+            item = statement.removes[0]
+            if isinstance(item, MaskingAttachment) and any(
+                    (self._fold(item.schema), self._fold(item.table), self._fold(c), self._fold(item.grantee))
+                    not in attached for c in item.output_columns):
+                self.statements[i] = dataclasses.replace(
+                    statement, note="widens access: the column is no longer masked for this grantee by this policy")
+
+    def _lockdown(self, tables: set[tuple[str, str]], number: int, size: int) -> None:
+        """Revoke SELECT on `tables` from everyone who holds it (table, column and scoped grants, PUBLIC's
+        included) before the group applies, and grant it again after: while a restriction change too large for
+        one transaction applies, nobody but the tables' owners and superusers can read them."""
+        shown = ", ".join(f"{s}.{t}" for s, t in sorted(tables) if s)
+        note = (f"lockdown: {shown} unreadable while {size} restriction changes (more than one transaction holds) "
+                "apply, then granted again")
+        schemas = {s for s, _ in tables}
+        for kind in (ScopedTablePrivilege.KIND, TablePrivilege.KIND, ColumnPrivilege.KIND):
+            for item in self._current_items(kind):
+                key = self._key(item)
+                if (kind, key) in self.removed or (kind, key) in self.locked:
+                    continue
+                if getattr(item, "privilege", "") != "SELECT" or any(is_system_role(g) for g in _grantees(item)):
+                    continue
+                if (key[0] in schemas) if kind == ScopedTablePrivilege.KIND else (_table_of(item, key) in tables):
+                    self.locked.add((kind, key))
+                    self.statements.append(Statement(
+                        phase=LOCKDOWN_PHASE, sort_key=(f"{number:06d}", kind, *key), sql=remove_sql(item),
+                        removes=(item,), note=note))
+                    self.statements.append(Statement(
+                        phase=RESTORE_PHASE, sort_key=(kind, *key), sql=create_sql(item), adds=(item,),
+                        note=f"lockdown of {shown} ends"))
 
 
     # -- external schemas and databases
@@ -750,6 +1029,91 @@ class _Planner:
         return statements
 
 
+class _Links:
+    """What ties restriction statements to tables: the tables each policy is attached to, the roles each
+    role reaches through role grants, and what those roles hold (both states: the plan goes from one to the
+    other)."""
+
+    def __init__(self, planner: _Planner) -> None:
+        self.planner = planner
+        fold_name = planner._fold
+        states = (planner.current, planner.desired)
+        self.policy_tables: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        self.role_tables: dict[str, set[tuple[str, str]]] = {}
+        self.restricting: set[str] = set()
+        self.granted: dict[str, set[str]] = {}
+        schema_tables: dict[str, set[tuple[str, str]]] = {}
+        for s, t in planner.scope.tables or ():
+            schema_tables.setdefault(fold_name(s), set()).add((fold_name(s), fold_name(t)))
+        for state in states:
+            for kind in (RlsAttachment.KIND, MaskingAttachment.KIND, RlsTable.KIND, TablePrivilege.KIND,
+                         ColumnPrivilege.KIND):
+                for key in state.of_kind(kind):
+                    table = (key[1], key[2]) if kind in (RlsAttachment.KIND, MaskingAttachment.KIND) else key[:2]
+                    schema_tables.setdefault(table[0], set()).add((table[0], table[1]))
+        for state in states:
+            for kind, policy_kind in ((RlsAttachment.KIND, RlsPolicy.KIND), (MaskingAttachment.KIND,
+                                                                             MaskingPolicy.KIND)):
+                for key, item in state.of_kind(kind).items():
+                    table = (key[1], key[2])
+                    self.policy_tables.setdefault((policy_kind, key[0]), set()).add(table)
+                    grantee = key[-1] if kind == RlsAttachment.KIND else key[4]
+                    if getattr(item, "grantee", "") != PUBLIC_GRANTEE:
+                        self.restricting.add(grantee)
+                        self.role_tables.setdefault(grantee, set()).add(table)
+            for key in state.of_kind(RoleGrant.KIND):
+                self.granted.setdefault(key[1], set()).add(key[0])
+            for kind in (TablePrivilege.KIND, ColumnPrivilege.KIND):
+                for key in state.of_kind(kind):
+                    self.role_tables.setdefault(key[-1], set()).add((key[0], key[1]))
+            for kind in (ScopedTablePrivilege.KIND, SchemaPrivilege.KIND):
+                for key in state.of_kind(kind):
+                    self.role_tables.setdefault(key[-1], set()).update(schema_tables.get(key[0], ()))
+        self._closures: dict[str, frozenset[str]] = {}
+
+    def closure(self, role: str) -> frozenset[str]:
+        """`role` and every role granted to it, transitively (in either state)."""
+        found = self._closures.get(role)
+        if found is None:
+            seen = {role}
+            todo = [role]
+            while todo:
+                for granted in self.granted.get(todo.pop(), ()):
+                    if granted not in seen:
+                        seen.add(granted)
+                        todo.append(granted)
+            found = self._closures[role] = frozenset(seen)
+        return found
+
+    def carries_restrictions(self, role: str) -> bool:
+        """Whether granting or revoking `role` changes a principal's restrictions, not only its privileges."""
+        return not self.restricting.isdisjoint(self.closure(role))
+
+    def anchor(self, statement: Statement) -> tuple[str, str]:
+        """What groups a restriction statement that reaches no table (a policy attached nowhere, a role grant of
+        roles holding nothing): its policy, so a rebuild's drop and create stay together, or itself."""
+        item = (statement.adds or statement.removes)[0]
+        key = self.planner._key(item)
+        if isinstance(item, RlsLookupGrant):
+            return ("", f"{RlsPolicy.KIND} {key[2]}")
+        return ("", f"{item.KIND} {json.dumps(list(key))}")
+
+    def tables_of(self, statement: Statement) -> set[tuple[str, str]]:
+        """The tables whose view a restriction statement changes."""
+        item = (statement.adds or statement.removes)[0]
+        key = self.planner._key(item)
+        table = _table_of(item, key)
+        if table is not None:
+            return {table}
+        if isinstance(item, RlsPolicy | MaskingPolicy):
+            return set(self.policy_tables.get((item.KIND, key[0]), ()))
+        if isinstance(item, RlsLookupGrant):
+            return set(self.policy_tables.get((RlsPolicy.KIND, key[2]), ()))
+        if isinstance(item, RoleGrant):
+            return set().union(*(self.role_tables.get(r, set()) for r in self.closure(key[0])))
+        return set()
+
+
 def with_recorded(current: AccessState, ledger: Ledger) -> AccessState:
     """`current` plus the objects no catalog view shows (grants to RLS policies) that the ledger recorded, as
     long as what they hang on still exists: a lookup grant lives as long as its policy (DROP RLS POLICY takes
@@ -766,9 +1130,13 @@ def with_recorded(current: AccessState, ledger: Ledger) -> AccessState:
 
 
 def plan(desired: AccessState, current: AccessState, ledger: Ledger | None = None, *, prune: bool = False,
-         identity_provider_drop_cascade: bool = False, definitions: AccessState | None = None) -> Plan:
-    """The statements that take `current` to `desired`, in an order Redshift accepts. `definitions`: the
-    catalog's own policy and identity provider definitions, when read (`snapshot`; see `_verified`)."""
+         identity_provider_drop_cascade: bool = False, definitions: AccessState | None = None,
+         scope: Scope | None = None, group_limit: int = DEFAULT_GROUP_LIMIT) -> Plan:
+    """The statements that take `current` to `desired`, in an order Redshift accepts and that never shows a
+    principal more than before or after (see the phases). `definitions`: the catalog's own policy and identity
+    provider definitions, when read (`snapshot`; see `_verified`). `scope`: the tables the model declares and those
+    prune may lift restrictions on. `group_limit`: the most statements one restriction group may hold (what fits
+    one batch with its ledger rows; `ledger.steps` must cut batches at least that large)."""
     if desired.case_sensitive != current.case_sensitive:
         raise ValueError("desired and current state must fold names the same way")
     current = with_recorded(current, ledger or {})
@@ -779,7 +1147,7 @@ def plan(desired: AccessState, current: AccessState, ledger: Ledger | None = Non
     gc.disable()
     try:
         return _Planner(desired, current, dict(ledger or {}), prune, identity_provider_drop_cascade,
-                        definitions).run()
+                        definitions, scope, group_limit).run()
     finally:
         if collecting:
             gc.enable()
