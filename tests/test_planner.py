@@ -294,7 +294,9 @@ def test_rename_role_is_drop_and_create() -> None:
         'CREATE ROLE "data analyst"')
     assert sqls.index('CREATE ROLE "data analyst"') < sqls.index('REVOKE ROLE "analyst" FROM ROLE "engineer"')
     assert sqls.index('REVOKE ROLE "analyst" FROM ROLE "engineer"') < sqls.index('DROP ROLE "analyst" FORCE')
-    assert sqls.index('DROP ROLE "analyst" FORCE') < sqls.index('GRANT ROLE "data analyst" TO ROLE "engineer"')
+    assert sqls.index('CREATE ROLE "data analyst"') < sqls.index('GRANT ROLE "data analyst" TO ROLE "engineer"')
+    assert sqls.index('GRANT ROLE "data analyst" TO ROLE "engineer"') < sqls.index(
+        'GRANT SELECT ON TABLE "sales"."orders" TO ROLE "data analyst"')
     assert_in_sync(fake, desired)
 
 
