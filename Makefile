@@ -80,7 +80,7 @@ synth: install
 	$(PY) -m redshift_idc summary --env $(ENV) cdk.out
 
 plan: install
-	$(PY) -m redshift_idc plan --env $(ENV) $(if $(SNAPSHOT),--snapshot '$(SNAPSHOT)')
+	$(PY) -m redshift_idc plan --env $(ENV) $(if $(SNAPSHOT),--snapshot '$(SNAPSHOT)') $(if $(STRICT),--strict)
 
 # Adopting an existing warehouse, read-only: make snapshot ENV= OUT= (SECRET_ARN=|OUTPUTS=), then
 # make import ENV= OUT=access/<name>.yaml (SNAPSHOT=|SECRET_ARN=|OUTPUTS=) [FORCE=yes]

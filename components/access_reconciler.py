@@ -37,6 +37,7 @@ from redshift_idc.runtime.limits import (
     PROVIDER_TOTAL_TIMEOUT_SECONDS,
     SERVICE_TIMEOUT_SECONDS,
 )
+from redshift_idc.runtime.planner import Scope
 from redshift_idc.runtime.reconcile_handler import model_document
 from redshift_idc.runtime.reconciler import ScriptEntry
 from redshift_idc.runtime.users import DeprovisionSettings
@@ -72,12 +73,14 @@ class AccessReconciler(Construct):
                  scripts: Sequence[ScriptEntry], prune: bool, ledger_schema: str, removal_policy: str,
                  workgroup_name: str, workgroup_arn: str, namespace_name: str, namespace_arn: str, database: str,
                  admin_secret_arn: str, key: kms.IKey, log_retention: logs.RetentionDays,
-                 identity_provider_drop_cascade: bool = False, deprovision: UserDeprovisioning | None = None) -> None:
+                 identity_provider_drop_cascade: bool = False, deprovision: UserDeprovisioning | None = None,
+                 prune_scope: Scope | None = None) -> None:
         super().__init__(scope, construct_id)
         document_dir = staging_dir() / f"access-model-{model_name}"
         document_dir.mkdir(parents=True, exist_ok=True)
         (document_dir / "model.json").write_text(
-            model_document(desired, scripts, deprovision.settings if deprovision is not None else None),
+            model_document(desired, scripts, deprovision.settings if deprovision is not None else None,
+                           prune_scope if prune else None),
             encoding="utf-8")
         self.model_asset = s3_assets.Asset(self, "Model", path=str(document_dir / "model.json"))
 

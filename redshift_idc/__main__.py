@@ -8,9 +8,9 @@ from pathlib import Path
 
 from redshift_idc.config import ConfigError, load_environment
 from redshift_idc.deployer_policy import DeployerPolicyError, deployer_policy_command, write_actions_from
-from redshift_idc.drift import DRIFT, drift_command
+from redshift_idc.drift import DRIFT, WIDENS, drift_command
 from redshift_idc.importer import import_command
-from redshift_idc.plan_cli import checked_model, offline_plan, preview_command, snapshot_plan
+from redshift_idc.plan_cli import checked_model, offline_plan_report, preview_command, snapshot_plan_report
 from redshift_idc.review_summary import review
 from redshift_idc.snapshot import snapshot_command
 from redshift_idc.synth_summary import summarize
@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
                               "warehouse: what a deploy would run there; a model `import` wrote from it shows no "
                               "statement, only objects recorded in the ledger")
     plan_parser.add_argument("--secret-arn", help="admin secret ARN (the warehouse stack's AdminSecretArn output)")
+    plan_parser.add_argument("--strict", action="store_true",
+                             help="exit 1 when the transition check finds a batch boundary after which someone would "
+                                  "see more than before and after the deploy (the plan's last line)")
     drift = commands.add_parser("drift", help="compare the live warehouse with the access model, change nothing; "
                                 "exit 0 in sync, 1 drift, 2 error")
     drift.add_argument("--env", default="demo", help="environment: config/<env>.yaml (default: demo)")
@@ -144,12 +147,15 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.secret_arn:
                     raise ConfigError("plan --live needs --secret-arn (the warehouse stack's AdminSecretArn output)")
                 # The drift report is exactly the live plan (read-only); here a difference is not a failure.
-                code = drift_command(args.env, args.secret_arn, None)
-                return 0 if code == DRIFT else code
-            elif args.snapshot is not None:
-                print(snapshot_plan(config, args.snapshot), end="")
+                code = drift_command(args.env, args.secret_arn, None, strict=args.strict)
+                return {DRIFT: 0, WIDENS: 1}.get(code, code)
             else:
-                print(offline_plan(config), end="")
+                report = (snapshot_plan_report(config, args.snapshot) if args.snapshot is not None
+                          else offline_plan_report(config))
+                print(report.text, end="")
+                if args.strict and report.strict_error():
+                    print(report.strict_error(), file=sys.stderr)
+                    return 1
         elif args.command == "preview":
             print(preview_command(load_environment(args.env), args.persona, args.format, args.strict), end="")
         elif args.command == "snapshot":

@@ -58,6 +58,7 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
     TablePrivilegeName,
 )
+from redshift_idc.runtime.planner import Scope
 from redshift_idc.runtime.reconciler import ScriptEntry
 from redshift_idc.runtime.sql_text import (
     SqlTextError,
@@ -283,6 +284,9 @@ class AccessModel(_Model):
 
     name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
     prune: bool = Field(default=False, description="also remove objects the model never created")
+    lift_undeclared_restrictions: tuple[QualifiedTable, ...] = Field(
+        default=(), description="tables of `tables` on which prune may also lift RLS and masking the model does not "
+                                "declare (without it, prune never lifts a restriction it did not make)")
     case_sensitive_identifiers: bool = False
     removal_policy: Literal["destroy", "retain"] = "destroy"
     ledger_schema: Name = Field(default="redshift_idc", description="schema of the reconciler's ledger tables")
@@ -620,6 +624,11 @@ class _Compiler:
             self.objects.append(RlsTable(schema, name, table_spec.conjunction))
         for i, grantee in enumerate(rls.ignore_rls):
             self.objects.append(SystemPrivilege("IGNORE RLS", self.role(f"rls.ignore_rls[{i}]", grantee)))
+        for i, lifted in enumerate(self.model.lift_undeclared_restrictions):
+            self.table(f"lift_undeclared_restrictions[{i}]", lifted)
+            if not self.model.prune:
+                _fail(f"lift_undeclared_restrictions[{i}]", "only with prune: true (it lets prune lift the RLS and "
+                      "masking on this table that the model does not declare); set prune: true or remove it")
 
     def _compile_masking(self) -> None:
         seen: set[str] = set()
@@ -775,6 +784,12 @@ class _Compiler:
         for item in self.objects:
             state.add(item)
         return state
+
+
+def prune_scope(model: AccessModel) -> Scope:
+    """The tables the model declares and those prune may lift restrictions on, as the planner takes them."""
+    return Scope(frozenset(split_table(t) for t in model.tables),
+                 frozenset(split_table(t) for t in model.lift_undeclared_restrictions))
 
 
 def compile_model(model: AccessModel, environment: EnvironmentConfig | None = None,

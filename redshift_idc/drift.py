@@ -30,19 +30,21 @@ from typing import Any, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from redshift_idc.access_model import deprovision_settings, load_scripts
+from redshift_idc.access_model import deprovision_settings, load_scripts, prune_scope
 from redshift_idc.apply_estimate import estimate
 from redshift_idc.config import ConfigError, EnvironmentConfig, load_environment
 from redshift_idc.live import LiveError, admin_secret_arn, data_api_error
-from redshift_idc.plan_cli import model_for, render_for_review
+from redshift_idc.plan_cli import model_for, preview_inputs, render_for_review
 from redshift_idc.runtime.catalog import SECADMIN
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, is_transient
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.reconciler import ReconcileError, Reconciler, Request, Script, statement_token
 from redshift_idc.runtime.users import IDENTITYSTORE_CONFIG, Assigned, IdcDirectory, check_users, with_statements
+from redshift_idc.transition import TransitionVerdict, check_plan, with_definitions
 
 IN_SYNC, DRIFT, ERROR = 0, 1, 2
+WIDENS = 3  # plan --live --strict only: the next deploy's plan widens access between two batches
 
 
 class DriftError(LiveError):
@@ -59,6 +61,7 @@ class DriftReport:
     ledger_only: int
     warnings: tuple[str, ...] = ()
     refused: int = 0  # departed users the next deploy would refuse to drop (deprovision_users): it would fail
+    transition: TransitionVerdict | None = None  # the next deploy's plan replayed batch by batch
 
     @property
     def in_sync(self) -> bool:
@@ -120,7 +123,7 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
                  for s in pending if s["Name"] in snapshot.scripts]
     planned = plan(desired, snapshot.state, snapshot.ledger, prune=model.prune,
                    identity_provider_drop_cascade=model.identity_provider_drop_cascade,
-                   definitions=snapshot.definitions)
+                   definitions=snapshot.definitions, scope=prune_scope(model))
     departed = None
     if settings is not None and directory is not None and snapshot.users is not None:
         departed = check_users(snapshot.users, settings, directory, reader=snapshot.user)
@@ -130,12 +133,17 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
               "what the next deploy would run:", *(departed.report_lines() if departed is not None else [])]
     text = ("\n".join([header[0], *(f"-- {line}" for line in header[1:]), *(f"-- warning: {w}" for w in warnings)])
             + "\n" + render_for_review(planned, pending))
+    verdict = None
     if planned.statements or pending:
         size = estimate(planned, model.name, model.ledger_schema, len(pending))
         text += f"-- next deploy: {size.summary()}\n"
+        verdict = check_plan(preview_inputs(config, model, scripts),
+                             with_definitions(snapshot.state, snapshot.definitions), planned, model.name,
+                             model.ledger_schema)
+        text += verdict.render()
     return DriftReport(where, model.name, text, len(planned.statements), len(pending),
                        len(planned.adopt) + len(planned.forget), tuple(warnings),
-                       len(departed.refused) if departed is not None else 0)
+                       len(departed.refused) if departed is not None else 0, verdict)
 
 
 def _read_failure(message: str, where: str, tables: LedgerTables) -> str:
@@ -154,8 +162,9 @@ def _aws_error(error: ClientError | BotoCoreError, where: str) -> str:
 
 def drift_command(env: str, secret_arn: str | None, outputs: Path | None, *, client: Any = None,
                   sleep: Callable[[float], None] = time.sleep, config_dir: Path | None = None,
-                  out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """The CLI: prints the report and summary to `out`, errors to `err`; returns 0, 1 or 2."""
+                  out: TextIO | None = None, err: TextIO | None = None, strict: bool = False) -> int:
+    """The CLI: prints the report and summary to `out`, errors to `err`; returns 0, 1 or 2, and with `strict`
+    (`plan --live --strict`) WIDENS when the next deploy's plan has a batch boundary that widens access."""
     out = out or sys.stdout
     err = err or sys.stderr
     where = f"drift --env {env}"
@@ -175,4 +184,7 @@ def drift_command(env: str, secret_arn: str | None, outputs: Path | None, *, cli
     else:
         print(report.text, end="", file=out)
     print(report.summary, file=out)
+    if strict and report.transition is not None and not report.transition.ok:
+        print("--strict: " + "\n".join(report.transition.details()), file=err)
+        return WIDENS
     return report.exit_code

@@ -18,14 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from redshift_idc import project
-from redshift_idc.access_model import AccessModel, load_model, load_scripts
+from redshift_idc.access_model import AccessModel, load_model, load_scripts, prune_scope
 from redshift_idc.apply_estimate import ApplyEstimate, estimate
 from redshift_idc.config import ConfigError, EnvironmentConfig
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.sql_text import fold
 
 if TYPE_CHECKING:
-    from redshift_idc.preview import Preview
+    from redshift_idc.preview import Preview, PreviewInputs
+    from redshift_idc.transition import TransitionVerdict
 from redshift_idc.runtime.planner import RESTRICTION_PHASE, Plan, Statement, plan
 from redshift_idc.runtime.reconciler import ScriptEntry
 from redshift_idc.script_statements import split_statements
@@ -95,6 +96,10 @@ def model_for(config: EnvironmentConfig) -> tuple[AccessModel, AccessState]:
     return load_model(config.access_model, config)
 
 
+class TransitionError(ConfigError):
+    """A plan with a batch boundary after which someone would see more than before and after the deploy."""
+
+
 @dataclass(frozen=True)
 class CheckedModel:
     """An environment's access model after every check `validate`, `plan` and synth share."""
@@ -102,37 +107,50 @@ class CheckedModel:
     model: AccessModel
     desired: AccessState
     scripts: list[ScriptEntry]  # read and split into statements
+    inputs: PreviewInputs  # the tables, personas and sample rows the preview and the transition check use
+    first_deploy: Plan  # the plan from an empty warehouse
+    transition: TransitionVerdict  # that plan replayed batch by batch
     preview: Preview | None  # who sees what; None when the preview could not evaluate the model ...
     preview_note: str = ""  # ... and why (a model with expectations is refused instead)
 
 
-def checked_model(config: EnvironmentConfig) -> CheckedModel:
+def preview_inputs(config: EnvironmentConfig, model: AccessModel, scripts: Sequence[ScriptEntry]) -> PreviewInputs:
+    from redshift_idc.preview import PreviewInputs
+
+    return PreviewInputs.of_model(model, scripts, config.redshift_idc_application.identity_namespace,
+                                  project.access_dir())
+
+
+def checked_model(config: EnvironmentConfig, *, transition_must_hold: bool = True) -> CheckedModel:
     """The model, its scripts (each file read and split), its sample data files, the roles IAM federation
-    names, and who sees what with its expectations: one set of checks for `validate`, `plan` and synth, so
-    the three cannot disagree. A model the preview cannot evaluate is refused only when it has
-    expectations (they cannot be checked); otherwise `preview_note` says why there is no preview."""
-    from redshift_idc.preview import (
-        PreviewError,
-        PreviewInputs,
-        evaluate,
-        failed_expectations,
-        raise_failed_expectations,
-    )
+    names, who sees what with its expectations, and the first deploy's transition check: one set of checks for
+    `validate`, `plan` and synth, so the three cannot disagree. A model the preview cannot evaluate is refused
+    only when it has expectations (they cannot be checked); otherwise `preview_note` says why there is no
+    preview. A first deploy with a widening window fails here unless `transition_must_hold` is off (`plan`
+    prints the verdict instead, and fails with --strict)."""
+    from redshift_idc.preview import PreviewError, evaluate, failed_expectations, raise_failed_expectations
+    from redshift_idc.transition import check_plan
 
     model, desired = model_for(config)
     scripts = load_scripts(model)
     check_federation_roles(config, model)
-    inputs = PreviewInputs.of_model(model, scripts, config.redshift_idc_application.identity_namespace,
-                                    project.access_dir())
+    inputs = preview_inputs(config, model, scripts)
+    empty = AccessState(case_sensitive=desired.case_sensitive)
+    first = plan(desired, empty, {}, prune=model.prune, scope=prune_scope(model),
+                 identity_provider_drop_cascade=model.identity_provider_drop_cascade)
+    verdict = check_plan(inputs, empty, first, model.name, model.ledger_schema)
+    if transition_must_hold and not verdict.ok:
+        raise TransitionError(f"access/{model.name}.yaml: the first deploy's plan has a batch boundary that widens "
+                              "access:\n" + verdict.render().rstrip("\n"))
     try:
         result = evaluate(inputs, desired)
     except PreviewError as error:
         if model.expect:
             raise PreviewError(f"{error} (the model's expectations need the preview)") from None
-        return CheckedModel(model, desired, scripts, None, str(error))
+        return CheckedModel(model, desired, scripts, inputs, first, verdict, None, str(error))
     result.failures = failed_expectations(model, result)
     raise_failed_expectations(result)
-    return CheckedModel(model, desired, scripts, result)
+    return CheckedModel(model, desired, scripts, inputs, first, verdict, result)
 
 
 def check_federation_roles(config: EnvironmentConfig, model: AccessModel) -> None:
@@ -170,18 +188,36 @@ def plan_header(config: EnvironmentConfig, model: AccessModel, size: ApplyEstima
     ))
 
 
+@dataclass(frozen=True)
+class PlanReport:
+    """What `plan` prints, and the transition verdict `--strict` fails on."""
+
+    text: str
+    transition: TransitionVerdict | None = None
+
+    def strict_error(self) -> str:
+        """'' when `--strict` passes, else why it fails."""
+        if self.transition is None or self.transition.ok:
+            return ""
+        return "--strict: " + "\n".join(self.transition.details())
+
+
 def offline_plan(config: EnvironmentConfig) -> str:
+    return offline_plan_report(config).text
+
+
+def offline_plan_report(config: EnvironmentConfig) -> PlanReport:
     """The first deploy's SQL under a header naming the environment, then its size and estimated apply time
-    (the model loader has already refused a model whose estimate does not fit) and who sees what."""
-    checked = checked_model(config)
-    model, desired, scripts = checked.model, checked.desired, checked.scripts
-    planned = plan(desired, AccessState(case_sensitive=desired.case_sensitive), {}, prune=model.prune,
-                   identity_provider_drop_cascade=model.identity_provider_drop_cascade)
+    (the model loader has already refused a model whose estimate does not fit), who sees what, and the
+    transition check's verdict as the last line."""
+    checked = checked_model(config, transition_must_hold=False)
+    model, scripts, planned = checked.model, checked.scripts, checked.first_deploy
     size = estimate(planned, model.name, model.ledger_schema, len(scripts))
-    return (plan_header(config, model, size) + render_for_review(planned, scripts)
+    text = (plan_header(config, model, size) + render_for_review(planned, scripts)
             + f"-- first deploy: {size.summary()}\n" + deprovision_note(config, model)
             + (preview_summary(checked.preview) if checked.preview is not None
                else f"-- no access preview: {checked.preview_note}\n"))
+    return PlanReport(text + checked.transition.render(), checked.transition)
 
 
 def deprovision_note(config: EnvironmentConfig, model: AccessModel) -> str:
@@ -232,9 +268,14 @@ def preview_command(config: EnvironmentConfig, persona: str | None = None, outpu
 
 
 def snapshot_plan(config: EnvironmentConfig, path: Path) -> str:
+    return snapshot_plan_report(config, path).text
+
+
+def snapshot_plan_report(config: EnvironmentConfig, path: Path) -> PlanReport:
     """The environment's model planned against the catalog of a `snapshot` file, offline: what a deploy
     would run on that warehouse as it was read, with the model's ledger rows if the snapshot holds them."""
     from redshift_idc.snapshot import SnapshotError, load_snapshot
+    from redshift_idc.transition import check_plan, with_definitions
 
     try:
         snapshot = load_snapshot(path)
@@ -244,13 +285,14 @@ def snapshot_plan(config: EnvironmentConfig, path: Path) -> str:
         raise ConfigError(f"{path}: a snapshot of environment {snapshot.environment}, not {config.name}; plan it with "
                           f"--env {snapshot.environment}, or take one of this environment (`python -m redshift_idc "
                           f"snapshot --env {config.name} ...`)")
-    checked = checked_model(config)
+    checked = checked_model(config, transition_must_hold=False)
     model, desired, scripts = checked.model, checked.desired, checked.scripts
     parsed = snapshot.parsed(desired.case_sensitive)
     ledger = snapshot.ledger_for(model.name)
+    definitions = snapshot.definitions(desired.case_sensitive)
     planned = plan(desired, parsed.state, ledger, prune=model.prune,
                    identity_provider_drop_cascade=model.identity_provider_drop_cascade,
-                   definitions=snapshot.definitions(desired.case_sensitive))
+                   definitions=definitions, scope=prune_scope(model))
     applied = snapshot.scripts_for(model.name)
     pending = [s for s in scripts if applied.get(s["Name"]) != s["Checksum"]]
     recorded = (f"{len(ledger)} ledger row(s) of access/{model.name}.yaml" if snapshot.model == model.name else
@@ -263,4 +305,6 @@ def snapshot_plan(config: EnvironmentConfig, path: Path) -> str:
              f"{len(planned.adopt):,} object(s) recorded in the ledger without DDL\n")
     if planned.statements or pending:
         text += f"-- next deploy: {estimate(planned, model.name, model.ledger_schema, len(pending)).summary()}\n"
-    return text
+    verdict = check_plan(checked.inputs, with_definitions(parsed.state, definitions), planned, model.name,
+                         model.ledger_schema)
+    return PlanReport(text + verdict.render(), verdict)

@@ -9,7 +9,7 @@ from constructs import Construct
 
 from components.access_reconciler import AccessReconciler, UserDeprovisioning
 from redshift_idc import project
-from redshift_idc.access_model import AccessModel, deprovision_settings
+from redshift_idc.access_model import AccessModel, deprovision_settings, prune_scope
 from redshift_idc.config import EnvironmentConfig
 from redshift_idc.preview import PreviewInputs, write_inputs
 from redshift_idc.runtime.access_state import AccessState
@@ -45,6 +45,7 @@ class AccessStack(Stack):
             database=config.warehouse.database_name, admin_secret_arn=warehouse.admin_secret_arn,
             key=warehouse.key, log_retention=warehouse.log_retention,
             identity_provider_drop_cascade=model.identity_provider_drop_cascade, deprovision=deprovision,
+            prune_scope=prune_scope(model),
         )
         # Beside the template, not an asset (nothing deploys it): `make review` evaluates both branches' rules
         # on these personas and sample rows.

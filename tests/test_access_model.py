@@ -156,7 +156,10 @@ def test_demo_adds_seed_001_and_the_missing_select() -> None:
 def test_offline_plan_prints_scripts_then_phases() -> None:
     text = offline_plan(DEMO_ENV)
     assert text.index("-- script demo/001_sales_data.sql") < text.index("-- create roles")
-    assert text.index("-- attach RLS policies") < text.index("-- turn row-level security on")
+    # The policies exist, are attached and RLS is on (one transaction) before anyone is granted the table.
+    assert text.index("-- create RLS policies") < text.index("-- restriction changes")
+    assert text.index("ROW LEVEL SECURITY ON") < text.index("-- grant table privileges")
+    assert text.rstrip("\n").splitlines()[-1].startswith("-- transition: no intermediate state widens access")
     assert text == offline_plan(DEMO_ENV)  # deterministic
 
 

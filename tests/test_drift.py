@@ -338,7 +338,7 @@ def test_plan_live_is_the_drift_report_and_a_difference_is_not_a_failure(monkeyp
 
     calls: list[tuple[str, str | None, Path | None]] = []
 
-    def fake_drift(env: str, secret_arn: str | None, outputs: Path | None) -> int:
+    def fake_drift(env: str, secret_arn: str | None, outputs: Path | None, *, strict: bool = False) -> int:
         calls.append((env, secret_arn, outputs))
         return DRIFT
 

@@ -40,6 +40,7 @@ from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.custom_resource import CustomResourceError, CustomResourceEvent
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, error_code
 from redshift_idc.runtime.limits import APPLY_WINDOW_SECONDS, INVOCATION_BUDGET_SECONDS
+from redshift_idc.runtime.planner import Scope
 from redshift_idc.runtime.reconciler import (
     Clock,
     ReconcileError,
@@ -84,13 +85,16 @@ def on_event(event: dict[str, Any], context: Any = None, *, clock: Clock = time)
 
 
 def model_document(desired: AccessState, scripts: Sequence[ScriptEntry],
-                   deprovision: DeprovisionSettings | None = None) -> str:
+                   deprovision: DeprovisionSettings | None = None, scope: Scope | None = None) -> str:
     """What the custom resource applies, as the S3 asset holds it: canonical JSON (sorted keys, no
-    spaces), so the same model always gives the same asset hash. `users` only with deprovision_users:
-    documents of models that do not opt in stay byte for byte what they were."""
+    spaces), so the same model always gives the same asset hash. `users` only with deprovision_users, `scope`
+    (the declared tables and those prune may lift restrictions on) only with prune: documents of models that do
+    not opt in stay byte for byte what they were."""
     document: dict[str, Any] = {"desired": desired.to_json(), "scripts": list(scripts)}
     if deprovision is not None:
         document["users"] = deprovision.to_json()
+    if scope is not None:
+        document["scope"] = scope.to_json()
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -107,6 +111,7 @@ def build_request(event: CustomResourceEvent, document: dict[str, Any] | None) -
     # rollback to an earlier model) must never pick up an earlier request's statements.
     token = statement_token(f"{event.request_type}:{event.request_id}:{props.get('ModelHash')}")
     deprovision = None
+    scope = Scope()
     if event.request_type == "Delete" or document is None:
         desired = AccessState(case_sensitive=_flag(props.get("CaseSensitive", "false")))
         scripts: list[Script] = []
@@ -115,10 +120,11 @@ def build_request(event: CustomResourceEvent, document: dict[str, Any] | None) -
         scripts = [Script.of(s) for s in document.get("scripts", [])]
         if document.get("users"):
             deprovision = DeprovisionSettings.from_json(document["users"])
+        scope = Scope.from_json(document.get("scope"))
     return Request(model=str(props["ModelName"]), desired=desired, token=token, prune=_flag(props.get("Prune")),
                    ledger_schema=str(props.get("LedgerSchema") or "redshift_idc"), scripts=scripts,
                    identity_provider_drop_cascade=_flag(props.get("IdentityProviderDropCascade")),
-                   deprovision=deprovision)
+                   deprovision=deprovision, scope=scope)
 
 
 def identity_directory(properties: dict[str, Any], client: Any, clock: Clock) -> IdcDirectory:

@@ -66,7 +66,7 @@ from redshift_idc.runtime.limits import (
     STATEMENT_STUCK_SECONDS,
     WAIT_GRACE_SECONDS,
 )
-from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.planner import Scope, plan
 from redshift_idc.runtime.secrets import SecretError
 from redshift_idc.runtime.sql_text import quote_ident
 from redshift_idc.runtime.users import (
@@ -137,6 +137,7 @@ class Request:
     needs_secadmin: bool = True
     identity_provider_drop_cascade: bool = False
     deprovision: DeprovisionSettings | None = None  # deprovision_users: remove IdC users who left
+    scope: Scope = field(default_factory=Scope)  # the declared tables and those prune may lift restrictions on
 
     @property
     def users_namespace(self) -> str | None:
@@ -319,7 +320,7 @@ class Reconciler:
         self.plans += 1
         planned = plan(request.desired, snapshot.state, snapshot.ledger, prune=request.prune,
                        identity_provider_drop_cascade=request.identity_provider_drop_cascade,
-                       definitions=snapshot.definitions)
+                       definitions=snapshot.definitions, scope=request.scope)
         if departed is not None:
             planned = with_statements(planned, departed.statements)
         cut = steps(planned, request.model, self.tables)
