@@ -286,10 +286,12 @@ class FakeRedshift:
                 sent.append([sql])
         return sent
 
-    def state(self, case_sensitive: bool | None = None, *, include_system: bool = False) -> AccessState:
+    def state(self, case_sensitive: bool | None = None, *, include_system: bool = False,
+              with_text: bool = False) -> AccessState:
         """What the SVV views show: folded names, policies without their (rewritten) text, RLS tables
         only where RLS is on. Objects naming system roles are left out unless `include_system` (the
-        catalog reader leaves them out too)."""
+        catalog reader leaves them out too). `with_text`: policies with the WITH columns and USING text the
+        last CREATE or ALTER gave them (what the transition check evaluates; no view shows it this way)."""
         cs = self.case_sensitive if case_sensitive is None else case_sensitive
         c = self._catalog
         items: list[AccessObject] = [Role(r) for r in c.roles]
@@ -299,10 +301,12 @@ class FakeRedshift:
         items += [TablePrivilege(*k) for k in c.table_privileges]
         items += [ColumnPrivilege(*k) for k in c.column_privileges]
         items += [SystemPrivilege(*k) for k in c.system_privileges]
-        items += [RlsPolicy(name) for name in c.rls_policies]
+        items += [RlsPolicy(name, p.columns, p.using) if with_text else RlsPolicy(name)
+                  for name, p in c.rls_policies.items()]
         items += [RlsAttachment(*k) for k in c.rls_attachments]
         items += [RlsTable(schema, table, conj) for (schema, table), conj in c.rls_tables.items()]
-        items += [MaskingPolicy(name) for name in c.masking_policies]
+        items += [MaskingPolicy(name, p.columns, p.using) if with_text else MaskingPolicy(name)
+                  for name, p in c.masking_policies.items()]
         items += [MaskingAttachment(policy, schema, table, outputs, grantee, inputs, priority)
                   for (policy, schema, table, outputs, grantee), (inputs, priority) in c.masking_attachments.items()]
         items += [IdentityProvider(name, idp.type, idp.namespace, enabled=idp.enabled)
