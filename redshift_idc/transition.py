@@ -424,17 +424,50 @@ def _describe_cells(extra: frozenset[Cell]) -> str:
 
 def _check_undeclared(verdict: TransitionVerdict, states: Sequence[AccessState], people: Sequence[Principal],
                       table: Table, seen: set[tuple[str, str]]) -> None:
+    """Between batches, each principal as restricted as before or after; and at every boundary, the last one
+    included, every restriction the table had before still in place: the model declares none of them, so no deploy
+    may lift or weaken one (its grants, scoped ones included, may still open or close the table)."""
     name = f"{table[0]}.{table[1]} (not declared by the model)"
     for principal in people:
         views = [_restrictions(state, table, _effective(state, principal.direct)) for state in states]
-        for boundary, view in enumerate(views[1:], start=1):
-            # The model declares nothing here: after the deploy, too, it may only narrow what was there before.
-            after = views[-1] if boundary < len(views) - 1 else None
-            what = _widened(view, views[0], after)
+        for boundary, view in enumerate(views[1:-1], start=1):
+            what = _widened(view, views[0], views[-1])
             if what and (principal.name, name) not in seen:
                 seen.add((principal.name, name))
                 verdict.widenings.append(Widening(boundary, principal.name, name, what))
                 break
+    kept = _table_restrictions(states[0], table)
+    for boundary, state in enumerate(states[1:], start=1):
+        lifted = kept - _table_restrictions(state, table)
+        if lifted and ("anyone", name) not in seen:
+            seen.add(("anyone", name))
+            verdict.widenings.append(Widening(boundary, "anyone the catalog lets read it", name,
+                                              f"it without {sorted(lifted)[0]}, a restriction the model does not "
+                                              "declare"))
+            break
+
+
+def _table_restrictions(state: AccessState, table: Table) -> frozenset[str]:
+    """A table's restrictions, each as a phrase: RLS on (with AND, the stronger conjunction), and every RLS and
+    masking attachment with its policy's definition."""
+    found: set[str] = set()
+    rls = state.get(RlsTable.KIND, table)
+    if isinstance(rls, RlsTable):
+        found.add("row-level security")
+        if rls.conjunction.upper() == "AND":
+            found.add("its conjunction type AND")
+    for kind, policy_kind, what in ((RlsAttachment.KIND, RlsPolicy.KIND, "RLS policy"),
+                                    (MaskingAttachment.KIND, MaskingPolicy.KIND, "masking policy")):
+        for key, item in state.of_kind(kind).items():
+            if (key[1], key[2]) == table:
+                definition = _definition(state.get(policy_kind, (key[0],)))
+                found.add(f"{what} {key[0]} for {getattr(item, 'grantee', '?')} "
+                          f"({definition or 'definition unknown'}{_priority(item)})")
+    return frozenset(found)
+
+
+def _priority(item: AccessObject) -> str:
+    return f", priority {item.priority}" if isinstance(item, MaskingAttachment) else ""
 
 
 def check_plan(inputs: PreviewInputs | None, before: AccessState, planned: Plan, model: str,

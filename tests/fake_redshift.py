@@ -268,6 +268,14 @@ class FakeRedshift:
         self.history.extend(sqls)
         self.committed_batches.append(list(sqls))
 
+    def snapshot(self) -> _Catalog:
+        """A copy of the whole catalog (ledger tables included), for `restore`."""
+        return self._catalog.copy()
+
+    def restore(self, catalog: _Catalog) -> None:
+        """Put the catalog back as `snapshot` took it (the copy stays reusable)."""
+        self._catalog = catalog.copy()
+
     def apply(self, plan_: Plan, model: str, tables: LedgerTables | None = None,
               resolve: Callable[[str, str], str] | None = None) -> list[list[str]]:
         """Bootstrap the ledger tables, then run `ledger.steps(plan, model)` one by one: batches with
