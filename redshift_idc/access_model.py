@@ -35,6 +35,7 @@ from redshift_idc.config import (
     format_validation_error,
     read_yaml,
 )
+from redshift_idc.masking_output import Attachment, check_masking_output
 from redshift_idc.runtime.access_state import (
     PUBLIC_GRANTEE,
     AccessObject,
@@ -639,6 +640,7 @@ class _Compiler:
             self._unique_name(where, policy.name, seen, "masking policy")
             columns = self._columns(where, policy.with_)
             self._expression(where, policy.using, columns)
+            self._masking_output(where, policy, columns)
             self.objects.append(MaskingPolicy(policy.name, columns, collapse_whitespace(policy.using)))
             for j, attach in enumerate(policy.attach):
                 at = f"{where}.attach[{j}]"
@@ -667,6 +669,15 @@ class _Compiler:
                           f"attachment's on that column (lowest: {lowest_role}); Redshift applies the highest "
                           f"priority, so a role's policy only wins over PUBLIC's with a higher one: give PUBLIC "
                           f"less than {lowest_role}")
+
+    def _masking_output(self, where: str, policy: MaskingPolicySpec, columns: tuple[tuple[str, str], ...]) -> None:
+        """The policy's output must fit the column it masks (masking_output.py): refused here, not at deploy."""
+        attachments = [Attachment(f"attach[{j}]", a.table, a.columns, a.input_columns)
+                       for j, a in enumerate(policy.attach)]
+        try:
+            check_masking_output(policy.using, columns, attachments, self.cs)
+        except ExpressionError as error:
+            _fail(f"{where}.using", str(error))
 
     def _compile_identity_providers(self) -> None:
         seen: set[str] = set()

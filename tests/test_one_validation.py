@@ -146,6 +146,13 @@ CASES: list[tuple[str, Edit, str, str]] = [
      "transfer_ownership_to: unknown role 'nobody'; name a role declared under roles.idc_groups or roles.plain"),
     ("transfer_ownership_to without deprovision_users", model(lambda d: d.update(transfer_ownership_to="reporting")),
      A, "transfer_ownership_to: only with deprovision_users: true"),
+    ("masking output that does not fit its column", model(lambda d: d.update(masking={"policies": [
+        {"name": "mask_sku", "with": {"sku": "VARCHAR(50)"}, "using": "sku = 'x'",
+         "attach": [{"table": "public.sales_data", "columns": ["sku"], "to": "amer-sales"}]}]})), A,
+     "masking.policies[0].using: the expression returns BOOLEAN (boolean), but the column it masks is VARCHAR(50) "
+     "(text), the type of its WITH column sku; Redshift requires a masking policy's output to fit the column it "
+     "masks: return the column's type, e.g. CASE WHEN ... THEN sku ELSE '***' END, or cast it: "
+     "CAST(... AS VARCHAR(50))"),
 ]
 
 

@@ -31,7 +31,7 @@ ENV = load_environment("demo")
 DEMO: dict[str, Any] = yaml.safe_load((ACCESS_DIR / "demo.yaml").read_text())
 SOURCE = Path("access/test.yaml")
 MASK_SKU: dict[str, Any] = {
-    "name": "mask_sku", "with": {"sku": "VARCHAR(50)"}, "using": "'****'",
+    "name": "mask_sku", "with": {"sku": "VARCHAR(50)"}, "using": "'****'::VARCHAR(50)",
     "attach": [{"table": "public.sales_data", "columns": ["sku"], "to": "PUBLIC", "priority": 10}]}
 SHOW_SKU: dict[str, Any] = {
     "name": "show_sku", "with": {"sku": "VARCHAR(50)"}, "using": "sku",
