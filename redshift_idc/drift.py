@@ -10,8 +10,13 @@ followed by a one-line summary. For scheduled jobs the exit code says what happe
     2  error: configuration, AWS (credentials, permissions, workgroup) or Redshift; the message says which
 
 Only SQL counts as drift. Ledger bookkeeping the next deploy would also do (objects that already exist as
-declared but are not recorded yet, records of objects gone from both model and warehouse) is mentioned
-in the summary, not counted: the warehouse's access already matches the model.
+declared but are not recorded yet, records of objects gone from both model and warehouse, the hash of a
+policy's catalog text first read since its CREATE/ALTER) is mentioned in the summary, not counted: the
+warehouse's access already matches the model.
+
+A policy edited by hand (`ALTER RLS POLICY p USING (true)`) is drift: its text in the catalog is no longer
+the one the ledger recorded the hash of. The report names it, shows the catalog's text as it is now, and
+lists the ALTER that restores the model's text (the next deploy runs it).
 
 With `deprovision_users` the report also asks the identity store (with the caller's credentials) about the
 IdC users the warehouse holds, as the deploy would, and lists those the next deploy removes, and why, with
@@ -34,7 +39,7 @@ from redshift_idc.access_model import deprovision_settings, load_scripts, prune_
 from redshift_idc.apply_estimate import estimate
 from redshift_idc.config import ConfigError, EnvironmentConfig, load_environment
 from redshift_idc.live import LiveError, admin_secret_arn, data_api_error
-from redshift_idc.plan_cli import model_for, preview_inputs, render_for_review
+from redshift_idc.plan_cli import model_for, preview_inputs, render_for_review, text_drift_notes
 from redshift_idc.runtime.catalog import SECADMIN
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, is_transient
 from redshift_idc.runtime.ledger import LedgerTables
@@ -123,7 +128,7 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
                  for s in pending if s["Name"] in snapshot.scripts]
     planned = plan(desired, snapshot.state, snapshot.ledger, prune=model.prune,
                    identity_provider_drop_cascade=model.identity_provider_drop_cascade,
-                   definitions=snapshot.definitions, scope=prune_scope(model))
+                   definitions=snapshot.definitions, scope=prune_scope(model), stored=snapshot.stored_hashes())
     departed = None
     if settings is not None and directory is not None and snapshot.users is not None:
         departed = check_users(snapshot.users, settings, directory, reader=snapshot.user)
@@ -131,7 +136,8 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
         planned = with_statements(planned, departed.statements)
     header = [f"-- drift report for {where} as {snapshot.user}, model access/{model.name}.yaml; "
               "what the next deploy would run:", *(departed.report_lines() if departed is not None else [])]
-    text = ("\n".join([header[0], *(f"-- {line}" for line in header[1:]), *(f"-- warning: {w}" for w in warnings)])
+    text = ("\n".join([header[0], *(f"-- {line}" for line in header[1:]), *(f"-- warning: {w}" for w in warnings),
+                       *text_drift_notes(planned, snapshot.stored)])
             + "\n" + render_for_review(planned, pending))
     verdict = None
     if planned.statements or pending:
@@ -142,7 +148,7 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
                              model.ledger_schema)
         text += verdict.render()
     return DriftReport(where, model.name, text, len(planned.statements), len(pending),
-                       len(planned.adopt) + len(planned.forget), tuple(warnings),
+                       len(planned.adopt) + len(planned.forget) + len(planned.record), tuple(warnings),
                        len(departed.refused) if departed is not None else 0, verdict)
 
 

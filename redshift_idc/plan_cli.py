@@ -12,7 +12,7 @@ the plan shows them as `***`; the reconciler puts the real value in the statemen
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +21,8 @@ from redshift_idc import project
 from redshift_idc.access_model import AccessModel, load_model, load_scripts, prune_scope
 from redshift_idc.apply_estimate import ApplyEstimate, estimate
 from redshift_idc.config import ConfigError, EnvironmentConfig
-from redshift_idc.runtime.access_state import AccessState
+from redshift_idc.runtime.access_state import AccessState, MaskingPolicy, RlsPolicy
+from redshift_idc.runtime.catalog_import import PolicyKey, StoredText
 from redshift_idc.runtime.sql_text import fold
 
 if TYPE_CHECKING:
@@ -84,10 +85,37 @@ def render_for_review(planned: Plan, scripts: Sequence[ScriptEntry]) -> str:
         lines.append(f"{statement.sql};" if statement.transactional else f"{statement.sql};  -- {ALONE}")
     if planned.adopt:
         lines.append(f"-- {len(planned.adopt)} existing object(s) already as declared: recorded in the ledger, no DDL")
+    if planned.record:
+        lines.append(f"-- {len(planned.record)} policy ledger row(s) take the hash of the catalog's text of the last "
+                     "CREATE or ALTER: ledger only, no DDL")
     lines += [f"-- note: {note}" for note in planned.notes]
     if not planned.statements and not scripts:
         lines.append("-- no changes: the warehouse already matches the model")
     return "\n".join(lines) + "\n"
+
+
+POLICY_WORDS = {RlsPolicy.KIND: "RLS policy", MaskingPolicy.KIND: "masking policy"}
+
+
+def text_drift_notes(planned: Plan, stored: Mapping[PolicyKey, StoredText] | None) -> list[str]:
+    """Comment lines for each policy whose catalog text is not what the ledger recorded (`Plan.text_drift`),
+    with the text the catalog holds now, raw: the ALTER that restores the model's text is among the
+    statements, and the reader sees what it replaces."""
+    lines: list[str] = []
+    for drift in planned.text_drift:
+        what = f"{POLICY_WORDS.get(drift.kind, drift.kind)} {drift.key[0]}"
+        if drift.recorded:
+            lines.append(f"-- {what}: its text in the catalog changed since a deploy recorded it (edited by hand?); "
+                         f'the ALTER {"RLS" if drift.kind == RlsPolicy.KIND else "MASKING"} POLICY below restores '
+                         "the model's")
+        else:
+            lines.append(f"-- {what}: recorded by an older version, which kept no hash of its text in the catalog; "
+                         "the ALTER below restores the model's text once, then the deploy records the hash")
+        text = stored.get((drift.kind, drift.key)) if stored is not None else None
+        if text is not None:
+            first, *rest = text.expression.splitlines() or [""]
+            lines += [f"--   in the catalog now: {first}", *(f"--     {line}" for line in rest)]
+    return lines
 
 
 def model_for(config: EnvironmentConfig) -> tuple[AccessModel, AccessState]:
@@ -292,7 +320,7 @@ def snapshot_plan_report(config: EnvironmentConfig, path: Path) -> PlanReport:
     definitions = snapshot.definitions(desired.case_sensitive)
     planned = plan(desired, parsed.state, ledger, prune=model.prune,
                    identity_provider_drop_cascade=model.identity_provider_drop_cascade,
-                   definitions=definitions, scope=prune_scope(model))
+                   definitions=definitions, scope=prune_scope(model), stored=parsed.stored_hashes())
     applied = snapshot.scripts_for(model.name)
     pending = [s for s in scripts if applied.get(s["Name"]) != s["Checksum"]]
     recorded = (f"{len(ledger)} ledger row(s) of access/{model.name}.yaml" if snapshot.model == model.name else
@@ -300,7 +328,8 @@ def snapshot_plan_report(config: EnvironmentConfig, path: Path) -> PlanReport:
     lines = [f"plan for environment {config.name} (config/{config.name}.yaml) against the catalog snapshot {path}",
              f"read from {snapshot.where} as {snapshot.read_as}; access model access/{model.name}.yaml; {recorded}"]
     lines += [f"warning: {w}" for w in parsed.warnings]
-    text = "".join(f"-- {line}\n" for line in lines) + render_for_review(planned, pending)
+    lines = [f"-- {line}" for line in lines] + text_drift_notes(planned, parsed.stored)
+    text = "".join(f"{line}\n" for line in lines) + render_for_review(planned, pending)
     text += (f"-- against the snapshot: {len(planned.statements):,} statement(s) and {len(pending)} script(s); "
              f"{len(planned.adopt):,} object(s) recorded in the ledger without DDL\n")
     if planned.statements or pending:

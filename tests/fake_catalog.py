@@ -6,11 +6,9 @@ SELECTs, as of the moment it starts, query by query:
 
 - the reconciler's SVV queries, by their SQL, with the rows `fake_data_api.svv_rows` gives;
 - the definition queries of `catalog_import`, with each policy's definition as Redshift stores it rather
-  than as it was created (REDSHIFT_REFERENCE.md 2.10): WITH types in PostgreSQL's names
-  (`character varying(50)`), every WITH column in the predicate qualified with the policy alias
-  (`"rls_table"."c"`, the alias a public session log shows when none was given: unconfirmed), every string
-  literal cast (`CAST('x' AS TEXT)`). Masking expressions are returned unchanged (their stored form is
-  unconfirmed). Identity providers' params have the client secret blanked, as SVV_IDENTITY_PROVIDERS does;
+  than as it was created, and identity providers' params with the client secret blanked, as
+  SVV_IDENTITY_PROVIDERS does (`FakeRedshift.definition_rows`: the one rendering, which the reconciler's read
+  in `FakeDataApi` also returns);
 - the ledger probe (`svv_tables`), and `svv_columns` for the tables the test declares in `columns`;
 - identity providers only to a superuser, as SVV_IDENTITY_PROVIDERS [D15];
 - with `users_namespace`, the user queries of `deprovision_users` (`FakeRedshift.user_rows`);
@@ -19,89 +17,16 @@ SELECTs, as of the moment it starts, query by query:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import sqlglot
-from sqlglot import TokenType
-
-from redshift_idc.runtime.access_state import IdentityProvider, MaskingPolicy, RlsPolicy
 from redshift_idc.runtime.catalog import read_queries
 from redshift_idc.runtime.catalog_import import definition_queries
 from redshift_idc.runtime.ledger import LedgerTables
-from redshift_idc.runtime.sql_text import fold
 from redshift_idc.runtime.users import user_queries
 from tests.fake_data_api import FakeDataApi, Row, SimClock, _Statement, svv_rows
 from tests.fake_redshift import LIT, FakeRedshift, RedshiftError, unquote_literal
-
-ALIAS = "rls_table"
-_PG_TYPES = ((r"VARCHAR", "character varying"), (r"CHAR", "character"), (r"INTEGER|INT4|INT", "integer"),
-             (r"BIGINT|INT8", "bigint"), (r"DECIMAL|NUMERIC", "numeric"), (r"BOOL|BOOLEAN", "boolean"),
-             (r"TIMESTAMP", "timestamp without time zone"))
-
-
-def stored_type(type_: str) -> str:
-    """A WITH type as polatts reports it: `VARCHAR(50)` -> `character varying(50)`."""
-    match = re.match(r"^\s*([A-Za-z0-9 ]+?)\s*(\(.*\))?\s*$", type_)
-    if not match:
-        return type_.lower()
-    name, size = match[1].upper(), (match[2] or "").replace(" ", "")
-    for pattern, stored in _PG_TYPES:
-        if re.fullmatch(pattern, name):
-            return f"{stored}{size}"
-    return f"{name.lower()}{size}"
-
-
-def stored_predicate(using: str, columns: Sequence[str], alias: str = ALIAS) -> str:
-    """`using` as Redshift rewrites it: WITH columns qualified with the alias, literals cast to TEXT. Only the
-    tokens change; the text between them (spaces, comments) is kept."""
-    wanted = {fold(c) for c in columns}
-    tokens = sqlglot.tokenize(using, read="redshift")
-    out: list[str] = []
-    at = 0
-    for index, token in enumerate(tokens):
-        before = tokens[index - 1] if index else None
-        after = tokens[index + 1] if index + 1 < len(tokens) else None
-        text = using[token.start:token.end + 1]
-        replacement = text
-        if token.token_type == TokenType.STRING:
-            replacement = f"CAST({text} AS TEXT)"
-        elif (token.token_type in (TokenType.VAR, TokenType.IDENTIFIER) and fold(token.text) in wanted
-              and (before is None or before.token_type != TokenType.DOT)
-              and (after is None or after.token_type not in (TokenType.DOT, TokenType.L_PAREN))):
-            replacement = '"{}"."{}"'.format(alias.replace('"', '""'), token.text.replace('"', '""'))
-        out.append(using[at:token.start] + replacement)
-        at = token.end + 1
-    out.append(using[at:])
-    return "".join(out)
-
-
-def definition_rows(fake: FakeRedshift, alias: str = ALIAS, blank_secrets: bool = True) -> dict[str, list[Row]]:
-    """What svv_rls_policy, svv_masking_policy and svv_identity_providers show for the fake's catalog
-    (`blank_secrets=False`: a view that would leak the client secret, to test that the snapshot does not)."""
-    state = fake.state(include_system=True)
-    rows: dict[str, list[Row]] = {name: [] for name, _ in definition_queries()}
-    for item in state.of_kind(RlsPolicy.KIND).values():
-        assert isinstance(item, RlsPolicy)
-        columns, using = fake.policy_text(RlsPolicy.KIND, item.name)
-        attributes = json.dumps([{"colname": c, "type": stored_type(t)} for c, t in columns])
-        rows["rls_policy_definitions"].append(
-            (item.name, alias, attributes, stored_predicate(using, [c for c, _ in columns], alias)))
-    for item in state.of_kind(MaskingPolicy.KIND).values():
-        assert isinstance(item, MaskingPolicy)
-        columns, using = fake.policy_text(MaskingPolicy.KIND, item.name)
-        attributes = json.dumps([{"colname": c, "type": stored_type(t)} for c, t in columns])
-        rows["masking_policy_definitions"].append((item.name, attributes, using))
-    for item in state.of_kind(IdentityProvider.KIND).values():
-        assert isinstance(item, IdentityProvider)
-        idp = fake.identity_provider(item.name)
-        params = {k: ("" if blank_secrets and k.lower() == "client_secret" else v)
-                  for k, v in (idp.parameters or {}).items()}
-        rows["identity_provider_definitions"].append(
-            (item.name, idp.type, idp.namespace, json.dumps(params) if params else "", idp.enabled))
-    return rows
 
 
 class CatalogDataApi(FakeDataApi):
@@ -109,12 +34,11 @@ class CatalogDataApi(FakeDataApi):
     tables' columns as svv_columns lists them, (schema, table) as stored -> names in table order."""
 
     def __init__(self, fake: FakeRedshift, clock: SimClock, *, model: str = "snapshot",
-                 columns: Mapping[tuple[str, str], Sequence[str]] | None = None, alias: str = ALIAS,
+                 columns: Mapping[tuple[str, str], Sequence[str]] | None = None,
                  blank_secrets: bool = True, **options: Any) -> None:
         super().__init__(fake, clock, model=model, **options)
         self.blank_secrets = blank_secrets
         self.columns = {key: list(value) for key, value in (columns or {}).items()}
-        self.alias = alias
         self.selects: list[list[str]] = []  # every read-only batch, as sent
         self._answered: set[str] = set()
 
@@ -129,7 +53,7 @@ class CatalogDataApi(FakeDataApi):
         if sql in names and names[sql] in svv:
             return svv[names[sql]]
         if sql in definitions:
-            return definition_rows(self.fake, self.alias, self.blank_secrets)[definitions[sql]]
+            return self.fake.definition_rows(blank_secrets=self.blank_secrets)[definitions[sql]]
         if self.users_namespace is not None:
             users = {q: n for n, q in user_queries(self.users_namespace)}
             if sql in users:

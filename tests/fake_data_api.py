@@ -8,8 +8,9 @@ service model) and keeps the behaviour the reconciler relies on:
   takes `call_latency` (half on the way in, half on the way out). Nothing runs in the background:
   statements due by the time a call arrives are executed first, in the order they finish.
 - A read batch (the reconciler's SVV queries) sees the catalog as it was when it *started*, like a
-  Redshift transaction's snapshot; a write batch is one transaction applied when it *finishes*
-  (`FakeRedshift.execute_batch`: all or nothing), ExecuteStatement auto-commits.
+  Redshift transaction's snapshot, policies' text as stored (`FakeRedshift.definition_rows`); a write batch
+  is one transaction applied when it *finishes* (`FakeRedshift.execute_batch`: all or nothing),
+  ExecuteStatement auto-commits.
 - A repeated `ClientToken` returns the statement it first started, whatever the other parameters (the
   reconciler's reading of the documented idempotency).
 - `GetStatementResult` pages by `page_bytes` of records; `ListStatements` can lag (`list_lag`).
@@ -58,7 +59,6 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
 )
 from redshift_idc.runtime.catalog import SECADMIN, read_queries
-from redshift_idc.runtime.catalog_import import definition_queries
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.sql_text import quote_ident
 from tests.fake_redshift import SYSTEM_ROLES, FakeRedshift, RedshiftError
@@ -89,9 +89,6 @@ class SimClock:
     def sleep(self, seconds: float) -> None:
         self.now += max(0.0, seconds)
         self.slept += max(0.0, seconds)
-
-
-DEFINITION_NAMES = frozenset(name for name, _ in definition_queries())
 
 
 def svv_rows(state: AccessState, *, user: str, superuser: bool, secadmin: bool) -> dict[str, list[Row]]:
@@ -268,6 +265,7 @@ class FakeDataApi:
         self.fake.execute_batch(bootstrap)
         svv = svv_rows(self.fake.state(self.case_sensitive), user=self.user, superuser=self.superuser,
                        secadmin=self.secadmin)
+        svv.update(self.fake.definition_rows(superuser=self.superuser))  # the catalog's text, as stored
         if self.users_namespace is not None:
             svv.update(self.fake.user_rows(self.users_namespace))
         results: list[list[Row] | None] = []
@@ -276,8 +274,6 @@ class FakeDataApi:
                 results.append(None)
             elif name in svv:
                 results.append(svv[name])
-            elif name in DEFINITION_NAMES:
-                results.append([])  # no catalog text of policies here (tests/fake_catalog.py has it)
             else:
                 results.append([tuple(r) for r in self.fake.execute(sql)])
         statement.results = results

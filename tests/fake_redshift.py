@@ -12,6 +12,13 @@ that an ordering bug would break, with Redshift-like SQLSTATEs:
   block the drop (unconfirmed in Redshift, section 9.11: the conservative reading).
 - GRANT/ATTACH to a missing role fails; GRANT ROLE that would make a cycle fails.
 - CREATE of an existing policy, ALTER/DROP/ATTACH of a missing one fail; DROP of an attached policy fails.
+- Each policy's text is kept as created and as Redshift stores it (REDSHIFT_REFERENCE.md 2.10), rendered once
+  by CREATE/ALTER: an RLS policy's WITH types in PostgreSQL's names (`character varying(50)`), every WITH column
+  in the predicate qualified with the alias (`"rls_table"."c"`, the alias a public session log shows when none
+  was given: unconfirmed [O12]), every string literal cast (`CAST('x' AS TEXT)`). A masking expression is kept
+  as created: its stored form is a JSON array (9.1), whose decoding is not modelled here; any stable rendering
+  serves the hash the reconciler records. `definition_rows()` is what the definition queries of
+  `catalog_import` read (svv_rls_policy, svv_masking_policy, svv_identity_providers).
 - DETACH of something not attached fails. A duplicate ATTACH fails.
 - Masking: two different policies on one column must not share a priority; one column/role pair takes
   one policy; the USING input list has as many columns as the policy's WITH clause.
@@ -46,7 +53,10 @@ import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import sqlglot
+from sqlglot import TokenType
 
 from redshift_idc.runtime.access_state import (
     COLUMN_PRIVILEGES,
@@ -77,6 +87,7 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
     ledger_key,
 )
+from redshift_idc.runtime.catalog_import import definition_queries, stored_texts
 from redshift_idc.runtime.ledger import LedgerTables, steps
 from redshift_idc.runtime.planner import Ledger, Plan
 from redshift_idc.runtime.sql_text import MAX_IDENTIFIER_BYTES, RESERVED_ROLE_PREFIXES, fold
@@ -109,10 +120,60 @@ class RedshiftError(Exception):
         self.index: int | None = None
 
 
+ALIAS = "rls_table"  # the alias of an RLS policy created without one, as stored (unconfirmed [O12])
+_PG_TYPES = ((r"VARCHAR", "character varying"), (r"CHAR", "character"), (r"INTEGER|INT4|INT", "integer"),
+             (r"BIGINT|INT8", "bigint"), (r"DECIMAL|NUMERIC", "numeric"), (r"BOOL|BOOLEAN", "boolean"),
+             (r"TIMESTAMP", "timestamp without time zone"))
+
+
+def stored_type(type_: str) -> str:
+    """A WITH type as polatts reports it: `VARCHAR(50)` -> `character varying(50)`."""
+    match = re.match(r"^\s*([A-Za-z0-9 ]+?)\s*(\(.*\))?\s*$", type_)
+    if not match:
+        return type_.lower()
+    name, size = match[1].upper(), (match[2] or "").replace(" ", "")
+    for pattern, stored in _PG_TYPES:
+        if re.fullmatch(pattern, name):
+            return f"{stored}{size}"
+    return f"{name.lower()}{size}"
+
+
+def stored_predicate(using: str, columns: Sequence[str], alias: str = ALIAS) -> str:
+    """`using` as Redshift rewrites it: WITH columns qualified with the alias, literals cast to TEXT. Only the
+    tokens change; the text between them (spaces, comments) is kept."""
+    wanted = {fold(c) for c in columns}
+    tokens = sqlglot.tokenize(using, read="redshift")
+    out: list[str] = []
+    at = 0
+    for index, token in enumerate(tokens):
+        before = tokens[index - 1] if index else None
+        after = tokens[index + 1] if index + 1 < len(tokens) else None
+        text = using[token.start:token.end + 1]
+        replacement = text
+        if token.token_type == TokenType.STRING:
+            replacement = f"CAST({text} AS TEXT)"
+        elif (token.token_type in (TokenType.VAR, TokenType.IDENTIFIER) and fold(token.text) in wanted
+              and (before is None or before.token_type != TokenType.DOT)
+              and (after is None or after.token_type not in (TokenType.DOT, TokenType.L_PAREN))):
+            replacement = '"{}"."{}"'.format(alias.replace('"', '""'), token.text.replace('"', '""'))
+        out.append(using[at:token.start] + replacement)
+        at = token.end + 1
+    out.append(using[at:])
+    return "".join(out)
+
+
 @dataclass
 class _Policy:
+    """A policy as created (`columns`, `using`) and its USING as the catalog stores it (`stored`)."""
+
     columns: tuple[tuple[str, str], ...]
     using: str
+    stored: str
+
+    @classmethod
+    def of(cls, kind: str, columns: tuple[tuple[str, str], ...], using: str) -> _Policy:
+        stored = stored_predicate(using, [c for c, _ in columns]) if kind == "RLS" else using
+        return cls(columns, using, stored)
 
 
 MaskKey = tuple[str, str, str, tuple[str, ...], str]  # policy, schema, table, outputs, grantee
@@ -219,6 +280,7 @@ def _balanced(expression: str) -> bool:
 
 K = TypeVar("K", bound=tuple[str, ...])
 Cell = str | int
+Row = tuple[Any, ...]
 Handler = Callable[[re.Match[str]], list[tuple[Cell, ...]]]
 
 
@@ -402,6 +464,32 @@ class FakeRedshift:
         policies = self._catalog.rls_policies if kind == RlsPolicy.KIND else self._catalog.masking_policies
         policy = policies[self._fold(name)]
         return policy.columns, policy.using
+
+    def definition_rows(self, *, superuser: bool = True, blank_secrets: bool = True) -> dict[str, list[Row]]:
+        """What the definition queries of `catalog_import` return (module docstring): each policy's row as
+        Redshift stores it, and identity providers' to a superuser only, with the client secret blanked as
+        SVV_IDENTITY_PROVIDERS does (`blank_secrets=False`: a view that would leak it, for a test)."""
+        c = self._catalog
+        rows: dict[str, list[Row]] = {name: [] for name, _ in definition_queries()}
+        for name, policy in sorted(c.rls_policies.items()):
+            rows["rls_policy_definitions"].append((name, ALIAS, self._attributes(policy), policy.stored))
+        for name, policy in sorted(c.masking_policies.items()):
+            rows["masking_policy_definitions"].append((name, self._attributes(policy), policy.stored))
+        for name, idp in sorted(c.identity_providers.items()) if superuser else ():
+            params = {k: ("" if blank_secrets and k.lower() == "client_secret" else v)
+                      for k, v in (idp.parameters or {}).items()}
+            rows["identity_provider_definitions"].append(
+                (name, idp.type, idp.namespace, json.dumps(params) if params else "", idp.enabled))
+        return rows
+
+    def stored_hashes(self) -> dict[tuple[str, tuple[str, ...]], str]:
+        """The hash of each policy's text as stored, as the reconciler's read computes it (`plan(stored=...)`)."""
+        return {key: text.digest for key, text in stored_texts(self.definition_rows(), self.case_sensitive).items()}
+
+    @staticmethod
+    def _attributes(policy: _Policy) -> str:
+        """polatts / input_columns: the WITH columns as JSON, types in PostgreSQL's names."""
+        return json.dumps([{"colname": c, "type": stored_type(t)} for c, t in policy.columns])
 
     # ------------------------------------------------------------------------------------ helpers
 
@@ -709,13 +797,13 @@ class FakeRedshift:
                 columns.append((self._name(item["name"]), item["type"]))
             if len({c for c, _ in columns}) != len(columns):
                 raise RedshiftError("42701", f"duplicate column in WITH ({m['columns']})")
-        policies[name] = _Policy(tuple(columns), self._using(m))
+        policies[name] = _Policy.of(m["kind"], tuple(columns), self._using(m))
         return []
 
     def _alter_policy(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         name = self._existing_policy(m["kind"], m["policy"])
         policies = self._policies(m["kind"])
-        policies[name] = _Policy(policies[name].columns, self._using(m))
+        policies[name] = _Policy.of(m["kind"], policies[name].columns, self._using(m))
         return []
 
     def _drop_policy(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:

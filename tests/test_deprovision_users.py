@@ -650,6 +650,8 @@ def test_the_drift_report_lists_who_would_be_removed_and_why() -> None:
     fake = FakeRedshift()
     model, desired = load_model("sample-lakehouse", LAKEHOUSE)
     fake.apply(plan(desired, AccessState()), model.name)
+    # The deploy's next read records the hash of each policy's text in the catalog (ledger only).
+    fake.apply(plan(desired, fake.state(), fake.ledger(model.name), stored=fake.stored_hashes()), model.name)
     for user in ("AWSIDC:alice", "AWSIDC:bob", "AWSIDC:erin"):
         fake.sign_in(user)
     fake.execute('GRANT USAGE ON SCHEMA "public" TO "AWSIDC:bob"')

@@ -42,9 +42,9 @@ from redshift_idc.runtime.catalog_import import attributes, strip_alias
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.planner import plan
 from redshift_idc.snapshot import SNAPSHOT_FORMAT, SNAPSHOT_VERSION, load_snapshot, snapshot_command
-from tests.fake_catalog import CatalogDataApi, stored_predicate
+from tests.fake_catalog import CatalogDataApi
 from tests.fake_data_api import SimClock
-from tests.fake_redshift import FakeRedshift
+from tests.fake_redshift import FakeRedshift, stored_predicate
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = "adopt"
@@ -690,13 +690,12 @@ def test_the_reconcilers_own_read_adopts_the_imported_model_without_ddl(
     from redshift_idc.runtime.catalog import parse_snapshot, read_queries
     from redshift_idc.runtime.catalog_import import definition_queries
     from redshift_idc.runtime.ledger import LedgerTables
-    from tests.fake_catalog import definition_rows
     from tests.fake_data_api import svv_rows
 
     assert {n for n, _ in definition_queries()} <= {n for n, _ in read_queries(LedgerTables(), "imported")}
     _, model_path, fake, _ = imported
     _, desired = compiled(model_path)
-    rows = {**svv_rows(fake.state(), user="admin", superuser=True, secadmin=True), **definition_rows(fake)}
+    rows = {**svv_rows(fake.state(), user="admin", superuser=True, secadmin=True), **fake.definition_rows()}
     snapshot = parse_snapshot(rows)
     assert snapshot.definitions is not None
     planned = plan(desired, snapshot.state, snapshot.ledger, definitions=snapshot.definitions)

@@ -36,6 +36,7 @@ from redshift_idc.runtime.access_state import (
     ScopedTablePrivilege,
     SystemPrivilege,
     TablePrivilege,
+    recorded_fingerprint,
 )
 from redshift_idc.runtime.planner import REMOVE_ORDER, plan, remove_sql
 from redshift_idc.runtime.sql_text import fold, quote_ident
@@ -197,7 +198,7 @@ def test_any_state_converges_to_any_other(transition: tuple[AccessState, AccessS
     rows = [(kind, key) for kind, key, _ in fake.ledger_rows(MODEL)]
     assert len(rows) == len(set(rows))
     ledger = fake.ledger(MODEL)
-    assert ledger == {(item.KIND, item.key()): item.fingerprint() for item in b}
+    assert ledger == {(item.KIND, item.key()): recorded_fingerprint(item) for item in b}
     again = plan(b, fake.state(), ledger)
     assert again.statements == [] and again.adopt == [] and not again
 
@@ -223,5 +224,5 @@ def test_converges_after_objects_were_removed_by_hand(transition: tuple[AccessSt
     assert fake.warnings == []
     rows = [(kind, key) for kind, key, _ in fake.ledger_rows(MODEL)]
     assert len(rows) == len(set(rows))
-    assert fake.ledger(MODEL) == {(item.KIND, item.key()): item.fingerprint() for item in b}
+    assert fake.ledger(MODEL) == {(item.KIND, item.key()): recorded_fingerprint(item) for item in b}
     assert not plan(b, fake.state(), fake.ledger(MODEL), prune=prune)

@@ -4,8 +4,11 @@ Both sides of a diff use these types: the *desired* state (compiled from the rev
 and the *current* state (read back from Redshift's SVV_* views). Each object has a `key` (what makes
 it the same object, names folded the way Redshift stores them) and, for objects Redshift can alter in
 place, `attributes` (what may differ while the key stays). Policies also carry a `fingerprint` of their
-definition: Redshift rewrites stored policy text, so definitions are never compared with the catalog,
-only with the fingerprint recorded in the reconciler's ledger when we last applied them.
+definition: Redshift rewrites stored policy text, so a model's definition is never compared with the catalog,
+only with the fingerprint recorded in the reconciler's ledger when we last applied it. The ledger row of a
+policy also holds a hash of the catalog's own text as read after our CREATE/ALTER (`recorded_fingerprint`),
+so a hand edit shows as a changed catalog text: catalog text against recorded catalog text, never against
+the model's.
 """
 
 from __future__ import annotations
@@ -351,6 +354,38 @@ OBJECT_TYPES: tuple[type[AccessObject], ...] = (
 # Kinds no catalog view shows: their current state is what the ledger recorded (see planner.with_recorded).
 LEDGER_ONLY_KINDS: frozenset[str] = frozenset({RlsLookupGrant.KIND})
 TYPE_BY_KIND: dict[str, type[AccessObject]] = {t.KIND: t for t in OBJECT_TYPES}
+
+
+# The third part of a policy's ledger row: `stored=<hash>` of the catalog's text of the policy as read after our
+# CREATE/ALTER, or `stored=pending` when the row was written by that CREATE/ALTER (its transaction cannot read
+# the stored form back); the next read records the hash. Rows of older versions have no third part.
+STORED_PART = ";stored="
+STORED_PENDING = "pending"
+
+
+def stored_digest(text: str) -> str:
+    """The hash of a policy's catalog text that its ledger row records (`stored=`)."""
+    return _digest(text)
+
+
+def recorded_fingerprint(item: AccessObject, case_sensitive: bool = False, stored: str = STORED_PENDING) -> str:
+    """What the ledger records for `item`: its fingerprint, and for a policy the `stored=` part too (by
+    default `pending`: what a CREATE or ALTER writes)."""
+    if isinstance(item, PolicyDefinition):
+        return f"{item.fingerprint(case_sensitive)}{STORED_PART}{stored}"
+    return item.fingerprint(case_sensitive)
+
+
+def policy_parts(fingerprint: str) -> tuple[str, str | None]:
+    """A policy's ledger fingerprint as (its definition, `with=...;using=...`, and its `stored=` part: a
+    hash, `pending`, or None for a row written by an older version)."""
+    definition, found, stored = fingerprint.partition(STORED_PART)
+    return definition, (stored if found else None)
+
+
+def with_part(fingerprint: str) -> str:
+    """The `with=<hash>` part of a policy fingerprint: a change there is a rebuild, not an ALTER."""
+    return fingerprint.split(";", 1)[0]
 
 
 def definition_fingerprint(columns: Iterable[tuple[str, str]], using: str, case_sensitive: bool = False) -> str:

@@ -38,7 +38,7 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
     ledger_key,
 )
-from redshift_idc.runtime.catalog_import import definition_queries, definitions
+from redshift_idc.runtime.catalog_import import PolicyKey, StoredText, definition_queries, definitions, stored_texts
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.planner import Ledger, check_renderable, is_system_role
 from redshift_idc.runtime.sql_text import quote_literal
@@ -125,6 +125,11 @@ class Snapshot:
     progress: dict[str, int] = field(default_factory=dict)  # request token -> its last committed step
     definitions: AccessState | None = None  # policies and providers with their catalog definitions
     users: UserCatalog | None = None  # the IdC users, when read (deprovision_users)
+    stored: dict[PolicyKey, StoredText] | None = None  # each policy's catalog text, when definitions were read
+
+    def stored_hashes(self) -> dict[PolicyKey, str] | None:
+        """The hash of each policy's catalog text, what `planner.plan(stored=...)` compares with the ledger."""
+        return None if self.stored is None else {key: text.digest for key, text in self.stored.items()}
 
 
 def _columns(value: Any) -> tuple[str, ...]:
@@ -238,4 +243,5 @@ def parse_snapshot(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = Fal
     read_definitions = any(name in rows for name, _ in definition_queries())
     return Snapshot(state, ledger, scripts, user, superuser, secadmin, warnings, progress,
                     definitions(rows, case_sensitive) if read_definitions else None,
-                    parse_users(rows, users_namespace) if users_namespace is not None else None)
+                    parse_users(rows, users_namespace) if users_namespace is not None else None,
+                    stored_texts(rows, case_sensitive) if read_definitions else None)

@@ -2,10 +2,11 @@
 model, and `plan --snapshot` and the deploy can adopt an object the ledger does not know yet), whether the
 ledger table exists, and the columns of the tables the catalog's grants and policies name.
 
-The reconciler compares the definitions of objects in its ledger with the fingerprint it recorded, never
-with Redshift's rewritten text; the catalog's definitions only decide whether an object the ledger does not
-know equals the model's (REDSHIFT_REFERENCE.md sections 2.10, 2.13, 2.15). `catalog.read_queries` includes
-`definition_queries()`:
+The reconciler compares the model's definitions of objects in its ledger with the fingerprint it recorded,
+never with Redshift's rewritten text; the catalog's definitions decide whether an object the ledger does not
+know equals the model's (REDSHIFT_REFERENCE.md sections 2.10, 2.13, 2.15). The catalog's policy text is also
+hashed raw (`stored_texts`, never decoded): the ledger records that hash after our CREATE/ALTER, and a later
+read whose hash differs is a hand edit. `catalog.read_queries` includes `definition_queries()`:
 
 - `svv_rls_policy`: `polalias`, `polatts` (JSON, `[{"colname":"c","type":"character varying(10)"}]`) and
   `polqual`, the USING predicate as Redshift rewrote it, its columns qualified with the alias
@@ -30,9 +31,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from redshift_idc.runtime.access_state import AccessState, IdentityProvider, MaskingPolicy, RlsPolicy
+from redshift_idc.runtime.access_state import AccessState, IdentityProvider, MaskingPolicy, RlsPolicy, stored_digest
 from redshift_idc.runtime.sql_text import fold, quote_literal
 
 Row = tuple[Any, ...]
@@ -275,3 +277,41 @@ def definitions(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = False)
     items += [masking_definition(tuple(r)) for r in rows.get("masking_policy_definitions", ())]
     items += [provider_definition(tuple(r)) for r in rows.get("identity_provider_definitions", ())]
     return AccessState.of((i for i in items if i is not None), case_sensitive)
+
+
+PolicyKey = tuple[str, tuple[str, ...]]  # (kind, key), as the ledger and the states name a policy
+# The definition queries of policies and the kind of their rows; a row is (name, *definition cells).
+STORED_TEXT_QUERIES: tuple[tuple[str, str], ...] = (
+    (RlsPolicy.KIND, "rls_policy_definitions"), (MaskingPolicy.KIND, "masking_policy_definitions"))
+
+
+@dataclass(frozen=True)
+class StoredText:
+    """A policy's definition as the catalog stores it, never decoded: `digest` hashes every cell of its row
+    (RLS: alias, WITH columns, predicate; masking: input columns, expression), `expression` is the predicate
+    or masking expression as stored, for a report to show."""
+
+    expression: str
+    digest: str
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def stored_texts(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = False) -> dict[PolicyKey, StoredText]:
+    """Each policy's catalog text, keyed like the state's policies: one pass over the definition rows, plain
+    Python, whatever the number of policies. Rows of one name (the views span databases) are hashed together,
+    sorted, so their order never changes the hash."""
+    found: dict[PolicyKey, list[tuple[str | None, ...]]] = {}
+    for kind, query in STORED_TEXT_QUERIES:
+        for name, *cells in rows.get(query, ()):
+            key: PolicyKey = (kind, (fold(str(name), case_sensitive),))
+            found.setdefault(key, []).append(tuple(_text(c) for c in cells))
+    texts: dict[PolicyKey, StoredText] = {}
+    for key, cell_rows in found.items():
+        ordered = sorted(cell_rows, key=lambda cells: [c or "" for c in cells])
+        expression = "\n".join(cells[-1] or "" for cells in ordered)
+        digest = stored_digest(json.dumps(ordered, ensure_ascii=False, separators=(",", ":")))
+        texts[key] = StoredText(expression, digest)
+    return texts

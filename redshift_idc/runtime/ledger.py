@@ -1,7 +1,8 @@
 """The reconciler's own tables in the warehouse, and how a plan is cut into Data API batches.
 
 The ledger (`<schema>.managed_object`) records every object the reconciler created or adopted, with the
-fingerprint of its definition. It is what makes "only remove what we manage" possible without the
+fingerprint of its definition (a policy's also holds the hash of its catalog text, see
+`access_state.recorded_fingerprint`). It is what makes "only remove what we manage" possible without the
 previous template, also for `plan --live`, and it is written in the same transaction as the DDL it
 records: a batch that fails changes neither the warehouse nor the ledger.
 
@@ -224,16 +225,24 @@ def transactional_batches(plan: Plan, model: str, tables: LedgerTables | None = 
 def _batch_sql(plan: Plan, model: str, tables: LedgerTables, groups: Sequence[Sequence[Statement]],
                room: int) -> list[list[str]]:
     result = [[s.sql for s in group] + _ledger_sql(tables, model, group) for group in groups]
-    # Ledger-only changes (forgotten rows deleted, adopted objects recorded) go after the DDL, in
-    # statements cut by row count and by size so none exceeds the Data API's statement limit.
-    ledger_only = [tables.delete_sql(model, c) for c in _chunks(plan.forget, lambda e: tables.delete_sql(model, [e]))]
-    ledger_only += [tables.insert_sql(model, c) for c in _chunks(plan.adopt, lambda e: tables.insert_sql(model, [e]))]
-    for sql in ledger_only:
-        if result and len(result[-1]) < room:
-            result[-1].append(sql)
+    # Ledger-only changes (forgotten rows deleted, adopted objects recorded, rows recorded again) go after the
+    # DDL, in statements cut by row count and by size so none exceeds the Data API's statement limit.
+    for group in _ledger_only(plan, model, tables):
+        if result and len(result[-1]) + len(group) <= room:
+            result[-1].extend(group)
         else:
-            result.append([sql])
+            result.append(list(group))
     return result
+
+
+def _ledger_only(plan: Plan, model: str, tables: LedgerTables) -> list[list[str]]:
+    """The plan's ledger-only statements, in groups that share one transaction: a row recorded again is its
+    DELETE and INSERT together (split, a failure between them would leave a managed policy unrecorded)."""
+    groups = [[tables.delete_sql(model, c)] for c in _chunks(plan.forget, lambda e: tables.delete_sql(model, [e]))]
+    groups += [[tables.insert_sql(model, c)] for c in _chunks(plan.adopt, lambda e: tables.insert_sql(model, [e]))]
+    groups += [[tables.delete_sql(model, c), tables.insert_sql(model, c)]
+               for c in _chunks(plan.record, lambda e: tables.insert_sql(model, [e]))]
+    return groups
 
 
 def _chunks(entries: Sequence[LedgerEntry], render_one: Callable[[LedgerEntry], str]) -> list[list[LedgerEntry]]:

@@ -12,6 +12,13 @@ Rules it keeps (REDSHIFT_REFERENCE.md section 8):
   any is left), and every policy attachment.
 - Policy definitions are compared by fingerprint with the ledger, never with the catalog's rewritten
   text: a changed USING is an ALTER, changed WITH columns a detach/drop/create/attach.
+- Policy text drift (`stored`: the hash of each policy's catalog text, from the same read): a policy's ledger
+  row also records the hash of its catalog text as first read after our CREATE/ALTER (`stored=pending` until
+  then; recording it is a ledger-only change, `Plan.record`). A later read whose hash differs was edited by
+  hand: an ALTER restores the model's USING (`Plan.text_drift` says which). A row of an older version has no
+  such hash, so nothing vouches for the catalog's text: it is restored once, unless the catalog's definition
+  is exactly the model's (`_verified`), whose hash is then recorded. Without `stored` (offline plans) none of
+  this applies.
 - Identity providers (CREATE/ALTER/DROP IDENTITY PROVIDER) cannot run inside a transaction block, so
   their statements are marked `transactional=False` and `ledger.steps` sends each alone, outside any
   batch: create/alter before everything else, drop after everything else, never CASCADE unless the
@@ -45,6 +52,7 @@ from redshift_idc.runtime.access_state import (
     LEDGER_ONLY_KINDS,
     PUBLIC_GRANTEE,
     SCHEMA_PRIVILEGES,
+    STORED_PENDING,
     SYSTEM_PRIVILEGES,
     TABLE_PRIVILEGES,
     AccessObject,
@@ -68,10 +76,14 @@ from redshift_idc.runtime.access_state import (
     SystemPrivilege,
     TablePrivilege,
     fingerprint_parts,
+    policy_parts,
+    recorded_fingerprint,
+    with_part,
 )
 from redshift_idc.runtime.sql_text import RESERVED_ROLE_PREFIXES, fold, quote_ident, quote_literal, quote_qualified
 
 Ledger = dict[tuple[str, tuple[str, ...]], str]  # (kind, key) -> fingerprint
+StoredHashes = Mapping[tuple[str, tuple[str, ...]], str]  # (kind, key) of a policy -> hash of its catalog text
 SecretRef = tuple[str, str]  # (Secrets Manager secret ARN, JSON key in its SecretString, or "" for all of it)
 SECRET_MASK = "***"  # noqa: S105 -- what a secret is shown as
 
@@ -118,13 +130,29 @@ class Plan:
     forget: list[LedgerEntry] = field(default_factory=list)
     # What the plan leaves alone on purpose and a reviewer should know (restrictions prune may not lift).
     notes: list[str] = field(default_factory=list)
+    # Ledger rows replaced, no DDL: policies whose catalog text was read for the first time since our
+    # CREATE/ALTER, now recorded with its hash (`stored=<hash>` instead of `pending`).
+    record: list[LedgerEntry] = field(default_factory=list)
+    # Policies whose catalog text is not what the ledger recorded (a hand edit, or a row of an older version
+    # that recorded none): each has an ALTER among `statements` that restores the model's USING.
+    text_drift: list[TextDrift] = field(default_factory=list)
 
     @property
     def sql(self) -> list[str]:
         return [s.sql for s in self.statements]
 
     def __bool__(self) -> bool:
-        return bool(self.statements or self.adopt or self.forget)
+        return bool(self.statements or self.adopt or self.forget or self.record)
+
+
+@dataclass(frozen=True)
+class TextDrift:
+    """A policy whose catalog text changed since the ledger recorded its hash (`recorded`), or, with
+    `recorded` empty, whose row (of an older version) recorded none."""
+
+    kind: str
+    key: tuple[str, ...]
+    recorded: str = ""
 
 
 # ---------------------------------------------------------------------------------------------- SQL
@@ -467,8 +495,12 @@ def statement_action(statement: Statement) -> str:
 class _Planner:
     def __init__(self, desired: AccessState, current: AccessState, ledger: Ledger, prune: bool,
                  identity_provider_drop_cascade: bool = False, definitions: AccessState | None = None,
-                 scope: Scope | None = None, group_limit: int = DEFAULT_GROUP_LIMIT) -> None:
+                 scope: Scope | None = None, group_limit: int = DEFAULT_GROUP_LIMIT,
+                 stored: StoredHashes | None = None) -> None:
         self.definitions = definitions
+        self.stored = stored
+        self.record: list[LedgerEntry] = []
+        self.text_drift: list[TextDrift] = []
         self.desired = desired
         self.current = current
         self.ledger = ledger
@@ -518,8 +550,12 @@ class _Planner:
         key = self._keys.get(id(item))
         return key if key is not None else item.key(self.cs)
 
-    def _entry(self, item: AccessObject, key: tuple[str, ...] | None = None) -> LedgerEntry:
-        return LedgerEntry(item.KIND, key if key is not None else self._key(item), item.fingerprint(self.cs))
+    def _entry(self, item: AccessObject, key: tuple[str, ...] | None = None, stored: str = STORED_PENDING,
+               ) -> LedgerEntry:
+        """The ledger row of `item`; a policy's with `stored` as its catalog text's hash (default: pending, what
+        a CREATE or ALTER records, as its own transaction cannot read the stored form back)."""
+        return LedgerEntry(item.KIND, key if key is not None else self._key(item),
+                           recorded_fingerprint(item, self.cs, stored))
 
     def _verified(self, wanted: AccessObject, key: tuple[str, ...]) -> bool:
         """Whether the catalog's own definition of an object the ledger does not know is the model's: a
@@ -702,8 +738,7 @@ class _Planner:
                 if self.current.get(policy_type.KIND, key) is None:
                     continue
                 recorded = self.ledger.get((policy_type.KIND, key))
-                new = wanted.fingerprint(self.cs)
-                if recorded is not None and recorded.split(";")[0] == new.split(";")[0]:
+                if recorded is not None and with_part(recorded) == with_part(wanted.fingerprint(self.cs)):
                     continue  # same WITH: at most an ALTER ... USING below
                 if recorded is None and self._verified(wanted, key):
                     continue  # the catalog shows it exactly as declared: adopted below
@@ -763,7 +798,9 @@ class _Planner:
                   if key not in present.get(kind, _NONE) and key not in wanted_now.get(kind, _NONE)]
         self.statements.sort(key=lambda s: (s.phase, s.sort_key))
         return Plan(self.statements, sorted(self.adopt, key=lambda e: (e.kind, e.key)),
-                    sorted(forget, key=lambda e: (e.kind, e.key)), self.notes)
+                    sorted(forget, key=lambda e: (e.kind, e.key)), self.notes,
+                    record=sorted(self.record, key=lambda e: (e.kind, e.key)),
+                    text_drift=sorted(self.text_drift, key=lambda d: (d.kind, d.key)))
 
     def _converge(self, kind: str, key: tuple[str, ...]) -> None:
         wanted = self.desired.of_kind(kind)[key]
@@ -774,17 +811,7 @@ class _Planner:
             return
         recorded = self.ledger.get((kind, key))
         if isinstance(wanted, RlsPolicy | MaskingPolicy):
-            if recorded is None and self._verified(wanted, key):
-                self.adopt.append(self._entry(wanted))
-                return
-            if recorded != wanted.fingerprint(self.cs):
-                # Same WITH (else it was rebuilt above): the predicate alone changed.
-                self.statements.append(Statement(
-                    phase=RESTRICTION_PHASE, sort_key=(kind, *key), sql=alter_using_sql(wanted),
-                    ledger_add=(self._entry(wanted),),
-                    ledger_remove=(self._entry(wanted),) if recorded is not None else (),
-                    removes=(present,), adds=(wanted,),
-                ))
+            self._converge_policy(wanted, key, recorded, present)
             return
         if isinstance(wanted, RlsTable) and wanted.attributes(self.cs) != present.attributes(self.cs):
             assert isinstance(present, RlsTable)
@@ -797,6 +824,38 @@ class _Planner:
             return
         if recorded is None:
             self.adopt.append(self._entry(wanted))
+
+    def _converge_policy(self, wanted: RlsPolicy | MaskingPolicy, key: tuple[str, ...], recorded: str | None,
+                         present: AccessObject) -> None:
+        """A policy that exists with the model's WITH columns (else it was rebuilt): adopted, altered to the
+        model's USING (the model changed, or the catalog's text is not what was recorded), or its ledger row
+        takes the hash of the catalog's text (first read since our CREATE/ALTER, or a verified older row)."""
+        seen = self.stored.get((wanted.KIND, key)) if self.stored is not None else None
+        if recorded is None:
+            # Unrecorded and not verified was rebuilt above: only the verified adoption gets here.
+            if self._verified(wanted, key):
+                self.adopt.append(self._entry(wanted, key, seen or STORED_PENDING))
+            return
+        definition, stored = policy_parts(recorded)
+        if definition != wanted.fingerprint(self.cs):
+            self._alter_using(wanted, key, present)  # the model's predicate changed
+        elif seen is None:
+            return  # the catalog's text was not read: nothing to compare it with
+        elif stored == STORED_PENDING:
+            self.record.append(self._entry(wanted, key, seen))
+        elif stored is None and self._verified(wanted, key):
+            self.record.append(self._entry(wanted, key, seen))  # an older row, its text vouched for by the catalog
+        elif stored != seen:
+            self.text_drift.append(TextDrift(wanted.KIND, key, stored or ""))
+            self._alter_using(wanted, key, present)
+
+    def _alter_using(self, wanted: RlsPolicy | MaskingPolicy, key: tuple[str, ...], present: AccessObject) -> None:
+        """ALTER ... USING the model's predicate (a restriction change of every table the policy is attached to);
+        the row records the new definition, its catalog text pending."""
+        entry = self._entry(wanted, key)
+        self.statements.append(Statement(phase=RESTRICTION_PHASE, sort_key=(wanted.KIND, *key),
+                                         sql=alter_using_sql(wanted), ledger_add=(entry,), ledger_remove=(entry,),
+                                         removes=(present,), adds=(wanted,)))
 
     # -- restriction groups
 
@@ -1131,12 +1190,15 @@ def with_recorded(current: AccessState, ledger: Ledger) -> AccessState:
 
 def plan(desired: AccessState, current: AccessState, ledger: Ledger | None = None, *, prune: bool = False,
          identity_provider_drop_cascade: bool = False, definitions: AccessState | None = None,
-         scope: Scope | None = None, group_limit: int = DEFAULT_GROUP_LIMIT) -> Plan:
+         scope: Scope | None = None, group_limit: int = DEFAULT_GROUP_LIMIT,
+         stored: StoredHashes | None = None) -> Plan:
     """The statements that take `current` to `desired`, in an order Redshift accepts and that never shows a
     principal more than before or after (see the phases). `definitions`: the catalog's own policy and identity
     provider definitions, when read (`snapshot`; see `_verified`). `scope`: the tables the model declares and those
     prune may lift restrictions on. `group_limit`: the most statements one restriction group may hold (what fits
-    one batch with its ledger rows; `ledger.steps` must cut batches at least that large)."""
+    one batch with its ledger rows; `ledger.steps` must cut batches at least that large). `stored`: the hash of
+    each policy's catalog text, from the same read (`Snapshot.stored_hashes()`); a policy absent from it is not
+    compared (see `_converge_policy`)."""
     if desired.case_sensitive != current.case_sensitive:
         raise ValueError("desired and current state must fold names the same way")
     current = with_recorded(current, ledger or {})
@@ -1147,7 +1209,7 @@ def plan(desired: AccessState, current: AccessState, ledger: Ledger | None = Non
     gc.disable()
     try:
         return _Planner(desired, current, dict(ledger or {}), prune, identity_provider_drop_cascade,
-                        definitions, scope, group_limit).run()
+                        definitions, scope, group_limit, stored).run()
     finally:
         if collecting:
             gc.enable()

@@ -66,7 +66,7 @@ from redshift_idc.runtime.limits import (
     STATEMENT_STUCK_SECONDS,
     WAIT_GRACE_SECONDS,
 )
-from redshift_idc.runtime.planner import Scope, plan
+from redshift_idc.runtime.planner import Plan, Scope, plan
 from redshift_idc.runtime.secrets import SecretError
 from redshift_idc.runtime.sql_text import quote_ident
 from redshift_idc.runtime.users import (
@@ -214,6 +214,8 @@ class Reconciler:
         self.statements_applied = 0
         self.granted_secadmin = False
         self.rounds: list[list[tuple[str, ...]]] = []  # the steps of each fully committed plan
+        # Policies whose catalog text this invocation restored, with the hash their row held then.
+        self.restored: dict[tuple[str, tuple[str, ...]], str] = {}
         self._durations: list[float] = []  # seconds Redshift reported for recent statements
         self._call_seconds = 0.0  # round trip of the last DescribeStatement
 
@@ -320,9 +322,10 @@ class Reconciler:
         self.plans += 1
         planned = plan(request.desired, snapshot.state, snapshot.ledger, prune=request.prune,
                        identity_provider_drop_cascade=request.identity_provider_drop_cascade,
-                       definitions=snapshot.definitions, scope=request.scope)
+                       definitions=snapshot.definitions, scope=request.scope, stored=snapshot.stored_hashes())
         if departed is not None:
             planned = with_statements(planned, departed.statements)
+        self._check_restored(planned)
         cut = steps(planned, request.model, self.tables)
         if not cut:
             return Outcome(True, "in sync", self.statements_applied, [*snapshot.warnings, *self.user_warnings])
@@ -337,6 +340,20 @@ class Reconciler:
                 return None  # read again: a retry, or another attempt's statement changed the state
         self.rounds.append(shown)
         return None
+
+    def _check_restored(self, planned: Plan) -> None:
+        """A policy whose catalog text this invocation already restored and recorded anew, and which differs
+        again: its text changes without anyone editing it (a stored form that is not a function of the text
+        given, unconfirmed) or someone edits it while we deploy. Either way restoring it again would loop until
+        the deadline: fail now, naming it. (The same drift planned again after a failed ALTER still holds the
+        hash it had: that is a retry.)"""
+        again = sorted(f"{d.kind} {d.key[0]}" for d in planned.text_drift
+                       if (d.kind, d.key) in self.restored and self.restored[(d.kind, d.key)] != d.recorded)
+        if again:
+            raise ReconcileError(f"the catalog's text of {', '.join(again)} changed again after this deploy restored "
+                                 "and recorded it; check who alters it (SVV_RLS_POLICY.polmodifiedby, "
+                                 "SVV_MASKING_POLICY.policy_modified_by) and deploy again")
+        self.restored.update({(d.kind, d.key): d.recorded for d in planned.text_drift})
 
     def departures(self, snapshot: Snapshot) -> Departures | None:
         """With `deprovision_users`: which IdC users left (the identity store asked once per user and

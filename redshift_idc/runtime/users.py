@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from botocore.config import Config
@@ -573,4 +573,4 @@ def with_statements(planned: Plan, statements: Sequence[Statement]) -> Plan:
     if not statements:
         return planned
     merged = sorted([*planned.statements, *statements], key=lambda s: (s.phase, s.sort_key))
-    return Plan(merged, planned.adopt, planned.forget)
+    return replace(planned, statements=merged)
