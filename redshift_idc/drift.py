@@ -40,10 +40,10 @@ from redshift_idc.apply_estimate import estimate
 from redshift_idc.config import ConfigError, EnvironmentConfig, load_environment
 from redshift_idc.live import LiveError, admin_secret_arn, data_api_error
 from redshift_idc.plan_cli import model_for, preview_inputs, render_for_review, text_drift_notes
-from redshift_idc.runtime.catalog import SECADMIN
+from redshift_idc.runtime.catalog import SECADMIN, ledger_schema_problem
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, is_transient
 from redshift_idc.runtime.ledger import LedgerTables
-from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.planner import OwnershipError, plan
 from redshift_idc.runtime.reconciler import ReconcileError, Reconciler, Request, Script, statement_token
 from redshift_idc.runtime.users import IDENTITYSTORE_CONFIG, Assigned, IdcDirectory, check_users, with_statements
 from redshift_idc.transition import TransitionVerdict, check_plan, with_definitions
@@ -67,6 +67,7 @@ class DriftReport:
     warnings: tuple[str, ...] = ()
     refused: int = 0  # departed users the next deploy would refuse to drop (deprovision_users): it would fail
     transition: TransitionVerdict | None = None  # the next deploy's plan replayed batch by batch
+    others: int = 0  # objects other access models manage that this model's prune leaves alone
 
     @property
     def in_sync(self) -> bool:
@@ -80,6 +81,8 @@ class DriftReport:
     def summary(self) -> str:
         bookkeeping = (f"; {self.ledger_only} ledger record(s) the next deploy would update without DDL"
                        if self.ledger_only else "")
+        if self.others:
+            bookkeeping += f"; {self.others} object(s) other access models manage left to them"
         if self.in_sync:
             return f"in sync: {self.target} matches access/{self.model}.yaml{bookkeeping}"
         failing = (f"; the next deploy would fail: {self.refused} user(s) who left IAM Identity Center own objects "
@@ -116,8 +119,12 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
     where = f"{target.workgroup}/{target.database}"
     try:
         snapshot = reconciler.read_now(sleep)
+        other_ledgers = reconciler.other_ledger_models(snapshot)
     except ReconcileError as error:
         raise DriftError(_read_failure(str(error), where, LedgerTables(model.ledger_schema))) from None
+    problem = ledger_schema_problem(other_ledgers, model.ledger_schema)
+    if problem:  # the deploy refuses it too (one ledger schema per database)
+        raise DriftError(f"{where}: access model '{model.name}': {problem}")
     if not snapshot.secadmin:
         raise DriftError(f"{where}: user {snapshot.user or '(unknown)'} lacks {SECADMIN}, so RLS attachments and "
                          "masking are invisible to it and the report would be wrong; a deploy grants it "
@@ -126,9 +133,13 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
     warnings = list(snapshot.warnings)
     warnings += [f"script {s['Name']} was applied with another checksum; the next deploy refuses changed scripts"
                  for s in pending if s["Name"] in snapshot.scripts]
-    planned = plan(desired, snapshot.state, snapshot.ledger, prune=model.prune,
-                   identity_provider_drop_cascade=model.identity_provider_drop_cascade,
-                   definitions=snapshot.definitions, scope=prune_scope(model), stored=snapshot.stored_hashes())
+    try:
+        planned = plan(desired, snapshot.state, snapshot.ledger, prune=model.prune,
+                       identity_provider_drop_cascade=model.identity_provider_drop_cascade,
+                       definitions=snapshot.definitions, scope=prune_scope(model), stored=snapshot.stored_hashes(),
+                       owners=snapshot.owners)
+    except OwnershipError as error:  # the deploy would fail the same way (one owner per object)
+        raise DriftError(f"{where}: access model '{model.name}': {error}") from None
     departed = None
     if settings is not None and directory is not None and snapshot.users is not None:
         departed = check_users(snapshot.users, settings, directory, reader=snapshot.user)
@@ -149,7 +160,7 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
         text += verdict.render()
     return DriftReport(where, model.name, text, len(planned.statements), len(pending),
                        len(planned.adopt) + len(planned.forget) + len(planned.record), tuple(warnings),
-                       len(departed.refused) if departed is not None else 0, verdict)
+                       len(departed.refused) if departed is not None else 0, verdict, planned.others_skipped)
 
 
 def _read_failure(message: str, where: str, tables: LedgerTables) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from redshift_idc import project
 from redshift_idc.access_model import AccessModel, load_model, load_scripts, prune_scope
 from redshift_idc.apply_estimate import ApplyEstimate, estimate
-from redshift_idc.config import ConfigError, EnvironmentConfig
+from redshift_idc.config import ConfigError, EnvironmentConfig, available_environments, load_environment, read_yaml
 from redshift_idc.runtime.access_state import AccessState, MaskingPolicy, RlsPolicy
 from redshift_idc.runtime.catalog_import import PolicyKey, StoredText
 from redshift_idc.runtime.sql_text import fold
@@ -28,7 +28,7 @@ from redshift_idc.runtime.sql_text import fold
 if TYPE_CHECKING:
     from redshift_idc.preview import Preview, PreviewInputs
     from redshift_idc.transition import TransitionVerdict
-from redshift_idc.runtime.planner import RESTRICTION_PHASE, Plan, Statement, plan
+from redshift_idc.runtime.planner import RESTRICTION_PHASE, OwnershipError, Plan, Statement, plan
 from redshift_idc.runtime.reconciler import ScriptEntry
 from redshift_idc.script_statements import split_statements
 
@@ -89,6 +89,9 @@ def render_for_review(planned: Plan, scripts: Sequence[ScriptEntry]) -> str:
         lines.append(f"-- {len(planned.record)} policy ledger row(s) take the hash of the catalog's text of the last "
                      "CREATE or ALTER: ledger only, no DDL")
     lines += [f"-- note: {note}" for note in planned.notes]
+    if planned.others_skipped:
+        lines.append(f"-- {planned.others_skipped} object(s) other access models manage: left to them (never removed "
+                     "here, prune included)")
     if not planned.statements and not scripts:
         lines.append("-- no changes: the warehouse already matches the model")
     return "\n".join(lines) + "\n"
@@ -162,6 +165,7 @@ def checked_model(config: EnvironmentConfig, *, transition_must_hold: bool = Tru
     model, desired = model_for(config)
     scripts = load_scripts(model)
     check_federation_roles(config, model)
+    check_one_ledger_schema(config, model)
     inputs = preview_inputs(config, model, scripts)
     empty = AccessState(case_sensitive=desired.case_sensitive)
     first = plan(desired, empty, {}, prune=model.prune, scope=prune_scope(model),
@@ -192,6 +196,49 @@ def check_federation_roles(config: EnvironmentConfig, model: AccessModel) -> Non
             raise ConfigError(f"config/{config.name}.yaml: iam_federation.db_roles[{index}]: '{role}' is not a role "
                               f"of access model '{model.name}'; declare it under roles.plain in "
                               f"access/{model.name}.yaml (known: {', '.join(model.roles.plain) or 'none'})")
+
+
+def check_one_ledger_schema(config: EnvironmentConfig, model: AccessModel) -> None:
+    """Access models deployed to one database keep their ledgers in one schema, or none of them could see what the
+    others manage (one owner per object; the deploy refuses it too): another environment under config/ deploying a
+    model to the same workgroup and database with another ledger_schema is refused here, before any deploy. An
+    environment or model that does not load is left to its own validation."""
+    warehouse = config.warehouse
+    where = (config.account, config.region, warehouse.workgroup_name, fold(warehouse.database_name))
+    for name in available_environments():
+        if name == config.name:
+            continue
+        try:
+            other = load_environment(name)
+        except ConfigError:
+            continue
+        there = (other.account, other.region, other.warehouse.workgroup_name, fold(other.warehouse.database_name))
+        if other.access_model is None or there != where:
+            continue
+        schema = _declared_ledger_schema(other.access_model)
+        if schema is not None and fold(schema) != fold(model.ledger_schema):
+            raise ConfigError(
+                f"config/{config.name}.yaml: access model '{model.name}' keeps its ledger in schema "
+                f"'{model.ledger_schema}', but config/{name}.yaml deploys access model '{other.access_model}' to the "
+                f"same workgroup {warehouse.workgroup_name} and database {warehouse.database_name} with ledger_schema "
+                f"'{schema}': access models deployed to one database must use the same ledger_schema, so that each "
+                f"sees the objects the others manage; set one ledger_schema in access/{model.name}.yaml and "
+                f"access/{other.access_model}.yaml")
+
+
+def _declared_ledger_schema(model_name: str) -> str | None:
+    """The ledger_schema an access model file sets (the default when it sets none), read without compiling the
+    model; None when the file cannot be read."""
+    try:
+        data = read_yaml(project.access_dir() / f"{model_name}.yaml")
+    except (ConfigError, OSError):
+        return None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        return None
+    value = data.get("ledger_schema", AccessModel.model_fields["ledger_schema"].default)
+    return value if isinstance(value, str) else None
 
 
 def environment_preview(config: EnvironmentConfig) -> tuple[AccessModel, Preview]:
@@ -315,12 +362,19 @@ def snapshot_plan_report(config: EnvironmentConfig, path: Path) -> PlanReport:
                           f"snapshot --env {config.name} ...`)")
     checked = checked_model(config, transition_must_hold=False)
     model, desired, scripts = checked.model, checked.desired, checked.scripts
+    problem = snapshot.ledger_schema_problem()
+    if problem:
+        raise ConfigError(f"{path}: access model '{model.name}': {problem}")
     parsed = snapshot.parsed(desired.case_sensitive)
     ledger = snapshot.ledger_for(model.name)
     definitions = snapshot.definitions(desired.case_sensitive)
-    planned = plan(desired, parsed.state, ledger, prune=model.prune,
-                   identity_provider_drop_cascade=model.identity_provider_drop_cascade,
-                   definitions=definitions, scope=prune_scope(model), stored=parsed.stored_hashes())
+    try:
+        planned = plan(desired, parsed.state, ledger, prune=model.prune,
+                       identity_provider_drop_cascade=model.identity_provider_drop_cascade,
+                       definitions=definitions, scope=prune_scope(model), stored=parsed.stored_hashes(),
+                       owners=snapshot.owners_for(model.name))
+    except OwnershipError as error:
+        raise ConfigError(f"{path}: access model '{model.name}': {error}") from None
     applied = snapshot.scripts_for(model.name)
     pending = [s for s in scripts if applied.get(s["Name"]) != s["Checksum"]]
     recorded = (f"{len(ledger)} ledger row(s) of access/{model.name}.yaml" if snapshot.model == model.name else
@@ -328,6 +382,9 @@ def snapshot_plan_report(config: EnvironmentConfig, path: Path) -> PlanReport:
     lines = [f"plan for environment {config.name} (config/{config.name}.yaml) against the catalog snapshot {path}",
              f"read from {snapshot.where} as {snapshot.read_as}; access model access/{model.name}.yaml; {recorded}"]
     lines += [f"warning: {w}" for w in parsed.warnings]
+    if not snapshot.reads_other_ledgers:
+        lines.append("warning: this snapshot holds no other access model's ledger rows (taken by an earlier version):"
+                     " objects other models manage in this database are not known here; take a new snapshot")
     lines = [f"-- {line}" for line in lines] + text_drift_notes(planned, parsed.stored)
     text = "".join(f"{line}\n" for line in lines) + render_for_review(planned, pending)
     text += (f"-- against the snapshot: {len(planned.statements):,} statement(s) and {len(pending)} script(s); "

@@ -9,7 +9,9 @@ work on a machine without credentials and the tests drive them from the same fil
    which the reconciler does not read: an import writes them, and they let `plan --snapshot` adopt
    policies and providers instead of rebuilding them;
 3. whether the ledger table exists (`svv_tables`), and if so the ledger and applied scripts of the
-   environment's current access model, so `plan --snapshot` of that model sees what a deploy would see;
+   environment's current access model and every other model's ledger rows (one owner per object), so
+   `plan --snapshot` of that model sees what a deploy would see; and the other schemas holding a ledger
+   table, with the models each one holds;
 4. the columns of every table a grant, policy or RLS setting names (`svv_columns`, in a second read that
    lists those tables): the model declares each table it references with its columns.
 
@@ -48,7 +50,15 @@ from redshift_idc.runtime.access_state import (
     RlsTable,
     TablePrivilege,
 )
-from redshift_idc.runtime.catalog import SECADMIN, Snapshot, parse_snapshot, read_queries
+from redshift_idc.runtime.catalog import (
+    SECADMIN,
+    Snapshot,
+    ledger_schema_problem,
+    other_ledger_models,
+    other_ledger_queries,
+    parse_snapshot,
+    read_queries,
+)
 from redshift_idc.runtime.catalog_import import (
     SECRET_PARAMETER_NAMES,
     column_queries,
@@ -58,12 +68,12 @@ from redshift_idc.runtime.catalog_import import (
 )
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, is_transient
 from redshift_idc.runtime.ledger import DEFAULT_LEDGER_SCHEMA, MAX_BATCH_STATEMENTS, LedgerTables
-from redshift_idc.runtime.planner import Ledger
+from redshift_idc.runtime.planner import Ledger, Owners
 from redshift_idc.runtime.reconciler import ReconcileError, Reconciler, Request, statement_token
 
 SNAPSHOT_FORMAT = "redshift-idc-catalog-snapshot"
 SNAPSHOT_VERSION = 1
-LEDGER_QUERIES = ("ledger", "scripts")  # read only where the ledger table exists
+LEDGER_QUERIES = ("ledger", "other_ledgers", "scripts")  # read only where the ledger table exists
 Row = tuple[Any, ...]
 OK, ERROR = 0, 2
 
@@ -103,6 +113,24 @@ class CatalogSnapshot:
     def ledger_for(self, model: str) -> Ledger:
         """The ledger of `model` as read; empty for any other model (the rows are one model's)."""
         return self.parsed().ledger if model == self.model else {}
+
+    def owners_for(self, model: str) -> Owners:
+        """What every model but `model` manages, (kind, key) -> model: the other models' rows, and the snapshot's
+        own model's when `model` is another one (a renamed model does not own what its old name recorded)."""
+        parsed = self.parsed()
+        owners = {entry: owner for entry, owner in parsed.owners.items() if owner != model}
+        if self.model is not None and self.model != model:
+            owners.update(dict.fromkeys(parsed.ledger, self.model))
+        return owners
+
+    @property
+    def reads_other_ledgers(self) -> bool:
+        """Whether the snapshot holds the other models' ledger rows (files of earlier versions do not)."""
+        return self.model is None or "other_ledgers" in self.rows
+
+    def ledger_schema_problem(self) -> str:
+        """`catalog.ledger_schema_problem` for the other ledger schemas this snapshot found ('' when none)."""
+        return ledger_schema_problem(other_ledger_models(self.rows), self.ledger_schema)
 
     def scripts_for(self, model: str) -> dict[str, str]:
         return self.parsed().scripts if model == self.model else {}
@@ -230,6 +258,7 @@ def read_snapshot(config: EnvironmentConfig, secret_arn: str, client: Any = None
     second = column_queries(referenced_tables(parse_snapshot(rows).state))
     if model is not None and ledger_exists:
         second += [(n, q) for n, q in read_queries(tables, model, bootstrap=False) if n in LEDGER_QUERIES]
+    second += other_ledger_queries(sorted({str(s) for (s,) in rows.get("other_ledger_schemas", [])}))
     for start in range(0, len(second), MAX_BATCH_STATEMENTS):
         rows.update(read(second[start:start + MAX_BATCH_STATEMENTS]))
     columns = [r for name in sorted(rows) if name.startswith("columns_") for r in rows.pop(name)]

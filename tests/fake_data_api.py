@@ -8,9 +8,10 @@ service model) and keeps the behaviour the reconciler relies on:
   takes `call_latency` (half on the way in, half on the way out). Nothing runs in the background:
   statements due by the time a call arrives are executed first, in the order they finish.
 - A read batch (the reconciler's SVV queries) sees the catalog as it was when it *started*, like a
-  Redshift transaction's snapshot, policies' text as stored (`FakeRedshift.definition_rows`); a write batch
-  is one transaction applied when it *finishes* (`FakeRedshift.execute_batch`: all or nothing),
-  ExecuteStatement auto-commits.
+  Redshift transaction's snapshot, policies' text as stored (`FakeRedshift.definition_rows`); any other batch
+  of SELECTs only (the reconciler's second read, of the models in other ledger schemas) is answered by the
+  fake when it finishes; a write batch is one transaction applied when it *finishes*
+  (`FakeRedshift.execute_batch`: all or nothing), ExecuteStatement auto-commits.
 - A repeated `ClientToken` returns the statement it first started, whatever the other parameters (the
   reconciler's reading of the documented idempotency).
 - `GetStatementResult` pages by `page_bytes` of records; `ListStatements` can lag (`list_lag`).
@@ -241,6 +242,9 @@ class FakeDataApi:
         if statement.sqls == self._read_sqls:
             statement.status = "FINISHED"  # its rows were taken when it started
             return
+        if statement.batch and all(sql.startswith("SELECT ") for sql in statement.sqls):
+            self._select_batch(statement)
+            return
         sqls = list(statement.sqls)
         grants_secadmin = self._grant_secadmin in sqls
         sqls = [sql for sql in sqls if sql != self._grant_secadmin]
@@ -257,6 +261,17 @@ class FakeDataApi:
             self.secadmin = True
         statement.status = "FINISHED"
         statement.results = [None] * len(statement.sqls)
+
+    def _select_batch(self, statement: _Statement) -> None:
+        """A batch of SELECTs the fake answers query by query; the first that fails fails the batch."""
+        results: list[list[Row] | None] = []
+        for index, sql in enumerate(statement.sqls, start=1):
+            try:
+                results.append([tuple(r) for r in self.fake.execute(sql)])
+            except RedshiftError as error:
+                statement.status, statement.error, statement.failed_index = "FAILED", f"ERROR: {error}", index
+                return
+        statement.status, statement.results = "FINISHED", results
 
     def _snapshot_read(self, statement: _Statement) -> None:
         """A read's rows as of its start: the ledger bootstrap, then every query."""

@@ -40,6 +40,12 @@ that an ordering bug would break, with Redshift-like SQLSTATEs:
   user owns an object or holds a privilege [r_DROP_USER], and for a missing or superuser. User names keep their
   case (quoted user names do [D51]). `user_rows(namespace)` is what `users.user_queries` read.
 
+- Ledgers of several models (one owner per object): the ledger SELECT filters `model_name = ...` (this
+  model's rows) or `model_name <> ...` (every other model's); `SELECT DISTINCT model_name` lists a ledger's
+  models. `svv_columns` answers the one probe `LedgerTables.other_schemas_sql` sends: the schemas other than
+  the given one with a `managed_object` table that has a `model_name` column (the view's columns as the AWS
+  Developer Guide documents SVV_COLUMNS; REDSHIFT_REFERENCE.md does not cover it: unconfirmed).
+
 Tables are not modelled: any schema/table/column name is accepted. Names are stored folded (ASCII
 lower-case) unless `case_sensitive` is set (enable_case_sensitive_identifier).
 """
@@ -291,7 +297,7 @@ class FakeRedshift:
         self.case_sensitive = case_sensitive
         self._catalog = _Catalog(roles={self._fold(r) for r in system_roles})
         self.warnings: list[str] = []
-        self.history: list[str] = []  # committed statements, in order
+        self.history: list[str] = []  # committed statements, in order (reads are not)
         self.committed_batches: list[list[str]] = []
         self.fail_when: Callable[[str], bool] | None = None  # inject a failure for matching statements
         self._in_transaction = False
@@ -302,9 +308,11 @@ class FakeRedshift:
     # ------------------------------------------------------------------------------------- public
 
     def execute(self, sql: str) -> list[tuple[Cell, ...]]:
-        """Run one statement (auto-commit); rows for SELECT, [] otherwise."""
+        """Run one statement (auto-commit); rows for SELECT, [] otherwise. `history` records what commits:
+        a SELECT changes nothing, so it is not recorded."""
         rows = self._run(sql)
-        self.history.append(sql)
+        if not sql.startswith("SELECT "):
+            self.history.append(sql)
         return rows
 
     def execute_batch(self, sqls: Sequence[str]) -> None:
@@ -605,8 +613,11 @@ class FakeRedshift:
             # the reconciler's ledger
             (rf"CREATE SCHEMA IF NOT EXISTS (?P<schema>{IDENT})", self._create_schema),
             (rf"CREATE TABLE IF NOT EXISTS {QUALIFIED} \((?P<columns>{LEDGER_COLUMNS})\)", self._create_table),
-            (rf"SELECT (?P<columns>{NAMES}) FROM {QUALIFIED} WHERE model_name = (?P<model>{LIT}) "
+            (rf"SELECT (?P<columns>{NAMES}) FROM {QUALIFIED} WHERE model_name (?P<op>=|<>) (?P<model>{LIT}) "
              rf"ORDER BY (?P<order>{NAMES})", self._select),
+            (rf"SELECT DISTINCT (?P<columns>{NAMES}) FROM {QUALIFIED} ORDER BY (?P<order>{NAMES})", self._select),
+            (r"SELECT DISTINCT table_schema FROM svv_columns WHERE table_name = 'managed_object' AND column_name = "
+             rf"'model_name' AND table_schema <> (?P<schema>{LIT}) ORDER BY table_schema", self._ledger_schemas),
             (rf"DELETE FROM {QUALIFIED} WHERE model_name = (?P<model>{LIT}) AND kind \|\| ' ' \|\| object_key "
              rf"IN \((?P<keys>{LIT}(?:, {LIT})*)\)", self._delete),
             (rf"INSERT INTO {QUALIFIED} \((?P<columns>{NAMES})\) VALUES (?P<rows>{ROW}(?:, {ROW})*)", self._insert),
@@ -1019,15 +1030,31 @@ class FakeRedshift:
         return []
 
     def _select(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
+        """A ledger SELECT: one model's rows (`=`), every other model's (`<>`), or DISTINCT over all rows."""
         key, columns = self._ledger_table(m)
         wanted, order = m["columns"].split(", "), m["order"].split(", ")
         if "model_name" not in columns or not set(wanted + order) <= set(columns):
             raise RedshiftError("42703", f"unknown column in {m.group(0)}")
-        model = unquote_literal(m["model"])
         index = {name: i for i, name in enumerate(columns)}
-        rows = [r for r in self._catalog.rows[key] if r[index["model_name"]] == model]
+        rows = list(self._catalog.rows[key])
+        groups = m.groupdict()
+        if groups.get("model") is not None:
+            model = unquote_literal(groups["model"])
+            rows = [r for r in rows if (r[index["model_name"]] == model) == (groups["op"] == "=")]
         rows.sort(key=lambda r: tuple(r[index[o]] for o in order))  # stable: ties keep insertion order
-        return [tuple(r[index[w]] for w in wanted) for r in rows]
+        selected = [tuple(r[index[w]] for w in wanted) for r in rows]
+        if m.group(0).startswith("SELECT DISTINCT "):
+            if not set(order) <= set(wanted):
+                raise RedshiftError("42P10", "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
+            selected = list(dict.fromkeys(selected))
+        return selected
+
+    def _ledger_schemas(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
+        """svv_columns: schemas (other than the given one) whose `managed_object` table has `model_name`."""
+        other = unquote_literal(m["schema"])
+        return [(schema,) for schema in sorted({schema for (schema, table), columns in self._catalog.tables.items()
+                                                if table == "managed_object" and schema != other
+                                                and any(name == "model_name" for name, _ in columns)})]
 
     def _delete(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         key, columns = self._ledger_table(m)

@@ -64,6 +64,17 @@ def grant(index: int, **values: Any) -> Edit:
     return model(lambda d: d["table_grants"][index].update(values))
 
 
+def second_environment(ledger_schema: str) -> Edit:
+    """config/demo-two.yaml: demo's warehouse and database, deploying access/demo-two.yaml (which sets only
+    `ledger_schema`: the check reads nothing else of another environment's model)."""
+    def edit(root: Path) -> None:
+        data = yaml.safe_load((root / "config" / "demo.yaml").read_text(encoding="utf-8"))
+        data["access_model"] = "demo-two"
+        (root / "config" / "demo-two.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        (root / "access" / "demo-two.yaml").write_text(f"ledger_schema: {ledger_schema}\n", encoding="utf-8")
+    return edit
+
+
 A = "access/demo.yaml"
 C = "config/demo.yaml"
 CASES: list[tuple[str, Edit, str, str]] = [
@@ -153,6 +164,10 @@ CASES: list[tuple[str, Edit, str, str]] = [
      "(text), the type of its WITH column sku; Redshift requires a masking policy's output to fit the column it "
      "masks: return the column's type, e.g. CASE WHEN ... THEN sku ELSE '***' END, or cast it: "
      "CAST(... AS VARCHAR(50))"),
+    ("two ledger schemas in one database", second_environment("team_ledger"), C,
+     "access model 'demo' keeps its ledger in schema 'redshift_idc', but config/demo-two.yaml deploys access model "
+     "'demo-two' to the same workgroup redshift-tip-enabled and database dev with ledger_schema 'team_ledger': "
+     "access models deployed to one database must use the same ledger_schema"),
 ]
 
 
@@ -198,6 +213,11 @@ def test_validate_plan_and_synth_agree(copy: Path, case: str, edit: Edit, source
 
 def test_a_twelve_digit_account_needs_no_quotes(copy: Path) -> None:
     text(C, 'account: "111111111111"', "account: 111111111111")(copy)
+    assert {name: code for name, (code, _) in verdicts(copy).items()} == {"validate": 0, "plan": 0, "synth": 0}
+
+
+def test_two_environments_on_one_database_with_one_ledger_schema_are_valid(copy: Path) -> None:
+    second_environment("REDSHIFT_IDC")(copy)  # the same schema as the demo model's (names fold)
     assert {name: code for name, (code, _) in verdicts(copy).items()} == {"validate": 0, "plan": 0, "synth": 0}
 
 

@@ -194,6 +194,9 @@ def _forms() -> list[Form]:
                                                                      row_exists=True)),
             Form(f"ledger:{name}:progress_sql:insert", tables.progress_sql(MODEL, "rsidc-0123456789abcdef0123", 1,
                                                                             row_exists=False)),
+            Form(f"ledger:{name}:select_other_objects_sql", tables.select_other_objects_sql(MODEL)),
+            Form(f"ledger:{name}:other_schemas_sql", tables.other_schemas_sql()),
+            Form(f"ledger:{name}:select_models_sql", tables.select_models_sql()),
         ]
     return forms
 
@@ -303,7 +306,8 @@ def test_forms_cover_every_object_type_privilege_and_ledger_method() -> None:
         assert {(cls, name) for name in names} <= privileges
     labels = {f.label for f in FORMS}
     for method in ("select_objects_sql", "select_scripts_sql", "delete_sql", "insert_sql", "record_script_sql",
-                   "select_progress_sql", "progress_sql"):
+                   "select_progress_sql", "progress_sql", "select_other_objects_sql", "other_schemas_sql",
+                   "select_models_sql"):
         assert {f"ledger:{name}:{method}" for name in LEDGERS} <= labels
     policies = {label for label, item in OBJECTS if isinstance(item, RlsPolicy | MaskingPolicy)}
     assert {f.label.removeprefix("alter_using:") for f in FORMS if f.label.startswith("alter_using:")} == policies

@@ -7,6 +7,13 @@ reconciler runs as the namespace admin, and refuses to plan identity providers a
 (`users.user_queries`; kept apart from the role state, so nothing else ever plans for a user). Names
 come back as Redshift stores them (folded), and the state keys fold names the same way, so a model
 written in mixed case still diffs to nothing.
+
+One owner per object: the read also holds every other model's ledger rows (`Snapshot.owners`, which the
+planner never adopts, changes or removes) and the other schemas holding a ledger table
+(`Snapshot.other_ledger_schemas`): every model of a database must keep its ledger in one schema, or they
+could not see each other's rows. The models of such a schema are read in a second, small batch
+(`other_ledger_queries`), so that a ledger table no model uses (left by a deploy that was refused) does not
+refuse every other deploy; `ledger_schema_problem` words the refusal.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ WHOAMI_QUERIES: tuple[tuple[str, str], ...] = (
 # Grants to roles and to PUBLIC (`identity_type` 'public' [2.17]); users' grants are IdC's, never managed.
 GRANTEE_TYPES = "('role', 'public')"
 IDENTITY_PROVIDERS_QUERY = ("identity_providers", "SELECT name, type, namespc, enabled FROM svv_identity_providers")
+OTHER_LEDGER_MODELS = "ledger_models:"  # the second read's query names: "ledger_models:<schema>"
 
 
 def identity_queries() -> list[tuple[str, str]]:
@@ -102,6 +110,8 @@ def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True,
         # adopted when they equal the model's, instead of being rebuilt (planner.plan(definitions=...)).
         *definition_queries(),
         ("ledger", tables.select_objects_sql(model)),
+        ("other_ledgers", tables.select_other_objects_sql(model)),
+        ("other_ledger_schemas", tables.other_schemas_sql()),
         ("scripts", tables.select_scripts_sql(model)),
     ]
     if bootstrap:  # the reconciler's own bookkeeping; reports that must not write leave it out
@@ -126,6 +136,8 @@ class Snapshot:
     definitions: AccessState | None = None  # policies and providers with their catalog definitions
     users: UserCatalog | None = None  # the IdC users, when read (deprovision_users)
     stored: dict[PolicyKey, StoredText] | None = None  # each policy's catalog text, when definitions were read
+    owners: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)  # other models' objects -> model
+    other_ledger_schemas: tuple[str, ...] = ()  # other schemas holding a ledger table
 
     def stored_hashes(self) -> dict[PolicyKey, str] | None:
         """The hash of each policy's catalog text, what `planner.plan(stored=...)` compares with the ledger."""
@@ -234,6 +246,9 @@ def parse_snapshot(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = Fal
                                    enabled=_flag(enabled)))
 
     ledger: Ledger = {(kind, ledger_key(key)): fingerprint for kind, key, fingerprint in rows.get("ledger", ())}
+    owners: dict[tuple[str, tuple[str, ...]], str] = {}
+    for model, kind, key in rows.get("other_ledgers", ()):  # sorted by model: two owners name the first
+        owners.setdefault((str(kind), ledger_key(str(key))), str(model))
     scripts = {name: checksum for name, checksum in rows.get("scripts", ())}
     whoami = list(rows.get("whoami", ()))
     user, superuser = (whoami[0][0], bool(whoami[0][1])) if whoami else ("", False)
@@ -244,4 +259,30 @@ def parse_snapshot(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = Fal
     return Snapshot(state, ledger, scripts, user, superuser, secadmin, warnings, progress,
                     definitions(rows, case_sensitive) if read_definitions else None,
                     parse_users(rows, users_namespace) if users_namespace is not None else None,
-                    stored_texts(rows, case_sensitive) if read_definitions else None)
+                    stored_texts(rows, case_sensitive) if read_definitions else None, owners,
+                    tuple(sorted({str(schema) for (schema,) in rows.get("other_ledger_schemas", ())})))
+
+
+def other_ledger_queries(schemas: Sequence[str]) -> list[tuple[str, str]]:
+    """The second read, when the first found ledger tables in other schemas: which models each one holds."""
+    return [(f"{OTHER_LEDGER_MODELS}{schema}", LedgerTables(schema).select_models_sql()) for schema in schemas]
+
+
+def other_ledger_models(rows: Mapping[str, Sequence[Row]]) -> dict[str, list[str]]:
+    """Schema -> the models whose rows its ledger holds, from the second read's rows (a schema whose query
+    returned no row may be absent: the reconciler does not fetch empty results)."""
+    return {name.removeprefix(OTHER_LEDGER_MODELS): sorted(str(model) for (model,) in found)
+            for name, found in rows.items() if name.startswith(OTHER_LEDGER_MODELS)}
+
+
+def ledger_schema_problem(models: Mapping[str, Sequence[str]], schema: str) -> str:
+    """Why this model may not plan when other schemas hold other models' ledgers ('' when none does): it could
+    not see what those models manage, nor they what it manages. Ledger tables holding no row are no one's."""
+    used = {other: names for other, names in sorted(models.items()) if names}
+    if not used:
+        return ""
+    found = "; ".join(f'schema "{other}" (access model(s) {", ".join(repr(n) for n in names)})'
+                      for other, names in used.items())
+    return (f"this database also keeps access model ledgers in {found}, while this model keeps its ledger in "
+            f'schema "{schema}". Every access model deployed to one database must use the same ledger_schema, so '
+            "that each sees the objects the others manage: set one ledger_schema in all of them")

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from redshift_idc.runtime.access_state import LedgerEntry
 from redshift_idc.runtime.planner import IDENTITY_PROVIDER_PHASE, Plan, Statement
-from redshift_idc.runtime.sql_text import quote_ident, quote_literal
+from redshift_idc.runtime.sql_text import fold, quote_ident, quote_literal
 
 DEFAULT_LEDGER_SCHEMA = "redshift_idc"
 MAX_BATCH_STATEMENTS = 40  # BatchExecuteStatement's limit
@@ -107,6 +107,25 @@ class LedgerTables:
     def record_script_sql(self, model: str, name: str, checksum: str) -> str:
         return (f"INSERT INTO {self.scripts} (model_name, script_name, checksum) VALUES "
                 f"({quote_literal(model)}, {quote_literal(name)}, {quote_literal(checksum)})")
+
+    # -- one owner per object: the other models of the database, and ledgers kept in other schemas
+
+    def select_other_objects_sql(self, model: str) -> str:
+        """Every other model's rows (no fingerprint: only who owns what matters to this model)."""
+        return (f"SELECT model_name, kind, object_key FROM {self.objects} "
+                f"WHERE model_name <> {quote_literal(model)} ORDER BY model_name, kind, object_key")
+
+    def other_schemas_sql(self) -> str:
+        """Schemas other than this one holding a ledger table (a `managed_object` with a `model_name`
+        column): models keeping their ledger there could not see this one's objects, nor it theirs.
+        `svv_columns` is a documented AWS view that REDSHIFT_REFERENCE.md does not cover (unconfirmed)."""
+        return ("SELECT DISTINCT table_schema FROM svv_columns WHERE table_name = 'managed_object' "
+                f"AND column_name = 'model_name' AND table_schema <> {quote_literal(fold(self.schema))} "
+                "ORDER BY table_schema")
+
+    def select_models_sql(self) -> str:
+        """The models whose rows this ledger holds (read for ledger tables `other_schemas_sql` found)."""
+        return f"SELECT DISTINCT model_name FROM {self.objects} ORDER BY model_name"
 
 
 def _ledger_sql(tables: LedgerTables, model: str, statements: Sequence[Statement],

@@ -33,6 +33,13 @@ Rules it keeps (REDSHIFT_REFERENCE.md section 8):
   catalog definition is exactly the model's is adopted instead of rebuilt or altered. Without them nothing
   can vouch for its definition, so it is rebuilt (policies) or set again (identity providers).
 - External schemas and databases FROM ARN run alone like identity providers, and are never pruned.
+- One owner per object: given `owners` (the objects other access models' ledgers hold, from the same ledger
+  table), an object another model manages is never adopted, created, altered or removed here. Declaring one
+  fails the plan (`OwnershipError`, naming the object and its model); so does removing what another model's
+  objects hang on (a role their grants name, a policy their attachments use), because the removal would take
+  them along. Prune leaves them alone, and counts them (`Plan.others_skipped`). A row of this model's own
+  ledger for such an object (two owners, as earlier versions allowed) is forgotten, never acted on. (A lockdown
+  revokes and restores their SELECT grants on its tables too: while it lasts nobody may read them.)
 """
 
 from __future__ import annotations
@@ -83,6 +90,7 @@ from redshift_idc.runtime.access_state import (
 from redshift_idc.runtime.sql_text import RESERVED_ROLE_PREFIXES, fold, quote_ident, quote_literal, quote_qualified
 
 Ledger = dict[tuple[str, tuple[str, ...]], str]  # (kind, key) -> fingerprint
+Owners = Mapping[tuple[str, tuple[str, ...]], str]  # (kind, key) -> the other access model whose ledger holds it
 StoredHashes = Mapping[tuple[str, tuple[str, ...]], str]  # (kind, key) of a policy -> hash of its catalog text
 SecretRef = tuple[str, str]  # (Secrets Manager secret ARN, JSON key in its SecretString, or "" for all of it)
 SECRET_MASK = "***"  # noqa: S105 -- what a secret is shown as
@@ -136,6 +144,8 @@ class Plan:
     # Policies whose catalog text is not what the ledger recorded (a hand edit, or a row of an older version
     # that recorded none): each has an ALTER among `statements` that restores the model's USING.
     text_drift: list[TextDrift] = field(default_factory=list)
+    # Objects present that other access models manage and this one would otherwise remove (prune): left alone.
+    others_skipped: int = 0
 
     @property
     def sql(self) -> list[str]:
@@ -359,6 +369,48 @@ def drop_identity_provider_sql(item: IdentityProvider, cascade: bool = False) ->
     return f"DROP IDENTITY PROVIDER {quote_ident(item.name)}{' CASCADE' if cascade else ''}"
 
 
+# ------------------------------------------------------------------------------ one owner per object
+
+OWNERSHIP_SHOWN = 10  # objects an ownership error lists by name; the rest are counted
+
+
+class OwnershipError(ValueError):
+    """The plan would adopt, create, change or remove an object another access model manages."""
+
+
+def _described(kind: str, key: tuple[str, ...]) -> str:
+    return f"{kind} {'.'.join(key)}"
+
+
+def _listed(items: list[str]) -> str:
+    shown = ", ".join(items[:OWNERSHIP_SHOWN])
+    return shown + (f" and {len(items) - OWNERSHIP_SHOWN} more" if len(items) > OWNERSHIP_SHOWN else "")
+
+
+def declared_by_others(desired: AccessState, owners: Owners) -> list[tuple[str, tuple[str, ...], str]]:
+    """(kind, key, owning model) of every object `desired` declares that another model's ledger holds, sorted."""
+    objects = desired.objects
+    return sorted((kind, key, owner) for (kind, key), owner in owners.items() if key in objects.get(kind, _NONE))
+
+
+def ownership_message(declared: Iterable[tuple[str, tuple[str, ...], str]],
+                      taken: Iterable[tuple[str, tuple[str, ...], str, str]] = ()) -> str:
+    """Why the plan is refused: the objects (and their models) it declares, then those its removals would take
+    along (and which removal). Empty when there is neither."""
+    parts: list[str] = []
+    named = [f"{_described(kind, key)} (access model '{owner}')" for kind, key, owner in declared]
+    if named:
+        parts.append(f"this model declares {len(named)} object(s) that another access model manages: {_listed(named)}."
+                     " An object has one owner, the model whose ledger records it, and no other model adopts, "
+                     "changes or removes it: declare each object in one model only")
+    along = [f"{_described(kind, key)} (access model '{owner}', by {cause})" for kind, key, owner, cause in taken]
+    if along:
+        parts.append(f"removing what this model manages would take along {len(along)} object(s) that another access "
+                     f"model manages: {_listed(along)}. Remove them from that model first, or keep here what they "
+                     "depend on")
+    return "; ".join(parts)
+
+
 # --------------------------------------------------------------------------------------------- phases
 #
 # The order keeps the rule (README, "Safety guarantees"): after every committed batch, what any principal sees
@@ -496,8 +548,11 @@ class _Planner:
     def __init__(self, desired: AccessState, current: AccessState, ledger: Ledger, prune: bool,
                  identity_provider_drop_cascade: bool = False, definitions: AccessState | None = None,
                  scope: Scope | None = None, group_limit: int = DEFAULT_GROUP_LIMIT,
-                 stored: StoredHashes | None = None) -> None:
+                 stored: StoredHashes | None = None, owners: Owners | None = None) -> None:
         self.definitions = definitions
+        self.owners: Owners = owners or {}
+        # Other models' objects a removal here would take along: (kind, key) -> (owner, which removal).
+        self.taken: dict[tuple[str, tuple[str, ...]], tuple[str, str]] = {}
         self.stored = stored
         self.record: list[LedgerEntry] = []
         self.text_drift: list[TextDrift] = []
@@ -624,10 +679,16 @@ class _Planner:
             return "widens access: row-level security goes off: the model no longer declares it on this table"
         return ""
 
-    def _remove(self, item: AccessObject) -> None:
+    def _remove(self, item: AccessObject, *, because: str = "") -> None:
+        """`because`: the removal that takes `item` along (a role dropped, a policy dropped or rebuilt), if any."""
         key = self._key(item)
         mark = (item.KIND, key)
         if mark in self.removed:
+            return
+        owner = self.owners.get(mark)
+        if owner is not None:
+            # Another model's (never desired here: `run` refused that first): taken along by `because`.
+            self.taken.setdefault(mark, (owner, because or f"removing {_described(*mark)}"))
             return
         self.removed.add(mark)
         self._emit(item, remove_sql(item), "remove", remove=True, key=key)
@@ -656,10 +717,16 @@ class _Planner:
 
     def _kept_restrictions(self, role: str) -> list[AccessObject]:
         """The restrictions attached to a role that no plan may lift (a role that keeps one is never dropped:
-        DROP ROLE would take its RLS attachments along and masking attachments block it)."""
-        return [a for a in self._restrictions_by_role.get(role, ()) if not self._liftable(a)]
+        DROP ROLE would take its RLS attachments along and masking attachments block it). Another model's are not
+        kept quietly: removing what they hang on refuses the plan, naming them (one owner per object)."""
+        return [a for a in self._restrictions_by_role.get(role, ()) if not self._liftable(a) and not self._others(a)]
+
+    def _others(self, item: AccessObject) -> bool:
+        return bool(self.owners) and (item.KIND, self._key(item)) in self.owners
 
     def _may_remove(self, item: AccessObject, key: tuple[str, ...] | None = None) -> bool:
+        if self.owners and (item.KIND, key if key is not None else self._key(item)) in self.owners:
+            return False  # another model's: never removed here, not even by prune
         for name in _grantees(item):
             if is_system_role(name):
                 return False
@@ -674,7 +741,7 @@ class _Planner:
             return self._liftable(item, key)
         if isinstance(item, RlsPolicy | MaskingPolicy):
             kind = RlsAttachment.KIND if isinstance(item, RlsPolicy) else MaskingAttachment.KIND
-            if not all(self._liftable(a) for a in self._attached.get((kind, key[0]), ())):
+            if not all(self._liftable(a) or self._others(a) for a in self._attached.get((kind, key[0]), ())):
                 return False  # DROP refuses while attached, and a kept attachment stays
         if isinstance(item, Role) and self._kept_restrictions(key[0]):
             return False
@@ -711,9 +778,14 @@ class _Planner:
     def run(self) -> Plan:
         kinds = sorted(set(REVOKE_PHASE) | RESTRICTION_KINDS | POLICY_KINDS | {RlsLookupGrant.KIND, Role.KIND})
         desired_roles = self.desired.of_kind(Role.KIND)
+        # 0. One owner per object: declaring another model's object is refused before anything is planned.
+        declared = declared_by_others(self.desired, self.owners)
+        if declared:
+            raise OwnershipError(ownership_message(declared))
 
-        # 1. Roles leaving: everything that names them goes first (any owner), then the role. One pass
-        #    over the current objects, whatever the number of roles leaving.
+        # 1. Roles leaving: everything that names them goes first (whoever made it; another model's objects
+        #    refuse the plan, see `_remove`), then the role. One pass over the current objects, whatever the
+        #    number of roles leaving.
         leaving = [role for role in self._current_items(Role.KIND)
                    if self._key(role) not in desired_roles and self._may_remove(role, self._key(role))]
         if leaving:
@@ -725,7 +797,7 @@ class _Planner:
                 for item in self._current_items(kind):
                     for grantee in _grantees(item):
                         if fold_name(grantee) in names:
-                            self._remove(item)
+                            self._remove(item, because=f"dropping role {fold_name(grantee)}")
                             break
             for role in leaving:
                 self._remove(role)
@@ -743,10 +815,11 @@ class _Planner:
                 if recorded is None and self._verified(wanted, key):
                     continue  # the catalog shows it exactly as declared: adopted below
                 self.rebuilt.add((policy_type.KIND, key))
+                rebuilding = f"rebuilding {policy_type.KIND} {key[0]}"
                 for attachment in self._attached.get((attachment_kind, key[0]), ()):
-                    self._remove(attachment)
+                    self._remove(attachment, because=rebuilding)
                 for grant in self._lookups.get(key[0], ()):
-                    self._remove(grant)  # the dropped policy loses its grants
+                    self._remove(grant, because=rebuilding)  # the dropped policy loses its grants
                 self._remove(self.current.of_kind(policy_type.KIND)[key])
 
         # 3. Policies leaving must lose every attachment first (DROP refuses while attached).
@@ -756,10 +829,11 @@ class _Planner:
                 key = self._key(policy)
                 if key in self.desired.of_kind(policy_kind) or not self._may_remove(policy, key):
                     continue
+                dropping = f"dropping {policy_kind} {key[0]}"
                 for attachment in self._attached.get((attachment_kind, key[0]), ()):
-                    self._remove(attachment)
+                    self._remove(attachment, because=dropping)
                 for grant in self._lookups.get(key[0], ()) if policy_kind == RlsPolicy.KIND else ():
-                    self._remove(grant)
+                    self._remove(grant, because=dropping)
                 self._remove(policy)
 
         # 3b. External schemas and databases (alone, outside the batches); a replaced one takes its grants along.
@@ -793,14 +867,28 @@ class _Planner:
         self._group_restrictions()
         self._note_kept()
 
+        if self.taken:
+            raise OwnershipError(ownership_message((), sorted(
+                (kind, key, owner, cause) for (kind, key), (owner, cause) in self.taken.items())))
         present, wanted_now = self.current.objects, self.desired.objects
+        # Forgotten: rows of objects gone from catalog and model, and rows of objects another model manages too
+        # (two owners, as earlier versions allowed): released without DDL, the other model keeps them.
         forget = [LedgerEntry(kind, key, fingerprint) for (kind, key), fingerprint in self.ledger.items()
-                  if key not in present.get(kind, _NONE) and key not in wanted_now.get(kind, _NONE)]
+                  if (key not in present.get(kind, _NONE) or (kind, key) in self.owners)
+                  and key not in wanted_now.get(kind, _NONE)]
         self.statements.sort(key=lambda s: (s.phase, s.sort_key))
         return Plan(self.statements, sorted(self.adopt, key=lambda e: (e.kind, e.key)),
                     sorted(forget, key=lambda e: (e.kind, e.key)), self.notes,
                     record=sorted(self.record, key=lambda e: (e.kind, e.key)),
-                    text_drift=sorted(self.text_drift, key=lambda d: (d.kind, d.key)))
+                    text_drift=sorted(self.text_drift, key=lambda d: (d.kind, d.key)),
+                    others_skipped=self._others_skipped())
+
+    def _others_skipped(self) -> int:
+        """Objects present that other models manage and this one would remove if they were not theirs: with
+        prune, all of them (none is desired: that was refused); without, those its own ledger also records."""
+        present = self.current.objects
+        return sum(1 for (kind, key) in self.owners
+                   if key in present.get(kind, _NONE) and (self.prune or (kind, key) in self.ledger))
 
     def _converge(self, kind: str, key: tuple[str, ...]) -> None:
         wanted = self.desired.of_kind(kind)[key]
@@ -983,16 +1071,31 @@ class _Planner:
                                                        add=True))
                     self._regrant_on(kind, key[0])
             for key, present in sorted(self.current.of_kind(kind).items()):
-                if key not in self.desired.of_kind(kind) and self._managed(present, key):
+                if (key not in self.desired.of_kind(kind) and self._managed(present, key)
+                        and (kind, key) not in self.owners):
+                    self._grants_on(kind, key[0], f"dropping {kind} {key[0]}")
                     self.statements.append(self._alone(IDENTITY_PROVIDER_DROP_PHASE, present, "1",
                                                        remove_sql(present), add=False))
 
+    def _grants_on(self, kind: str, name: str, cause: str) -> list[tuple[str, tuple[str, ...]]]:
+        """The grants a DROP of external object `name` takes along, as (kind, key); another model's refuse the
+        plan (taken along by `cause`) and are not returned."""
+        dependent = DatabasePrivilege.KIND if kind == ExternalDatabase.KIND else SchemaPrivilege.KIND
+        found: list[tuple[str, tuple[str, ...]]] = []
+        for item in self._current_items(dependent):
+            key = self._key(item)
+            if key[0] != name:
+                continue
+            owner = self.owners.get((dependent, key))
+            if owner is None:
+                found.append((dependent, key))
+            else:
+                self.taken.setdefault((dependent, key), (owner, cause))
+        return found
+
     def _regrant_on(self, kind: str, name: str) -> None:
         """A dropped and re-created external object lost its grants: the create phase grants them again."""
-        dependent = DatabasePrivilege.KIND if kind == ExternalDatabase.KIND else SchemaPrivilege.KIND
-        for item in self._current_items(dependent):
-            if self._key(item)[0] == name:
-                self.removed.add((dependent, self._key(item)))
+        self.removed.update(self._grants_on(kind, name, f"replacing {kind} {name}"))
 
     # -- identity providers
 
@@ -1191,17 +1294,21 @@ def with_recorded(current: AccessState, ledger: Ledger) -> AccessState:
 def plan(desired: AccessState, current: AccessState, ledger: Ledger | None = None, *, prune: bool = False,
          identity_provider_drop_cascade: bool = False, definitions: AccessState | None = None,
          scope: Scope | None = None, group_limit: int = DEFAULT_GROUP_LIMIT,
-         stored: StoredHashes | None = None) -> Plan:
+         stored: StoredHashes | None = None, owners: Owners | None = None) -> Plan:
     """The statements that take `current` to `desired`, in an order Redshift accepts and that never shows a
     principal more than before or after (see the phases). `definitions`: the catalog's own policy and identity
     provider definitions, when read (`snapshot`; see `_verified`). `scope`: the tables the model declares and those
     prune may lift restrictions on. `group_limit`: the most statements one restriction group may hold (what fits
     one batch with its ledger rows; `ledger.steps` must cut batches at least that large). `stored`: the hash of
     each policy's catalog text, from the same read (`Snapshot.stored_hashes()`); a policy absent from it is not
-    compared (see `_converge_policy`)."""
+    compared (see `_converge_policy`). `owners`: the objects other access models manage (their ledger rows);
+    raises OwnershipError when the plan would adopt, create, change or remove one of them."""
     if desired.case_sensitive != current.case_sensitive:
         raise ValueError("desired and current state must fold names the same way")
-    current = with_recorded(current, ledger or {})
+    recorded = ledger or {}
+    if owners:  # other models' grants to RLS policies are current too (no view shows them): a dropped policy takes them
+        recorded = {**dict.fromkeys(owners, ""), **recorded}
+    current = with_recorded(current, recorded)
     # A large plan allocates a few hundred thousand objects, none of them in a reference cycle, next to
     # the states it reads: the cyclic collector would rescan all of them again and again (the larger the
     # catalog, the more), while reference counting frees everything anyway. It is paused, then restored.
@@ -1209,7 +1316,7 @@ def plan(desired: AccessState, current: AccessState, ledger: Ledger | None = Non
     gc.disable()
     try:
         return _Planner(desired, current, dict(ledger or {}), prune, identity_provider_drop_cascade,
-                        definitions, scope, group_limit, stored).run()
+                        definitions, scope, group_limit, stored, owners).run()
     finally:
         if collecting:
             gc.enable()

@@ -47,7 +47,15 @@ from typing import Any, NotRequired, Protocol, TypedDict
 from botocore.exceptions import ClientError
 
 from redshift_idc.runtime.access_state import AccessState, IdentityProvider
-from redshift_idc.runtime.catalog import SECADMIN, Snapshot, parse_snapshot, read_queries
+from redshift_idc.runtime.catalog import (
+    SECADMIN,
+    Snapshot,
+    ledger_schema_problem,
+    other_ledger_models,
+    other_ledger_queries,
+    parse_snapshot,
+    read_queries,
+)
 from redshift_idc.runtime.data_api import (
     MISSING_IDENTITY_PROVIDER_FIX,
     RUNNING,
@@ -66,7 +74,7 @@ from redshift_idc.runtime.limits import (
     STATEMENT_STUCK_SECONDS,
     WAIT_GRACE_SECONDS,
 )
-from redshift_idc.runtime.planner import Plan, Scope, plan
+from redshift_idc.runtime.planner import OwnershipError, Plan, Scope, declared_by_others, ownership_message, plan
 from redshift_idc.runtime.secrets import SecretError
 from redshift_idc.runtime.sql_text import quote_ident
 from redshift_idc.runtime.users import (
@@ -252,26 +260,28 @@ class Reconciler:
         names = {name for name, _ in self.queries}
         return self.request.users_namespace if USERS_QUERY in names else None
 
-    def read_rows(self) -> dict[str, Sequence[tuple[Any, ...]]]:
+    def read_rows(self, queries: Sequence[tuple[str, str]] | None = None) -> dict[str, Sequence[tuple[Any, ...]]]:
         """`read`, unparsed: each query's rows by name (queries that returned no rows are absent). What
-        `snapshot` writes down, so `import` and `plan --snapshot` see the catalog exactly as `read` does."""
+        `snapshot` writes down, so `import` and `plan --snapshot` see the catalog exactly as `read` does.
+        `queries`: another read-only batch instead of this reconciler's read (the other ledgers' models)."""
+        queries = self.queries if queries is None else list(queries)
         self._check_time("read the current state")
         self.reads += 1
         digest = hashlib.sha256(f"{self.request.token}:{self.invocation_id}:{self.reads}".encode()).hexdigest()
         name = f"{self.request.token}:{self.seq:05d}:read"
-        statement_id = self.api.submit([q for _, q in self.queries], name, f"rsidc-read-{digest[:40]}")
+        statement_id = self.api.submit([q for _, q in queries], name, f"rsidc-read-{digest[:40]}")
         description = self._wait(statement_id, "reading the current state")
         if description.get("Status") != "FINISHED":
             index, sql, error = self.api.failure(description)
             if description.get("_stuck") and self.stuck < MAX_STUCK_RETRIES:
                 self.stuck += 1
-                return self.read_rows()
+                return self.read_rows(queries)
             if is_transient(error) and self.failures < MAX_TRANSIENT_RETRIES:
                 self.failures += 1
                 self.log(f"reading the current state failed transiently, reading again: {redact_literals(error)}")
-                return self.read_rows()
+                return self.read_rows(queries)
             raise ReconcileError(f"reading the current state failed at statement {index}: {sql} -- {error}")
-        return self._rows(description)
+        return self._rows(description, queries)
 
     def read_now(self, sleep: Callable[[float], None], timeout_seconds: float = 300.0) -> Snapshot:
         """One read outside CloudFormation (`plan --live`, drift): waits with `sleep`, gives up after
@@ -294,6 +304,7 @@ class Reconciler:
         request = self.request
         self.seq = max(self.seq, snapshot.progress.get(request.token, 0) + 1)
         self.progress_row = self.progress_row or bool(snapshot.progress)
+        self.check_ownership(snapshot)
         manages_providers = bool(request.desired.of_kind(IdentityProvider.KIND)) or any(
             kind == IdentityProvider.KIND for kind, _ in snapshot.ledger)
         if manages_providers and not snapshot.superuser:
@@ -311,6 +322,7 @@ class Reconciler:
             return None
         pending = self._pending_scripts(snapshot)
         if pending:
+            self._plan(snapshot)  # a plan another model's objects refuse fails before any script runs
             for script in pending:
                 record = self.tables.record_script_sql(request.model, script.name, script.checksum)
                 self.log(f"applying script {script.name}")
@@ -320,9 +332,7 @@ class Reconciler:
             return None
         departed = self.departures(snapshot)
         self.plans += 1
-        planned = plan(request.desired, snapshot.state, snapshot.ledger, prune=request.prune,
-                       identity_provider_drop_cascade=request.identity_provider_drop_cascade,
-                       definitions=snapshot.definitions, scope=request.scope, stored=snapshot.stored_hashes())
+        planned = self._plan(snapshot)
         if departed is not None:
             planned = with_statements(planned, departed.statements)
         self._check_restored(planned)
@@ -354,6 +364,37 @@ class Reconciler:
                                  "and recorded it; check who alters it (SVV_RLS_POLICY.polmodifiedby, "
                                  "SVV_MASKING_POLICY.policy_modified_by) and deploy again")
         self.restored.update({(d.kind, d.key): d.recorded for d in planned.text_drift})
+
+    def _plan(self, snapshot: Snapshot) -> Plan:
+        try:
+            return plan(self.request.desired, snapshot.state, snapshot.ledger, prune=self.request.prune,
+                        identity_provider_drop_cascade=self.request.identity_provider_drop_cascade,
+                        definitions=snapshot.definitions, scope=self.request.scope,
+                        stored=snapshot.stored_hashes(), owners=snapshot.owners)
+        except OwnershipError as error:
+            raise ReconcileError(f"access model '{self.request.model}': {error}") from None
+
+    def check_ownership(self, snapshot: Snapshot) -> None:
+        """One owner per object, checked before a round changes anything: every model of the database keeps its
+        ledger in this one's schema (unless this request can change nothing: an empty model with an empty
+        ledger, e.g. the Delete of a model whose first deploy was refused), and the model declares no object
+        another model manages. What a removal would take along from another model is refused by the plan."""
+        request = self.request
+        if request.desired or snapshot.ledger or request.scripts or request.prune:
+            problem = ledger_schema_problem(self.other_ledger_models(snapshot), self.tables.schema)
+            if problem:
+                raise ReconcileError(f"access model '{request.model}': {problem}")
+        declared = declared_by_others(request.desired, snapshot.owners)
+        if declared:
+            raise ReconcileError(f"access model '{request.model}': {ownership_message(declared)}")
+
+    def other_ledger_models(self, snapshot: Snapshot) -> dict[str, list[str]]:
+        """Schema -> the models whose rows it holds, for the other ledger schemas the read found: a second read,
+        only when it found one (at most one batch of them)."""
+        if not snapshot.other_ledger_schemas:
+            return {}
+        return other_ledger_models(self.read_rows(
+            other_ledger_queries(snapshot.other_ledger_schemas[:MAX_BATCH_STATEMENTS])))
 
     def departures(self, snapshot: Snapshot) -> Departures | None:
         """With `deprovision_users`: which IdC users left (the identity store asked once per user and
@@ -582,11 +623,12 @@ class Reconciler:
 
     # --------------------------------------------------------------------------------- reading
 
-    def _rows(self, description: dict[str, Any]) -> dict[str, Sequence[tuple[Any, ...]]]:
+    def _rows(self, description: dict[str, Any], queries: Sequence[tuple[str, str]],
+              ) -> dict[str, Sequence[tuple[Any, ...]]]:
         """The rows of a finished read batch by query name; sub-statements that returned no rows are not fetched."""
         subs = description.get("SubStatements") or []
         rows: dict[str, Sequence[tuple[Any, ...]]] = {}
-        for (name, _), sub in zip(self.queries, subs, strict=False):
+        for (name, _), sub in zip(queries, subs, strict=False):
             if sub.get("HasResultSet") and sub.get("ResultRows", -1) != 0:
                 rows[name] = self.api.rows(sub["Id"])
         return rows
