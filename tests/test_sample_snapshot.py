@@ -1,0 +1,55 @@
+"""The shipped sample snapshot (`tests/sample_snapshots.py` says what it holds): it is what the fake builds, and
+planning the sample-lakehouse model against it renames a masking policy in a plan of several batches whose
+transition check finds no widening."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from redshift_idc import project
+from redshift_idc.config import load_environment
+from redshift_idc.plan_cli import snapshot_plan_report
+from redshift_idc.runtime.ledger import steps
+from redshift_idc.snapshot import load_snapshot
+from tests.sample_snapshots import ENV, OLD_MASK, SNAPSHOT, build
+
+
+def test_the_shipped_snapshot_is_what_the_fake_builds(tmp_path: Path) -> None:
+    fresh = tmp_path / "catalog.json"
+    build(fresh)
+    shipped = (project.ROOT / SNAPSHOT).read_text(encoding="utf-8")
+    assert fresh.read_text(encoding="utf-8") == shipped, (
+        f"{SNAPSHOT} is stale: rewrite it with `.venv/bin/python -m tests.sample_snapshots`")
+
+
+def test_its_plan_renames_a_masking_policy_across_batches_without_a_widening() -> None:
+    report = snapshot_plan_report(load_environment(ENV), project.ROOT / SNAPSHOT)
+    lines = report.text.splitlines()
+    detach = next(i for i, line in enumerate(lines) if line.startswith(f'DETACH MASKING POLICY "{OLD_MASK}"'))
+    assert lines[detach + 1].startswith('ATTACH MASKING POLICY "hide_email" ON "public"."orders"')
+    assert f'DROP MASKING POLICY "{OLD_MASK}";' in lines
+    assert report.transition is not None and report.transition.ok
+    assert report.transition.batches >= 3
+    assert lines[-1].startswith(f"-- transition: no intermediate state widens access ({report.transition.batches} "
+                                "batches")
+
+
+def test_the_rename_commits_in_one_batch_of_several() -> None:
+    """The detach and the attach are one restriction group: whatever the batch sizes, one batch holds both."""
+    from redshift_idc.access_model import prune_scope
+    from redshift_idc.plan_cli import checked_model
+    from redshift_idc.runtime.planner import plan
+
+    config = load_environment(ENV)
+    checked = checked_model(config)
+    snapshot = load_snapshot(project.ROOT / SNAPSHOT)
+    parsed = snapshot.parsed()
+    planned = plan(checked.desired, parsed.state, snapshot.ledger_for(checked.model.name), prune=checked.model.prune,
+                   scope=prune_scope(checked.model), owners=snapshot.owners_for(checked.model.name))
+    cut = steps(planned, checked.model.name)
+    assert len(cut) >= 3
+    holding = [n for n, step in enumerate(cut) if any(OLD_MASK in sql for sql in step.sqls if "MASKING" in sql)]
+    together = [n for n, step in enumerate(cut)
+                if any(sql.startswith(f'DETACH MASKING POLICY "{OLD_MASK}"') for sql in step.sqls)
+                and any(sql.startswith('ATTACH MASKING POLICY "hide_email"') for sql in step.sqls)]
+    assert together and together[0] in holding
