@@ -31,8 +31,10 @@ from redshift_idc.config import ConfigError
 from redshift_idc.plan_cli import render_for_review
 from redshift_idc.preview import INPUTS_SUFFIX, PreviewInputs
 from redshift_idc.runtime.access_state import AccessState
-from redshift_idc.runtime.planner import Ledger, Plan, plan
+from redshift_idc.runtime.ledger import DEFAULT_LEDGER_SCHEMA
+from redshift_idc.runtime.planner import Ledger, Plan, Scope, plan
 from redshift_idc.runtime.reconciler import ScriptEntry
+from redshift_idc.transition import TransitionVerdict, check_plan
 
 ACCESS_MODEL_TYPE = "Custom::AccessModel"
 IGNORED_TYPES = frozenset({"AWS::CDK::Metadata"})
@@ -65,6 +67,7 @@ class AccessModelAsset:
     desired: AccessState
     scripts: list[ScriptEntry]
     preview: dict[str, Any] | None = None  # the stack's PreviewInputs as synth wrote them (None: not written)
+    scope: Scope = field(default_factory=Scope)  # the declared tables and those prune may lift (prune only)
 
     @property
     def name(self) -> str:
@@ -136,7 +139,8 @@ def _read_assembly(path: Path) -> Assembly:
             inputs = path / f"{stack.name}{INPUTS_SUFFIX}"
             models[(stack.name, logical_id)] = AccessModelAsset(
                 stack.name, logical_id, properties, AccessState.from_json(document["desired"]),
-                list(document.get("scripts", [])), _read_json(inputs) if inputs.is_file() else None)
+                list(document.get("scripts", [])), _read_json(inputs) if inputs.is_file() else None,
+                Scope.from_json(document.get("scope")))
     return Assembly(path, stacks, models)
 
 
@@ -253,6 +257,22 @@ class AccessModelDiff:
     first_scripts: list[ScriptEntry]
     notes: tuple[str, ...] = ()
     who: preview_diff.WhoSeesWhat | None = None  # None: neither side has preview inputs (older assemblies)
+    transition: TransitionVerdict | None = None  # `change` replayed batch by batch (None: nothing to replay)
+
+
+def _transition(asset: AccessModelAsset, before: AccessState, change: Plan) -> TransitionVerdict | None:
+    """The transition check of `change` from `before`, on the asset's personas and sample rows (without them,
+    tables are judged by their restrictions only)."""
+    if not change.statements:
+        return None
+    inputs = None
+    if asset.preview is not None:
+        try:
+            inputs = PreviewInputs.from_json(asset.preview, asset.scripts)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            inputs = None  # who_sees_what reports unreadable inputs
+    return check_plan(inputs, before, change, asset.name, str(asset.properties.get("LedgerSchema") or
+                                                                 DEFAULT_LEDGER_SCHEMA))
 
 
 def _ledger(state: AccessState) -> Ledger:
@@ -290,7 +310,8 @@ def diff_access_model(base: AccessModelAsset | None, head: AccessModelAsset | No
         removal = Plan() if retained else plan(empty, base.desired, _ledger(base.desired))
         note = ("removal_policy: retain: deleting the custom resource leaves roles, grants and policies in place"
                 if retained else "deleting the custom resource removes every object in its ledger")
-        return AccessModelDiff(base.stack, base.name, "removed", removal, [], None, [], (note,), who)
+        return AccessModelDiff(base.stack, base.name, "removed", removal, [], None, [], (note,), who,
+                               _transition(base, base.desired, removal))
     case_sensitive = head.desired.case_sensitive
     current = AccessState.of(base.desired, case_sensitive) if base else AccessState(case_sensitive=case_sensitive)
     prune = str(head.properties.get("Prune", "false")).lower() == "true"
@@ -304,11 +325,11 @@ def diff_access_model(base: AccessModelAsset | None, head: AccessModelAsset | No
                              "a new physical id, so CloudFormation creates a new custom resource and deletes the old")
         if base.desired.case_sensitive != case_sensitive:
             notes.append(f"case_sensitive_identifiers changes to {str(case_sensitive).lower()}")
+    change = plan(head.desired, current, _ledger(current), prune=prune, scope=head.scope)
     return AccessModelDiff(
-        head.stack, head.name, "modified" if base else "added",
-        plan(head.desired, current, _ledger(current), prune=prune), pending,
-        plan(head.desired, AccessState(case_sensitive=case_sensitive), {}, prune=prune), head.scripts, tuple(notes),
-        who)
+        head.stack, head.name, "modified" if base else "added", change, pending,
+        plan(head.desired, AccessState(case_sensitive=case_sensitive), {}, prune=prune, scope=head.scope),
+        head.scripts, tuple(notes), who, _transition(head, current, change))
 
 
 @dataclass
@@ -509,6 +530,10 @@ def render_access_model(model: AccessModelDiff, first_deploy: bool = True) -> li
                 "the base branch")
     if count or model.change_scripts:
         lines += [f"{lead}:", "", *_sql_block(render_for_review(model.change, model.change_scripts)), ""]
+    if model.transition is not None:
+        verdict = model.transition
+        lines += [f"Transition check: {verdict.line().removeprefix('-- transition: ')}", ""]
+        lines += [f"- {detail}" for detail in verdict.details()] + ([""] if not verdict.ok else [])
     else:
         lines += ["No SQL: a warehouse that matches the base branch already matches this model."
                   if model.status == "modified" else f"{lead}.", ""]

@@ -125,6 +125,8 @@ CREATE ROLE "auditor";
 GRANT USAGE ON SCHEMA "finance_schema" TO ROLE "auditor";
 ```
 
+Transition check: no intermediate state widens access (1 batch, 16 principals checked)
+
 **Who sees what** (both branches' rules on the head's personas and sample rows, offline):
 
 No change: the 5 persona(s) see the same rows and columns of the 3 table(s).
