@@ -11,7 +11,8 @@ service model) and keeps the behaviour the reconciler relies on:
   Redshift transaction's snapshot; a write batch is one transaction applied when it *finishes*
   (`FakeRedshift.execute_batch`: all or nothing), ExecuteStatement auto-commits.
 - A repeated `ClientToken` returns the statement it first started, whatever the other parameters (the
-  reconciler's reading of the documented idempotency).
+  reconciler's reading of the documented idempotency); with `refuse_repeated_tokens`, a ValidationException
+  instead (what a reused token does is undocumented: REDSHIFT_REFERENCE.md 9.1).
 - `GetStatementResult` pages by `page_bytes` of records; `ListStatements` can lag (`list_lag`), filters by
   name prefix and status, and pages by `MaxResults` with NextToken, newest first (the order is unconfirmed;
   the reconciler does not rely on it).
@@ -210,6 +211,7 @@ class FakeDataApi:
         self.latency_of: Callable[[Sequence[str]], float | None] | None = None
         self.cancel_delay = 0.0
         self.echo_sql: Callable[[str], str] | None = None
+        self.refuse_repeated_tokens = False
         self.before_call: Callable[[str, dict[str, Any]], None] | None = None
         self.kill_after: int | None = None  # total call count after which `Killed` is raised
         self.kill_on: Callable[[str, dict[str, Any]], bool] | None = None  # or after a call this matches
@@ -321,6 +323,9 @@ class FakeDataApi:
         if token in self._tokens:
             existing = self.statements[self._tokens[token]]
             self.repeated_tokens += 1
+            if self.refuse_repeated_tokens:
+                raise ClientError({"Error": {"Code": "ValidationException",
+                                             "Message": "ClientToken was already used"}}, "BatchExecuteStatement")
         else:
             latency = self.latency_of(sqls) if self.latency_of is not None else None
             existing = _Statement(next(self._ids), name, tuple(sqls), batch, self.clock.now,
@@ -473,6 +478,7 @@ class ProviderDriver:
     clock: SimClock
     query_interval: float = 10.0
     identitystore: Any = None  # the identity store client is_complete gets (deprovision_users)
+    secretsmanager: Any = None  # the Secrets Manager client is_complete gets (identity provider secrets)
     invocations: int = 0
     killed: int = 0
     # What the handlers get instead of the double and the clock (a recorder, for the benchmark), and
@@ -509,7 +515,7 @@ class ProviderDriver:
                 self.before(merged, context_id, s3.document)
             try:
                 result = is_complete(merged, Context(context_id), api=api, s3=s3, clock=clock,
-                                     identitystore=self.identitystore)
+                                     identitystore=self.identitystore, secretsmanager=self.secretsmanager)
             except Killed:
                 self.killed += 1
                 self.clock.sleep(self.query_interval)

@@ -637,6 +637,24 @@ def test_literals_are_masked_and_quoted_names_are_not_literals() -> None:
     assert redact_literals("value hunter2 in 'hunter2'", ["hunter2"]) == "value *** in '***'"
 
 
+@pytest.mark.parametrize(("error", "shown"), [
+    ('ERROR: syntax error at or near "\'Europe%\'"', 'ERROR: syntax error at or near "\'***\'"'),
+    ('ERROR: syntax error at or near "\'it\'\'s EMEA\'" at position 40',
+     'ERROR: syntax error at or near "\'***\'" at position 40'),
+    ('ERROR: invalid input syntax at "= \'EMEA-42\' OR" in "region_only"',
+     'ERROR: invalid input syntax at "= \'***\' OR" in "region_only"'),
+    # Quoted names stay as they are, with or without a ' inside them.
+    ('ERROR: column "region" does not exist in relation "sales"."orders"',
+     'ERROR: column "region" does not exist in relation "sales"."orders"'),
+    ('ERROR: role "o\'brien" does not exist; policy "it\'\'s" not found',
+     'ERROR: role "o\'brien" does not exist; policy "it\'\'s" not found'),
+])
+def test_a_literal_an_error_quotes_in_double_quotes_is_masked_too(error: str, shown: str) -> None:
+    from redshift_idc.runtime.data_api import redact_literals
+
+    assert redact_literals(error) == shown
+
+
 def test_providers_are_not_planned_by_a_user_who_cannot_see_them(reconcile: Reconcile) -> None:
     update = event("Update")
     talk = reconcile.conversation(update)

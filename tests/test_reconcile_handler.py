@@ -229,7 +229,7 @@ class Conversation:
     def new_id(self) -> str:
         return str(uuid.UUID(int=next(self._ids)))
 
-    def _submitted(self, operation: str, sqls: Sequence[str], name: str, client_token: Any) -> str:
+    def _submitted(self, operation: str, sqls: Sequence[Any], name: str, client_token: Any) -> str:
         statement_id = self.new_id()
         params: dict[str, Any] = {"WorkgroupName": WORKGROUP, "Database": DATABASE, "SecretArn": SECRET_ARN,
                                   "StatementName": name, "ClientToken": client_token}

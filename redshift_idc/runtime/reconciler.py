@@ -244,6 +244,7 @@ class Reconciler:
         self.settled: set[str] = set()  # intents (statement names) resolved by this invocation
         self.in_flight = ""  # the statement being waited for, named in a deadline's error
         self.failures = 0  # consecutive failed steps (transient, or refused by the fence), reset by a commit
+        self.claimed_from: tuple[str, int] | None = None  # the row the last refused claim expected
         self.stuck = 0
         self.reads = 0
         self.plans = 0
@@ -462,6 +463,10 @@ class Reconciler:
         was read (compare-and-swap). False: the row changed since (read again)."""
         self._check_time("claim the model")
         model, token = self.request.model, self.request.token
+        expected = (row.token, row.seq) if row else ("", -1)
+        if expected != self.claimed_from:
+            self.failures = 0  # the row moved on since a refused claim: the earlier request progressed, no fault
+        self.claimed_from = expected
         sqls = [fence.guard_sql(self.tables, model, row.token if row else None, row.seq if row else None),
                 fence.claim_sql(self.tables, model, token, self.start_ms, row_exists=row is not None)]
         digest = hashlib.sha256(f"{token}:{self.invocation_id}:{self.reads}".encode()).hexdigest()
@@ -585,6 +590,7 @@ class Reconciler:
         if not self._apply_batch([], "intent", intent=(name, int(last_send * 1000))):
             return False
         if self.clock.time() > last_send:
+            self.settled.add(name)  # this invocation knows it never sent it; a later one waits out its moment
             self.log(f"the intent to send {name} took over {INTENT_SUBMIT_SECONDS} s: not sent, reading again")
             return False
         self.log(f"applying step {number} of {count} alone, outside a transaction: {_first_words(statement.sql)[:80]}")
