@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from redshift_idc.runtime import reconcile_handler
 from redshift_idc.runtime.access_state import AccessState, Role
@@ -180,6 +182,56 @@ def test_a_superseded_requests_invocation_commits_nothing_and_fails() -> None:
         invoke(world, older)
     assert [s.name.rsplit(":", 1)[1] for i, s in world.api.statements.items() if i not in before] == ["read"]
     assert differences(world.fake.state(), v3) == []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(at=st.integers(1, 40), slow=st.booleans())
+def test_a_newer_request_started_at_any_call_of_an_older_ones_invocations_is_what_stays(at: int, slow: bool) -> None:
+    """The newer request (v3) runs to its end right before the older one's (v2) `at`-th Data API call, whatever
+    that call is. The warehouse ends at v3 and stays there; the older request either had finished before, or
+    fails as superseded: it never reports success once the newer one has taken the model and it goes on."""
+    world = World(batch_latency=15.0 if slow else 1.0)
+    v1 = roles("v1", 5)
+    assert world.request("Create", AccessState.of(v1)).complete
+    older = started(world, "Update", AccessState.of([*v1, *roles("v2", 45)]))  # two batches
+    v3 = AccessState.of([*v1, *roles("v3", 5)])
+    calls: list[str] = []
+    newer = []
+    before_newer: set[str] = set()  # the statements sent before the newer request ran
+    of_newer: set[str] = set()
+
+    def the_newer_request_runs_before_this_call(operation: str, params: dict[str, Any]) -> None:
+        calls.append(operation)
+        if len(calls) == at:
+            world.api.before_call = None
+            before_newer.update(world.api.statements)
+            newer.append(world.request("Update", v3))
+            of_newer.update(set(world.api.statements) - before_newer)
+    world.api.before_call = the_newer_request_runs_before_this_call
+    outcome: dict[str, Any] | str = {"IsComplete": False}
+    for _ in range(50):
+        try:
+            outcome = invoke(world, older)
+        except CustomResourceError as error:
+            outcome = str(error)
+        if outcome != {"IsComplete": False}:
+            break
+        world.clock.sleep(10.0)
+    world.api.before_call = None
+    if not newer:  # the older request finished first: the newer one comes after it
+        assert outcome == {"IsComplete": True, "Data": {"Result": "in sync"}}
+        newer.append(world.request("Update", v3))
+    elif isinstance(outcome, str):
+        assert outcome.startswith("superseded"), outcome
+    else:
+        # It had read in sync before the newer one ran, and only fetched that read's rows after: nothing sent.
+        assert outcome["IsComplete"] and set(world.api.statements) - before_newer - of_newer == set()
+    event(f"older: {'superseded' if isinstance(outcome, str) else 'done'}, "
+          f"newer {'after' if not before_newer else 'during'}")
+    assert newer[0].complete, newer[0].error
+    world.api.settle()
+    assert differences(world.fake.state(), v3) == []
+    assert set(world.fake.ledger(MODEL)) == {(item.KIND, item.key()) for item in v3}
 
 
 # --------------------------------------------------------------------- "not complete yet" until the deadline

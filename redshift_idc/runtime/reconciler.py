@@ -532,9 +532,9 @@ class Reconciler:
         """While waiting for an earlier statement: fail at the request's deadline naming it; past the
         invocation's budget, "not complete yet"."""
         if self.deadline is not None and self.clock.time() >= self.deadline:
-            raise ReconcileError(f"stopped at the apply deadline: statement {name} {state}, and this request may not "
-                                 "read or plan before it ends (check SVV_TRANSACTIONS); nothing of this request "
-                                 "was applied since")
+            raise ReconcileError(f"stopped at the apply deadline while statement {name} {state}: this request does "
+                                 "not read or plan before it has ended, and neither does the model's next one (check "
+                                 "SVV_TRANSACTIONS)")
         if self.budget_end is not None and self.clock.monotonic() >= self.budget_end + WAIT_GRACE_SECONDS:
             raise Pause(f"statement {name} {state}; the next invocation waits for it before reading")
 
