@@ -503,6 +503,85 @@ def test_update_adding_a_role_sends_exactly_its_ddl_ledger_row_and_progress(harn
     assert harness.run(update)["IsComplete"] is True
 
 
+# -------------------------------------------------------------------------------- one request at a time
+
+
+def test_a_request_that_finds_a_newer_one_current_is_superseded_and_sends_nothing(harness: Harness) -> None:
+    update = event("Update")
+    talk = harness.conversation(update)
+    harness.expect_model(roles_state("analyst"))
+    rows = catalog(fence=(EARLIER, 3))
+    rows["fence"] = [("rsidc-newer", START_MS + 1, 3, "", 0)]  # started a millisecond after this request
+    talk.read(rows, seq=1)  # then nothing: no claim, no batch
+    newer = r"^superseded: request rsidc-newer \(started 2025-12-31T23:59:00.001Z\) is now the one that applies model"
+    with pytest.raises(CustomResourceError, match=newer):
+        harness.run(update)
+
+
+def test_an_earlier_requests_running_statement_is_cancelled_and_waited_for_before_the_plan(harness: Harness) -> None:
+    """The claim's confirmation finds the earlier request's batch still running: it is cancelled and waited for
+    (reads are left alone), and the model is read again before anything is planned."""
+    update = event("Update")
+    talk = harness.conversation(update)
+    harness.expect_model(roles_state("analyst"))
+    talk.read(catalog(fence=(EARLIER, 4)), seq=1)
+    orphan, earlier_read = talk.new_id(), talk.new_id()
+    listed = [{"Id": orphan, "StatementName": f"{PREFIX}:{EARLIER}:00005:apply", "Status": "STARTED",
+               "CreatedAt": T0, "UpdatedAt": T0, "QueryStrings": ["SELECT 1"], "IsBatchStatement": True},
+              {"Id": earlier_read, "StatementName": f"{PREFIX}:{EARLIER}:00006:read", "Status": "STARTED",
+               "CreatedAt": T0, "UpdatedAt": T0, "QueryStrings": ["SELECT 1"], "IsBatchStatement": True}]
+    talk.claim((EARLIER, 4), listed=listed)
+    harness.data.add_response("cancel_statement", {"Status": True}, {"Id": orphan})
+    talk.describe(orphan, "STARTED", None)
+    talk.describe(orphan, "ABORTED", None)
+    talk.read(catalog(fence=(talk.token, 0)), seq=1)  # read again: the model is this request's, confirmed
+    talk.apply([create_role("analyst"), ledger_insert("analyst")], seq=1)
+    talk.read(catalog(["analyst"], ["analyst"], fence=(talk.token, 1)), seq=2)
+    assert harness.run(update)["IsComplete"] is True
+
+
+def test_an_earlier_statement_still_running_is_waited_for_across_invocations_then_fails_at_the_deadline(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not ended within the invocation's budget: "not complete yet" (the next invocation confirms again); at the
+    request's deadline: the request fails naming the statement, never reports success."""
+    monkeypatch.setattr("redshift_idc.runtime.reconcile_handler.INVOCATION_BUDGET_SECONDS", 15.0)
+    monkeypatch.setattr(reconciler_module, "WAIT_GRACE_SECONDS", 3.0)
+    clock = FakeClock(step=10.0)
+    update = event("Update", deadline=clock.now + 35.0)
+    talk = harness.conversation(update)
+    orphan = talk.new_id()
+    name = f"{PREFIX}:{EARLIER}:00005:apply"
+    listed = [{"Id": orphan, "StatementName": name, "Status": "STARTED", "CreatedAt": T0, "UpdatedAt": T0,
+               "QueryStrings": ["SELECT 1"], "IsBatchStatement": True}]
+    harness.expect_model(roles_state("analyst"))
+    talk.read(catalog(fence=(EARLIER, 4)), seq=1)  # at 10 s
+    talk.claim((EARLIER, 4), listed=listed)  # at 20 s
+    harness.data.add_response("cancel_statement", {"Status": True}, {"Id": orphan})
+    talk.describe(orphan, "STARTED", None)  # at 20 s: past the budget and its grace
+    assert harness.run(update, clock) == {"IsComplete": False}
+
+    harness.expect_model(roles_state("analyst"))
+    talk.read(catalog(fence=(talk.token, 0)), seq=1)
+    talk.listing(listed)
+    harness.data.add_response("cancel_statement", {"Status": True}, {"Id": orphan})
+    talk.describe(orphan, "STARTED", None)  # at 30 s
+    talk.describe(orphan, "STARTED", None)  # at 40 s: past the deadline
+    with pytest.raises(CustomResourceError, match=rf"^stopped at the apply deadline while statement {name} is still "
+                                                  "STARTED: this request does not read or plan before it has ended"):
+        harness.run(update, FakeClock(clock.now, step=10.0))
+
+
+def test_an_event_stamped_before_requests_had_a_start_takes_it_from_the_deadline() -> None:
+    from redshift_idc.runtime.reconcile_handler import request_start
+
+    stamped = event("Update", deadline=T0.timestamp() + APPLY_WINDOW_SECONDS)
+    assert request_start(stamped) == START_MS
+    del stamped[START_KEY]
+    assert request_start(stamped) == int(T0.timestamp() * 1000)
+    del stamped[DEADLINE_KEY]
+    assert request_start(stamped) is None
+
+
 # ------------------------------------------------------------------------------------------- delete
 
 

@@ -74,7 +74,7 @@ class World:
         return set(ledger) == {(item.KIND, item.key()) for item in desired} and set(ledger) <= present
 
 
-OPERATIONS = ("BatchExecuteStatement", "DescribeStatement", "GetStatementResult", "ExecuteStatement")
+OPERATIONS = ("BatchExecuteStatement", "DescribeStatement", "GetStatementResult", "ExecuteStatement", "ListStatements")
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -119,7 +119,7 @@ def test_killed_after_any_data_api_call_it_converges_without_applying_a_statemen
     assert world.ledger_matches_catalog(b)
     # Progress comes from the warehouse; the only listings confirm the claim: no statement of the model still runs.
     assert listings and set(listings) == {(f"{PREFIX}:", status) for status in ("SUBMITTED", "PICKED", "STARTED")}
-    assert len(listings) % 3 == 0 and len(listings) <= 3 * (world.driver.killed + 1)
+    assert len(listings) <= 3 * (world.driver.killed + 1)  # once per invocation that starts unconfirmed
     event(f"killed: {min(world.driver.killed, 2)}+, resubmitted a running step: {world.api.repeated_tokens > 0}")
 
 
