@@ -49,7 +49,7 @@ from tests.fake_redshift import FakeRedshift, differences
 MODEL = "bench"
 PROPERTIES = resource_properties(MODEL, workgroup="bench-wg", namespace="bench-ns")
 PHYSICAL_ID = f"access-model:{PROPERTIES['WorkgroupName']}/{PROPERTIES['Database']}/{MODEL}"
-APPLY_STEPS = (":apply", ":exec", ":script", ":grant-secadmin")
+APPLY_STEPS = (":apply", ":exec", ":intent", ":script", ":grant-secadmin")
 REPLAY = Path(__file__).resolve().parent / "replay.py"
 
 

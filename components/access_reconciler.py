@@ -95,7 +95,8 @@ class AccessReconciler(Construct):
             actions=list(STATEMENT_ACTIONS), resources=["*"],
             conditions={"StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}},
         ))
-        # Only to find one step by its exact name, should the Data API refuse a repeated ClientToken.
+        # To list the model's running statements (by its name prefix) when a request takes the model from an
+        # earlier one, and to find one statement by its exact name (an announced intent; a refused ClientToken).
         self.role.add_to_policy(iam.PolicyStatement(actions=["redshift-data:ListStatements"], resources=["*"]))
         # A Delete asks Redshift Serverless whether the workgroup or its namespace still exists.
         self.role.add_to_policy(iam.PolicyStatement(actions=["redshift-serverless:GetWorkgroup"],

@@ -28,7 +28,7 @@ from redshift_idc.runtime.reconciler import estimated_apply_seconds
 @dataclass(frozen=True)
 class ApplyEstimate:
     statements: int
-    batches: int  # Data API steps: the plan's batches and lone statements, one per pending script
+    batches: int  # Data API steps: the plan's batches, lone statements and their intents, one per pending script
     seconds: float
     kinds: tuple[tuple[str, int], ...]  # statements per kind, most first
 
@@ -55,9 +55,10 @@ class ApplyBudgetError(ConfigError):
 
 def estimate(planned: Plan, model: str, ledger_schema: str, scripts: int = 0) -> ApplyEstimate:
     cut = steps(planned, model, LedgerTables(ledger_schema))
+    intents = sum(1 for step in cut if not step.transactional)  # each sent alone is announced first (fence.py)
     kinds = Counter(s.sort_key[1] if s.sort_key and s.sort_key[0].isdigit() else s.sort_key[0]
                     for s in planned.statements if s.sort_key)
-    batches = len(cut) + scripts
+    batches = len(cut) + intents + scripts
     return ApplyEstimate(len(planned.statements), batches, estimated_apply_seconds(batches),
                          tuple(sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))))
 

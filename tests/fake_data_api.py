@@ -13,11 +13,21 @@ service model) and keeps the behaviour the reconciler relies on:
   fake when it finishes; a write batch is one transaction applied when it *finishes*
   (`FakeRedshift.execute_batch`: all or nothing), ExecuteStatement auto-commits.
 - A repeated `ClientToken` returns the statement it first started, whatever the other parameters (the
-  reconciler's reading of the documented idempotency).
-- `GetStatementResult` pages by `page_bytes` of records; `ListStatements` can lag (`list_lag`).
-- Faults: `throttle(operation, n)` raises ThrottlingException on chosen calls, `stuck(sqls)` makes a
-  statement run until cancelled, `kill_after` raises `Killed` right after the N-th call (its effect
-  done), as a Lambda that dies there would; `fake.fail_when` fails chosen statements.
+  reconciler's reading of the documented idempotency); with `refuse_repeated_tokens`, a ValidationException
+  instead (what a reused token does is undocumented: REDSHIFT_REFERENCE.md 9.1).
+- `GetStatementResult` pages by `page_bytes` of records; `ListStatements` can lag (`list_lag`), filters by
+  name prefix and status, and pages by `MaxResults` with NextToken, newest first (the order is unconfirmed;
+  the reconciler does not rely on it).
+- Faults: `throttle(operation, n)` raises ThrottlingException on chosen calls, `failure(operation, n)` any
+  exception it returns (a botocore `ReadTimeoutError`, a ClientError of another code), `stuck(sqls)` makes
+  a statement run until cancelled, `latency_of(sqls)` gives chosen statements their own run time,
+  `cancel_delay` makes CancelStatement take effect that many seconds late (a statement that finishes first
+  runs to its end and commits, as one a cancel did not stop in time would), `echo_sql(sql)` changes the SQL
+  DescribeStatement and ListStatements echo (a service that normalises it, or echoes nothing), `kill_after`
+  raises `Killed` right after the N-th call (its effect done), as a Lambda that dies there would;
+  `before_call(operation, params)` runs before a call is handled (another request's invocation, run there,
+  interleaves with this one); `fake.fail_when` fails chosen statements. `settle()` runs time on until every
+  statement has ended.
 
 `ProviderDriver` plays CloudFormation and the Provider framework: on_event, then is_complete every
 `query_interval` seconds until complete, counting invocations and plans.
@@ -167,6 +177,7 @@ class _Statement:
     created: float
     finish: float  # float("inf"): runs until cancelled
     status: str = "STARTED"
+    abort_at: float = float("inf")  # when a CancelStatement takes effect (`cancel_delay` after it)
     error: str = ""
     failed_index: int | None = None
     results: list[list[Row] | None] = field(default_factory=list)  # per sub-statement; None: no result set
@@ -193,7 +204,13 @@ class FakeDataApi:
         self.users_namespace = users_namespace  # the read also holds this namespace's users (deprovision_users)
         self.calls: Counter[str] = Counter()
         self.throttle: Callable[[str, int], bool] | None = None
+        self.failure: Callable[[str, int], Exception | None] | None = None
         self.stuck: Callable[[Sequence[str]], bool] | None = None
+        self.latency_of: Callable[[Sequence[str]], float | None] | None = None
+        self.cancel_delay = 0.0
+        self.echo_sql: Callable[[str], str] | None = None
+        self.refuse_repeated_tokens = False
+        self.before_call: Callable[[str, dict[str, Any]], None] | None = None
         self.kill_after: int | None = None  # total call count after which `Killed` is raised
         self.kill_on: Callable[[str, dict[str, Any]], bool] | None = None  # or after a call this matches
         self.repeated_tokens = 0  # submissions answered with the statement an earlier one started
@@ -215,12 +232,18 @@ class FakeDataApi:
         report = _VALIDATOR.validate(params, _MODEL.operation_model(operation).input_shape)
         if report.has_errors():
             raise ParamValidationError(report=report.generate_report())
+        if self.before_call is not None:
+            self.before_call(operation, params)
         self.calls[operation] += 1
         self.clock.sleep(self.call_latency / 2)
         self._run_due()
         if self.throttle is not None and self.throttle(operation, self.calls[operation]):
             self.clock.sleep(self.call_latency / 2)
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, operation)
+        injected = self.failure(operation, self.calls[operation]) if self.failure is not None else None
+        if injected is not None:
+            self.clock.sleep(self.call_latency / 2)
+            raise injected
         try:
             return handle()
         finally:
@@ -232,11 +255,25 @@ class FakeDataApi:
                 raise Killed(f"killed after {operation}")
 
     def _run_due(self) -> None:
-        """Execute every statement due by now, in the order they finish."""
-        due = sorted((s for s in self.statements.values() if s.status == "STARTED" and s.finish <= self.clock.now),
-                     key=lambda s: (s.finish, s.created))
+        """Execute (or abort, when a cancel took effect first) every statement due by now, in time order."""
+        due = sorted((s for s in self.statements.values()
+                      if s.status == "STARTED" and min(s.finish, s.abort_at) <= self.clock.now),
+                     key=lambda s: (min(s.finish, s.abort_at), s.created))
         for statement in due:
-            self._execute(statement)
+            if statement.abort_at <= statement.finish:
+                statement.status = "ABORTED"
+            else:
+                self._execute(statement)
+
+    def settle(self) -> None:
+        """Run time on until every statement has ended (one that runs until cancelled must have been)."""
+        while True:
+            running = [min(s.finish, s.abort_at) for s in self.statements.values() if s.status == "STARTED"]
+            if not running:
+                return
+            assert min(running) < float("inf"), "a statement runs until cancelled and was not"
+            self.clock.now = max(self.clock.now, min(running))
+            self._run_due()
 
     def _execute(self, statement: _Statement) -> None:
         if statement.sqls == self._read_sqls:
@@ -297,10 +334,14 @@ class FakeDataApi:
         if token in self._tokens:
             existing = self.statements[self._tokens[token]]
             self.repeated_tokens += 1
+            if self.refuse_repeated_tokens:
+                raise ClientError({"Error": {"Code": "ValidationException",
+                                             "Message": "ClientToken was already used"}}, "BatchExecuteStatement")
         else:
+            latency = self.latency_of(sqls) if self.latency_of is not None else None
             existing = _Statement(next(self._ids), name, tuple(sqls), batch, self.clock.now,
                                   float("inf") if self.stuck and self.stuck(sqls) else
-                                  self.clock.now + self.batch_latency)
+                                  self.clock.now + (self.batch_latency if latency is None else latency))
             self.statements[existing.id] = existing
             self._tokens[token] = existing.id
             if existing.sqls == self._read_sqls:
@@ -325,7 +366,8 @@ class FakeDataApi:
             statement = self._get(params["Id"])
             if statement.status != "STARTED":
                 return {"Status": False}
-            statement.status = "ABORTED"
+            statement.abort_at = min(statement.abort_at, self.clock.now + self.cancel_delay)
+            self._run_due()
             return {"Status": True}
         return self._call("CancelStatement", params, cancel)
 
@@ -363,7 +405,8 @@ class FakeDataApi:
             end = start + int(params.get("MaxResults") or 100)
             items = [{"Id": s.id, "StatementName": s.name, "Status": s.status, "CreatedAt": _at(s.created),
                       "UpdatedAt": _at(s.created), "IsBatchStatement": s.batch,
-                      **({"QueryStrings": list(s.sqls)} if s.batch else {"QueryString": s.sqls[0]})}
+                      **({"QueryStrings": [self._echo(q) for q in s.sqls]} if s.batch
+                         else {"QueryString": self._echo(s.sqls[0])})}
                      for s in found[start:end]]
             return {"Statements": items, **({"NextToken": str(end)} if end < len(found) else {})}
         return self._call("ListStatements", params, listing)
@@ -376,6 +419,9 @@ class FakeDataApi:
                               "DescribeStatement")
         return self.statements[statement_id]
 
+    def _echo(self, sql: str) -> str:
+        return self.echo_sql(sql) if self.echo_sql is not None else sql
+
     def _describe(self, statement: _Statement) -> dict[str, Any]:
         done = statement.status in ("FINISHED", "FAILED", "ABORTED")
         response: dict[str, Any] = {
@@ -385,7 +431,7 @@ class FakeDataApi:
         if statement.error:
             response["Error"] = statement.error
         if not statement.batch:
-            response["QueryString"] = statement.sqls[0]
+            response["QueryString"] = self._echo(statement.sqls[0])
             return response
         subs = []
         for number, sql in enumerate(statement.sqls, start=1):
@@ -395,8 +441,9 @@ class FakeDataApi:
                               "FAILED" if number == statement.failed_index else "ABORTED")
             else:
                 sub_status = statement.status
-            sub: dict[str, Any] = {"Id": f"{statement.id}:{number}", "Status": sub_status, "QueryString": sql,
-                                   "HasResultSet": rows is not None, "ResultRows": len(rows) if rows is not None else 0}
+            sub: dict[str, Any] = {"Id": f"{statement.id}:{number}", "Status": sub_status,
+                                   "QueryString": self._echo(sql), "HasResultSet": rows is not None,
+                                   "ResultRows": len(rows) if rows is not None else 0}
             if sub_status == "FAILED":
                 sub["Error"] = statement.error
             subs.append(sub)
@@ -442,6 +489,7 @@ class ProviderDriver:
     clock: SimClock
     query_interval: float = 10.0
     identitystore: Any = None  # the identity store client is_complete gets (deprovision_users)
+    secretsmanager: Any = None  # the Secrets Manager client is_complete gets (identity provider secrets)
     invocations: int = 0
     killed: int = 0
     # What the handlers get instead of the double and the clock (a recorder, for the benchmark), and
@@ -478,7 +526,7 @@ class ProviderDriver:
                 self.before(merged, context_id, s3.document)
             try:
                 result = is_complete(merged, Context(context_id), api=api, s3=s3, clock=clock,
-                                     identitystore=self.identitystore)
+                                     identitystore=self.identitystore, secretsmanager=self.secretsmanager)
             except Killed:
                 self.killed += 1
                 self.clock.sleep(self.query_interval)

@@ -45,6 +45,9 @@ that an ordering bug would break, with Redshift-like SQLSTATEs:
   models. `svv_columns` answers the one probe `LedgerTables.other_schemas_sql` sends: the schemas other than
   the given one with a `managed_object` table that has a `model_name` column (the view's columns as the AWS
   Developer Guide documents SVV_COLUMNS; REDSHIFT_REFERENCE.md does not cover it: unconfirmed).
+- The reconciler's fence row (`runtime/fence.py`): its table takes BIGINT columns (epoch milliseconds), and
+  its guard, `SELECT CAST(CASE WHEN COUNT(*) = n THEN '1' ELSE 'superseded' END AS INTEGER) FROM ...`, fails
+  the statement unless `n` rows match (`_guard`: the cast error, its wording unconfirmed).
 
 Tables are not modelled: any schema/table/column name is accepted. Names are stored folded (ASCII
 lower-case) unless `case_sensitive` is set (enable_case_sensitive_identifier).
@@ -108,7 +111,7 @@ QUALIFIED = rf"(?P<schema>{IDENT})\.(?P<table>{IDENT})"
 IDENT_LIST = rf"{IDENT}(?:, {IDENT})*"
 DATA_TYPE = r"[A-Za-z][A-Za-z0-9_ ]*?(?:\(\s*\d{1,5}\s*(?:,\s*\d{1,5}\s*)?\))?"
 COLUMNS = rf"{IDENT} {DATA_TYPE}(?:, {IDENT} {DATA_TYPE})*"
-LEDGER_COLUMN = r"[a-z_]+ (?:VARCHAR\(\d+\)|INTEGER) NOT NULL"
+LEDGER_COLUMN = r"[a-z_]+ (?:VARCHAR\(\d+\)|INTEGER|BIGINT) NOT NULL"
 LEDGER_COLUMNS = rf"{LEDGER_COLUMN}(?:, {LEDGER_COLUMN})*"
 NAMES = r"[a-z_]+(?:, [a-z_]+)*"
 VALUE = rf"(?:{LIT}|\d+)"
@@ -623,6 +626,10 @@ class FakeRedshift:
             (rf"INSERT INTO {QUALIFIED} \((?P<columns>{NAMES})\) VALUES (?P<rows>{ROW}(?:, {ROW})*)", self._insert),
             (rf"UPDATE {QUALIFIED} SET (?P<assignments>[a-z_]+ = {VALUE}(?:, [a-z_]+ = {VALUE})*) "
              rf"WHERE model_name = (?P<model>{LIT})", self._update),
+            # the fence's guard (runtime/fence.py): a row count that must be as expected, else a failed cast
+            (r"SELECT CAST\(CASE WHEN COUNT\(\*\) = (?P<expected>[01]) THEN '1' ELSE (?P<word>" + LIT + r") END "
+             rf"AS INTEGER\) FROM {QUALIFIED} WHERE model_name = (?P<model>{LIT})"
+             rf"(?: AND request_token = (?P<token>{LIT}) AND seq = (?P<seq>\d+))?", self._guard),
         ]
 
     # ------------------------------------------------------------------------------------- roles
@@ -1025,7 +1032,7 @@ class FakeRedshift:
         if key not in self._catalog.tables:
             self._catalog.tables[key] = tuple(
                 (name, int(size) if size else INTEGER_COLUMN)
-                for name, size in re.findall(r"([a-z_]+) (?:VARCHAR\((\d+)\)|INTEGER)", m["columns"]))
+                for name, size in re.findall(r"([a-z_]+) (?:VARCHAR\((\d+)\)|INTEGER|BIGINT)", m["columns"]))
             self._catalog.rows[key] = []
         return []
 
@@ -1104,6 +1111,25 @@ class FakeRedshift:
             tuple(assignments.get(c, r[i]) for i, c in enumerate(columns)) if r[index["model_name"]] == model else r
             for r in self._catalog.rows[key]]
         return []
+
+
+    def _guard(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
+        """`SELECT CAST(CASE WHEN COUNT(*) = n THEN '1' ELSE 'word' END AS INTEGER) FROM t WHERE ...`: one row
+        holding 1 when `n` rows match, else the cast of the word fails, failing the statement (and the batch it
+        is in). Casting a non-numeric string to INTEGER is an error in Redshift (r_CAST_function); the wording
+        here is PostgreSQL's (SQLSTATE 22P02), Redshift's is unconfirmed. The fake runs a batch at once, when it
+        commits, so the guard always sees the last committed row: in Redshift a guard that read the row before
+        a concurrent claim committed is aborted instead when its batch writes the row (serializable isolation,
+        ERROR 1023: AWS Knowledge Center, redshift-serializable-isolation); either way the batch does not commit."""
+        key, columns = self._ledger_table(m)
+        index = {name: i for i, name in enumerate(columns)}
+        wanted: dict[str, Cell] = {"model_name": unquote_literal(m["model"])}
+        if m["token"] is not None:
+            wanted.update(request_token=unquote_literal(m["token"]), seq=int(m["seq"]))
+        count = sum(1 for row in self._catalog.rows[key] if all(row[index[c]] == v for c, v in wanted.items()))
+        if count != int(m["expected"]):
+            raise RedshiftError("22P02", f'invalid input syntax for integer: "{unquote_literal(m["word"])}"')
+        return [(1,)]
 
 
 # ---------------------------------------------------------------------------------------- comparison

@@ -16,7 +16,11 @@ from redshift_idc.app_builder import add_environment, new_app
 from redshift_idc.apply_estimate import ApplyBudgetError, first_deploy
 from redshift_idc.config import ConfigError, load_environment
 from redshift_idc.plan_cli import offline_plan
+from redshift_idc.runtime.access_state import AccessState, Role
+from redshift_idc.runtime.ledger import LedgerTables, steps
 from redshift_idc.runtime.limits import APPLY_ESTIMATE_LIMIT_SECONDS, ESTIMATED_SECONDS_PER_BATCH
+from redshift_idc.runtime.planner import plan
+from tests.test_identity_providers import AWSIDC
 
 SOURCE = Path("access/big.yaml")
 
@@ -74,3 +78,13 @@ def test_validate_plan_and_synth_refuse_through_the_same_check(monkeypatch: pyte
         assert "access/demo.yaml: the first deploy of this model is" in error and "over the limit" in error
     with pytest.raises(ConfigError, match=r"access/demo.yaml: the first deploy of this model is"):
         add_environment(new_app(), load_environment("demo"), nag=False)
+
+
+def test_a_statement_sent_alone_counts_with_its_announcement() -> None:
+    """A statement that cannot run in a transaction (an identity provider) is its own Data API call, announced
+    first by a fenced intent batch (runtime/fence.py), and followed by its ledger row: three steps, priced alike."""
+    desired = AccessState.of([Role("analyst"), AWSIDC])
+    found = first_deploy(desired)
+    cut = steps(plan(desired, AccessState(), {}), "model", LedgerTables())
+    assert [step.transactional for step in cut] == [False, True, True]  # the provider, its row, the role
+    assert found.batches == len(cut) + 1 and found.seconds == found.batches * ESTIMATED_SECONDS_PER_BATCH

@@ -152,9 +152,9 @@ def run(api: DataApi, env: str = ENV, secret_arn: str | None = SECRET_ARN, outpu
 def test_the_read_is_selects_only() -> None:
     sqls = [sql for _, sql in QUERIES]
     assert sqls and all(sql.startswith("SELECT ") for sql in sqls)
-    # The reconciler's read without its bookkeeping: no ledger bootstrap, no progress row.
+    # The reconciler's read without its bookkeeping: no ledger bootstrap, no fence row.
     assert [name for name, _ in QUERIES] == [n for n, _ in read_queries(TABLES, MODEL.name) if
-                                             not n.startswith("bootstrap_") and n != "progress"]
+                                             not n.startswith("bootstrap_") and n != "fence"]
 
 
 def test_in_sync_exits_0_with_one_line(api: DataApi) -> None:

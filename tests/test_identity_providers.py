@@ -58,6 +58,7 @@ from tests.fake_redshift import FakeRedshift, RedshiftError, differences, unquot
 from tests.test_reconcile_handler import (
     BUCKET,
     DATABASE,
+    EARLIER,
     KEY,
     MODEL,
     SECRET_ARN,
@@ -74,6 +75,7 @@ from tests.test_reconcile_handler import (
     stubbed,
     token_of,
 )
+from tests.test_reconcile_handler import Fence as FenceRow
 
 IDC_APP = "arn:aws:sso::111111111111:application/ssoins-7223ab12cd34ef56/apl-0123456789abcdef"
 IDC_ROLE = "arn:aws:iam::111111111111:role/redshift-idc"
@@ -534,10 +536,12 @@ def idp_ledger_insert() -> str:
     return LEDGER_TABLE.insert_sql(MODEL, [LedgerEntry(AZURE.KIND, AZURE.key(), AZURE.fingerprint())])
 
 
+AZURE_SHOWN = AZURE_CREATE.replace(SECRET, "***")  # what the step shows: its ClientToken's digest, logs
+
+
 def rows_with_idp(roles: list[str], managed_roles: list[str], *, managed_idp: bool, present: bool,
-                  superuser: bool = True, progress: list[tuple[str, int]] | None = None,
-                  ) -> dict[str, list[tuple[Any, ...]]]:
-    rows = catalog(roles, managed_roles, progress=progress or [("rsidc-earlier", 1)])
+                  superuser: bool = True, fence: FenceRow | None = None) -> dict[str, list[tuple[Any, ...]]]:
+    rows = catalog(roles, managed_roles, fence=fence or (EARLIER, 1))
     rows["whoami"] = [(USER, superuser)]
     if present:
         rows["identity_providers"] = [("azure ad", "azure", "aad", True)]
@@ -553,12 +557,13 @@ def test_reconciler_creates_the_provider_with_execute_statement_before_the_batch
     talk = reconcile.conversation(create)
     reconcile.expect_model(desired)
     talk.read(rows_with_idp([], [], managed_idp=False, present=False), seq=1)
+    talk.claim((EARLIER, 1))
     reconcile.expect_secret()  # read just before the one statement that carries it
-    talk.execute(AZURE_CREATE, seq=1)  # alone, outside a transaction: no progress row can go with it
-    talk.apply([idp_ledger_insert()], seq=2)  # its ledger row, right after it
-    talk.apply([create_role("analyst"), ledger_insert("analyst")], seq=3)
-    talk.read(rows_with_idp(["analyst"], ["analyst"], managed_idp=True, present=True,
-                            progress=[(talk.token, 3)]), seq=4)
+    talk.intent(seq=1)  # announced (fenced): a later request waits for it
+    talk.execute(AZURE_CREATE, seq=2, shown=AZURE_SHOWN)  # alone, outside a transaction: no fence can go with it
+    talk.apply([idp_ledger_insert()], seq=3, after=1)  # its ledger row, right after it
+    talk.apply([create_role("analyst"), ledger_insert("analyst")], seq=4)
+    talk.read(rows_with_idp(["analyst"], ["analyst"], managed_idp=True, present=True, fence=(talk.token, 4)), seq=5)
     with caplog.at_level(logging.INFO):
         assert reconcile.run(create) == {"IsComplete": True, "Data": {"Result": "in sync"}}
     assert SECRET not in caplog.text and "outside a transaction" in caplog.text
@@ -568,10 +573,12 @@ def test_reconciler_drops_the_provider_alone_after_the_batches(reconcile: Reconc
     delete = event("Delete")
     talk = reconcile.conversation(delete)
     talk.read(rows_with_idp(["analyst"], ["analyst"], managed_idp=True, present=True), seq=1)
+    talk.claim((EARLIER, 1))
     talk.apply([drop_role("analyst"), ledger_delete("analyst")], seq=1)
-    talk.execute('DROP IDENTITY PROVIDER "azure ad"', seq=2)  # no CASCADE: the resource does not opt in
-    talk.apply([LEDGER_TABLE.delete_sql(MODEL, [LedgerEntry(AZURE.KIND, AZURE.key())])], seq=3)
-    talk.read(rows_with_idp([], [], managed_idp=False, present=False, progress=[(talk.token, 3)]), seq=4)
+    talk.intent(seq=2)
+    talk.execute('DROP IDENTITY PROVIDER "azure ad"', seq=3)  # no CASCADE: the resource does not opt in
+    talk.apply([LEDGER_TABLE.delete_sql(MODEL, [LedgerEntry(AZURE.KIND, AZURE.key())])], seq=4, after=2)
+    talk.read(rows_with_idp([], [], managed_idp=False, present=False, fence=(talk.token, 4)), seq=5)
     assert reconcile.run(delete) == {"IsComplete": True, "Data": {"Result": "in sync"}}
 
 
@@ -579,9 +586,11 @@ def test_reconciler_drops_with_cascade_when_the_resource_says_so(reconcile: Reco
     delete = event("Delete", IdentityProviderDropCascade="true")
     talk = reconcile.conversation(delete)
     talk.read(rows_with_idp([], [], managed_idp=True, present=True), seq=1)
-    talk.execute('DROP IDENTITY PROVIDER "azure ad" CASCADE', seq=1)
-    talk.apply([LEDGER_TABLE.delete_sql(MODEL, [LedgerEntry(AZURE.KIND, AZURE.key())])], seq=2)
-    talk.read(rows_with_idp([], [], managed_idp=False, present=False, progress=[(talk.token, 2)]), seq=3)
+    talk.claim((EARLIER, 1))
+    talk.intent(seq=1)
+    talk.execute('DROP IDENTITY PROVIDER "azure ad" CASCADE', seq=2)
+    talk.apply([LEDGER_TABLE.delete_sql(MODEL, [LedgerEntry(AZURE.KIND, AZURE.key())])], seq=3, after=1)
+    talk.read(rows_with_idp([], [], managed_idp=False, present=False, fence=(talk.token, 3)), seq=4)
     assert reconcile.run(delete)["IsComplete"] is True
 
 
@@ -590,13 +599,15 @@ def test_a_failed_provider_statement_is_reported_without_the_secret(reconcile: R
     talk = reconcile.conversation(update)
     reconcile.expect_model(AccessState.of([AZURE]))
     talk.read(rows_with_idp([], [], managed_idp=False, present=False), seq=1)
+    talk.claim((EARLIER, 1))
     reconcile.expect_secret()
-    talk.execute(AZURE_CREATE, seq=1, status="FAILED",
+    talk.intent(seq=1)
+    talk.execute(AZURE_CREATE, seq=2, shown=AZURE_SHOWN, status="FAILED",
                  error=f'ERROR: invalid issuer in {{"client_secret": "{SECRET}", "issuer": "x"}}')
     with pytest.raises(CustomResourceError) as raised:
         reconcile.run(update)
     message = str(raised.value)
-    assert "statement 00001 (alone, outside a transaction) failed" in message
+    assert "statement 00002 (alone, outside a transaction) failed" in message
     assert "CREATE IDENTITY PROVIDER" in message and "invalid issuer" in message
     assert SECRET not in message
 
@@ -607,8 +618,11 @@ def test_a_resolved_secret_is_masked_wherever_an_error_quotes_it(reconcile: Reco
     talk = reconcile.conversation(update)
     reconcile.expect_model(AccessState.of([AZURE]))
     talk.read(rows_with_idp([], [], managed_idp=False, present=False), seq=1)
+    talk.claim((EARLIER, 1))
     reconcile.expect_secret()
-    talk.execute(AZURE_CREATE, seq=1, status="FAILED", error=f"ERROR: client secret {SECRET} was rejected")
+    talk.intent(seq=1)
+    talk.execute(AZURE_CREATE, seq=2, shown=AZURE_SHOWN, status="FAILED",
+                 error=f"ERROR: client secret {SECRET} was rejected")
     with pytest.raises(CustomResourceError) as raised:
         reconcile.run(update)
     assert SECRET not in str(raised.value) and "client secret *** was rejected" in str(raised.value)
@@ -623,11 +637,30 @@ def test_literals_are_masked_and_quoted_names_are_not_literals() -> None:
     assert redact_literals("value hunter2 in 'hunter2'", ["hunter2"]) == "value *** in '***'"
 
 
+@pytest.mark.parametrize(("error", "shown"), [
+    ('ERROR: syntax error at or near "\'Europe%\'"', 'ERROR: syntax error at or near "\'***\'"'),
+    ('ERROR: syntax error at or near "\'it\'\'s EMEA\'" at position 40',
+     'ERROR: syntax error at or near "\'***\'" at position 40'),
+    ('ERROR: invalid input syntax at "= \'EMEA-42\' OR" in "region_only"',
+     'ERROR: invalid input syntax at "= \'***\' OR" in "region_only"'),
+    # Quoted names stay as they are, with or without a ' inside them.
+    ('ERROR: column "region" does not exist in relation "sales"."orders"',
+     'ERROR: column "region" does not exist in relation "sales"."orders"'),
+    ('ERROR: role "o\'brien" does not exist; policy "it\'\'s" not found',
+     'ERROR: role "o\'brien" does not exist; policy "it\'\'s" not found'),
+])
+def test_a_literal_an_error_quotes_in_double_quotes_is_masked_too(error: str, shown: str) -> None:
+    from redshift_idc.runtime.data_api import redact_literals
+
+    assert redact_literals(error) == shown
+
+
 def test_providers_are_not_planned_by_a_user_who_cannot_see_them(reconcile: Reconcile) -> None:
     update = event("Update")
     talk = reconcile.conversation(update)
     reconcile.expect_model(AccessState.of([AZURE]))
     talk.read(rows_with_idp([], [], managed_idp=False, present=False, superuser=False), seq=1)
+    talk.claim((EARLIER, 1))
     with pytest.raises(CustomResourceError, match=r"user admin is not a superuser"):
         reconcile.run(update)
 
@@ -638,13 +671,16 @@ def test_a_provider_statement_that_commits_without_effect_twice_stops_the_loop(r
     reconcile.expect_model(AccessState.of([AZURE]))
     replace_row = [LEDGER_TABLE.delete_sql(MODEL, [LedgerEntry(AZURE.KIND, AZURE.key())]), idp_ledger_insert()]
     for round_ in range(2):
+        seq = 3 * round_ + 1
         talk.read(rows_with_idp([], [], managed_idp=True, present=False,
-                                progress=[(talk.token, 2 * round_)] if round_ else None), seq=2 * round_ + 1)
+                                fence=(talk.token, seq - 1) if round_ else None), seq=seq)
         if round_ == 0:
+            talk.claim((EARLIER, 1))
             reconcile.expect_secret()  # read once per invocation
-        talk.execute(AZURE_CREATE, seq=2 * round_ + 1)
-        talk.apply(replace_row, seq=2 * round_ + 2)
-    talk.read(rows_with_idp([], [], managed_idp=True, present=False, progress=[(talk.token, 4)]), seq=5)
+        talk.intent(seq=seq)
+        talk.execute(AZURE_CREATE, seq=seq + 1, shown=AZURE_SHOWN)
+        talk.apply(replace_row, seq=seq + 2, after=seq)
+    talk.read(rows_with_idp([], [], managed_idp=True, present=False, fence=(talk.token, 6)), seq=7)
     with pytest.raises(CustomResourceError, match=r"same batch committed twice.*CREATE IDENTITY PROVIDER"):
         reconcile.run(update)
 

@@ -39,7 +39,7 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
     recorded_fingerprint,
 )
-from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS, LedgerTables, batches
+from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS, RESERVED_STATEMENTS, LedgerTables, batches
 from redshift_idc.runtime.planner import (
     CREATE_ORDER,
     REMOVE_ORDER,
@@ -688,7 +688,8 @@ def test_failed_batch_rolls_back_its_ledger_rows_only() -> None:
     with pytest.raises(RedshiftError, match="injected"):
         fake.apply(planned, MODEL)
     first = {(s.ledger_add[0].kind, s.ledger_add[0].key) for s in planned.statements[:len(cut[0]) - 1]}
-    assert len(first) == len(cut[0]) - 1 == MAX_BATCH_STATEMENTS - 2
+    # A batch: its DDL, one ledger INSERT, and room for the reconciler's fence guard and progress.
+    assert len(first) == len(cut[0]) - 1 == MAX_BATCH_STATEMENTS - 1 - RESERVED_STATEMENTS
     assert set(fake.ledger(MODEL)) == first == catalog_keys(fake)
     fake.fail_when = None
     converge(fake, desired)  # the next run picks up where batch 1 left off
@@ -759,3 +760,12 @@ def test_removing_roles_costs_linear_work_in_the_objects(monkeypatch: pytest.Mon
         assert len(planned.statements) == len(current)
         visits[roles] = calls / len(current)
     assert visits[100] <= 3 and visits[400] <= 3  # quadratic removal made this grow with the role count
+
+
+def test_a_restriction_group_of_the_default_size_fits_one_batch_with_the_reconcilers_statements() -> None:
+    from redshift_idc.runtime.ledger import RESERVED_STATEMENTS as LEDGER_RESERVED
+    from redshift_idc.runtime.planner import DEFAULT_GROUP_LIMIT, LEDGER_STATEMENTS_PER_BATCH
+    from redshift_idc.runtime.planner import RESERVED_STATEMENTS as PLANNER_RESERVED
+
+    assert PLANNER_RESERVED == LEDGER_RESERVED
+    assert DEFAULT_GROUP_LIMIT + LEDGER_STATEMENTS_PER_BATCH + LEDGER_RESERVED == MAX_BATCH_STATEMENTS

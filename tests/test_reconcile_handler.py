@@ -10,8 +10,10 @@ sleep in no time.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import re
 import types
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -37,12 +39,13 @@ from redshift_idc.runtime.ledger import LedgerTables, Step
 from redshift_idc.runtime.limits import APPLY_WINDOW_SECONDS
 from redshift_idc.runtime.reconcile_handler import (
     DEADLINE_KEY,
+    START_KEY,
     build_request,
     is_complete,
     model_document,
     on_event,
 )
-from redshift_idc.runtime.reconciler import ScriptEntry
+from redshift_idc.runtime.reconciler import ScriptEntry, model_prefix
 from redshift_idc.script_statements import script_entry
 from tests.fake_data_api import cell
 
@@ -60,8 +63,12 @@ QUERIES = read_queries(LedgerTables("redshift_idc"), MODEL)
 READ_SQLS = [sql for _, sql in QUERIES]
 LEDGER_TABLE = '"redshift_idc"."managed_object"'
 SCRIPT_TABLE = '"redshift_idc"."applied_script"'
-PROGRESS_TABLE = '"redshift_idc"."apply_progress"'
+FENCE_TABLE = '"redshift_idc"."apply_fence"'
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+START_MS = int(T0.timestamp() * 1000) - 60_000  # on_event ran a minute before the first is_complete
+PREFIX = model_prefix(WORKGROUP, DATABASE, MODEL)
+EARLIER = "rsidc-earlier"  # the model's previous request (it started before this one)
+RUNNING_STATUSES = ("SUBMITTED", "PICKED", "STARTED")
 
 Row = tuple[Any, ...]
 
@@ -89,25 +96,69 @@ def ledger_delete(*roles: str) -> str:
     return f"DELETE FROM {LEDGER_TABLE} WHERE {where}"  # noqa: S608
 
 
-def progress_sql(token: str, seq: int, *, first: bool = False) -> str:
-    """The progress row every batch writes: inserted by the model's first batch ever, else updated."""
+def guard_sql(token: str | None, seq: int = 0) -> str:
+    """The fence's guard every batch begins with: the model's row names `token` at `seq` (None: no row yet)."""
+    where = f"model_name = '{MODEL}'" + (f" AND request_token = '{token}' AND seq = {seq}" if token else "")
+    return (f"SELECT CAST(CASE WHEN COUNT(*) = {1 if token else 0} THEN '1' ELSE 'superseded' END AS INTEGER) "  # noqa: S608
+            f"FROM {FENCE_TABLE} WHERE {where}")
+
+
+def advance_sql(seq: int) -> str:
+    """The last statement of every batch: the row's step moved on, nothing in flight."""
+    return f"UPDATE {FENCE_TABLE} SET seq = {seq}, intent_name = '', intent_until = 0 WHERE model_name = '{MODEL}'"  # noqa: S608
+
+
+def intent_sql(seq: int, name: str, until_ms: int) -> str:
+    return (f"UPDATE {FENCE_TABLE} SET seq = {seq}, intent_name = '{name}', intent_until = {until_ms} "  # noqa: S608
+            f"WHERE model_name = '{MODEL}'")
+
+
+def claim_sql(token: str, *, first: bool) -> str:
     if first:
-        return (f"INSERT INTO {PROGRESS_TABLE} (model_name, request_token, seq) VALUES "  # noqa: S608
-                f"('{MODEL}', '{token}', {seq})")
-    return f"UPDATE {PROGRESS_TABLE} SET request_token = '{token}', seq = {seq} WHERE model_name = '{MODEL}'"  # noqa: S608
+        return (f"INSERT INTO {FENCE_TABLE} (model_name, request_token, request_start, seq, intent_name, "  # noqa: S608
+                f"intent_until) VALUES ('{MODEL}', '{token}', {START_MS}, 0, '', 0)")
+    return (f"UPDATE {FENCE_TABLE} SET request_token = '{token}', request_start = {START_MS}, seq = 0 "  # noqa: S608
+            f"WHERE model_name = '{MODEL}'")
+
+
+def client_token(token: str, seq: int, shown: Sequence[str]) -> str:
+    """`<request>-<seq>-<digest of what the step shows>`: the same step with the same content, the same token."""
+    return f"{token}-{seq:05d}-{hashlib.sha256(json.dumps(list(shown)).encode()).hexdigest()[:24]}"
+
+
+Fence = tuple[str, int] | tuple[str, int, str, int]  # (token, seq[, intent name, intent until ms])
+
+
+@dataclass(frozen=True)
+class Matching:
+    """An expected parameter that is any string matching `pattern` (a value the test cannot know exactly)."""
+
+    pattern: str
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and re.fullmatch(self.pattern, other) is not None
+
+    def __hash__(self) -> int:
+        return hash(self.pattern)
 
 
 def catalog(roles: Sequence[str] = (), managed: Sequence[str] = (), *, secadmin: bool = True,
-            scripts: Sequence[tuple[str, str]] = (), progress: Sequence[tuple[str, int]] = ()) -> dict[str, list[Row]]:
-    """Rows of the read batch, by query name: what the SVV views and our ledger tables hold."""
-    return {
+            scripts: Sequence[tuple[str, str]] = (), fence: Fence | None = None) -> dict[str, list[Row]]:
+    """Rows of the read batch, by query name: what the SVV views and our ledger tables hold. `fence`: the
+    model's row (an earlier request's started a day before this one)."""
+    rows: dict[str, list[Row]] = {
         "whoami": [(USER, True)],
         "secadmin": [(1 if secadmin else 0,)],
         "roles": [(r,) for r in (*SYSTEM_ROLES, *roles)],
         "ledger": [("role", json.dumps([r], separators=(",", ":")), "") for r in sorted(managed)],
         "scripts": list(scripts),
-        "progress": list(progress),
+        "fence": [],
     }
+    if fence is not None:
+        token, seq, *intent = fence
+        start = START_MS - 86_400_000 if token == EARLIER else START_MS
+        rows["fence"] = [(token, start, seq, *(intent or ("", 0)))]
+    return rows
 
 
 def roles_state(*names: str) -> AccessState:
@@ -133,6 +184,7 @@ def event(request_type: str, *, model_hash: str = "hash-1", physical_id: str | N
         "LogicalResourceId": "AccessModel", "ResourceProperties": props,
         "StackId": "arn:aws:cloudformation:us-east-1:111111111111:stack/access/0a1b2c3d",
         DEADLINE_KEY: deadline if deadline is not None else T0.timestamp() + APPLY_WINDOW_SECONDS,
+        START_KEY: START_MS,
     }
     if physical_id is not None:
         result["PhysicalResourceId"] = physical_id
@@ -177,7 +229,7 @@ class Conversation:
     def new_id(self) -> str:
         return str(uuid.UUID(int=next(self._ids)))
 
-    def _submitted(self, operation: str, sqls: Sequence[str], name: str, client_token: Any) -> str:
+    def _submitted(self, operation: str, sqls: Sequence[Any], name: str, client_token: Any) -> str:
         statement_id = self.new_id()
         params: dict[str, Any] = {"WorkgroupName": WORKGROUP, "Database": DATABASE, "SecretArn": SECRET_ARN,
                                   "StatementName": name, "ClientToken": client_token}
@@ -214,10 +266,13 @@ class Conversation:
             response["SubStatements"] = subs
         self.stubber.add_response("describe_statement", response, {"Id": statement_id})
 
+    def name(self, seq: int, kind: str) -> str:
+        return f"{PREFIX}:{self.token}:{seq:05d}:{kind}"
+
     def read(self, rows: Mapping[str, Sequence[Row]], *, seq: int, running: int = 0) -> str:
         """A read batch: submitted, `running` polls that see it running, finished; then the rows of every
         query that returned some (queries with none are not fetched)."""
-        statement_id = self._submitted("batch_execute_statement", READ_SQLS, f"{self.token}:{seq:05d}:read", ANY)
+        statement_id = self._submitted("batch_execute_statement", READ_SQLS, self.name(seq, "read"), ANY)
         for _ in range(running):
             self.describe(statement_id, "STARTED", None)
         counts = {n: len(rows.get(name, ())) for n, (name, _) in enumerate(QUERIES, start=1)
@@ -239,24 +294,60 @@ class Conversation:
                 self.stubber.add_response("get_statement_result", response, params)
         return statement_id
 
-    def apply(self, sqls: Sequence[str], *, seq: int, kind: str = "apply", first: bool = False,
-              status: str = "FINISHED", failed: int | None = None, error: str = "", running: int = 0,
-              answered_with: Sequence[str] | None = None, answered_status: str | None = None) -> str:
-        """A batch with its progress row, under ClientToken `<token>-<seq>`. `answered_with`: the Data API
-        answers with an earlier attempt's statement holding these SQL (a repeated ClientToken)."""
-        sent = [*sqls, progress_sql(self.token, seq, first=first)]
-        statement_id = self._submitted("batch_execute_statement", sent, f"{self.token}:{seq:05d}:{kind}",
-                                       f"{self.token}-{seq:05d}")
+    def claim(self, earlier: tuple[str, int] | None = None, *, listed: Sequence[dict[str, Any]] = ()) -> None:
+        """The claim of the model (from `earlier`'s row, else from none); from an earlier request, then the
+        confirmation that none of the model's statements still runs: one listing per running status."""
+        sqls = [guard_sql(*earlier) if earlier else guard_sql(None), claim_sql(self.token, first=earlier is None)]
+        statement_id = self._submitted("batch_execute_statement", sqls, self.name(0, "claim"), ANY)
+        self.describe(statement_id, "FINISHED", sqls)
+        if earlier is not None:
+            self.listing(listed)
+
+    def listing(self, listed: Sequence[dict[str, Any]] = ()) -> None:
+        """ListStatements of the model's prefix, once per running status; `listed` holds ListStatements items,
+        each answered under its own status."""
+        for status in RUNNING_STATUSES:
+            items = [item for item in listed if item["Status"] == status]
+            self.stubber.add_response("list_statements", {"Statements": items},
+                                      {"StatementName": f"{PREFIX}:", "Status": status, "MaxResults": 100})
+
+    def fenced(self, sqls: Sequence[str], *, seq: int, after: int | None = None) -> list[str]:
+        """A batch as sent: the fence's guard (this request at step `after`, default `seq - 1`), `sqls`, the
+        row's step moved on to `seq`."""
+        return [guard_sql(self.token, seq - 1 if after is None else after), *sqls, advance_sql(seq)]
+
+    def submitted(self, sqls: Sequence[str], *, seq: int, after: int | None = None, kind: str = "apply") -> str:
+        """Only the submission of a fenced batch (its answers are the test's)."""
+        sent = self.fenced(sqls, seq=seq, after=after)
+        return self._submitted("batch_execute_statement", sent, self.name(seq, kind),
+                               client_token(self.token, seq, sent))
+
+    def apply(self, sqls: Sequence[str], *, seq: int, kind: str = "apply", after: int | None = None,
+              status: str = "FINISHED", failed: int | None = None, error: str = "", running: int = 0) -> str:
+        """A fenced batch: the guard (this request at step `after`, default `seq - 1`), `sqls`, the step moved on
+        to `seq`; under ClientToken `<token>-<seq>-<digest>`. `failed` counts the guard (the batch's first)."""
+        sent = self.fenced(sqls, seq=seq, after=after)
+        statement_id = self.submitted(sqls, seq=seq, after=after, kind=kind)
         for _ in range(running):
             self.describe(statement_id, "STARTED", None)
-        held = list(answered_with) if answered_with is not None else sent
-        self.describe(statement_id, answered_status or status, held, failed=failed, error=error)
+        self.describe(statement_id, status, sent, failed=failed, error=error)
         return statement_id
 
-    def execute(self, sql: str, *, seq: int, status: str = "FINISHED", error: str = "") -> str:
-        """One statement alone (ExecuteStatement), under ClientToken `<token>-<seq>`."""
-        statement_id = self._submitted("execute_statement", [sql], f"{self.token}:{seq:05d}:exec",
-                                       f"{self.token}-{seq:05d}")
+    def intent(self, *, seq: int, after: int | None = None) -> str:
+        """The fenced announcement (step `seq`) of the statement sent alone next, as step `seq + 1`: the row names
+        it and the last moment it may be sent (epoch ms, whatever the clock says then)."""
+        name = self.name(seq + 1, "exec")
+        sqls = [guard_sql(self.token, seq - 1 if after is None else after),
+                Matching(re.escape(intent_sql(seq, name, 1_111_111_111_111)).replace("1111111111111", r"\d{13}"))]
+        statement_id = self._submitted("batch_execute_statement", sqls, self.name(seq, "intent"), ANY)
+        self.describe(statement_id, "FINISHED", None)
+        return statement_id
+
+    def execute(self, sql: str, *, seq: int, shown: str | None = None, status: str = "FINISHED",
+                error: str = "") -> str:
+        """One statement alone (ExecuteStatement) under ClientToken `<token>-<seq>-<digest of shown>`."""
+        statement_id = self._submitted("execute_statement", [sql], self.name(seq, "exec"),
+                                       client_token(self.token, seq, [shown if shown is not None else sql]))
         self.describe(statement_id, status, [sql], batch=False, error=error)
         return statement_id
 
@@ -312,7 +403,8 @@ def test_on_event_names_the_resource_by_target_and_model_only_and_stamps_the_dea
     create = on_event(event("Create", model_hash="aaa", physical_id=None), clock=clock)
     update = on_event(event("Update", model_hash="bbb"), clock=clock)
     deadline = int(clock.now) + APPLY_WINDOW_SECONDS
-    assert create == update == {"PhysicalResourceId": PHYSICAL_ID, DEADLINE_KEY: deadline}
+    assert create == update == {"PhysicalResourceId": PHYSICAL_ID, DEADLINE_KEY: deadline,
+                                START_KEY: int(clock.now * 1000)}
     other = on_event(event("Update", ModelName="finance"), clock=clock)
     assert other["PhysicalResourceId"] == f"access-model:{WORKGROUP}/{DATABASE}/finance"
     assert APPLY_WINDOW_SECONDS < 3600  # CloudFormation's hour: the reconciler stops first
@@ -342,9 +434,18 @@ def test_statement_names_are_a_short_name_safe_prefix_per_request() -> None:
     assert token_of(event("Update")) != token
 
 
-def test_client_tokens_are_per_step_for_applies_and_unique_per_read(harness: Harness) -> None:
-    """An apply's ClientToken is `<request>-<seq>` (so an interrupted invocation's successor submits the same
-    step under the same token); each read's is new (a read must never be answered with an old one)."""
+def test_every_statement_name_of_a_model_starts_with_the_models_own_prefix() -> None:
+    """One ListStatements prefix finds the model's statements of any request, and no other model's."""
+    assert PREFIX.startswith("rsidc-") and len(PREFIX) == 22 and PREFIX[6:].isalnum()
+    assert model_prefix(WORKGROUP, DATABASE, "finance") != PREFIX
+    assert model_prefix("other-wg", DATABASE, MODEL) != PREFIX
+    assert not model_prefix(WORKGROUP, DATABASE, MODEL + "x").startswith(PREFIX + ":")
+
+
+def test_client_tokens_are_per_step_and_content_for_applies_and_unique_per_read(harness: Harness) -> None:
+    """An apply's ClientToken is `<request>-<seq>-<digest of its SQL>` (so an interrupted invocation's
+    successor submits the same step under the same token, and a repeated token means the same content);
+    each read's and claim's is new (never answered with an old one)."""
     tokens: list[str] = []
     harness.api.client.meta.events.register("provide-client-params.redshift-data.BatchExecuteStatement",
                                             lambda params, **_: tokens.append(params["ClientToken"]))
@@ -352,12 +453,15 @@ def test_client_tokens_are_per_step_for_applies_and_unique_per_read(harness: Har
     talk = harness.conversation(create)
     harness.expect_model(roles_state("analyst"))
     talk.read(catalog(), seq=1)
-    talk.apply([create_role("analyst"), ledger_insert("analyst")], seq=1, first=True)
-    talk.read(catalog(["analyst"], ["analyst"], progress=[(talk.token, 1)]), seq=2)
+    talk.claim()
+    talk.apply([create_role("analyst"), ledger_insert("analyst")], seq=1)
+    talk.read(catalog(["analyst"], ["analyst"], fence=(talk.token, 1)), seq=2)
     assert harness.run(create)["IsComplete"] is True
-    read_1, apply_1, read_2 = tokens
-    assert apply_1 == f"{talk.token}-00001"
+    read_1, claim, apply_1, read_2 = tokens
+    assert apply_1.startswith(f"{talk.token}-00001-") and len(apply_1) == 57
+    assert apply_1 != client_token(talk.token, 1, [guard_sql(talk.token), create_role("auditor"), advance_sql(1)])
     assert read_1 != read_2 and all(t.startswith("rsidc-read-") and len(t) <= 64 for t in (read_1, read_2))
+    assert claim.startswith("rsidc-claim-") and len(claim) <= 64
 
 
 # ---------------------------------------------------------------------------------- create / update
@@ -367,32 +471,115 @@ def test_create_from_an_empty_warehouse_reads_applies_then_confirms(harness: Har
     create = event("Create")
     talk = harness.conversation(create)
     harness.expect_model(roles_state("analyst"))
-    # One invocation: read (polled once while running), apply (the role, its ledger row and the model's
-    # first progress row, one transaction), read back: in sync.
+    # One invocation: read (polled once while running), the claim (the model's first fence row: no earlier
+    # request, so nothing to list), apply (the fence's guard, the role, its ledger row and the row's step, one
+    # transaction), read back: in sync.
     talk.read(catalog(), seq=1, running=1)
-    talk.apply([create_role("analyst"), ledger_insert("analyst")], seq=1, first=True)
-    talk.read(catalog(["analyst"], ["analyst"], progress=[(talk.token, 1)]), seq=2)
+    talk.claim()
+    talk.apply([create_role("analyst"), ledger_insert("analyst")], seq=1)
+    talk.read(catalog(["analyst"], ["analyst"], fence=(talk.token, 1)), seq=2)
     assert harness.run(create) == {"IsComplete": True, "Data": {"Result": "in sync"}}
     sleeps = harness.clocks[-1].sleeps
-    assert all(s < 1.5 for s in sleeps) and len(sleeps) == 4  # sub-second polling, one sleep per describe
+    assert all(s < 1.5 for s in sleeps) and len(sleeps) == 5  # sub-second polling, one sleep per describe
 
 
 def test_update_without_change_sends_no_ddl(harness: Harness) -> None:
     update = event("Update", model_hash="hash-2")
     talk = harness.conversation(update)
     harness.expect_model(roles_state("Analyst", "auditor"))  # case folds like Redshift stores names
-    talk.read(catalog(["analyst", "auditor"], ["analyst", "auditor"], progress=[("rsidc-earlier", 9)]), seq=1)
-    assert harness.run(update) == {"IsComplete": True, "Data": {"Result": "in sync"}}  # any batch would fail
+    talk.read(catalog(["analyst", "auditor"], ["analyst", "auditor"], fence=(EARLIER, 9)), seq=1)
+    talk.claim((EARLIER, 9))  # the model's row now names this request: nothing of the earlier one can commit
+    assert harness.run(update) == {"IsComplete": True, "Data": {"Result": "in sync"}}  # any other batch would fail
 
 
 def test_update_adding_a_role_sends_exactly_its_ddl_ledger_row_and_progress(harness: Harness) -> None:
     update = event("Update", model_hash="hash-3")
     talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst", "auditor"))
-    talk.read(catalog(["analyst", "adhoc"], ["analyst"], progress=[("rsidc-earlier", 9)]), seq=1)
-    talk.apply([create_role("auditor"), ledger_insert("auditor")], seq=1)  # UPDATE: the model has a row
-    talk.read(catalog(["adhoc", "analyst", "auditor"], ["analyst", "auditor"], progress=[(talk.token, 1)]), seq=2)
+    talk.read(catalog(["analyst", "adhoc"], ["analyst"], fence=(EARLIER, 9)), seq=1)
+    talk.claim((EARLIER, 9))
+    talk.apply([create_role("auditor"), ledger_insert("auditor")], seq=1)
+    talk.read(catalog(["adhoc", "analyst", "auditor"], ["analyst", "auditor"], fence=(talk.token, 1)), seq=2)
     assert harness.run(update)["IsComplete"] is True
+
+
+# -------------------------------------------------------------------------------- one request at a time
+
+
+def test_a_request_that_finds_a_newer_one_current_is_superseded_and_sends_nothing(harness: Harness) -> None:
+    update = event("Update")
+    talk = harness.conversation(update)
+    harness.expect_model(roles_state("analyst"))
+    rows = catalog(fence=(EARLIER, 3))
+    rows["fence"] = [("rsidc-newer", START_MS + 1, 3, "", 0)]  # started a millisecond after this request
+    talk.read(rows, seq=1)  # then nothing: no claim, no batch
+    newer = r"^superseded: request rsidc-newer \(started 2025-12-31T23:59:00.001Z\) is now the one that applies model"
+    with pytest.raises(CustomResourceError, match=newer):
+        harness.run(update)
+
+
+def test_an_earlier_requests_running_statement_is_cancelled_and_waited_for_before_the_plan(harness: Harness) -> None:
+    """The claim's confirmation finds the earlier request's batch still running: it is cancelled and waited for
+    (reads are left alone), and the model is read again before anything is planned."""
+    update = event("Update")
+    talk = harness.conversation(update)
+    harness.expect_model(roles_state("analyst"))
+    talk.read(catalog(fence=(EARLIER, 4)), seq=1)
+    orphan, earlier_read = talk.new_id(), talk.new_id()
+    listed = [{"Id": orphan, "StatementName": f"{PREFIX}:{EARLIER}:00005:apply", "Status": "STARTED",
+               "CreatedAt": T0, "UpdatedAt": T0, "QueryStrings": ["SELECT 1"], "IsBatchStatement": True},
+              {"Id": earlier_read, "StatementName": f"{PREFIX}:{EARLIER}:00006:read", "Status": "STARTED",
+               "CreatedAt": T0, "UpdatedAt": T0, "QueryStrings": ["SELECT 1"], "IsBatchStatement": True}]
+    talk.claim((EARLIER, 4), listed=listed)
+    harness.data.add_response("cancel_statement", {"Status": True}, {"Id": orphan})
+    talk.describe(orphan, "STARTED", None)
+    talk.describe(orphan, "ABORTED", None)
+    talk.read(catalog(fence=(talk.token, 0)), seq=1)  # read again: the model is this request's, confirmed
+    talk.apply([create_role("analyst"), ledger_insert("analyst")], seq=1)
+    talk.read(catalog(["analyst"], ["analyst"], fence=(talk.token, 1)), seq=2)
+    assert harness.run(update)["IsComplete"] is True
+
+
+def test_an_earlier_statement_still_running_is_waited_for_across_invocations_then_fails_at_the_deadline(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not ended within the invocation's budget: "not complete yet" (the next invocation confirms again); at the
+    request's deadline: the request fails naming the statement, never reports success."""
+    monkeypatch.setattr("redshift_idc.runtime.reconcile_handler.INVOCATION_BUDGET_SECONDS", 15.0)
+    monkeypatch.setattr(reconciler_module, "WAIT_GRACE_SECONDS", 3.0)
+    clock = FakeClock(step=10.0)
+    update = event("Update", deadline=clock.now + 35.0)
+    talk = harness.conversation(update)
+    orphan = talk.new_id()
+    name = f"{PREFIX}:{EARLIER}:00005:apply"
+    listed = [{"Id": orphan, "StatementName": name, "Status": "STARTED", "CreatedAt": T0, "UpdatedAt": T0,
+               "QueryStrings": ["SELECT 1"], "IsBatchStatement": True}]
+    harness.expect_model(roles_state("analyst"))
+    talk.read(catalog(fence=(EARLIER, 4)), seq=1)  # at 10 s
+    talk.claim((EARLIER, 4), listed=listed)  # at 20 s
+    harness.data.add_response("cancel_statement", {"Status": True}, {"Id": orphan})
+    talk.describe(orphan, "STARTED", None)  # at 20 s: past the budget and its grace
+    assert harness.run(update, clock) == {"IsComplete": False}
+
+    harness.expect_model(roles_state("analyst"))
+    talk.read(catalog(fence=(talk.token, 0)), seq=1)
+    talk.listing(listed)
+    harness.data.add_response("cancel_statement", {"Status": True}, {"Id": orphan})
+    talk.describe(orphan, "STARTED", None)  # at 30 s
+    talk.describe(orphan, "STARTED", None)  # at 40 s: past the deadline
+    with pytest.raises(CustomResourceError, match=rf"^stopped at the apply deadline while statement {name} is still "
+                                                  "STARTED: this request does not read or plan before it has ended"):
+        harness.run(update, FakeClock(clock.now, step=10.0))
+
+
+def test_an_event_stamped_before_requests_had_a_start_takes_it_from_the_deadline() -> None:
+    from redshift_idc.runtime.reconcile_handler import request_start
+
+    stamped = event("Update", deadline=T0.timestamp() + APPLY_WINDOW_SECONDS)
+    assert request_start(stamped) == START_MS
+    del stamped[START_KEY]
+    assert request_start(stamped) == int(T0.timestamp() * 1000)
+    del stamped[DEADLINE_KEY]
+    assert request_start(stamped) is None
 
 
 # ------------------------------------------------------------------------------------------- delete
@@ -401,9 +588,10 @@ def test_update_adding_a_role_sends_exactly_its_ddl_ledger_row_and_progress(harn
 def test_delete_drops_only_managed_roles(harness: Harness) -> None:
     delete = event("Delete")
     talk = harness.conversation(delete)  # no S3 read is expected: a Delete needs no model
-    talk.read(catalog(["adhoc", "analyst"], ["analyst"], progress=[("rsidc-earlier", 3)]), seq=1)
+    talk.read(catalog(["adhoc", "analyst"], ["analyst"], fence=(EARLIER, 3)), seq=1)
+    talk.claim((EARLIER, 3))
     talk.apply([drop_role("analyst"), ledger_delete("analyst")], seq=1)
-    talk.read(catalog(["adhoc"], progress=[(talk.token, 1)]), seq=2)
+    talk.read(catalog(["adhoc"], fence=(talk.token, 1)), seq=2)
     assert harness.run(delete) == {"IsComplete": True, "Data": {"Result": "in sync"}}
 
 
@@ -502,8 +690,9 @@ def test_failed_sub_statement_is_reported_with_its_sql_and_redshifts_error(
     harness.expect_model(roles_state())
     # The step is whatever the plan says; here the plan is replaced so the batch holds these statements.
     monkeypatch.setattr(reconciler_module, "steps", lambda *_, **__: [Step(tuple(sqls))])
-    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=1)
-    talk.apply(sqls, seq=1, status="FAILED", failed=2, error=error)  # nothing after: no retry may be sent
+    talk.read(catalog(fence=(EARLIER, 1)), seq=1)
+    talk.claim((EARLIER, 1))
+    talk.apply(sqls, seq=1, status="FAILED", failed=3, error=error)  # nothing after: no retry may be sent
     with pytest.raises(CustomResourceError) as raised:
         harness.run(update)
     message = str(raised.value)
@@ -525,8 +714,9 @@ def test_a_missing_identity_provider_is_explained_with_its_fix(harness: Harness,
     harness.expect_model(roles_state())
     sqls = [create_role("AWSIDC:sales"), ledger_insert("AWSIDC:sales")]
     monkeypatch.setattr(reconciler_module, "steps", lambda *_, **__: [Step(tuple(sqls))])
-    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=1)
-    talk.apply(sqls, seq=1, status="FAILED", failed=1, error=error)
+    talk.read(catalog(fence=(EARLIER, 1)), seq=1)
+    talk.claim((EARLIER, 1))
+    talk.apply(sqls, seq=1, status="FAILED", failed=2, error=error)
     with pytest.raises(CustomResourceError) as raised:
         harness.run(update)
     message = str(raised.value)
@@ -541,11 +731,12 @@ def test_transient_failure_reads_again_and_retries_under_the_next_token(harness:
     talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst"))
     cut = [create_role("analyst"), ledger_insert("analyst")]
-    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=1)
-    talk.apply(cut, seq=1, status="FAILED", failed=1, error="ERROR: 57014 Query cancelled on user's request")
-    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=2)  # re-plan from what is really there
-    talk.apply(cut, seq=2)  # a new sequence number, so a new ClientToken: the failed one is not returned
-    talk.read(catalog(["analyst"], ["analyst"], progress=[(talk.token, 2)]), seq=3)
+    talk.read(catalog(fence=(EARLIER, 1)), seq=1)
+    talk.claim((EARLIER, 1))
+    talk.apply(cut, seq=1, status="FAILED", failed=2, error="ERROR: 57014 Query cancelled on user's request")
+    talk.read(catalog(fence=(talk.token, 0)), seq=2)  # re-plan from what is really there
+    talk.apply(cut, seq=2, after=0)  # a new sequence number, so a new ClientToken: the failed one is not returned
+    talk.read(catalog(["analyst"], ["analyst"], fence=(talk.token, 2)), seq=3)
     assert harness.run(update)["IsComplete"] is True
 
 
@@ -555,8 +746,11 @@ def test_transient_failures_give_up_after_three_retries(harness: Harness) -> Non
     harness.expect_model(roles_state("analyst"))
     cut = [create_role("analyst"), ledger_insert("analyst")]
     for seq in range(1, 5):
-        talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=seq)
-        talk.apply(cut, seq=seq, status="FAILED", failed=1, error="ERROR: 57014 Query cancelled on user's request")
+        talk.read(catalog(fence=(talk.token, 0) if seq > 1 else (EARLIER, 1)), seq=seq)
+        if seq == 1:
+            talk.claim((EARLIER, 1))
+        talk.apply(cut, seq=seq, after=0, status="FAILED", failed=2,
+                   error="ERROR: 57014 Query cancelled on user's request")
     with pytest.raises(CustomResourceError, match=r"statement 1 of batch 00004 failed .* 57014 Query cancelled"):
         harness.run(update)
 
@@ -567,16 +761,19 @@ def test_throttling_beyond_botocores_retries_is_not_complete_yet(harness: Harnes
     update = event("Update")
     talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst"))
-    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=1)
+    talk.read(catalog(fence=(EARLIER, 1)), seq=1)
+    talk.claim((EARLIER, 1))
     harness.data.add_client_error("batch_execute_statement", "ThrottlingException", "Rate exceeded",
                                   http_status_code=400)
     assert harness.run(update) == {"IsComplete": False}
 
-    # The next invocation reads again and submits step 1 (nothing was submitted before).
+    # The next invocation reads again (the model is this request's, no batch of it committed yet: it confirms
+    # again that no earlier statement runs) and submits step 1 (nothing was submitted before).
     harness.expect_model(roles_state("analyst"))
-    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=1)
+    talk.read(catalog(fence=(talk.token, 0)), seq=1)
+    talk.listing()
     talk.apply([create_role("analyst"), ledger_insert("analyst")], seq=1)
-    talk.read(catalog(["analyst"], ["analyst"], progress=[(talk.token, 1)]), seq=2)
+    talk.read(catalog(["analyst"], ["analyst"], fence=(talk.token, 1)), seq=2)
     assert harness.run(update)["IsComplete"] is True
 
 
@@ -585,7 +782,7 @@ def test_a_busy_data_api_while_polling_or_fetching_is_not_complete_yet(harness: 
     update = event("Update")
     talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst"))
-    talk._submitted("batch_execute_statement", READ_SQLS, f"{talk.token}:00001:read", ANY)
+    talk._submitted("batch_execute_statement", READ_SQLS, talk.name(1, "read"), ANY)
     harness.data.add_client_error("describe_statement", code, "slow down", http_status_code=400)
     assert harness.run(update) == {"IsComplete": False}
 
@@ -635,7 +832,7 @@ def test_throttled_calls_are_retried_by_the_lambdas_own_client(
     first, retried = sent[0][1], sent[1][1]
     assert retried["ClientToken"] == first["ClientToken"]  # the retry is the same submission
     assert retried["WorkgroupName"] == WORKGROUP and retried["SecretArn"] == SECRET_ARN
-    assert retried["StatementName"] == f"{token_of(delete)}:00001:read" and retried["Sqls"] == READ_SQLS
+    assert retried["StatementName"] == f"{PREFIX}:{token_of(delete)}:00001:read" and retried["Sqls"] == READ_SQLS
 
 
 # ---------------------------------------------------------------------- pacing, progress, interrupts
@@ -648,23 +845,26 @@ def test_a_plan_of_fifty_roles_applies_its_batches_back_to_back(harness: Harness
     talk = harness.conversation(create)
     talk.page_size = 20  # GetStatementResult pages through the roles and the ledger
     talk.read(catalog(), seq=1)
-    # Both batches of the plan, with no read between them (the plan is computed once per read).
-    talk.apply([*(create_role(n) for n in names[:38]), ledger_insert(*names[:38])], seq=1, first=True)
-    talk.apply([*(create_role(n) for n in names[38:]), ledger_insert(*names[38:])], seq=2)
-    talk.read(catalog(names, names, progress=[(talk.token, 2)]), seq=3)  # read back to verify
+    talk.claim()
+    # Both batches of the plan, with no read between them (the plan is computed once per read): 37 roles and
+    # their ledger row between the fence's guard and progress, then the rest.
+    talk.apply([*(create_role(n) for n in names[:37]), ledger_insert(*names[:37])], seq=1)
+    talk.apply([*(create_role(n) for n in names[37:]), ledger_insert(*names[37:])], seq=2)
+    talk.read(catalog(names, names, fence=(talk.token, 2)), seq=3)  # read back to verify
     assert harness.run(create) == {"IsComplete": True, "Data": {"Result": "in sync"}}
 
 
-def test_a_later_invocation_continues_from_the_progress_row(harness: Harness) -> None:
+def test_a_later_invocation_continues_from_the_fence_row(harness: Harness) -> None:
     update = event("Update")
     names = [f"role_{i:02d}" for i in range(50)]
     harness.expect_model(roles_state(*names))
     talk = harness.conversation(update)
-    # An earlier invocation of this request committed step 1 (38 roles) and step 2 (a grant); the read
-    # says so, and the next step is number 3, whatever this invocation has seen.
-    talk.read(catalog(names[:38], names[:38], progress=[(talk.token, 2)]), seq=1)
-    talk.apply([*(create_role(n) for n in names[38:]), ledger_insert(*names[38:])], seq=3)
-    talk.read(catalog(names, names, progress=[(talk.token, 3)]), seq=4)
+    # An earlier invocation of this request claimed the model and committed step 1 (37 roles) and step 2 (a
+    # grant); the read says so, and the next step is number 3, whatever this invocation has seen. No claim,
+    # no listing: the model is this request's and its first batch committed after it confirmed.
+    talk.read(catalog(names[:37], names[:37], fence=(talk.token, 2)), seq=1)
+    talk.apply([*(create_role(n) for n in names[37:]), ledger_insert(*names[37:])], seq=3)
+    talk.read(catalog(names, names, fence=(talk.token, 3)), seq=4)
     assert harness.run(update)["IsComplete"] is True
 
 
@@ -675,46 +875,58 @@ def test_a_step_an_interrupted_invocation_submitted_is_not_submitted_again(harne
     update = event("Update")
     talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst", "auditor"))
-    talk.read(catalog(progress=[(talk.token, 1)]), seq=1)
+    talk.read(catalog(fence=(talk.token, 1)), seq=1)
     talk.apply([create_role("analyst"), create_role("auditor"), ledger_insert("analyst", "auditor")], seq=2,
                running=1)
-    talk.read(catalog(["analyst", "auditor"], ["analyst", "auditor"], progress=[(talk.token, 2)]), seq=3)
+    talk.read(catalog(["analyst", "auditor"], ["analyst", "auditor"], fence=(talk.token, 2)), seq=3)
     assert harness.run(update)["IsComplete"] is True
 
 
-def test_an_earlier_attempts_other_statement_at_this_step_is_waited_for_then_read_again(harness: Harness) -> None:
+def test_a_step_whose_place_an_earlier_attempt_took_is_refused_by_the_fence_then_read_again(
+        harness: Harness) -> None:
+    """An earlier attempt of this request committed another step 2 after this invocation's read: this step 2
+    (another content, so another ClientToken) fails at its guard, changes nothing, and the reconciler reads
+    again instead of reporting an error."""
     update = event("Update")
     talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst", "auditor"))
-    earlier = [create_role("analyst"), ledger_insert("analyst"), progress_sql(talk.token, 2)]
-    talk.read(catalog(progress=[(talk.token, 1)]), seq=1)
-    # The plan's step 2 differs from what the earlier attempt submitted as step 2: not this step's result.
+    talk.read(catalog(fence=(talk.token, 1)), seq=1)
     talk.apply([create_role("analyst"), create_role("auditor"), ledger_insert("analyst", "auditor")], seq=2,
-               answered_with=earlier)
-    talk.read(catalog(["analyst"], ["analyst"], progress=[(talk.token, 2)]), seq=3)
+               status="FAILED", failed=1, error='ERROR: invalid input syntax for integer: "superseded"')
+    talk.read(catalog(["analyst"], ["analyst"], fence=(talk.token, 2)), seq=3)
     talk.apply([create_role("auditor"), ledger_insert("auditor")], seq=3)
-    talk.read(catalog(["analyst", "auditor"], ["analyst", "auditor"], progress=[(talk.token, 3)]), seq=4)
+    talk.read(catalog(["analyst", "auditor"], ["analyst", "auditor"], fence=(talk.token, 3)), seq=4)
     assert harness.run(update)["IsComplete"] is True
 
 
-def test_a_refused_repeated_token_finds_the_earlier_statement_by_its_exact_name(harness: Harness) -> None:
-    """Should the Data API refuse a repeated ClientToken with other parameters, the step's statement is
-    looked up by its exact name (one small ListStatements), never by listing the request."""
-    update = event("Update")
-    talk = harness.conversation(update)
-    harness.expect_model(roles_state("analyst"))
-    talk.read(catalog(progress=[(talk.token, 1)]), seq=1)
+def test_a_refused_repeated_token_finds_the_exact_step_across_pages_never_its_read(harness: Harness) -> None:
+    """Should the Data API refuse a repeated ClientToken (with other parameters), the step's statement is looked
+    up by its exact name, kind included, through every page of ListStatements: the read of the same step (listed
+    first) is never taken for the script, which is waited for, not sent a second time."""
+    create = event("Create")
+    talk = harness.conversation(create)
+    harness.expect_model(roles_state(), [SCRIPT])
+    talk.read(catalog(fence=(talk.token, 1)), seq=1)
+    script = [*SCRIPT_STATEMENTS, record_script_sql()]
     harness.data.add_client_error("batch_execute_statement", "ValidationException",
-                                  "Idempotency token reused with different parameters", http_status_code=400)
-    earlier_id = talk.new_id()
-    earlier = [create_role("analyst"), ledger_insert("analyst"), progress_sql(talk.token, 2)]
-    harness.data.add_response("list_statements", {"Statements": [
-        {"Id": earlier_id, "StatementName": f"{talk.token}:00002:apply", "Status": "FINISHED", "CreatedAt": T0,
-         "UpdatedAt": T0, "QueryStrings": earlier, "IsBatchStatement": True}]},
-        {"StatementName": f"{talk.token}:00002:", "Status": "ALL", "MaxResults": 10})
-    talk.describe(earlier_id, "FINISHED", earlier)
-    talk.read(catalog(["analyst"], ["analyst"], progress=[(talk.token, 2)]), seq=3)
-    assert harness.run(update)["IsComplete"] is True
+                                  "Idempotency token reused with different parameters", http_status_code=400,
+                                  expected_params={"WorkgroupName": WORKGROUP, "Database": DATABASE,
+                                                   "SecretArn": SECRET_ARN, "Sqls": talk.fenced(script, seq=2),
+                                                   "StatementName": talk.name(2, "script"), "ClientToken": ANY})
+    read_id, script_id = talk.new_id(), talk.new_id()
+
+    def item(statement_id: str, name: str, status: str) -> dict[str, Any]:
+        return {"Id": statement_id, "StatementName": name, "Status": status, "CreatedAt": T0, "UpdatedAt": T0,
+                "QueryStrings": ["SELECT 1"], "IsBatchStatement": True}
+    query = {"StatementName": talk.name(2, "script"), "Status": "ALL", "MaxResults": 100}
+    harness.data.add_response("list_statements", {"Statements": [item(read_id, talk.name(2, "read"), "FINISHED")],
+                                                  "NextToken": "page-2"}, query)
+    harness.data.add_response("list_statements", {"Statements": [item(script_id, talk.name(2, "script"), "STARTED")]},
+                              {**query, "NextToken": "page-2"})
+    talk.describe(script_id, "STARTED", None)
+    talk.describe(script_id, "FINISHED", talk.fenced(script, seq=2))
+    talk.read(catalog(scripts=[(SCRIPT["Name"], SCRIPT["Checksum"])], fence=(talk.token, 2)), seq=3)
+    assert harness.run(create)["IsComplete"] is True
 
 
 def test_a_stuck_batch_is_cancelled_and_retried_once_from_a_fresh_read(harness: Harness,
@@ -724,15 +936,14 @@ def test_a_stuck_batch_is_cancelled_and_retried_once_from_a_fresh_read(harness: 
     talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst"))
     cut = [create_role("analyst"), ledger_insert("analyst")]
-    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=1)
-    stuck = talk._submitted("batch_execute_statement", [*cut, progress_sql(talk.token, 1)],
-                            f"{talk.token}:00001:apply", f"{talk.token}-00001")
+    talk.read(catalog(fence=(talk.token, 1)), seq=1)
+    stuck = talk.submitted(cut, seq=2)
     talk.describe(stuck, "STARTED", None)
     harness.data.add_response("cancel_statement", {"Status": True}, {"Id": stuck})
-    talk.describe(stuck, "ABORTED", [*cut, progress_sql(talk.token, 1)])
-    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=2)
-    talk.apply(cut, seq=2)
-    talk.read(catalog(["analyst"], ["analyst"], progress=[(talk.token, 2)]), seq=3)
+    talk.describe(stuck, "ABORTED", talk.fenced(cut, seq=2))
+    talk.read(catalog(fence=(talk.token, 1)), seq=3)
+    talk.apply(cut, seq=3, after=1)
+    talk.read(catalog(["analyst"], ["analyst"], fence=(talk.token, 3)), seq=4)
     assert harness.run(update, FakeClock(step=10.0))["IsComplete"] is True
 
 
@@ -742,14 +953,13 @@ def test_a_batch_stuck_twice_fails_naming_the_bound(harness: Harness, monkeypatc
     talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst"))
     cut = [create_role("analyst"), ledger_insert("analyst")]
-    for seq in (1, 2):
-        talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=seq)
-        stuck = talk._submitted("batch_execute_statement", [*cut, progress_sql(talk.token, seq)],
-                                f"{talk.token}:{seq:05d}:apply", f"{talk.token}-{seq:05d}")
+    for read, seq in ((1, 2), (3, 3)):  # the first read is named before it says where the request stands
+        talk.read(catalog(fence=(talk.token, 1)), seq=read)
+        stuck = talk.submitted(cut, seq=seq, after=1)
         talk.describe(stuck, "STARTED", None)
         harness.data.add_response("cancel_statement", {"Status": True}, {"Id": stuck})
-        talk.describe(stuck, "ABORTED", [*cut, progress_sql(talk.token, seq)])
-    with pytest.raises(CustomResourceError, match=r"step 2 was still running 1.0 s after it was submitted, twice"):
+        talk.describe(stuck, "ABORTED", talk.fenced(cut, seq=seq, after=1))
+    with pytest.raises(CustomResourceError, match=r"step 3 was still running 1.0 s after it was submitted, twice"):
         harness.run(update, FakeClock(step=10.0))
 
 
@@ -760,10 +970,8 @@ def test_a_batch_still_running_when_the_budget_ends_is_left_to_the_next_invocati
     update = event("Update")
     talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst"))
-    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=1)  # read at 10 s: within the budget
-    running = talk._submitted("batch_execute_statement",
-                              [create_role("analyst"), ledger_insert("analyst"), progress_sql(talk.token, 1)],
-                              f"{talk.token}:00001:apply", f"{talk.token}-00001")
+    talk.read(catalog(fence=(talk.token, 1)), seq=1)  # read at 10 s: within the budget
+    running = talk.submitted([create_role("analyst"), ledger_insert("analyst")], seq=2)
     talk.describe(running, "STARTED", None)  # at 20 s: past budget and grace; the next invocation waits for it
     assert harness.run(update, FakeClock(step=10.0)) == {"IsComplete": False}
 
@@ -781,10 +989,8 @@ def test_a_batch_running_at_the_deadline_is_cancelled_before_failing(harness: Ha
     update = event("Update", deadline=clock.now + 15.0)
     talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst"))
-    talk.read(catalog(progress=[("rsidc-earlier", 1)]), seq=1)  # at 10 s
-    running = talk._submitted("batch_execute_statement",
-                              [create_role("analyst"), ledger_insert("analyst"), progress_sql(talk.token, 1)],
-                              f"{talk.token}:00001:apply", f"{talk.token}-00001")
+    talk.read(catalog(fence=(talk.token, 1)), seq=1)  # at 10 s
+    running = talk.submitted([create_role("analyst"), ledger_insert("analyst")], seq=2)
     talk.describe(running, "STARTED", None)  # at 20 s: past the deadline
     harness.data.add_response("cancel_statement", {"Status": True}, {"Id": running})
     talk.describe(running, "ABORTED", None)
@@ -799,9 +1005,11 @@ def test_a_batch_that_committed_twice_without_effect_stops_the_loop(harness: Har
     # Managed (in the ledger) but missing: re-created, and its ledger row replaced, twice; still not visible.
     cut = [create_role("Analyst"), ledger_delete("analyst"), ledger_insert("analyst")]
     for seq in (1, 2):
-        talk.read(catalog(managed=["analyst"], progress=[(talk.token, seq - 1)] if seq > 1 else []), seq=seq)
-        talk.apply(cut, seq=seq, first=seq == 1)
-    talk.read(catalog(managed=["analyst"], progress=[(talk.token, 2)]), seq=3)
+        talk.read(catalog(managed=["analyst"], fence=(talk.token, seq - 1) if seq > 1 else None), seq=seq)
+        if seq == 1:
+            talk.claim()
+        talk.apply(cut, seq=seq)
+    talk.read(catalog(managed=["analyst"], fence=(talk.token, 2)), seq=3)
     with pytest.raises(CustomResourceError, match=r"same batch committed twice.*CREATE ROLE \"Analyst\""):
         harness.run(update)
 
@@ -817,10 +1025,11 @@ def test_user_without_secadmin_is_granted_it_before_any_plan(harness: Harness) -
     talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst"))
     talk.read(catalog(secadmin=False), seq=1)
-    talk.apply([GRANT_SECADMIN], seq=1, kind="grant-secadmin", first=True)
-    talk.read(catalog(progress=[(talk.token, 1)]), seq=2)
+    talk.claim()
+    talk.apply([GRANT_SECADMIN], seq=1, kind="grant-secadmin")
+    talk.read(catalog(fence=(talk.token, 1)), seq=2)
     talk.apply([create_role("analyst"), ledger_insert("analyst")], seq=2)
-    talk.read(catalog(["analyst"], ["analyst"], progress=[(talk.token, 2)]), seq=3)
+    talk.read(catalog(["analyst"], ["analyst"], fence=(talk.token, 2)), seq=3)
     assert harness.run(update)["IsComplete"] is True
 
 
@@ -829,8 +1038,9 @@ def test_secadmin_still_missing_after_the_grant_is_an_error(harness: Harness) ->
     talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst"))
     talk.read(catalog(secadmin=False), seq=1)
-    talk.apply([GRANT_SECADMIN], seq=1, kind="grant-secadmin", first=True)
-    talk.read(catalog(secadmin=False, progress=[(talk.token, 1)]), seq=2)
+    talk.claim()
+    talk.apply([GRANT_SECADMIN], seq=1, kind="grant-secadmin")
+    talk.read(catalog(secadmin=False, fence=(talk.token, 1)), seq=2)
     with pytest.raises(CustomResourceError, match=r"user admin still lacks sys:secadmin"):
         harness.run(update)
 
@@ -842,6 +1052,13 @@ SCRIPT_SQL = ("CREATE SCHEMA IF NOT EXISTS sales;\n"
               "-- a comment; with a semicolon\n"
               "CREATE TABLE IF NOT EXISTS sales.orders (id INT, note VARCHAR(20) DEFAULT 'a;b');\n")
 SCRIPT = script_entry("001_sales.sql", SCRIPT_SQL)
+SCRIPT_STATEMENTS = ["CREATE SCHEMA IF NOT EXISTS sales",
+                     "CREATE TABLE IF NOT EXISTS sales.orders (id INT, note VARCHAR(20) DEFAULT 'a;b')"]
+
+
+def record_script_sql() -> str:
+    return (f"INSERT INTO {SCRIPT_TABLE} (model_name, script_name, checksum) VALUES "  # noqa: S608
+            f"('{MODEL}', '{SCRIPT['Name']}', '{SCRIPT['Checksum']}')")
 
 
 def test_a_pending_script_runs_once_before_the_access_ddl(harness: Harness) -> None:
@@ -850,15 +1067,11 @@ def test_a_pending_script_runs_once_before_the_access_ddl(harness: Harness) -> N
     harness.expect_model(roles_state("analyst"), [SCRIPT])
     applied = [(SCRIPT["Name"], SCRIPT["Checksum"])]
     talk.read(catalog(), seq=1)
-    talk.apply([
-        "CREATE SCHEMA IF NOT EXISTS sales",
-        "CREATE TABLE IF NOT EXISTS sales.orders (id INT, note VARCHAR(20) DEFAULT 'a;b')",
-        f"INSERT INTO {SCRIPT_TABLE} (model_name, script_name, checksum) VALUES "  # noqa: S608
-        f"('{MODEL}', '{SCRIPT['Name']}', '{SCRIPT['Checksum']}')",
-    ], seq=1, kind="script", first=True)
-    talk.read(catalog(scripts=applied, progress=[(talk.token, 1)]), seq=2)
+    talk.claim()
+    talk.apply([*SCRIPT_STATEMENTS, record_script_sql()], seq=1, kind="script")
+    talk.read(catalog(scripts=applied, fence=(talk.token, 1)), seq=2)
     talk.apply([create_role("analyst"), ledger_insert("analyst")], seq=2)
-    talk.read(catalog(["analyst"], ["analyst"], scripts=applied, progress=[(talk.token, 2)]), seq=3)  # not again
+    talk.read(catalog(["analyst"], ["analyst"], scripts=applied, fence=(talk.token, 2)), seq=3)  # not again
     assert harness.run(create)["IsComplete"] is True
 
 
@@ -866,19 +1079,22 @@ def test_a_changed_script_is_refused(harness: Harness) -> None:
     update = event("Update")
     talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst"), [SCRIPT])
-    talk.read(catalog(["analyst"], ["analyst"], scripts=[(SCRIPT["Name"], "0" * 64)]), seq=1)
+    talk.read(catalog(["analyst"], ["analyst"], scripts=[(SCRIPT["Name"], "0" * 64)], fence=(EARLIER, 4)), seq=1)
+    talk.claim((EARLIER, 4))
     with pytest.raises(CustomResourceError, match=r"script 001_sales.sql was applied with checksum 000000000000"):
         harness.run(update)
 
 
 def test_a_script_too_long_for_one_transaction_is_refused(harness: Harness) -> None:
-    long_sql = "".join(f"CREATE SCHEMA IF NOT EXISTS s{i};\n" for i in range(39))
+    long_sql = "".join(f"CREATE SCHEMA IF NOT EXISTS s{i};\n" for i in range(38))
     script = script_entry("002_many.sql", long_sql)
     update = event("Update")
     talk = harness.conversation(update)
     harness.expect_model(roles_state(), [script])
     talk.read(catalog(), seq=1)
-    with pytest.raises(CustomResourceError, match=r"002_many.sql has 39 statements; at most 38 fit"):
+    talk.claim()
+    # 40 statements a batch: the script's, its record, the fence's guard and progress.
+    with pytest.raises(CustomResourceError, match=r"002_many.sql has 38 statements; at most 37 fit"):
         harness.run(update)
 
 
@@ -900,19 +1116,18 @@ def test_adopting_many_long_named_grants_keeps_every_statement_under_100_kb(harn
     update = event("Update")
     talk = harness.conversation(update)
     harness.expect_model(AccessState.of([Role(grantee), *privileges]))
-    rows = catalog([grantee], progress=[("rsidc-earlier", 1)])  # all exists already, none recorded: adopt only
+    rows = catalog([grantee], fence=(talk.token, 1))  # all exists already, none recorded: adopt only
     rows["column_privileges"] = [(p.schema, p.table, p.column, p.privilege, p.grantee, "role") for p in privileges]
     talk.read(rows, seq=1)
     sent: list[list[str]] = []
     harness.data.add_response("batch_execute_statement", {"Id": str(uuid.UUID(int=7))},
                               {"WorkgroupName": WORKGROUP, "Database": DATABASE, "SecretArn": SECRET_ARN,
-                               "Sqls": ANY, "StatementName": f"{talk.token}:00001:apply",
-                               "ClientToken": f"{talk.token}-00001"})
+                               "Sqls": ANY, "StatementName": talk.name(2, "apply"), "ClientToken": ANY})
     harness.api.client.meta.events.register("provide-client-params.redshift-data.BatchExecuteStatement",
                                             lambda params, **_: sent.append(list(params["Sqls"])))
     harness.data.add_client_error("describe_statement", "ThrottlingException", "Rate exceeded")  # ends here
     assert harness.run(update) == {"IsComplete": False}
-    ledger = sent[-1][:-1]
+    ledger = sent[-1][1:-1]
     assert ledger and all(sql.startswith(f"INSERT INTO {LEDGER_TABLE}") for sql in ledger)  # no DDL
-    assert sent[-1][-1] == progress_sql(talk.token, 1)
+    assert (sent[-1][0], sent[-1][-1]) == (guard_sql(talk.token, 1), advance_sql(2))
     assert max(len(sql.encode("utf-8")) for sql in sent[-1]) <= 100_000

@@ -22,6 +22,7 @@ from redshift_idc.runtime.catalog import parse_snapshot
 from redshift_idc.runtime.limits import STATEMENT_STUCK_SECONDS
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.reconcile_handler import model_document
+from redshift_idc.runtime.reconciler import model_prefix
 from tests.fake_data_api import (
     FakeDataApi,
     ProviderDriver,
@@ -37,6 +38,7 @@ from tests.test_planner_properties import access_states, transitions
 MODEL = "sim"
 PROPERTIES = resource_properties(MODEL, workgroup="sim-wg", namespace="sim-ns")
 PHYSICAL_ID = f"access-model:sim-wg/dev/{MODEL}"
+PREFIX = model_prefix("sim-wg", "dev", MODEL)
 LEDGER_WRITES = ('"redshift_idc".', "CREATE SCHEMA IF NOT EXISTS")
 
 
@@ -72,7 +74,7 @@ class World:
         return set(ledger) == {(item.KIND, item.key()) for item in desired} and set(ledger) <= present
 
 
-OPERATIONS = ("BatchExecuteStatement", "DescribeStatement", "GetStatementResult", "ExecuteStatement")
+OPERATIONS = ("BatchExecuteStatement", "DescribeStatement", "GetStatementResult", "ExecuteStatement", "ListStatements")
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -93,9 +95,12 @@ def test_killed_after_any_data_api_call_it_converges_without_applying_a_statemen
     counts: Counter[str] = Counter()
     pending = set(kills)
     steps: set[str] = set()
+    listings: list[tuple[str, str]] = []
 
     def dies_after(operation: str, params: dict[str, Any]) -> bool:
         counts[operation] += 1
+        if operation == "ListStatements":
+            listings.append((params["StatementName"], params["Status"]))
         name = str(params.get("StatementName", ""))
         new_step = operation.endswith("ExecuteStatement") and not name.endswith(":read") and name not in steps
         if after_every_new_step and new_step:
@@ -112,13 +117,16 @@ def test_killed_after_any_data_api_call_it_converges_without_applying_a_statemen
     applied = world.committed_ddl(since)
     assert [sql for sql, n in Counter(applied).items() if n > 1] == []
     assert world.ledger_matches_catalog(b)
-    assert world.api.calls["ListStatements"] == 0  # progress comes from the warehouse, not from listings
+    # Progress comes from the warehouse; the only listings confirm the claim: no statement of the model still runs.
+    assert listings and set(listings) == {(f"{PREFIX}:", status) for status in ("SUBMITTED", "PICKED", "STARTED")}
+    assert len(listings) <= 3 * (world.driver.killed + 1)  # once per invocation that starts unconfirmed
     event(f"killed: {min(world.driver.killed, 2)}+, resubmitted a running step: {world.api.repeated_tokens > 0}")
 
 
 def test_a_lagging_listing_cannot_cause_a_double_submission() -> None:
     """ListStatements that lags (here: shows nothing at all) does not matter: the reconciler never lists
-    to find its place, so a kill right after a submission is recovered through the ClientToken."""
+    to find its place (only to confirm, after its first batch died, that nothing earlier still runs), so a
+    kill right after a submission is recovered through the ClientToken."""
     world = World(batch_latency=15.0, list_lag=10_000.0)
     desired = AccessState.of([Role(f"role {i}") for i in range(60)])
     since = len(world.fake.history)
@@ -138,7 +146,7 @@ def test_a_lagging_listing_cannot_cause_a_double_submission() -> None:
     assert differences(world.fake.state(), desired) == []
     applied = world.committed_ddl(since)
     assert len(applied) == len(set(applied)) == 60
-    assert world.api.calls["ListStatements"] == 0
+    assert world.api.calls["ListStatements"] == 3  # the invocation after the first kill: the model was claimed
 
 
 def test_throttling_beyond_botocores_retries_only_delays_the_request() -> None:

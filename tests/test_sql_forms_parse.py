@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pytest
 from sqlfluff.core import Linter
 
+from redshift_idc.runtime import fence
 from redshift_idc.runtime.access_state import (
     COLUMN_PRIVILEGES,
     DATABASE_PRIVILEGES,
@@ -143,6 +144,7 @@ OBJECTS = _objects()
 
 MODEL = "équipe d'O'Brien \\ prod"  # single quotes and a backslash in a literal
 LEDGERS = {"default": LedgerTables(), "awkward": LedgerTables('ledger "idc" été')}
+TOKEN = "rsidc-0123456789abcdef0123"
 ENTRIES = [LedgerEntry(item.KIND, item.key(), item.fingerprint()) for _, item in OBJECTS]
 
 
@@ -189,11 +191,16 @@ def _forms() -> list[Form]:
             Form(f"ledger:{name}:insert_sql", tables.insert_sql(MODEL, ENTRIES)),
             Form(f"ledger:{name}:record_script_sql",
                  tables.record_script_sql(MODEL, "001_grants d'été\\v2.sql", hashlib.sha256(b"x").hexdigest())),
-            Form(f"ledger:{name}:select_progress_sql", tables.select_progress_sql(MODEL)),
-            Form(f"ledger:{name}:progress_sql", tables.progress_sql(MODEL, "rsidc-0123456789abcdef0123", 17,
-                                                                     row_exists=True)),
-            Form(f"ledger:{name}:progress_sql:insert", tables.progress_sql(MODEL, "rsidc-0123456789abcdef0123", 1,
-                                                                            row_exists=False)),
+            Form(f"ledger:{name}:fence.select_sql", fence.select_sql(tables, MODEL)),
+            Form(f"ledger:{name}:fence.guard_sql", fence.guard_sql(tables, MODEL, TOKEN, 17)),
+            Form(f"ledger:{name}:fence.guard_sql:absent", fence.guard_sql(tables, MODEL, None, None)),
+            Form(f"ledger:{name}:fence.advance_sql", fence.advance_sql(tables, MODEL, 18)),
+            Form(f"ledger:{name}:fence.intent_sql",
+                 fence.intent_sql(tables, MODEL, 18, f"rsidc-0123456789abcdef:{TOKEN}:00019:exec", 1767225660000)),
+            Form(f"ledger:{name}:fence.claim_sql", fence.claim_sql(tables, MODEL, TOKEN, 1767225600000,
+                                                                   row_exists=True)),
+            Form(f"ledger:{name}:fence.claim_sql:insert", fence.claim_sql(tables, MODEL, TOKEN, 1767225600000,
+                                                                          row_exists=False)),
             Form(f"ledger:{name}:select_other_objects_sql", tables.select_other_objects_sql(MODEL)),
             Form(f"ledger:{name}:other_schemas_sql", tables.other_schemas_sql()),
             Form(f"ledger:{name}:select_models_sql", tables.select_models_sql()),
@@ -306,8 +313,8 @@ def test_forms_cover_every_object_type_privilege_and_ledger_method() -> None:
         assert {(cls, name) for name in names} <= privileges
     labels = {f.label for f in FORMS}
     for method in ("select_objects_sql", "select_scripts_sql", "delete_sql", "insert_sql", "record_script_sql",
-                   "select_progress_sql", "progress_sql", "select_other_objects_sql", "other_schemas_sql",
-                   "select_models_sql"):
+                   "fence.select_sql", "fence.guard_sql", "fence.advance_sql", "fence.intent_sql", "fence.claim_sql",
+                   "select_other_objects_sql", "other_schemas_sql", "select_models_sql"):
         assert {f"ledger:{name}:{method}" for name in LEDGERS} <= labels
     policies = {label for label, item in OBJECTS if isinstance(item, RlsPolicy | MaskingPolicy)}
     assert {f.label.removeprefix("alter_using:") for f in FORMS if f.label.startswith("alter_using:")} == policies

@@ -41,14 +41,14 @@ from redshift_idc.runtime.access_state import (
     SystemPrivilege,
     TablePrivilege,
 )
-from redshift_idc.runtime.ledger import PROGRESS_STATEMENTS, LedgerTables, steps
+from redshift_idc.runtime.ledger import RESERVED_STATEMENTS, LedgerTables, steps
 from redshift_idc.runtime.planner import LEDGER_STATEMENTS_PER_BATCH, Plan, plan
 from redshift_idc.transition import check_states
 from tests.fake_redshift import FakeRedshift
 
 MODEL = "transition"
-MAX_STATEMENTS = 4 + PROGRESS_STATEMENTS  # four statements per batch besides the reconciler's own: ledger included
-GROUP_LIMIT = MAX_STATEMENTS - PROGRESS_STATEMENTS - LEDGER_STATEMENTS_PER_BATCH
+MAX_STATEMENTS = 4 + RESERVED_STATEMENTS  # four statements per batch besides the reconciler's own: ledger included
+GROUP_LIMIT = MAX_STATEMENTS - RESERVED_STATEMENTS - LEDGER_STATEMENTS_PER_BATCH
 EXAMPLES = 60
 MIN_BOUNDARIES = 1000
 

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from redshift_idc.runtime import fence
 from redshift_idc.runtime.access_state import (
     PUBLIC_GRANTEE,
     SYSTEM_PRIVILEGES,
@@ -46,6 +47,7 @@ from redshift_idc.runtime.access_state import (
     ledger_key,
 )
 from redshift_idc.runtime.catalog_import import PolicyKey, StoredText, definition_queries, definitions, stored_texts
+from redshift_idc.runtime.fence import FenceRow
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.planner import Ledger, check_renderable, is_system_role
 from redshift_idc.runtime.sql_text import quote_literal
@@ -114,8 +116,8 @@ def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True,
         ("other_ledger_schemas", tables.other_schemas_sql()),
         ("scripts", tables.select_scripts_sql(model)),
     ]
-    if bootstrap:  # the reconciler's own bookkeeping; reports that must not write leave it out
-        queries.append(("progress", tables.select_progress_sql(model)))
+    if bootstrap:  # the reconciler's own bookkeeping (the model's fence row); reports that must not write leave it out
+        queries.append(("fence", fence.select_sql(tables, model)))
     if users_namespace is not None:
         queries += user_queries(users_namespace)
     return queries
@@ -132,12 +134,12 @@ class Snapshot:
     superuser: bool
     secadmin: bool
     warnings: list[str] = field(default_factory=list)
-    progress: dict[str, int] = field(default_factory=dict)  # request token -> its last committed step
     definitions: AccessState | None = None  # policies and providers with their catalog definitions
     users: UserCatalog | None = None  # the IdC users, when read (deprovision_users)
     stored: dict[PolicyKey, StoredText] | None = None  # each policy's catalog text, when definitions were read
     owners: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)  # other models' objects -> model
     other_ledger_schemas: tuple[str, ...] = ()  # other schemas holding a ledger table
+    fence: FenceRow | None = None  # the model's current request and its last committed step (`fence.py`)
 
     def stored_hashes(self) -> dict[PolicyKey, str] | None:
         """The hash of each policy's catalog text, what `planner.plan(stored=...)` compares with the ledger."""
@@ -254,13 +256,13 @@ def parse_snapshot(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = Fal
     user, superuser = (whoami[0][0], bool(whoami[0][1])) if whoami else ("", False)
     secadmin_rows = list(rows.get("secadmin", ()))
     secadmin = bool(secadmin_rows and int(secadmin_rows[0][0] or 0) > 0)
-    progress = {str(token): int(seq or 0) for token, seq in rows.get("progress", ())}
     read_definitions = any(name in rows for name, _ in definition_queries())
-    return Snapshot(state, ledger, scripts, user, superuser, secadmin, warnings, progress,
+    return Snapshot(state, ledger, scripts, user, superuser, secadmin, warnings,
                     definitions(rows, case_sensitive) if read_definitions else None,
                     parse_users(rows, users_namespace) if users_namespace is not None else None,
                     stored_texts(rows, case_sensitive) if read_definitions else None, owners,
-                    tuple(sorted({str(schema) for (schema,) in rows.get("other_ledger_schemas", ())})))
+                    tuple(sorted({str(schema) for (schema,) in rows.get("other_ledger_schemas", ())})),
+                    fence=fence.parse(rows.get("fence", ())))
 
 
 def other_ledger_queries(schemas: Sequence[str]) -> list[tuple[str, str]]:

@@ -31,10 +31,12 @@ RETRIES = Config(retries={"mode": "adaptive", "max_attempts": DATA_API_MAX_ATTEM
                  connect_timeout=DATA_API_CONNECT_TIMEOUT_SECONDS, read_timeout=DATA_API_READ_TIMEOUT_SECONDS)
 RUNNING = frozenset({"SUBMITTED", "PICKED", "STARTED"})
 TERMINAL = frozenset({"FINISHED", "FAILED", "ABORTED"})
-# Error codes that mean "too much at once, try later": the account's fixed TPS quotas, and the
-# workgroup's limits on active statements and sessions.
+# Error codes that mean "try later": the account's fixed TPS quotas, the workgroup's limits on active statements,
+# sessions and waiting requests (DescribeStatement's ActiveWaitingRequestsExceededException), and the service's
+# own InternalServerException, once botocore's retries are spent.
 BUSY_ERRORS = frozenset({"ThrottlingException", "TooManyRequestsException", "ActiveStatementsExceededException",
-                         "ActiveSessionsExceededException"})
+                         "ActiveSessionsExceededException", "ActiveWaitingRequestsExceededException",
+                         "InternalServerException"})
 # Errors worth a retry of the whole batch: a workgroup resuming from pause, a query cancelled on the
 # first connection after idle, serialization conflicts between concurrent transactions.
 TRANSIENT_ERRORS = re.compile(
@@ -55,15 +57,20 @@ MISSING_IDENTITY_PROVIDER_FIX = (
 )
 # A "quoted name" (skipped: a ' inside it starts no literal) or a 'string literal' (masked).
 _NAME_OR_LITERAL = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'')
+# Inside a "quoted" span: a literal where a token may start (an error quoting one: `at or near "'EMEA'"`), never
+# a ' inside a name (`"o'x"`, `"it''s"`: preceded by a letter or by another ').
+_QUOTED_LITERAL = re.compile(r"(?<![\w'])'(?:[^'\\]|''|\\.)*'")
 # A client secret as JSON, should an error message quote an identity provider's PARAMETERS outside a literal.
 _SECRET_JSON = re.compile(r'("client_secret"\s*:\s*)"(?:[^"\\]|\\.)*"', re.IGNORECASE)
 
 
 def redact_literals(sql: str, secrets: Iterable[str] = ()) -> str:
     """SQL safe for logs and CloudFormation events: string literals (predicate values, identity provider
-    PARAMETERS) hidden, quoted names kept as they are, any JSON client secret outside a literal hidden, and
+    PARAMETERS) hidden, also where an error message quotes one in double quotes (`syntax error at or near
+    "'Europe%'"`), quoted names kept as they are, any JSON client secret outside a literal hidden, and
     every value in `secrets` (what the reconciler resolved) hidden wherever it appears."""
-    masked = _NAME_OR_LITERAL.sub(lambda m: m.group() if m.group().startswith('"') else "'***'", sql)
+    masked = _NAME_OR_LITERAL.sub(
+        lambda m: _QUOTED_LITERAL.sub("'***'", m.group()) if m.group().startswith('"') else "'***'", sql)
     masked = _SECRET_JSON.sub(r'\1"***"', masked)
     for value in sorted({v for v in secrets if v}, key=len, reverse=True):
         masked = masked.replace(value, "***")
@@ -149,16 +156,32 @@ class DataApi:
         self.client.cancel_statement(Id=statement_id)
 
     def find_named(self, name: str) -> list[StatementInfo]:
-        """Statements whose name starts with `name`: one page, for a name that identifies one step (the
-        reconciler never lists a whole request; ListStatements has a quota of 3 calls a second)."""
-        response = self.client.list_statements(StatementName=name, Status="ALL", MaxResults=10)
+        """The statements named exactly `name` (one step of one request: its kind is part of the name, so a
+        step's read is never taken for the step), every page of ListStatements' answer."""
+        return [s for s in self._listed(name, "ALL") if s.name == name]
+
+    def running(self, prefix: str) -> list[StatementInfo]:
+        """Statements whose name starts with `prefix` that may still run (SUBMITTED, PICKED, STARTED): one
+        listing per status, each usually one short page (ListStatements is quota'd at 3 calls a second)."""
+        found: dict[str, StatementInfo] = {}
+        for status in ("SUBMITTED", "PICKED", "STARTED"):
+            found.update((s.id, s) for s in self._listed(prefix, status) if s.name.startswith(prefix))
+        return sorted(found.values(), key=lambda s: s.name)
+
+    def _listed(self, prefix: str, status: str) -> list[StatementInfo]:
+        """ListStatements by name prefix and status, paged through with NextToken."""
         found = []
-        for item in response.get("Statements", []):
-            if str(item.get("StatementName", "")).startswith(name):
+        kwargs: dict[str, Any] = {"StatementName": prefix, "Status": status, "MaxResults": 100}
+        while True:
+            response = self.client.list_statements(**kwargs)
+            for item in response.get("Statements", []):
                 queries = item.get("QueryStrings") or ([item["QueryString"]] if item.get("QueryString") else [])
-                found.append(StatementInfo(item["Id"], item.get("StatementName", ""), item["Status"],
+                found.append(StatementInfo(item["Id"], str(item.get("StatementName", "")), item["Status"],
                                            item.get("CreatedAt"), tuple(queries)))
-        return sorted(found, key=lambda s: s.name)
+            token = response.get("NextToken")
+            if not token:
+                return found
+            kwargs["NextToken"] = token
 
     def describe(self, statement_id: str) -> dict[str, Any]:
         return dict(self.client.describe_statement(Id=statement_id))

@@ -8,11 +8,13 @@ records: a batch that fails changes neither the warehouse nor the ledger.
 
 `<schema>.applied_script` records the `sql/` scripts applied (name and checksum), each once.
 
-`<schema>.apply_progress` holds one row per model: the CloudFormation request that last changed the
-warehouse and the sequence number of its last committed step. Every batch updates it in its own
-transaction, so a new is-complete invocation learns from one read where its request stands, without
-listing the request's statements, and resubmits the next step under the same `ClientToken` as any
-earlier attempt at it (see `reconciler.py`). Each batch reserves one of its 40 statements for it.
+`<schema>.apply_fence` holds one row per model: the CloudFormation request that may change the model now,
+the sequence number of its last committed step, and what it may have in flight outside a transaction
+(`fence.py`). Every batch begins with a guard on that row and ends by moving its step on, in its own
+transaction, so a batch of a request that is no longer the model's current one cannot commit, and a new
+is-complete invocation learns from one read where its request stands. Each batch reserves two of its 40
+statements for it (`RESERVED_STATEMENTS`). The table it replaces, `<schema>.apply_progress`, is left in
+place in warehouses that have it, unused.
 
 Statements that cannot run inside a transaction block (identity providers) are steps of their own, sent
 alone with ExecuteStatement: those of the create/alter phase before every batch, drops after every
@@ -35,7 +37,9 @@ DEFAULT_LEDGER_SCHEMA = "redshift_idc"
 MAX_BATCH_STATEMENTS = 40  # BatchExecuteStatement's limit
 MAX_STATEMENT_BYTES = 90_000  # the Data API's limit is 100 KB per statement; keep a margin
 ADOPT_ROWS = 200  # ledger rows per INSERT (each row is well under 450 bytes)
-PROGRESS_STATEMENTS = 1  # every batch ends with its progress row
+PROGRESS_STATEMENTS = 1  # every batch ends with its progress: the fence row's step moved on
+FENCE_STATEMENTS = 1  # and begins with the fence's guard (`fence.py`)
+RESERVED_STATEMENTS = PROGRESS_STATEMENTS + FENCE_STATEMENTS
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,8 @@ class LedgerTables:
         return f"{quote_ident(self.schema)}.{quote_ident('applied_script')}"
 
     @property
-    def progress(self) -> str:
-        return f"{quote_ident(self.schema)}.{quote_ident('apply_progress')}"
+    def fence(self) -> str:
+        return f"{quote_ident(self.schema)}.{quote_ident('apply_fence')}"
 
     def bootstrap_sql(self) -> list[str]:
         """Idempotent: safe at the start of every read batch (no-ops once the tables exist)."""
@@ -62,8 +66,9 @@ class LedgerTables:
             "kind VARCHAR(64) NOT NULL, object_key VARCHAR(4096) NOT NULL, fingerprint VARCHAR(256) NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {self.scripts} (model_name VARCHAR(256) NOT NULL, "
             "script_name VARCHAR(256) NOT NULL, checksum VARCHAR(64) NOT NULL)",
-            f"CREATE TABLE IF NOT EXISTS {self.progress} (model_name VARCHAR(256) NOT NULL, "
-            "request_token VARCHAR(64) NOT NULL, seq INTEGER NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.fence} (model_name VARCHAR(256) NOT NULL, "
+            "request_token VARCHAR(64) NOT NULL, request_start BIGINT NOT NULL, seq INTEGER NOT NULL, "
+            "intent_name VARCHAR(256) NOT NULL, intent_until BIGINT NOT NULL)",
         ]
 
     def select_objects_sql(self, model: str) -> str:
@@ -73,19 +78,6 @@ class LedgerTables:
     def select_scripts_sql(self, model: str) -> str:
         return (f"SELECT script_name, checksum FROM {self.scripts} "
                 f"WHERE model_name = {quote_literal(model)} ORDER BY script_name")
-
-    def select_progress_sql(self, model: str) -> str:
-        return (f"SELECT request_token, seq FROM {self.progress} "
-                f"WHERE model_name = {quote_literal(model)} ORDER BY request_token")
-
-    def progress_sql(self, model: str, request_token: str, seq: int, *, row_exists: bool) -> str:
-        """Record `seq` as the request's last committed step: the model's one row is updated in place
-        (so the table never grows beyond one row per model), or inserted the first time."""
-        if row_exists:
-            return (f"UPDATE {self.progress} SET request_token = {quote_literal(request_token)}, seq = {int(seq)} "
-                    f"WHERE model_name = {quote_literal(model)}")
-        return (f"INSERT INTO {self.progress} (model_name, request_token, seq) VALUES "
-                f"({quote_literal(model)}, {quote_literal(request_token)}, {int(seq)})")
 
     def delete_sql(self, model: str, entries: Sequence[LedgerEntry]) -> str:
         if not entries:
@@ -156,11 +148,11 @@ class Step:
 
 
 def steps(plan: Plan, model: str, tables: LedgerTables | None = None,
-          max_statements: int = MAX_BATCH_STATEMENTS, reserved: int = PROGRESS_STATEMENTS) -> list[Step]:
+          max_statements: int = MAX_BATCH_STATEMENTS, reserved: int = RESERVED_STATEMENTS) -> list[Step]:
     """The plan as Data API calls: non-transactional statements of the first phases alone (each followed
     by a batch with its ledger rows), then the batches (`transactional_batches`), then the remaining
     non-transactional statements (drops) the same way. Each batch leaves `reserved` statements free for
-    the caller (the reconciler's progress row)."""
+    the caller (the reconciler's fence guard and progress)."""
     tables = tables or LedgerTables()
     alone = [s for s in plan.statements if not s.transactional]
 
@@ -177,7 +169,7 @@ def steps(plan: Plan, model: str, tables: LedgerTables | None = None,
 
 
 def batches(plan: Plan, model: str, tables: LedgerTables | None = None,
-            max_statements: int = MAX_BATCH_STATEMENTS, reserved: int = PROGRESS_STATEMENTS) -> list[list[str]]:
+            max_statements: int = MAX_BATCH_STATEMENTS, reserved: int = RESERVED_STATEMENTS) -> list[list[str]]:
     """`steps` as lists of SQL (a non-transactional statement is a list of one, masked)."""
     return [list(step.sqls) for step in steps(plan, model, tables, max_statements, reserved)]
 
@@ -198,7 +190,7 @@ def _units(statements: Sequence[Statement]) -> list[list[Statement]]:
 
 
 def statement_batches(plan: Plan, max_statements: int = MAX_BATCH_STATEMENTS,
-                      reserved: int = PROGRESS_STATEMENTS) -> list[list[Statement]]:
+                      reserved: int = RESERVED_STATEMENTS) -> list[list[Statement]]:
     """The plan's transactional statements cut into batches of at most `max_statements - reserved`
     statements, their ledger statements (one DELETE if any of them removes a row, one INSERT if any adds one)
     included, and of at most MAX_STATEMENT_BYTES. A group (statements that must commit together: a
@@ -233,7 +225,7 @@ def statement_batches(plan: Plan, max_statements: int = MAX_BATCH_STATEMENTS,
 
 def transactional_batches(plan: Plan, model: str, tables: LedgerTables | None = None,
                           max_statements: int = MAX_BATCH_STATEMENTS,
-                          reserved: int = PROGRESS_STATEMENTS) -> list[list[str]]:
+                          reserved: int = RESERVED_STATEMENTS) -> list[list[str]]:
     """`statement_batches` as SQL, each batch with the ledger rows of its own statements; then the
     ledger-only changes."""
     tables = tables or LedgerTables()

@@ -35,6 +35,13 @@ HANDLER_MEMORY_MB = 1024  # bench/deploy_sim.py reports the peak per invocation 
 STATEMENT_STUCK_SECONDS = 300  # a batch still running this long after it was submitted is cancelled
 CANCEL_WAIT_SECONDS = 30  # how long a cancelled batch may take to report ABORTED
 
+# A statement sent alone (outside a transaction, so without the fence: see `fence.py`) is announced first by a
+# committed intent. It is sent only within INTENT_SUBMIT_SECONDS of the intent's submission; whoever finds the
+# intent and no such statement waits INTENT_GRACE_SECONDS longer (a call in flight at the last moment, with
+# botocore's retries: under 90 s; and ListStatements' lag, unconfirmed: 30 s) before it counts it as never sent.
+INTENT_SUBMIT_SECONDS = 60
+INTENT_GRACE_SECONDS = 120
+
 ESTIMATED_SECONDS_PER_BATCH = 1.5
 APPLY_ESTIMATE_LIMIT_SECONDS = 3000  # the estimate must leave room for reads, restarts and scripts
 

@@ -485,7 +485,8 @@ EXTERNAL_KINDS = (ExternalDatabase.KIND, ExternalSchema.KIND)
 # and the reconciler's own statements it fits one Data API batch (`ledger.steps` checks it).
 LEDGER_STATEMENTS_PER_BATCH = 2
 BATCH_STATEMENTS = 40  # BatchExecuteStatement's limit
-RESERVED_STATEMENTS = 1  # the reconciler's progress row, in every batch
+# The reconciler's own statements in every batch: the fence's guard and the progress (`ledger.py` reserves them).
+RESERVED_STATEMENTS = 2
 DEFAULT_GROUP_LIMIT = BATCH_STATEMENTS - RESERVED_STATEMENTS - LEDGER_STATEMENTS_PER_BATCH
 
 

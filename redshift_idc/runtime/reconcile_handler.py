@@ -1,9 +1,10 @@
 """Custom resource `Custom::AccessModel`: Provider-framework entry points of the reconciler.
 
-`on_event` only validates, names the resource and stamps the request with its apply deadline (the
+`on_event` only validates, names the resource and stamps the request with its start and apply deadline (the
 Provider framework hands on_event's result to every is-complete call); `is_complete` converges for up
 to `INVOCATION_BUDGET_SECONDS` per call (see `reconciler.py`), so no Lambda waits 15 minutes and no
-request outlives CloudFormation's hour (`limits.py`).
+request outlives CloudFormation's hour (`limits.py`). The start orders the model's requests: a request never
+takes the model from one that started after it (`fence.py`).
 
 Properties: WorkgroupName, NamespaceName, Database, SecretArn, ModelName, LedgerSchema, Prune,
 RemovalPolicy, ModelBucket, ModelKey, ModelHash (the compiled model is an S3 asset: a large model does
@@ -62,6 +63,7 @@ LOG = logging.getLogger(__name__)
 LOG.setLevel(logging.INFO)
 PHYSICAL_ID_PREFIX = "access-model:"
 DEADLINE_KEY = "ApplyDeadline"  # epoch seconds, set by on_event, read by every is_complete of the request
+START_KEY = "ApplyStart"  # epoch milliseconds, likewise (events stamped by an older version: from the deadline)
 
 
 def physical_id(properties: dict[str, Any]) -> str:
@@ -75,13 +77,22 @@ def _flag(value: Any) -> bool:
 
 def on_event(event: dict[str, Any], context: Any = None, *, clock: Clock = time) -> dict[str, Any]:
     request = CustomResourceEvent.from_dict(event)
-    deadline = int(clock.time()) + APPLY_WINDOW_SECONDS
+    now = clock.time()
+    stamps = {DEADLINE_KEY: int(now) + APPLY_WINDOW_SECONDS, START_KEY: int(now * 1000)}
     if request.request_type == "Delete":
-        return {"PhysicalResourceId": request.physical_resource_id or "access-model-not-created",
-                DEADLINE_KEY: deadline}
+        return {"PhysicalResourceId": request.physical_resource_id or "access-model-not-created", **stamps}
     for name in ("WorkgroupName", "Database", "SecretArn", "ModelName", "ModelBucket", "ModelKey", "ModelHash"):
         request.required(name)
-    return {"PhysicalResourceId": physical_id(request.properties), DEADLINE_KEY: deadline}
+    return {"PhysicalResourceId": physical_id(request.properties), **stamps}
+
+
+def request_start(event: dict[str, Any]) -> int | None:
+    """The request's start (epoch ms) as on_event stamped it; for an event stamped by an older version, which
+    set only the deadline, the deadline less the apply window."""
+    start, deadline = event.get(START_KEY), event.get(DEADLINE_KEY)
+    if start is not None:
+        return int(start)
+    return int((float(deadline) - APPLY_WINDOW_SECONDS) * 1000) if deadline is not None else None
 
 
 def model_document(desired: AccessState, scripts: Sequence[ScriptEntry],
@@ -105,7 +116,7 @@ def load_model_document(properties: dict[str, Any], s3: Any = None) -> dict[str,
     return document
 
 
-def build_request(event: CustomResourceEvent, document: dict[str, Any] | None) -> Request:
+def build_request(event: CustomResourceEvent, document: dict[str, Any] | None, start_ms: int | None = None) -> Request:
     props = event.properties
     # Unique per CloudFormation request: a later request with the same properties (a re-create, a
     # rollback to an earlier model) must never pick up an earlier request's statements.
@@ -124,7 +135,7 @@ def build_request(event: CustomResourceEvent, document: dict[str, Any] | None) -
     return Request(model=str(props["ModelName"]), desired=desired, token=token, prune=_flag(props.get("Prune")),
                    ledger_schema=str(props.get("LedgerSchema") or "redshift_idc"), scripts=scripts,
                    identity_provider_drop_cascade=_flag(props.get("IdentityProviderDropCascade")),
-                   deprovision=deprovision, scope=scope)
+                   deprovision=deprovision, scope=scope, start_ms=start_ms)
 
 
 def identity_directory(properties: dict[str, Any], client: Any, clock: Clock) -> IdcDirectory:
@@ -175,7 +186,7 @@ def is_complete(event: dict[str, Any], context: Any = None, *, api: DataApi | No
             LOG.info("removal policy retain: leaving roles, grants and policies in place")
             return {"IsComplete": True}
     document = None if request.request_type == "Delete" else load_model_document(props, s3)
-    reconcile_request = build_request(request, document)
+    reconcile_request = build_request(request, document, request_start(event))
     api = api or DataApi(Target(str(props["WorkgroupName"]), str(props["Database"]), str(props["SecretArn"])))
     deadline = event.get(DEADLINE_KEY)
     directory = (identity_directory(props, identitystore, clock) if reconcile_request.deprovision is not None

@@ -5,30 +5,45 @@ One is-complete invocation works until the model is in sync, its time budget is 
 pushes back (throttling); the Provider framework then calls again. Nothing is kept between invocations
 except what is in the warehouse and in the Data API:
 
-    read (one batch: catalog, ledger, progress) -> plan -> batch 1 -> batch 2 -> ... -> read -> in sync
+    read (one batch: catalog, ledger, fence row) -> [claim] -> plan -> batch 1 -> batch 2 -> ... -> read -> in sync
 
-- **Progress.** Every step of a request has a sequence number; every batch also updates the model's
-  row in `<ledger schema>.apply_progress` with it, in its own transaction. A read therefore says which
-  step comes next, and the reconciler never lists the request's statements (ListStatements is quota'd
-  at 3 calls a second per account and returns 100 statements a page).
-- **Idempotent submission.** A step is submitted with `ClientToken = <request token>-<seq>`. If an
-  earlier invocation already submitted step `seq` (it was interrupted, or the read ran before that
-  batch committed), the Data API answers with that statement instead of starting a second one; the
-  reconciler compares what it sent with what the statement holds, waits for it, and reads again when it
-  was another batch. A sequence number is used once: a failed step's retry takes the next one.
+- **One request at a time** (`fence.py`). The model's fence row names its current request. A request that
+  is not the current one first claims the model (a compare-and-swap on the row, only from an older
+  request), then confirms that no statement of the model from an earlier request can still run (it lists
+  the model's running statements by name prefix, cancels them and waits until they end) and resolves the
+  statement the row says may be in flight outside a transaction; only then does it plan. Every batch
+  begins with a guard on the row (this request, the step it last committed) and ends by moving the step
+  on, so a batch of an earlier request, or of an earlier attempt whose place another took, cannot commit:
+  it fails at its guard, which the reconciler takes as "another attempt moved on" and reads again. A
+  request that finds a newer one current is superseded: it submits nothing more and fails, never reports
+  success. Names start with the model's prefix (`model_prefix`, from workgroup, database and model), then
+  the request token, step and kind, so the model's statements are found by one ListStatements prefix.
+- **Progress.** Every step of a request has a sequence number, and every batch writes its own into the
+  fence row, in its transaction. A read therefore says which step comes next; the reconciler lists
+  statements only when it claims the model, or resolves an intent (ListStatements is quota'd at 3 calls
+  a second per account).
+- **Idempotent submission.** A step is submitted with `ClientToken = <request token>-<seq>-<digest>`, the
+  digest of what the step shows (its SQL, secrets masked), so a repeated token means the same content.
+  If an earlier invocation already submitted that step (it was interrupted, or the read ran before the
+  batch committed), the Data API answers with that statement instead of starting a second one, and the
+  reconciler waits for it; no step is recognised by DescribeStatement's echo of its SQL. A sequence
+  number is used once: a failed step's retry takes the next one.
 - **Pacing.** Each batch is polled sub-second, with the first poll timed from the duration Redshift
   reported for earlier batches, so a batch costs little more than Redshift's own execution time.
 - **Faults.** A failed batch changes nothing (one transaction); transient errors (a paused workgroup
   resuming, a cancelled first query, concurrent transactions) are retried from a fresh read, at most
   `MAX_TRANSIENT_RETRIES` times in a row. A batch still running `STATEMENT_STUCK_SECONDS` after it was
-  submitted is cancelled and retried once from a fresh read. Throttling that outlasts botocore's retries
-  ends the invocation as "not complete yet" (`Pause`). At the request's apply deadline (`limits.py`)
-  the reconciler cancels what is running and fails, naming its progress, before CloudFormation's hour
-  runs out, so a rollback never overlaps with the request it rolls back.
+  submitted is cancelled and retried once from a fresh read. Throttling and other "try later" answers
+  (`data_api.BUSY_ERRORS`), and a Data API that does not answer (botocore's connection errors and read
+  timeouts), once botocore's retries are spent, end the invocation as "not complete yet" (`Pause`); at
+  the request's apply deadline (`limits.py`) they fail it. At that deadline the reconciler cancels what
+  is running and fails, naming its progress, before CloudFormation's hour runs out.
 
-Statements that cannot run in a transaction block (identity providers) are sent alone with
-ExecuteStatement (step `exec`), their ledger rows in the batch that follows (see `ledger.steps`);
-secrets they carry are read from Secrets Manager just before.
+Statements that cannot run in a transaction block (identity providers, databases) are sent alone with
+ExecuteStatement (step `exec`), their ledger rows in the batch that follows (see `ledger.steps`). They
+cannot carry the fence: a fenced `intent` batch first records the statement's name and the last moment it
+may be sent, so a later invocation or request knows to wait for it. Secrets they carry are read from
+Secrets Manager just before, and are sent once: a later invocation finds the statement by its name.
 
 With `deprovision_users` (`users.py`), each read also holds the IdC users; after the scripts, before the
 plan, every such user is checked in the identity store (once per invocation) and the departed ones' removal
@@ -39,13 +54,17 @@ any change of that round.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, NotRequired, Protocol, TypedDict
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
+from redshift_idc.runtime import fence
 from redshift_idc.runtime.access_state import AccessState, IdentityProvider
 from redshift_idc.runtime.catalog import (
     SECADMIN,
@@ -61,16 +80,20 @@ from redshift_idc.runtime.data_api import (
     RUNNING,
     TERMINAL,
     DataApi,
+    StatementInfo,
     error_code,
     is_busy,
     is_missing_identity_provider,
     is_transient,
     redact_literals,
 )
-from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS, PROGRESS_STATEMENTS, LedgerTables, Step, steps
+from redshift_idc.runtime.fence import FenceRow
+from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS, RESERVED_STATEMENTS, LedgerTables, Step, steps
 from redshift_idc.runtime.limits import (
     CANCEL_WAIT_SECONDS,
     ESTIMATED_SECONDS_PER_BATCH,
+    INTENT_GRACE_SECONDS,
+    INTENT_SUBMIT_SECONDS,
     STATEMENT_STUCK_SECONDS,
     WAIT_GRACE_SECONDS,
 )
@@ -92,7 +115,8 @@ MAX_STUCK_RETRIES = 1
 FIRST_POLL_SECONDS = 1.0  # before any batch has reported how long batches take here
 POLL_SECONDS = 0.1  # then sub-second, backing off to MAX_POLL_SECONDS for long-running statements
 MAX_POLL_SECONDS = 2.0
-SCRIPT_STATEMENTS = MAX_BATCH_STATEMENTS - 1 - PROGRESS_STATEMENTS  # the rest: its record and the progress row
+SCRIPT_STATEMENTS = MAX_BATCH_STATEMENTS - 1 - RESERVED_STATEMENTS  # the rest: its record, the fence and progress
+INTENT_POLL_SECONDS = 5.0  # how often an intent whose statement has not appeared is looked for again
 
 
 class ReconcileError(Exception):
@@ -146,6 +170,7 @@ class Request:
     identity_provider_drop_cascade: bool = False
     deprovision: DeprovisionSettings | None = None  # deprovision_users: remove IdC users who left
     scope: Scope = field(default_factory=Scope)  # the declared tables and those prune may lift restrictions on
+    start_ms: int | None = None  # when the request began (epoch ms, `on_event`); None: when the reconciler is made
 
     @property
     def users_namespace(self) -> str | None:
@@ -165,6 +190,12 @@ def statement_token(request_id: str) -> str:
     return "rsidc-" + hashlib.sha256(request_id.encode("utf-8")).hexdigest()[:20]
 
 
+def model_prefix(workgroup: str, database: str, model: str) -> str:
+    """What every statement name of a model starts with, whatever the request (the custom resource's
+    physical id, hashed): the model's statements, of any request, are one ListStatements prefix."""
+    return "rsidc-" + hashlib.sha256(f"{workgroup}/{database}/{model}".encode()).hexdigest()[:16]
+
+
 def estimated_apply_seconds(batch_count: int) -> float:
     """The documented estimate `make plan` prints and synth checks (see `limits.py`)."""
     return batch_count * ESTIMATED_SECONDS_PER_BATCH
@@ -172,11 +203,11 @@ def estimated_apply_seconds(batch_count: int) -> float:
 
 @dataclass
 class _Result:
-    """How one submitted step ended: `committed`; or `foreign` (the token answered with a statement of
-    an earlier attempt that is not this step: read again); or failed with `error` at `index`."""
+    """How one submitted step ended: `committed`; or `refused` by its fence guard (another request or
+    attempt moved the model on: read again); or failed with `error` at `index`."""
 
     committed: bool
-    foreign: bool = False
+    refused: bool = False
     error: str = ""
     index: int | None = None
     sql: str = ""
@@ -213,9 +244,16 @@ class Reconciler:
         self.budget_end = started + budget_seconds if budget_seconds is not None else None
         self.deadline = deadline
         self.log = log or (lambda message: None)
-        self.seq = 1  # the next step's sequence number (at least the last read's progress + 1)
-        self.progress_row = False  # whether the model's progress row exists (UPDATE, else INSERT)
-        self.failures = 0  # consecutive failed steps (transient), reset by a commit
+        self.read_only = read_only
+        self.prefix = model_prefix(api.target.workgroup, api.target.database, request.model)
+        self.start_ms = request.start_ms if request.start_ms is not None else int(self.clock.time() * 1000)
+        self.seq = 1  # the next step's sequence number (at least the fence row's step + 1)
+        self.fence_seq = 0  # the step the fence row holds for this request: every batch's guard expects it
+        self.confirmed = False  # this invocation confirmed that no earlier statement of the model still runs
+        self.settled: set[str] = set()  # intents (statement names) resolved by this invocation
+        self.in_flight = ""  # the statement being waited for, named in a deadline's error
+        self.failures = 0  # consecutive failed steps (transient, or refused by the fence), reset by a commit
+        self.claimed_from: tuple[str, int] | None = None  # the row the last refused claim expected
         self.stuck = 0
         self.reads = 0
         self.plans = 0
@@ -236,6 +274,8 @@ class Reconciler:
 
     def run(self) -> Outcome:
         """Converge, or stop with `done=False` where the next invocation can continue."""
+        if self.read_only:
+            raise ReconcileError("a read-only reconciler reads; it never claims the model or applies")
         try:
             while True:
                 outcome = self._round(self.read())
@@ -246,10 +286,18 @@ class Reconciler:
         except ClientError as error:
             if not is_busy(error):
                 raise
-            # Throttled beyond botocore's retries: not an error, the next poll continues (a statement left
-            # running is found again through its ClientToken).
-            return Outcome(False, f"the Data API is busy ({error_code(error)}); continuing at the next poll",
-                           self.statements_applied)
+            # Throttled (or "try later") beyond botocore's retries: not an error, the next poll continues (a
+            # statement left running is found again through its ClientToken and the fence row).
+            return self._later(f"the Data API is busy ({error_code(error)})")
+        except (BotocoreConnectionError, HTTPClientError) as error:
+            return self._later(f"the Data API did not answer ({type(error).__name__})")
+
+    def _later(self, reason: str) -> Outcome:
+        """"Not complete yet", until the request's deadline: then the request fails, naming why."""
+        if self.deadline is not None and self.clock.time() + ESTIMATED_SECONDS_PER_BATCH >= self.deadline:
+            running = f"; {self.in_flight} was still running" if self.in_flight else ""
+            raise ReconcileError(self._deadline_message(f"continue: {reason}{running}"))
+        return Outcome(False, f"{reason}; continuing at the next poll", self.statements_applied)
 
     def read(self) -> Snapshot:
         """Submit one read batch (one snapshot), wait for it, fetch its rows."""
@@ -268,7 +316,7 @@ class Reconciler:
         self._check_time("read the current state")
         self.reads += 1
         digest = hashlib.sha256(f"{self.request.token}:{self.invocation_id}:{self.reads}".encode()).hexdigest()
-        name = f"{self.request.token}:{self.seq:05d}:read"
+        name = self._name(self.seq, "read")
         statement_id = self.api.submit([q for _, q in queries], name, f"rsidc-read-{digest[:40]}")
         description = self._wait(statement_id, "reading the current state")
         if description.get("Status") != "FINISHED":
@@ -302,8 +350,8 @@ class Reconciler:
     def _round(self, snapshot: Snapshot) -> Outcome | None:
         """Act on one read: finish, or apply steps (then None: read again)."""
         request = self.request
-        self.seq = max(self.seq, snapshot.progress.get(request.token, 0) + 1)
-        self.progress_row = self.progress_row or bool(snapshot.progress)
+        if not self._gate(snapshot.fence):
+            return None
         self.check_ownership(snapshot)
         manages_providers = bool(request.desired.of_kind(IdentityProvider.KIND)) or any(
             kind == IdentityProvider.KIND for kind, _ in snapshot.ledger)
@@ -435,6 +483,129 @@ class Reconciler:
             pending.append(script)
         return pending
 
+    # ------------------------------------------------------------------------- the fence (`fence.py`)
+
+    def _gate(self, row: FenceRow | None) -> bool:
+        """Before this round plans: the model belongs to this request (claimed if need be), no statement of
+        an earlier request or invocation can still run, and the statement the row says may be in flight
+        outside a transaction has ended or can no longer be sent. False: read again first (something ended
+        since the read, or the claim found the row changed)."""
+        token = self.request.token
+        if row is None or row.token != token:
+            if row is not None and row.newer_than(self.start_ms, token):
+                raise ReconcileError(self._superseded(row))
+            if not self._claim(row):
+                return False
+            # A model never claimed has no earlier statement to wait for (of this version: names carry the prefix).
+            self.confirmed = self.confirmed or row is None
+            row = FenceRow(token, self.start_ms, 0, row.intent if row else "", row.intent_until_ms if row else 0)
+        self.fence_seq = row.seq
+        self.seq = max(self.seq, row.seq + 1)
+        if row.seq == 0 and not self.confirmed:
+            # Claimed, by this invocation or by one that stopped before its first batch: confirm once here.
+            waited = self._confirm_earlier()
+            self.confirmed = True
+            if waited:
+                return False
+        if row.intent and row.intent not in self.settled:
+            self._settle_intent(row)
+            return False
+        return True
+
+    def _superseded(self, row: FenceRow) -> str:
+        return (f"superseded: request {row.token} (started {_iso(row.start_ms)}) is now the one that applies model "
+                f"{self.request.model}; this request ({self.request.token}, started {_iso(self.start_ms)}) submits "
+                "nothing more and fails, so CloudFormation never reads success from it")
+
+    def _claim(self, row: FenceRow | None) -> bool:
+        """Make this request the model's current one, in a transaction of its own guarded by the row as it
+        was read (compare-and-swap). False: the row changed since (read again)."""
+        self._check_time("claim the model")
+        model, token = self.request.model, self.request.token
+        expected = (row.token, row.seq) if row else ("", -1)
+        if expected != self.claimed_from:
+            self.failures = 0  # the row moved on since a refused claim: the earlier request progressed, no fault
+        self.claimed_from = expected
+        sqls = [fence.guard_sql(self.tables, model, row.token if row else None, row.seq if row else None),
+                fence.claim_sql(self.tables, model, token, self.start_ms, row_exists=row is not None)]
+        digest = hashlib.sha256(f"{token}:{self.invocation_id}:{self.reads}".encode()).hexdigest()
+        statement_id = self._submit(sqls, self._name(0, "claim"), f"rsidc-claim-{digest[:40]}", transactional=True)
+        description = self._wait(statement_id, "claiming the model")
+        if description.get("Status") == "FINISHED":
+            earlier = f"from request {row.token} (step {row.seq})" if row else "(its first request)"
+            self.log(f"claimed model {model} {earlier}")
+            self.failures = 0
+            return True
+        index, sql, error = self.api.failure(description)
+        if _guard_failed(description) or description.get("_stuck") or is_transient(error):
+            self._count_failure(f"claiming the model failed ({self._redact(error)}); reading again", error)
+            return False
+        raise ReconcileError(f"claiming model {model} failed at statement {index}: {sql} -- {self._redact(error)}")
+
+    def _confirm_earlier(self) -> bool:
+        """Wait until no statement of this model from an earlier request (cancelled first) or an earlier
+        invocation of this one can still run; reads are left alone (they change nothing). True when
+        something was running (the caller reads again)."""
+        own = f"{self.prefix}:{self.request.token}:"
+        running = [s for s in self.api.running(f"{self.prefix}:") if not s.name.endswith(":read")]
+        for info in running:
+            self._wait_out(info, cancel=not info.name.startswith(own))
+        return bool(running)
+
+    def _settle_intent(self, row: FenceRow) -> None:
+        """The row's intent: wait for its statement to end, or when it never appeared, until it can no
+        longer be sent (its recorded moment, plus the grace a call in flight and a lagging listing need)."""
+        name = row.intent
+        last = row.intent_until_ms / 1000 + INTENT_GRACE_SECONDS
+        while True:
+            found = self.api.find_named(name)
+            if found:
+                self._wait_out(found[0], cancel=False)
+                break
+            now = self.clock.time()
+            if now >= last:
+                self.log(f"{name} was never sent, and can no longer be")
+                break
+            self._check_waiting(name, "was announced and may still be sent")
+            self.clock.sleep(min(last - now, INTENT_POLL_SECONDS))
+        self.settled.add(name)
+
+    def _wait_out(self, info: StatementInfo, *, cancel: bool) -> None:
+        """Until the statement is terminal (cancelled first when it belongs to an earlier request)."""
+        if info.status in TERMINAL:
+            return
+        if cancel:
+            self.log(f"cancelling {info.name}, a statement of an earlier request that is still {info.status}")
+            self._send_cancel(info.id)
+        polls = 0
+        while True:
+            status = str(self._describe(info.id).get("Status"))
+            if status in TERMINAL:
+                self.log(f"{info.name} ended: {status}")
+                return
+            self._check_waiting(info.name, f"is still {status}")
+            self.clock.sleep(min(MAX_POLL_SECONDS, POLL_SECONDS * 1.5 ** polls))
+            polls += 1
+
+    def _check_waiting(self, name: str, state: str) -> None:
+        """While waiting for an earlier statement: fail at the request's deadline naming it; past the
+        invocation's budget, "not complete yet"."""
+        if self.deadline is not None and self.clock.time() >= self.deadline:
+            raise ReconcileError(f"stopped at the apply deadline while statement {name} {state}: this request does "
+                                 "not read or plan before it has ended, and neither does the model's next one (check "
+                                 "SVV_TRANSACTIONS)")
+        if self.budget_end is not None and self.clock.monotonic() >= self.budget_end + WAIT_GRACE_SECONDS:
+            raise Pause(f"statement {name} {state}; the next invocation waits for it before reading")
+
+    def _count_failure(self, message: str, error: str) -> None:
+        """A step that did not commit for a reason a fresh read may cure (refused by the fence, transient):
+        read again, at most `MAX_TRANSIENT_RETRIES` times in a row."""
+        if self.failures >= MAX_TRANSIENT_RETRIES:
+            raise ReconcileError(f"gave up after {MAX_TRANSIENT_RETRIES + 1} attempts in a row: {message.split(';')[0]}"
+                                 f" -- {self._redact(error)}")
+        self.failures += 1
+        self.log(message)
+
     # --------------------------------------------------------------------------------- one step
 
     def _recording(self, secrets: Callable[[str, str], str]) -> Callable[[str, str], str]:
@@ -446,6 +617,15 @@ class Reconciler:
 
     def _redact(self, text: str) -> str:
         return redact_literals(text, self.resolved)
+
+    def _name(self, seq: int, kind: str) -> str:
+        return f"{self.prefix}:{self.request.token}:{seq:05d}:{kind}"
+
+    def _client_token(self, seq: int, shown: Sequence[str]) -> str:
+        """`<request>-<seq>-<digest of the step's displayable SQL>` (57 characters of the 64 allowed): an
+        earlier attempt's statement comes back only for the same step with the same content."""
+        digest = hashlib.sha256(json.dumps(list(shown)).encode("utf-8")).hexdigest()
+        return f"{self.request.token}-{seq:05d}-{digest[:24]}"
 
     def _apply_step(self, step: Step, number: int, count: int) -> bool:
         if step.statement is None:
@@ -462,47 +642,64 @@ class Reconciler:
             sql = statement.executable_sql(self.secrets)
         except SecretError as error:
             raise ReconcileError(f"cannot apply {_first_words(statement.sql)}: {self._redact(str(error))}") from None
+        # Announce it first (fenced): a later invocation or request then finds it by name, or knows when it
+        # could no longer have been sent. It is sent only soon after the announcement, never later.
+        name = self._name(self.seq + 1, "exec")
+        last_send = self.clock.time() + INTENT_SUBMIT_SECONDS
+        if not self._apply_batch([], "intent", intent=(name, int(last_send * 1000))):
+            return False
+        if self.clock.time() > last_send:
+            self.settled.add(name)  # this invocation knows it never sent it; a later one waits out its moment
+            self.log(f"the intent to send {name} took over {INTENT_SUBMIT_SECONDS} s: not sent, reading again")
+            return False
         self.log(f"applying step {number} of {count} alone, outside a transaction: {_first_words(statement.sql)[:80]}")
-        result = self._submit_and_wait([sql], "exec", transactional=False)
+        result = self._submit_and_wait([sql], "exec", transactional=False, shown=list(step.sqls))
+        self.settled.add(name)
         if result.committed:
             self.statements_applied += 1
             return True
-        if not result.foreign:
-            self._failed(result, alone=True)
+        self._failed(result, alone=True)
         return False
 
-    def _apply_batch(self, sqls: list[str], kind: str) -> bool:
-        """One transaction with the progress row; True when it committed."""
+    def _apply_batch(self, sqls: list[str], kind: str, *, intent: tuple[str, int] | None = None) -> bool:
+        """One transaction between the fence's guard and its progress (or, with `intent`, the announcement of
+        the statement to be sent alone next); True when it committed."""
         self._check_time(f"submit a {kind} batch")
-        progress = self.tables.progress_sql(self.request.model, self.request.token, self.seq,
-                                            row_exists=self.progress_row)
-        result = self._submit_and_wait([*sqls, progress], kind, transactional=True)
+        seq, model = self.seq, self.request.model
+        guard = fence.guard_sql(self.tables, model, self.request.token, self.fence_seq)
+        close = (fence.intent_sql(self.tables, model, seq, *intent) if intent is not None
+                 else fence.advance_sql(self.tables, model, seq))
+        result = self._submit_and_wait([guard, *sqls, close], kind, transactional=True)
         if result.committed:
-            self.progress_row = True
+            self.fence_seq = seq
             self.statements_applied += len(sqls)
             return True
-        if not result.foreign:
-            self._failed(result, alone=False)
+        if result.refused:
+            self._count_failure(f"step {seq} was refused by the fence: another request or attempt moved model "
+                                f"{model} on since the read; reading again", result.error)
+            return False
+        if result.index is not None:
+            result.index -= 1  # the guard is not one of the step's statements
+        self._failed(result, alone=False)
         return False
 
-    def _submit_and_wait(self, sqls: list[str], kind: str, *, transactional: bool) -> _Result:
+    def _submit_and_wait(self, sqls: list[str], kind: str, *, transactional: bool,
+                         shown: Sequence[str] | None = None) -> _Result:
+        """Submit step `self.seq` (`shown`: its SQL as the ClientToken's digest and logs may see it, secrets
+        masked; default `sqls`) and wait for it to end."""
         seq = self.seq
-        name = f"{self.request.token}:{seq:05d}:{kind}"
-        client_token = f"{self.request.token}-{seq:05d}"
-        statement_id = self._submit(sqls, name, client_token, transactional=transactional)
+        name = self._name(seq, kind)
+        statement_id = self._submit(sqls, name, self._client_token(seq, shown or sqls), transactional=transactional)
         self.seq = seq + 1  # used, whatever happens to it: a retry takes the next number
+        self.in_flight = name
         description = self._wait(statement_id, f"step {seq}")
-        if not _holds(description, sqls):
-            self.log(f"step {seq} was already submitted by an earlier attempt as another statement "
-                     f"({description.get('Status')}); reading again")
-            if description.get("Status") != "FINISHED":
-                self.failures += 1
-            return _Result(False, foreign=True)
-        status = description.get("Status")
-        if status == "FINISHED":
+        self.in_flight = ""
+        if description.get("Status") == "FINISHED":
             self.failures = 0
             return _Result(True)
         index, sql, error = self.api.failure(description)
+        if transactional and _guard_failed(description):
+            return _Result(False, refused=True, error=error)
         return _Result(False, error=error, index=index, sql=sql, stuck=bool(description.get("_stuck")))
 
     def _submit(self, sqls: list[str], name: str, client_token: str, *, transactional: bool) -> str:
@@ -512,9 +709,9 @@ class Reconciler:
             return self.api.execute(sqls[0], name, client_token)
         except ClientError as error:
             if error_code(error) == "ValidationException":
-                # If the Data API refuses a repeated ClientToken with other parameters (undocumented), the
-                # step was submitted before: find that statement by its exact name instead.
-                earlier = self.api.find_named(name.rsplit(":", 1)[0] + ":")
+                # If the Data API refuses a repeated ClientToken with other parameters (undocumented; a secret
+                # rotated since), the step was submitted before: find that statement by its exact name.
+                earlier = self.api.find_named(name)
                 if earlier:
                     return earlier[0].id
             raise
@@ -599,21 +796,25 @@ class Reconciler:
 
     def _cancel(self, statement_id: str) -> dict[str, Any]:
         """CancelStatement, then wait (bounded) until the statement reports a terminal status."""
-        try:
-            self.api.cancel(statement_id)
-        except ClientError as error:
-            if error_code(error) != "ValidationException":  # already finished: nothing left to cancel
-                raise
+        self._send_cancel(statement_id)
         waited = 0.0
         while True:
             description = self._describe(statement_id)
             if description.get("Status") in TERMINAL:
                 return description
             if waited >= CANCEL_WAIT_SECONDS:
-                raise ReconcileError(f"statement {statement_id} did not stop within {CANCEL_WAIT_SECONDS} s of "
-                                     "CancelStatement; check SVV_TRANSACTIONS before deploying again")
+                raise ReconcileError(f"statement {self.in_flight or statement_id} (Id {statement_id}) did not stop "
+                                     f"within {CANCEL_WAIT_SECONDS} s of CancelStatement; the model's next request "
+                                     "waits until it has ended before it reads (check SVV_TRANSACTIONS)")
             self.clock.sleep(1.0)
             waited += 1.0
+
+    def _send_cancel(self, statement_id: str) -> None:
+        try:
+            self.api.cancel(statement_id)
+        except ClientError as error:
+            if error_code(error) != "ValidationException":  # already finished: nothing left to cancel
+                raise
 
     def _remember_duration(self, description: dict[str, Any], observed: float) -> None:
         """How long the statement ran: Redshift's `Duration` (nanoseconds), else what the polling saw."""
@@ -652,15 +853,15 @@ class _SleepClock:
         self._slept += seconds
 
 
-def _holds(description: dict[str, Any], sqls: Sequence[str]) -> bool:
-    """Whether the statement the Data API returned is the one just sent (a repeated ClientToken returns
-    an earlier attempt's statement): the same SQL exactly, literals included (two batches differing only
-    in a policy's literal are different steps)."""
+def _guard_failed(description: dict[str, Any]) -> bool:
+    """Whether a batch failed at its first statement, the fence's guard (`fence.py`): the model's row no
+    longer says what the batch expects. Known by position, never by Redshift's wording of the error."""
     subs = description.get("SubStatements") or []
-    held = [str(s.get("QueryString", "")) for s in subs] if subs else [str(description.get("QueryString", ""))]
-    if not held or held == [""]:
-        return True  # the service did not echo the SQL: nothing to compare
-    return held == list(sqls)
+    return description.get("Status") == "FAILED" and bool(subs) and subs[0].get("Status") == "FAILED"
+
+
+def _iso(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
 
 
 def _first_words(sql: str) -> str:
