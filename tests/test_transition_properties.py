@@ -49,7 +49,7 @@ from tests.fake_redshift import FakeRedshift
 MODEL = "transition"
 MAX_STATEMENTS = 4 + RESERVED_STATEMENTS  # four statements per batch besides the reconciler's own: ledger included
 GROUP_LIMIT = MAX_STATEMENTS - RESERVED_STATEMENTS - LEDGER_STATEMENTS_PER_BATCH
-EXAMPLES = 60
+EXAMPLES = 400
 MIN_BOUNDARIES = 1000
 
 ROLES = ("r1", "r2", "r3", "r4")
