@@ -1,13 +1,14 @@
 """`plan(desired, current, ledger) -> ordered SQL`: the pure heart of the reconciler.
 
 Rules it keeps (REDSHIFT_REFERENCE.md section 8):
-- It removes only what it manages (objects recorded in its ledger), or everything not desired when
-  `prune` is on; it never touches system (`sys:`, `ds:`) roles.
-- Removal runs before creation, in an order Redshift accepts: masking detach -> masking drop ->
-  RLS off -> RLS detach -> RLS drop -> revokes -> role grants revoked -> DROP ROLE; then CREATE ROLE
-  -> role grants -> schema/table/column grants -> RLS policies -> their lookup tables granted to them ->
-  attach -> RLS ON (last, or users briefly see no rows) -> masking -> IGNORE RLS. Grants to RLS policies have
-  no catalog view: the ledger is their current state (`with_recorded`).
+- It removes only what it manages (objects recorded in its ledger), or, when `prune` is on, grants and
+  roles not desired; it never lifts a restriction it did not make unless the model lists the table in
+  `lift_undeclared_restrictions` (`Scope`), and it never touches system (`sys:`, `ds:`) roles.
+- No committed batch shows anyone more than before or after the deploy (README, "Safety guarantees"): revokes
+  first, then what nothing uses yet, then the restriction changes in groups that each commit in one
+  transaction (or under lockdown when too large), then what nothing uses any more, then grants; the phases
+  below say why. Grants to RLS policies have no catalog view: the ledger is their current state
+  (`with_recorded`).
 - A role being dropped first loses every privilege the catalog shows for it (DROP ROLE fails while
   any is left), and every policy attachment.
 - Policy definitions are compared by fingerprint with the ledger, never with the catalog's rewritten
