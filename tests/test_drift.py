@@ -183,6 +183,8 @@ def test_drift_exits_1_printing_the_statements_that_converge(api: DataApi) -> No
         in lines
     assert 'DROP ROLE "legacy" FORCE;' in lines
     assert 'GRANT SELECT ON TABLE "public"."sales_data" TO ROLE "AWSIDC:amer-sales";' in lines
+    # The next deploy's plan replayed from the live catalog: granting back what was revoked widens nothing.
+    assert lines[-2].startswith("-- transition: no intermediate state widens access (")
     assert lines[-1] == (f"drift: 2 statement(s) and 1 script(s) would converge {WORKGROUP}/{DATABASE} to "
                          f"access/{MODEL.name}.yaml (nothing was changed)")
 
