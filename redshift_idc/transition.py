@@ -65,7 +65,7 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
 )
 from redshift_idc.runtime.ledger import LedgerTables, steps
-from redshift_idc.runtime.planner import Plan, Statement, is_system_role
+from redshift_idc.runtime.planner import Plan, is_system_role
 from redshift_idc.runtime.sql_text import fold
 
 MAX_SHOWN = 5  # widenings listed in full; the rest are counted
@@ -75,18 +75,7 @@ Mark = tuple[str, tuple[str, ...]]  # (kind, key) of an access object
 Cell = tuple[int, str, str]  # (sample row id, column, shown value as JSON)
 
 
-# ------------------------------------------------------------------------------------------- replay
-
-
-def replay(state: AccessState, statements: Iterable[Statement]) -> AccessState:
-    """`state` after `statements` commit: each removes, then adds, what its effects say."""
-    result = AccessState.of(state, state.case_sensitive)
-    for statement in statements:
-        for item in statement.removes:
-            result.discard(item)
-        for item in statement.adds:
-            result.add(item)
-    return result
+# ------------------------------------------------------------------------------------------- states
 
 
 def with_definitions(state: AccessState, definitions: AccessState | None) -> AccessState:
@@ -631,8 +620,9 @@ class _Checker:
         self.unknown: set[str] = set()
         # Each principal's roles and view of a table before and after the deploy: fixed for the whole check.
         self.bounds: dict[tuple[Principal, Table], tuple[frozenset[str], Any, frozenset[str], Any]] = {}
-        # Whether the restrictions alone vouch for a view, by what decides the three views (see `view_key`).
-        self.sure: dict[tuple[Any, ...], bool] = {}
+        # What the restrictions alone cannot vouch for ('' when they can), by what decides the three views
+        # (see `view_key`).
+        self.widened: dict[tuple[Any, ...], str] = {}
 
     def _name(self, table: Table) -> str:
         return self.declared.get(table) or f"{table[0]}.{table[1]} (not declared by the model)"
@@ -684,22 +674,20 @@ class _Checker:
                 bounds = self.bounds[(principal, table)] = (old, first.view_key(old), new, final.view_key(new))
             old, old_key, new, new_key = bounds
             verdict_key = (rules.view_key(now), old_key, new_key)
-            sure = self.sure.get(verdict_key)
-            if sure is None:
-                sure = self.sure[verdict_key] = not _widened(rules.view(now), first.view(old), final.view(new))
-            if sure:
+            what = self.widened.get(verdict_key)
+            if what is None:
+                what = self.widened[verdict_key] = _widened(rules.view(now), first.view(old), final.view(new))
+            if not what:
                 continue  # surely within before or after, whatever the rows
-            what = self._cells_widened(table, name, principal, (rules, now), (first, old), (final, new))
+            if self.cells is not None and table in self.declared:
+                what = self._cells_widened(name, principal, (rules, now), (first, old), (final, new))
             if what:
                 self.seen.add((principal.name, name))
                 self.verdict.widenings.append(Widening(boundary, principal.name, name, what))
 
-    def _cells_widened(self, table: Table, name: str, principal: Principal,
-                       *views: tuple[_TableRules, frozenset[str]]) -> str:
-        """The restrictions alone could not vouch for the view: on a declared table, evaluate the sample rows."""
-        if self.cells is None or table not in self.declared:
-            now_rules, now = views[0]
-            return _widened(now_rules.view(now), views[1][0].view(views[1][1]), views[2][0].view(views[2][1]))
+    def _cells_widened(self, name: str, principal: Principal, *views: tuple[_TableRules, frozenset[str]]) -> str:
+        """The restrictions alone could not vouch for the view of a declared table: evaluate the sample rows."""
+        assert self.cells is not None
         unknown = sorted({n for rules, _ in views for n in rules.unknown_text})
         if unknown:
             self.unknown.add(f"{name} (the text of {', '.join(unknown)} is not known)")

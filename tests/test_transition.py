@@ -26,8 +26,8 @@ from redshift_idc.runtime.access_state import (
     Role,
     TablePrivilege,
 )
-from redshift_idc.runtime.planner import GRANT_PHASE, Plan, Statement, plan
-from redshift_idc.transition import check_plan, check_states, replay
+from redshift_idc.runtime.planner import GRANT_PHASE, Plan, plan
+from redshift_idc.transition import check_plan, check_states
 
 SCRIPT = """CREATE TABLE public.orders (region VARCHAR(8), email VARCHAR(64));
 INSERT INTO public.orders VALUES ('EU', 'ann@eu.example'), ('US', 'bob@us.example'), ('APAC', 'cy@jp.example');"""
@@ -86,12 +86,6 @@ def test_an_undeclared_table_may_never_lose_a_restriction_not_even_at_the_end() 
     assert verdict.widenings[0].table == "hr.vault (not declared by the model)"
     assert "row-level security" in verdict.widenings[0].what or "RLS policy own" in verdict.widenings[0].what
     assert check_states(INPUTS, [before, before]).ok
-
-
-def test_replay_applies_removals_then_additions() -> None:
-    old, new = Role("a"), Role("b")
-    statement = Statement(0, (), "x", removes=(old,), adds=(new,))
-    assert set(replay(AccessState.of([old]), [statement]).objects["role"]) == {("b",)}
 
 
 # ------------------------------------------------------------------------------------------ who refuses
