@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from redshift_idc import project
 from redshift_idc.access_model import AccessModel, load_model, load_scripts, prune_scope
@@ -140,7 +140,7 @@ class CheckedModel:
     scripts: list[ScriptEntry]  # read and split into statements
     inputs: PreviewInputs  # the tables, personas and sample rows the preview and the transition check use
     first_deploy: Plan  # the plan from an empty warehouse
-    transition: TransitionVerdict  # that plan replayed batch by batch
+    transition: TransitionVerdict | None  # that plan replayed batch by batch (None: not asked for)
     preview: Preview | None  # who sees what; None when the preview could not evaluate the model ...
     preview_note: str = ""  # ... and why (a model with expectations is refused instead)
 
@@ -152,13 +152,15 @@ def preview_inputs(config: EnvironmentConfig, model: AccessModel, scripts: Seque
                                   project.access_dir())
 
 
-def checked_model(config: EnvironmentConfig, *, transition_must_hold: bool = True) -> CheckedModel:
+def checked_model(config: EnvironmentConfig, *, transition: Literal["enforce", "report", "skip"] = "enforce",
+                  ) -> CheckedModel:
     """The model, its scripts (each file read and split), its sample data files, the roles IAM federation
     names, who sees what with its expectations, and the first deploy's transition check: one set of checks for
     `validate`, `plan` and synth, so the three cannot disagree. A model the preview cannot evaluate is refused
     only when it has expectations (they cannot be checked); otherwise `preview_note` says why there is no
-    preview. A first deploy with a widening window fails here unless `transition_must_hold` is off (`plan`
-    prints the verdict instead, and fails with --strict)."""
+    preview. A first deploy with a widening window fails here (`enforce`: validate and synth); `plan` prints the
+    verdict instead (`report`, failing with --strict); `plan --snapshot` checks the plan it prints, not the first
+    deploy's (`skip`)."""
     from redshift_idc.preview import PreviewError, evaluate, failed_expectations, raise_failed_expectations
     from redshift_idc.transition import check_plan
 
@@ -170,8 +172,8 @@ def checked_model(config: EnvironmentConfig, *, transition_must_hold: bool = Tru
     empty = AccessState(case_sensitive=desired.case_sensitive)
     first = plan(desired, empty, {}, prune=model.prune, scope=prune_scope(model),
                  identity_provider_drop_cascade=model.identity_provider_drop_cascade)
-    verdict = check_plan(inputs, empty, first, model.name, model.ledger_schema)
-    if transition_must_hold and not verdict.ok:
+    verdict = None if transition == "skip" else check_plan(inputs, empty, first, model.name, model.ledger_schema)
+    if transition == "enforce" and verdict is not None and not verdict.ok:
         raise TransitionError(f"access/{model.name}.yaml: the first deploy's plan has a batch boundary that widens "
                               "access:\n" + verdict.render().rstrip("\n"))
     try:
@@ -285,7 +287,8 @@ def offline_plan_report(config: EnvironmentConfig) -> PlanReport:
     """The first deploy's SQL under a header naming the environment, then its size and estimated apply time
     (the model loader has already refused a model whose estimate does not fit), who sees what, and the
     transition check's verdict as the last line."""
-    checked = checked_model(config, transition_must_hold=False)
+    checked = checked_model(config, transition="report")
+    assert checked.transition is not None
     model, scripts, planned = checked.model, checked.scripts, checked.first_deploy
     size = estimate(planned, model.name, model.ledger_schema, len(scripts))
     text = (plan_header(config, model, size) + render_for_review(planned, scripts)
@@ -360,7 +363,7 @@ def snapshot_plan_report(config: EnvironmentConfig, path: Path) -> PlanReport:
         raise ConfigError(f"{path}: a snapshot of environment {snapshot.environment}, not {config.name}; plan it with "
                           f"--env {snapshot.environment}, or take one of this environment (`python -m redshift_idc "
                           f"snapshot --env {config.name} ...`)")
-    checked = checked_model(config, transition_must_hold=False)
+    checked = checked_model(config, transition="skip")
     model, desired, scripts = checked.model, checked.desired, checked.scripts
     problem = snapshot.ledger_schema_problem()
     if problem:
