@@ -65,7 +65,7 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
 )
 from redshift_idc.runtime.ledger import LedgerTables, steps
-from redshift_idc.runtime.planner import Plan, is_system_role
+from redshift_idc.runtime.planner import Plan, is_system_role, table_of
 from redshift_idc.runtime.sql_text import fold
 
 MAX_SHOWN = 5  # widenings listed in full; the rest are counted
@@ -532,14 +532,7 @@ def _deltas_of_states(states: Sequence[AccessState]) -> list[tuple[list[AccessOb
 
 
 def _tables_named(items: Iterable[AccessObject], cs: bool) -> set[Table]:
-    found: set[Table] = set()
-    for item in items:
-        key = item.key(cs)
-        if isinstance(item, TablePrivilege | ColumnPrivilege | RlsTable):
-            found.add((key[0], key[1]))
-        elif isinstance(item, RlsAttachment | MaskingAttachment):
-            found.add((key[1], key[2]))
-    return found
+    return {table for item in items for table in [table_of(item, item.key(cs))] if table is not None}
 
 
 # ------------------------------------------------------------------------------------------- the check

@@ -530,7 +530,7 @@ def is_system_role(name: str) -> bool:
     return fold(name).startswith(RESERVED_ROLE_PREFIXES)
 
 
-def _table_of(item: AccessObject, key: tuple[str, ...]) -> tuple[str, str] | None:
+def table_of(item: AccessObject, key: tuple[str, ...]) -> tuple[str, str] | None:
     """The (folded) table a restriction or a table or column privilege is about, from its key."""
     if isinstance(item, RlsAttachment | MaskingAttachment):
         return (key[1], key[2])
@@ -673,7 +673,7 @@ class _Planner:
 
     def _lift_note(self, item: AccessObject, key: tuple[str, ...]) -> str:
         if item.KIND in RESTRICTION_KINDS and not self._managed(item, key):
-            table = _table_of(item, key)
+            table = table_of(item, key)
             shown = f"{table[0]}.{table[1]}" if table else "?"
             return (f"widens access: prune lifts a restriction the model does not declare on {shown} "
                     "(lift_undeclared_restrictions)")
@@ -715,7 +715,7 @@ class _Planner:
         key = key if key is not None else self._key(item)
         if self._managed(item, key):
             return True
-        return self.prune and _table_of(item, key) in self._lift
+        return self.prune and table_of(item, key) in self._lift
 
     def _kept_restrictions(self, role: str) -> list[AccessObject]:
         """The restrictions attached to a role that no plan may lift (a role that keeps one is never dropped:
@@ -1032,7 +1032,7 @@ class _Planner:
                     continue
                 if getattr(item, "privilege", "") != "SELECT" or any(is_system_role(g) for g in _grantees(item)):
                     continue
-                if (key[0] in schemas) if kind == ScopedTablePrivilege.KIND else (_table_of(item, key) in tables):
+                if (key[0] in schemas) if kind == ScopedTablePrivilege.KIND else (table_of(item, key) in tables):
                     self.locked.add((kind, key))
                     self.statements.append(Statement(
                         phase=LOCKDOWN_PHASE, sort_key=(f"{number:06d}", kind, *key), sql=remove_sql(item),
@@ -1266,7 +1266,7 @@ class _Links:
         """The tables whose view a restriction statement changes."""
         item = (statement.adds or statement.removes)[0]
         key = self.planner._key(item)
-        table = _table_of(item, key)
+        table = table_of(item, key)
         if table is not None:
             return {table}
         if isinstance(item, RlsPolicy | MaskingPolicy):
