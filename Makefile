@@ -29,7 +29,7 @@ help:
 	@echo "make bootstrap ENV=name [TRUST=account] [PIPELINE=yes]"
 	@echo "                        cdk bootstrap ENV's account and region once, with the project's CloudFormation"
 	@echo "                        execution policy instead of AdministratorAccess (needs AWS credentials)"
-	@echo "make deployer-actions   rewrite redshift_idc/deployer_actions.json after adding a resource type"
+	@echo "make deployer-actions   rewrite redshift_idc/cdk/deployer_actions.json after adding a resource type"
 	@echo "make deploy ENV=name [OUTPUTS=cdk-outputs.json]"
 	@echo "                        cdk deploy every stack of ENV (needs AWS credentials); OUTPUTS writes their outputs"
 	@echo "make diff ENV=name      cdk diff every stack of ENV against what is deployed (needs AWS credentials)"
@@ -116,7 +116,7 @@ deploy: install
 	npx cdk deploy --all --no-notices -c env=$(ENV) --require-approval broadening $(if $(OUTPUTS),--outputs-file '$(OUTPUTS)')
 
 # Once per account and region, with the environment's account and region (from config/<env>.yaml). CloudFormation
-# then deploys with the project's execution policy (redshift_idc/deployer_actions.json, scoped to the stacks and
+# then deploys with the project's execution policy (redshift_idc/cdk/deployer_actions.json, scoped to the stacks and
 # region; `python -m redshift_idc deployer-policy --env <env>` prints it), not AdministratorAccess.
 # PIPELINE=yes bootstraps the pipeline's tooling account instead; TRUST=<account> lets that account deploy here.
 bootstrap: install
@@ -127,7 +127,7 @@ bootstrap: install
 	  --cloudformation-execution-policies "$$policies" $(if $(TRUST),--trust $(TRUST))
 
 # After adding a resource type to a stack: every environment and the pipeline synthesized, their resource types'
-# handler permissions (cfn-lint's registry schemas) written to redshift_idc/deployer_actions.json.
+# handler permissions (cfn-lint's registry schemas) written to redshift_idc/cdk/deployer_actions.json.
 deployer-actions: install
 	$(MAKE) synth-all SYNTH_OUT=cdk.out.types CFN_LINT=no
 	npx cdk synth --quiet --no-notices -o cdk.out.types/pipeline -c pipeline=true

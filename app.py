@@ -8,9 +8,9 @@ import sys
 
 import aws_cdk as cdk
 
-from redshift_idc.app_builder import DEFAULT_ENVIRONMENT, add_environment, add_pipeline, new_app
-from redshift_idc.config import ConfigError, load_environment
-from redshift_idc.pipeline_config import load_pipeline
+from redshift_idc.cdk.app import DEFAULT_ENVIRONMENT, add_environment, add_pipeline, new_app
+from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.config.pipeline import load_pipeline
 
 
 def main(app: cdk.App | None = None) -> int:

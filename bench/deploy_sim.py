@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.replay import Tape, timed_plans
 from bench.scale_models import changed_model, large_model
-from redshift_idc.apply_estimate import ApplyBudgetError, check_apply_budget
+from redshift_idc.access.estimate import ApplyBudgetError, check_apply_budget
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS
 from redshift_idc.runtime.limits import HANDLER_MEMORY_MB

@@ -6,16 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from redshift_idc.config import ConfigError, load_environment
-from redshift_idc.deployer_policy import DeployerPolicyError, deployer_policy_command, write_actions_from
-from redshift_idc.drift import DRIFT, WIDENS, drift_command
-from redshift_idc.importer import import_command
-from redshift_idc.plan_cli import checked_model, offline_plan_report, preview_command, snapshot_plan_report
-from redshift_idc.review_summary import review
-from redshift_idc.snapshot import snapshot_command
-from redshift_idc.synth_summary import summarize
-from redshift_idc.tip_client import query_command
-from redshift_idc.verify import checks_help, verify_command
+from redshift_idc.access.importer import import_command
+from redshift_idc.cdk.deployer_policy import DeployerPolicyError, deployer_policy_command, write_actions_from
+from redshift_idc.cli.plan import checked_model, offline_plan_report, preview_command, snapshot_plan_report
+from redshift_idc.client.tip import query_command
+from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.deployed.drift import DRIFT, WIDENS, drift_command
+from redshift_idc.deployed.snapshot import snapshot_command
+from redshift_idc.deployed.verify import checks_help, verify_command
+from redshift_idc.review.summary import review
+from redshift_idc.review.synth_summary import summarize
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     policy.add_argument("--apply", action="store_true", help="create or update the managed policies in IAM and "
                         "print their ARNs, comma-separated (for cdk bootstrap --cloudformation-execution-policies)")
     policy.add_argument("--write-actions", type=Path, metavar="DIR",
-                        help="rewrite redshift_idc/deployer_actions.json from the resource types of the templates "
+                        help="rewrite redshift_idc/cdk/deployer_actions.json from the resource types of the templates "
                         "under DIR (make deployer-actions)")
     query = commands.add_parser("query", help="run SQL as a signed-in IdP user (trusted identity propagation)")
     query.add_argument("--env", default="demo", help="environment: config/<env>.yaml (default: demo)")

@@ -14,7 +14,7 @@ import boto3
 import jwt
 from botocore.stub import Stubber
 
-from redshift_idc.tip_client import TipClientConfig, TipSession
+from redshift_idc.client.tip import TipClientConfig, TipSession
 
 ABSENT = ("aws_cdk", "constructs", "cdk_nag", "pydantic", "yaml", "duckdb", "sqlglot")
 CONFIG = TipClientConfig(

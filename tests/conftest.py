@@ -16,8 +16,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from aws_cdk.assertions import Template
 
-from redshift_idc.app_builder import add_environment, new_app
-from redshift_idc.config import EnvironmentConfig, load_environment
+from redshift_idc.cdk.app import add_environment, new_app
+from redshift_idc.config.environment import EnvironmentConfig, load_environment
 
 
 @dataclass

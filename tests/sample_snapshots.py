@@ -20,8 +20,9 @@ import sys
 from pathlib import Path
 
 from redshift_idc import project
-from redshift_idc.config import load_environment
-from redshift_idc.plan_cli import checked_model
+from redshift_idc.cli.plan import checked_model
+from redshift_idc.config.environment import load_environment
+from redshift_idc.deployed.snapshot import snapshot_command
 from redshift_idc.runtime.access_state import (
     AccessObject,
     AccessState,
@@ -32,7 +33,6 @@ from redshift_idc.runtime.access_state import (
     SchemaPrivilege,
 )
 from redshift_idc.runtime.planner import plan
-from redshift_idc.snapshot import snapshot_command
 from tests.fake_catalog import CatalogDataApi
 from tests.fake_data_api import SimClock
 from tests.fake_redshift import FakeRedshift

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from redshift_idc.access_model import ACCESS_DIR, load_model, load_scripts, parse_model
-from redshift_idc.config import ConfigError, load_environment
-from redshift_idc.plan_cli import offline_plan
+from redshift_idc.access.model import ACCESS_DIR, load_model, load_scripts, parse_model
+from redshift_idc.cli.plan import offline_plan
+from redshift_idc.config.environment import ConfigError, load_environment
 from redshift_idc.runtime.access_state import AccessState, RlsAttachment, RlsPolicy, Role, SystemPrivilege
 from redshift_idc.runtime.planner import plan, render
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from redshift_idc.access_model import load_model, load_scripts
-from redshift_idc.config import load_environment
+from redshift_idc.access.model import load_model, load_scripts
+from redshift_idc.config.environment import load_environment
 from redshift_idc.runtime import limits
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.reconcile_handler import model_document

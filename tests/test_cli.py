@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from redshift_idc.__main__ import main
-from redshift_idc.config import ConfigError
-from redshift_idc.synth_summary import summarize
+from redshift_idc.config.environment import ConfigError
+from redshift_idc.review.synth_summary import summarize
 from tests.conftest import Synthesized
 
 ROOT = Path(__file__).resolve().parent.parent

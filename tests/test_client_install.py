@@ -52,5 +52,5 @@ def test_the_install_holds_the_package_and_nothing_of_the_cdk_app(client_only: P
     names = {p["name"].lower() for p in json.loads(listed)}
     assert {"redshift-idc", "boto3", "pyjwt"} <= names
     assert names.isdisjoint({"aws-cdk-lib", "constructs", "cdk-nag", "pydantic", "duckdb", "sqlglot", "pyyaml"})
-    located = run(client_only, "-c", "import redshift_idc.tip_client as t; print(t.__file__)", cwd=client_only.parent)
+    located = run(client_only, "-c", "import redshift_idc.client.tip as t; print(t.__file__)", cwd=client_only.parent)
     assert "site-packages" in located  # the installed copy, not the checkout

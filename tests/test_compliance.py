@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from cfnlint.api import ManualArgs, lint
 
-from redshift_idc.app_builder import add_environment, new_app
-from redshift_idc.config import load_environment
+from redshift_idc.cdk.app import add_environment, new_app
+from redshift_idc.config.environment import load_environment
 from tests.conftest import Synthesized, synthesize
 
 ENVIRONMENTS = ["demo", "sample"]
@@ -112,7 +112,7 @@ def test_the_nist_pack_finds_nothing_unacknowledged(environment: str, tmp_path: 
 
 
 def test_an_unknown_nag_pack_is_an_error(tmp_path: Path) -> None:
-    from redshift_idc.config import ConfigError
+    from redshift_idc.config.environment import ConfigError
 
     app = new_app(outdir=str(tmp_path), context={"nag": "hipaa"})
     with pytest.raises(ConfigError, match="nag: unknown rule pack"):

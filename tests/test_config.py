@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from redshift_idc.config import (
+from redshift_idc.config.environment import (
     CONFIG_DIR,
     ConfigError,
     CreatedVpc,
@@ -611,7 +611,7 @@ def test_zone_problem_is_reported_next_to_a_field_problem(tmp_path: Path) -> Non
                                  "https://login.example.com/tenant-1/v2.0"])
 def test_issuer_urls_are_kept_exactly_as_written(url: str) -> None:
     """A trusted token issuer's URL must equal the tokens' `iss` byte for byte: Auth0's ends in a slash."""
-    from redshift_idc.config import https_issuer_url
+    from redshift_idc.config.environment import https_issuer_url
 
     assert https_issuer_url(url) == url
 
@@ -629,7 +629,7 @@ def test_issuer_urls_are_kept_exactly_as_written(url: str) -> None:
     ("https://idp.example.com/?x=1", "expected an https:// issuer URL"),
 ])
 def test_malformed_issuer_urls_are_refused(url: str, expected: str) -> None:
-    from redshift_idc.config import https_issuer_url
+    from redshift_idc.config.environment import https_issuer_url
 
     with pytest.raises(ValueError, match=re.escape(expected)):
         https_issuer_url(url)

@@ -18,10 +18,12 @@ import yaml
 from aws_cdk.assertions import Template
 from cfnlint.api import ManualArgs, lint
 
-from components.iam_federation import IamFederation
-from components.idc_application import RedshiftIdcApplication
-from redshift_idc.access_model import AccessModel
-from redshift_idc.config import (
+from redshift_idc.access.model import AccessModel
+from redshift_idc.cdk.components.iam_federation import IamFederation
+from redshift_idc.cdk.components.idc_application import RedshiftIdcApplication
+from redshift_idc.cdk.deployer_policy import uncovered_types
+from redshift_idc.cli.plan import check_federation_roles
+from redshift_idc.config.environment import (
     CONFIG_DIR,
     ConfigError,
     IamFederationConfig,
@@ -30,8 +32,6 @@ from redshift_idc.config import (
     load_environment,
     parse_environment,
 )
-from redshift_idc.deployer_policy import uncovered_types
-from redshift_idc.plan_cli import check_federation_roles
 from tests.conftest import Synthesized, getatt_of, only_resource, resources_of, synthesize
 
 ENV = "sample-all-paths"

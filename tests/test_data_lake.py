@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from redshift_idc.access_model import parse_model
-from redshift_idc.config import ConfigError, load_environment
-from redshift_idc.plan_cli import checked_model, render_for_review
+from redshift_idc.access.model import parse_model
+from redshift_idc.cli.plan import checked_model, render_for_review
+from redshift_idc.config.environment import ConfigError, load_environment
 from redshift_idc.runtime.access_state import AccessState, DatabasePrivilege, ExternalDatabase, ExternalSchema
 from redshift_idc.runtime.catalog import parse_snapshot
 from redshift_idc.runtime.ledger import steps

@@ -14,9 +14,8 @@ import cfnlint
 import pytest
 from botocore.stub import Stubber
 
-from redshift_idc import deployer_policy
-from redshift_idc.config import available_environments, load_environment
-from redshift_idc.deployer_policy import (
+from redshift_idc.cdk import deployer_policy
+from redshift_idc.cdk.deployer_policy import (
     MANAGED_POLICY_CHARS,
     Target,
     apply,
@@ -27,7 +26,8 @@ from redshift_idc.deployer_policy import (
     target_for,
     uncovered_types,
 )
-from redshift_idc.pipeline_config import load_pipeline
+from redshift_idc.config.environment import available_environments, load_environment
+from redshift_idc.config.pipeline import load_pipeline
 from tests.conftest import Synthesized
 
 ENVIRONMENTS = [load_environment(name) for name in available_environments()]
@@ -39,7 +39,7 @@ TARGET = Target("aws", "111111111111", "us-east-1", ("DemoAccess", "DemoWarehous
 def test_actions_file_is_what_the_pinned_schemas_say() -> None:
     """Hand edits, or a cfn-lint upgrade that changed a handler's permissions, show up here."""
     actions = deployer_actions()
-    assert actions == regenerate(actions), "rewrite redshift_idc/deployer_actions.json: make deployer-actions"
+    assert actions == regenerate(actions), "rewrite redshift_idc/cdk/deployer_actions.json: make deployer-actions"
 
 
 def test_every_listed_action_is_an_iam_action() -> None:

@@ -21,9 +21,9 @@ from botocore.exceptions import ClientError, ParamValidationError
 from botocore.stub import Stubber
 from botocore.validate import ParamValidator
 
-from redshift_idc.access_model import deprovision_settings, load_model, parse_model
-from redshift_idc.config import ConfigError, load_environment
-from redshift_idc.plan_cli import offline_plan, render_for_review
+from redshift_idc.access.model import deprovision_settings, load_model, parse_model
+from redshift_idc.cli.plan import offline_plan, render_for_review
+from redshift_idc.config.environment import ConfigError, load_environment
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.catalog import parse_snapshot, read_queries
 from redshift_idc.runtime.custom_resource import CustomResourceError, CustomResourceEvent
@@ -645,7 +645,7 @@ def test_a_delete_never_removes_users() -> None:
 def test_the_drift_report_lists_who_would_be_removed_and_why() -> None:
     """`plan --live` / `drift`: the users the next deploy removes, why, and their statements; a refused owner
     is drift too (the deploy would fail). Read-only: SELECTs, nothing changed."""
-    from redshift_idc.drift import drift_report
+    from redshift_idc.deployed.drift import drift_report
 
     fake = FakeRedshift()
     model, desired = load_model("sample-lakehouse", LAKEHOUSE)

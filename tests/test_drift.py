@@ -21,10 +21,10 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from redshift_idc.__main__ import main
-from redshift_idc.access_model import load_scripts
-from redshift_idc.config import load_environment
-from redshift_idc.drift import DRIFT, ERROR, IN_SYNC, drift_command
-from redshift_idc.plan_cli import model_for
+from redshift_idc.access.model import load_scripts
+from redshift_idc.cli.plan import model_for
+from redshift_idc.config.environment import load_environment
+from redshift_idc.deployed.drift import DRIFT, ERROR, IN_SYNC, drift_command
 from redshift_idc.runtime.access_state import (
     AccessState,
 )
@@ -293,7 +293,7 @@ def test_main_runs_drift_and_returns_its_exit_code(api: DataApi, monkeypatch: py
         clients.append((service, region_name))
         return api.client
 
-    monkeypatch.setattr("redshift_idc.drift.boto3.client", client)
+    monkeypatch.setattr("redshift_idc.deployed.drift.boto3.client", client)
     api.read(in_sync_rows(deployed()))
     assert main(["drift", "--env", ENV, "--secret-arn", SECRET_ARN]) == IN_SYNC
     assert capsys.readouterr().out.startswith("in sync: ")

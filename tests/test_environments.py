@@ -11,7 +11,8 @@ import pytest
 import yaml
 from cfnlint.api import ManualArgs, lint
 
-from redshift_idc.config import (
+from redshift_idc.cdk.deployer_policy import uncovered_types
+from redshift_idc.config.environment import (
     CONFIG_DIR,
     ConfigError,
     CreatedVpc,
@@ -21,7 +22,6 @@ from redshift_idc.config import (
     merge_layer,
     read_environment_layers,
 )
-from redshift_idc.deployer_policy import uncovered_types
 from tests.conftest import Synthesized, only_resource, synthesize
 
 SAMPLES = ["dev", "prod", "sample-lakehouse"]
@@ -262,7 +262,7 @@ def test_the_reconciler_reads_the_identity_store_only_when_the_model_deprovision
     """deprovision_users (access/sample-lakehouse.yaml): the reconciler's role may read this identity store's
     users and their memberships (and look up the groups config gives no id), and the custom resource carries
     the store and the assigned groups; a model that does not opt in gets neither."""
-    from redshift_idc.access_model import load_model
+    from redshift_idc.access.model import load_model
 
     config = environment.config
     assert config.access_model is not None

@@ -27,7 +27,7 @@ import pytest
 from botocore.stub import Stubber
 from streamlit.testing.v1 import AppTest
 
-from redshift_idc.tip_client import (
+from redshift_idc.client.tip import (
     IDENTITY_CENTER_CONTEXT_PROVIDER,
     JWT_BEARER_GRANT,
     AwsCredentials,

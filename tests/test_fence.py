@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from redshift_idc.access.scripts import script_entry
 from redshift_idc.runtime import reconcile_handler
 from redshift_idc.runtime.access_state import AccessState, Role
 from redshift_idc.runtime.custom_resource import CustomResourceError
@@ -28,7 +29,6 @@ from redshift_idc.runtime.data_api import DataApi, Target
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.limits import INTENT_GRACE_SECONDS, INTENT_SUBMIT_SECONDS
 from redshift_idc.runtime.reconcile_handler import is_complete, model_document, on_event
-from redshift_idc.script_statements import script_entry
 from tests.fake_data_api import Context, FakeS3, cfn_event
 from tests.fake_redshift import differences
 from tests.test_identity_providers import AZURE, AZURE_SECRET_ARN, SECRET

@@ -29,11 +29,11 @@ from aws_cdk.assertions import Template
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from components.access_reconciler import AccessReconciler
 from redshift_idc.__main__ import main
-from redshift_idc.access_model import parse_model
-from redshift_idc.config import ConfigError
-from redshift_idc.plan_cli import render_for_review
+from redshift_idc.access.model import parse_model
+from redshift_idc.cdk.components.access_reconciler import AccessReconciler
+from redshift_idc.cli.plan import render_for_review
+from redshift_idc.config.environment import ConfigError
 from redshift_idc.runtime.access_state import (
     AccessObject,
     AccessState,
@@ -375,7 +375,7 @@ def test_the_plan_command_masks_secrets(monkeypatch: pytest.MonkeyPatch, capsys:
     """`python -m redshift_idc plan` never reads a secret: the model has references only, the output `***`."""
     model, desired = parse_model({**model_data(), "roles": {"plain": ["analyst"]}}, name="idp",
                                  source=Path("access/idp.yaml"))
-    monkeypatch.setattr("redshift_idc.plan_cli.model_for", lambda config: (model, desired))
+    monkeypatch.setattr("redshift_idc.cli.plan.model_for", lambda config: (model, desired))
 
     def refuse(*_: Any) -> str:
         raise AssertionError("the plan command must not read secrets")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from redshift_idc.config import CONFIG_DIR, ConfigError, parse_environment
+from redshift_idc.config.environment import CONFIG_DIR, ConfigError, parse_environment
 from tests.conftest import Synthesized, getatt_of, only_resource, resources_of
 
 ISSUER = "https://idp.example.invalid/oauth2/default"

@@ -27,9 +27,10 @@ import yaml
 
 from redshift_idc import project
 from redshift_idc.__main__ import main
-from redshift_idc.access_model import AccessModel, parse_model
-from redshift_idc.config import load_environment
-from redshift_idc.importer import NEEDS_WORK, WRITTEN, _flow, _scalar, import_command, import_model
+from redshift_idc.access.importer import NEEDS_WORK, WRITTEN, _flow, _scalar, import_command, import_model
+from redshift_idc.access.model import AccessModel, parse_model
+from redshift_idc.config.environment import load_environment
+from redshift_idc.deployed.snapshot import SNAPSHOT_FORMAT, SNAPSHOT_VERSION, load_snapshot, snapshot_command
 from redshift_idc.runtime.access_state import (
     PUBLIC_GRANTEE,
     AccessObject,
@@ -41,7 +42,6 @@ from redshift_idc.runtime.access_state import (
 from redshift_idc.runtime.catalog_import import attributes, strip_alias
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.planner import plan
-from redshift_idc.snapshot import SNAPSHOT_FORMAT, SNAPSHOT_VERSION, load_snapshot, snapshot_command
 from tests.fake_catalog import CatalogDataApi
 from tests.fake_data_api import SimClock
 from tests.fake_redshift import FakeRedshift, stored_predicate
@@ -606,8 +606,8 @@ def test_the_cli_runs_snapshot_and_import(root: Path, monkeypatch: pytest.Monkey
         regions.append(region_name)
         return api
 
-    monkeypatch.setattr("redshift_idc.snapshot.boto3.client", client)
-    monkeypatch.setattr("redshift_idc.snapshot.time.sleep", clock.sleep)
+    monkeypatch.setattr("redshift_idc.deployed.snapshot.boto3.client", client)
+    monkeypatch.setattr("redshift_idc.deployed.snapshot.time.sleep", clock.sleep)
     run = cli("snapshot", "--env", ENV, "--secret-arn", SECRET_ARN, "--out", str(root / "catalog.json"))
     assert run.code == 0 and regions == ["us-east-1"], run.err
     run = cli("import", "--from-snapshot", str(root / "catalog.json"), "--out", str(root / "access" / "x.yaml"))

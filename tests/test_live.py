@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from redshift_idc.access_model import load_model, load_scripts
-from redshift_idc.config import load_environment
+from redshift_idc.access.model import load_model, load_scripts
+from redshift_idc.config.environment import load_environment
 from redshift_idc.runtime.access_state import AccessState, Role
 from redshift_idc.runtime.data_api import DataApi, Target
 from redshift_idc.runtime.reconciler import Outcome, Reconciler, Request, Script, statement_token

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
-from redshift_idc.access_model import ACCESS_DIR, parse_model
-from redshift_idc.config import ConfigError, load_environment
-from redshift_idc.masking_output import Attachment, check_masking_output
+from redshift_idc.access.expressions import ExpressionError
+from redshift_idc.access.masking_output import Attachment, check_masking_output
+from redshift_idc.access.model import ACCESS_DIR, parse_model
+from redshift_idc.config.environment import ConfigError, load_environment
 from redshift_idc.runtime.access_state import MaskingPolicy
-from redshift_idc.sql_expression import ExpressionError
 
 SKU = [("sku", "VARCHAR(50)")]
 CARDS = [("card", "VARCHAR(20)"), ("customer_id", "INTEGER"), ("note", "VARCHAR(100)")]

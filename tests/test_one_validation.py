@@ -20,8 +20,9 @@ import pytest
 import yaml
 
 import app as cdk_app
-from redshift_idc import app_builder, project
+from redshift_idc import project
 from redshift_idc.__main__ import main as cli
+from redshift_idc.cdk import app as app_builder
 
 ROOT = Path(__file__).resolve().parents[1]
 Edit = Callable[[Path], None]

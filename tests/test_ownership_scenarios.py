@@ -16,16 +16,16 @@ from typing import Any
 
 import pytest
 
-from redshift_idc.access_model import load_scripts
-from redshift_idc.config import ConfigError, load_environment
-from redshift_idc.drift import ERROR, IN_SYNC, drift_command
-from redshift_idc.plan_cli import model_for, snapshot_plan
+from redshift_idc.access.model import load_scripts
+from redshift_idc.access.scripts import script_entry
+from redshift_idc.cli.plan import model_for, snapshot_plan
+from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.deployed.drift import ERROR, IN_SYNC, drift_command
+from redshift_idc.deployed.snapshot import snapshot_command
 from redshift_idc.runtime.access_state import AccessState, LedgerEntry, Role, SchemaPrivilege, TablePrivilege
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.planner import Ledger, plan
 from redshift_idc.runtime.reconcile_handler import model_document
-from redshift_idc.script_statements import script_entry
-from redshift_idc.snapshot import snapshot_command
 from tests.fake_catalog import CatalogDataApi
 from tests.fake_data_api import FakeDataApi, ProviderDriver, RequestRun, SimClock, cfn_event, resource_properties
 from tests.fake_redshift import FakeRedshift
@@ -238,8 +238,8 @@ def test_drift_reports_a_declared_object_another_model_manages_as_the_deploy_wou
 def test_drift_counts_what_other_models_manage_when_prune_would_skip_it(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = deployed()
     fake.execute_batch(['CREATE ROLE "theirs"', LedgerTables().insert_sql("other", [LedgerEntry("role", ("theirs",))])])
-    monkeypatch.setattr("redshift_idc.drift.model_for", lambda config: (MODEL.model_copy(update={"prune": True}),
-                                                                         DESIRED))
+    monkeypatch.setattr("redshift_idc.deployed.drift.model_for",
+                        lambda config: (MODEL.model_copy(update={"prune": True}), DESIRED))
     code, out, err = drift(fake)
     assert (code, err) == (IN_SYNC, "")
     assert out.endswith("; 1 object(s) other access models manage left to them\n")

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from redshift_idc.app_builder import add_pipeline, new_app
-from redshift_idc.config import ConfigError
-from redshift_idc.deployer_policy import uncovered_types
-from redshift_idc.pipeline_config import PIPELINE_FILE, load_pipeline
+from redshift_idc.cdk.app import add_pipeline, new_app
+from redshift_idc.cdk.deployer_policy import uncovered_types
+from redshift_idc.config.environment import ConfigError
+from redshift_idc.config.pipeline import PIPELINE_FILE, load_pipeline
 from tests.conftest import only_resource, resources_of
 
 
@@ -101,8 +101,8 @@ def test_every_star_resource_of_the_pipeline_is_listed_by_path_and_action(
         pipeline: tuple[dict[str, Any], Path, list[str]]) -> None:
     """A `*` CDK Pipelines generates is accepted per construct path and action, each with its reason; a new
     one (another action, or the same action elsewhere) fails here, and fails synth unacknowledged."""
-    from components.nag import star_resource_actions
-    from stacks.pipeline_stack import PIPELINE_STAR_GRANTS
+    from redshift_idc.cdk.components.nag import star_resource_actions
+    from redshift_idc.cdk.stacks.pipeline_stack import PIPELINE_STAR_GRANTS
 
     template = pipeline[0]
     found: set[tuple[str, str]] = set()
@@ -140,9 +140,9 @@ def _stage_template(outdir: Path, stage: str, kind: str) -> dict[str, Any]:
 @pytest.mark.parametrize(("stage", "env"), [("Dev", "dev"), ("Prod", "prod")])
 def test_each_stage_runs_verify_after_its_deploys(pipeline: tuple[dict[str, Any], Path, list[str]], stage: str,
                                                  env: str) -> None:
-    from redshift_idc.config import load_environment
-    from redshift_idc.live import output_env_var
-    from redshift_idc.verify import required_outputs
+    from redshift_idc.config.environment import load_environment
+    from redshift_idc.deployed.session import output_env_var
+    from redshift_idc.deployed.verify import required_outputs
 
     template = pipeline[0]
     actions = next(s for s in _stages(template) if s["Name"] == stage)["Actions"]
@@ -189,8 +189,8 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize(("stage", "env"), [("Dev", "dev"), ("Prod", "prod")])
 def test_the_verifier_role_trusts_only_the_verify_step_and_only_reads(
         pipeline: tuple[dict[str, Any], Path, list[str]], stage: str, env: str) -> None:
-    from components.verifier_role import OWN_STATEMENT_ACTIONS, UNSCOPED_ACTIONS
-    from redshift_idc.verify import DATA_API_SECRET_ACTIONS, IAM_ACTIONS
+    from redshift_idc.cdk.components.verifier_role import OWN_STATEMENT_ACTIONS, UNSCOPED_ACTIONS
+    from redshift_idc.deployed.verify import DATA_API_SECRET_ACTIONS, IAM_ACTIONS
 
     template = _stage_template(pipeline[1], stage, "Verifier")
     _, role = only_resource(template, "AWS::IAM::Role")
@@ -221,15 +221,15 @@ def test_the_verifier_role_trusts_only_the_verify_step_and_only_reads(
 
 
 def test_the_verifier_role_holds_every_action_verify_calls_when_every_feature_is_on() -> None:
-    """Every API call of `redshift_idc.verify` (its IAM_ACTIONS) is granted when the environment uses every
+    """Every API call of `redshift_idc.deployed.verify` (its IAM_ACTIONS) is granted when the environment uses every
     check: issuers, users and groups by name, identity propagation."""
     from aws_cdk import Stack
     from aws_cdk import aws_kms as kms
     from aws_cdk.assertions import Template
 
-    from components.verifier_role import VerifierRole
-    from redshift_idc.config import load_environment
-    from redshift_idc.verify import DATA_API_SECRET_ACTIONS, IAM_ACTIONS
+    from redshift_idc.cdk.components.verifier_role import VerifierRole
+    from redshift_idc.config.environment import load_environment
+    from redshift_idc.deployed.verify import DATA_API_SECRET_ACTIONS, IAM_ACTIONS
 
     config = load_environment("sample-all-paths").model_copy(
         update={"identity_propagation": load_environment("dev").identity_propagation})
@@ -247,7 +247,7 @@ def test_the_verifier_role_holds_every_action_verify_calls_when_every_feature_is
 
 
 def test_fixed_role_names_fit_iam() -> None:
-    from components.verifier_role import fixed_role_name
+    from redshift_idc.cdk.components.verifier_role import fixed_role_name
 
     assert fixed_role_name("Dev-DevVerifier", "Role") == "Dev-DevVerifier-Role"
     with pytest.raises(ConfigError, match="longer than IAM's 64 characters"):

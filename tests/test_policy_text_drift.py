@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from redshift_idc import project
-from redshift_idc.config import load_environment
-from redshift_idc.drift import DRIFT, IN_SYNC, drift_command
-from redshift_idc.plan_cli import model_for
+from redshift_idc.cli.plan import model_for
+from redshift_idc.config.environment import load_environment
+from redshift_idc.deployed.drift import DRIFT, IN_SYNC, drift_command
 from redshift_idc.runtime.access_state import (
     STORED_PENDING,
     AccessState,

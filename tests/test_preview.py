@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from redshift_idc.__main__ import main
-from redshift_idc.access_model import parse_model
-from redshift_idc.preview import Preview, PreviewError, TableView, build_preview
+from redshift_idc.access.model import parse_model
+from redshift_idc.access.preview import Preview, PreviewError, TableView, build_preview
+from redshift_idc.access.scripts import script_entry
 from redshift_idc.runtime.access_state import AccessState, RlsAttachment
 from redshift_idc.runtime.reconciler import ScriptEntry
-from redshift_idc.script_statements import script_entry
 
 SOURCE = Path("access/test.yaml")
 SCRIPT = script_entry("t.sql", (
@@ -196,8 +196,8 @@ def test_the_demo_shows_the_seeds_outcome_and_its_lints(capsys: pytest.CaptureFi
 
 
 def test_the_plan_ends_with_a_short_preview() -> None:
-    from redshift_idc.config import load_environment
-    from redshift_idc.plan_cli import offline_plan
+    from redshift_idc.cli.plan import offline_plan
+    from redshift_idc.config.environment import load_environment
 
     text = offline_plan(load_environment("demo"))
     summary = text.split("-- who sees what on the sample rows", 1)[1]
@@ -236,10 +236,10 @@ def test_an_expectation_must_name_a_persona_and_say_something() -> None:
 
 def test_a_wrong_expectation_fails_plan_validate_and_synth(monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    from redshift_idc import plan_cli
-    from redshift_idc.access_model import ExpectSpec
-    from redshift_idc.app_builder import add_environment, new_app
-    from redshift_idc.config import ConfigError, load_environment
+    from redshift_idc.access.model import ExpectSpec
+    from redshift_idc.cdk.app import add_environment, new_app
+    from redshift_idc.cli import plan as plan_cli
+    from redshift_idc.config.environment import ConfigError, load_environment
 
     original = plan_cli.model_for
 
@@ -260,7 +260,7 @@ def test_strict_fails_on_warnings_the_model_does_not_accept(monkeypatch: pytest.
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["preview", "--env", "demo", "--strict"]) == 0  # the demo accepts its two, with reasons
     capsys.readouterr()
-    from redshift_idc import plan_cli
+    from redshift_idc.cli import plan as plan_cli
 
     original = plan_cli.model_for
     monkeypatch.setattr(plan_cli, "model_for", lambda config: (
@@ -275,8 +275,8 @@ def test_strict_fails_on_warnings_the_model_does_not_accept(monkeypatch: pytest.
 
 
 def _compare(base: dict[str, Any] | None, head: dict[str, Any]) -> Any:
-    from redshift_idc.preview import PreviewInputs
-    from redshift_idc.preview_diff import compare
+    from redshift_idc.access.preview import PreviewInputs
+    from redshift_idc.review.preview_diff import compare
 
     head_model, head_state = parse_model(head, name="test", source=SOURCE)
     inputs = PreviewInputs.of_model(head_model, [SCRIPT], "AWSIDC", Path("."))

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from redshift_idc.access_model import ACCESS_DIR, load_scripts, parse_model
-from redshift_idc.config import ConfigError, load_environment
-from redshift_idc.preview import PreviewInputs, evaluate
+from redshift_idc.access.model import ACCESS_DIR, load_scripts, parse_model
+from redshift_idc.access.preview import PreviewInputs, evaluate
+from redshift_idc.config.environment import ConfigError, load_environment
 from redshift_idc.runtime.access_state import (
     PUBLIC_GRANTEE,
     AccessState,

@@ -30,6 +30,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
+from redshift_idc.access.scripts import script_entry
 from redshift_idc.runtime import reconciler as reconciler_module
 from redshift_idc.runtime.access_state import AccessState, ColumnPrivilege, Role
 from redshift_idc.runtime.catalog import read_queries
@@ -46,7 +47,6 @@ from redshift_idc.runtime.reconcile_handler import (
     on_event,
 )
 from redshift_idc.runtime.reconciler import ScriptEntry, model_prefix
-from redshift_idc.script_statements import script_entry
 from tests.fake_data_api import cell
 
 WORKGROUP = "analytics"

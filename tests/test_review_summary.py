@@ -17,12 +17,19 @@ from typing import Any
 import pytest
 import yaml
 
-from redshift_idc import app_builder, plan_cli
 from redshift_idc.__main__ import main
-from redshift_idc.access_model import ACCESS_DIR, load_model, load_scripts
-from redshift_idc.config import CONFIG_DIR, EnvironmentConfig, load_environment, parse_environment, read_yaml
-from redshift_idc.plan_cli import render_for_review
-from redshift_idc.review_summary import render, review
+from redshift_idc.access.model import ACCESS_DIR, load_model, load_scripts
+from redshift_idc.cdk import app as app_builder
+from redshift_idc.cli import plan as plan_cli
+from redshift_idc.cli.plan import render_for_review
+from redshift_idc.config.environment import (
+    CONFIG_DIR,
+    EnvironmentConfig,
+    load_environment,
+    parse_environment,
+    read_yaml,
+)
+from redshift_idc.review.summary import render, review
 from redshift_idc.runtime.access_state import AccessState, Role, SchemaPrivilege
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.reconcile_handler import model_document
@@ -393,7 +400,7 @@ def test_a_removed_access_model_follows_its_removal_policy(tmp_path: Path, remov
 
 
 def test_a_long_summary_is_shortened_to_fit_a_comment(assemblies: Assemblies, tmp_path: Path) -> None:
-    from redshift_idc.review_summary import diff_directories
+    from redshift_idc.review.summary import diff_directories
 
     environments = diff_directories(assemblies.base, assemblies.added_role, "demo")
     full = render(environments, assemblies.base, assemblies.added_role, limit=0)

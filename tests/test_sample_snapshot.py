@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from redshift_idc import project
-from redshift_idc.config import load_environment
-from redshift_idc.plan_cli import snapshot_plan_report
+from redshift_idc.cli.plan import snapshot_plan_report
+from redshift_idc.config.environment import load_environment
+from redshift_idc.deployed.snapshot import load_snapshot
 from redshift_idc.runtime.ledger import steps
-from redshift_idc.snapshot import load_snapshot
 from tests.sample_snapshots import ENV, OLD_MASK, SNAPSHOT, build
 
 
@@ -36,8 +36,8 @@ def test_its_plan_renames_a_masking_policy_across_batches_without_a_widening() -
 
 def test_the_rename_commits_in_one_batch_of_several() -> None:
     """The detach and the attach are one restriction group: whatever the batch sizes, one batch holds both."""
-    from redshift_idc.access_model import prune_scope
-    from redshift_idc.plan_cli import checked_model
+    from redshift_idc.access.model import prune_scope
+    from redshift_idc.cli.plan import checked_model
     from redshift_idc.runtime.planner import plan
 
     config = load_environment(ENV)

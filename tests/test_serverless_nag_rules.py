@@ -18,7 +18,7 @@ import pytest
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_redshiftserverless as rss
 
-from components.serverless_nag_rules import (
+from redshift_idc.cdk.components.serverless_nag_rules import (
     PACK_NAME,
     RSS1_NAMESPACE_CMK,
     RSS2_NAMESPACE_LOG_EXPORTS,

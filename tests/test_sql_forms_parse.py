@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pytest
 from sqlfluff.core import Linter
 
+from redshift_idc.access.expressions import check_expression
 from redshift_idc.runtime import fence
 from redshift_idc.runtime.access_state import (
     COLUMN_PRIVILEGES,
@@ -59,7 +60,6 @@ from redshift_idc.runtime.planner import (
     remove_sql,
 )
 from redshift_idc.runtime.users import TRANSFERABLE, OwnedObject, UserGrant, drop_user_sql, user_queries
-from redshift_idc.sql_expression import check_expression
 
 # ------------------------------------------------------------------------------------------ objects
 

@@ -18,9 +18,9 @@ from botocore import UNSIGNED
 from botocore.stub import Stubber
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from redshift_idc import tip_client
 from redshift_idc.__main__ import main
-from redshift_idc.tip_client import (
+from redshift_idc.client import tip as tip_client
+from redshift_idc.client.tip import (
     IDENTITY_CENTER_CONTEXT_PROVIDER,
     JWT_BEARER_GRANT,
     AwsCredentials,

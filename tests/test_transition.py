@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from redshift_idc import plan_cli
 from redshift_idc.__main__ import main
-from redshift_idc.config import load_environment
-from redshift_idc.plan_cli import TransitionError, checked_model
-from redshift_idc.preview import PreviewInputs
+from redshift_idc.access.preview import PreviewInputs
+from redshift_idc.access.transition import check_plan, check_states
+from redshift_idc.cli import plan as plan_cli
+from redshift_idc.cli.plan import TransitionError, checked_model
+from redshift_idc.config.environment import load_environment
 from redshift_idc.runtime.access_state import (
     PUBLIC_GRANTEE,
     AccessState,
@@ -27,7 +28,6 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
 )
 from redshift_idc.runtime.planner import GRANT_PHASE, Plan, plan
-from redshift_idc.transition import check_plan, check_states
 
 SCRIPT = """CREATE TABLE public.orders (region VARCHAR(8), email VARCHAR(64));
 INSERT INTO public.orders VALUES ('EU', 'ann@eu.example'), ('US', 'bob@us.example'), ('APAC', 'cy@jp.example');"""

@@ -21,13 +21,9 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from redshift_idc.__main__ import main
-from redshift_idc.config import EnvironmentConfig, IdcGroup, load_environment
-from redshift_idc.live import Outputs, output_env_var, outputs_from_environ
-from redshift_idc.runtime.access_state import IdentityProvider
-from redshift_idc.runtime.catalog import identity_queries, read_queries
-from redshift_idc.runtime.idc_oauth_app import actor_policy, trusted_token_issuer_name
-from redshift_idc.runtime.ledger import LedgerTables
-from redshift_idc.verify import (
+from redshift_idc.config.environment import EnvironmentConfig, IdcGroup, load_environment
+from redshift_idc.deployed.session import Outputs, output_env_var, outputs_from_environ
+from redshift_idc.deployed.verify import (
     ALL_OK,
     ASSIGNMENTS,
     CHECK_FAILED,
@@ -56,6 +52,10 @@ from redshift_idc.verify import (
     run_checks,
     verify_command,
 )
+from redshift_idc.runtime.access_state import IdentityProvider
+from redshift_idc.runtime.catalog import identity_queries, read_queries
+from redshift_idc.runtime.idc_oauth_app import actor_policy, trusted_token_issuer_name
+from redshift_idc.runtime.ledger import LedgerTables
 from tests.fake_data_api import cell
 
 DEV = load_environment("dev")
@@ -499,7 +499,7 @@ def test_an_identity_store_denial_names_both_resources(aws: Aws) -> None:
 
 
 def test_verify_looks_issuers_up_by_the_name_the_stack_gives_them() -> None:
-    from components.trusted_token_issuers import issuer_name
+    from redshift_idc.cdk.components.trusted_token_issuers import issuer_name
 
     for issuer in ALL.redshift_idc_application.trusted_token_issuers:
         assert trusted_token_issuer_name(issuer.name, issuer.issuer_url) == issuer_name(issuer)
@@ -767,7 +767,7 @@ def test_main_builds_clients_in_the_environments_region(aws: Aws, monkeypatch: p
         return aws.clients
 
     monkeypatch.setattr(Clients, "for_region", staticmethod(clients))
-    monkeypatch.setattr("redshift_idc.verify.time.sleep", aws.sleeps.append)
+    monkeypatch.setattr("redshift_idc.deployed.verify.time.sleep", aws.sleeps.append)
     expect_instances(aws, [])
     expect_read(aws, ALL, warehouse_rows(providers=(provider_row(ALL),)))
     assert main(["verify", "--env", "sample-all-paths", "--outputs", str(write_outputs(tmp_path, ALL))]) == CHECK_FAILED

@@ -23,7 +23,7 @@ Settings (environment variables):
 
 Sign-in is the OAuth 2.0 authorization code flow with PKCE on Authlib (`oidc.py`); the id token it yields is
 verified (signature against the IdP's JWKS, iss, aud, exp, nonce), then goes to
-`redshift_idc.tip_client.TipSession`, which turns it into an identity-enhanced AWS session, so Redshift
+`redshift_idc.client.tip.TipSession`, which turns it into an identity-enhanced AWS session, so Redshift
 applies the user's IdC groups' roles and row-level security to the query. Tokens are never shown.
 
 Test seams: tests put these into `st.session_state` before a run (the app never sets them):
@@ -52,7 +52,7 @@ if str(_ROOT) not in sys.path:
 
 from examples.streamlit_tip import oidc, preview_page  # noqa: E402
 from examples.streamlit_tip.text import plain as _plain  # noqa: E402
-from redshift_idc.tip_client import Cell, QueryResult, TipClientConfig, TipError, TipSession  # noqa: E402
+from redshift_idc.client.tip import Cell, QueryResult, TipClientConfig, TipError, TipSession  # noqa: E402
 
 DEFAULT_REDIRECT_URI = "http://localhost:8501"
 DEFAULT_OUTPUTS_FILE = "cdk-outputs.json"

@@ -1,7 +1,7 @@
 """The example's preview mode: each persona's rows from the project's access preview, no AWS and no IdP.
 
 A new user gets a working page on a fresh machine: pick a persona (and a table) and see what the access
-model would let that person see on the model's sample rows, computed offline by `redshift_idc.preview`
+model would let that person see on the model's sample rows, computed offline by `redshift_idc.access.preview`
 (DuckDB), the same engine as `make preview`. `?persona=NAME&table=schema.table` in the URL chooses them.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 import streamlit as st
 
 from examples.streamlit_tip.text import plain
-from redshift_idc.config import ConfigError, load_environment
-from redshift_idc.plan_cli import environment_preview
-from redshift_idc.preview import Preview
+from redshift_idc.access.preview import Preview
+from redshift_idc.cli.plan import environment_preview
+from redshift_idc.config.environment import ConfigError, load_environment
 
 DEFAULT_ENVIRONMENT = "demo"
 DEFAULT_TABLE = "public.sales_data"

@@ -1,0 +1,1 @@
+"""The CDK side: stacks and constructs that deploy an environment, installable with `pip install ".[cdk]"`."""

@@ -1,0 +1,80 @@
+"""Builds the CDK app for one environment; `app.py` and the tests share it, so tests check what ships."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+from constructs import Construct
+
+from redshift_idc.cdk.components.serverless_nag_rules import RedshiftServerlessChecks
+from redshift_idc.cdk.stacks.access_stack import AccessStack
+from redshift_idc.cdk.stacks.connections_stack import ConnectionsStack
+from redshift_idc.cdk.stacks.identity_stack import IdentityStack
+from redshift_idc.cdk.stacks.pipeline_stack import PipelineStack
+from redshift_idc.cdk.stacks.warehouse_stack import WarehouseStack
+from redshift_idc.cli.plan import checked_model
+from redshift_idc.config.environment import ConfigError, EnvironmentConfig, load_environment
+from redshift_idc.config.pipeline import PipelineConfig
+
+DEFAULT_ENVIRONMENT = "demo"
+
+# The feature flags `cdk init` sets for this aws-cdk-lib, in cdk.json's context as the CLI expects, except three
+# of ours: stacks of one environment reference each other (workgroup ARN, key, secret), so producers stay
+# protected (`defaultCrossStackReferences: strong`); one partition (`target-partitions: [aws]`); and the
+# config's `tags` stay stack tags too, which CloudFormation propagates to every resource it creates
+# (`explicitStackTags: false`; true would tag only the resources CDK tags itself).
+# Read from there, so in-process test synths use exactly the flags `cdk synth` does.
+FEATURE_FLAGS: dict[str, Any] = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text(
+    encoding="utf-8"))["context"]
+
+
+def new_app(*, outdir: str | None = None, context: dict[str, Any] | None = None) -> cdk.App:
+    return cdk.App(outdir=outdir, context={**FEATURE_FLAGS, **(context or {})})
+
+
+def add_environment(app: Construct, config: EnvironmentConfig, *, nag: bool = True) -> dict[str, cdk.Stack]:
+    """Add every stack of one environment (to an app, or to a pipeline stage), and the rule packs that
+    must pass before it deploys. The access model is checked first, with the checks `validate` and `plan`
+    make, so a bad model fails before any stack is built."""
+    checked = checked_model(config) if config.access_model is not None else None
+    warehouse = WarehouseStack(app, f"{config.stack_prefix}Warehouse", config=config)
+    stacks: dict[str, cdk.Stack] = {"warehouse": warehouse}
+    if config.identity_propagation is not None:
+        stacks["identity"] = IdentityStack(app, f"{config.stack_prefix}Identity", config=config,
+                                           propagation=config.identity_propagation, warehouse=warehouse)
+    if config.query_editor_v2 is not None or config.iam_federation is not None:
+        stacks["connections"] = ConnectionsStack(app, f"{config.stack_prefix}Connections", config=config,
+                                                 warehouse=warehouse)
+    if checked is not None:
+        stacks["access"] = AccessStack(app, f"{config.stack_prefix}Access", config=config, warehouse=warehouse,
+                                       model=checked.model, desired=checked.desired, scripts=checked.scripts)
+    if nag:
+        add_rule_packs(app)
+    return stacks
+
+
+NAG_PACKS = ("nist",)  # optional packs, by the `nag` context (`make synth NAG=nist`)
+
+
+def add_rule_packs(scope: Construct) -> None:
+    """AwsSolutions and our Redshift Serverless pack always; NIST 800-53 R5 too with `-c nag=nist`."""
+    cdk.Validations.of(scope).add_plugins(AwsSolutionsChecks(scope), RedshiftServerlessChecks(scope))
+    asked = {p.strip().lower() for p in str(scope.node.try_get_context("nag") or "").split(",") if p.strip()}
+    unknown = sorted(asked - set(NAG_PACKS))
+    if unknown:
+        raise ConfigError(f"nag: unknown rule pack(s) {', '.join(unknown)}; known: {', '.join(NAG_PACKS)}")
+    if "nist" in asked:
+        cdk.Validations.of(scope).add_plugins(NIST80053R5Checks(scope))
+
+
+def add_pipeline(app: cdk.App, pipeline: PipelineConfig) -> PipelineStack:
+    """The delivery pipeline with every environment it deploys, checked by the same rule packs."""
+    environments = [load_environment(stage.environment) for stage in pipeline.stages]
+    stack = PipelineStack(app, "RedshiftIdcPipeline", pipeline=pipeline, environments=environments,
+                          add_environment=lambda scope, config: add_environment(scope, config, nag=False))
+    add_rule_packs(app)
+    return stack

@@ -1,0 +1,1 @@
+"""Stacks: each wires constructs for one concern of an environment."""

@@ -1,0 +1,1 @@
+"""The `python -m redshift_idc` commands."""

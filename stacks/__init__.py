@@ -1,1 +1,0 @@
-"""CloudFormation stacks: they only wire components together, make grants and add outputs."""
