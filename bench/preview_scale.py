@@ -59,7 +59,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         data = large(args.personas, args.tables, args.rows, Path(folder))
         started = time.perf_counter()
-        model, desired = parse_model(data, name="bench", source=Path(folder) / "bench.yaml")
+        compiled = parse_model(data, name="bench", source=Path(folder) / "bench.yaml")
+        model, desired = compiled.model, compiled.desired
         result = build_preview(model, desired, [], "AWSIDC", Path(folder))
         elapsed = time.perf_counter() - started
         shown = sum(len(t.rows) for p in result.personas for t in p.tables)

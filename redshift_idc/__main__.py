@@ -6,9 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from redshift_idc.access.checked import checked_model
 from redshift_idc.access.importer import import_command
 from redshift_idc.cdk.deployer_policy import DeployerPolicyError, deployer_policy_command, write_actions_from
-from redshift_idc.cli.plan import checked_model, offline_plan_report, preview_command, snapshot_plan_report
+from redshift_idc.cli.plan import offline_plan_report, preview_command, snapshot_plan_report
 from redshift_idc.client.tip import query_command
 from redshift_idc.config.environment import ConfigError, load_environment
 from redshift_idc.deployed.drift import DRIFT, WIDENS, drift_command

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from redshift_idc import project
-from redshift_idc.cli.plan import checked_model
+from redshift_idc.access.checked import checked_model
 from redshift_idc.config.environment import load_environment
 from redshift_idc.deployed.snapshot import snapshot_command
 from redshift_idc.runtime.access_state import (

@@ -24,7 +24,7 @@ SOURCE = Path("access/test.yaml")
 def compile_with(change: Any) -> AccessState:
     data = copy.deepcopy(DEMO)
     change(data)
-    return parse_model(data, name="test", source=SOURCE, environment=DEMO_ENV)[1]
+    return parse_model(data, name="test", source=SOURCE, environment=DEMO_ENV).desired
 
 
 def error_of(change: Any) -> str:
@@ -36,7 +36,8 @@ def error_of(change: Any) -> str:
 
 
 def test_demo_compiles_with_its_environment() -> None:
-    model, state = load_model("demo", DEMO_ENV)
+    compiled = load_model("demo", DEMO_ENV)
+    model, state = compiled.model, compiled.desired
     roles = sorted(r.name for r in state if isinstance(r, Role))
     assert roles == ["AWSIDC:amer-sales", "AWSIDC:apac-sales", "AWSIDC:awssso-finance", "AWSIDC:awssso-sales",
                      "AWSIDC:emea-sales", "AWSIDC:exec-global"]
@@ -127,14 +128,14 @@ GRANT IGNORE RLS TO ROLE "AWSIDC:exec-global";
 
 
 def test_demo_sql_contains_every_seed_002_statement() -> None:
-    _, state = load_model("demo", DEMO_ENV)
+    state = load_model("demo", DEMO_ENV).desired
     rendered = {_normalize(s) for s in plan(state, AccessState()).sql}
     for statement in filter(None, (s.strip() for s in SEED_002.split(";"))):
         assert _normalize(statement) in rendered, statement
 
 
 def test_demo_orders_seed_002_as_redshift_needs() -> None:
-    _, state = load_model("demo", DEMO_ENV)
+    state = load_model("demo", DEMO_ENV).desired
     sql = plan(state, AccessState()).sql
     first_attach = min(i for i, s in enumerate(sql) if s.startswith("ATTACH RLS POLICY"))
     rls_on = next(i for i, s in enumerate(sql) if "ROW LEVEL SECURITY ON" in s)
@@ -146,7 +147,7 @@ def test_demo_orders_seed_002_as_redshift_needs() -> None:
 
 
 def test_demo_adds_seed_001_and_the_missing_select() -> None:
-    sql = render(plan(load_model("demo", DEMO_ENV)[1], AccessState()))
+    sql = render(plan(load_model("demo", DEMO_ENV).desired, AccessState()))
     assert 'GRANT USAGE ON SCHEMA "sales_schema" TO ROLE "AWSIDC:awssso-sales";' in sql
     assert 'GRANT SELECT FOR TABLES IN SCHEMA "finance_schema" TO ROLE "AWSIDC:awssso-finance";' in sql
     for group in ("amer-sales", "emea-sales", "apac-sales", "exec-global"):

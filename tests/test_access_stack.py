@@ -31,7 +31,8 @@ def test_one_custom_resource_with_the_model_as_an_asset(demo: Synthesized) -> No
     assert props["ModelKey"] == f"{props['ModelHash']}.json"
     assert "Fn::ImportValue" in props["SecretArn"]  # the warehouse stack's looked-up admin secret ARN
     # The asset holds exactly the compiled model and its scripts.
-    model, desired = load_model("demo", demo.config)
+    compiled = load_model("demo", demo.config)
+    model, desired = compiled.model, compiled.desired
     asset = demo.outdir / f"asset.{props['ModelHash']}.json"
     assert asset.read_text() == model_document(desired, load_scripts(model))
     assert AccessState.from_json(json.loads(asset.read_text())["desired"]).canonical_json() == desired.canonical_json()

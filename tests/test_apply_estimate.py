@@ -63,7 +63,7 @@ def test_the_same_model_with_a_role_hierarchy_fits() -> None:
     data["roles"]["plain"] = [*teams, "sales-reader"]
     data["table_grants"][0]["to"] = ["sales-reader"]
     data["role_grants"] = [{"grant": "sales-reader", "to": teams}]
-    _, desired = parse_model(data, name="big", source=SOURCE)
+    desired = parse_model(data, name="big", source=SOURCE).desired
     found = first_deploy(desired)
     assert found.within_budget and found.statements == 4000 + 1 + 20 + 4000
     assert found.seconds == found.batches * ESTIMATED_SECONDS_PER_BATCH

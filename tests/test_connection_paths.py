@@ -18,11 +18,11 @@ import yaml
 from aws_cdk.assertions import Template
 from cfnlint.api import ManualArgs, lint
 
+from redshift_idc.access.checked import check_federation_roles
 from redshift_idc.access.model import AccessModel
 from redshift_idc.cdk.components.iam_federation import IamFederation
 from redshift_idc.cdk.components.idc_application import RedshiftIdcApplication
 from redshift_idc.cdk.deployer_policy import uncovered_types
-from redshift_idc.cli.plan import check_federation_roles
 from redshift_idc.config.environment import (
     CONFIG_DIR,
     ConfigError,

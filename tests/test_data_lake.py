@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from redshift_idc.access.checked import checked_model
 from redshift_idc.access.model import parse_model
-from redshift_idc.cli.plan import checked_model, render_for_review
 from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.review.plan_text import render_for_review
 from redshift_idc.runtime.access_state import AccessState, DatabasePrivilege, ExternalDatabase, ExternalSchema
 from redshift_idc.runtime.catalog import parse_snapshot
 from redshift_idc.runtime.ledger import steps
@@ -35,7 +36,7 @@ MODEL: dict[str, Any] = {
 
 
 def compiled(data: dict[str, Any]) -> AccessState:
-    return parse_model(data, name="lake", source=SOURCE)[1]
+    return parse_model(data, name="lake", source=SOURCE).desired
 
 
 def test_the_seeds_statements_in_order_ddl_alone_and_first() -> None:

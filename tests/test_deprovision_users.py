@@ -21,9 +21,10 @@ from botocore.exceptions import ClientError, ParamValidationError
 from botocore.stub import Stubber
 from botocore.validate import ParamValidator
 
-from redshift_idc.access.model import deprovision_settings, load_model, parse_model
-from redshift_idc.cli.plan import offline_plan, render_for_review
+from redshift_idc.access.model import load_model, parse_model
+from redshift_idc.cli.plan import offline_plan
 from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.review.plan_text import render_for_review
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.catalog import parse_snapshot, read_queries
 from redshift_idc.runtime.custom_resource import CustomResourceError, CustomResourceEvent
@@ -65,8 +66,7 @@ MODEL: dict[str, Any] = {
 
 
 def compiled(data: dict[str, Any]) -> DeprovisionSettings | None:
-    model, _ = parse_model(data, name="people", source=SOURCE)
-    return deprovision_settings(model)
+    return parse_model(data, name="people", source=SOURCE).deprovision
 
 
 def test_the_model_opts_in_and_names_who_takes_over() -> None:
@@ -108,11 +108,12 @@ def test_an_environment_assigning_nobody_cannot_deprovision() -> None:
 
 def test_the_lakehouse_sample_deprovisions_and_its_plan_says_so() -> None:
     config = load_environment("sample-lakehouse")
-    model, desired = load_model("sample-lakehouse", config)
-    assert deprovision_settings(model, config) == DeprovisionSettings("AWSIDC")
+    compiled = load_model("sample-lakehouse", config)
+    desired = compiled.desired
+    assert compiled.deprovision == DeprovisionSettings("AWSIDC")
     text = offline_plan(config)
     assert '-- deprovision_users: each deploy drops the users "AWSIDC:..." who left IAM Identity Center' in text
-    document = json.loads(model_document(desired, [], deprovision_settings(model, config)))
+    document = json.loads(model_document(desired, [], compiled.deprovision))
     assert document["users"] == {"namespace": "AWSIDC", "transfer_ownership_to": None}
     assert "users" not in json.loads(model_document(desired, []))  # models that do not opt in: unchanged
 
@@ -457,7 +458,7 @@ def test_the_reader_the_transfer_target_and_unchecked_users_are_never_dropped() 
 
 def test_the_removal_runs_after_the_model_and_renders_under_its_phases() -> None:
     fake = warehouse()
-    _, desired = parse_model({**MODEL, "transfer_ownership_to": "exec"}, name="people", source=SOURCE)
+    desired = parse_model({**MODEL, "transfer_ownership_to": "exec"}, name="people", source=SOURCE).desired
     found_ = departures_of(fake, DeprovisionSettings(NS, "AWSIDC:exec", "role"), Answers(carol="gone", bob="gone"))
     merged = with_statements(plan(desired, fake.state(), fake.ledger("people")), found_.statements)
     phases = [s.phase for s in merged.statements]
@@ -565,11 +566,12 @@ class Deploy:
         self.api = FakeDataApi(fake, self.clock, model="sample-lakehouse", users_namespace="AWSIDC")
         self.driver = ProviderDriver(self.api, self.clock, identitystore=store)
         self.requests = 0
-        self.model, self.desired = load_model("sample-lakehouse", LAKEHOUSE)
+        compiled = load_model("sample-lakehouse", LAKEHOUSE)
+        self.model, self.desired, self.settings = compiled.model, compiled.desired, compiled.deprovision
 
     def run(self, transfer_to: str | None = None) -> Any:
         self.requests += 1
-        settings = deprovision_settings(self.model, LAKEHOUSE)
+        settings = self.settings
         assert settings is not None and self.model.deprovision_users
         if transfer_to is not None:  # as `transfer_ownership_to: exec` would compile
             settings = DeprovisionSettings(settings.namespace, transfer_to, "role")
@@ -623,8 +625,8 @@ def test_a_deploy_without_the_identity_store_property_fails_before_any_call() ->
     fake = FakeRedshift()
     clock = SimClock()
     api = FakeDataApi(fake, clock, model="sample-lakehouse", users_namespace="AWSIDC")
-    model, desired = load_model("sample-lakehouse", LAKEHOUSE)
-    document = model_document(desired, [], deprovision_settings(model, LAKEHOUSE)).encode("utf-8")
+    compiled = load_model("sample-lakehouse", LAKEHOUSE)
+    document = model_document(compiled.desired, [], compiled.deprovision).encode("utf-8")
     properties = {k: v for k, v in PROPERTIES.items() if k != "IdentityStoreId"}
     event = {**cfn_event("Create", {**properties, "ModelHash": "h"}, request_id="r"), "ApplyDeadline": clock.now + 3000}
     request = build_request(CustomResourceEvent.from_dict(event), json.loads(document))
@@ -648,7 +650,8 @@ def test_the_drift_report_lists_who_would_be_removed_and_why() -> None:
     from redshift_idc.deployed.drift import drift_report
 
     fake = FakeRedshift()
-    model, desired = load_model("sample-lakehouse", LAKEHOUSE)
+    compiled = load_model("sample-lakehouse", LAKEHOUSE)
+    model, desired = compiled.model, compiled.desired
     fake.apply(plan(desired, AccessState()), model.name)
     # The deploy's next read records the hash of each policy's text in the catalog (ledger only).
     fake.apply(plan(desired, fake.state(), fake.ledger(model.name), stored=fake.stored_hashes()), model.name)

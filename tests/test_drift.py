@@ -21,8 +21,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from redshift_idc.__main__ import main
+from redshift_idc.access.checked import model_for
 from redshift_idc.access.model import load_scripts
-from redshift_idc.cli.plan import model_for
 from redshift_idc.config.environment import load_environment
 from redshift_idc.deployed.drift import DRIFT, ERROR, IN_SYNC, drift_command
 from redshift_idc.runtime.access_state import (
@@ -37,7 +37,8 @@ from tests.fake_redshift import FakeRedshift
 ROOT = Path(__file__).resolve().parent.parent
 ENV = "dev"
 CONFIG = load_environment(ENV)
-MODEL, DESIRED = model_for(CONFIG)
+compiled = model_for(CONFIG)
+MODEL, DESIRED = compiled.model, compiled.desired
 SCRIPTS = load_scripts(MODEL)
 TABLES = LedgerTables(MODEL.ledger_schema)
 QUERIES = read_queries(TABLES, MODEL.name, bootstrap=False)

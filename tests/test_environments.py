@@ -266,7 +266,7 @@ def test_the_reconciler_reads_the_identity_store_only_when_the_model_deprovision
 
     config = environment.config
     assert config.access_model is not None
-    model, _ = load_model(config.access_model, config)
+    model = load_model(config.access_model, config).model
     template = environment.template_json("access")
     statements = [s for key, policy in template["Resources"].items()
                   if policy["Type"] == "AWS::IAM::Policy" and key.startswith("AccessModelRole")

@@ -32,8 +32,8 @@ from botocore.stub import Stubber
 from redshift_idc.__main__ import main
 from redshift_idc.access.model import parse_model
 from redshift_idc.cdk.components.access_reconciler import AccessReconciler
-from redshift_idc.cli.plan import render_for_review
 from redshift_idc.config.environment import ConfigError
+from redshift_idc.review.plan_text import render_for_review
 from redshift_idc.runtime.access_state import (
     AccessObject,
     AccessState,
@@ -373,9 +373,9 @@ def test_an_awkward_secret_survives_json_and_sql_escaping() -> None:
 
 def test_the_plan_command_masks_secrets(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """`python -m redshift_idc plan` never reads a secret: the model has references only, the output `***`."""
-    model, desired = parse_model({**model_data(), "roles": {"plain": ["analyst"]}}, name="idp",
-                                 source=Path("access/idp.yaml"))
-    monkeypatch.setattr("redshift_idc.cli.plan.model_for", lambda config: (model, desired))
+    compiled = parse_model({**model_data(), "roles": {"plain": ["analyst"]}}, name="idp",
+                           source=Path("access/idp.yaml"))
+    monkeypatch.setattr("redshift_idc.access.checked.model_for", lambda config: compiled)
 
     def refuse(*_: Any) -> str:
         raise AssertionError("the plan command must not read secrets")
@@ -404,7 +404,7 @@ def model_data() -> dict[str, Any]:
 
 
 def compile_data(data: dict[str, Any]) -> AccessState:
-    return parse_model(data, name="test", source=SOURCE)[1]
+    return parse_model(data, name="test", source=SOURCE).desired
 
 
 def test_model_compiles_providers_with_secret_references_only() -> None:
@@ -477,9 +477,9 @@ def test_a_literal_client_secret_is_refused_without_echoing_it(parameters: dict[
 
 
 def test_drop_cascade_is_off_unless_set() -> None:
-    model, _ = parse_model(model_data(), name="test", source=SOURCE)
+    model = parse_model(model_data(), name="test", source=SOURCE).model
     assert model.identity_provider_drop_cascade is False
-    model, _ = parse_model({**model_data(), "identity_provider_drop_cascade": True}, name="test", source=SOURCE)
+    model = parse_model({**model_data(), "identity_provider_drop_cascade": True}, name="test", source=SOURCE).model
     assert model.identity_provider_drop_cascade is True
 
 

@@ -198,8 +198,9 @@ def catalog_objects(fake: FakeRedshift) -> set[tuple[str, tuple[str, ...]]]:
 
 
 def compiled(model_path: Path) -> tuple[AccessModel, AccessState]:
-    return parse_model(yaml.safe_load(model_path.read_text(encoding="utf-8")), name=model_path.stem,
-                       source=model_path, environment=load_environment(ENV))
+    result = parse_model(yaml.safe_load(model_path.read_text(encoding="utf-8")), name=model_path.stem,
+                         source=model_path, environment=load_environment(ENV))
+    return result.model, result.desired
 
 
 def cli(*argv: str) -> Run:

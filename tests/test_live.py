@@ -51,7 +51,8 @@ def test_apply_reapply_change_and_remove() -> None:
     api = DataApi(Target(str(WORKGROUP), os.environ.get("REDSHIFT_IDC_LIVE_DATABASE", "dev"),
                          os.environ["REDSHIFT_IDC_LIVE_SECRET_ARN"]))
     environment = load_environment("demo")
-    model, desired = load_model("demo", environment)
+    compiled = load_model("demo", environment)
+    model, desired = compiled.model, compiled.desired
     scripts = [Script.of(s) for s in load_scripts(model)]
 
     converge(api, desired, scripts, "apply")

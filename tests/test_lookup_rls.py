@@ -36,7 +36,7 @@ ENTITLEMENTS = "user_name,region\nawsidc:frank,AMER\nawsidc:frank,EMEA\nawsidc:m
 
 
 def compiled(data: dict[str, Any]) -> AccessState:
-    return parse_model(data, name="lookup", source=SOURCE)[1]
+    return parse_model(data, name="lookup", source=SOURCE).desired
 
 
 def test_the_policy_is_granted_its_lookup_table_between_create_and_attach() -> None:
@@ -124,7 +124,8 @@ def test_a_lookup_table_takes_no_policy() -> None:
 def _preview(data: dict[str, Any], folder: Path) -> Any:
     (folder / "sales.csv").write_text(SALES)
     (folder / "entitlements.csv").write_text(ENTITLEMENTS)
-    model, desired = parse_model(data, name="lookup", source=SOURCE)
+    compiled = parse_model(data, name="lookup", source=SOURCE)
+    model, desired = compiled.model, compiled.desired
     return evaluate(PreviewInputs.of_model(model, [], "AWSIDC", folder), desired)
 
 

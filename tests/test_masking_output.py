@@ -185,7 +185,7 @@ def test_a_policy_per_type_family_compiles() -> None:
         policy("mask_flag", {"active": "BOOLEAN", "id": "INTEGER"}, "active AND id > 100", "public.flags",
                ["active"], input_columns=["active", "id"]),
     ]
-    _, state = parse_model(with_masking(*policies), name="test", source=SOURCE, environment=DEMO_ENV)
+    state = parse_model(with_masking(*policies), name="test", source=SOURCE, environment=DEMO_ENV).desired
     compiled = {item.name: item.using for item in state if isinstance(item, MaskingPolicy)}
     assert compiled == {p["name"]: p["using"] for p in policies}
 
@@ -194,5 +194,5 @@ def test_a_policy_per_type_family_compiles() -> None:
 def test_the_sample_models_still_validate(name: str) -> None:
     environment = load_environment(name)
     data = yaml.safe_load((ACCESS_DIR / f"{name}.yaml").read_text())
-    _, state = parse_model(data, name=name, source=Path(f"access/{name}.yaml"), environment=environment)
+    state = parse_model(data, name=name, source=Path(f"access/{name}.yaml"), environment=environment).desired
     assert state

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from redshift_idc.cli.plan import render_for_review
+from redshift_idc.review.plan_text import render_for_review
 from redshift_idc.runtime.access_state import (
     AccessState,
     ExternalSchema,

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from redshift_idc.access.model import load_scripts
+from redshift_idc.access.checked import model_for
+from redshift_idc.access.model import CompiledAccess, load_scripts
 from redshift_idc.access.scripts import script_entry
-from redshift_idc.cli.plan import model_for, snapshot_plan
+from redshift_idc.cli.plan import snapshot_plan
 from redshift_idc.config.environment import ConfigError, load_environment
 from redshift_idc.deployed.drift import ERROR, IN_SYNC, drift_command
 from redshift_idc.deployed.snapshot import snapshot_command
@@ -193,7 +194,8 @@ def test_the_first_model_is_refused_too_once_the_second_schema_holds_rows() -> N
 
 ENV = "dev"
 CONFIG = load_environment(ENV)
-MODEL, DESIRED = model_for(CONFIG)
+compiled = model_for(CONFIG)
+MODEL, DESIRED = compiled.model, compiled.desired
 SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{CONFIG.account}:secret:redshift!dev-admin-AbCdEf"
 
 
@@ -239,7 +241,7 @@ def test_drift_counts_what_other_models_manage_when_prune_would_skip_it(monkeypa
     fake = deployed()
     fake.execute_batch(['CREATE ROLE "theirs"', LedgerTables().insert_sql("other", [LedgerEntry("role", ("theirs",))])])
     monkeypatch.setattr("redshift_idc.deployed.drift.model_for",
-                        lambda config: (MODEL.model_copy(update={"prune": True}), DESIRED))
+                        lambda config: CompiledAccess(MODEL.model_copy(update={"prune": True}), DESIRED, None))
     code, out, err = drift(fake)
     assert (code, err) == (IN_SYNC, "")
     assert out.endswith("; 1 object(s) other access models manage left to them\n")

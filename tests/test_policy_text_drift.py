@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from redshift_idc import project
-from redshift_idc.cli.plan import model_for
+from redshift_idc.access.checked import model_for
 from redshift_idc.config.environment import load_environment
 from redshift_idc.deployed.drift import DRIFT, IN_SYNC, drift_command
 from redshift_idc.runtime.access_state import (
@@ -154,7 +154,8 @@ class Warehouse:
 
 @pytest.fixture
 def warehouse(project_root: Path) -> Warehouse:
-    model, desired = model_for(load_environment(ENV))
+    compiled = model_for(load_environment(ENV))
+    model, desired = compiled.model, compiled.desired
     return Warehouse(desired, model.name)
 
 

@@ -3,6 +3,7 @@ per rule, the demo's seed outcome, the lints and the command's formats."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,9 @@ def model(**extra: Any) -> dict[str, Any]:
 
 def preview(data: dict[str, Any], desired: AccessState | None = None, scripts: list[ScriptEntry] | None = None,
             tmp: Path | None = None) -> Preview:
-    compiled, state = parse_model(data, name="test", source=SOURCE)
-    return build_preview(compiled, desired or state, [SCRIPT] if scripts is None else scripts, "AWSIDC",
-                         tmp or Path("."))
+    compiled = parse_model(data, name="test", source=SOURCE)
+    return build_preview(compiled.model, desired or compiled.desired, [SCRIPT] if scripts is None else scripts,
+                         "AWSIDC", tmp or Path("."))
 
 
 def view(result: Preview, persona: str, table: str = "s.t") -> TableView:
@@ -95,9 +96,10 @@ def test_no_applicable_policy_means_no_rows_and_is_linted() -> None:
 
 def test_policies_attached_to_public_apply_to_everyone() -> None:
     data = model()
-    compiled, state = parse_model(data, name="test", source=SOURCE)
+    compiled = parse_model(data, name="test", source=SOURCE)
+    state = compiled.desired
     state.add(RlsAttachment("eu_only", "s", "t", "PUBLIC"))
-    result = build_preview(compiled, state, [SCRIPT], "AWSIDC", Path("."))
+    result = build_preview(compiled.model, state, [SCRIPT], "AWSIDC", Path("."))
     assert regions(view(result, "Bob")) == []  # us_only AND eu_only (through PUBLIC)
 
 
@@ -236,19 +238,19 @@ def test_an_expectation_must_name_a_persona_and_say_something() -> None:
 
 def test_a_wrong_expectation_fails_plan_validate_and_synth(monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from redshift_idc.access import checked
     from redshift_idc.access.model import ExpectSpec
     from redshift_idc.cdk.app import add_environment, new_app
-    from redshift_idc.cli import plan as plan_cli
     from redshift_idc.config.environment import ConfigError, load_environment
 
-    original = plan_cli.model_for
+    original = checked.model_for
 
     def wrong(config: Any) -> Any:
-        demo, desired = original(config)
-        return demo.model_copy(update={"expect": (ExpectSpec(persona="Frank", table="public.sales_data",
-                                                             rows=2),)}), desired
+        demo = original(config)
+        return dataclasses.replace(demo, model=demo.model.model_copy(update={"expect": (
+            ExpectSpec(persona="Frank", table="public.sales_data", rows=2),)}))
 
-    monkeypatch.setattr(plan_cli, "model_for", wrong)
+    monkeypatch.setattr(checked, "model_for", wrong)
     for command in (["plan", "--env", "demo"], ["validate", "--env", "demo"]):
         assert main(command) == 2
         assert "expect[0]: persona Frank, public.sales_data: sees 1 row(s), expected 2" in capsys.readouterr().err
@@ -260,11 +262,11 @@ def test_strict_fails_on_warnings_the_model_does_not_accept(monkeypatch: pytest.
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["preview", "--env", "demo", "--strict"]) == 0  # the demo accepts its two, with reasons
     capsys.readouterr()
-    from redshift_idc.cli import plan as plan_cli
+    from redshift_idc.access import checked
 
-    original = plan_cli.model_for
-    monkeypatch.setattr(plan_cli, "model_for", lambda config: (
-        original(config)[0].model_copy(update={"allow_warnings": ()}), original(config)[1]))
+    original = checked.model_for
+    monkeypatch.setattr(checked, "model_for", lambda config: dataclasses.replace(
+        original(config), model=original(config).model.model_copy(update={"allow_warnings": ()})))
     assert main(["preview", "--env", "demo", "--strict"]) == 2
     error = capsys.readouterr().err
     assert "--strict: 2 problem(s)" in error and "warning [unseen-rows]" in error and "allow_warnings" in error
@@ -278,9 +280,11 @@ def _compare(base: dict[str, Any] | None, head: dict[str, Any]) -> Any:
     from redshift_idc.access.preview import PreviewInputs
     from redshift_idc.review.preview_diff import compare
 
-    head_model, head_state = parse_model(head, name="test", source=SOURCE)
+    compiled = parse_model(head, name="test", source=SOURCE)
+
+    head_model, head_state = compiled.model, compiled.desired
     inputs = PreviewInputs.of_model(head_model, [SCRIPT], "AWSIDC", Path("."))
-    base_state = parse_model(base, name="test", source=SOURCE)[1] if base is not None else None
+    base_state = parse_model(base, name="test", source=SOURCE).desired if base is not None else None
     return compare(PreviewInputs.from_json(inputs.to_json(), [SCRIPT]), base_state, head_state)
 
 

@@ -53,7 +53,7 @@ def with_public(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def compiled(data: dict[str, Any]) -> AccessState:
-    return parse_model(data, name="test", source=SOURCE, environment=ENV)[1]
+    return parse_model(data, name="test", source=SOURCE, environment=ENV).desired
 
 
 def test_public_grants_and_attachments_plan_as_the_keyword() -> None:
@@ -114,7 +114,8 @@ def test_public_masking_moves_with_its_priority() -> None:
 def test_the_preview_applies_public_attachments_to_every_persona() -> None:
     data = with_public(DEMO)
     data.pop("allow_warnings", None)
-    model, desired = parse_model(data, name="test", source=SOURCE, environment=ENV)[:2]
+    compiled = parse_model(data, name="test", source=SOURCE, environment=ENV)
+    model, desired = compiled.model, compiled.desired
     inputs = PreviewInputs.of_model(model, load_scripts(model), "AWSIDC", ACCESS_DIR)
     views = {v.persona.name: v for v in evaluate(inputs, desired).personas}
 

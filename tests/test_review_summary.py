@@ -18,10 +18,9 @@ import pytest
 import yaml
 
 from redshift_idc.__main__ import main
+from redshift_idc.access import checked
 from redshift_idc.access.model import ACCESS_DIR, load_model, load_scripts
 from redshift_idc.cdk import app as app_builder
-from redshift_idc.cli import plan as plan_cli
-from redshift_idc.cli.plan import render_for_review
 from redshift_idc.config.environment import (
     CONFIG_DIR,
     EnvironmentConfig,
@@ -29,6 +28,7 @@ from redshift_idc.config.environment import (
     parse_environment,
     read_yaml,
 )
+from redshift_idc.review.plan_text import render_for_review
 from redshift_idc.review.summary import render, review
 from redshift_idc.runtime.access_state import AccessState, Role, SchemaPrivilege
 from redshift_idc.runtime.planner import plan
@@ -69,9 +69,9 @@ def assemblies(tmp_path_factory: pytest.TempPathFactory) -> Assemblies:
     base = _synth(demo, root / "base")
     access_dir = root / "access"
     _model_with_added_role(access_dir)
-    # Synth loads `access/<model>.yaml` from the project (plan_cli.model_for); this one reads the variant.
+    # Synth loads `access/<model>.yaml` from the project (access.checked.model_for); this one reads the variant.
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(plan_cli, "load_model", partial(load_model, access_dir=access_dir))
+        patch.setattr(checked, "load_model", partial(load_model, access_dir=access_dir))
         added_role = _synth(demo, root / "added-role")
     data = read_yaml(CONFIG_DIR / "demo.yaml")
     data["warehouse"]["base_capacity_rpu"] = 16
@@ -81,7 +81,8 @@ def assemblies(tmp_path_factory: pytest.TempPathFactory) -> Assemblies:
 
 def _first_deploy(access_dir: Path = ACCESS_DIR) -> str:
     """What `make plan` prints for the demo environment with the model in `access_dir`."""
-    model, desired = load_model("demo", load_environment("demo"), access_dir=access_dir)
+    compiled = load_model("demo", load_environment("demo"), access_dir=access_dir)
+    model, desired = compiled.model, compiled.desired
     return render_for_review(plan(desired, AccessState(case_sensitive=desired.case_sensitive), {}),
                              load_scripts(model))
 

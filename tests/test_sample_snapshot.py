@@ -36,8 +36,8 @@ def test_its_plan_renames_a_masking_policy_across_batches_without_a_widening() -
 
 def test_the_rename_commits_in_one_batch_of_several() -> None:
     """The detach and the attach are one restriction group: whatever the batch sizes, one batch holds both."""
+    from redshift_idc.access.checked import checked_model
     from redshift_idc.access.model import prune_scope
-    from redshift_idc.cli.plan import checked_model
     from redshift_idc.runtime.planner import plan
 
     config = load_environment(ENV)

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from redshift_idc.__main__ import main
+from redshift_idc.access import checked
+from redshift_idc.access.checked import TransitionError, checked_model
 from redshift_idc.access.preview import PreviewInputs
 from redshift_idc.access.transition import check_plan, check_states
 from redshift_idc.cli import plan as plan_cli
-from redshift_idc.cli.plan import TransitionError, checked_model
 from redshift_idc.config.environment import load_environment
 from redshift_idc.runtime.access_state import (
     PUBLIC_GRANTEE,
@@ -93,7 +94,7 @@ def test_an_undeclared_table_may_never_lose_a_restriction_not_even_at_the_end() 
 
 @pytest.fixture
 def faulty_planner(monkeypatch: pytest.MonkeyPatch) -> None:
-    """plan_cli's planner commits every grant on its own, before anything else (as if each were a statement that
+    """checked_model's planner commits every grant on its own, before anything else (as if each were a statement that
     runs alone, outside the batches): the model's tables are readable before their RLS and masking exist."""
     def faulty(*args: Any, **kwargs: Any) -> Plan:
         planned = plan(*args, **kwargs)
@@ -101,7 +102,7 @@ def faulty_planner(monkeypatch: pytest.MonkeyPatch) -> None:
                  if s.phase in GRANT_PHASE.values()]
         rest = [s for s in planned.statements if s.phase not in GRANT_PHASE.values()]
         return dataclasses.replace(planned, statements=first + rest)
-    monkeypatch.setattr(plan_cli, "plan", faulty)
+    monkeypatch.setattr(checked, "plan", faulty)
 
 
 @pytest.mark.usefixtures("faulty_planner")

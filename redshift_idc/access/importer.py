@@ -696,10 +696,11 @@ def import_model(snapshot: CatalogSnapshot, config: EnvironmentConfig, name: str
         result.warnings.append(f"{count} grant(s) or attachment(s) to {role} are left out with it")
     where = source or Path(f"access/{name}.yaml")
     try:
-        model, desired = parse_model(yaml.safe_load(text), name=name, source=where, environment=config)
+        compiled = parse_model(yaml.safe_load(text), name=name, source=where, environment=config)
     except ConfigError as error:
         result.problems.append(f"it does not validate yet: {error}")
         return result
+    model, desired = compiled.model, compiled.desired
     current = importer.parsed.state
     if current.case_sensitive != desired.case_sensitive:
         current = snapshot.parsed(desired.case_sensitive).state

@@ -12,7 +12,7 @@ reads it at apply time (the compiled model, an S3 asset, carries only the refere
 
 `deprovision_users: true` has the reconciler drop the IdC users who left (runtime/users.py);
 `transfer_ownership_to` names who takes over what they own: a role of the model, or `user:<name>` for a
-database user. Both are checked here (`deprovision_settings`), before anything deploys.
+database user. Both are checked here (`compile_model`), before anything deploys.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -509,7 +510,6 @@ class _Compiler:
         self._compile_rls()
         self._compile_masking()
         self._compile_identity_providers()
-        self.deprovision()
         return self._unique()
 
     def deprovision(self) -> DeprovisionSettings | None:
@@ -803,32 +803,32 @@ def prune_scope(model: AccessModel) -> Scope:
                  frozenset(split_table(t) for t in model.lift_undeclared_restrictions))
 
 
+@dataclass(frozen=True)
+class CompiledAccess:
+    """An access model file compiled once: what the planner converges to and what departing users get. Every
+    consumer (stacks, plan, preview, drift, import) reads these; none compiles the model again."""
+
+    model: AccessModel
+    desired: AccessState
+    deprovision: DeprovisionSettings | None  # None: deprovision_users is off
+
+
 def compile_model(model: AccessModel, environment: EnvironmentConfig | None = None,
-                  identity_namespace: str = "AWSIDC") -> AccessState:
-    """The desired state. With an environment, IdC roles use its namespace and must be assigned groups."""
-    return _compiler(model, environment, identity_namespace).compile()
-
-
-def _compiler(model: AccessModel, environment: EnvironmentConfig | None, identity_namespace: str) -> _Compiler:
+                  identity_namespace: str = "AWSIDC") -> CompiledAccess:
+    """The desired state and the deprovision settings. With an environment, IdC roles use its namespace and
+    must be assigned groups."""
     if environment is not None:
         app = environment.redshift_idc_application
-        return _Compiler(model, app.identity_namespace, tuple(g.display_name for g in app.groups),
-                         tuple(u.user_name for u in app.users))
-    return _Compiler(model, identity_namespace, None)
-
-
-def deprovision_settings(model: AccessModel, environment: EnvironmentConfig | None = None,
-                         identity_namespace: str = "AWSIDC") -> DeprovisionSettings | None:
-    """What the model document says about departed users (None: deprovision_users is off). The model was
-    validated by `parse_model`, which runs the same checks."""
-    try:
-        return _compiler(model, environment, identity_namespace).deprovision()
-    except (ValueError, SqlTextError) as error:
-        raise ConfigError(f"access/{model.name}.yaml: {error}") from None
+        compiler = _Compiler(model, app.identity_namespace, tuple(g.display_name for g in app.groups),
+                             tuple(u.user_name for u in app.users))
+    else:
+        compiler = _Compiler(model, identity_namespace, None)
+    desired = compiler.compile()
+    return CompiledAccess(model, desired, compiler.deprovision())
 
 
 def parse_model(data: Any, *, name: str, source: Path, environment: EnvironmentConfig | None = None,
-                identity_namespace: str = "AWSIDC") -> tuple[AccessModel, AccessState]:
+                identity_namespace: str = "AWSIDC") -> CompiledAccess:
     """Validate, then compile: every error names the file and the field."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of settings at the top level")
@@ -839,15 +839,16 @@ def parse_model(data: Any, *, name: str, source: Path, environment: EnvironmentC
     except ValidationError as error:
         raise ConfigError(format_validation_error(source, error, data, root=AccessModel)) from None
     try:
-        state = compile_model(model, environment, identity_namespace)
+        compiled = compile_model(model, environment, identity_namespace)
     except (ValueError, SqlTextError) as error:
         raise ConfigError(f"{source}: {error}") from None
-    check_apply_budget(state, model.scripts, where=str(source), model=name, ledger_schema=model.ledger_schema)
-    return model, state
+    check_apply_budget(compiled.desired, model.scripts, where=str(source), model=name,
+                       ledger_schema=model.ledger_schema)
+    return compiled
 
 
 def load_model(name: str, environment: EnvironmentConfig | None = None, access_dir: Path | None = None,
-               ) -> tuple[AccessModel, AccessState]:
+               ) -> CompiledAccess:
     access_dir = access_dir or project.access_dir()
     path = access_dir / f"{name}.yaml"
     if not path.is_file():

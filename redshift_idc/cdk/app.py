@@ -10,13 +10,13 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from constructs import Construct
 
+from redshift_idc.access.checked import checked_model
 from redshift_idc.cdk.components.serverless_nag_rules import RedshiftServerlessChecks
 from redshift_idc.cdk.stacks.access_stack import AccessStack
 from redshift_idc.cdk.stacks.connections_stack import ConnectionsStack
 from redshift_idc.cdk.stacks.identity_stack import IdentityStack
 from redshift_idc.cdk.stacks.pipeline_stack import PipelineStack
 from redshift_idc.cdk.stacks.warehouse_stack import WarehouseStack
-from redshift_idc.cli.plan import checked_model
 from redshift_idc.config.environment import ConfigError, EnvironmentConfig, load_environment
 from redshift_idc.config.pipeline import PipelineConfig
 
@@ -51,7 +51,7 @@ def add_environment(app: Construct, config: EnvironmentConfig, *, nag: bool = Tr
                                                  warehouse=warehouse)
     if checked is not None:
         stacks["access"] = AccessStack(app, f"{config.stack_prefix}Access", config=config, warehouse=warehouse,
-                                       model=checked.model, desired=checked.desired, scripts=checked.scripts)
+                                       checked=checked)
     if nag:
         add_rule_packs(app)
     return stacks

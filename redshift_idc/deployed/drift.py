@@ -35,12 +35,13 @@ from typing import Any, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from redshift_idc.access.checked import model_for, preview_inputs
 from redshift_idc.access.estimate import estimate
-from redshift_idc.access.model import deprovision_settings, load_scripts, prune_scope
+from redshift_idc.access.model import load_scripts, prune_scope
 from redshift_idc.access.transition import TransitionVerdict, check_plan, with_definitions
-from redshift_idc.cli.plan import model_for, preview_inputs, render_for_review, text_drift_notes
 from redshift_idc.config.environment import ConfigError, EnvironmentConfig, load_environment
 from redshift_idc.deployed.session import LiveError, admin_secret_arn, data_api_error
+from redshift_idc.review.plan_text import render_for_review, text_drift_notes
 from redshift_idc.runtime.catalog import SECADMIN, ledger_schema_problem
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, is_transient
 from redshift_idc.runtime.ledger import LedgerTables
@@ -100,8 +101,8 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
     """Read the live state (SELECTs only) and plan against the model; raises DriftError, ConfigError,
     ReconcileError or botocore's errors. `identitystore`: the client deprovision_users asks (default: one with
     the caller's credentials, only when the model deprovisions)."""
-    model, desired = model_for(config)
-    settings = deprovision_settings(model, config)
+    compiled = model_for(config)
+    model, desired, settings = compiled.model, compiled.desired, compiled.deprovision
     scripts = load_scripts(model)
     target = Target(config.warehouse.workgroup_name, config.warehouse.database_name, secret_arn)
     api = DataApi(target, client or boto3.client("redshift-data", region_name=config.region, config=RETRIES))

@@ -212,12 +212,12 @@ def _scrub(rows: dict[str, list[Row]]) -> list[str]:
 
 def _ledger_model(config: EnvironmentConfig) -> tuple[str | None, str, list[str]]:
     """(model, ledger schema) whose ledger to read: the environment's current access model, if it loads."""
-    from redshift_idc.cli.plan import model_for
+    from redshift_idc.access.checked import model_for
 
     if config.access_model is None:
         return None, DEFAULT_LEDGER_SCHEMA, []
     try:
-        model, _ = model_for(config)
+        model = model_for(config).model
     except ConfigError as error:
         return None, DEFAULT_LEDGER_SCHEMA, [f"the ledger was not read: the environment's access model does not "
                                              f"load ({str(error).splitlines()[0]})"]

@@ -7,25 +7,23 @@ from pathlib import Path
 from aws_cdk import CfnOutput, Environment, Stack, Stage, Tags
 from constructs import Construct
 
-from redshift_idc import project
-from redshift_idc.access.model import AccessModel, deprovision_settings, prune_scope
-from redshift_idc.access.preview import PreviewInputs, write_inputs
+from redshift_idc.access.checked import CheckedModel
+from redshift_idc.access.preview import write_inputs
 from redshift_idc.cdk.components.access_reconciler import AccessReconciler, UserDeprovisioning
 from redshift_idc.cdk.stacks.warehouse_stack import WarehouseStack
 from redshift_idc.config.environment import EnvironmentConfig
-from redshift_idc.runtime.access_state import AccessState
-from redshift_idc.runtime.reconciler import ScriptEntry
 
 
 class AccessStack(Stack):
     """Kept apart from the warehouse so an access-model change deploys (and rolls back) on its own."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, warehouse: WarehouseStack,
-                 model: AccessModel, desired: AccessState, scripts: list[ScriptEntry]) -> None:
+                 checked: CheckedModel) -> None:
+        model = checked.model
         super().__init__(scope, construct_id, env=Environment(account=config.account, region=config.region),
                          description=f"Access model {model.name} applied to {config.warehouse.workgroup_name} "
                                      f"({config.name})")
-        settings = deprovision_settings(model, config)
+        settings = checked.deprovision
         app = config.redshift_idc_application
         deprovision = UserDeprovisioning(
             settings=settings, identity_store_id=config.identity_center.identity_store_id,
@@ -36,7 +34,7 @@ class AccessStack(Stack):
             users=tuple((u.user_name, u.user_id) for u in app.users),
         ) if settings is not None else None
         reconciler = AccessReconciler(
-            self, "AccessModel", model_name=model.name, desired=desired, scripts=scripts,
+            self, "AccessModel", model_name=model.name, desired=checked.desired, scripts=checked.scripts,
             prune=model.prune, ledger_schema=model.ledger_schema, removal_policy=model.removal_policy,
             workgroup_name=config.warehouse.workgroup_name,
             workgroup_arn=warehouse.workgroup.attr_workgroup_workgroup_arn,
@@ -45,14 +43,13 @@ class AccessStack(Stack):
             database=config.warehouse.database_name, admin_secret_arn=warehouse.admin_secret_arn,
             key=warehouse.key, log_retention=warehouse.log_retention,
             identity_provider_drop_cascade=model.identity_provider_drop_cascade, deprovision=deprovision,
-            prune_scope=prune_scope(model),
+            prune_scope=checked.scope,
         )
         # Beside the template, not an asset (nothing deploys it): `make review` evaluates both branches' rules
         # on these personas and sample rows.
         stage = Stage.of(self)
         if stage is not None:
-            write_inputs(Path(stage.outdir), self.artifact_id, PreviewInputs.of_model(
-                model, scripts, config.redshift_idc_application.identity_namespace, project.access_dir()))
+            write_inputs(Path(stage.outdir), self.artifact_id, checked.inputs)
         for name, value in sorted(config.tags.items()):
             Tags.of(self).add(name, value)
         CfnOutput(self, "AccessModelName", value=model.name)
