@@ -14,7 +14,7 @@ from redshift_idc.client.tip import query_command
 from redshift_idc.config.environment import ConfigError, load_environment
 from redshift_idc.deployed.drift import DRIFT, WIDENS, drift_command
 from redshift_idc.deployed.snapshot import snapshot_command
-from redshift_idc.deployed.verify import checks_help, verify_command
+from redshift_idc.deployed.verify.runner import checks_help, verify_command
 from redshift_idc.review.summary import review
 from redshift_idc.review.synth_summary import summarize
 

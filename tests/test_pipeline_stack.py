@@ -142,7 +142,7 @@ def test_each_stage_runs_verify_after_its_deploys(pipeline: tuple[dict[str, Any]
                                                  env: str) -> None:
     from redshift_idc.config.environment import load_environment
     from redshift_idc.deployed.session import output_env_var
-    from redshift_idc.deployed.verify import required_outputs
+    from redshift_idc.deployed.verify.deployment import required_outputs
 
     template = pipeline[0]
     actions = next(s for s in _stages(template) if s["Name"] == stage)["Actions"]
@@ -190,7 +190,7 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 def test_the_verifier_role_trusts_only_the_verify_step_and_only_reads(
         pipeline: tuple[dict[str, Any], Path, list[str]], stage: str, env: str) -> None:
     from redshift_idc.cdk.components.verifier_role import OWN_STATEMENT_ACTIONS, UNSCOPED_ACTIONS
-    from redshift_idc.deployed.verify import DATA_API_SECRET_ACTIONS, IAM_ACTIONS
+    from redshift_idc.deployed.verify.aws_calls import DATA_API_SECRET_ACTIONS, IAM_ACTIONS
 
     template = _stage_template(pipeline[1], stage, "Verifier")
     _, role = only_resource(template, "AWS::IAM::Role")
@@ -229,7 +229,7 @@ def test_the_verifier_role_holds_every_action_verify_calls_when_every_feature_is
 
     from redshift_idc.cdk.components.verifier_role import VerifierRole
     from redshift_idc.config.environment import load_environment
-    from redshift_idc.deployed.verify import DATA_API_SECRET_ACTIONS, IAM_ACTIONS
+    from redshift_idc.deployed.verify.aws_calls import DATA_API_SECRET_ACTIONS, IAM_ACTIONS
 
     config = load_environment("sample-all-paths").model_copy(
         update={"identity_propagation": load_environment("dev").identity_propagation})

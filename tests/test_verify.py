@@ -23,34 +23,20 @@ from botocore.stub import ANY, Stubber
 from redshift_idc.__main__ import main
 from redshift_idc.config.environment import EnvironmentConfig, IdcGroup, load_environment
 from redshift_idc.deployed.session import Outputs, output_env_var, outputs_from_environ
-from redshift_idc.deployed.verify import (
-    ALL_OK,
-    ASSIGNMENTS,
-    CHECK_FAILED,
-    CHECKS,
-    ERROR,
-    FAILED,
+from redshift_idc.deployed.verify.assignments import ASSIGNMENTS, check_assignments
+from redshift_idc.deployed.verify.deployment import Clients, Deployment, required_outputs
+from redshift_idc.deployed.verify.instance_region import REGION, check_instance_region
+from redshift_idc.deployed.verify.oauth_application import OAUTH_APPLICATION, check_oauth_application
+from redshift_idc.deployed.verify.results import FAILED, OK, SKIPPED, CheckError
+from redshift_idc.deployed.verify.runner import ALL_OK, CHECK_FAILED, CHECKS, ERROR, run_checks, verify_command
+from redshift_idc.deployed.verify.token_issuers import TOKEN_ISSUERS, check_token_issuers
+from redshift_idc.deployed.verify.warehouse import (
     IDENTITY_PROVIDER,
-    OAUTH_APPLICATION,
-    OK,
-    REGION,
     SECADMIN_CHECK,
-    SKIPPED,
-    TOKEN_ISSUERS,
-    CheckError,
-    Clients,
-    Deployment,
     WarehouseView,
-    check_assignments,
     check_identity_provider,
-    check_instance_region,
-    check_oauth_application,
     check_secadmin,
-    check_token_issuers,
     read_warehouse,
-    required_outputs,
-    run_checks,
-    verify_command,
 )
 from redshift_idc.runtime.access_state import IdentityProvider
 from redshift_idc.runtime.catalog import identity_queries, read_queries
@@ -767,7 +753,7 @@ def test_main_builds_clients_in_the_environments_region(aws: Aws, monkeypatch: p
         return aws.clients
 
     monkeypatch.setattr(Clients, "for_region", staticmethod(clients))
-    monkeypatch.setattr("redshift_idc.deployed.verify.time.sleep", aws.sleeps.append)
+    monkeypatch.setattr("redshift_idc.deployed.verify.runner.time.sleep", aws.sleeps.append)
     expect_instances(aws, [])
     expect_read(aws, ALL, warehouse_rows(providers=(provider_row(ALL),)))
     assert main(["verify", "--env", "sample-all-paths", "--outputs", str(write_outputs(tmp_path, ALL))]) == CHECK_FAILED

@@ -4,9 +4,9 @@ The pipeline's CodeBuild projects run in the tooling account, the environments u
 the APIs `python -m redshift_idc verify` reads (IAM Identity Center, the identity store, Redshift, the Data API)
 takes a cross-account resource policy. So each pipeline stage deploys this role next to the environment: it
 trusts only the verify step's role (by name, through `aws:PrincipalArn`, so the trust does not depend on the
-order the two are created in), and it may make exactly the read calls verify makes (`redshift_idc.deployed.verify`'s
-`IAM_ACTIONS`), on this environment's resources wherever IAM takes an ARN. Nothing here can create, change or
-grant anything.
+order the two are created in), and it may make exactly the read calls verify makes (`IAM_ACTIONS` of
+`redshift_idc.deployed.verify.aws_calls`), on this environment's resources wherever IAM takes an ARN. Nothing
+here can create, change or grant anything.
 """
 
 from __future__ import annotations
