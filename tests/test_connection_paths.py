@@ -19,7 +19,7 @@ from aws_cdk.assertions import Template
 from cfnlint.api import ManualArgs, lint
 
 from redshift_idc.access.checked import check_federation_roles
-from redshift_idc.access.model import AccessModel
+from redshift_idc.access.model_file import AccessModel
 from redshift_idc.cdk.components.iam_federation import IamFederation
 from redshift_idc.cdk.components.idc_application import RedshiftIdcApplication
 from redshift_idc.cdk.deployer_policy import uncovered_types

@@ -239,7 +239,7 @@ def test_an_expectation_must_name_a_persona_and_say_something() -> None:
 def test_a_wrong_expectation_fails_plan_validate_and_synth(monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     from redshift_idc.access import checked
-    from redshift_idc.access.model import ExpectSpec
+    from redshift_idc.access.model_file import ExpectSpec
     from redshift_idc.cdk.app import add_environment, new_app
     from redshift_idc.config.environment import ConfigError, load_environment
 

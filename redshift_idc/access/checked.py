@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from redshift_idc import project
-from redshift_idc.access.model import AccessModel, CompiledAccess, load_model, load_scripts, prune_scope
+from redshift_idc.access.model import CompiledAccess, load_model, load_scripts, prune_scope
+from redshift_idc.access.model_file import AccessModel
 from redshift_idc.config.environment import (
     ConfigError,
     EnvironmentConfig,

@@ -43,8 +43,10 @@ import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
 from redshift_idc import project
+from redshift_idc.access.compiler.identity_providers import APPLICATION_ARN, IAM_ROLE_ARN
 from redshift_idc.access.expressions import ExpressionError, check_expression
-from redshift_idc.access.model import APPLICATION_ARN, IAM_ROLE_ARN, parse_model, split_table
+from redshift_idc.access.model import parse_model
+from redshift_idc.access.model_file import split_table
 from redshift_idc.config.environment import ConfigError, EnvironmentConfig, load_environment
 from redshift_idc.deployed.session import LiveError, admin_secret_arn, data_api_error
 from redshift_idc.deployed.snapshot import CatalogSnapshot, load_snapshot, read_snapshot, write_new

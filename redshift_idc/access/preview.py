@@ -42,7 +42,7 @@ from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify_columns import qualify_columns
 
 from redshift_idc.access.expressions import ExpressionError, parse_expression
-from redshift_idc.access.model import AccessModel, split_table
+from redshift_idc.access.model_file import AccessModel, split_table
 from redshift_idc.config.environment import ConfigError
 from redshift_idc.runtime.access_state import (
     AccessState,

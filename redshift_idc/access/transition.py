@@ -38,7 +38,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from redshift_idc.access.model import split_table
+from redshift_idc.access.model_file import split_table
 from redshift_idc.access.preview import (
     PUBLIC,
     Persona,

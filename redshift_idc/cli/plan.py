@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 from redshift_idc.access.checked import checked_model, environment_preview
 from redshift_idc.access.estimate import ApplyEstimate, estimate
-from redshift_idc.access.model import AccessModel, prune_scope
+from redshift_idc.access.model import prune_scope
+from redshift_idc.access.model_file import AccessModel
 from redshift_idc.config.environment import ConfigError, EnvironmentConfig
 from redshift_idc.review.plan_text import render_for_review, text_drift_notes
 from redshift_idc.runtime.planner import OwnershipError, plan

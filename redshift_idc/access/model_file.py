@@ -1,0 +1,281 @@
+"""The access model file (`access/<model>.yaml`) as pydantic validates it: roles, grants, RLS, masking,
+identity providers and the preview's personas, each field with the shape Redshift accepts.
+
+The file is what reviewers read. This module checks each entry on its own (names Redshift accepts, tables
+written schema-qualified, one target per grant); the compiler (`access/compiler/`) then cross-checks the
+references between entries, and `access/model.py` loads and compiles a file.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from redshift_idc.config.environment import IdentityNamespace
+from redshift_idc.runtime.access_state import TablePrivilegeName
+from redshift_idc.runtime.sql_text import validate_column_name, validate_identifier
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=127)]
+QualifiedTable = Annotated[str, StringConstraints(min_length=3, max_length=255)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def split_table(qualified: str) -> tuple[str, str]:
+    """`schema.table` (no quotes; the first dot separates). Unqualified names are refused: they would
+    resolve through search_path."""
+    schema, dot, table = qualified.partition(".")
+    if not dot or not schema or not table:
+        raise ValueError(f"'{qualified}' is not schema-qualified; write it as schema.table (e.g. public.{qualified})")
+    if any(len(part) > 1 and part.startswith('"') and part.endswith('"') for part in (schema, table)):
+        plain = ".".join(part[1:-1].replace('""', '"') if part.startswith('"') and part.endswith('"') else part
+                         for part in (schema, table))
+        raise ValueError(f"'{qualified}' is written with SQL quotes, which would become part of the name; write "
+                         f"'{plain}' (names are quoted for you)")
+    validate_identifier(schema, "schema name")
+    validate_identifier(table, "table name")
+    return schema, table
+
+
+class Roles(_Model):
+    idc_groups: tuple[Name, ...] = Field(default=(), description="IdC groups; each becomes role '<namespace>:<group>'")
+    plain: tuple[Name, ...] = Field(default=(), description="roles not tied to an IdC group (e.g. for role grants)")
+
+
+class RoleGrantSpec(_Model):
+    grant: Name
+    to: tuple[Name, ...] = Field(min_length=1)
+
+
+class SchemaGrantSpec(_Model):
+    schema_: Name = Field(alias="schema")
+    privileges: tuple[Literal["USAGE", "CREATE", "ALTER", "DROP"], ...] = Field(min_length=1)
+    to: tuple[Name, ...] = Field(min_length=1)
+
+
+class TableGrantSpec(_Model):
+    """Named tables, or `all_tables_in` a schema: a scoped grant (current and future tables)."""
+
+    tables: tuple[QualifiedTable, ...] = ()
+    all_tables_in: Name | None = None
+    privileges: tuple[TablePrivilegeName, ...] = Field(min_length=1)
+    to: tuple[Name, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TableGrantSpec:
+        if bool(self.tables) == (self.all_tables_in is not None):
+            raise ValueError("give either `tables` (a list of schema.table) or `all_tables_in` (a schema), not both")
+        return self
+
+
+class ColumnGrantSpec(_Model):
+    table: QualifiedTable
+    columns: tuple[Name, ...] = Field(min_length=1)
+    privileges: tuple[Literal["SELECT", "UPDATE"], ...] = Field(min_length=1)
+    to: tuple[Name, ...] = Field(min_length=1)
+
+
+class RlsAttach(_Model):
+    table: QualifiedTable
+    to: tuple[Name, ...] = Field(min_length=1)
+
+
+class RlsPolicySpec(_Model):
+    name: Name
+    with_: dict[Name, str] = Field(alias="with", default_factory=dict)
+    using: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
+    attach: tuple[RlsAttach, ...] = ()
+
+
+class RlsTableSpec(_Model):
+    table: QualifiedTable
+    conjunction: Literal["AND", "OR"] = "AND"
+
+
+class Rls(_Model):
+    policies: tuple[RlsPolicySpec, ...] = ()
+    tables: tuple[RlsTableSpec, ...] = ()
+    ignore_rls: tuple[Name, ...] = Field(default=(), description="roles that bypass RLS (GRANT IGNORE RLS)")
+
+
+class MaskingAttach(_Model):
+    table: QualifiedTable
+    columns: tuple[Name, ...] = Field(min_length=1, description="output columns the policy masks")
+    input_columns: tuple[Name, ...] = ()
+    to: Name
+    priority: int = Field(default=0, ge=0, le=10000)
+
+
+class MaskingPolicySpec(_Model):
+    name: Name
+    with_: dict[Name, str] = Field(alias="with", min_length=1)
+    using: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
+    attach: tuple[MaskingAttach, ...] = ()
+
+
+class Masking(_Model):
+    policies: tuple[MaskingPolicySpec, ...] = ()
+
+
+class IdentityProviderSpec(_Model):
+    """A native identity provider (`CREATE IDENTITY PROVIDER`), created, altered and dropped by the reconciler."""
+
+    name: Name
+    type: Literal["awsidc", "azure"]
+    namespace: IdentityNamespace
+    parameters: dict[str, Any] | None = Field(default=None, description="PARAMETERS, a JSON object (Azure)")
+    client_secret_from: str | None = Field(default=None, description="secretsmanager:<secret ARN>[:<JSON key>]")
+    application_arn: str | None = Field(default=None, description="IdC managed application ARN (AWSIDC)")
+    iam_role: str | None = Field(default=None, description="role Redshift uses to reach IdC (AWSIDC)")
+    auto_create_roles: bool | None = Field(default=None, description="unset: Redshift's default for the type")
+    enabled: bool = True
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _type_any_case(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+
+class PersonaSpec(_Model):
+    """An example person for the access preview: who would see what, with these IdC groups."""
+
+    name: Name
+    groups: tuple[Name, ...] = Field(default=(), description="IdC groups of the model's roles.idc_groups")
+
+
+class ExpectSpec(_Model):
+    """What a persona must see of a table, checked by `plan`, `validate` and synth on the sample rows."""
+
+    persona: Name
+    table: QualifiedTable
+    access: Literal["ok", "denied"] | None = None
+    rows: int | None = Field(default=None, ge=0, description="exactly this many visible rows")
+    rows_where: str | None = Field(default=None, description="exactly the sample rows this predicate selects")
+    masked: tuple[Name, ...] | None = Field(default=None, description="exactly these visible columns masked")
+
+
+class AllowWarningSpec(_Model):
+    """A preview warning accepted on purpose: `--strict` then does not fail on it."""
+
+    code: Literal["rls-no-policy", "and-narrows", "unseen-rows", "select-without-usage"]
+    reason: Annotated[str, StringConstraints(min_length=3)]
+
+
+CATALOG_ID = re.compile(r"^\d{12}(:[A-Za-z0-9/_.-]{1,255})?$")
+SHARED_DATABASE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(glue:[a-z]{2}(-[a-z]+)+-\d:\d{12}:database/[^\s/]{1,255}"
+    r"|redshift:[a-z]{2}(-[a-z]+)+-\d:\d{12}:datashare:[0-9a-f-]{36}/[^\s/]{1,255})$")
+
+
+class ExternalSchemaSpec(_Model):
+    """An external schema over a Data Catalog (Lake Formation) database, governed by IdC (seed 000)."""
+
+    name: Name
+    catalog_database: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    catalog_id: str | None = Field(default=None, description="the Data Catalog's id: its AWS account (12 digits)")
+
+    @model_validator(mode="after")
+    def _catalog(self) -> ExternalSchemaSpec:
+        if self.catalog_database is None:
+            raise ValueError("catalog_database: required: the Data Catalog database the schema reads "
+                             "(CREATE EXTERNAL SCHEMA ... FROM DATA CATALOG DATABASE '<name>')")
+        if self.catalog_id is not None and not CATALOG_ID.match(self.catalog_id):
+            raise ValueError(f"catalog_id: '{self.catalog_id}' is not a Data Catalog id: the 12-digit account id, "
+                             "optionally with ':<catalog>' (quote it in YAML: \"123456789012\")")
+        return self
+
+
+class DatabaseSpec(_Model):
+    """A database made from a datashare or a Glue database ARN, governed by IdC (seed 000)."""
+
+    name: Name
+    from_arn: str
+
+    @field_validator("from_arn")
+    @classmethod
+    def _arn(cls, value: str) -> str:
+        if not SHARED_DATABASE_ARN.match(value):
+            raise ValueError(f"'{value}' is not a datashare or Glue database ARN: arn:aws:redshift:<region>:<account>:"
+                             "datashare:<producer namespace id>/<share> or arn:aws:glue:<region>:<account>:database/"
+                             "<name>")
+        return value
+
+
+class DatabaseGrantSpec(_Model):
+    database: Name
+    privileges: tuple[Literal["USAGE", "CREATE", "TEMP"], ...] = Field(min_length=1)
+    to: tuple[Name, ...] = Field(min_length=1)
+
+
+class AccessModel(_Model):
+    """One access model; `name` is the file stem and keys the reconciler's ledger rows."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
+    prune: bool = Field(default=False, description="also remove objects the model never created")
+    lift_undeclared_restrictions: tuple[QualifiedTable, ...] = Field(
+        default=(), description="tables of `tables` on which prune may also lift RLS and masking the model does not "
+                                "declare (without it, prune never lifts a restriction it did not make)")
+    case_sensitive_identifiers: bool = False
+    removal_policy: Literal["destroy", "retain"] = "destroy"
+    ledger_schema: Name = Field(default="redshift_idc", description="schema of the reconciler's ledger tables")
+    schemas: tuple[Name, ...] = Field(
+        default=(), description="schemas grants may name besides the tables' schemas (created by scripts or the data "
+                                "lake)")
+    scripts: tuple[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_./-]+\.sql$")], ...] = Field(
+        default=(), description="files under sql/, applied once each, in this order, before the access model")
+    tables: dict[QualifiedTable, tuple[Name, ...]] = Field(default_factory=dict)
+    roles: Roles = Roles()
+    role_grants: tuple[RoleGrantSpec, ...] = ()
+    schema_grants: tuple[SchemaGrantSpec, ...] = ()
+    table_grants: tuple[TableGrantSpec, ...] = ()
+    external_schemas: tuple[ExternalSchemaSpec, ...] = Field(
+        default=(), description="external schemas over Data Catalog databases (the data lake through IdC)")
+    databases: tuple[DatabaseSpec, ...] = Field(
+        default=(), description="databases from a datashare or Glue database ARN (through IdC)")
+    database_grants: tuple[DatabaseGrantSpec, ...] = ()
+    column_grants: tuple[ColumnGrantSpec, ...] = ()
+    rls: Rls = Rls()
+    masking: Masking = Masking()
+    identity_providers: tuple[IdentityProviderSpec, ...] = ()
+    identity_provider_drop_cascade: bool = Field(
+        default=False, description="DROP IDENTITY PROVIDER ... CASCADE (also deletes the provider's users and roles)")
+    deprovision_users: bool = Field(
+        default=False, description="drop the IdC users ('<namespace>:<user>') no longer in the identity store or "
+                                   "in no group the environment assigns (checked at deploy time)")
+    transfer_ownership_to: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, description="who takes over what a departing user owns: a role of the model, or "
+                                  "user:<database user>")
+    personas: tuple[PersonaSpec, ...] = Field(
+        default=(), description="example people for `preview`; without any, one per IdC group")
+    expect: tuple[ExpectSpec, ...] = Field(default=(), description="who must see what (see `preview`)")
+    allow_warnings: tuple[AllowWarningSpec, ...] = Field(
+        default=(), description="preview warnings accepted on purpose, each with its reason")
+    sample_data: dict[QualifiedTable, Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_./-]+\.csv$")]] = Field(
+        default_factory=dict, description="table -> CSV file beside the model (header row: column names)")
+
+    @field_validator("ledger_schema")
+    @classmethod
+    def _ledger_schema_plain(cls, value: str) -> str:
+        validate_identifier(value, "schema name")
+        return value
+
+    @field_validator("schemas")
+    @classmethod
+    def _schema_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            validate_identifier(name, "schema name")
+        return value
+
+    @field_validator("tables")
+    @classmethod
+    def _tables_qualified(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for table, columns in value.items():
+            split_table(table)
+            for column in columns:
+                validate_column_name(column)
+        return value
+
