@@ -82,6 +82,16 @@ def test_bad_references_name_the_field(change: Any, field: str, expected: str) -
     assert f"{field}:" in message and expected in message, message
 
 
+def test_of_several_bad_references_the_earliest_object_kind_is_reported() -> None:
+    """The compiler runs one object kind after another; a model with several errors names the same one first
+    (grants before RLS), whichever order the file lists them in."""
+    def two_errors(d: dict[str, Any]) -> None:
+        d["rls"]["policies"][0]["attach"][0].update(to=["nobody-rls"])
+        d["table_grants"][0].update(to=["nobody-grant"])
+    message = error_of(two_errors)
+    assert "table_grants[0].to[0]: unknown role 'nobody-grant'" in message and "nobody-rls" not in message, message
+
+
 def test_schema_errors_name_the_field_and_suggest_a_fix() -> None:
     message = error_of(lambda d: d.update(tabel_grants=[]))
     assert "tabel_grants: unknown key; did you mean 'table_grants'?" in message
