@@ -60,7 +60,7 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
     TablePrivilegeName,
 )
-from redshift_idc.runtime.planner import Scope
+from redshift_idc.runtime.planning.scope import Scope
 from redshift_idc.runtime.reconciler import ScriptEntry
 from redshift_idc.runtime.sql_text import (
     SqlTextError,

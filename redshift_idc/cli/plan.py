@@ -35,7 +35,10 @@ if TYPE_CHECKING:
     from redshift_idc.access.preview import Preview, PreviewInputs
     from redshift_idc.access.transition import TransitionVerdict
 from redshift_idc.access.scripts import split_statements
-from redshift_idc.runtime.planner import RESTRICTION_PHASE, OwnershipError, Plan, Statement, plan
+from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.planning.ownership import OwnershipError
+from redshift_idc.runtime.planning.phases import RESTRICTION_PHASE
+from redshift_idc.runtime.planning.plan_types import Plan, Statement
 from redshift_idc.runtime.reconciler import ScriptEntry
 
 PHASE_TITLES = {

@@ -33,7 +33,9 @@ from redshift_idc.config.environment import ConfigError
 from redshift_idc.review import preview_diff
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.ledger import DEFAULT_LEDGER_SCHEMA
-from redshift_idc.runtime.planner import Ledger, Plan, Scope, plan
+from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.planning.plan_types import Ledger, Plan
+from redshift_idc.runtime.planning.scope import Scope
 from redshift_idc.runtime.reconciler import ScriptEntry
 
 ACCESS_MODEL_TYPE = "Custom::AccessModel"

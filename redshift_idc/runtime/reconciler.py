@@ -97,7 +97,10 @@ from redshift_idc.runtime.limits import (
     STATEMENT_STUCK_SECONDS,
     WAIT_GRACE_SECONDS,
 )
-from redshift_idc.runtime.planner import OwnershipError, Plan, Scope, declared_by_others, ownership_message, plan
+from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.planning.ownership import OwnershipError, declared_by_others, ownership_message
+from redshift_idc.runtime.planning.plan_types import Plan
+from redshift_idc.runtime.planning.scope import Scope
 from redshift_idc.runtime.secrets import SecretError
 from redshift_idc.runtime.sql_text import quote_ident
 from redshift_idc.runtime.users import (
