@@ -23,7 +23,7 @@ from redshift_idc.runtime.limits import (
 )
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.plan_types import Plan
-from redshift_idc.runtime.reconciler import estimated_apply_seconds
+from redshift_idc.runtime.reconcile_request import estimated_apply_seconds
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ from redshift_idc.runtime.access_state import (
     TablePrivilegeName,
 )
 from redshift_idc.runtime.planning.scope import Scope
-from redshift_idc.runtime.reconciler import ScriptEntry
+from redshift_idc.runtime.reconcile_request import ScriptEntry
 from redshift_idc.runtime.sql_text import (
     SqlTextError,
     collapse_whitespace,
@@ -861,7 +861,7 @@ def load_scripts(model: AccessModel, sql_dir: Path | None = None) -> list[Script
     into its statements here (the Lambda gets them split). Every problem names the access file and the
     `scripts` entry."""
     from redshift_idc.access.scripts import script_entry
-    from redshift_idc.runtime.reconciler import SCRIPT_STATEMENTS
+    from redshift_idc.runtime.reconcile_request import SCRIPT_STATEMENTS
 
     sql_dir = sql_dir or project.sql_dir()
     scripts: list[ScriptEntry] = []

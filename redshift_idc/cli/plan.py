@@ -39,7 +39,7 @@ from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.ownership import OwnershipError
 from redshift_idc.runtime.planning.phases import RESTRICTION_PHASE
 from redshift_idc.runtime.planning.plan_types import Plan, Statement
-from redshift_idc.runtime.reconciler import ScriptEntry
+from redshift_idc.runtime.reconcile_request import ScriptEntry
 
 PHASE_TITLES = {
     1: "create, alter or replace identity providers, external schemas and databases (each statement alone, "

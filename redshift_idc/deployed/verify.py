@@ -54,7 +54,8 @@ from redshift_idc.runtime.idc_oauth_app import (
     REDSHIFT_CONNECT,
     trusted_token_issuer_name,
 )
-from redshift_idc.runtime.reconciler import ReconcileError, Reconciler, Request, statement_token
+from redshift_idc.runtime.reconcile_request import ReconcileError, Request, statement_token
+from redshift_idc.runtime.reconciler import Reconciler
 from redshift_idc.runtime.sql_text import fold, quote_ident, quote_literal
 
 ALL_OK, CHECK_FAILED, ERROR = 0, 1, 2

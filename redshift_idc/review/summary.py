@@ -36,7 +36,7 @@ from redshift_idc.runtime.ledger import DEFAULT_LEDGER_SCHEMA
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.plan_types import Ledger, Plan
 from redshift_idc.runtime.planning.scope import Scope
-from redshift_idc.runtime.reconciler import ScriptEntry
+from redshift_idc.runtime.reconcile_request import ScriptEntry
 
 ACCESS_MODEL_TYPE = "Custom::AccessModel"
 IGNORED_TYPES = frozenset({"AWS::CDK::Metadata"})

@@ -14,7 +14,7 @@ from redshift_idc.cdk.components.access_reconciler import AccessReconciler, User
 from redshift_idc.cdk.stacks.warehouse_stack import WarehouseStack
 from redshift_idc.config.environment import EnvironmentConfig
 from redshift_idc.runtime.access_state import AccessState
-from redshift_idc.runtime.reconciler import ScriptEntry
+from redshift_idc.runtime.reconcile_request import ScriptEntry
 
 
 class AccessStack(Stack):
