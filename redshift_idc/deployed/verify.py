@@ -48,12 +48,8 @@ from redshift_idc.deployed.session import (
 from redshift_idc.runtime.access_state import AccessState, IdentityProvider
 from redshift_idc.runtime.catalog import SECADMIN, identity_queries
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, error_code, is_transient
-from redshift_idc.runtime.idc_oauth_app import (
-    IAM_AUTHENTICATION,
-    JWT_BEARER,
-    REDSHIFT_CONNECT,
-    trusted_token_issuer_name,
-)
+from redshift_idc.runtime.idc_sso_admin import IAM_AUTHENTICATION, JWT_BEARER, REDSHIFT_CONNECT
+from redshift_idc.runtime.idc_trusted_token_issuer import trusted_token_issuer_name
 from redshift_idc.runtime.reconcile_request import ReconcileError, Request, statement_token
 from redshift_idc.runtime.reconciler import Reconciler
 from redshift_idc.runtime.sql_text import fold, quote_ident, quote_literal
