@@ -38,6 +38,11 @@ from redshift_idc.runtime.sql_text import fold
 
 
 class PlanState:
+    """One plan in the making. Inputs (`desired`, `current`, `ledger`, `owners`, ...) are read only; `statements`,
+    `adopt`, `record`, `text_drift` and `notes` become the `Plan`; `removed`, `rebuilt`, `locked` and `taken` are
+    what one family tells the next (what is gone by now, which policies are rebuilt, which grants a lockdown
+    holds, which of another model's objects a removal would take along)."""
+
     def __init__(self, desired: AccessState, current: AccessState, ledger: Ledger, prune: bool, *,
                  identity_provider_drop_cascade: bool, definitions: AccessState | None, scope: Scope | None,
                  group_limit: int, stored: StoredHashes | None, owners: Owners | None) -> None:
