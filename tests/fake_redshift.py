@@ -98,7 +98,7 @@ from redshift_idc.runtime.access_state import (
 )
 from redshift_idc.runtime.catalog_import import definition_queries, stored_texts
 from redshift_idc.runtime.ledger import LedgerTables, steps
-from redshift_idc.runtime.planner import Ledger, Plan
+from redshift_idc.runtime.planning.plan_types import Ledger, Plan
 from redshift_idc.runtime.sql_text import MAX_IDENTIFIER_BYTES, RESERVED_ROLE_PREFIXES, fold
 
 SYSTEM_ROLES = ("sys:superuser", "sys:secadmin", "sys:dba", "sys:operator", "sys:monitor")

@@ -12,13 +12,9 @@ from botocore.exceptions import ReadTimeoutError
 from botocore.stub import Stubber
 
 from redshift_idc.runtime.custom_resource import CustomResourceError
-from redshift_idc.runtime.idc_oauth_app import (
-    JWT_BEARER,
-    actor_policy,
-    issuer_client_token,
-    on_event,
-    parse_properties,
-)
+from redshift_idc.runtime.idc_oauth_app import on_event, parse_properties
+from redshift_idc.runtime.idc_sso_admin import JWT_BEARER, actor_policy
+from redshift_idc.runtime.idc_trusted_token_issuer import issuer_client_token
 
 ACCOUNT = "111111111111"
 INSTANCE = "arn:aws:sso:::instance/ssoins-1111111111111111"

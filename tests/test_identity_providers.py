@@ -46,12 +46,9 @@ from redshift_idc.runtime.access_state import (
 from redshift_idc.runtime.custom_resource import CustomResourceError
 from redshift_idc.runtime.data_api import DataApi, Target
 from redshift_idc.runtime.ledger import LedgerTables, steps
-from redshift_idc.runtime.planner import (
-    IDENTITY_PROVIDER_DROP_PHASE,
-    IDENTITY_PROVIDER_PHASE,
-    Plan,
-    plan,
-)
+from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.planning.phases import IDENTITY_PROVIDER_DROP_PHASE, IDENTITY_PROVIDER_PHASE
+from redshift_idc.runtime.planning.plan_types import Plan
 from redshift_idc.runtime.reconcile_handler import is_complete, model_document
 from redshift_idc.runtime.secrets import SecretResolver
 from tests.fake_redshift import FakeRedshift, RedshiftError, differences, unquote_literal

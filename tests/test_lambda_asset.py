@@ -12,7 +12,7 @@ from redshift_idc.cdk.components.lambda_asset import PROJECT_ROOT, stage_handler
 from redshift_idc.cdk.components.log_retention import SUPPORTED_DAYS, retention_days
 from redshift_idc.config.environment import LOG_RETENTION_DAYS
 
-RUNTIME = sorted(p.relative_to(PROJECT_ROOT).as_posix() for p in (PROJECT_ROOT / "redshift_idc/runtime").glob("*.py"))
+RUNTIME = sorted(p.relative_to(PROJECT_ROOT).as_posix() for p in (PROJECT_ROOT / "redshift_idc/runtime").rglob("*.py"))
 
 
 @pytest.mark.parametrize("handler", ["deploy_lookups", "reconcile", "idc_oauth_app"])
@@ -21,6 +21,7 @@ def test_staged_asset_holds_entry_point_and_runtime_only(handler: str) -> None:
     files = sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file())
     assert files == sorted(["index.py", "redshift_idc/__init__.py", *RUNTIME])
     assert "redshift_idc/runtime/planner.py" in files and "redshift_idc/config/environment.py" not in files
+    assert "redshift_idc/runtime/planning/state.py" in files  # subpackages of the runtime too
 
 
 @pytest.mark.parametrize(("handler", "entry_points"), [("deploy_lookups", ["on_event"]),

@@ -19,7 +19,8 @@ from redshift_idc.access.model import load_model, load_scripts
 from redshift_idc.config.environment import load_environment
 from redshift_idc.runtime.access_state import AccessState, Role
 from redshift_idc.runtime.data_api import DataApi, Target
-from redshift_idc.runtime.reconciler import Outcome, Reconciler, Request, Script, statement_token
+from redshift_idc.runtime.reconcile_request import Outcome, Request, Script, statement_token
+from redshift_idc.runtime.reconciler import Reconciler
 
 WORKGROUP = os.environ.get("REDSHIFT_IDC_LIVE_WORKGROUP")
 pytestmark = [pytest.mark.live, pytest.mark.skipif(not WORKGROUP, reason="set REDSHIFT_IDC_LIVE_WORKGROUP to run")]

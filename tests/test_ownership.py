@@ -34,7 +34,9 @@ from redshift_idc.runtime.catalog import (
     read_queries,
 )
 from redshift_idc.runtime.ledger import LedgerTables
-from redshift_idc.runtime.planner import OWNERSHIP_SHOWN, Ledger, Owners, OwnershipError, Plan, plan
+from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.planning.ownership import OWNERSHIP_SHOWN, OwnershipError
+from redshift_idc.runtime.planning.plan_types import Ledger, Owners, Plan
 from tests.fake_redshift import FakeRedshift
 
 

@@ -25,7 +25,8 @@ from redshift_idc.deployed.drift import ERROR, IN_SYNC, drift_command
 from redshift_idc.deployed.snapshot import snapshot_command
 from redshift_idc.runtime.access_state import AccessState, LedgerEntry, Role, SchemaPrivilege, TablePrivilege
 from redshift_idc.runtime.ledger import LedgerTables
-from redshift_idc.runtime.planner import Ledger, plan
+from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.planning.plan_types import Ledger
 from redshift_idc.runtime.reconcile_handler import model_document
 from tests.fake_catalog import CatalogDataApi
 from tests.fake_data_api import FakeDataApi, ProviderDriver, RequestRun, SimClock, cfn_event, resource_properties

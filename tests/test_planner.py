@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 import pytest
 
 from bench.scale_models import large_model
-from redshift_idc.runtime import planner as planner_module
 from redshift_idc.runtime.access_state import (
     LEDGER_ONLY_KINDS,
     TYPE_BY_KIND,
@@ -40,16 +39,12 @@ from redshift_idc.runtime.access_state import (
     recorded_fingerprint,
 )
 from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS, RESERVED_STATEMENTS, LedgerTables, batches
-from redshift_idc.runtime.planner import (
-    CREATE_ORDER,
-    REMOVE_ORDER,
-    Plan,
-    Scope,
-    alter_using_sql,
-    create_sql,
-    plan,
-    remove_sql,
-)
+from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.planning import removals as planner_module
+from redshift_idc.runtime.planning.object_sql import alter_using_sql, create_sql, remove_sql
+from redshift_idc.runtime.planning.phases import CREATE_ORDER, REMOVE_ORDER
+from redshift_idc.runtime.planning.plan_types import Plan
+from redshift_idc.runtime.planning.scope import Scope
 from tests.fake_redshift import FakeRedshift, RedshiftError, differences, role_names
 
 MODEL = "test model d'été"
@@ -764,8 +759,8 @@ def test_removing_roles_costs_linear_work_in_the_objects(monkeypatch: pytest.Mon
 
 def test_a_restriction_group_of_the_default_size_fits_one_batch_with_the_reconcilers_statements() -> None:
     from redshift_idc.runtime.ledger import RESERVED_STATEMENTS as LEDGER_RESERVED
-    from redshift_idc.runtime.planner import DEFAULT_GROUP_LIMIT, LEDGER_STATEMENTS_PER_BATCH
-    from redshift_idc.runtime.planner import RESERVED_STATEMENTS as PLANNER_RESERVED
+    from redshift_idc.runtime.planning.restriction_groups import DEFAULT_GROUP_LIMIT, LEDGER_STATEMENTS_PER_BATCH
+    from redshift_idc.runtime.planning.restriction_groups import RESERVED_STATEMENTS as PLANNER_RESERVED
 
     assert PLANNER_RESERVED == LEDGER_RESERVED
     assert DEFAULT_GROUP_LIMIT + LEDGER_STATEMENTS_PER_BATCH + LEDGER_RESERVED == MAX_BATCH_STATEMENTS

@@ -38,7 +38,9 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
     recorded_fingerprint,
 )
-from redshift_idc.runtime.planner import REMOVE_ORDER, plan, remove_sql
+from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.planning.object_sql import remove_sql
+from redshift_idc.runtime.planning.phases import REMOVE_ORDER
 from redshift_idc.runtime.sql_text import fold, quote_ident
 from tests.fake_redshift import FakeRedshift, differences, role_names
 

@@ -36,7 +36,8 @@ from redshift_idc.runtime.access_state import (
 from redshift_idc.runtime.catalog import parse_snapshot, read_queries
 from redshift_idc.runtime.catalog_import import stored_texts
 from redshift_idc.runtime.ledger import LedgerTables, transactional_batches
-from redshift_idc.runtime.planner import Plan, Statement, TextDrift, plan
+from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.planning.plan_types import Plan, Statement, TextDrift
 from redshift_idc.runtime.reconcile_handler import model_document
 from tests.fake_catalog import CatalogDataApi
 from tests.fake_data_api import (

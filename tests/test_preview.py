@@ -15,7 +15,7 @@ from redshift_idc.access.model import parse_model
 from redshift_idc.access.preview import Preview, PreviewError, TableView, build_preview
 from redshift_idc.access.scripts import script_entry
 from redshift_idc.runtime.access_state import AccessState, RlsAttachment
-from redshift_idc.runtime.reconciler import ScriptEntry
+from redshift_idc.runtime.reconcile_request import ScriptEntry
 
 SOURCE = Path("access/test.yaml")
 SCRIPT = script_entry("t.sql", (

@@ -32,6 +32,7 @@ from botocore.stub import ANY, Stubber
 
 from redshift_idc.access.scripts import script_entry
 from redshift_idc.runtime import reconciler as reconciler_module
+from redshift_idc.runtime import statement_runner
 from redshift_idc.runtime.access_state import AccessState, ColumnPrivilege, Role
 from redshift_idc.runtime.catalog import read_queries
 from redshift_idc.runtime.custom_resource import CustomResourceError, CustomResourceEvent
@@ -46,7 +47,7 @@ from redshift_idc.runtime.reconcile_handler import (
     model_document,
     on_event,
 )
-from redshift_idc.runtime.reconciler import ScriptEntry, model_prefix
+from redshift_idc.runtime.reconcile_request import ScriptEntry, model_prefix
 from tests.fake_data_api import cell
 
 WORKGROUP = "analytics"
@@ -545,7 +546,7 @@ def test_an_earlier_statement_still_running_is_waited_for_across_invocations_the
     """Not ended within the invocation's budget: "not complete yet" (the next invocation confirms again); at the
     request's deadline: the request fails naming the statement, never reports success."""
     monkeypatch.setattr("redshift_idc.runtime.reconcile_handler.INVOCATION_BUDGET_SECONDS", 15.0)
-    monkeypatch.setattr(reconciler_module, "WAIT_GRACE_SECONDS", 3.0)
+    monkeypatch.setattr(statement_runner, "WAIT_GRACE_SECONDS", 3.0)
     clock = FakeClock(step=10.0)
     update = event("Update", deadline=clock.now + 35.0)
     talk = harness.conversation(update)
@@ -823,7 +824,7 @@ def test_throttled_calls_are_retried_by_the_lambdas_own_client(
     session.events.register("before-send.redshift-data", http)
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
     monkeypatch.setattr("redshift_idc.runtime.reconcile_handler.INVOCATION_BUDGET_SECONDS", 0.5)
-    monkeypatch.setattr(reconciler_module, "WAIT_GRACE_SECONDS", 0.0)
+    monkeypatch.setattr(statement_runner, "WAIT_GRACE_SECONDS", 0.0)
 
     delete = event("Delete")
     assert is_complete(delete, clock=FakeClock()) == {"IsComplete": False}
@@ -931,7 +932,7 @@ def test_a_refused_repeated_token_finds_the_exact_step_across_pages_never_its_re
 
 def test_a_stuck_batch_is_cancelled_and_retried_once_from_a_fresh_read(harness: Harness,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reconciler_module, "STATEMENT_STUCK_SECONDS", 3.0)  # each poll below is 10 s apart
+    monkeypatch.setattr(statement_runner, "STATEMENT_STUCK_SECONDS", 3.0)  # each poll below is 10 s apart
     update = event("Update")
     talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst"))
@@ -948,7 +949,7 @@ def test_a_stuck_batch_is_cancelled_and_retried_once_from_a_fresh_read(harness: 
 
 
 def test_a_batch_stuck_twice_fails_naming_the_bound(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reconciler_module, "STATEMENT_STUCK_SECONDS", 1.0)
+    monkeypatch.setattr(statement_runner, "STATEMENT_STUCK_SECONDS", 1.0)
     update = event("Update")
     talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst"))
@@ -966,7 +967,7 @@ def test_a_batch_stuck_twice_fails_naming_the_bound(harness: Harness, monkeypatc
 def test_a_batch_still_running_when_the_budget_ends_is_left_to_the_next_invocation(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("redshift_idc.runtime.reconcile_handler.INVOCATION_BUDGET_SECONDS", 15.0)
-    monkeypatch.setattr(reconciler_module, "WAIT_GRACE_SECONDS", 3.0)
+    monkeypatch.setattr(statement_runner, "WAIT_GRACE_SECONDS", 3.0)
     update = event("Update")
     talk = harness.conversation(update)
     harness.expect_model(roles_state("analyst"))

@@ -22,7 +22,7 @@ from redshift_idc.runtime.catalog import parse_snapshot
 from redshift_idc.runtime.limits import STATEMENT_STUCK_SECONDS
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.reconcile_handler import model_document
-from redshift_idc.runtime.reconciler import model_prefix
+from redshift_idc.runtime.reconcile_request import model_prefix
 from tests.fake_data_api import (
     FakeDataApi,
     ProviderDriver,

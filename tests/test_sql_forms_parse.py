@@ -50,7 +50,7 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
 )
 from redshift_idc.runtime.ledger import LedgerTables
-from redshift_idc.runtime.planner import (
+from redshift_idc.runtime.planning.object_sql import (
     IDENTITY_PROVIDER_CLAUSES,
     alter_identity_provider_sql,
     alter_using_sql,

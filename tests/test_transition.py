@@ -28,7 +28,9 @@ from redshift_idc.runtime.access_state import (
     Role,
     TablePrivilege,
 )
-from redshift_idc.runtime.planner import GRANT_PHASE, Plan, plan
+from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.planning.phases import GRANT_PHASE
+from redshift_idc.runtime.planning.plan_types import Plan
 
 SCRIPT = """CREATE TABLE public.orders (region VARCHAR(8), email VARCHAR(64));
 INSERT INTO public.orders VALUES ('EU', 'ann@eu.example'), ('US', 'bob@us.example'), ('APAC', 'cy@jp.example');"""

@@ -43,7 +43,9 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
 )
 from redshift_idc.runtime.ledger import RESERVED_STATEMENTS, LedgerTables, steps
-from redshift_idc.runtime.planner import LEDGER_STATEMENTS_PER_BATCH, Plan, plan
+from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.planning.plan_types import Plan
+from redshift_idc.runtime.planning.restriction_groups import LEDGER_STATEMENTS_PER_BATCH
 from tests.fake_redshift import FakeRedshift
 
 MODEL = "transition"

@@ -13,10 +13,10 @@ import pytest
 from botocore.stub import Stubber
 
 from redshift_idc.runtime.custom_resource import CustomResourceError
-from redshift_idc.runtime.idc_oauth_app import (
+from redshift_idc.runtime.idc_oauth_app import on_event
+from redshift_idc.runtime.idc_trusted_token_issuer import (
     ISSUER_RESOURCE_TYPE,
     issuer_client_token,
-    on_event,
     parse_issuer_properties,
 )
 from tests.test_idc_oauth_app import (

@@ -40,7 +40,8 @@ from redshift_idc.deployed.verify.warehouse import (
 )
 from redshift_idc.runtime.access_state import IdentityProvider
 from redshift_idc.runtime.catalog import identity_queries, read_queries
-from redshift_idc.runtime.idc_oauth_app import actor_policy, trusted_token_issuer_name
+from redshift_idc.runtime.idc_sso_admin import actor_policy
+from redshift_idc.runtime.idc_trusted_token_issuer import trusted_token_issuer_name
 from redshift_idc.runtime.ledger import LedgerTables
 from tests.fake_data_api import cell
 

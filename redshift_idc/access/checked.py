@@ -23,8 +23,10 @@ from redshift_idc.config.environment import (
     read_yaml,
 )
 from redshift_idc.runtime.access_state import AccessState
-from redshift_idc.runtime.planner import Plan, Scope, plan
-from redshift_idc.runtime.reconciler import ScriptEntry
+from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.planning.plan_types import Plan
+from redshift_idc.runtime.planning.scope import Scope
+from redshift_idc.runtime.reconcile_request import ScriptEntry
 from redshift_idc.runtime.sql_text import fold
 from redshift_idc.runtime.users import DeprovisionSettings
 

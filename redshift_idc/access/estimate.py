@@ -21,8 +21,9 @@ from redshift_idc.runtime.limits import (
     ESTIMATED_SECONDS_PER_BATCH,
     SERVICE_TIMEOUT_SECONDS,
 )
-from redshift_idc.runtime.planner import Plan, plan
-from redshift_idc.runtime.reconciler import estimated_apply_seconds
+from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.planning.plan_types import Plan
+from redshift_idc.runtime.reconcile_request import estimated_apply_seconds
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,8 @@ from redshift_idc.runtime.catalog_import import (
     provider_parameters,
     rls_definition,
 )
-from redshift_idc.runtime.planner import is_system_role, plan
+from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.planning.scope import is_system_role
 from redshift_idc.runtime.sql_text import (
     SqlTextError,
     fold,

@@ -29,8 +29,8 @@ from redshift_idc.access.estimate import check_apply_budget
 from redshift_idc.access.model_file import AccessModel, split_table
 from redshift_idc.config.environment import ConfigError, EnvironmentConfig, format_validation_error, read_yaml
 from redshift_idc.runtime.access_state import AccessState
-from redshift_idc.runtime.planner import Scope
-from redshift_idc.runtime.reconciler import ScriptEntry
+from redshift_idc.runtime.planning.scope import Scope
+from redshift_idc.runtime.reconcile_request import ScriptEntry
 from redshift_idc.runtime.sql_text import SqlTextError
 from redshift_idc.runtime.users import DeprovisionSettings
 
@@ -118,7 +118,7 @@ def load_scripts(model: AccessModel, sql_dir: Path | None = None) -> list[Script
     into its statements here (the Lambda gets them split). Every problem names the access file and the
     `scripts` entry."""
     from redshift_idc.access.scripts import script_entry
-    from redshift_idc.runtime.reconciler import SCRIPT_STATEMENTS
+    from redshift_idc.runtime.reconcile_request import SCRIPT_STATEMENTS
 
     sql_dir = sql_dir or project.sql_dir()
     scripts: list[ScriptEntry] = []

@@ -59,7 +59,7 @@ from redshift_idc.runtime.access_state import (
     SystemPrivilege,
     TablePrivilege,
 )
-from redshift_idc.runtime.reconciler import ScriptEntry
+from redshift_idc.runtime.reconcile_request import ScriptEntry
 from redshift_idc.runtime.sql_text import fold
 
 PUBLIC = "public"

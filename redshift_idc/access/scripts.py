@@ -15,7 +15,7 @@ from sqlglot import TokenType
 from sqlglot.errors import TokenError
 
 from redshift_idc.config.environment import ConfigError
-from redshift_idc.runtime.reconciler import ScriptEntry
+from redshift_idc.runtime.reconcile_request import ScriptEntry
 
 
 def _lexes(text: str) -> bool:

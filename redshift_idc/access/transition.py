@@ -65,7 +65,8 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
 )
 from redshift_idc.runtime.ledger import LedgerTables, steps
-from redshift_idc.runtime.planner import Plan, is_system_role, table_of
+from redshift_idc.runtime.planning.plan_types import Plan
+from redshift_idc.runtime.planning.scope import is_system_role, table_of
 from redshift_idc.runtime.sql_text import fold
 
 MAX_SHOWN = 5  # widenings listed in full; the rest are counted

@@ -22,7 +22,8 @@ from redshift_idc.access.model import prune_scope
 from redshift_idc.access.model_file import AccessModel
 from redshift_idc.config.environment import ConfigError, EnvironmentConfig
 from redshift_idc.review.plan_text import render_for_review, text_drift_notes
-from redshift_idc.runtime.planner import OwnershipError, plan
+from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.planning.ownership import OwnershipError
 
 if TYPE_CHECKING:
     from redshift_idc.access.preview import Preview

@@ -45,8 +45,10 @@ from redshift_idc.review.plan_text import render_for_review, text_drift_notes
 from redshift_idc.runtime.catalog import SECADMIN, ledger_schema_problem
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, is_transient
 from redshift_idc.runtime.ledger import LedgerTables
-from redshift_idc.runtime.planner import OwnershipError, plan
-from redshift_idc.runtime.reconciler import ReconcileError, Reconciler, Request, Script, statement_token
+from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.planning.ownership import OwnershipError
+from redshift_idc.runtime.reconcile_request import ReconcileError, Request, Script, statement_token
+from redshift_idc.runtime.reconciler import Reconciler
 from redshift_idc.runtime.users import IDENTITYSTORE_CONFIG, Assigned, IdcDirectory, check_users, with_statements
 
 IN_SYNC, DRIFT, ERROR = 0, 1, 2

@@ -68,8 +68,9 @@ from redshift_idc.runtime.catalog_import import (
 )
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, is_transient
 from redshift_idc.runtime.ledger import DEFAULT_LEDGER_SCHEMA, MAX_BATCH_STATEMENTS, LedgerTables
-from redshift_idc.runtime.planner import Ledger, Owners
-from redshift_idc.runtime.reconciler import ReconcileError, Reconciler, Request, statement_token
+from redshift_idc.runtime.planning.plan_types import Ledger, Owners
+from redshift_idc.runtime.reconcile_request import ReconcileError, Request, statement_token
+from redshift_idc.runtime.reconciler import Reconciler
 
 SNAPSHOT_FORMAT = "redshift-idc-catalog-snapshot"
 SNAPSHOT_VERSION = 1

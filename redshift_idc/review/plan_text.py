@@ -8,8 +8,9 @@ from collections.abc import Mapping, Sequence
 from redshift_idc.access.scripts import split_statements
 from redshift_idc.runtime.access_state import MaskingPolicy, RlsPolicy
 from redshift_idc.runtime.catalog_import import PolicyKey, StoredText
-from redshift_idc.runtime.planner import RESTRICTION_PHASE, Plan, Statement
-from redshift_idc.runtime.reconciler import ScriptEntry
+from redshift_idc.runtime.planning.phases import RESTRICTION_PHASE
+from redshift_idc.runtime.planning.plan_types import Plan, Statement
+from redshift_idc.runtime.reconcile_request import ScriptEntry
 
 PHASE_TITLES = {
     1: "create, alter or replace identity providers, external schemas and databases (each statement alone, "

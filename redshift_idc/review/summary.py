@@ -33,8 +33,10 @@ from redshift_idc.review import preview_diff
 from redshift_idc.review.plan_text import render_for_review
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.ledger import DEFAULT_LEDGER_SCHEMA
-from redshift_idc.runtime.planner import Ledger, Plan, Scope, plan
-from redshift_idc.runtime.reconciler import ScriptEntry
+from redshift_idc.runtime.planner import plan
+from redshift_idc.runtime.planning.plan_types import Ledger, Plan
+from redshift_idc.runtime.planning.scope import Scope
+from redshift_idc.runtime.reconcile_request import ScriptEntry
 
 ACCESS_MODEL_TYPE = "Custom::AccessModel"
 IGNORED_TYPES = frozenset({"AWS::CDK::Metadata"})

@@ -49,7 +49,9 @@ from redshift_idc.runtime.access_state import (
 from redshift_idc.runtime.catalog_import import PolicyKey, StoredText, definition_queries, definitions, stored_texts
 from redshift_idc.runtime.fence import FenceRow
 from redshift_idc.runtime.ledger import LedgerTables
-from redshift_idc.runtime.planner import Ledger, check_renderable, is_system_role
+from redshift_idc.runtime.planning.object_sql import check_renderable
+from redshift_idc.runtime.planning.plan_types import Ledger
+from redshift_idc.runtime.planning.scope import is_system_role
 from redshift_idc.runtime.sql_text import quote_literal
 from redshift_idc.runtime.users import UserCatalog, parse_users, user_queries
 

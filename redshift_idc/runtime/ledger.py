@@ -30,7 +30,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from redshift_idc.runtime.access_state import LedgerEntry
-from redshift_idc.runtime.planner import IDENTITY_PROVIDER_PHASE, Plan, Statement
+from redshift_idc.runtime.planning.phases import IDENTITY_PROVIDER_PHASE
+from redshift_idc.runtime.planning.plan_types import Plan, Statement
 from redshift_idc.runtime.sql_text import fold, quote_ident, quote_literal
 
 DEFAULT_LEDGER_SCHEMA = "redshift_idc"
@@ -194,8 +195,8 @@ def statement_batches(plan: Plan, max_statements: int = MAX_BATCH_STATEMENTS,
     """The plan's transactional statements cut into batches of at most `max_statements - reserved`
     statements, their ledger statements (one DELETE if any of them removes a row, one INSERT if any adds one)
     included, and of at most MAX_STATEMENT_BYTES. A group (statements that must commit together: a
-    restriction group, see planner.py) is never split: it starts a new batch unless it fits whole in this one,
-    and one that fits no batch is an error (the planner locks such a change down instead)."""
+    restriction group, see planning/restriction_groups.py) is never split: it starts a new batch unless it fits
+    whole in this one, and one that fits no batch is an error (the planner locks such a change down instead)."""
     room = max_statements - reserved
     result: list[list[Statement]] = []
     current: list[Statement] = []

@@ -45,13 +45,8 @@ from redshift_idc.runtime.access_state import (
     SCHEMA_PRIVILEGES,
     TABLE_PRIVILEGES,
 )
-from redshift_idc.runtime.planner import (
-    USER_DROP_PHASE,
-    USER_REVOKE_PHASE,
-    USER_TRANSFER_PHASE,
-    Plan,
-    Statement,
-)
+from redshift_idc.runtime.planning.phases import USER_DROP_PHASE, USER_REVOKE_PHASE, USER_TRANSFER_PHASE
+from redshift_idc.runtime.planning.plan_types import Plan, Statement
 from redshift_idc.runtime.sql_text import quote_ident, quote_literal, quote_qualified
 
 Row = tuple[Any, ...]

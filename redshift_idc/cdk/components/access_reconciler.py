@@ -37,9 +37,9 @@ from redshift_idc.runtime.limits import (
     PROVIDER_TOTAL_TIMEOUT_SECONDS,
     SERVICE_TIMEOUT_SECONDS,
 )
-from redshift_idc.runtime.planner import Scope
+from redshift_idc.runtime.planning.scope import Scope
 from redshift_idc.runtime.reconcile_handler import model_document
-from redshift_idc.runtime.reconciler import ScriptEntry
+from redshift_idc.runtime.reconcile_request import ScriptEntry
 from redshift_idc.runtime.users import DeprovisionSettings
 
 # Data API calls that address an existing statement take no resource ARN; IAM scopes them to the

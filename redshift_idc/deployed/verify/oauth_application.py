@@ -11,7 +11,7 @@ from redshift_idc.deployed.verify.aws_calls import call, call_required, pages
 from redshift_idc.deployed.verify.deployment import Deployment
 from redshift_idc.deployed.verify.results import FAILED, OK, SKIPPED, CheckResult, check
 from redshift_idc.deployed.verify.token_issuers import audience_difference, issuer_mismatches
-from redshift_idc.runtime.idc_oauth_app import IAM_AUTHENTICATION, JWT_BEARER, REDSHIFT_CONNECT
+from redshift_idc.runtime.idc_sso_admin import IAM_AUTHENTICATION, JWT_BEARER, REDSHIFT_CONNECT
 
 OAUTH_APPLICATION = "customer-managed OAuth application (identity propagation)"
 ACTOR_ACTION = "sso-oauth:CreateTokenWithIAM"

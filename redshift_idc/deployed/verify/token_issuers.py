@@ -9,7 +9,7 @@ from typing import Any
 from redshift_idc.deployed.verify.aws_calls import call, pages
 from redshift_idc.deployed.verify.deployment import Deployment
 from redshift_idc.deployed.verify.results import FAILED, OK, SKIPPED, CheckError, CheckResult, check
-from redshift_idc.runtime.idc_oauth_app import trusted_token_issuer_name
+from redshift_idc.runtime.idc_trusted_token_issuer import trusted_token_issuer_name
 
 TOKEN_ISSUERS = "trusted token issuers of the Redshift IdC application"  # noqa: S105 -- a check's name
 

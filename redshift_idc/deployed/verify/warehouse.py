@@ -18,7 +18,8 @@ from redshift_idc.deployed.verify.results import FAILED, OK, SKIPPED, CheckError
 from redshift_idc.runtime.access_state import AccessState, IdentityProvider
 from redshift_idc.runtime.catalog import SECADMIN, identity_queries
 from redshift_idc.runtime.data_api import DataApi, Target, is_transient
-from redshift_idc.runtime.reconciler import ReconcileError, Reconciler, Request, statement_token
+from redshift_idc.runtime.reconcile_request import ReconcileError, Request, statement_token
+from redshift_idc.runtime.reconciler import Reconciler
 from redshift_idc.runtime.sql_text import fold, quote_ident, quote_literal
 
 IDENTITY_PROVIDER = "identity provider registered in SVV_IDENTITY_PROVIDERS"

@@ -1,0 +1,287 @@
+"""The Data API statements of one invocation, one at a time: each named after its model, request and step, submitted
+once (its ClientToken is the digest of what it shows, so a repeated submission returns the earlier statement),
+polled at the pace Redshift's reported durations suggest, and stopped at the invocation's budget (`Pause`), at the
+request's deadline or when stuck (cancelled, `ReconcileError`). Also what a step that did not commit means: a
+retry from a fresh read (transient, stuck once, refused by the fence), or the error, worded without secrets.
+
+- **Idempotent submission.** A step is submitted with `ClientToken = <request token>-<seq>-<digest>`, the
+  digest of what the step shows (its SQL, secrets masked), so a repeated token means the same content.
+  If an earlier invocation already submitted that step (it was interrupted, or the read ran before the
+  batch committed), the Data API answers with that statement instead of starting a second one, and the
+  reconciler waits for it; no step is recognised by DescribeStatement's echo of its SQL. A sequence
+  number is used once: a failed step's retry takes the next one.
+- **Pacing.** Each batch is polled sub-second, with the first poll timed from the duration Redshift
+  reported for earlier batches, so a batch costs little more than Redshift's own execution time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from redshift_idc.runtime.data_api import (
+    MISSING_IDENTITY_PROVIDER_FIX,
+    RUNNING,
+    TERMINAL,
+    DataApi,
+    error_code,
+    is_missing_identity_provider,
+    is_transient,
+    redact_literals,
+)
+from redshift_idc.runtime.limits import (
+    CANCEL_WAIT_SECONDS,
+    ESTIMATED_SECONDS_PER_BATCH,
+    STATEMENT_STUCK_SECONDS,
+    WAIT_GRACE_SECONDS,
+)
+from redshift_idc.runtime.reconcile_request import Clock, Pause, ReconcileError
+
+MAX_TRANSIENT_RETRIES = 3
+MAX_STUCK_RETRIES = 1
+FIRST_POLL_SECONDS = 1.0  # before any batch has reported how long batches take here
+POLL_SECONDS = 0.1  # then sub-second, backing off to MAX_POLL_SECONDS for long-running statements
+MAX_POLL_SECONDS = 2.0
+
+
+@dataclass
+class StepResult:
+    """How one submitted step ended: `committed`; or `refused` by its fence guard (another request or
+    attempt moved the model on: read again); or failed with `error` at `index`."""
+
+    committed: bool
+    refused: bool = False
+    error: str = ""
+    index: int | None = None
+    sql: str = ""
+    stuck: bool = False
+
+
+class StatementRunner:
+    """One invocation's statements and what it knows across them: the next step's number, the retries in a row,
+    the secrets resolved (masked in every message), the durations Redshift reported."""
+
+    def __init__(self, api: DataApi, token: str, prefix: str, *, clock: Clock, invocation_id: str,
+                 budget_end: float | None, deadline: float | None, log: Callable[[str], None]) -> None:
+        """`token`: the request's (`statement_token`); `prefix`: the model's (`model_prefix`). `budget_end`: no new
+        Data API work after this moment (monotonic); `deadline`: the request's hard end (epoch)."""
+        self.api = api
+        self.token = token
+        self.prefix = prefix
+        self.clock = clock
+        self.invocation_id = invocation_id  # makes each read's ClientToken unique (the Lambda request id)
+        self.budget_end = budget_end
+        self.deadline = deadline
+        self.log = log
+        self.resolved: set[str] = set()  # every secret value resolved: masked in any text this reports
+        self.seq = 1  # the next step's sequence number (at least the fence row's step + 1)
+        self.in_flight = ""  # the statement being waited for, named in a deadline's error
+        self.failures = 0  # consecutive failed steps (transient, or refused by the fence), reset by a commit
+        self.stuck = 0
+        self.reads = 0
+        self._durations: list[float] = []  # seconds Redshift reported for recent statements
+        self._call_seconds = 0.0  # round trip of the last DescribeStatement
+
+    @property
+    def recent_durations(self) -> tuple[float, ...]:
+        """Seconds Redshift reported for the last few statements (the live test prints them)."""
+        return tuple(self._durations)
+
+    # --------------------------------------------------------------------------------- naming, secrets
+
+    def recording(self, secrets: Callable[[str, str], str]) -> Callable[[str, str], str]:
+        """`secrets`, remembering each value it resolves, so that no message this reports shows one."""
+        def resolve(arn: str, key: str) -> str:
+            value = secrets(arn, key)
+            self.resolved.add(value)
+            return value
+        return resolve
+
+    def redact(self, text: str) -> str:
+        return redact_literals(text, self.resolved)
+
+    def name(self, seq: int, kind: str) -> str:
+        return f"{self.prefix}:{self.token}:{seq:05d}:{kind}"
+
+    def _client_token(self, seq: int, shown: Sequence[str]) -> str:
+        """`<request>-<seq>-<digest of the step's displayable SQL>` (57 characters of the 64 allowed): an
+        earlier attempt's statement comes back only for the same step with the same content."""
+        digest = hashlib.sha256(json.dumps(list(shown)).encode("utf-8")).hexdigest()
+        return f"{self.token}-{seq:05d}-{digest[:24]}"
+
+    # --------------------------------------------------------------------------------- one step
+
+    def submit_and_wait(self, sqls: list[str], kind: str, *, transactional: bool,
+                        shown: Sequence[str] | None = None) -> StepResult:
+        """Submit step `self.seq` (`shown`: its SQL as the ClientToken's digest and logs may see it, secrets
+        masked; default `sqls`) and wait for it to end."""
+        seq = self.seq
+        name = self.name(seq, kind)
+        statement_id = self.submit(sqls, name, self._client_token(seq, shown or sqls), transactional=transactional)
+        self.seq = seq + 1  # used, whatever happens to it: a retry takes the next number
+        self.in_flight = name
+        description = self.wait(statement_id, f"step {seq}")
+        self.in_flight = ""
+        if description.get("Status") == "FINISHED":
+            self.failures = 0
+            return StepResult(True)
+        index, sql, error = self.api.failure(description)
+        if transactional and guard_failed(description):
+            return StepResult(False, refused=True, error=error)
+        return StepResult(False, error=error, index=index, sql=sql, stuck=bool(description.get("_stuck")))
+
+    def submit(self, sqls: list[str], name: str, client_token: str, *, transactional: bool) -> str:
+        try:
+            if transactional:
+                return self.api.submit(sqls, name, client_token)
+            return self.api.execute(sqls[0], name, client_token)
+        except ClientError as error:
+            if error_code(error) == "ValidationException":
+                # If the Data API refuses a repeated ClientToken with other parameters (undocumented; a secret
+                # rotated since), the step was submitted before: find that statement by its exact name.
+                earlier = self.api.find_named(name)
+                if earlier:
+                    return earlier[0].id
+            raise
+
+    def failed(self, result: StepResult, *, alone: bool) -> None:
+        """A step that did not commit: retried from a fresh read when that can help, else the error."""
+        seq = self.seq - 1
+        if result.stuck and self.stuck < MAX_STUCK_RETRIES:
+            self.stuck += 1
+            self.log(f"step {seq} was cancelled after {STATEMENT_STUCK_SECONDS} s; retrying from a fresh read")
+            return
+        if is_transient(result.error) and self.failures < MAX_TRANSIENT_RETRIES and not result.stuck:
+            self.failures += 1
+            self.log(f"step {seq} failed transiently, retrying from a fresh read: {self.redact(result.error)}")
+            return
+        if result.stuck:
+            raise ReconcileError(f"step {seq} was still running {STATEMENT_STUCK_SECONDS} s after it was submitted, "
+                                 f"twice, and was cancelled (rolled back): {result.sql or 'a batch'}; another session "
+                                 "may hold locks on what it changes (see SVV_TRANSACTIONS)")
+        # The most common setup error has a cause the SQL does not show: say what to fix.
+        advice = f". {MISSING_IDENTITY_PROVIDER_FIX}" if is_missing_identity_provider(result.error) else ""
+        if alone:
+            raise ReconcileError(f"statement {seq:05d} (alone, outside a transaction) failed: "
+                                 f"{self.redact(result.sql)} -- Redshift said: {self.redact(result.error)}{advice}")
+        where = f"statement {result.index} of batch {seq:05d}" if result.index else f"batch {seq:05d}"
+        raise ReconcileError(f"{where} failed and was rolled back: {self.redact(result.sql)} -- Redshift said: "
+                             f"{self.redact(result.error)}{advice}")
+
+    def count_failure(self, message: str, error: str) -> None:
+        """A step that did not commit for a reason a fresh read may cure (refused by the fence, transient):
+        read again, at most `MAX_TRANSIENT_RETRIES` times in a row."""
+        if self.failures >= MAX_TRANSIENT_RETRIES:
+            raise ReconcileError(f"gave up after {MAX_TRANSIENT_RETRIES + 1} attempts in a row: {message.split(';')[0]}"
+                                 f" -- {self.redact(error)}")
+        self.failures += 1
+        self.log(message)
+
+    # --------------------------------------------------------------------------------- waiting
+
+    def check_time(self, what: str) -> None:
+        """Before new work: stop at the invocation budget, fail at the request's deadline."""
+        if self.deadline is not None and self.clock.time() + ESTIMATED_SECONDS_PER_BATCH >= self.deadline:
+            raise ReconcileError(self.deadline_message(what))
+        if self.budget_end is not None and self.clock.monotonic() >= self.budget_end:
+            raise Pause(f"this invocation's time budget is spent; continuing at the next poll (before: {what})")
+
+    def deadline_message(self, what: str) -> str:
+        return (f"stopped at the apply deadline, before it could {what}: CloudFormation allows a custom resource "
+                f"3,600 s, and this request had used {self.seq - 1} step(s) of its plan by then. Each batch "
+                "committed whole or not at all, so the warehouse holds a consistent part of the model, and the "
+                "next deploy continues from there. To fit one deploy, make the model smaller: grant tables to "
+                "one plain role and grant that role to the groups (role_grants), or use scoped grants "
+                "(table_grants: all_tables_in)")
+
+    def check_waiting(self, name: str, state: str) -> None:
+        """While waiting for an earlier statement: fail at the request's deadline naming it; past the
+        invocation's budget, "not complete yet"."""
+        if self.deadline is not None and self.clock.time() >= self.deadline:
+            raise ReconcileError(f"stopped at the apply deadline while statement {name} {state}: this request does "
+                                 "not read or plan before it has ended, and neither does the model's next one (check "
+                                 "SVV_TRANSACTIONS)")
+        if self.budget_end is not None and self.clock.monotonic() >= self.budget_end + WAIT_GRACE_SECONDS:
+            raise Pause(f"statement {name} {state}; the next invocation waits for it before reading")
+
+    def wait(self, statement_id: str, what: str) -> dict[str, Any]:
+        """Poll until the statement is terminal: first when earlier statements took about as long, then
+        sub-second, backing off for long ones. Past the invocation budget (and its grace): Pause, the next
+        invocation finds the statement again through its ClientToken. Past the stuck bound or the
+        request's deadline: cancel it."""
+        expected = min(self._durations) if self._durations else FIRST_POLL_SECONDS
+        first = max(POLL_SECONDS / 2, expected - self._call_seconds / 2)
+        waiting_since = self.clock.monotonic()
+        polls = 0
+        while True:
+            self.clock.sleep(first if polls == 0 else min(MAX_POLL_SECONDS, POLL_SECONDS * 1.5 ** (polls - 1)))
+            polls += 1
+            description = self.describe(statement_id)
+            status = str(description.get("Status"))
+            if status in TERMINAL:
+                self._remember_duration(description, self.clock.monotonic() - waiting_since)
+                return description
+            if status not in RUNNING:
+                self.log(f"{what}: unexpected status {status!r}; polling on")
+            age = self.clock.monotonic() - waiting_since
+            if self.deadline is not None and self.clock.time() >= self.deadline:
+                self._cancel(statement_id)
+                raise ReconcileError(self.deadline_message(f"finish {what} (cancelled and rolled back)"))
+            if age >= STATEMENT_STUCK_SECONDS:
+                self.log(f"{what} has been running for {age:.0f} s: cancelling it")
+                cancelled = self._cancel(statement_id)
+                cancelled["_stuck"] = True
+                return cancelled
+            if self.budget_end is not None and self.clock.monotonic() >= self.budget_end + WAIT_GRACE_SECONDS:
+                raise Pause(f"{what} is still running; the next invocation waits for it")
+
+    def describe(self, statement_id: str) -> dict[str, Any]:
+        started = self.clock.monotonic()
+        description = self.api.describe(statement_id)
+        self._call_seconds = self.clock.monotonic() - started
+        return description
+
+    def _cancel(self, statement_id: str) -> dict[str, Any]:
+        """CancelStatement, then wait (bounded) until the statement reports a terminal status."""
+        self.send_cancel(statement_id)
+        waited = 0.0
+        while True:
+            description = self.describe(statement_id)
+            if description.get("Status") in TERMINAL:
+                return description
+            if waited >= CANCEL_WAIT_SECONDS:
+                raise ReconcileError(f"statement {self.in_flight or statement_id} (Id {statement_id}) did not stop "
+                                     f"within {CANCEL_WAIT_SECONDS} s of CancelStatement; the model's next request "
+                                     "waits until it has ended before it reads (check SVV_TRANSACTIONS)")
+            self.clock.sleep(1.0)
+            waited += 1.0
+
+    def send_cancel(self, statement_id: str) -> None:
+        try:
+            self.api.cancel(statement_id)
+        except ClientError as error:
+            if error_code(error) != "ValidationException":  # already finished: nothing left to cancel
+                raise
+
+    def _remember_duration(self, description: dict[str, Any], observed: float) -> None:
+        """How long the statement ran: Redshift's `Duration` (nanoseconds), else what the polling saw."""
+        duration = description.get("Duration")
+        seconds = duration / 1e9 if isinstance(duration, int) and duration > 0 else observed
+        self._durations = [*self._durations[-4:], seconds]
+
+
+def guard_failed(description: dict[str, Any]) -> bool:
+    """Whether a batch failed at its first statement, the fence's guard (`fence.py`): the model's row no
+    longer says what the batch expects. Known by position, never by Redshift's wording of the error."""
+    subs = description.get("SubStatements") or []
+    return description.get("Status") == "FAILED" and bool(subs) and subs[0].get("Status") == "FAILED"
+
+
+def first_words(sql: str) -> str:
+    """A statement as errors and logs show it: literals (which may hold secrets) masked, cut short."""
+    return redact_literals(sql)[:200]
