@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from redshift_idc.access.model import parse_model
-from redshift_idc.access.preview import build_preview
+from redshift_idc.access.preview.build import build_preview
 
 REGIONS = [f"region-{i}" for i in range(10)]
 

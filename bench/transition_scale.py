@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.scale_models import changed_model, large_model
-from redshift_idc.access.transition import check_plan
+from redshift_idc.access.transition.check import check_plan
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.planner import plan
 

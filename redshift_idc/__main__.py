@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from redshift_idc.access.checked import checked_model
-from redshift_idc.access.importer import import_command
+from redshift_idc.access.importer.command import import_command
 from redshift_idc.cdk.deployer_policy import DeployerPolicyError, deployer_policy_command, write_actions_from
 from redshift_idc.cli.plan import offline_plan_report, preview_command, snapshot_plan_report
 from redshift_idc.client.tip import query_command

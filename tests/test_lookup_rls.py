@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from redshift_idc.access.model import parse_model
-from redshift_idc.access.preview import PreviewInputs, evaluate
+from redshift_idc.access.preview.build import evaluate
+from redshift_idc.access.preview.inputs import PreviewInputs
 from redshift_idc.config.environment import ConfigError
 from redshift_idc.runtime.access_state import AccessState, RlsLookupGrant
 from redshift_idc.runtime.planner import plan

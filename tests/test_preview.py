@@ -12,7 +12,8 @@ import pytest
 
 from redshift_idc.__main__ import main
 from redshift_idc.access.model import parse_model
-from redshift_idc.access.preview import Preview, PreviewError, TableView, build_preview
+from redshift_idc.access.preview.build import build_preview
+from redshift_idc.access.preview.results import Preview, PreviewError, TableView
 from redshift_idc.access.scripts import script_entry
 from redshift_idc.runtime.access_state import AccessState, RlsAttachment
 from redshift_idc.runtime.reconcile_request import ScriptEntry
@@ -277,7 +278,7 @@ def test_strict_fails_on_warnings_the_model_does_not_accept(monkeypatch: pytest.
 
 
 def _compare(base: dict[str, Any] | None, head: dict[str, Any]) -> Any:
-    from redshift_idc.access.preview import PreviewInputs
+    from redshift_idc.access.preview.inputs import PreviewInputs
     from redshift_idc.review.preview_diff import compare
 
     compiled = parse_model(head, name="test", source=SOURCE)

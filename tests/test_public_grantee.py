@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from redshift_idc.access.model import ACCESS_DIR, load_scripts, parse_model
-from redshift_idc.access.preview import PreviewInputs, evaluate
+from redshift_idc.access.preview.build import evaluate
+from redshift_idc.access.preview.inputs import PreviewInputs
 from redshift_idc.config.environment import ConfigError, load_environment
 from redshift_idc.runtime.access_state import (
     PUBLIC_GRANTEE,

@@ -13,8 +13,8 @@ import pytest
 from redshift_idc.__main__ import main
 from redshift_idc.access import checked
 from redshift_idc.access.checked import TransitionError, checked_model
-from redshift_idc.access.preview import PreviewInputs
-from redshift_idc.access.transition import check_plan, check_states
+from redshift_idc.access.preview.inputs import PreviewInputs
+from redshift_idc.access.transition.check import check_plan, check_states
 from redshift_idc.cli import plan as plan_cli
 from redshift_idc.config.environment import load_environment
 from redshift_idc.runtime.access_state import (

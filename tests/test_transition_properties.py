@@ -9,7 +9,7 @@ undeclared table, which PUBLIC may read, is in the warehouse throughout.
 Each pair is applied to the in-memory Redshift (`tests/fake_redshift.py`) in batches cut small (so a deploy has
 many boundaries): first A from an empty warehouse, then A to B, then A to B again interrupted at a drawn step and
 planned anew from what the warehouse holds. After every committed batch the catalog, with the policies' text, is
-judged by the transition check (`redshift_idc/access/transition.py`): for every role, PUBLIC and every pair of roles on
+judged by the transition check (`redshift_idc/access/transition/`): for every role, PUBLIC and every pair of roles on
 one RLS table, every cell seen on the sample rows is one seen before or after, and the undeclared table is never
 less restricted than before. Every deploy must also converge (planning again gives nothing).
 """
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from redshift_idc.access.preview import PreviewInputs
-from redshift_idc.access.transition import check_states
+from redshift_idc.access.preview.inputs import PreviewInputs
+from redshift_idc.access.transition.check import check_states
 from redshift_idc.runtime.access_state import (
     PUBLIC_GRANTEE,
     AccessObject,

@@ -11,7 +11,7 @@ import streamlit as st
 
 from examples.streamlit_tip.text import plain
 from redshift_idc.access.checked import environment_preview
-from redshift_idc.access.preview import Preview
+from redshift_idc.access.preview.results import Preview
 from redshift_idc.config.environment import ConfigError, load_environment
 
 DEFAULT_ENVIRONMENT = "demo"

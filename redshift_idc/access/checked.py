@@ -31,8 +31,9 @@ from redshift_idc.runtime.sql_text import fold
 from redshift_idc.runtime.users import DeprovisionSettings
 
 if TYPE_CHECKING:
-    from redshift_idc.access.preview import Preview, PreviewInputs
-    from redshift_idc.access.transition import TransitionVerdict
+    from redshift_idc.access.preview.inputs import PreviewInputs
+    from redshift_idc.access.preview.results import Preview
+    from redshift_idc.access.transition.verdict import TransitionVerdict
 
 
 def model_for(config: EnvironmentConfig) -> CompiledAccess:
@@ -77,7 +78,7 @@ class CheckedModel:
 
 
 def preview_inputs(config: EnvironmentConfig, model: AccessModel, scripts: Sequence[ScriptEntry]) -> PreviewInputs:
-    from redshift_idc.access.preview import PreviewInputs
+    from redshift_idc.access.preview.inputs import PreviewInputs
 
     return PreviewInputs.of_model(model, scripts, config.redshift_idc_application.identity_namespace,
                                   project.access_dir())
@@ -92,8 +93,10 @@ def checked_model(config: EnvironmentConfig, *, transition: Literal["enforce", "
     preview. A first deploy with a widening window fails here (`enforce`: validate and synth); `plan` prints the
     verdict instead (`report`, failing with --strict); `plan --snapshot` checks the plan it prints, not the first
     deploy's (`skip`)."""
-    from redshift_idc.access.preview import PreviewError, evaluate, failed_expectations, raise_failed_expectations
-    from redshift_idc.access.transition import check_plan
+    from redshift_idc.access.preview.build import evaluate
+    from redshift_idc.access.preview.expectations import failed_expectations, raise_failed_expectations
+    from redshift_idc.access.preview.results import PreviewError
+    from redshift_idc.access.transition.check import check_plan
 
     compiled = model_for(config)
     model, desired = compiled.model, compiled.desired
@@ -178,7 +181,7 @@ def _declared_ledger_schema(model_name: str) -> str | None:
 def environment_preview(config: EnvironmentConfig) -> tuple[AccessModel, Preview]:
     """Who sees what in the environment's model, on its sample rows (`preview` and the Streamlit example's
     preview mode), its expectations checked (`failures`) but not raised: the preview shows them."""
-    from redshift_idc.access.preview import build_preview
+    from redshift_idc.access.preview.build import build_preview
 
     compiled = model_for(config)
     model = compiled.model

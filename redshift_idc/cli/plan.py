@@ -26,8 +26,8 @@ from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.ownership import OwnershipError
 
 if TYPE_CHECKING:
-    from redshift_idc.access.preview import Preview
-    from redshift_idc.access.transition import TransitionVerdict
+    from redshift_idc.access.preview.results import Preview
+    from redshift_idc.access.transition.verdict import TransitionVerdict
 
 
 def plan_header(config: EnvironmentConfig, model: AccessModel, size: ApplyEstimate) -> str:
@@ -102,7 +102,9 @@ def preview_command(config: EnvironmentConfig, persona: str | None = None, outpu
                     strict: bool = False) -> str:
     """`python -m redshift_idc preview`: the access preview of the environment's model. `strict`: warnings
     the model does not accept (`allow_warnings`), and failed expectations, are errors."""
-    from redshift_idc.access.preview import PreviewError, render_json, render_markdown, render_text, unaccepted
+    from redshift_idc.access.preview.lints import unaccepted
+    from redshift_idc.access.preview.render import render_json, render_markdown, render_text
+    from redshift_idc.access.preview.results import PreviewError
 
     model, result = environment_preview(config)
     if strict and (unaccepted(model, result) or result.failures):
@@ -129,7 +131,8 @@ def snapshot_plan(config: EnvironmentConfig, path: Path) -> str:
 def snapshot_plan_report(config: EnvironmentConfig, path: Path) -> PlanReport:
     """The environment's model planned against the catalog of a `snapshot` file, offline: what a deploy
     would run on that warehouse as it was read, with the model's ledger rows if the snapshot holds them."""
-    from redshift_idc.access.transition import check_plan, with_definitions
+    from redshift_idc.access.transition.check import check_plan
+    from redshift_idc.access.transition.states import with_definitions
     from redshift_idc.deployed.snapshot import SnapshotError, load_snapshot
 
     try:

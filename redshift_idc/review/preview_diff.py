@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from redshift_idc.access.preview import Preview, PreviewError, PreviewInputs, TableView, evaluate
+from redshift_idc.access.preview.build import evaluate
+from redshift_idc.access.preview.inputs import PreviewInputs
+from redshift_idc.access.preview.results import Preview, PreviewError, TableView
 from redshift_idc.runtime.access_state import AccessState
 
 

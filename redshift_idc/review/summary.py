@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redshift_idc.access.preview import INPUTS_SUFFIX, PreviewInputs
-from redshift_idc.access.transition import TransitionVerdict, check_plan
+from redshift_idc.access.preview.inputs import INPUTS_SUFFIX, PreviewInputs
+from redshift_idc.access.transition.check import check_plan
+from redshift_idc.access.transition.verdict import TransitionVerdict
 from redshift_idc.config.environment import ConfigError
 from redshift_idc.review import preview_diff
 from redshift_idc.review.plan_text import render_for_review

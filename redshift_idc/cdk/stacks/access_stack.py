@@ -8,7 +8,7 @@ from aws_cdk import CfnOutput, Environment, Stack, Stage, Tags
 from constructs import Construct
 
 from redshift_idc.access.checked import CheckedModel
-from redshift_idc.access.preview import write_inputs
+from redshift_idc.access.preview.inputs import write_inputs
 from redshift_idc.cdk.components.access_reconciler import AccessReconciler, UserDeprovisioning
 from redshift_idc.cdk.stacks.warehouse_stack import WarehouseStack
 from redshift_idc.config.environment import EnvironmentConfig

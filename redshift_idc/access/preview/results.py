@@ -1,0 +1,97 @@
+"""What a preview returns: each persona's view of each table, the warnings, the failed expectations; and the
+error for what it cannot evaluate faithfully."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from redshift_idc.config.environment import ConfigError
+
+
+class PreviewError(ConfigError):
+    """Something the preview cannot evaluate faithfully; the message names it and where it is."""
+
+
+@dataclass(frozen=True)
+class Persona:
+    name: str
+    groups: tuple[str, ...]
+    user: str  # what current_user returns for this persona
+    roles: tuple[str, ...]  # folded: its groups' roles, roles granted to them, and public
+
+
+@dataclass
+class TableView:
+    table: str
+    access: str  # "ok" or "denied"
+    missing: tuple[str, ...] = ()  # the privileges a denied persona lacks
+    columns: tuple[str, ...] = ()  # visible columns, in declared order
+    denied_columns: tuple[str, ...] = ()
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    row_ids: tuple[int, ...] = ()  # which sample rows (0-based), for the lints
+    total_rows: int = 0
+    rls: bool = False
+    ignore_rls: bool = False
+    conjunction: str = ""
+    policies: tuple[str, ...] = ()
+    masking: dict[str, str] = field(default_factory=dict)  # column -> the policy that won
+    # Columns whose winning policy returns its input unchanged (`using: col`): the "unmasked for exec" form.
+    passed_through: set[str] = field(default_factory=set)
+
+    @property
+    def masked_columns(self) -> tuple[str, ...]:
+        return tuple(c for c in self.columns if c in self.masking and c not in self.passed_through)
+
+    def why(self) -> list[str]:
+        """What decided the rows and values: RLS and its policies, IGNORE RLS, masking, column grants."""
+        reasons = []
+        if self.ignore_rls:
+            reasons.append("IGNORE RLS: every row")
+        elif self.rls:
+            reasons.append(f"RLS {self.conjunction}: {', '.join(self.policies) or 'no policy applies'}")
+        if self.masking:
+            reasons.append("masked " + ", ".join(
+                f"{c} by {m}" + (" (passes the value through)" if c in self.passed_through else "")
+                for c, m in sorted(self.masking.items())))
+        if self.denied_columns:
+            reasons.append(f"columns granted: {', '.join(self.columns)}")
+        return reasons
+
+    def to_json(self) -> dict[str, Any]:
+        return {"table": self.table, "access": self.access, "missing": list(self.missing),
+                "columns": list(self.columns), "row_count": len(self.rows), "rows": self.rows,
+                "sample_rows": self.total_rows, "masked_columns": list(self.masked_columns),
+                "denied_columns": list(self.denied_columns),
+                "why": {"rls": self.rls, "ignore_rls": self.ignore_rls, "conjunction": self.conjunction or None,
+                        "policies": list(self.policies), "masking": dict(sorted(self.masking.items()))}}
+
+
+@dataclass
+class PersonaView:
+    persona: Persona
+    tables: list[TableView]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.persona.name, "user": self.persona.user, "groups": list(self.persona.groups),
+                "roles": list(self.persona.roles), "tables": [t.to_json() for t in self.tables]}
+
+
+@dataclass(frozen=True)
+class PreviewWarning:
+    code: str
+    message: str
+
+
+@dataclass
+class Preview:
+    model: str
+    personas: list[PersonaView]
+    warnings: list[PreviewWarning]
+    samples: Any = field(default=None, repr=False)  # the DuckDB connection holding the sample rows
+    failures: list[str] = field(default_factory=list)  # expectations the preview contradicts
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model, "personas": [p.to_json() for p in self.personas],
+                "warnings": [{"code": w.code, "message": w.message} for w in self.warnings],
+                "failed_expectations": self.failures}
