@@ -26,9 +26,9 @@ import pytest
 import yaml
 
 from redshift_idc import project
-from redshift_idc.__main__ import main
 from redshift_idc.access.importer import NEEDS_WORK, WRITTEN, _flow, _scalar, import_command, import_model
 from redshift_idc.access.model import AccessModel, parse_model
+from redshift_idc.cli.main import main
 from redshift_idc.config.environment import load_environment
 from redshift_idc.deployed.snapshot import SNAPSHOT_FORMAT, SNAPSHOT_VERSION, load_snapshot, snapshot_command
 from redshift_idc.runtime.access_state import (
