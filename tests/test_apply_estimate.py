@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from redshift_idc.__main__ import main
 from redshift_idc.access import estimate as apply_estimate
 from redshift_idc.access.estimate import ApplyBudgetError, first_deploy
 from redshift_idc.access.model import parse_model
 from redshift_idc.cdk.app import add_environment, new_app
-from redshift_idc.cli.plan import offline_plan
+from redshift_idc.cli.main import main
 from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.review.plan_report import offline_plan
 from redshift_idc.runtime.access_state import AccessState, Role
 from redshift_idc.runtime.ledger import LedgerTables, steps
 from redshift_idc.runtime.limits import APPLY_ESTIMATE_LIMIT_SECONDS, ESTIMATED_SECONDS_PER_BATCH

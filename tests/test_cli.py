@@ -8,10 +8,11 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from redshift_idc.__main__ import main
+from redshift_idc.cli.main import main
 from redshift_idc.config.environment import ConfigError
 from redshift_idc.review.synth_summary import summarize
 from tests.conftest import Synthesized
@@ -56,3 +57,30 @@ def test_validate_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert "config/demo.yaml is valid" in capsys.readouterr().out
     assert main(["validate", "--env", "nope"]) == 2
     assert "no such environment 'nope'" in capsys.readouterr().err
+
+
+def test_without_the_cdk_extra_python_m_redshift_idc_says_how_to_install_it(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`tests/test_client_install.py` runs it where the extra is really missing; here any other missing module
+    is still an error with its traceback, not hidden behind the hint."""
+    import builtins
+
+    from redshift_idc import __main__ as entry
+
+    real_import = builtins.__import__
+    missing = "yaml"
+
+    def importer(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "redshift_idc.cli.main":
+            raise ModuleNotFoundError(f"No module named '{missing}'", name=missing)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", importer)
+    assert entry.run() == 2
+    assert capsys.readouterr() == ("", 'python -m redshift_idc needs the cdk extra: pip install "redshift-idc[cdk]" '
+                                       "(only the TIP client is installed: python -m redshift_idc.client --help)\n")
+    missing = "aws_cdk.aws_iam"
+    assert entry.run() == 2
+    missing = "yamlish"
+    with pytest.raises(ModuleNotFoundError, match="yamlish"):
+        entry.run()

@@ -1,6 +1,7 @@
 """`pip install .` gives other applications the TIP client with boto3 and PyJWT alone (issue: awslabs/mcp#4619,
 cube-js/cube#10893 ask for exactly this plumbing): a fresh virtualenv gets requirements-client.lock (hashes
-checked) and the package, then runs the client's whole flow without aws-cdk-lib, pydantic or DuckDB."""
+checked) and the package, then runs the client's whole flow without aws-cdk-lib, pydantic or DuckDB, and the
+client's own command, `python -m redshift_idc.client`."""
 
 from __future__ import annotations
 
@@ -16,10 +17,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(*command: str | Path, cwd: Path | None = None) -> str:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    done = subprocess.run([str(c) for c in command], cwd=cwd, env=environment, capture_output=True, text=True,  # noqa: S603 (fixed commands)
+def completed(*command: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("PYTHON", "VIRTUAL_ENV", "REDSHIFT_IDC_"))}
+    return subprocess.run([str(c) for c in command], cwd=cwd, env=environment, capture_output=True, text=True,  # noqa: S603 (fixed commands)
                           timeout=600, check=False)
+
+
+def run(*command: str | Path, cwd: Path | None = None) -> str:
+    done = completed(*command, cwd=cwd)
     assert done.returncode == 0, f"{command}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -54,3 +60,16 @@ def test_the_install_holds_the_package_and_nothing_of_the_cdk_app(client_only: P
     assert names.isdisjoint({"aws-cdk-lib", "constructs", "cdk-nag", "pydantic", "duckdb", "sqlglot", "pyyaml"})
     located = run(client_only, "-c", "import redshift_idc.client.tip as t; print(t.__file__)", cwd=client_only.parent)
     assert "site-packages" in located  # the installed copy, not the checkout
+
+
+def test_the_clients_own_command_runs_and_the_cdk_apps_names_the_extra(client_only: Path) -> None:
+    assert "query" in run(client_only, "-m", "redshift_idc.client", "--help", cwd=client_only.parent)
+    helped = run(client_only, "-m", "redshift_idc.client", "query", "--help", cwd=client_only.parent)
+    assert "--id-token-file" in helped and "--stack-prefix" in helped
+    tokenless = completed(client_only, "-m", "redshift_idc.client", "query", "SELECT 1", cwd=client_only.parent)
+    assert (tokenless.returncode, tokenless.stdout) == (2, "")
+    assert tokenless.stderr == "no id token: pass --id-token-file FILE or set REDSHIFT_IDC_ID_TOKEN\n"
+    cdk_app = completed(client_only, "-m", "redshift_idc", "--help", cwd=client_only.parent)
+    assert (cdk_app.returncode, cdk_app.stdout) == (2, "")
+    assert cdk_app.stderr == ('python -m redshift_idc needs the cdk extra: pip install "redshift-idc[cdk]" (only the '
+                              "TIP client is installed: python -m redshift_idc.client --help)\n")

@@ -20,9 +20,9 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from redshift_idc.__main__ import main
 from redshift_idc.access.checked import model_for
 from redshift_idc.access.model import load_scripts
+from redshift_idc.cli.main import main
 from redshift_idc.config.environment import load_environment
 from redshift_idc.deployed.drift import DRIFT, ERROR, IN_SYNC, drift_command
 from redshift_idc.runtime.access_state import (
@@ -337,7 +337,7 @@ def test_make_targets_call_the_cli_and_cdk_diff() -> None:
 
 
 def test_plan_live_is_the_drift_report_and_a_difference_is_not_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
-    from redshift_idc import __main__ as cli
+    from redshift_idc.cli import plan as plan_command
 
     calls: list[tuple[str, str | None, Path | None]] = []
 
@@ -345,6 +345,6 @@ def test_plan_live_is_the_drift_report_and_a_difference_is_not_a_failure(monkeyp
         calls.append((env, secret_arn, outputs))
         return DRIFT
 
-    monkeypatch.setattr(cli, "drift_command", fake_drift)
-    assert cli.main(["plan", "--env", "dev", "--live", "--secret-arn", "arn:secret"]) == 0
+    monkeypatch.setattr(plan_command, "drift_command", fake_drift)
+    assert main(["plan", "--env", "dev", "--live", "--secret-arn", "arn:secret"]) == 0
     assert calls == [("dev", "arn:secret", None)]

@@ -29,9 +29,9 @@ from aws_cdk.assertions import Template
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from redshift_idc.__main__ import main
 from redshift_idc.access.model import parse_model
 from redshift_idc.cdk.components.access_reconciler import AccessReconciler
+from redshift_idc.cli.main import main
 from redshift_idc.config.environment import ConfigError
 from redshift_idc.review.plan_text import render_for_review
 from redshift_idc.runtime.access_state import (

@@ -26,12 +26,12 @@ import pytest
 import yaml
 
 from redshift_idc import project
-from redshift_idc.__main__ import main
 from redshift_idc.access.importer.command import NEEDS_WORK, WRITTEN, import_command
 from redshift_idc.access.importer.round_trip import import_model
 from redshift_idc.access.importer.yaml_text import _flow, _scalar
 from redshift_idc.access.model import parse_model
 from redshift_idc.access.model_file import AccessModel
+from redshift_idc.cli.main import main
 from redshift_idc.config.environment import load_environment
 from redshift_idc.deployed.snapshot import SNAPSHOT_FORMAT, SNAPSHOT_VERSION, load_snapshot, snapshot_command
 from redshift_idc.runtime.access_state import (

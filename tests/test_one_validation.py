@@ -21,8 +21,8 @@ import yaml
 
 import app as cdk_app
 from redshift_idc import project
-from redshift_idc.__main__ import main as cli
 from redshift_idc.cdk import app as app_builder
+from redshift_idc.cli.main import main as cli
 
 ROOT = Path(__file__).resolve().parents[1]
 Edit = Callable[[Path], None]

@@ -19,10 +19,10 @@ import pytest
 from redshift_idc.access.checked import model_for
 from redshift_idc.access.model import CompiledAccess, load_scripts
 from redshift_idc.access.scripts import script_entry
-from redshift_idc.cli.plan import snapshot_plan
 from redshift_idc.config.environment import ConfigError, load_environment
 from redshift_idc.deployed.drift import ERROR, IN_SYNC, drift_command
 from redshift_idc.deployed.snapshot import snapshot_command
+from redshift_idc.review.plan_report import snapshot_plan
 from redshift_idc.runtime.access_state import AccessState, LedgerEntry, Role, SchemaPrivilege, TablePrivilege
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.planner import plan

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from redshift_idc.__main__ import main
 from redshift_idc.access.model import parse_model
 from redshift_idc.access.preview.build import build_preview
 from redshift_idc.access.preview.results import Preview, PreviewError, TableView
 from redshift_idc.access.scripts import script_entry
+from redshift_idc.cli.main import main
 from redshift_idc.runtime.access_state import AccessState, RlsAttachment
 from redshift_idc.runtime.reconcile_request import ScriptEntry
 
@@ -199,8 +199,8 @@ def test_the_demo_shows_the_seeds_outcome_and_its_lints(capsys: pytest.CaptureFi
 
 
 def test_the_plan_ends_with_a_short_preview() -> None:
-    from redshift_idc.cli.plan import offline_plan
     from redshift_idc.config.environment import load_environment
+    from redshift_idc.review.plan_report import offline_plan
 
     text = offline_plan(load_environment("demo"))
     summary = text.split("-- who sees what on the sample rows", 1)[1]

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from redshift_idc.__main__ import main
 from redshift_idc.access import checked
 from redshift_idc.access.model import ACCESS_DIR, load_model, load_scripts
 from redshift_idc.cdk import app as app_builder
+from redshift_idc.cli.main import main
 from redshift_idc.config.environment import (
     CONFIG_DIR,
     EnvironmentConfig,

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from redshift_idc import project
-from redshift_idc.cli.plan import snapshot_plan_report
 from redshift_idc.config.environment import load_environment
 from redshift_idc.deployed.snapshot import load_snapshot
+from redshift_idc.review.plan_report import snapshot_plan_report
 from redshift_idc.runtime.ledger import steps
 from tests.sample_snapshots import ENV, OLD_MASK, SNAPSHOT, build
 

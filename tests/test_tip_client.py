@@ -18,14 +18,17 @@ from botocore import UNSIGNED
 from botocore.stub import Stubber
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from redshift_idc.__main__ import main
+from redshift_idc.cli.main import main
+from redshift_idc.client import command as client_command
+from redshift_idc.client import messages
 from redshift_idc.client import tip as tip_client
+from redshift_idc.client.command import ID_TOKEN_VARIABLE
+from redshift_idc.client.result import QueryResult, typed_cell
 from redshift_idc.client.tip import (
     IDENTITY_CENTER_CONTEXT_PROVIDER,
     JWT_BEARER_GRANT,
     AwsCredentials,
     QueryFailed,
-    QueryResult,
     TipClientConfig,
     TipError,
     TipSession,
@@ -665,3 +668,81 @@ def test_query_command_prints_the_error_and_exits_2(tmp_path: Path, capsys: pyte
     assert "cannot read the id token file" in capsys.readouterr().err
     assert main([*argv[:6], str(tmp_path / "missing.json"), "SELECT 1"]) == 2
     assert "no such outputs file" in capsys.readouterr().err
+
+
+# --- the client's own command: python -m redshift_idc.client ---------------------------------------------------
+
+
+def test_the_clients_command_reads_the_token_from_the_environment_and_finds_the_stacks(
+        aws: Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    now = time.time()
+    token = idp_token(exp=now + 3600)
+    aws.expect_bridge(token, expires=now + 900)
+    aws.expect_exchange(token)
+    aws.expect_client_role(expires=now + 3600)
+    expect_execute(aws, "SELECT current_user")
+    expect_describe(aws, "FINISHED", HasResultSet=True)
+    aws.stubs["redshift_data"].add_response("get_statement_result", {
+        "ColumnMetadata": [{"name": "current_user"}], "Records": [[{"stringValue": "AWSIDC:ming@example.com"}]]},
+        expected_params={"Id": "stmt-1"})
+    clients = {"sts": aws.sts, "sso-oidc": aws.sso_oidc, "redshift-data": aws.redshift_data}
+    monkeypatch.setattr(tip_client, "make_client", lambda service, region, credentials=None: clients[service])
+    monkeypatch.setenv(ID_TOKEN_VARIABLE, token + "\n")
+    (tmp_path / "cdk-outputs.json").write_text(json.dumps(OUTPUTS))
+    monkeypatch.chdir(tmp_path)  # the default --outputs is ./cdk-outputs.json; no --stack-prefix: its one environment
+
+    assert client_command.main(["query", "SELECT current_user"]) == 0
+
+    assert capsys.readouterr() == ("-- as ming@example.com\ncurrent_user\n-----------------------\n"
+                                   "AWSIDC:ming@example.com\n(1 row)\n", "")
+    aws.verify()
+
+
+def test_the_clients_command_without_a_token_says_where_to_put_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv(ID_TOKEN_VARIABLE, raising=False)
+    (tmp_path / "outputs.json").write_text(json.dumps(OUTPUTS))
+    assert client_command.main(["query", "--outputs", str(tmp_path / "outputs.json"), "SELECT 1"]) == 2
+    assert capsys.readouterr() == ("", f"no id token: pass --id-token-file FILE or set {ID_TOKEN_VARIABLE}\n")
+    monkeypatch.setenv(ID_TOKEN_VARIABLE, idp_token(exp=1_000_000_000))  # long expired: no AWS call is made
+    assert client_command.main(["query", "--outputs", str(tmp_path / "outputs.json"), "--stack-prefix", "Demo",
+                                "SELECT 1"]) == 2
+    assert "sign in again" in capsys.readouterr().err
+
+
+def test_from_outputs_without_a_prefix_takes_the_files_one_environment(tmp_path: Path) -> None:
+    path = tmp_path / "cdk-outputs.json"
+    path.write_text(json.dumps({**OUTPUTS, "DemoAccess": {}, "ProdWarehouse": OUTPUTS["DemoWarehouse"]}))
+    assert TipClientConfig.from_outputs(path) == CONFIG
+    path.write_text(json.dumps({**OUTPUTS, "ProdIdentity": OUTPUTS["DemoIdentity"]}))
+    with pytest.raises(TipError, match=r"holds the outputs of several environments \(Demo, Prod\): name the stack "
+                                       "prefix of the one to query"):
+        TipClientConfig.from_outputs(path)
+    path.write_text(json.dumps({"DemoWarehouse": OUTPUTS["DemoWarehouse"], "DemoIdentity": {"Region": REGION}}))
+    with pytest.raises(TipError, match=r"no <prefix>Identity stack with a BridgeRoleArn output \(stacks in the file: "
+                                       r"DemoIdentity, DemoWarehouse\); deploy an environment with "
+                                       "identity_propagation and write it with `make deploy"):
+        TipClientConfig.from_outputs(path)
+
+
+def test_the_client_knows_what_the_runtime_knows_of_the_data_api() -> None:
+    """The client keeps its own copies (it imports nothing outside itself): the same Redshift facts and fix."""
+    from redshift_idc.runtime import data_api
+
+    assert messages.MISSING_IDENTITY_PROVIDER_FIX == data_api.MISSING_IDENTITY_PROVIDER_FIX
+    assert messages.MISSING_IDENTITY_PROVIDER.pattern == data_api.MISSING_IDENTITY_PROVIDER.pattern
+    assert tip_client.RUNNING == data_api.RUNNING
+
+    def settings(config: Any) -> tuple[Any, ...]:
+        # botocore rewrites {"max_attempts": n} as {"total_max_attempts": n + 1} once a client uses the config.
+        retries = dict(config.retries)
+        attempts = retries.pop("total_max_attempts", None) or retries.pop("max_attempts") + 1
+        return retries, attempts, config.connect_timeout, config.read_timeout
+
+    assert settings(tip_client.DATA_API_CLIENT_CONFIG) == settings(data_api.RETRIES)
+    fields: list[dict[str, Any]] = [{"isNull": True}, {"stringValue": "12.50"}, {"longValue": 7},
+                                    {"booleanValue": False}, {"doubleValue": 0.5}, {"arrayValue": {}}]
+    assert [typed_cell(f) for f in fields] == [data_api.cell_value(f) for f in fields] == [
+        None, "12.50", 7, False, 0.5, None]

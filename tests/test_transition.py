@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from redshift_idc.__main__ import main
 from redshift_idc.access import checked
 from redshift_idc.access.checked import TransitionError, checked_model
 from redshift_idc.access.preview.inputs import PreviewInputs
 from redshift_idc.access.transition.check import check_plan, check_states
-from redshift_idc.cli import plan as plan_cli
+from redshift_idc.cli.main import main
 from redshift_idc.config.environment import load_environment
+from redshift_idc.review import plan_report
 from redshift_idc.runtime.access_state import (
     PUBLIC_GRANTEE,
     AccessState,
@@ -130,7 +130,7 @@ def test_plan_strict_passes_a_plan_that_keeps_the_rule(capsys: pytest.CaptureFix
 
 
 def test_the_snapshot_plan_is_checked_from_the_catalog_it_holds(tmp_path: Path) -> None:
-    report = plan_cli.snapshot_plan_report(load_environment("sample-lakehouse"),
+    report = plan_report.snapshot_plan_report(load_environment("sample-lakehouse"),
                                            Path(__file__).parents[1] / "access" / "sample-lakehouse" /
                                            "catalog-before-rename.json")
     assert report.transition is not None and report.transition.ok and report.strict_error() == ""

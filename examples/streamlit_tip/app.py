@@ -52,7 +52,8 @@ if str(_ROOT) not in sys.path:
 
 from examples.streamlit_tip import oidc, preview_page  # noqa: E402
 from examples.streamlit_tip.text import plain as _plain  # noqa: E402
-from redshift_idc.client.tip import Cell, QueryResult, TipClientConfig, TipError, TipSession  # noqa: E402
+from redshift_idc.client.result import Cell, QueryResult  # noqa: E402
+from redshift_idc.client.tip import TipClientConfig, TipError, TipSession  # noqa: E402
 
 DEFAULT_REDIRECT_URI = "http://localhost:8501"
 DEFAULT_OUTPUTS_FILE = "cdk-outputs.json"

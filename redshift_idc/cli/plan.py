@@ -1,179 +1,52 @@
-"""`python -m redshift_idc plan`: the SQL a deploy will run, for a pull request.
-
-Offline (default) it plans against an empty warehouse: exactly what the first deploy runs. With
-`--live` it prints the drift report (`drift.py`: a read-only read of the current state through the Data
-API with the caller's credentials), which is what the next deploy runs. With `--snapshot FILE` it plans,
-offline, against the catalog a `snapshot` file holds: a model `import` wrote from it shows no statement,
-only the objects a deploy would adopt into the ledger.
-
-Identity provider client secrets never appear: the model only references them (Secrets Manager), and
-the plan shows them as `***`; the reconciler puts the real value in the statement it sends, only then.
-"""
+"""`python -m redshift_idc plan`: the SQL a deploy will run, for a pull request: offline against an empty
+warehouse (default) or a `snapshot` file (`review/plan_report.py` writes both), or `--live`, which is the drift
+report with a difference that is not a failure."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from redshift_idc.access.checked import checked_model, environment_preview
-from redshift_idc.access.estimate import ApplyEstimate, estimate
-from redshift_idc.access.model import prune_scope
-from redshift_idc.access.model_file import AccessModel
-from redshift_idc.config.environment import ConfigError, EnvironmentConfig
-from redshift_idc.review.plan_text import render_for_review, text_drift_notes
-from redshift_idc.runtime.planner import plan
-from redshift_idc.runtime.planning.ownership import OwnershipError
+from redshift_idc.cli.options import ADMIN_ARN_HELP, add_env_option
+from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.deployed.drift import DRIFT, WIDENS, drift_command
+from redshift_idc.review.plan_report import offline_plan_report, snapshot_plan_report
 
 if TYPE_CHECKING:
-    from redshift_idc.access.preview.results import Preview
-    from redshift_idc.access.transition.verdict import TransitionVerdict
+    from redshift_idc.cli.options import Commands
 
 
-def plan_header(config: EnvironmentConfig, model: AccessModel, size: ApplyEstimate) -> str:
-    """Which environment a plan is for: plans of two environments with the same model differ here."""
-    warehouse = config.warehouse
-    return "".join(f"-- {line}\n" for line in (
-        f"plan for environment {config.name} (config/{config.name}.yaml): account {config.account}, region "
-        f"{config.region}",
-        f"workgroup {warehouse.workgroup_name}, namespace {warehouse.namespace_name}, database "
-        f"{warehouse.database_name}; access model access/{model.name}.yaml",
-        f"first deploy from an empty warehouse: {size.statements:,} statements in {size.batches:,} Data API batches",
-    ))
+def add_parser(commands: Commands) -> None:
+    parser = commands.add_parser("plan", help="print the SQL a deploy of the access model will run")
+    add_env_option(parser)
+    against = parser.add_mutually_exclusive_group()
+    against.add_argument("--live", action="store_true",
+                         help="diff against the live warehouse (Data API, your AWS credentials)")
+    against.add_argument("--snapshot", type=Path, metavar="FILE",
+                         help="plan against the catalog in a `snapshot` file (offline) instead of an empty "
+                              "warehouse: what a deploy would run there; a model `import` wrote from it shows no "
+                              "statement, only objects recorded in the ledger")
+    parser.add_argument("--secret-arn", help=ADMIN_ARN_HELP)
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when the transition check finds a batch boundary after which someone would "
+                             "see more than before and after the deploy (the plan's last line)")
+    parser.set_defaults(run=run)
 
 
-@dataclass(frozen=True)
-class PlanReport:
-    """What `plan` prints, and the transition verdict `--strict` fails on."""
-
-    text: str
-    transition: TransitionVerdict | None = None
-
-    def strict_error(self) -> str:
-        """'' when `--strict` passes, else why it fails."""
-        if self.transition is None or self.transition.ok:
-            return ""
-        return "--strict: " + "\n".join(self.transition.details())
-
-
-def offline_plan(config: EnvironmentConfig) -> str:
-    return offline_plan_report(config).text
-
-
-def offline_plan_report(config: EnvironmentConfig) -> PlanReport:
-    """The first deploy's SQL under a header naming the environment, then its size and estimated apply time
-    (the model loader has already refused a model whose estimate does not fit), who sees what, and the
-    transition check's verdict as the last line."""
-    checked = checked_model(config, transition="report")
-    assert checked.transition is not None
-    model, scripts, planned = checked.model, checked.scripts, checked.first_deploy
-    size = estimate(planned, model.name, model.ledger_schema, len(scripts))
-    text = (plan_header(config, model, size) + render_for_review(planned, scripts)
-            + f"-- first deploy: {size.summary()}\n" + deprovision_note(config, model)
-            + (preview_summary(checked.preview) if checked.preview is not None
-               else f"-- no access preview: {checked.preview_note}\n"))
-    return PlanReport(text + checked.transition.render(), checked.transition)
-
-
-def deprovision_note(config: EnvironmentConfig, model: AccessModel) -> str:
-    """What `deprovision_users` will do, which no offline plan can show (it depends on the live users)."""
-    if not model.deprovision_users:
-        return ""
-    namespace = config.redshift_idc_application.identity_namespace
-    target = f"; what they own goes to {model.transfer_ownership_to}" if model.transfer_ownership_to else (
-        "; one who owns objects fails the deploy (set transfer_ownership_to)")
-    return (f"-- deprovision_users: each deploy drops the users \"{namespace}:...\" who left IAM Identity Center or "
-            f"every group the environment assigns{target}; `plan --live` lists them\n")
-
-
-def preview_summary(result: Preview) -> str:
-    """Who sees what, in a few comment lines: rows of each table per persona, and the preview's lints
-    (`make preview` shows the rows themselves)."""
-    lines = ["-- who sees what on the sample rows (make preview ENV=... for the rows):"]
-    for view in result.personas:
-        seen = [f"{t.table} {len(t.rows)}/{t.total_rows}" if t.access == "ok" else f"{t.table} denied"
-                for t in view.tables]
-        lines.append(f"--   {view.persona.name}: {', '.join(seen)}")
-    lines += [f"-- warning [{w.code}]: {w.message}" for w in result.warnings]
-    return "\n".join(lines) + "\n"
-
-
-def preview_command(config: EnvironmentConfig, persona: str | None = None, output: str = "text",
-                    strict: bool = False) -> str:
-    """`python -m redshift_idc preview`: the access preview of the environment's model. `strict`: warnings
-    the model does not accept (`allow_warnings`), and failed expectations, are errors."""
-    from redshift_idc.access.preview.lints import unaccepted
-    from redshift_idc.access.preview.render import render_json, render_markdown, render_text
-    from redshift_idc.access.preview.results import PreviewError
-
-    model, result = environment_preview(config)
-    if strict and (unaccepted(model, result) or result.failures):
-        problems = [f"warning [{w.code}]: {w.message}" for w in unaccepted(model, result)] + [
-            f"failed expectation: {f}" for f in result.failures]
-        raise PreviewError(f"access/{model.name}.yaml: --strict: {len(problems)} problem(s) (accept a warning "
-                           "with allow_warnings: [{code: ..., reason: ...}]):\n  " + "\n  ".join(problems))
-    if persona is not None:
-        chosen = [p for p in result.personas if p.persona.name.lower() == persona.lower()]
-        if not chosen:
-            known = ", ".join(p.persona.name for p in result.personas)
-            raise ConfigError(f"access/{model.name}.yaml: no persona '{persona}' (personas: {known})")
-        result.personas = chosen
-    renderers = {"text": render_text, "markdown": render_markdown, "json": render_json}
-    return renderers[output](result)
-
-
-
-
-def snapshot_plan(config: EnvironmentConfig, path: Path) -> str:
-    return snapshot_plan_report(config, path).text
-
-
-def snapshot_plan_report(config: EnvironmentConfig, path: Path) -> PlanReport:
-    """The environment's model planned against the catalog of a `snapshot` file, offline: what a deploy
-    would run on that warehouse as it was read, with the model's ledger rows if the snapshot holds them."""
-    from redshift_idc.access.transition.check import check_plan
-    from redshift_idc.access.transition.states import with_definitions
-    from redshift_idc.deployed.snapshot import SnapshotError, load_snapshot
-
-    try:
-        snapshot = load_snapshot(path)
-    except SnapshotError as error:
-        raise ConfigError(str(error)) from None
-    if snapshot.environment != config.name:
-        raise ConfigError(f"{path}: a snapshot of environment {snapshot.environment}, not {config.name}; plan it with "
-                          f"--env {snapshot.environment}, or take one of this environment (`python -m redshift_idc "
-                          f"snapshot --env {config.name} ...`)")
-    checked = checked_model(config, transition="skip")
-    model, desired, scripts = checked.model, checked.desired, checked.scripts
-    problem = snapshot.ledger_schema_problem()
-    if problem:
-        raise ConfigError(f"{path}: access model '{model.name}': {problem}")
-    parsed = snapshot.parsed(desired.case_sensitive)
-    ledger = snapshot.ledger_for(model.name)
-    definitions = snapshot.definitions(desired.case_sensitive)
-    try:
-        planned = plan(desired, parsed.state, ledger, prune=model.prune,
-                       identity_provider_drop_cascade=model.identity_provider_drop_cascade,
-                       definitions=definitions, scope=prune_scope(model), stored=parsed.stored_hashes(),
-                       owners=snapshot.owners_for(model.name))
-    except OwnershipError as error:
-        raise ConfigError(f"{path}: access model '{model.name}': {error}") from None
-    applied = snapshot.scripts_for(model.name)
-    pending = [s for s in scripts if applied.get(s["Name"]) != s["Checksum"]]
-    recorded = (f"{len(ledger)} ledger row(s) of access/{model.name}.yaml" if snapshot.model == model.name else
-                f"no ledger rows of access/{model.name}.yaml (never deployed there, so everything present is adopted)")
-    lines = [f"plan for environment {config.name} (config/{config.name}.yaml) against the catalog snapshot {path}",
-             f"read from {snapshot.where} as {snapshot.read_as}; access model access/{model.name}.yaml; {recorded}"]
-    lines += [f"warning: {w}" for w in parsed.warnings]
-    if not snapshot.reads_other_ledgers:
-        lines.append("warning: this snapshot holds no other access model's ledger rows (taken by an earlier version):"
-                     " objects other models manage in this database are not known here; take a new snapshot")
-    lines = [f"-- {line}" for line in lines] + text_drift_notes(planned, parsed.stored)
-    text = "".join(f"{line}\n" for line in lines) + render_for_review(planned, pending)
-    text += (f"-- against the snapshot: {len(planned.statements):,} statement(s) and {len(pending)} script(s); "
-             f"{len(planned.adopt):,} object(s) recorded in the ledger without DDL\n")
-    if planned.statements or pending:
-        text += f"-- next deploy: {estimate(planned, model.name, model.ledger_schema, len(pending)).summary()}\n"
-    verdict = check_plan(checked.inputs, with_definitions(parsed.state, definitions), planned, model.name,
-                         model.ledger_schema)
-    return PlanReport(text + verdict.render(), verdict)
+def run(args: argparse.Namespace) -> int:
+    config = load_environment(args.env)
+    if args.live:
+        if not args.secret_arn:
+            raise ConfigError("plan --live needs --secret-arn (the warehouse stack's AdminSecretArn output)")
+        # The drift report is exactly the live plan (read-only); here a difference is not a failure.
+        code = drift_command(args.env, args.secret_arn, None, strict=args.strict)
+        return {DRIFT: 0, WIDENS: 1}.get(code, code)
+    report = (snapshot_plan_report(config, args.snapshot) if args.snapshot is not None
+              else offline_plan_report(config))
+    print(report.text, end="")
+    if args.strict and report.strict_error():
+        print(report.strict_error(), file=sys.stderr)
+        return 1
+    return 0

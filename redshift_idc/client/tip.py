@@ -12,7 +12,8 @@ authorizes as that IAM Identity Center user (roles `<namespace>:<group>`, row-le
    provided context: the result is the identity-enhanced session.
 
 Tokens and credentials never appear in messages, reprs or logs. The library needs only boto3 and PyJWT
-(`pip install .`).
+(`pip install .`). Beside it: `result.py` (what a query returns), `messages.py` (each refusal worded for the
+person who can fix it) and `command.py` (`python -m redshift_idc.client query`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol
 
 import boto3
 import jwt
@@ -34,13 +34,8 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from redshift_idc.runtime.data_api import (
-    MISSING_IDENTITY_PROVIDER_FIX,
-    RETRIES,
-    RUNNING,
-    cell_value,
-    is_missing_identity_provider,
-)
+from redshift_idc.client import messages
+from redshift_idc.client.result import Cell, QueryResult, typed_cell
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +49,12 @@ MAX_CHAINED_SESSION_SECONDS = 3600
 MIN_SESSION_SECONDS = 900
 DEFAULT_SESSION_NAME = "tip-session"
 AWS_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3})
-
-Cell = str | int | float | bool | None
+# Data API calls: botocore's adaptive retries absorb throttling; short timeouts, as the runtime's (runtime/limits.py).
+DATA_API_CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 4}, connect_timeout=5, read_timeout=15)
+# The Data API's statuses of a statement that has not finished yet.
+RUNNING = frozenset({"SUBMITTED", "PICKED", "STARTED"})
 
 _SESSION_NAME_UNSAFE = re.compile(r"[^\w+=,.@-]", re.ASCII)
-_INVALID_SCOPE = re.compile(r"invalid[\s_-]*scope|not authorized to connect to redshift", re.IGNORECASE)
-# Defence in depth for AWS messages we pass on: JWT-shaped strings and access key ids are hidden.
-_SECRET_SHAPES = re.compile(r"eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
 _OUTPUT_STACKS = {
     "Identity": ("BridgeRoleArn", "ClientRoleArn", "OAuthApplicationArn", "Region"),
     "Warehouse": ("WorkgroupName", "DatabaseName"),
@@ -148,9 +142,10 @@ class TipClientConfig:
                            f"({self.session_seconds}); got {self.refresh_margin_seconds}")
 
     @classmethod
-    def from_outputs(cls, path: str | Path, stack_prefix: str, *, session_seconds: int = 3600,
+    def from_outputs(cls, path: str | Path, stack_prefix: str | None = None, *, session_seconds: int = 3600,
                      refresh_margin_seconds: int = 300) -> TipClientConfig:
-        """Read a `cdk deploy --outputs-file` JSON: `<prefix>Identity` and `<prefix>Warehouse` outputs."""
+        """Read a `cdk deploy --outputs-file` JSON: `<prefix>Identity` and `<prefix>Warehouse` outputs. Without
+        a prefix, the file's one environment with identity propagation (a deploy writes one environment's)."""
         path = Path(path)
         hint = f"write it with `make deploy ENV=<env> OUTPUTS={path}`"
         try:
@@ -161,6 +156,8 @@ class TipClientConfig:
             raise TipError(f"{path}: not a readable CDK outputs file ({error}); {hint}") from None
         if not isinstance(document, dict):
             raise TipError(f"{path}: expected a JSON object of stacks and their outputs; {hint}")
+        if stack_prefix is None:
+            stack_prefix = _only_stack_prefix(document, path, hint)
         values: dict[str, str] = {}
         for suffix, keys in _OUTPUT_STACKS.items():
             stack = f"{stack_prefix}{suffix}"
@@ -180,48 +177,18 @@ class TipClientConfig:
         )
 
 
-@dataclass(frozen=True)
-class QueryResult:
-    columns: list[str]
-    rows: list[tuple[Cell, ...]]
-    statement_id: str | None = None
-
-    def records(self) -> list[dict[str, Cell]]:
-        return [dict(zip(self.columns, row, strict=False)) for row in self.rows]
-
-    def to_table(self, *, max_width: int = 60) -> str:
-        """A psql-like text table: numbers right-aligned, NULL for nulls, a row count below."""
-        if not self.columns:
-            return "(no result set)"
-        width = len(self.columns)
-        rows = [tuple(row[:width]) + (None,) * (width - len(row)) for row in self.rows]
-        header = [_render(name, max_width) for name in self.columns]
-        text = [[_render(cell, max_width) for cell in row] for row in rows]
-        widths = [max([len(header[i]), *(len(line[i]) for line in text)]) for i in range(width)]
-        numeric = [_is_numeric_column([row[i] for row in rows]) for i in range(width)]
-        lines = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(),
-                 "-+-".join("-" * w for w in widths)]
-        for line in text:
-            lines.append(" | ".join(cell.rjust(w) if right else cell.ljust(w)
-                                    for cell, w, right in zip(line, widths, numeric, strict=True)).rstrip())
-        count = len(self.rows)
-        lines.append(f"({count} row{'' if count == 1 else 's'})")
-        return "\n".join(lines)
-
-
-def _is_numeric_column(values: list[Cell]) -> bool:
-    present = [v for v in values if v is not None]
-    return bool(present) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present)
-
-
-def _render(cell: Cell, max_width: int) -> str:
-    if cell is None:
-        text = "NULL"
-    elif isinstance(cell, bool):
-        text = "true" if cell else "false"
-    else:
-        text = str(cell).replace("\r", " ").replace("\n", " ")
-    return text if len(text) <= max_width else text[: max(max_width - 1, 1)] + "…"
+def _only_stack_prefix(document: dict[str, Any], path: Path, hint: str) -> str:
+    """The prefix of the one `<prefix>Identity` stack with identity propagation's outputs in the file."""
+    prefixes = sorted(stack.removesuffix("Identity") for stack, outputs in document.items()
+                      if stack.endswith("Identity") and isinstance(outputs, dict) and "BridgeRoleArn" in outputs)
+    if len(prefixes) == 1:
+        return prefixes[0]
+    if not prefixes:
+        known = ", ".join(sorted(k for k in document if isinstance(k, str))) or "none"
+        raise TipError(f"{path}: no <prefix>Identity stack with a BridgeRoleArn output (stacks in the file: "
+                       f"{known}); deploy an environment with identity_propagation and {hint}")
+    raise TipError(f"{path}: holds the outputs of several environments ({', '.join(prefixes)}): name the stack "
+                   "prefix of the one to query")
 
 
 def decode_jwt_payload(token: str, what: str = "token") -> dict[str, Any]:
@@ -248,28 +215,12 @@ def session_name_for(claims: dict[str, Any]) -> str:
 def make_client(service: str, region: str, credentials: AwsCredentials | None = None) -> Any:
     """A boto3 client on its own session (thread-safe for web apps). Without credentials it is unsigned,
     which is all AssumeRoleWithWebIdentity needs."""
-    config = RETRIES if service == "redshift-data" else AWS_CLIENT_CONFIG
+    config = DATA_API_CLIENT_CONFIG if service == "redshift-data" else AWS_CLIENT_CONFIG
     if credentials is None:
         return boto3.session.Session().client(service, region_name=region,
                                               config=config.merge(Config(signature_version=UNSIGNED)))
     session = boto3.session.Session(region_name=region, **credentials.client_kwargs())
     return session.client(service, region_name=region, config=config)
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _aws_text(error: ClientError) -> str:
-    response = error.response
-    message = str(response.get("Error", {}).get("Message") or response.get("error_description") or "")
-    code = _code(error) or str(response.get("error") or "error")
-    text = f"{code}: {message}" if message else code
-    return _scrub(text)[:400]
-
-
-def _scrub(text: str) -> str:
-    return _SECRET_SHAPES.sub("***", text)
 
 
 class TipSession:
@@ -351,31 +302,10 @@ class TipSession:
                 RoleArn=self.config.bridge_role_arn, RoleSessionName=self.session_name,
                 WebIdentityToken=self._token, DurationSeconds=BRIDGE_SESSION_SECONDS)
         except ClientError as error:
-            raise self._bridge_error(error) from None
+            raise TipError(messages.bridge_refusal(error, self.config, self.who, self._claims)) from None
         except BotoCoreError as error:
             raise _unreachable("AssumeRoleWithWebIdentity", error) from None
         return AwsCredentials.from_sts(response)
-
-    def _bridge_error(self, error: ClientError) -> TipError:
-        code, text = _code(error), _aws_text(error)
-        issuer, audience = self._claims.get("iss", "?"), self._claims.get("aud", "?")
-        if code == "ExpiredTokenException":
-            return TipError(f"The sign-in of {self.who} has expired (AWS STS: the identity provider's token is "
-                            f"expired): sign in again. ({text})")
-        if code in ("InvalidIdentityToken", "InvalidIdentityTokenException", "IDPRejectedClaim",
-                    "IDPRejectedClaimException"):
-            return TipError(f"AWS STS rejected the identity provider's token: its issuer ({issuer}) and audience "
-                            f"({audience}) must match the IAM OIDC provider (provider URL = issuer, client ID list "
-                            f"containing the audience) that the bridge role {self.config.bridge_role_arn} trusts. "
-                            f"({text})")
-        if code == "AccessDenied":
-            return TipError(f"AWS STS denied AssumeRoleWithWebIdentity on the bridge role "
-                            f"{self.config.bridge_role_arn}: its trust policy must allow the IAM OIDC provider of "
-                            f"{issuer} with the audience {audience}. ({text})")
-        if code == "IDPCommunicationError":
-            return TipError(f"AWS STS could not reach the identity provider {issuer} to verify the token; try "
-                            f"again. ({text})")
-        return TipError(f"AssumeRoleWithWebIdentity on the bridge role {self.config.bridge_role_arn} failed. ({text})")
 
     def _exchange_token(self, bridge: AwsCredentials) -> tuple[str, dict[str, Any]]:
         sso_oidc = self._sso_oidc or self._client("sso-oidc", bridge)
@@ -383,42 +313,10 @@ class TipSession:
             response = sso_oidc.create_token_with_iam(clientId=self.config.application_arn,
                                                       grantType=JWT_BEARER_GRANT, assertion=self._token)
         except ClientError as error:
-            raise self._exchange_error(error) from None
+            raise TipError(messages.exchange_refusal(error, self.config, self.who)) from None
         except BotoCoreError as error:
             raise _unreachable("CreateTokenWithIAM", error) from None
         return str(response.get("idToken") or ""), dict(response.get("awsAdditionalDetails") or {})
-
-    def _exchange_error(self, error: ClientError) -> TipError:
-        code, text = _code(error), _aws_text(error)
-        oauth_error = str(error.response.get("error") or "")
-        app = self.config.application_arn
-        if code == "InvalidGrantException" or oauth_error == "invalid_grant":
-            return TipError(f"IAM Identity Center refused the token exchange for {self.who} (invalid_grant): the "
-                            f"trusted token issuer of application {app} must accept this issuer and audience, and "
-                            "its claim mapping (e.g. the token's `email` to the IdC attribute `emails.value`) must "
-                            "find exactly one user, so the user must exist in IAM Identity Center with that "
-                            f"attribute (provisioned from the IdP). ({text})")
-        if code == "AccessDeniedException" or oauth_error == "access_denied":
-            return TipError(f"IAM Identity Center denied the token exchange for {self.who} (AccessDenied): either "
-                            f"the customer-managed application {app} requires assignment and this user (or a group "
-                            "of theirs) is not assigned to it (a new customer-managed application starts with "
-                            "assignment required), or the bridge role "
-                            f"{self.config.bridge_role_arn} is not in the application's actor policy for the "
-                            f"jwt-bearer grant (its IAM authentication method). ({text})")
-        if code == "ExpiredTokenException":
-            return TipError(f"The sign-in of {self.who} has expired (IAM Identity Center: the token is expired): "
-                            f"sign in again. ({text})")
-        if code == "InvalidClientException":
-            return TipError(f"IAM Identity Center does not know the client {app} in {self.config.region}: use the "
-                            f"customer-managed OAuth application's ARN (the OAuthApplicationArn output) and the "
-                            f"Identity Center instance's region. ({text})")
-        if code in ("UnauthorizedClientException", "UnsupportedGrantTypeException"):
-            return TipError(f"Application {app} is not configured for the jwt-bearer grant with IAM "
-                            f"authentication (trusted token issuer grant and IAM authentication method). ({text})")
-        if code == "InvalidRequestRegionException":
-            return TipError(f"IAM Identity Center is not in {self.config.region}: use the instance's region. "
-                            f"({text})")
-        return TipError(f"CreateTokenWithIAM on application {app} failed. ({text})")
 
     def _identity_context(self, exchanged: tuple[str, dict[str, Any]]) -> str:
         id_token, details = exchanged
@@ -441,14 +339,7 @@ class TipSession:
                 ProvidedContexts=[{"ProviderArn": IDENTITY_CENTER_CONTEXT_PROVIDER,
                                    "ContextAssertion": identity_context}])
         except ClientError as error:
-            text = _aws_text(error)
-            if _code(error) == "AccessDenied":
-                raise TipError(f"AWS STS denied AssumeRole on the client role {self.config.client_role_arn}: its "
-                               f"trust policy must allow the bridge role {self.config.bridge_role_arn} both "
-                               "sts:AssumeRole and sts:SetContext (and the bridge role's policy must allow both "
-                               f"on the client role). ({text})") from None
-            raise TipError(f"AssumeRole on the client role {self.config.client_role_arn} with the identity context "
-                           f"failed. ({text})") from None
+            raise TipError(messages.client_role_refusal(error, self.config)) from None
         except BotoCoreError as error:
             raise _unreachable("AssumeRole", error) from None
         return AwsCredentials.from_sts(response)
@@ -477,7 +368,7 @@ class TipSession:
                 return QueryResult([], [], statement_id)
             return self._results(client, statement_id)
         except ClientError as error:
-            raise self._data_api_error(error) from None
+            raise TipError(messages.data_api_refusal(error, self.config, self.who)) from None
         except BotoCoreError as error:
             raise _unreachable("the Redshift Data API", error) from None
 
@@ -490,11 +381,12 @@ class TipSession:
             if status == "FINISHED":
                 return description
             if status in ("FAILED", "ABORTED"):
-                message = _scrub(str(description.get("Error") or status))
-                if _INVALID_SCOPE.search(message):
-                    raise self._invalid_scope(message)
-                if is_missing_identity_provider(message):
-                    raise self._missing_identity_provider(message)
+                message = messages.scrub(str(description.get("Error") or status))
+                # A setup problem (of the user's assignments or the warehouse), not of the query: a TipError.
+                if messages.is_invalid_scope(message):
+                    raise TipError(messages.invalid_scope(self.who, message))
+                if messages.is_missing_identity_provider(message):
+                    raise TipError(messages.missing_identity_provider(self.who, self.config.workgroup, message))
                 raise QueryFailed(f"The query {status.lower()}: {message}", statement_id=statement_id, status=status)
             if status not in RUNNING:
                 raise TipError(f"The Data API reported an unexpected status {status!r} for statement {statement_id}")
@@ -521,70 +413,12 @@ class TipSession:
             page = client.get_statement_result(**kwargs)
             if not columns:
                 columns = [str(c.get("name") or c.get("label") or "") for c in page.get("ColumnMetadata") or []]
-            rows += [tuple(_typed(f) for f in record) for record in page.get("Records", [])]
+            rows += [tuple(typed_cell(f) for f in record) for record in page.get("Records", [])]
             token = page.get("NextToken")
             if not token:
                 return QueryResult(columns, rows, statement_id)
             kwargs["NextToken"] = token
 
-    def _data_api_error(self, error: ClientError) -> TipError:
-        code, text = _code(error), _aws_text(error)
-        if _INVALID_SCOPE.search(text):
-            return self._invalid_scope(text)
-        if is_missing_identity_provider(text):
-            return self._missing_identity_provider(text)
-        if code == "ExpiredTokenException":
-            return TipError(f"The session of {self.who} expired during the query: run it again (sign in again if "
-                            f"the sign-in has expired). ({text})")
-        if code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation"):
-            return TipError(f"The client role {self.config.client_role_arn} may not use the Data API on workgroup "
-                            f"{self.config.workgroup}. ({text})")
-        if code == "ResourceNotFoundException":
-            return TipError(f"Workgroup {self.config.workgroup} or database {self.config.database} was not found in "
-                            f"{self.config.region}. ({text})")
-        return TipError(f"The Data API call failed. ({text})")
-
-    def _invalid_scope(self, text: str) -> TipError:
-        return TipError(f"Redshift refused {self.who} with 'Invalid scope': the user (or a group of theirs) is not "
-                        "assigned to the Redshift IAM Identity Center application (Redshift console > IAM Identity "
-                        "Center connections), or that application is not a trusted target of this client "
-                        "application with the redshift:connect scope. After an assignment it can take up to an "
-                        "hour to apply, because IAM Identity Center caches sessions; then sign in again. "
-                        f"({text})")
-
-    def _missing_identity_provider(self, text: str) -> TipError:
-        """A setup problem of the warehouse, not of the query or the session: a TipError, not QueryFailed."""
-        return TipError(f"Redshift could not map {self.who} to a database identity on workgroup "
-                        f"{self.config.workgroup}: {MISSING_IDENTITY_PROVIDER_FIX}. ({text})")
-
-
-def _typed(value_field: dict[str, Any]) -> Cell:
-    """Data API field to str/int/float/bool/None (DECIMAL arrives as a string and stays one)."""
-    value: Cell = cell_value(value_field)
-    return value
-
 
 def _unreachable(what: str, error: BotoCoreError) -> TipError:
-    return TipError(f"Could not call {what}: {type(error).__name__}: {_scrub(str(error))[:300]}")
-
-
-def query_command(id_token_file: Path, outputs: Path, stack_prefix: str, sql: str,
-                  out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """`python -m redshift_idc query`: print who the query runs as, then the result table. 2 on a TipError."""
-    out = out or sys.stdout
-    err = err or sys.stderr
-    try:
-        try:
-            token = id_token_file.read_text(encoding="utf-8").strip()
-        except OSError as error:
-            raise TipError(f"{id_token_file}: cannot read the id token file ({error.strerror})") from None
-        if not token:
-            raise TipError(f"{id_token_file}: the id token file is empty")
-        session = TipSession.from_id_token(token, TipClientConfig.from_outputs(outputs, stack_prefix))
-        print(f"-- as {session.who}", file=out)
-        print(session.query(sql).to_table(), file=out)
-    except TipError as error:
-        print(error, file=err)
-        return 2
-    return 0
-
+    return TipError(f"Could not call {what}: {type(error).__name__}: {messages.scrub(str(error))[:300]}")
