@@ -11,7 +11,23 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 .PHONY: help install synth plan preview test lint deploy bootstrap clean pipeline-synth pipeline-deploy diff drift
 .PHONY: synth-all review base-worktree lock deployer-actions verify snapshot import
 
+# The targets that read config/$(ENV).yaml refuse an empty ENV= before running anything: cdk synth took it for the
+# demo, and the commands after it were an argument short. bootstrap PIPELINE=yes reads pipeline.yaml instead.
+ENV_TARGETS := synth plan snapshot import preview deploy diff drift verify $(if $(PIPELINE),,bootstrap)
+KNOWN_ENVS := $(sort $(patsubst config/%.yaml,%,$(filter-out config/_%,$(wildcard config/*.yaml))))
+empty :=
+comma := ,
+KNOWN_ENVS_TEXT := $(subst $(empty) $(empty),$(comma) ,$(KNOWN_ENVS))
+ifeq ($(strip $(ENV)),)
+ifneq ($(filter $(ENV_TARGETS),$(MAKECMDGOALS)),)
+$(error ENV is empty: name an environment, e.g. make $(firstword $(filter $(ENV_TARGETS),$(MAKECMDGOALS))) ENV=demo \
+  (known: $(KNOWN_ENVS_TEXT)))
+endif
+endif
+
 help:
+	@echo "ENV=name                the environment, config/<name>.yaml (default: demo; known: $(KNOWN_ENVS_TEXT));"
+	@echo "                        an empty ENV= is refused"
 	@echo "make synth [ENV=name] [NAG=nist]"
 	@echo "                        install pinned deps, synthesize ENV (default: demo) with cdk-nag into cdk.out/, print a summary;"
 	@echo "                        NAG=nist also runs cdk-nag's NIST 800-53 R5 pack"
@@ -82,20 +98,23 @@ synth: install
 plan: install
 	$(PY) -m redshift_idc plan --env $(ENV) $(if $(SNAPSHOT),--snapshot '$(SNAPSHOT)') $(if $(STRICT),--strict)
 
+# Optional arguments, each only when its variable is set: expanded here, since a backslash-continued recipe line
+# is echoed as it stands (a stray `\` and an empty line when the arguments are not given).
+LIVE_ARGS = $(if $(SECRET_ARN),--secret-arn '$(SECRET_ARN)') $(if $(OUTPUTS),--outputs '$(OUTPUTS)')
+
 # Adopting an existing warehouse, read-only: make snapshot ENV= OUT= (SECRET_ARN=|OUTPUTS=), then
 # make import ENV= OUT=access/<name>.yaml (SNAPSHOT=|SECRET_ARN=|OUTPUTS=) [FORCE=yes]
 snapshot: $(VENV)/.installed
-	$(PY) -m redshift_idc snapshot --env $(ENV) --out '$(OUT)' $(if $(SECRET_ARN),--secret-arn '$(SECRET_ARN)') \
-	  $(if $(OUTPUTS),--outputs '$(OUTPUTS)') $(if $(FORCE),--force)
+	$(PY) -m redshift_idc snapshot --env $(ENV) --out '$(OUT)' $(LIVE_ARGS) $(if $(FORCE),--force)
+IMPORT_SOURCE = $(if $(SNAPSHOT),--from-snapshot '$(SNAPSHOT)') $(LIVE_ARGS)
 import: $(VENV)/.installed
-	$(PY) -m redshift_idc import --env $(ENV) --out '$(OUT)' $(if $(SNAPSHOT),--from-snapshot '$(SNAPSHOT)') \
-	  $(if $(SECRET_ARN),--secret-arn '$(SECRET_ARN)') $(if $(OUTPUTS),--outputs '$(OUTPUTS)') $(if $(FORCE),--force)
+	$(PY) -m redshift_idc import --env $(ENV) --out '$(OUT)' $(IMPORT_SOURCE) $(if $(FORCE),--force)
 
 # Who sees what, offline: each persona's rows of each table on the model's sample rows (FORMAT=text|markdown|json).
 FORMAT ?= text
+PREVIEW_ARGS = $(if $(PERSONA),--persona '$(PERSONA)') $(if $(STRICT),--strict)
 preview: $(VENV)/.installed
-	$(PY) -m redshift_idc preview --env $(ENV) --format $(FORMAT) $(if $(PERSONA),--persona '$(PERSONA)') \
-	  $(if $(STRICT),--strict)
+	$(PY) -m redshift_idc preview --env $(ENV) --format $(FORMAT) $(PREVIEW_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -139,12 +158,12 @@ diff: install
 
 # Needs no Node: only the venv. make turns any failing recipe into its own exit status 2.
 drift: $(VENV)/.installed
-	$(PY) -m redshift_idc drift --env $(ENV) $(if $(SECRET_ARN),--secret-arn '$(SECRET_ARN)') $(if $(OUTPUTS),--outputs '$(OUTPUTS)')
+	$(PY) -m redshift_idc drift --env $(ENV) $(LIVE_ARGS)
 
 # Read-only post-deploy checks (IdC region, identity provider, assignments, issuers, OAuth app, sys:secadmin).
+VERIFY_ARGS = $(if $(SECRET_ARN),--secret-arn '$(SECRET_ARN)') --outputs '$(or $(OUTPUTS),cdk-outputs.json)'
 verify: $(VENV)/.installed
-	$(PY) -m redshift_idc verify --env $(ENV) $(if $(SECRET_ARN),--secret-arn '$(SECRET_ARN)') \
-	  --outputs '$(or $(OUTPUTS),cdk-outputs.json)'
+	$(PY) -m redshift_idc verify --env $(ENV) $(VERIFY_ARGS)
 
 # Every environment (config/*.yaml except the _-prefixed bases), each into $(SYNTH_OUT)/<env>/ through the
 # pinned CDK CLI with cdk-nag, then cfn-lint (errors) in the environment's own region. SYNTH_SRC synthesizes
