@@ -378,8 +378,8 @@ def test_the_snapshot_is_selects_only_deterministic_and_holds_no_secret(root: Pa
         "format": SNAPSHOT_FORMAT, "version": SNAPSHOT_VERSION, "environment": ENV, "namespace": "adopt-ns",
         "workgroup": "adopt-wg", "database": "dev"}
     assert document["model"] is None and document["rows"]["ledger_table"] == [[0]]
-    assert first.out == (f"wrote {root / 'one.json'}: the catalog of adopt-wg/dev as admin (13 roles, 3 RLS and 2 "
-                         "masking policies, 3 tables' columns); nothing was changed\n")
+    assert first.out == (f"wrote {root / 'one.json'}: the catalog of adopt-wg/dev as admin (13 roles, 3 RLS policies, "
+                         "2 masking policies, 3 tables' columns); nothing was changed\n")
 
 
 def test_a_secret_the_view_did_not_blank_never_reaches_the_file(root: Path) -> None:

@@ -24,6 +24,7 @@ from redshift_idc.runtime.limits import (
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.plan_types import Plan
 from redshift_idc.runtime.reconcile_request import estimated_apply_seconds
+from redshift_idc.wording import plural
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ class ApplyEstimate:
         return self.seconds <= APPLY_ESTIMATE_LIMIT_SECONDS
 
     def summary(self) -> str:
-        return (f"{self.statements:,} statements in {self.batches:,} Data API batches; estimated apply time "
+        batches = plural(self.batches, "Data API batch", "Data API batches")
+        return (f"{plural(self.statements, 'statement')} in {batches}; estimated apply time "
                 f"{self.seconds:,.0f} s at {ESTIMATED_SECONDS_PER_BATCH} s per batch (a deploy may apply for "
                 f"{APPLY_ESTIMATE_LIMIT_SECONDS:,} s of the {SERVICE_TIMEOUT_SECONDS:,} s CloudFormation gives "
                 "a custom resource)")

@@ -71,6 +71,7 @@ from redshift_idc.runtime.ledger import DEFAULT_LEDGER_SCHEMA, MAX_BATCH_STATEME
 from redshift_idc.runtime.planning.plan_types import Ledger, Owners
 from redshift_idc.runtime.reconcile_request import ReconcileError, Request, statement_token
 from redshift_idc.runtime.reconciler import Reconciler
+from redshift_idc.wording import plural
 
 SNAPSHOT_FORMAT = "redshift-idc-catalog-snapshot"
 SNAPSHOT_VERSION = 1
@@ -347,7 +348,10 @@ def snapshot_command(env: str, secret_arn: str | None, outputs: Path | None, out
     for warning in snapshot.warnings:
         print(f"warning: {warning}", file=err)
     counts = {name: len(rows) for name, rows in snapshot.rows.items()}
-    print(f"wrote {out_path}: the catalog of {snapshot.where} as {snapshot.read_as} ({counts.get('roles', 0)} roles, "
-          f"{counts.get('rls_policy_definitions', 0)} RLS and {counts.get('masking_policy_definitions', 0)} masking "
-          f"policies, {len(snapshot.columns())} tables' columns); nothing was changed", file=out)
+    found = [plural(counts.get("roles", 0), "role"),
+             plural(counts.get("rls_policy_definitions", 0), "RLS policy", "RLS policies"),
+             plural(counts.get("masking_policy_definitions", 0), "masking policy", "masking policies"),
+             plural(len(snapshot.columns()), "table's columns", "tables' columns")]
+    print(f"wrote {out_path}: the catalog of {snapshot.where} as {snapshot.read_as} ({', '.join(found)}); nothing was "
+          "changed", file=out)
     return OK

@@ -23,6 +23,7 @@ from redshift_idc.config.environment import ConfigError, EnvironmentConfig
 from redshift_idc.review.plan_text import render_for_review, text_drift_notes
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.ownership import OwnershipError
+from redshift_idc.wording import plural
 
 if TYPE_CHECKING:
     from redshift_idc.access.preview.results import Preview
@@ -37,7 +38,8 @@ def plan_header(config: EnvironmentConfig, model: AccessModel, size: ApplyEstima
         f"{config.region}",
         f"workgroup {warehouse.workgroup_name}, namespace {warehouse.namespace_name}, database "
         f"{warehouse.database_name}; access model access/{model.name}.yaml",
-        f"first deploy from an empty warehouse: {size.statements:,} statements in {size.batches:,} Data API batches",
+        f"first deploy from an empty warehouse: {plural(size.statements, 'statement')} in "
+        f"{plural(size.batches, 'Data API batch', 'Data API batches')}",
     ))
 
 

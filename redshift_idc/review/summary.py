@@ -38,6 +38,7 @@ from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.plan_types import Ledger, Plan
 from redshift_idc.runtime.planning.scope import Scope
 from redshift_idc.runtime.reconcile_request import ScriptEntry
+from redshift_idc.wording import plural
 
 ACCESS_MODEL_TYPE = "Custom::AccessModel"
 IGNORED_TYPES = frozenset({"AWS::CDK::Metadata"})
@@ -372,10 +373,6 @@ def diff_directories(base: Path, head: Path, environment: str | None = None) -> 
 # ---------------------------------------------------------------------------------------- rendering
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def _compact(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -401,7 +398,8 @@ def _sql_block(text: str) -> list[str]:
     lines = text.rstrip("\n").split("\n")
     if len(lines) > SQL_LINE_LIMIT:
         lines = [*lines[:SQL_LINE_LIMIT],
-                 f"-- ... {len(lines) - SQL_LINE_LIMIT} more lines: run `make plan` or see the build artifacts"]
+                 f"-- ... {plural(len(lines) - SQL_LINE_LIMIT, 'more line')}: run `make plan` or see the build "
+                 "artifacts"]
     return _block("\n".join(lines), "sql")
 
 
@@ -416,10 +414,10 @@ class Totals:
     stacks_removed: int = 0
 
     def headline(self) -> str:
-        text = (f"{_plural(self.added, 'resource')} added, {self.modified} modified, {self.removed} removed; "
-                f"access model: {_plural(self.statements, 'statement')}")
+        text = (f"{plural(self.added, 'resource')} added, {self.modified} modified, {self.removed} removed; "
+                f"access model: {plural(self.statements, 'statement')}")
         if self.scripts:
-            text += f", {_plural(self.scripts, 'script')}"
+            text += f", {plural(self.scripts, 'script')}"
         if self.stacks_added or self.stacks_removed:
             text += f"; stacks: {self.stacks_added} added, {self.stacks_removed} removed"
         return text
@@ -479,8 +477,8 @@ def render_stack(stack: StackDiff, new_stack_iam: bool = True) -> list[str]:
     if stack.status in ("added", "removed"):
         resources = stack.added if stack.status == "added" else stack.removed
         what = "creates" if stack.status == "added" else "deletes"
-        lines += [f"The deploy {what} this stack's {_plural(len(resources), 'resource')}.", "",
-                  f"<details><summary>{_plural(len(resources), 'resource')}</summary>", "",
+        lines += [f"The deploy {what} this stack's {plural(len(resources), 'resource')}.", "",
+                  f"<details><summary>{plural(len(resources), 'resource')}</summary>", "",
                   *_resource_table(resources)]
         if stack.status == "added" and new_stack_iam:
             for resource in stack.added:
@@ -523,13 +521,13 @@ def render_access_model(model: AccessModelDiff, first_deploy: bool = True) -> li
     if model.notes:
         lines.append("")
     count = len(model.change.statements)
-    scripts = f" and {_plural(len(model.change_scripts), 'script')}" if model.change_scripts else ""
+    scripts = f" and {plural(len(model.change_scripts), 'script')}" if model.change_scripts else ""
     if model.status == "removed":
-        lead = f"Removing it runs {_plural(count, 'statement')}"
+        lead = f"Removing it runs {plural(count, 'statement')}"
     elif model.status == "added":
-        lead = f"Its first deploy runs {_plural(count, 'statement')}{scripts}"
+        lead = f"Its first deploy runs {plural(count, 'statement')}{scripts}"
     else:
-        lead = (f"A deploy of this change runs {_plural(count, 'statement')}{scripts} on a warehouse that matches "
+        lead = (f"A deploy of this change runs {plural(count, 'statement')}{scripts} on a warehouse that matches "
                 "the base branch")
     if count or model.change_scripts:
         lines += [f"{lead}:", "", *_sql_block(render_for_review(model.change, model.change_scripts)), ""]
@@ -543,9 +541,9 @@ def render_access_model(model: AccessModelDiff, first_deploy: bool = True) -> li
     if model.who is not None and (count or model.who.changes or model.who.new_warnings or model.who.note):
         lines += preview_diff.render(model.who)  # no SQL and no change: nothing to say
     if model.first_deploy is not None and model.status == "modified" and first_deploy:
-        first = f"{_plural(len(model.first_deploy.statements), 'statement')}"
+        first = f"{plural(len(model.first_deploy.statements), 'statement')}"
         if model.first_scripts:
-            first += f" and {_plural(len(model.first_scripts), 'script')}"
+            first += f" and {plural(len(model.first_scripts), 'script')}"
         lines += [f"<details><summary>From an empty warehouse (first deploy): {first}</summary>", "",
                   *_sql_block(render_for_review(model.first_deploy, model.first_scripts)), "", "</details>", ""]
     return lines

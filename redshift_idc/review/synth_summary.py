@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from redshift_idc.config.environment import ConfigError
+from redshift_idc.wording import plural
 
 DEMO = "demo"
 
@@ -52,7 +53,7 @@ def summarize(cloud_assembly: Path, environment: str) -> str:
     for name, stack in stacks.items():
         resources = stack["template"].get("Resources", {})
         counts = Counter(r["Type"] for r in resources.values())
-        lines.append(f"{name}  ({stack['environment']}, {len(resources)} resources)")
+        lines.append(f"{name}  ({stack['environment']}, {plural(len(resources), 'resource')})")
         lines.append(f"  template: {stack['path']}")
         width = max(len(t) for t in counts)
         for resource_type, count in sorted(counts.items()):

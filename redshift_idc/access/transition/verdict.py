@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from redshift_idc.wording import plural
+
 MAX_SHOWN = 5  # widenings listed in full; the rest are counted
 
 
@@ -14,10 +16,6 @@ class Widening:
     principal: str
     table: str
     what: str
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
 
 
 @dataclass
@@ -33,15 +31,14 @@ class TransitionVerdict:
 
     def line(self) -> str:
         """The one line `plan` ends with."""
-        batches = f"{self.batches:,} batch" if self.batches == 1 else f"{self.batches:,} batches"
-        counted = f"{batches}, {_plural(self.principals, 'principal')} checked"
+        counted = f"{plural(self.batches, 'batch', 'batches')}, {plural(self.principals, 'principal')} checked"
         if self.ok:
             caveat = f"; not evaluated: {'; '.join(self.unchecked)}" if self.unchecked else ""
             return f"-- transition: no intermediate state widens access ({counted}){caveat}"
         first = self.widenings[0]
         return (f"-- transition: WIDENS ACCESS after batch {first.boundary} of {self.batches}: "
                 f"{first.principal} on {first.table} would see {first.what} "
-                f"({_plural(len(self.widenings), 'widening')}; {counted})")
+                f"({plural(len(self.widenings), 'widening')}; {counted})")
 
     def details(self) -> list[str]:
         shown = [f"after batch {w.boundary}: {w.principal} on {w.table} would see {w.what}"

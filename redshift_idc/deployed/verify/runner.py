@@ -40,6 +40,7 @@ from redshift_idc.deployed.verify.warehouse import (
     read_warehouse,
 )
 from redshift_idc.runtime.catalog import SECADMIN
+from redshift_idc.wording import plural
 
 ALL_OK, CHECK_FAILED, ERROR = 0, 1, 2
 # Each check and what it compares, in the order they run (the CLI's --help prints this).
@@ -131,7 +132,8 @@ def verify_command(env: str, outputs: Path | None, *, outputs_from_env: bool = F
         for line in result.lines():
             print(line, file=out)
     counts = {status: sum(1 for r in results if r.status == status) for status in (OK, FAILED, SKIPPED)}
-    print(f"{len(results)} checks: {counts[OK]} ok, {counts[FAILED]} failed, {counts[SKIPPED]} skipped", file=out)
+    print(f"{plural(len(results), 'check')}: {counts[OK]} ok, {counts[FAILED]} failed, {counts[SKIPPED]} skipped",
+          file=out)
     return CHECK_FAILED if counts[FAILED] else ALL_OK
 
 
