@@ -3,6 +3,8 @@ helper, `redshift_idc.wording.plural`, words them for the CLI, the review and sy
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from redshift_idc.access.estimate import ApplyEstimate
@@ -31,7 +33,7 @@ def test_plural(count: int, singular: str, plural_form: str | None, expected: st
 def test_one_batch_of_one_statement_is_said_in_the_singular() -> None:
     size = ApplyEstimate(statements=1, batches=1, seconds=1.5, kinds=(("role", 1),))
     assert size.summary().startswith("1 statement in 1 Data API batch; estimated apply time 2 s")
-    header = plan_header(load_environment("demo"), parse_model({}, name="demo", source="access/demo.yaml").model,
+    header = plan_header(load_environment("demo"), parse_model({}, name="demo", source=Path("access/demo.yaml")).model,
                          size)
     assert "-- first deploy from an empty warehouse: 1 statement in 1 Data API batch\n" in header
     many = ApplyEstimate(statements=2_500, batches=1_200, seconds=1_800.0, kinds=())
