@@ -58,6 +58,7 @@ class CheckedModel:
     transition: TransitionVerdict | None  # that plan replayed batch by batch (None: not asked for)
     preview: Preview | None  # who sees what; None when the preview could not evaluate the model ...
     preview_note: str = ""  # ... and why (a model with expectations is refused instead)
+    warnings: tuple[str, ...] = ()  # valid but probably not meant (`validate`, `plan` and synth show them)
 
     @property
     def model(self) -> AccessModel:
@@ -108,6 +109,7 @@ def checked_model(config: EnvironmentConfig, *, transition: Literal["enforce", "
     first = plan(desired, empty, {}, prune=model.prune, scope=prune_scope(model),
                  identity_provider_drop_cascade=model.identity_provider_drop_cascade)
     verdict = None if transition == "skip" else check_plan(inputs, empty, first, model.name, model.ledger_schema)
+    warnings = tuple(w for w in (empty_model_warning(config, model, first, scripts),) if w is not None)
     if transition == "enforce" and verdict is not None and not verdict.ok:
         raise TransitionError(f"access/{model.name}.yaml: the first deploy's plan has a batch boundary that widens "
                               "access:\n" + verdict.render().rstrip("\n"))
@@ -116,10 +118,23 @@ def checked_model(config: EnvironmentConfig, *, transition: Literal["enforce", "
     except PreviewError as error:
         if model.expect:
             raise PreviewError(f"{error} (the model's expectations need the preview)") from None
-        return CheckedModel(compiled, scripts, inputs, first, verdict, None, str(error))
+        return CheckedModel(compiled, scripts, inputs, first, verdict, None, str(error), warnings)
     result.failures = failed_expectations(model, result)
     raise_failed_expectations(result)
-    return CheckedModel(compiled, scripts, inputs, first, verdict, result)
+    return CheckedModel(compiled, scripts, inputs, first, verdict, result, warnings=warnings)
+
+
+def empty_model_warning(config: EnvironmentConfig, model: AccessModel, first_deploy: Plan,
+                        scripts: Sequence[ScriptEntry]) -> str | None:
+    """A model whose first deploy runs nothing (an empty file, or one with only comments, is valid YAML and a
+    valid model) manages nothing, which is rarely what its author meant: said, not refused, since an environment
+    may start with an empty model and fill it in later."""
+    if first_deploy.statements or scripts:
+        return None
+    return (f"access/{model.name}.yaml declares no roles, grants or policies: its first deploy creates nothing. "
+            "Declare what the warehouse should hold (roles, schema_grants, table_grants, rls, masking: the README's "
+            f"\"The access model\"), or set access_model: null in config/{config.name}.yaml if this environment "
+            "manages no access")
 
 
 def check_federation_roles(config: EnvironmentConfig, model: AccessModel) -> None:

@@ -52,6 +52,8 @@ def add_environment(app: Construct, config: EnvironmentConfig, *, nag: bool = Tr
     if checked is not None:
         stacks["access"] = AccessStack(app, f"{config.stack_prefix}Access", config=config, warehouse=warehouse,
                                        checked=checked)
+        for warning in checked.warnings:  # `cdk synth` prints them; the deploy goes ahead
+            cdk.Annotations.of(stacks["access"]).add_warning_v2("redshift-idc:access-model", warning)
     if nag:
         add_rule_packs(app)
     return stacks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from redshift_idc.access.checked import checked_model
@@ -22,7 +23,8 @@ def add_parser(commands: Commands) -> None:
 def run(args: argparse.Namespace) -> int:
     config = load_environment(args.env)
     if config.access_model is not None:
-        checked_model(config)
+        for warning in checked_model(config).warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         print(f"access/{config.access_model}.yaml is valid")
     print(f"config/{config.name}.yaml is valid")
     return 0

@@ -69,7 +69,8 @@ def offline_plan_report(config: EnvironmentConfig) -> PlanReport:
     assert checked.transition is not None
     model, scripts, planned = checked.model, checked.scripts, checked.first_deploy
     size = estimate(planned, model.name, model.ledger_schema, len(scripts))
-    text = (plan_header(config, model, size) + render_for_review(planned, scripts)
+    text = (plan_header(config, model, size) + "".join(f"-- warning: {w}\n" for w in checked.warnings)
+            + render_for_review(planned, scripts)
             + f"-- first deploy: {size.summary()}\n" + deprovision_note(config, model)
             + (preview_summary(checked.preview) if checked.preview is not None
                else f"-- no access preview: {checked.preview_note}\n"))
@@ -139,7 +140,7 @@ def snapshot_plan_report(config: EnvironmentConfig, path: Path) -> PlanReport:
                 f"no ledger rows of access/{model.name}.yaml (never deployed there, so everything present is adopted)")
     lines = [f"plan for environment {config.name} (config/{config.name}.yaml) against the catalog snapshot {path}",
              f"read from {snapshot.where} as {snapshot.read_as}; access model access/{model.name}.yaml; {recorded}"]
-    lines += [f"warning: {w}" for w in parsed.warnings]
+    lines += [f"warning: {w}" for w in (*checked.warnings, *parsed.warnings)]
     if not snapshot.reads_other_ledgers:
         lines.append("warning: this snapshot holds no other access model's ledger rows (taken by an earlier version):"
                      " objects other models manage in this database are not known here; take a new snapshot")
