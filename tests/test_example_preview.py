@@ -69,6 +69,17 @@ def test_a_persona_in_two_groups_sees_no_rows_and_a_denied_table_names_the_privi
     assert at.query_params["table"] == "finance_schema.revenue"  # the URL keeps the choice
 
 
+def test_an_unknown_persona_is_said_with_the_known_ones_and_no_one_is_shown_in_its_place() -> None:
+    at = load(persona="Nobody")
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "No persona 'Nobody' in access/demo.yaml; choose one of the known: Ethan, Frank, Alex, Ming, Pat."]
+    assert at.selectbox(key="preview.persona").value is None and not at.table  # not Ethan's rows
+    at.selectbox(key="preview.persona").set_value("Frank").run()  # choosing one recovers the page
+    assert not at.error and len(rows(at)) == 1
+    assert at.query_params["persona"] == "Frank"
+
+
 def test_an_unknown_environment_or_mode_is_an_error_on_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIP_PREVIEW_ENV", "nosuchenv")
     at = load()

@@ -13,6 +13,7 @@ from examples.streamlit_tip.text import plain
 from redshift_idc.access.checked import environment_preview
 from redshift_idc.access.preview.results import Preview
 from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.wording import plural
 
 DEFAULT_ENVIRONMENT = "demo"
 DEFAULT_TABLE = "public.sales_data"
@@ -48,7 +49,14 @@ def show(environment: str) -> None:
     if not names:
         st.warning(f"access/{plain(preview.model)}.yaml has no personas and no IdC groups to preview.")
         return
-    name = st.selectbox("Persona", names, index=_index(names, st.query_params.get("persona")), key=PERSONA_KEY)
+    asked = st.query_params.get("persona")
+    known = asked is None or asked.lower() in (n.lower() for n in names)
+    # An unknown ?persona= selects no one, rather than the first persona as if it had been asked for.
+    name = st.selectbox("Persona", names, index=_index(names, asked) if known else None, key=PERSONA_KEY)
+    if name is None:
+        st.error(plain(f"No persona '{asked}' in access/{preview.model}.yaml; choose one of the known: "
+                       f"{', '.join(names)}."))
+        return
     view = preview.personas[names.index(name)]
     tables = [t.table for t in view.tables]
     if not tables:
@@ -64,7 +72,7 @@ def show(environment: str) -> None:
     if table.access == "denied":
         st.error(plain(f"{persona.name} may not read {table.table}: missing {' and '.join(table.missing)}."))
         return
-    st.write(plain(f"{len(table.rows)} of {table.total_rows} sample rows visible to {persona.name}:"))
+    st.write(plain(f"{len(table.rows)} of {plural(table.total_rows, 'sample row')} visible to {persona.name}:"))
     why = table.why()
     if why:
         st.caption(plain("; ".join(why)))
