@@ -26,21 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redshift_idc.access.preview.inputs import INPUTS_SUFFIX, PreviewInputs
-from redshift_idc.access.transition.check import check_plan
-from redshift_idc.access.transition.verdict import TransitionVerdict
-from redshift_idc.config.environment import ConfigError
 from redshift_idc.review import preview_diff
+from redshift_idc.review.access_diff import AccessModelDiff, diff_access_model
+from redshift_idc.review.assembly import Assembly, ReviewError, StackArtifact, find_assemblies, read_assembly
 from redshift_idc.review.plan_text import render_for_review
-from redshift_idc.runtime.access_state import AccessState
-from redshift_idc.runtime.ledger import DEFAULT_LEDGER_SCHEMA
-from redshift_idc.runtime.planner import plan
-from redshift_idc.runtime.planning.plan_types import Ledger, Plan
-from redshift_idc.runtime.planning.scope import Scope
-from redshift_idc.runtime.reconcile_request import ScriptEntry
 from redshift_idc.wording import plural
 
-ACCESS_MODEL_TYPE = "Custom::AccessModel"
 IGNORED_TYPES = frozenset({"AWS::CDK::Metadata"})
 # Resource attributes besides Properties that change what CloudFormation does.
 RESOURCE_ATTRIBUTES = ("Condition", "DeletionPolicy", "UpdateReplacePolicy", "UpdatePolicy", "CreationPolicy")
@@ -52,113 +43,6 @@ INLINE_LIMIT = 80  # longest compact JSON value shown inline as `before` -> `aft
 SQL_LINE_LIMIT = 300  # longer plans are cut (`make plan` prints them whole) ...
 COMMENT_LIMIT = 60_000  # ... and a pull request comment holds at most 65,536 characters
 _HASH = re.compile(r"[0-9a-f]{64}")
-
-
-class ReviewError(ConfigError):
-    """An assembly directory that cannot be read (exit code 2, message without traceback)."""
-
-
-# ------------------------------------------------------------------------------------------ reading
-
-
-@dataclass(frozen=True)
-class AccessModelAsset:
-    """One `Custom::AccessModel` resource and the compiled model document it points at."""
-
-    stack: str
-    logical_id: str
-    properties: dict[str, Any]
-    desired: AccessState
-    scripts: list[ScriptEntry]
-    preview: dict[str, Any] | None = None  # the stack's PreviewInputs as synth wrote them (None: not written)
-    scope: Scope = field(default_factory=Scope)  # the declared tables and those prune may lift (prune only)
-
-    @property
-    def name(self) -> str:
-        return str(self.properties.get("ModelName", "?"))
-
-
-@dataclass(frozen=True)
-class StackArtifact:
-    name: str
-    template: dict[str, Any]
-    assets: dict[str, str]  # asset display name (construct path) -> asset id (content hash)
-
-
-@dataclass(frozen=True)
-class Assembly:
-    path: Path
-    stacks: dict[str, StackArtifact]
-    access_models: dict[tuple[str, str], AccessModelAsset]
-
-    @property
-    def asset_ids(self) -> set[str]:
-        return {asset for stack in self.stacks.values() for asset in stack.assets.values()}
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ReviewError(f"{path}: cannot read: {error}") from None
-
-
-def read_assembly(path: Path) -> Assembly:
-    try:
-        return _read_assembly(path)
-    except (KeyError, TypeError, AttributeError) as error:
-        raise ReviewError(f"{path}: not a cloud assembly this tool understands ({type(error).__name__}: {error})"
-                          ) from None
-
-
-def _read_assembly(path: Path) -> Assembly:
-    manifest = _read_json(path / "manifest.json")
-    artifacts: dict[str, Any] = manifest.get("artifacts", {})
-    stacks: dict[str, StackArtifact] = {}
-    asset_files: dict[str, str] = {}  # asset id -> file in the assembly (file assets only)
-    for name, artifact in sorted(artifacts.items()):
-        if artifact.get("type") != "aws:cloudformation:stack":
-            continue
-        template = _read_json(path / artifact["properties"]["templateFile"])
-        assets: dict[str, str] = {}
-        asset_artifact = artifacts.get(f"{name}.assets", {})
-        if asset_artifact.get("type") == "cdk:asset-manifest":
-            files = _read_json(path / asset_artifact["properties"]["file"]).get("files", {})
-            for asset_id, entry in sorted(files.items()):
-                source = entry.get("source", {})
-                if source.get("path") == artifact["properties"]["templateFile"]:
-                    continue  # the template itself
-                assets[str(entry.get("displayName") or source.get("path") or asset_id)] = asset_id
-                if source.get("packaging") == "file" and source.get("path"):
-                    asset_files[asset_id] = str(source["path"])
-        stacks[name] = StackArtifact(name, template, assets)
-    models: dict[tuple[str, str], AccessModelAsset] = {}
-    for stack in stacks.values():
-        for logical_id, resource in sorted(stack.template.get("Resources", {}).items()):
-            if resource.get("Type") != ACCESS_MODEL_TYPE:
-                continue
-            properties = resource.get("Properties", {})
-            model_hash = str(properties.get("ModelHash", ""))
-            document = _read_json(path / asset_files.get(model_hash, f"asset.{model_hash}.json"))
-            inputs = path / f"{stack.name}{INPUTS_SUFFIX}"
-            models[(stack.name, logical_id)] = AccessModelAsset(
-                stack.name, logical_id, properties, AccessState.from_json(document["desired"]),
-                list(document.get("scripts", [])), _read_json(inputs) if inputs.is_file() else None,
-                Scope.from_json(document.get("scope")))
-    return Assembly(path, stacks, models)
-
-
-def find_assemblies(root: Path, environment: str | None = None) -> dict[str, Path]:
-    """Environment name -> assembly directory. A root that is itself an assembly is one environment
-    (named by `environment`, else 'default'); otherwise every sub-directory holding a manifest."""
-    if (root / "manifest.json").is_file():
-        return {environment or "default": root}
-    if not root.is_dir():
-        raise ReviewError(f"{root}: no such directory; synthesize first (make synth-all)")
-    found = {p.name: p for p in sorted(root.iterdir()) if (p / "manifest.json").is_file()}
-    if environment is not None:
-        return {environment: found[environment]} if environment in found else {}
-    return found
 
 
 # ------------------------------------------------------------------------------------------ diffing
@@ -248,92 +132,6 @@ def diff_stack(name: str, base: StackArtifact | None, head: StackArtifact | None
         if not (result.added or result.removed or result.modified or result.outputs or result.assets):
             result.status = "unchanged"
     return result
-
-
-@dataclass(frozen=True)
-class AccessModelDiff:
-    stack: str
-    name: str
-    status: str  # "added", "removed", "modified"
-    change: Plan  # what the deploy of the head runs on a warehouse converged to the base
-    change_scripts: list[ScriptEntry]
-    first_deploy: Plan | None  # head from empty (None when the model leaves)
-    first_scripts: list[ScriptEntry]
-    notes: tuple[str, ...] = ()
-    who: preview_diff.WhoSeesWhat | None = None  # None: neither side has preview inputs (older assemblies)
-    transition: TransitionVerdict | None = None  # `change` replayed batch by batch (None: nothing to replay)
-
-
-def _transition(asset: AccessModelAsset, before: AccessState, change: Plan) -> TransitionVerdict | None:
-    """The transition check of `change` from `before`, on the asset's personas and sample rows (without them,
-    tables are judged by their restrictions only)."""
-    if not change.statements:
-        return None
-    inputs = None
-    if asset.preview is not None:
-        try:
-            inputs = PreviewInputs.from_json(asset.preview, asset.scripts)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            inputs = None  # who_sees_what reports unreadable inputs
-    return check_plan(inputs, before, change, asset.name, str(asset.properties.get("LedgerSchema") or
-                                                                 DEFAULT_LEDGER_SCHEMA))
-
-
-def _ledger(state: AccessState) -> Ledger:
-    """Every object of a converged state, as the reconciler's ledger records it."""
-    return {(item.KIND, item.key(state.case_sensitive)): item.fingerprint(state.case_sensitive) for item in state}
-
-
-def who_sees_what(base: AccessModelAsset | None, head: AccessModelAsset | None) -> preview_diff.WhoSeesWhat | None:
-    """The base's rules against the head's on the head's personas and sample rows (the base's when the model
-    leaves; a retained model keeps its objects, so nobody's access changes)."""
-    if head is None:
-        assert base is not None
-        if base.preview is None or str(base.properties.get("RemovalPolicy", "destroy")).lower() == "retain":
-            return None
-        empty = AccessState(case_sensitive=base.desired.case_sensitive)
-        return preview_diff.compare(PreviewInputs.from_json(base.preview, base.scripts), base.desired, empty)
-    if head.preview is None:
-        return None if base is None or base.preview is None else preview_diff.WhoSeesWhat(
-            0, 0, note=f"the head assembly has no {head.stack}{INPUTS_SUFFIX}; synthesize it with this version")
-    try:
-        inputs = PreviewInputs.from_json(head.preview, head.scripts)
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise ReviewError(f"{head.stack}{INPUTS_SUFFIX}: not preview inputs this tool understands "
-                          f"({type(error).__name__}: {error})") from None
-    return preview_diff.compare(inputs, base.desired if base else None, head.desired)
-
-
-def diff_access_model(base: AccessModelAsset | None, head: AccessModelAsset | None) -> AccessModelDiff:
-    """Plan the head's model against the base's, as if a warehouse had converged to the base."""
-    who = who_sees_what(base, head)
-    if head is None:
-        assert base is not None
-        retained = str(base.properties.get("RemovalPolicy", "destroy")).lower() == "retain"
-        empty = AccessState(case_sensitive=base.desired.case_sensitive)
-        removal = Plan() if retained else plan(empty, base.desired, _ledger(base.desired))
-        note = ("removal_policy: retain: deleting the custom resource leaves roles, grants and policies in place"
-                if retained else "deleting the custom resource removes every object in its ledger")
-        return AccessModelDiff(base.stack, base.name, "removed", removal, [], None, [], (note,), who,
-                               _transition(base, base.desired, removal))
-    case_sensitive = head.desired.case_sensitive
-    current = AccessState.of(base.desired, case_sensitive) if base else AccessState(case_sensitive=case_sensitive)
-    prune = str(head.properties.get("Prune", "false")).lower() == "true"
-    applied = {s["Name"]: s["Checksum"] for s in base.scripts} if base else {}
-    pending = [s for s in head.scripts if applied.get(s["Name"]) != s["Checksum"]]
-    notes: list[str] = []
-    if base is not None:
-        for key in ("ModelName", "WorkgroupName", "Database"):
-            if base.properties.get(key) != head.properties.get(key):
-                notes.append(f"{key} changes from {base.properties.get(key)!r} to {head.properties.get(key)!r}: "
-                             "a new physical id, so CloudFormation creates a new custom resource and deletes the old")
-        if base.desired.case_sensitive != case_sensitive:
-            notes.append(f"case_sensitive_identifiers changes to {str(case_sensitive).lower()}")
-    change = plan(head.desired, current, _ledger(current), prune=prune, scope=head.scope)
-    return AccessModelDiff(
-        head.stack, head.name, "modified" if base else "added", change, pending,
-        plan(head.desired, AccessState(case_sensitive=case_sensitive), {}, prune=prune, scope=head.scope),
-        head.scripts, tuple(notes), who, _transition(head, current, change))
 
 
 @dataclass
