@@ -10,7 +10,8 @@ from redshift_idc.access.importer import import_command
 from redshift_idc.cdk.deployer_policy import DeployerPolicyError, deployer_policy_command, write_actions_from
 from redshift_idc.cli.plan import checked_model, offline_plan_report, preview_command, snapshot_plan_report
 from redshift_idc.client.tip import query_command
-from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.config.environment import load_environment
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.deployed.drift import DRIFT, WIDENS, drift_command
 from redshift_idc.deployed.snapshot import snapshot_command
 from redshift_idc.deployed.verify import checks_help, verify_command

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from redshift_idc.__main__ import main
-from redshift_idc.config.environment import ConfigError
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.review.synth_summary import summarize
 from tests.conftest import Synthesized
 

@@ -13,15 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from redshift_idc.config.environment import (
-    CONFIG_DIR,
-    ConfigError,
-    CreatedVpc,
-    EnvironmentConfig,
-    ExistingVpc,
-    available_environments,
-    load_environment,
-)
+from redshift_idc.config.environment import EnvironmentConfig, load_environment
+from redshift_idc.config.errors import ConfigError
+from redshift_idc.config.warehouse import CreatedVpc, ExistingVpc
+from redshift_idc.config.yaml_files import CONFIG_DIR, available_environments
 
 DEMO: dict[str, Any] = yaml.safe_load((CONFIG_DIR / "demo.yaml").read_text(encoding="utf-8"))
 SAMPLE: dict[str, Any] = yaml.safe_load((CONFIG_DIR / "sample-existing-vpc.yaml").read_text(encoding="utf-8"))
@@ -611,7 +606,7 @@ def test_zone_problem_is_reported_next_to_a_field_problem(tmp_path: Path) -> Non
                                  "https://login.example.com/tenant-1/v2.0"])
 def test_issuer_urls_are_kept_exactly_as_written(url: str) -> None:
     """A trusted token issuer's URL must equal the tokens' `iss` byte for byte: Auth0's ends in a slash."""
-    from redshift_idc.config.environment import https_issuer_url
+    from redshift_idc.config.base import https_issuer_url
 
     assert https_issuer_url(url) == url
 
@@ -629,7 +624,7 @@ def test_issuer_urls_are_kept_exactly_as_written(url: str) -> None:
     ("https://idp.example.com/?x=1", "expected an https:// issuer URL"),
 ])
 def test_malformed_issuer_urls_are_refused(url: str, expected: str) -> None:
-    from redshift_idc.config.environment import https_issuer_url
+    from redshift_idc.config.base import https_issuer_url
 
     with pytest.raises(ValueError, match=re.escape(expected)):
         https_issuer_url(url)

@@ -23,15 +23,11 @@ from redshift_idc.cdk.components.iam_federation import IamFederation
 from redshift_idc.cdk.components.idc_application import RedshiftIdcApplication
 from redshift_idc.cdk.deployer_policy import uncovered_types
 from redshift_idc.cli.plan import check_federation_roles
-from redshift_idc.config.environment import (
-    CONFIG_DIR,
-    ConfigError,
-    IamFederationConfig,
-    IdentityCenterConfig,
-    RedshiftIdcApplicationConfig,
-    load_environment,
-    parse_environment,
-)
+from redshift_idc.config.connections import IamFederationConfig
+from redshift_idc.config.environment import load_environment, parse_environment
+from redshift_idc.config.errors import ConfigError
+from redshift_idc.config.identity_center import IdentityCenterConfig, RedshiftIdcApplicationConfig
+from redshift_idc.config.yaml_files import CONFIG_DIR
 from tests.conftest import Synthesized, getatt_of, only_resource, resources_of, synthesize
 
 ENV = "sample-all-paths"

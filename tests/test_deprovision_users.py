@@ -23,7 +23,8 @@ from botocore.validate import ParamValidator
 
 from redshift_idc.access.model import deprovision_settings, load_model, parse_model
 from redshift_idc.cli.plan import offline_plan, render_for_review
-from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.config.environment import load_environment
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.catalog import parse_snapshot, read_queries
 from redshift_idc.runtime.custom_resource import CustomResourceError, CustomResourceEvent

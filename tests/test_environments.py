@@ -12,16 +12,10 @@ import yaml
 from cfnlint.api import ManualArgs, lint
 
 from redshift_idc.cdk.deployer_policy import uncovered_types
-from redshift_idc.config.environment import (
-    CONFIG_DIR,
-    ConfigError,
-    CreatedVpc,
-    Origins,
-    available_environments,
-    load_environment,
-    merge_layer,
-    read_environment_layers,
-)
+from redshift_idc.config.environment import load_environment
+from redshift_idc.config.errors import ConfigError, Origins
+from redshift_idc.config.warehouse import CreatedVpc
+from redshift_idc.config.yaml_files import CONFIG_DIR, available_environments, merge_layer, read_environment_layers
 from tests.conftest import Synthesized, only_resource, synthesize
 
 SAMPLES = ["dev", "prod", "sample-lakehouse"]

@@ -33,7 +33,7 @@ from redshift_idc.__main__ import main
 from redshift_idc.access.model import parse_model
 from redshift_idc.cdk.components.access_reconciler import AccessReconciler
 from redshift_idc.cli.plan import render_for_review
-from redshift_idc.config.environment import ConfigError
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.runtime.access_state import (
     AccessObject,
     AccessState,

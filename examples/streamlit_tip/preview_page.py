@@ -12,7 +12,8 @@ import streamlit as st
 from examples.streamlit_tip.text import plain
 from redshift_idc.access.preview import Preview
 from redshift_idc.cli.plan import environment_preview
-from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.config.environment import load_environment
+from redshift_idc.config.errors import ConfigError
 
 DEFAULT_ENVIRONMENT = "demo"
 DEFAULT_TABLE = "public.sales_data"

@@ -45,7 +45,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from redshift_idc import project
 from redshift_idc.access.expressions import ExpressionError, check_expression
 from redshift_idc.access.model import APPLICATION_ARN, IAM_ROLE_ARN, parse_model, split_table
-from redshift_idc.config.environment import ConfigError, EnvironmentConfig, load_environment
+from redshift_idc.config.environment import EnvironmentConfig, load_environment
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.deployed.session import LiveError, admin_secret_arn, data_api_error
 from redshift_idc.deployed.snapshot import CatalogSnapshot, load_snapshot, read_snapshot, write_new
 from redshift_idc.runtime.access_state import (

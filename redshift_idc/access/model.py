@@ -29,14 +29,11 @@ from redshift_idc import project
 from redshift_idc.access.estimate import check_apply_budget
 from redshift_idc.access.expressions import ExpressionError, check_expression, policy_lookups
 from redshift_idc.access.masking_output import Attachment, check_masking_output
-from redshift_idc.config.environment import (
-    RESERVED_ROLE_PREFIXES,
-    ConfigError,
-    EnvironmentConfig,
-    IdentityNamespace,
-    format_validation_error,
-    read_yaml,
-)
+from redshift_idc.config.base import RESERVED_ROLE_PREFIXES
+from redshift_idc.config.environment import EnvironmentConfig
+from redshift_idc.config.errors import ConfigError, format_validation_error
+from redshift_idc.config.identity_center import IdentityNamespace
+from redshift_idc.config.yaml_files import read_yaml
 from redshift_idc.runtime.access_state import (
     PUBLIC_GRANTEE,
     AccessObject,

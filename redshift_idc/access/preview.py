@@ -43,7 +43,7 @@ from sqlglot.optimizer.qualify_columns import qualify_columns
 
 from redshift_idc.access.expressions import ExpressionError, parse_expression
 from redshift_idc.access.model import AccessModel, split_table
-from redshift_idc.config.environment import ConfigError
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.runtime.access_state import (
     AccessState,
     ColumnPrivilege,

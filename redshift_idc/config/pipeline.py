@@ -7,14 +7,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from redshift_idc.config.environment import (
-    AccountId,
-    ConfigError,
-    Region,
-    available_environments,
-    format_validation_error,
-    read_yaml,
-)
+from redshift_idc.config.base import AccountId, Region
+from redshift_idc.config.errors import ConfigError, format_validation_error
+from redshift_idc.config.yaml_files import available_environments, read_yaml
 
 PIPELINE_FILE = Path(__file__).resolve().parents[2] / "pipeline.yaml"
 

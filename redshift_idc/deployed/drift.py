@@ -39,7 +39,8 @@ from redshift_idc.access.estimate import estimate
 from redshift_idc.access.model import deprovision_settings, load_scripts, prune_scope
 from redshift_idc.access.transition import TransitionVerdict, check_plan, with_definitions
 from redshift_idc.cli.plan import model_for, preview_inputs, render_for_review, text_drift_notes
-from redshift_idc.config.environment import ConfigError, EnvironmentConfig, load_environment
+from redshift_idc.config.environment import EnvironmentConfig, load_environment
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.deployed.session import LiveError, admin_secret_arn, data_api_error
 from redshift_idc.runtime.catalog import SECADMIN, ledger_schema_problem
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, is_transient

@@ -34,7 +34,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from redshift_idc.config.environment import ConfigError, EnvironmentConfig, IdcGroup, IdcUser, load_environment
+from redshift_idc.config.environment import EnvironmentConfig, load_environment
+from redshift_idc.config.errors import ConfigError
+from redshift_idc.config.identity_center import IdcGroup, IdcUser
 from redshift_idc.deployed.session import (
     ACCESS_DENIED_CODES,
     ADMIN_SECRET_OUTPUT,

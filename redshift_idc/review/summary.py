@@ -29,7 +29,7 @@ from typing import Any
 from redshift_idc.access.preview import INPUTS_SUFFIX, PreviewInputs
 from redshift_idc.access.transition import TransitionVerdict, check_plan
 from redshift_idc.cli.plan import render_for_review
-from redshift_idc.config.environment import ConfigError
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.review import preview_diff
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.ledger import DEFAULT_LEDGER_SCHEMA
