@@ -520,7 +520,7 @@ CONFIG_ERRORS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
      "service_integrations.lake_formation: unknown key; did you mean 'lake_formation_query'?"),
     ("session 0 h", _set("query_editor_v2.session_duration_hours", 0),
      "query_editor_v2.session_duration_hours: an IAM Identity Center permission set's session lasts 1 to 12 hours"),
-    ("session 13 h", _set("query_editor_v2.session_duration_hours", 13), "lasts 1 to 12 hours (got: 13)"),
+    ("session 13 h", _set("query_editor_v2.session_duration_hours", 13), "lasts 1 to 12 hours (found: 13)"),
     ("permission set name", _set("query_editor_v2.permission_set_name", "x" * 33),
      "query_editor_v2.permission_set_name: expected 1 to 32 letters, digits or any of"),
     ("no qev2 groups", _set("query_editor_v2.groups", []), "query_editor_v2.groups: at least one IdC group"),

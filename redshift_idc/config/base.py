@@ -8,6 +8,7 @@ import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic_core import PydanticCustomError
 
 # Role names Redshift reserves: a namespace `sys` or `ds` would produce `sys:<group>` roles it refuses.
 RESERVED_ROLE_PREFIXES = frozenset({"sys", "ds"})
@@ -28,6 +29,17 @@ def _account_as_text(value: Any) -> Any:
 
 AccountId = Annotated[str, BeforeValidator(_account_as_text), StringConstraints(pattern=r"^\d{12}$")]
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov|-iso|-isob)?-[a-z]+-\d$")]
+
+
+def _not_a_boolean(value: Any) -> Any:
+    """pydantic would take YAML's `true` as 1 where a number is expected (`log_retention_days: true` would
+    keep logs a day); a boolean is never a count, so it is refused as the wrong type."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "a boolean is not a whole number")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_not_a_boolean)]
 
 
 class StrictModel(BaseModel):
@@ -66,7 +78,8 @@ def https_issuer_url(value: str) -> str:
 
 def _non_empty_audiences(value: tuple[str, ...]) -> tuple[str, ...]:
     if not value:
-        raise ValueError("at least one audience (the `aud` the IdP puts in the tokens the tool sends) is required")
+        raise ValueError("at least one audience (the `aud` the IdP puts in the tokens the tool sends) is required: "
+                         "list it, e.g. audiences: [my-client-id]")
     return value
 
 

@@ -11,7 +11,14 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from redshift_idc import project
-from redshift_idc.config.base import MAX_IDENTIFIER_BYTES, Audience, Audiences, HttpsIssuerUrl, StrictModel
+from redshift_idc.config.base import (
+    MAX_IDENTIFIER_BYTES,
+    Audience,
+    Audiences,
+    HttpsIssuerUrl,
+    StrictModel,
+    WholeNumber,
+)
 from redshift_idc.config.identity_center import IdcApplicationName, IdcDisplayName, IdcGroup
 
 
@@ -31,7 +38,7 @@ class IdentityPropagationConfig(StrictModel):
     assignment_required: bool = Field(description="explicit: with true, only assigned_groups may sign in")
     assigned_groups: tuple[IdcGroup, ...] = ()
     # The client role is assumed with the bridge role's credentials (role chaining): STS caps that at 1 h.
-    session_seconds: int = Field(default=3600, ge=900, le=3600)
+    session_seconds: WholeNumber = Field(default=3600, ge=900, le=3600)
 
     @model_validator(mode="after")
     def _assignments(self) -> IdentityPropagationConfig:
@@ -61,7 +68,7 @@ class QueryEditorV2Config(StrictModel):
     assigned to IdC groups that the Redshift IdC application also assigns."""
 
     permission_set_name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,32}$")]
-    session_duration_hours: int = 1
+    session_duration_hours: WholeNumber = 1
     groups: tuple[IdcGroup, ...]
     idc_application: QueryEditorV2ApplicationConfig | None = Field(
         default=None, description="create the account's QEv2 IdC application; omit if it already exists")
@@ -130,11 +137,12 @@ class FederationProviderConfig(StrictModel):
             raise ValueError(f"{extra[0]}: only for type oidc (a SAML role is conditioned on SAML:aud)")
         path = self.metadata_path
         if not path.is_file():
-            raise ValueError(f"metadata_document_file: no such file {path}")
+            raise ValueError(f"metadata_document_file: no such file {project.shown(path)}: save the IdP's SAML "
+                             "metadata XML there, or fix the path (relative to config/)")
         text = path.read_text(encoding="utf-8")
         low, high = SAML_METADATA_CHARS
         if not low <= len(text) <= high or "EntityDescriptor" not in text:
-            raise ValueError(f"metadata_document_file: {path} is not SAML metadata as IAM takes it (an "
+            raise ValueError(f"metadata_document_file: {project.shown(path)} is not SAML metadata as IAM takes it (an "
                              f"EntityDescriptor document of {low:,} to {high:,} characters)")
         return self
 

@@ -18,7 +18,7 @@ from pydantic import Field, StringConstraints, ValidationError, ValidationInfo, 
 from redshift_idc import project
 from redshift_idc.config.base import AccountId, Region, StrictModel
 from redshift_idc.config.connections import IamFederationConfig, IdentityPropagationConfig, QueryEditorV2Config
-from redshift_idc.config.errors import ConfigError, Origins, format_validation_error
+from redshift_idc.config.errors import ConfigError, Origins, format_validation_error, not_a_mapping
 from redshift_idc.config.identity_center import IdentityCenterConfig, RedshiftIdcApplicationConfig
 from redshift_idc.config.warehouse import EXTENDED_RPU_REGIONS, Network, WarehouseConfig
 from redshift_idc.config.yaml_files import (
@@ -143,13 +143,14 @@ def parse_environment(data: Mapping[str, Any], *, name: str, source: Path, origi
                       bases: Sequence[Path] = ()) -> EnvironmentConfig:
     """Validate already-parsed YAML; `source` (and `origins`/`bases`, see `load_environment`) only word errors."""
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{source}: expected a mapping of settings at the top level")
+        raise not_a_mapping(source, data, "region: us-east-1")
     if "name" in data:
-        raise ConfigError(f"{source}: name: unknown key; the environment's name is the file name ('{name}')")
+        raise ConfigError(f"{project.shown(source)}: name: unknown key; the environment's name is the file name "
+                          f"('{name}'): remove it")
     try:
         return EnvironmentConfig.model_validate({**data, "name": name})
     except ValidationError as error:
-        raise ConfigError(format_validation_error(source, error, data, EnvironmentConfig, origins=origins,
+        raise ConfigError(format_validation_error(source, error, EnvironmentConfig, origins=origins,
                                                   bases=bases)) from None
 
 

@@ -19,6 +19,7 @@ from redshift_idc.config.base import (
 _PARTITION = r"aws(-cn|-us-gov|-iso|-iso-b)?"
 IDC_INSTANCE_ARN = re.compile(rf"^arn:{_PARTITION}:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{{16}}$")
 IDENTITY_STORE_ID = re.compile(r"^d-[0-9a-f]{10}$|^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
+IDENTITY_STORE_ID_FORM = "d- followed by ten characters, e.g. d-1234567890"
 IDC_GROUP_ID = re.compile(r"^([0-9a-f]{10}-|)[A-Fa-f0-9]{8}-([A-Fa-f0-9]{4}-){3}[A-Fa-f0-9]{12}$")
 # CreateRedshiftIdcApplication: RedshiftIdcApplicationName, IdcDisplayName, IdentityNamespace.
 IdcApplicationName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$", max_length=63)]
@@ -33,7 +34,7 @@ class IdentityCenterConfig(StrictModel):
     """The IAM Identity Center instance the warehouse trusts."""
 
     instance_arn: str = Field(description="arn:aws:sso:::instance/ssoins-<16 characters>")
-    identity_store_id: str = Field(description="d-<10 hex digits> (IAM Identity Center > Settings)")
+    identity_store_id: str = Field(description=f"{IDENTITY_STORE_ID_FORM}, from IAM Identity Center > Settings")
 
     @field_validator("instance_arn")
     @classmethod
@@ -43,11 +44,21 @@ class IdentityCenterConfig(StrictModel):
                              "'arn:aws:sso:::instance/ssoins-1234567890abcdef'")
         return value
 
+    @field_validator("identity_store_id", mode="before")
+    @classmethod
+    def _identity_store_id_is_text(cls, value: Any) -> Any:
+        """`identity_store_id: 0000000000` (the `d-` left out) is the number 0 to YAML: quoting would not help."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(f"YAML read this value as the number {value}, but an identity store id is "
+                             f"{IDENTITY_STORE_ID_FORM}: copy it from IAM Identity Center > Settings, with its d-")
+        return value
+
     @field_validator("identity_store_id")
     @classmethod
     def _identity_store_id(cls, value: str) -> str:
         if not IDENTITY_STORE_ID.match(value):
-            raise ValueError("expected an identity store id like 'd-1234567890'")
+            raise ValueError(f"expected an identity store id: {IDENTITY_STORE_ID_FORM} "
+                             "(IAM Identity Center > Settings)")
         return value
 
     @property

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from redshift_idc.config.base import StrictModel
+from redshift_idc.config.base import StrictModel, WholeNumber
 
 # Regions where Redshift Serverless offers base capacities above 512 RPU (Redshift management guide,
 # "Compute capacity for Amazon Redshift Serverless").
@@ -91,14 +91,14 @@ class WarehouseConfig(StrictModel):
     namespace_name: ServerlessName
     workgroup_name: ServerlessName
     database_name: DatabaseName = "dev"
-    base_capacity_rpu: int = 8
-    max_capacity_rpu: int | None = None
-    port: int = 5439
+    base_capacity_rpu: WholeNumber = 8
+    max_capacity_rpu: WholeNumber | None = None
+    port: WholeNumber = 5439
     enhanced_vpc_routing: Literal[False] = Field(
         default=False,
         description="must stay false: trusted identity propagation does not support enhanced VPC routing",
     )
-    log_retention_days: int = 365
+    log_retention_days: WholeNumber = 365
     default_iam_role: DefaultIamRoleConfig | None = None
 
     @field_validator("enhanced_vpc_routing", mode="before")

@@ -11,7 +11,9 @@ from typing import Any
 import yaml
 
 from redshift_idc import project
-from redshift_idc.config.errors import ConfigError, Origins
+from redshift_idc.config.errors import ConfigError, Origins, not_a_mapping
+from redshift_idc.config.wording import yaml_value
+from redshift_idc.config.yaml_syntax import DuplicateKeyError, describe
 
 CONFIG_DIR = project.config_dir()  # the project's own; readers ask `project` at call time
 
@@ -20,33 +22,34 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """safe_load, except that a key given twice in one mapping is an error instead of last-one-wins."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
+        seen: dict[Any, yaml.Mark] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping", node.start_mark,
-                    f"found duplicate key '{key}'", key_node.start_mark)
-            seen.add(key)
+                raise DuplicateKeyError(key, seen[key], key_node.start_mark)
+            seen[key] = key_node.start_mark
         return super().construct_mapping(node, deep=deep)
 
 
 def read_yaml(path: Path) -> Any:
-    """Parse a YAML file strictly (duplicate keys are errors), as a ConfigError naming the file."""
+    """Parse a YAML file strictly (duplicate keys are errors), as a ConfigError naming the file, the line and
+    the column (`config/demo.yaml:12:3: ...`)."""
     shown = project.shown(path)
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{shown}: not UTF-8 text (byte {error.start + 1}): save the file as UTF-8") from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.MarkedYAMLError as error:
-        def at(mark: Any) -> str:
-            return f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-
-        parts = [f"{error.context}{at(error.context_mark)}" if error.context else "",
-                 f"{error.problem}{at(error.problem_mark)}" if error.problem else ""]
-        mark = error.problem_mark or error.context_mark
-        where = f"{shown}: line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(shown)
-        raise ConfigError(f"{where}: not valid YAML: {': '.join(p for p in parts if p) or error}") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{shown}: not valid YAML: {error}") from None
+        where, words = describe(error, text)
+        at = f"{shown}:{where.line}:{where.column}" if where is not None else str(shown)
+        raise ConfigError(f"{at}: not valid YAML: {words}") from None
+    except yaml.reader.ReaderError as error:
+        line = text.count("\n", 0, error.position) + 1
+        column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
+        raise ConfigError(f"{shown}:{line}:{column}: not valid YAML: the control character #x{error.character:04x} "
+                          "cannot appear in YAML: remove it") from None
 
 
 # --- environments and `extends` ------------------------------------------------------------------
@@ -99,17 +102,18 @@ def _read_layer(path: Path, name: str) -> tuple[dict[str, Any], str | None]:
     """One file of an `extends` chain: its settings without `extends`, and the name it extends (if any)."""
     data = read_yaml(path)
     data = {} if data is None else data
+    shown = project.shown(path)
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+        raise not_a_mapping(path, data, "region: us-east-1")
     if "name" in data:
-        raise ConfigError(f"{path}: name: unknown key; an environment's name is its file name ('{name}')")
+        raise ConfigError(f"{shown}: name: unknown key; an environment's name is its file name ('{name}'): remove it")
     layer = {k: v for k, v in data.items() if k != EXTENDS_KEY}
     if EXTENDS_KEY not in data:
         return layer, None
     base = data[EXTENDS_KEY]
     if not isinstance(base, str) or not _EXTENDS_NAME.match(base):
-        raise ConfigError(f"{path}: {EXTENDS_KEY}: expected the name of another file in {path.parent}, without "
-                          f"'.yaml' (e.g. '{BASE_PREFIX}shared') (got: {base!r})")
+        raise ConfigError(f"{shown}: {EXTENDS_KEY}: expected the name of another file in {project.shown(path.parent)}, "
+                          f"without '.yaml' (e.g. '{BASE_PREFIX}shared') (found: {yaml_value(base)})")
     return layer, base
 
 
@@ -122,15 +126,17 @@ def read_environment_layers(name: str, config_dir: Path | None = None) -> list[t
     while current is not None:
         path = config_dir / f"{current}.yaml"
         if path in chain:
-            cycle = " -> ".join(str(p) for p in [*chain[chain.index(path):], path])
-            raise ConfigError(f"{chain[0]}: {EXTENDS_KEY}: cycle {cycle}; a file cannot extend itself, directly or "
-                              "through others")
+            cycle = " -> ".join(str(project.shown(p)) for p in [*chain[chain.index(path):], path])
+            raise ConfigError(f"{project.shown(chain[0])}: {EXTENDS_KEY}: cycle {cycle}; a file cannot extend itself, "
+                              "directly or through others: remove one `extends`")
         if not path.is_file():
-            referrer = chain[-1]
+            referrer = project.shown(chain[-1])
             bases = ", ".join(sorted(p.stem for p in config_dir.glob(f"{BASE_PREFIX}*.yaml"))) or "none"
-            via = f" (chain: {' -> '.join(str(p) for p in [*chain, path])})" if len(chain) > 1 else ""
-            raise ConfigError(f"{referrer}: {EXTENDS_KEY}: no such file {path}{via}; bases here: {bases}, "
-                              f"environments: {', '.join(available_environments(config_dir)) or 'none'}")
+            via = (f" (chain: {' -> '.join(str(project.shown(p)) for p in [*chain, path])})" if len(chain) > 1
+                   else "")
+            raise ConfigError(f"{referrer}: {EXTENDS_KEY}: no such file {project.shown(path)}{via}; extend one of "
+                              f"these instead: bases here: {bases}, environments: "
+                              f"{', '.join(available_environments(config_dir)) or 'none'}")
         chain.append(path)
         layer, current = _read_layer(path, name)
         layers.append((path, layer))
