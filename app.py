@@ -9,7 +9,8 @@ import sys
 import aws_cdk as cdk
 
 from redshift_idc.cdk.app import DEFAULT_ENVIRONMENT, add_environment, add_pipeline, new_app
-from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.config.environment import load_environment
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.config.pipeline import load_pipeline
 
 

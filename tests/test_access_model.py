@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from redshift_idc.access.model import ACCESS_DIR, load_model, load_scripts, parse_model
-from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.config.environment import load_environment
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.review.plan_report import offline_plan
 from redshift_idc.runtime.access_state import AccessState, RlsAttachment, RlsPolicy, Role, SystemPrivilege
 from redshift_idc.runtime.planner import plan, render

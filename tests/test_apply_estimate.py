@@ -14,7 +14,8 @@ from redshift_idc.access.estimate import ApplyBudgetError, first_deploy
 from redshift_idc.access.model import parse_model
 from redshift_idc.cdk.app import add_environment, new_app
 from redshift_idc.cli.main import main
-from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.config.environment import load_environment
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.review.plan_report import offline_plan
 from redshift_idc.runtime.access_state import AccessState, Role
 from redshift_idc.runtime.ledger import LedgerTables, steps

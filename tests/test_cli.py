@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from redshift_idc.cli.main import main
-from redshift_idc.config.environment import ConfigError
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.review.synth_summary import summarize
 from tests.conftest import Synthesized
 

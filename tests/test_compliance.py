@@ -112,7 +112,7 @@ def test_the_nist_pack_finds_nothing_unacknowledged(environment: str, tmp_path: 
 
 
 def test_an_unknown_nag_pack_is_an_error(tmp_path: Path) -> None:
-    from redshift_idc.config.environment import ConfigError
+    from redshift_idc.config.errors import ConfigError
 
     app = new_app(outdir=str(tmp_path), context={"nag": "hipaa"})
     with pytest.raises(ConfigError, match="nag: unknown rule pack"):

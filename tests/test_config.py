@@ -13,15 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from redshift_idc.config.environment import (
-    CONFIG_DIR,
-    ConfigError,
-    CreatedVpc,
-    EnvironmentConfig,
-    ExistingVpc,
-    available_environments,
-    load_environment,
-)
+from redshift_idc.config.environment import EnvironmentConfig, load_environment
+from redshift_idc.config.errors import ConfigError
+from redshift_idc.config.warehouse import CreatedVpc, ExistingVpc
+from redshift_idc.config.yaml_files import CONFIG_DIR, available_environments
 
 DEMO: dict[str, Any] = yaml.safe_load((CONFIG_DIR / "demo.yaml").read_text(encoding="utf-8"))
 SAMPLE: dict[str, Any] = yaml.safe_load((CONFIG_DIR / "sample-existing-vpc.yaml").read_text(encoding="utf-8"))
@@ -87,7 +82,7 @@ def load_error(directory: Path, name: str = "bad") -> str:
     with pytest.raises(ConfigError) as raised:
         load_environment(name, config_dir=directory)
     message = str(raised.value)
-    assert message.startswith(f"{directory / name}.yaml: "), message
+    assert message.startswith(f"{directory / name}.yaml:"), message  # `file: ...` or `file:line:column: ...`
     return message
 
 
@@ -244,7 +239,7 @@ def test_name_key_is_refused_because_the_file_name_is_the_name(tmp_path: Path) -
 def test_malformed_instance_arn(tmp_path: Path, arn: str) -> None:
     check_refused(tmp_path, set_at("identity_center", "instance_arn", value=arn),
                   "identity_center.instance_arn", "expected an IAM Identity Center instance ARN like",
-                  f"(got: '{arn}')")
+                  f"(found: '{arn}')")
 
 
 @pytest.mark.parametrize("arn", [
@@ -261,8 +256,19 @@ def test_well_formed_instance_arn_loads(tmp_path: Path, arn: str) -> None:
 @pytest.mark.parametrize("store_id", ["d-123", "d-00000000000", "D-0000000000", "d-000000000g", "0000000000"])
 def test_malformed_identity_store_id(tmp_path: Path, store_id: str) -> None:
     check_refused(tmp_path, set_at("identity_center", "identity_store_id", value=store_id),
-                  "identity_center.identity_store_id", "expected an identity store id like 'd-1234567890'",
-                  f"(got: '{store_id}')")
+                  "identity_center.identity_store_id",
+                  "expected an identity store id: d- followed by ten characters, e.g. d-1234567890",
+                  f"(found: '{store_id}')")
+
+
+@pytest.mark.parametrize("number", [0, 1234567890])
+def test_an_identity_store_id_yaml_read_as_a_number_is_told_its_form_not_to_quote_it(tmp_path: Path,
+                                                                                    number: int) -> None:
+    """`identity_store_id: 0000000000` (the `d-` left out) is the number 0 to YAML: quoting it would not help."""
+    message = check_refused(tmp_path, set_at("identity_center", "identity_store_id", value=number),
+                            "identity_center.identity_store_id", f"YAML read this value as the number {number}",
+                            "d- followed by ten characters, e.g. d-1234567890")
+    assert "quote" not in problem_line(message, "identity_center.identity_store_id")
 
 
 @pytest.mark.parametrize("group_id", [
@@ -270,16 +276,18 @@ def test_malformed_identity_store_id(tmp_path: Path, store_id: str) -> None:
 def test_malformed_group_id(tmp_path: Path, group_id: str) -> None:
     check_refused(tmp_path, groups({"display_name": "emea-sales", "group_id": group_id}),
                   "redshift_idc_application.groups[1].group_id", "expected an identity store group id like",
-                  "omit it to resolve by display_name", f"(got: '{group_id}')")
+                  "omit it to resolve by display_name", f"(found: '{group_id}')")
 
 
 # --- redshift idc application: namespace and groups -----------------------------------------------
 
 
-@pytest.mark.parametrize("namespace", ["AWS IDC", "AWS:IDC", "AWSIDC/", ""])
-def test_identity_namespace_with_a_bad_character(tmp_path: Path, namespace: str) -> None:
+@pytest.mark.parametrize(("namespace", "expected"), [
+    ("AWS IDC", "(found: 'AWS IDC')"), ("AWS:IDC", "(found: 'AWS:IDC')"), ("AWSIDC/", "(found: 'AWSIDC/')"),
+    ("", "empty: write a value, or remove the key")])
+def test_identity_namespace_with_a_bad_character(tmp_path: Path, namespace: str, expected: str) -> None:
     check_refused(tmp_path, set_at("redshift_idc_application", "identity_namespace", value=namespace),
-                  "redshift_idc_application.identity_namespace", f"(got: '{namespace}')")
+                  "redshift_idc_application.identity_namespace", expected)
 
 
 @pytest.mark.parametrize("namespace", ["sys", "DS", "Sys", "ds"])
@@ -337,7 +345,7 @@ def test_role_name_of_exactly_127_bytes_loads(tmp_path: Path, display_name: str)
 def test_base_capacity_not_allowed(tmp_path: Path, rpu: int) -> None:
     check_refused(tmp_path, set_at("warehouse", "base_capacity_rpu", value=rpu),
                   "warehouse.base_capacity_rpu", "base capacity is 4, a multiple of 8 from 8 to 512",
-                  f"(got: {rpu})")
+                  f"(found: {rpu})")
 
 
 @pytest.mark.parametrize("rpu", [4, 8, 64, 512, 544, 1024])
@@ -392,7 +400,7 @@ def test_max_capacity_below_base_names_the_field(tmp_path: Path) -> None:
 @pytest.mark.parametrize("maximum", [60, 4, 0, 5640, 6000])
 def test_max_capacity_not_a_multiple_of_8_in_range(tmp_path: Path, maximum: int) -> None:
     check_refused(tmp_path, set_at("warehouse", "max_capacity_rpu", value=maximum),
-                  "warehouse.max_capacity_rpu", "multiple of 8 from 8 to 5632", f"(got: {maximum})")
+                  "warehouse.max_capacity_rpu", "multiple of 8 from 8 to 5632", f"(found: {maximum})")
 
 
 def test_max_capacity_upper_limit_loads(tmp_path: Path) -> None:
@@ -402,7 +410,7 @@ def test_max_capacity_upper_limit_loads(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("port", [80, 5430, 5456, 8190, 8216, 5432.5])
 def test_bad_port(tmp_path: Path, port: float) -> None:
-    check_refused(tmp_path, set_at("warehouse", "port", value=port), "warehouse.port", f"(got: {port})")
+    check_refused(tmp_path, set_at("warehouse", "port", value=port), "warehouse.port", f"(found: {port})")
 
 
 @pytest.mark.parametrize("port", [80, 5430, 5456, 8190, 8216])
@@ -420,7 +428,7 @@ def test_port_at_range_edges_loads(tmp_path: Path, port: int) -> None:
 def test_log_retention_not_allowed(tmp_path: Path, days: int) -> None:
     check_refused(tmp_path, set_at("warehouse", "log_retention_days", value=days),
                   "warehouse.log_retention_days", "CloudWatch Logs accepts only these retention periods",
-                  "1, 3, 5, 7, 14", f"(got: {days})")
+                  "1, 3, 5, 7, 14", f"(found: {days})")
 
 
 @pytest.mark.parametrize("days", [1, 400, 3653])
@@ -466,16 +474,16 @@ def test_duplicate_availability_zones(tmp_path: Path) -> None:
                                   + [EXISTING_NETWORK["subnet_ids"][2]]),
                  "network.subnet_ids", ["must be distinct"], id="duplicate-subnets"),
     pytest.param(existing_network(subnet_ids=["subnet-0a1b2c3d", "subnet-xyz", "subnet-0a1b2c3e"]),
-                 "network.subnet_ids[1]", ["(got: 'subnet-xyz')"], id="bad-subnet-id"),
-    pytest.param(existing_network(vpc_id="vpc-123"), "network.vpc_id", ["(got: 'vpc-123')"], id="bad-vpc-id"),
-    pytest.param(existing_network(vpc_id="vpc-0A1B2C3D"), "network.vpc_id", ["(got: 'vpc-0A1B2C3D')"],
+                 "network.subnet_ids[1]", ["(found: 'subnet-xyz')"], id="bad-subnet-id"),
+    pytest.param(existing_network(vpc_id="vpc-123"), "network.vpc_id", ["(found: 'vpc-123')"], id="bad-vpc-id"),
+    pytest.param(existing_network(vpc_id="vpc-0A1B2C3D"), "network.vpc_id", ["(found: 'vpc-0A1B2C3D')"],
                  id="upper-case-vpc-id"),
     pytest.param(existing_network(security_group_ids=["sg-1"]), "network.security_group_ids[0]",
-                 ["(got: 'sg-1')"], id="bad-security-group"),
-    pytest.param(set_at("network", "cidr", value="10.40.0.0/8"), "network.cidr", ["(got: '10.40.0.0/8')"],
+                 ["(found: 'sg-1')"], id="bad-security-group"),
+    pytest.param(set_at("network", "cidr", value="10.40.0.0/8"), "network.cidr", ["(found: '10.40.0.0/8')"],
                  id="cidr-too-large"),
     pytest.param(set_at("network", "mode", value="peered"), "network.mode",
-                 ["'create'", "'existing'", "peered"], id="unknown-mode"),
+                 ["'peered' is not one of create, existing"], id="unknown-mode"),
     pytest.param(delete_at("network", "mode"), "network.mode", ["required"], id="missing-mode"),
 ])
 def test_bad_network(tmp_path: Path, mutate: Mutation, field: str, expected: list[str]) -> None:
@@ -485,7 +493,7 @@ def test_bad_network(tmp_path: Path, mutate: Mutation, field: str, expected: lis
 def test_unknown_network_mode_is_refused_and_lists_the_modes(tmp_path: Path) -> None:
     """Refused whatever the wording, with the allowed modes; `network.mode` is checked in test_bad_network."""
     check_refused(tmp_path, set_at("network", "mode", value="peered"), "network", "'peered'",
-                  "'create', 'existing'", prefix=True)
+                  "create, existing", prefix=True)
 
 
 def test_two_subnets_are_refused(tmp_path: Path) -> None:
@@ -510,7 +518,7 @@ def test_tag_key_with_aws_prefix(tmp_path: Path, key: str) -> None:
 
 
 def test_tag_value_with_a_bad_character(tmp_path: Path) -> None:
-    check_refused(tmp_path, set_at("tags", "project", value="a#b"), "tags.project", "(got: 'a#b')")
+    check_refused(tmp_path, set_at("tags", "project", value="a#b"), "tags.project", "(found: 'a#b')")
 
 
 # --- the file itself ------------------------------------------------------------------------------
@@ -531,16 +539,15 @@ def test_missing_environment_in_an_empty_directory(tmp_path: Path) -> None:
     assert "(known: none)" in load_error(tmp_path, "gamma")
 
 
-@pytest.mark.parametrize("text", [
-    "warehouse: [unclosed\n",
-    "warehouse:\n\tport: 5439\n",
-    "account: '111111111111\n",
+@pytest.mark.parametrize(("text", "at", "words"), [
+    ("warehouse: [unclosed\n", "1:12", "the '[' opened at line 1, column 12 is not closed"),
+    ("warehouse:\n\tport: 5439\n", "2:1", "a tab: YAML indents"),
+    ("account: '111111111111\n", "1:10", "the quote opened at line 1, column 10 is never closed"),
 ])
-def test_invalid_yaml(tmp_path: Path, text: str) -> None:
+def test_invalid_yaml(tmp_path: Path, text: str, at: str, words: str) -> None:
     (tmp_path / "bad.yaml").write_text(text, encoding="utf-8")
     message = load_error(tmp_path)
-    assert "not valid YAML" in message
-    assert "line" in message
+    assert message.startswith(f"{tmp_path / 'bad.yaml'}:{at}: not valid YAML: {words}"), message
 
 
 @pytest.mark.parametrize("text", ["", "# nothing but a comment\n", "---\n"])
@@ -579,7 +586,7 @@ def test_two_problems_in_one_file_are_both_reported(tmp_path: Path) -> None:
 
     message = check_refused(tmp_path, mutate, "identity_center.instance_arn",
                             "expected an IAM Identity Center")
-    assert_problem(message, "warehouse.port", "5431-5455 or 8191-8215", "(got: 80)")
+    assert_problem(message, "warehouse.port", "5431-5455 or 8191-8215", "(found: 80)")
     assert "(2 problems)" in message
     assert len(message.splitlines()) == 3
 
@@ -591,8 +598,8 @@ def test_problems_in_different_sections_are_all_reported(tmp_path: Path) -> None
         data["tags"]["aws:owner"] = "me"
         data["colour"] = "blue"
 
-    message = check_refused(tmp_path, mutate, "redshift_idc_application.groups[1].group_id", "(got: 'nope')")
-    assert_problem(message, "warehouse.base_capacity_rpu", "(got: 12)")
+    message = check_refused(tmp_path, mutate, "redshift_idc_application.groups[1].group_id", "(found: 'nope')")
+    assert_problem(message, "warehouse.base_capacity_rpu", "(found: 12)")
     assert_problem(message, "tags", "'aws:' prefix is reserved")
     assert_problem(message, "colour", "unknown key")
     assert "(4 problems)" in message
@@ -603,7 +610,7 @@ def test_zone_problem_is_reported_next_to_a_field_problem(tmp_path: Path) -> Non
         data["availability_zones"][0] = "us-west-2a"
         data["warehouse"]["port"] = 80
 
-    message = check_refused(tmp_path, mutate, "warehouse.port", "(got: 80)")
+    message = check_refused(tmp_path, mutate, "warehouse.port", "(found: 80)")
     assert_problem(message, "availability_zones", "'us-west-2a' is not a zone of region us-east-1")
 
 
@@ -611,7 +618,7 @@ def test_zone_problem_is_reported_next_to_a_field_problem(tmp_path: Path) -> Non
                                  "https://login.example.com/tenant-1/v2.0"])
 def test_issuer_urls_are_kept_exactly_as_written(url: str) -> None:
     """A trusted token issuer's URL must equal the tokens' `iss` byte for byte: Auth0's ends in a slash."""
-    from redshift_idc.config.environment import https_issuer_url
+    from redshift_idc.config.base import https_issuer_url
 
     assert https_issuer_url(url) == url
 
@@ -629,7 +636,7 @@ def test_issuer_urls_are_kept_exactly_as_written(url: str) -> None:
     ("https://idp.example.com/?x=1", "expected an https:// issuer URL"),
 ])
 def test_malformed_issuer_urls_are_refused(url: str, expected: str) -> None:
-    from redshift_idc.config.environment import https_issuer_url
+    from redshift_idc.config.base import https_issuer_url
 
     with pytest.raises(ValueError, match=re.escape(expected)):
         https_issuer_url(url)

@@ -23,15 +23,11 @@ from redshift_idc.access.model_file import AccessModel
 from redshift_idc.cdk.components.iam_federation import IamFederation
 from redshift_idc.cdk.components.idc_application import RedshiftIdcApplication
 from redshift_idc.cdk.deployer_policy import uncovered_types
-from redshift_idc.config.environment import (
-    CONFIG_DIR,
-    ConfigError,
-    IamFederationConfig,
-    IdentityCenterConfig,
-    RedshiftIdcApplicationConfig,
-    load_environment,
-    parse_environment,
-)
+from redshift_idc.config.connections import IamFederationConfig
+from redshift_idc.config.environment import load_environment, parse_environment
+from redshift_idc.config.errors import ConfigError
+from redshift_idc.config.identity_center import IdentityCenterConfig, RedshiftIdcApplicationConfig
+from redshift_idc.config.yaml_files import CONFIG_DIR
 from tests.conftest import Synthesized, getatt_of, only_resource, resources_of, synthesize
 
 ENV = "sample-all-paths"
@@ -524,7 +520,7 @@ CONFIG_ERRORS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
      "service_integrations.lake_formation: unknown key; did you mean 'lake_formation_query'?"),
     ("session 0 h", _set("query_editor_v2.session_duration_hours", 0),
      "query_editor_v2.session_duration_hours: an IAM Identity Center permission set's session lasts 1 to 12 hours"),
-    ("session 13 h", _set("query_editor_v2.session_duration_hours", 13), "lasts 1 to 12 hours (got: 13)"),
+    ("session 13 h", _set("query_editor_v2.session_duration_hours", 13), "lasts 1 to 12 hours (found: 13)"),
     ("permission set name", _set("query_editor_v2.permission_set_name", "x" * 33),
      "query_editor_v2.permission_set_name: expected 1 to 32 letters, digits or any of"),
     ("no qev2 groups", _set("query_editor_v2.groups", []), "query_editor_v2.groups: at least one IdC group"),

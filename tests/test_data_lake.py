@@ -13,7 +13,8 @@ import pytest
 
 from redshift_idc.access.checked import checked_model
 from redshift_idc.access.model import parse_model
-from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.config.environment import load_environment
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.review.plan_text import render_for_review
 from redshift_idc.runtime.access_state import AccessState, DatabasePrivilege, ExternalDatabase, ExternalSchema
 from redshift_idc.runtime.catalog import parse_snapshot

@@ -26,8 +26,9 @@ from redshift_idc.cdk.deployer_policy import (
     target_for,
     uncovered_types,
 )
-from redshift_idc.config.environment import available_environments, load_environment
+from redshift_idc.config.environment import load_environment
 from redshift_idc.config.pipeline import load_pipeline
+from redshift_idc.config.yaml_files import available_environments
 from tests.conftest import Synthesized
 
 ENVIRONMENTS = [load_environment(name) for name in available_environments()]

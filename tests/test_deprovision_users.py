@@ -22,7 +22,8 @@ from botocore.stub import Stubber
 from botocore.validate import ParamValidator
 
 from redshift_idc.access.model import load_model, parse_model
-from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.config.environment import load_environment
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.review.plan_report import offline_plan
 from redshift_idc.review.plan_text import render_for_review
 from redshift_idc.runtime.access_state import AccessState

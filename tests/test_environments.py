@@ -12,16 +12,10 @@ import yaml
 from cfnlint.api import ManualArgs, lint
 
 from redshift_idc.cdk.deployer_policy import uncovered_types
-from redshift_idc.config.environment import (
-    CONFIG_DIR,
-    ConfigError,
-    CreatedVpc,
-    Origins,
-    available_environments,
-    load_environment,
-    merge_layer,
-    read_environment_layers,
-)
+from redshift_idc.config.environment import load_environment
+from redshift_idc.config.errors import ConfigError, Origins
+from redshift_idc.config.warehouse import CreatedVpc
+from redshift_idc.config.yaml_files import CONFIG_DIR, available_environments, merge_layer, read_environment_layers
 from tests.conftest import Synthesized, only_resource, synthesize
 
 SAMPLES = ["dev", "prod", "sample-lakehouse"]
@@ -132,12 +126,13 @@ def test_a_missing_base_is_refused_naming_who_extends_it(tmp_path: Path) -> None
     assert "bases here: _base" in message and "environments: env" in message
 
 
-@pytest.mark.parametrize("value", [["_base"], "../demo", "_base.yaml", "", None])
-def test_extends_must_name_a_file_in_the_folder(tmp_path: Path, value: Any) -> None:
+@pytest.mark.parametrize(("value", "found"), [
+    (["_base"], "a list"), ("../demo", "'../demo'"), ("_base.yaml", "'_base.yaml'"), ("", "''"), (None, "null")])
+def test_extends_must_name_a_file_in_the_folder(tmp_path: Path, value: Any, found: str) -> None:
     write(tmp_path, "env", {"extends": value})
     message = load_error(tmp_path, "env")
     assert message.startswith(f"{tmp_path / 'env.yaml'}: extends: expected the name of another file in ")
-    assert f"(got: {value!r})" in message
+    assert f"(found: {found})" in message
 
 
 def test_a_bad_field_names_the_file_that_set_it(tmp_path: Path) -> None:
@@ -152,7 +147,7 @@ def test_a_bad_field_names_the_file_that_set_it(tmp_path: Path) -> None:
     assert lines[0] == (f"{tmp_path / 'env.yaml'}: invalid configuration "
                         f"(3 problems; merged over {tmp_path / '_base.yaml'}):")
     by_field = {line.split(":")[0].strip(): line for line in lines[1:]}
-    assert by_field["warehouse.log_retention_days"].endswith(f"(got: 366) [set in {tmp_path / '_base.yaml'}]")
+    assert by_field["warehouse.log_retention_days"].endswith(f"(found: 366) [set in {tmp_path / '_base.yaml'}]")
     assert "unknown key" in by_field["warehouse.bogus"]
     assert by_field["warehouse.bogus"].endswith(f"[set in {tmp_path / '_base.yaml'}]")
     assert "[set in" not in by_field["account"]  # set by the environment file, which the first line names

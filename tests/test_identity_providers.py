@@ -32,7 +32,7 @@ from botocore.stub import Stubber
 from redshift_idc.access.model import parse_model
 from redshift_idc.cdk.components.access_reconciler import AccessReconciler
 from redshift_idc.cli.main import main
-from redshift_idc.config.environment import ConfigError
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.review.plan_text import render_for_review
 from redshift_idc.runtime.access_state import (
     AccessObject,

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from redshift_idc.config.environment import CONFIG_DIR, ConfigError, parse_environment
+from redshift_idc.config.environment import parse_environment
+from redshift_idc.config.errors import ConfigError
+from redshift_idc.config.yaml_files import CONFIG_DIR
 from tests.conftest import Synthesized, getatt_of, only_resource, resources_of
 
 ISSUER = "https://idp.example.invalid/oauth2/default"

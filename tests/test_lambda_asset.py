@@ -10,7 +10,7 @@ import pytest
 
 from redshift_idc.cdk.components.lambda_asset import PROJECT_ROOT, stage_handler
 from redshift_idc.cdk.components.log_retention import SUPPORTED_DAYS, retention_days
-from redshift_idc.config.environment import LOG_RETENTION_DAYS
+from redshift_idc.config.warehouse import LOG_RETENTION_DAYS
 
 RUNTIME = sorted(p.relative_to(PROJECT_ROOT).as_posix() for p in (PROJECT_ROOT / "redshift_idc/runtime").rglob("*.py"))
 

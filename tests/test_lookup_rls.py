@@ -14,7 +14,7 @@ import pytest
 from redshift_idc.access.model import parse_model
 from redshift_idc.access.preview.build import evaluate
 from redshift_idc.access.preview.inputs import PreviewInputs
-from redshift_idc.config.environment import ConfigError
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.runtime.access_state import AccessState, RlsLookupGrant
 from redshift_idc.runtime.planner import plan
 from tests.fake_redshift import FakeRedshift

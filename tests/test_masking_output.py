@@ -18,7 +18,8 @@ import yaml
 from redshift_idc.access.expressions import ExpressionError
 from redshift_idc.access.masking_output import Attachment, check_masking_output
 from redshift_idc.access.model import ACCESS_DIR, parse_model
-from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.config.environment import load_environment
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.runtime.access_state import MaskingPolicy
 
 SKU = [("sku", "VARCHAR(50)")]

@@ -110,7 +110,8 @@ CASES: list[tuple[str, Edit, str, str]] = [
      "access_model: expected the name of a file under access/"),
     ("cidr with a host part", config(lambda d: d["network"].update(cidr="10.40.0.0/8")), C,
      "network.cidr: expected an IPv4 CIDR block from /16 to /24"),
-    ("YAML syntax error", append(A, "\nfoo: [unclosed\n"), A, "not valid YAML: while parsing a flow sequence"),
+    ("YAML syntax error", append(A, "\nfoo: [unclosed\n"), A,
+     "not valid YAML: the '[' opened at line 79, column 6 is not closed: close it with ']' on the same line"),
     # --- further malformed inputs
     ("== in a policy", policy(1, "timezone == 'x'"), A, "'==' is not an SQL operator"),
     ("subquery in a policy", policy(1, "timezone IN (SELECT tz FROM t)"), A, "a lookup subquery reads one table"),
@@ -207,7 +208,7 @@ def test_validate_plan_and_synth_agree(copy: Path, case: str, edit: Edit, source
     messages = {message for _, message in results.values()}
     assert len(messages) == 1, results
     message = messages.pop()
-    assert message.startswith(f"{source}: "), message  # the file first, as the project names it
+    assert message.startswith(f"{source}:"), message  # the file first, as the project names it
     assert expected in message, message
     assert "Traceback" not in message
 

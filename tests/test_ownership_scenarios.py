@@ -19,7 +19,8 @@ import pytest
 from redshift_idc.access.checked import model_for
 from redshift_idc.access.model import CompiledAccess, load_scripts
 from redshift_idc.access.scripts import script_entry
-from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.config.environment import load_environment
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.deployed.drift import ERROR, IN_SYNC, drift_command
 from redshift_idc.deployed.snapshot import snapshot_command
 from redshift_idc.review.plan_report import snapshot_plan

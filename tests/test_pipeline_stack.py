@@ -11,7 +11,7 @@ import pytest
 
 from redshift_idc.cdk.app import add_pipeline, new_app
 from redshift_idc.cdk.deployer_policy import uncovered_types
-from redshift_idc.config.environment import ConfigError
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.config.pipeline import PIPELINE_FILE, load_pipeline
 from tests.conftest import only_resource, resources_of
 

@@ -242,7 +242,8 @@ def test_a_wrong_expectation_fails_plan_validate_and_synth(monkeypatch: pytest.M
     from redshift_idc.access import checked
     from redshift_idc.access.model_file import ExpectSpec
     from redshift_idc.cdk.app import add_environment, new_app
-    from redshift_idc.config.environment import ConfigError, load_environment
+    from redshift_idc.config.environment import load_environment
+    from redshift_idc.config.errors import ConfigError
 
     original = checked.model_for
 

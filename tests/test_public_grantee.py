@@ -14,7 +14,8 @@ import yaml
 from redshift_idc.access.model import ACCESS_DIR, load_scripts, parse_model
 from redshift_idc.access.preview.build import evaluate
 from redshift_idc.access.preview.inputs import PreviewInputs
-from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.config.environment import load_environment
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.runtime.access_state import (
     PUBLIC_GRANTEE,
     AccessState,

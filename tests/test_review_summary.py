@@ -21,13 +21,8 @@ from redshift_idc.access import checked
 from redshift_idc.access.model import ACCESS_DIR, load_model, load_scripts
 from redshift_idc.cdk import app as app_builder
 from redshift_idc.cli.main import main
-from redshift_idc.config.environment import (
-    CONFIG_DIR,
-    EnvironmentConfig,
-    load_environment,
-    parse_environment,
-    read_yaml,
-)
+from redshift_idc.config.environment import EnvironmentConfig, load_environment, parse_environment
+from redshift_idc.config.yaml_files import CONFIG_DIR, read_yaml
 from redshift_idc.review.plan_text import render_for_review
 from redshift_idc.review.summary import render, review
 from redshift_idc.runtime.access_state import AccessState, Role, SchemaPrivilege

@@ -21,7 +21,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from redshift_idc.cli.main import main
-from redshift_idc.config.environment import EnvironmentConfig, IdcGroup, load_environment
+from redshift_idc.config.environment import EnvironmentConfig, load_environment
+from redshift_idc.config.identity_center import IdcGroup
 from redshift_idc.deployed.session import Outputs, output_env_var, outputs_from_environ
 from redshift_idc.deployed.verify.assignments import ASSIGNMENTS, check_assignments
 from redshift_idc.deployed.verify.deployment import Clients, Deployment, required_outputs

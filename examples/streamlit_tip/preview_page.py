@@ -12,7 +12,8 @@ import streamlit as st
 from examples.streamlit_tip.text import plain
 from redshift_idc.access.checked import environment_preview
 from redshift_idc.access.preview.results import Preview
-from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.config.environment import load_environment
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.wording import plural
 
 DEFAULT_ENVIRONMENT = "demo"

@@ -15,13 +15,9 @@ from typing import TYPE_CHECKING, Literal
 from redshift_idc import project
 from redshift_idc.access.model import CompiledAccess, load_model, load_scripts, prune_scope
 from redshift_idc.access.model_file import AccessModel
-from redshift_idc.config.environment import (
-    ConfigError,
-    EnvironmentConfig,
-    available_environments,
-    load_environment,
-    read_yaml,
-)
+from redshift_idc.config.environment import EnvironmentConfig, load_environment
+from redshift_idc.config.errors import ConfigError
+from redshift_idc.config.yaml_files import available_environments, read_yaml
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.plan_types import Plan

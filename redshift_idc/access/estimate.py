@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from redshift_idc.config.environment import ConfigError
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.runtime.access_state import AccessState, TablePrivilege
 from redshift_idc.runtime.ledger import LedgerTables, steps
 from redshift_idc.runtime.limits import (

@@ -27,7 +27,9 @@ from redshift_idc.access.compiler.rls import compile_rls
 from redshift_idc.access.compiler.roles import compile_role_grants
 from redshift_idc.access.estimate import check_apply_budget
 from redshift_idc.access.model_file import AccessModel, split_table
-from redshift_idc.config.environment import ConfigError, EnvironmentConfig, format_validation_error, read_yaml
+from redshift_idc.config.environment import EnvironmentConfig
+from redshift_idc.config.errors import ConfigError, format_validation_error, not_a_mapping
+from redshift_idc.config.yaml_files import read_yaml
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.planning.scope import Scope
 from redshift_idc.runtime.reconcile_request import ScriptEntry
@@ -87,13 +89,13 @@ def parse_model(data: Any, *, name: str, source: Path, environment: EnvironmentC
                 identity_namespace: str = "AWSIDC") -> CompiledAccess:
     """Validate, then compile: every error names the file and the field."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of settings at the top level")
+        raise not_a_mapping(source, data, "tables: {public.sales: [id, amount]}")
     if "name" in data:
-        raise ConfigError(f"{source}: name: unknown key; the model's name is the file name ('{name}')")
+        raise ConfigError(f"{source}: name: unknown key; the model's name is the file name ('{name}'): remove it")
     try:
         model = AccessModel.model_validate({**data, "name": name})
     except ValidationError as error:
-        raise ConfigError(format_validation_error(source, error, data, root=AccessModel)) from None
+        raise ConfigError(format_validation_error(source, error, AccessModel)) from None
     try:
         compiled = compile_model(model, environment, identity_namespace)
     except (ValueError, SqlTextError) as error:
@@ -110,7 +112,8 @@ def load_model(name: str, environment: EnvironmentConfig | None = None, access_d
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in access_dir.glob("*.yaml"))) or "none"
         raise ConfigError(f"{project.shown(path)}: no such access model '{name}' (known: {known})")
-    return parse_model(read_yaml(path) or {}, name=name, source=project.shown(path), environment=environment)
+    data = read_yaml(path)
+    return parse_model({} if data is None else data, name=name, source=project.shown(path), environment=environment)
 
 
 def load_scripts(model: AccessModel, sql_dir: Path | None = None) -> list[ScriptEntry]:

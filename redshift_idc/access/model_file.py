@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from redshift_idc.config.environment import IdentityNamespace
+from redshift_idc.config.identity_center import IdentityNamespace
 from redshift_idc.runtime.access_state import TablePrivilegeName
 from redshift_idc.runtime.sql_text import validate_column_name, validate_identifier
 

@@ -14,7 +14,7 @@ import sqlglot
 from sqlglot import TokenType
 from sqlglot.errors import TokenError
 
-from redshift_idc.config.environment import ConfigError
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.runtime.reconcile_request import ScriptEntry
 
 

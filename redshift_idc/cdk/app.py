@@ -17,7 +17,8 @@ from redshift_idc.cdk.stacks.connections_stack import ConnectionsStack
 from redshift_idc.cdk.stacks.identity_stack import IdentityStack
 from redshift_idc.cdk.stacks.pipeline_stack import PipelineStack
 from redshift_idc.cdk.stacks.warehouse_stack import WarehouseStack
-from redshift_idc.config.environment import ConfigError, EnvironmentConfig, load_environment
+from redshift_idc.config.environment import EnvironmentConfig, load_environment
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.config.pipeline import PipelineConfig
 
 DEFAULT_ENVIRONMENT = "demo"

@@ -25,8 +25,9 @@ from urllib.parse import unquote
 import boto3
 from botocore.exceptions import ClientError, NoCredentialsError
 
-from redshift_idc.config.environment import EnvironmentConfig, available_environments, load_environment
+from redshift_idc.config.environment import EnvironmentConfig, load_environment
 from redshift_idc.config.pipeline import PIPELINE_FILE, PipelineConfig, load_pipeline
+from redshift_idc.config.yaml_files import available_environments
 from redshift_idc.deployed.session import no_credentials
 
 ACTIONS_FILE = Path(__file__).with_name("deployer_actions.json")

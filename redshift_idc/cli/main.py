@@ -20,7 +20,7 @@ from redshift_idc.cli import (
     validate,
     verify,
 )
-from redshift_idc.config.environment import ConfigError
+from redshift_idc.config.errors import ConfigError
 
 # In the order `--help` lists them.
 COMMANDS = (summary, validate, plan, drift, snapshot, import_model, verify, review, preview, deployer_policy, query)

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from redshift_idc.cli.options import ADMIN_ARN_HELP, add_env_option
-from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.config.environment import load_environment
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.deployed.drift import DRIFT, WIDENS, drift_command
 from redshift_idc.review.plan_report import offline_plan_report, snapshot_plan_report
 

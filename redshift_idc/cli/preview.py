@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from redshift_idc.access.checked import environment_preview
 from redshift_idc.cli.options import add_env_option
-from redshift_idc.config.environment import ConfigError, EnvironmentConfig, load_environment
+from redshift_idc.config.environment import EnvironmentConfig, load_environment
+from redshift_idc.config.errors import ConfigError
 
 if TYPE_CHECKING:
     from redshift_idc.cli.options import Commands

@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import Field, StringConstraints, ValidationError, model_validator
 
-from redshift_idc.config.environment import (
-    AccountId,
-    ConfigError,
-    Region,
-    available_environments,
-    format_validation_error,
-    read_yaml,
-)
+from redshift_idc import project
+from redshift_idc.config.base import AccountId, Region, StrictModel
+from redshift_idc.config.errors import ConfigError, format_validation_error, not_a_mapping
+from redshift_idc.config.yaml_files import available_environments, read_yaml
 
 PIPELINE_FILE = Path(__file__).resolve().parents[2] / "pipeline.yaml"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PipelineStage(_Model):
+class PipelineStage(StrictModel):
     environment: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
     approval: bool = Field(description="a manual approval, after the plan is shown, before this stage deploys")
 
 
-class PipelineConfig(_Model):
+class PipelineConfig(StrictModel):
     account: AccountId
     region: Region
     repository: Annotated[str, StringConstraints(pattern=r"^[\w.-]+/[\w.-]+$")]
@@ -48,15 +41,18 @@ class PipelineConfig(_Model):
 
 def load_pipeline(path: Path = PIPELINE_FILE) -> PipelineConfig:
     if not path.is_file():
-        raise ConfigError(f"{path}: no pipeline configuration")
+        raise ConfigError(f"{project.shown(path)}: no pipeline configuration")
     data = read_yaml(path)
+    data = {} if data is None else data
+    if not isinstance(data, Mapping):
+        raise not_a_mapping(path, data, "branch: main")
     try:
-        config = PipelineConfig.model_validate(data or {})
+        config = PipelineConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(format_validation_error(path, error, data, root=PipelineConfig)) from None
+        raise ConfigError(format_validation_error(path, error, PipelineConfig)) from None
     known = available_environments()
     for index, stage in enumerate(config.stages):
         if stage.environment not in known:
-            raise ConfigError(f"{path}: stages[{index}].environment: no config/{stage.environment}.yaml "
-                              f"(known: {', '.join(known)})")
+            raise ConfigError(f"{project.shown(path)}: stages[{index}].environment: no config/"
+                              f"{stage.environment}.yaml (known: {', '.join(known)})")
     return config

@@ -41,7 +41,8 @@ from redshift_idc.access.model import load_scripts, prune_scope
 from redshift_idc.access.transition.check import check_plan
 from redshift_idc.access.transition.states import with_definitions
 from redshift_idc.access.transition.verdict import TransitionVerdict
-from redshift_idc.config.environment import ConfigError, EnvironmentConfig, load_environment
+from redshift_idc.config.environment import EnvironmentConfig, load_environment
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.deployed.session import LiveError, admin_secret_arn, data_api_error
 from redshift_idc.review.plan_text import render_for_review, text_drift_notes
 from redshift_idc.runtime.catalog import SECADMIN, ledger_schema_problem

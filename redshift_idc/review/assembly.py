@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from redshift_idc.access.preview.inputs import INPUTS_SUFFIX
-from redshift_idc.config.environment import ConfigError
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.planning.scope import Scope
 from redshift_idc.runtime.reconcile_request import ScriptEntry

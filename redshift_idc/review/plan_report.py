@@ -19,7 +19,8 @@ from redshift_idc.access.checked import checked_model
 from redshift_idc.access.estimate import ApplyEstimate, estimate
 from redshift_idc.access.model import prune_scope
 from redshift_idc.access.model_file import AccessModel
-from redshift_idc.config.environment import ConfigError, EnvironmentConfig
+from redshift_idc.config.environment import EnvironmentConfig
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.review.plan_text import render_for_review, text_drift_notes
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.ownership import OwnershipError

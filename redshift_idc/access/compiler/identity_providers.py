@@ -13,7 +13,7 @@ from typing import Any
 
 from redshift_idc.access.compiler.resolver import Resolver, fail
 from redshift_idc.access.model_file import IdentityProviderSpec
-from redshift_idc.config.environment import RESERVED_ROLE_PREFIXES
+from redshift_idc.config.base import RESERVED_ROLE_PREFIXES
 from redshift_idc.runtime.access_state import IdentityProvider
 
 SECRET_PARAMETERS = frozenset({"client_secret"})  # PARAMETERS keys whose values are secrets

@@ -13,7 +13,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from redshift_idc import project
 from redshift_idc.access.importer.round_trip import import_model
-from redshift_idc.config.environment import ConfigError, load_environment
+from redshift_idc.config.environment import load_environment
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.deployed.session import LiveError, admin_secret_arn, data_api_error
 from redshift_idc.deployed.snapshot import load_snapshot, read_snapshot, write_new
 

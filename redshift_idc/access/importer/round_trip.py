@@ -11,7 +11,8 @@ import yaml
 from redshift_idc.access.importer.document import model_text
 from redshift_idc.access.importer.reader import CatalogReader
 from redshift_idc.access.model import parse_model
-from redshift_idc.config.environment import ConfigError, EnvironmentConfig
+from redshift_idc.config.environment import EnvironmentConfig
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.deployed.snapshot import CatalogSnapshot
 from redshift_idc.runtime.catalog_import import definitions
 from redshift_idc.runtime.planner import plan

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from redshift_idc.config.environment import ConfigError
+from redshift_idc.config.errors import ConfigError
 
 
 class PreviewError(ConfigError):

@@ -8,7 +8,7 @@ from constructs import Construct
 
 from redshift_idc.cdk.components.idc_application import REDSHIFT_SERVICE_PRINCIPALS
 from redshift_idc.cdk.components.nag import acknowledge, acknowledge_nist_role
-from redshift_idc.config.environment import DefaultIamRoleConfig, S3ReadLocation
+from redshift_idc.config.warehouse import DefaultIamRoleConfig, S3ReadLocation
 
 
 def object_arn(partition: str, location: S3ReadLocation) -> str:

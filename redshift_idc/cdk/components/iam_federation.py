@@ -8,7 +8,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from redshift_idc.cdk.components.nag import acknowledge_nist_role
-from redshift_idc.config.environment import IamFederationConfig
+from redshift_idc.config.connections import IamFederationConfig
 
 GET_CREDENTIALS = "redshift-serverless:GetCredentials"
 DB_ROLES_TAG = "RedshiftDbRoles"

@@ -12,7 +12,7 @@ from constructs import Construct
 
 from redshift_idc.cdk.components.deploy_lookups import group_attribute_key, user_attribute_key
 from redshift_idc.cdk.components.nag import acknowledge, acknowledge_nist_role
-from redshift_idc.config.environment import (
+from redshift_idc.config.identity_center import (
     IdentityCenterConfig,
     RedshiftIdcApplicationConfig,
     ServiceIntegrationsConfig,

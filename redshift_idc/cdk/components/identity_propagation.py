@@ -16,7 +16,8 @@ from redshift_idc.cdk.components.deploy_lookups import group_attribute_key
 from redshift_idc.cdk.components.handler_provider import handler_provider
 from redshift_idc.cdk.components.nag import acknowledge, acknowledge_nist_role
 from redshift_idc.cdk.components.trusted_token_issuers import ISSUER_ACTIONS
-from redshift_idc.config.environment import IdentityCenterConfig, IdentityPropagationConfig
+from redshift_idc.config.connections import IdentityPropagationConfig
+from redshift_idc.config.identity_center import IdentityCenterConfig
 from redshift_idc.runtime.idc_trusted_token_issuer import trusted_token_issuer_name
 
 CUSTOM_APPLICATION_PROVIDER = "arn:aws:sso::aws:applicationProvider/custom"

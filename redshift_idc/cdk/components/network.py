@@ -9,7 +9,8 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from redshift_idc.cdk.components.nag import acknowledge, acknowledge_nist_role
-from redshift_idc.config.environment import CreatedVpc, EnvironmentConfig
+from redshift_idc.config.environment import EnvironmentConfig
+from redshift_idc.config.warehouse import CreatedVpc
 
 
 class WarehouseNetwork(Construct):

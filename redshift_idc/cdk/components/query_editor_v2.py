@@ -11,7 +11,8 @@ from aws_cdk import aws_sso as sso
 from constructs import Construct
 
 from redshift_idc.cdk.components.deploy_lookups import group_attribute_key
-from redshift_idc.config.environment import IdentityCenterConfig, QueryEditorV2Config
+from redshift_idc.config.connections import QueryEditorV2Config
+from redshift_idc.config.identity_center import IdentityCenterConfig
 
 READ_SHARING_POLICY = "AmazonRedshiftQueryEditorV2ReadSharing"
 # The console's domain per partition (the relay state is a console URL).

@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_redshiftserverless as rss
 from constructs import Construct
 
-from redshift_idc.config.environment import WarehouseConfig
+from redshift_idc.config.warehouse import WarehouseConfig
 
 LOG_EXPORTS = ("connectionlog", "useractivitylog", "userlog")
 CONFIG_PARAMETERS = {"enable_user_activity_logging": "true", "require_ssl": "true"}

@@ -22,7 +22,7 @@ from constructs import Construct
 from redshift_idc.cdk.components.deploy_lookups import group_attribute_key
 from redshift_idc.cdk.components.handler_provider import handler_provider
 from redshift_idc.cdk.components.nag import acknowledge
-from redshift_idc.config.environment import IdentityCenterConfig, TrustedTokenIssuerConfig
+from redshift_idc.config.identity_center import IdentityCenterConfig, TrustedTokenIssuerConfig
 from redshift_idc.runtime.idc_trusted_token_issuer import ISSUER_RESOURCE_TYPE, trusted_token_issuer_name
 
 # What the handler calls for a TTI alone: no application is configured.

@@ -19,7 +19,8 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from redshift_idc.cdk.components.nag import acknowledge, acknowledge_nist_role
-from redshift_idc.config.environment import ConfigError, EnvironmentConfig
+from redshift_idc.config.environment import EnvironmentConfig
+from redshift_idc.config.errors import ConfigError
 
 MAX_ROLE_NAME = 64  # IAM's limit
 # Actions IAM gives no resource type (Service Authorization Reference: sso ListInstances, and Redshift's

@@ -11,7 +11,8 @@ from redshift_idc.cdk.components.deploy_lookups import DeployLookups
 from redshift_idc.cdk.components.iam_federation import IamFederation
 from redshift_idc.cdk.components.query_editor_v2 import QueryEditorV2
 from redshift_idc.cdk.stacks.warehouse_stack import WarehouseStack
-from redshift_idc.config.environment import EnvironmentConfig, QueryEditorV2Config
+from redshift_idc.config.connections import QueryEditorV2Config
+from redshift_idc.config.environment import EnvironmentConfig
 
 
 class ConnectionsStack(Stack):

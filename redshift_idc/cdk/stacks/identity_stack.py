@@ -8,7 +8,8 @@ from constructs import Construct
 from redshift_idc.cdk.components.deploy_lookups import DeployLookups
 from redshift_idc.cdk.components.identity_propagation import IdentityPropagation
 from redshift_idc.cdk.stacks.warehouse_stack import WarehouseStack
-from redshift_idc.config.environment import EnvironmentConfig, IdentityPropagationConfig
+from redshift_idc.config.connections import IdentityPropagationConfig
+from redshift_idc.config.environment import EnvironmentConfig
 
 
 class IdentityStack(Stack):

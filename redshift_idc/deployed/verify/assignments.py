@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from redshift_idc.config.environment import EnvironmentConfig, IdcGroup, IdcUser
+from redshift_idc.config.environment import EnvironmentConfig
+from redshift_idc.config.identity_center import IdcGroup, IdcUser
 from redshift_idc.deployed.verify.aws_calls import call, pages
 from redshift_idc.deployed.verify.deployment import Deployment
 from redshift_idc.deployed.verify.results import FAILED, OK, SKIPPED, CheckResult, check

@@ -17,7 +17,8 @@ from typing import TextIO
 
 from botocore.exceptions import NoCredentialsError
 
-from redshift_idc.config.environment import ConfigError, EnvironmentConfig, load_environment
+from redshift_idc.config.environment import EnvironmentConfig, load_environment
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.deployed.session import (
     LiveError,
     check_secret_arn,
