@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,35 +29,55 @@ DEFAULT_ENVIRONMENT = "demo"
 # protected (`defaultCrossStackReferences: strong`); one partition (`target-partitions: [aws]`); and the
 # config's `tags` stay stack tags too, which CloudFormation propagates to every resource it creates
 # (`explicitStackTags: false`; true would tag only the resources CDK tags itself).
-# Read from there, so in-process test synths use exactly the flags `cdk synth` does.
-FEATURE_FLAGS: dict[str, Any] = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text(
-    encoding="utf-8"))["context"]
+# Read from there, so in-process test synths use exactly the flags `cdk synth` does. Installed (site-packages),
+# there is no checkout and no flags here: a user's own app has its own cdk.json (examples/own_cdk_app/cdk.json
+# sets the same flags).
+CHECKOUT_CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+FEATURE_FLAGS: dict[str, Any] = (json.loads(CHECKOUT_CDK_JSON.read_text(encoding="utf-8"))["context"]
+                                 if CHECKOUT_CDK_JSON.is_file() else {})
 
 
 def new_app(*, outdir: str | None = None, context: dict[str, Any] | None = None) -> cdk.App:
     return cdk.App(outdir=outdir, context={**FEATURE_FLAGS, **(context or {})})
 
 
+# For a kind of stack (Warehouse, Identity, Connections, Access): its construct id and, when not derived from
+# that id, its CloudFormation stack name.
+StackNames = Callable[[str], tuple[str, str | None]]
+
+
 def add_environment(app: Construct, config: EnvironmentConfig, *, nag: bool = True) -> dict[str, cdk.Stack]:
     """Add every stack of one environment (to an app, or to a pipeline stage), and the rule packs that
-    must pass before it deploys. The access model is checked first, with the checks `validate` and `plan`
-    make, so a bad model fails before any stack is built."""
-    checked = checked_model(config) if config.access_model is not None else None
-    warehouse = WarehouseStack(app, f"{config.stack_prefix}Warehouse", config=config)
-    stacks: dict[str, cdk.Stack] = {"warehouse": warehouse}
-    if config.identity_propagation is not None:
-        stacks["identity"] = IdentityStack(app, f"{config.stack_prefix}Identity", config=config,
-                                           propagation=config.identity_propagation, warehouse=warehouse)
-    if config.query_editor_v2 is not None or config.iam_federation is not None:
-        stacks["connections"] = ConnectionsStack(app, f"{config.stack_prefix}Connections", config=config,
-                                                 warehouse=warehouse)
-    if checked is not None:
-        stacks["access"] = AccessStack(app, f"{config.stack_prefix}Access", config=config, warehouse=warehouse,
-                                       checked=checked)
-        for warning in checked.warnings:  # `cdk synth` prints them; the deploy goes ahead
-            cdk.Annotations.of(stacks["access"]).add_warning_v2("redshift-idc:access-model", warning)
+    must pass before it deploys."""
+    stacks = environment_stacks(app, config, lambda kind: (f"{config.stack_prefix}{kind}", None))
     if nag:
         add_rule_packs(app)
+    return stacks
+
+
+def environment_stacks(scope: Construct, config: EnvironmentConfig, names: StackNames) -> dict[str, cdk.Stack]:
+    """The stacks of one environment in `scope` (`add_environment`'s and `RedshiftIdcEnvironment`'s), keyed
+    warehouse, identity, connections, access (the last three when the config asks for them). The access model
+    is checked first, with the checks `validate` and `plan` make, so a bad model fails before any stack is
+    built."""
+    checked = checked_model(config) if config.access_model is not None else None
+    construct_id, stack_name = names("Warehouse")
+    warehouse = WarehouseStack(scope, construct_id, stack_name=stack_name, config=config)
+    stacks: dict[str, cdk.Stack] = {"warehouse": warehouse}
+    if config.identity_propagation is not None:
+        construct_id, stack_name = names("Identity")
+        stacks["identity"] = IdentityStack(scope, construct_id, stack_name=stack_name, config=config,
+                                           propagation=config.identity_propagation, warehouse=warehouse)
+    if config.query_editor_v2 is not None or config.iam_federation is not None:
+        construct_id, stack_name = names("Connections")
+        stacks["connections"] = ConnectionsStack(scope, construct_id, stack_name=stack_name, config=config,
+                                                 warehouse=warehouse)
+    if checked is not None:
+        construct_id, stack_name = names("Access")
+        stacks["access"] = AccessStack(scope, construct_id, stack_name=stack_name, config=config,
+                                       warehouse=warehouse, checked=checked)
+        for warning in checked.warnings:  # `cdk synth` prints them; the deploy goes ahead
+            cdk.Annotations.of(stacks["access"]).add_warning_v2("redshift-idc:access-model", warning)
     return stacks
 
 

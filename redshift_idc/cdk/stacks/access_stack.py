@@ -18,9 +18,10 @@ class AccessStack(Stack):
     """Kept apart from the warehouse so an access-model change deploys (and rolls back) on its own."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, warehouse: WarehouseStack,
-                 checked: CheckedModel) -> None:
+                 checked: CheckedModel, stack_name: str | None = None) -> None:
         model = checked.model
-        super().__init__(scope, construct_id, env=Environment(account=config.account, region=config.region),
+        super().__init__(scope, construct_id, stack_name=stack_name,
+                         env=Environment(account=config.account, region=config.region),
                          description=f"Access model {model.name} applied to {config.warehouse.workgroup_name} "
                                      f"({config.name})")
         settings = checked.deprovision

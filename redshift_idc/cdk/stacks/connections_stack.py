@@ -17,8 +17,9 @@ from redshift_idc.config.environment import EnvironmentConfig
 
 class ConnectionsStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig,
-                 warehouse: WarehouseStack) -> None:
-        super().__init__(scope, construct_id, env=Environment(account=config.account, region=config.region),
+                 warehouse: WarehouseStack, stack_name: str | None = None) -> None:
+        super().__init__(scope, construct_id, stack_name=stack_name,
+                         env=Environment(account=config.account, region=config.region),
                          description=f"Ways to connect: Query Editor v2 SSO and IAM federation ({config.name})")
         workgroup_arn = warehouse.workgroup.attr_workgroup_workgroup_arn
         if config.query_editor_v2 is not None:

@@ -14,8 +14,10 @@ from redshift_idc.config.environment import EnvironmentConfig
 
 class IdentityStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig,
-                 propagation: IdentityPropagationConfig, warehouse: WarehouseStack) -> None:
-        super().__init__(scope, construct_id, env=Environment(account=config.account, region=config.region),
+                 propagation: IdentityPropagationConfig, warehouse: WarehouseStack,
+                 stack_name: str | None = None) -> None:
+        super().__init__(scope, construct_id, stack_name=stack_name,
+                         env=Environment(account=config.account, region=config.region),
                          description=f"Trusted identity propagation for Redshift Data API clients ({config.name})")
         unresolved = [g.display_name for g in propagation.assigned_groups if g.group_id is None]
         group_ids: dict[str, str] = {}

@@ -19,13 +19,15 @@ from redshift_idc.config.environment import EnvironmentConfig
 class WarehouseStack(Stack):
     """Everything the warehouse needs to exist and to trust IAM Identity Center."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig,
+                 stack_name: str | None = None) -> None:
         # Zones come from config: the default implementation would ask AWS (a context lookup), and
         # synth must work without credentials.
         self._zones = list(config.availability_zones)
         super().__init__(
             scope,
             construct_id,
+            stack_name=stack_name,
             env=Environment(account=config.account, region=config.region),
             description=f"Redshift Serverless warehouse with IAM Identity Center ({config.name})",
         )
