@@ -26,9 +26,9 @@ from redshift_idc import project
 from redshift_idc.access.model_file import AccessModel
 from redshift_idc.cli.main import main as cli
 from redshift_idc.config.environment import EnvironmentConfig
+from redshift_idc.config.error_wording import PATTERN_WORDS, problem
 from redshift_idc.config.errors import format_validation_error
 from redshift_idc.config.pipeline import PipelineConfig
-from redshift_idc.config.wording import PATTERN_WORDS, problem
 
 ROOT = Path(__file__).resolve().parents[1]
 C = "config/demo.yaml"

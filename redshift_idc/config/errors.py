@@ -13,8 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from redshift_idc import project
+from redshift_idc.config.error_wording import problem, yaml_kind
 from redshift_idc.config.schema_slots import allowed_keys
-from redshift_idc.config.wording import problem, yaml_kind
 
 
 class ConfigError(Exception):

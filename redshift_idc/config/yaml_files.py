@@ -11,8 +11,8 @@ from typing import Any
 import yaml
 
 from redshift_idc import project
+from redshift_idc.config.error_wording import yaml_value
 from redshift_idc.config.errors import ConfigError, Origins, not_a_mapping
-from redshift_idc.config.wording import yaml_value
 from redshift_idc.config.yaml_syntax import DuplicateKeyError, describe
 
 CONFIG_DIR = project.config_dir()  # the project's own; readers ask `project` at call time
