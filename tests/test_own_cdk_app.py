@@ -99,3 +99,37 @@ def test_the_example_sets_the_feature_flags_this_repository_synthesizes_with() -
     the example's cdk.json, which users copy, carries the same context as ours."""
     ours = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
     assert json.loads((EXAMPLE / "cdk.json").read_text(encoding="utf-8"))["context"] == ours
+
+
+def _model_hash(stack: cdk.Stack) -> str:
+    resources = Template.from_stack(stack).find_resources("Custom::AccessModel")
+    (resource,) = resources.values()
+    return str(resource["Properties"]["ModelHash"])
+
+
+def test_a_typed_access_model_compiles_to_the_document_its_file_does(demo: Synthesized, tmp_path: Path) -> None:
+    from redshift_idc.access.model_file import AccessModel
+    from redshift_idc.config.yaml_files import read_yaml
+
+    typed = AccessModel.model_validate({**read_yaml(ROOT / "access" / "demo.yaml"), "name": "demo"})
+    app = new_app(outdir=str(tmp_path))
+    config = demo.config.model_copy(update={"access_model": None})
+    environment = RedshiftIdcEnvironment(app, "Demo", config=config, access_model=typed, nag=False)
+    assert environment.access is not None and environment.config.access_model == "demo"
+    from_file = RedshiftIdcEnvironment(new_app(outdir=str(tmp_path / "file")), "Demo", config=demo.config, nag=False)
+    assert from_file.access is not None
+    assert _model_hash(environment.access) == _model_hash(from_file.access)
+
+
+def test_a_typed_access_model_is_checked_and_must_agree_with_the_config(demo: Synthesized) -> None:
+    from redshift_idc.access.model_file import AccessModel
+    from redshift_idc.config.yaml_files import read_yaml
+
+    data = read_yaml(ROOT / "access" / "demo.yaml")
+    other = AccessModel.model_validate({**data, "name": "other"})
+    with pytest.raises(ConfigError, match=r"config names access model 'demo' and access_model= is 'other'"):
+        RedshiftIdcEnvironment(new_app(), "Demo", config=demo.config, access_model=other, nag=False)
+    broken = AccessModel.model_validate({**data, "name": "demo", "expect": [
+        {"persona": "Frank", "table": "public.sales_data", "rows": 2}]})
+    with pytest.raises(ConfigError, match=r"persona Frank, public.sales_data: sees 1 row"):
+        RedshiftIdcEnvironment(new_app(), "Demo", config=demo.config, access_model=broken, nag=False)

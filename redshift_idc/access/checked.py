@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from redshift_idc import project
-from redshift_idc.access.model import CompiledAccess, load_model, load_scripts, prune_scope
+from redshift_idc.access.model import CompiledAccess, load_model, load_scripts, parse_model, prune_scope
 from redshift_idc.access.model_file import AccessModel
 from redshift_idc.config.environment import EnvironmentConfig, load_environment
 from redshift_idc.config.errors import ConfigError
@@ -32,8 +33,13 @@ if TYPE_CHECKING:
     from redshift_idc.access.transition.verdict import TransitionVerdict
 
 
-def model_for(config: EnvironmentConfig) -> CompiledAccess:
-    """The environment's access model file, validated and compiled once (the first step of `checked_model`)."""
+def model_for(config: EnvironmentConfig, given: AccessModel | None = None) -> CompiledAccess:
+    """The environment's access model file, validated and compiled once (the first step of `checked_model`).
+    `given`: the model as a typed object instead of `access/<name>.yaml` (a user's own CDK app builds it in
+    Python); it goes through the same validation and compiler as the file would."""
+    if given is not None:
+        document = given.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude={"name"})
+        return parse_model(document, name=given.name, source=Path(f"AccessModel {given.name!r}"), environment=config)
     if config.access_model is None:
         raise ConfigError(f"config/{config.name}.yaml: access_model: not set; this environment has no access model")
     return load_model(config.access_model, config)
@@ -82,20 +88,20 @@ def preview_inputs(config: EnvironmentConfig, model: AccessModel, scripts: Seque
 
 
 def checked_model(config: EnvironmentConfig, *, transition: Literal["enforce", "report", "skip"] = "enforce",
-                  ) -> CheckedModel:
+                  given: AccessModel | None = None) -> CheckedModel:
     """The model, its scripts (each file read and split), its sample data files, the roles IAM federation
     names, who sees what with its expectations, and the first deploy's transition check: one set of checks for
     `validate`, `plan` and synth, so the three cannot disagree. A model the preview cannot evaluate is refused
     only when it has expectations (they cannot be checked); otherwise `preview_note` says why there is no
     preview. A first deploy with a widening window fails here (`enforce`: validate and synth); `plan` prints the
     verdict instead (`report`, failing with --strict); `plan --snapshot` checks the plan it prints, not the first
-    deploy's (`skip`)."""
+    deploy's (`skip`). `given`: the model as a typed object (see `model_for`)."""
     from redshift_idc.access.preview.build import evaluate
     from redshift_idc.access.preview.expectations import failed_expectations, raise_failed_expectations
     from redshift_idc.access.preview.results import PreviewError
     from redshift_idc.access.transition.check import check_plan
 
-    compiled = model_for(config)
+    compiled = model_for(config, given)
     model, desired = compiled.model, compiled.desired
     scripts = load_scripts(model)
     check_federation_roles(config, model)

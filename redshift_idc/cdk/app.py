@@ -12,6 +12,7 @@ from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from constructs import Construct
 
 from redshift_idc.access.checked import checked_model
+from redshift_idc.access.model_file import AccessModel
 from redshift_idc.cdk.components.serverless_nag_rules import RedshiftServerlessChecks
 from redshift_idc.cdk.stacks.access_stack import AccessStack
 from redshift_idc.cdk.stacks.connections_stack import ConnectionsStack
@@ -55,12 +56,14 @@ def add_environment(app: Construct, config: EnvironmentConfig, *, nag: bool = Tr
     return stacks
 
 
-def environment_stacks(scope: Construct, config: EnvironmentConfig, names: StackNames) -> dict[str, cdk.Stack]:
+def environment_stacks(scope: Construct, config: EnvironmentConfig, names: StackNames,
+                       access_model: AccessModel | None = None) -> dict[str, cdk.Stack]:
     """The stacks of one environment in `scope` (`add_environment`'s and `RedshiftIdcEnvironment`'s), keyed
     warehouse, identity, connections, access (the last three when the config asks for them). The access model
-    is checked first, with the checks `validate` and `plan` make, so a bad model fails before any stack is
-    built."""
-    checked = checked_model(config) if config.access_model is not None else None
+    (`config.access_model`'s file, or `access_model` as a typed object) is checked first, with the checks
+    `validate` and `plan` make, so a bad model fails before any stack is built."""
+    wanted = config.access_model is not None or access_model is not None
+    checked = checked_model(config, given=access_model) if wanted else None
     construct_id, stack_name = names("Warehouse")
     warehouse = WarehouseStack(scope, construct_id, stack_name=stack_name, config=config)
     stacks: dict[str, cdk.Stack] = {"warehouse": warehouse}

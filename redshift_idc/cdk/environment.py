@@ -12,6 +12,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from redshift_idc import project
+from redshift_idc.access.model_file import AccessModel
 from redshift_idc.cdk.app import add_rule_packs, environment_stacks
 from redshift_idc.cdk.stacks.access_stack import AccessStack
 from redshift_idc.cdk.stacks.connections_stack import ConnectionsStack
@@ -32,19 +33,27 @@ class RedshiftIdcEnvironment(Construct):
     policy find them.
 
     `config`: the environment, as `config/<name>.yaml` fills it (or `from_yaml`). Its `access_model` names a
-    model in the project's `access/` folder, whose scripts are under `sql/`: `project_root` is the folder that
+    model in the project's `access/` folder (or pass the model as a typed `AccessModel`, `access_model=`), whose
+    scripts and sample rows are under `sql/` and `access/`: `project_root` is the folder that
     holds them (default: the current directory, or the checkout when the package runs from one). The model is
     checked before any stack exists (`validate`'s checks). `nag`: add the rule packs (AwsSolutions, our Redshift
     Serverless pack; NIST 800-53 R5 with `-c nag=nist`) to the enclosing stage or app, once per stage; they
     check every stack of that stage, the user's own too."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig,
-                 project_root: str | Path | None = None, nag: bool = True) -> None:
+                 access_model: AccessModel | None = None, project_root: str | Path | None = None,
+                 nag: bool = True) -> None:
         super().__init__(scope, construct_id)
+        if access_model is not None:
+            if config.access_model not in (None, access_model.name):
+                raise ConfigError(f"{self.node.path}: config names access model '{config.access_model}' and "
+                                  f"access_model= is '{access_model.name}'; pass one of them")
+            config = config.model_copy(update={"access_model": access_model.name})
         self.config = config
         self.project_root = Path(project_root).resolve() if project_root is not None else project.ROOT
         with project.root_at(self.project_root):
-            self.stacks = environment_stacks(self, config, lambda kind: (kind, f"{config.stack_prefix}{kind}"))
+            self.stacks = environment_stacks(self, config, lambda kind: (kind, f"{config.stack_prefix}{kind}"),
+                                             access_model)
         if nag:
             stage = cdk.Stage.of(self)
             if stage is None:
