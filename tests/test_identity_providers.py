@@ -372,7 +372,7 @@ def test_the_plan_command_masks_secrets(monkeypatch: pytest.MonkeyPatch, capsys:
     """`python -m redshift_idc plan` never reads a secret: the model has references only, the output `***`."""
     compiled = parse_model({**model_data(), "roles": {"plain": ["analyst"]}}, name="idp",
                            source=Path("access/idp.yaml"))
-    monkeypatch.setattr("redshift_idc.access.checked.model_for", lambda config: compiled)
+    monkeypatch.setattr("redshift_idc.access.checked.model_for", lambda config, given=None: compiled)
 
     def refuse(*_: Any) -> str:
         raise AssertionError("the plan command must not read secrets")

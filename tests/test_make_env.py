@@ -4,6 +4,7 @@ echoes carry no stray backslash-continuation lines."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,9 +21,15 @@ ENV_TARGETS = [("synth",), ("plan",), ("preview",), ("snapshot", "OUT=snap.json"
 KNOWN = sorted(p.stem for p in (ROOT / "config").glob("*.yaml") if not p.stem.startswith("_"))
 
 
+# Under `make test` the tests run inside make: a child make would inherit its level ("Entering directory" lines)
+# and its command-line variables (MAKEFLAGS), so each runs as if from a shell.
+MAKE_ENVIRONMENT = {k: v for k, v in os.environ.items()
+                    if k not in {"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR"}}
+
+
 def make(*args: str, dry_run: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(MAKE), *(["-n"] if dry_run else []), *args], cwd=ROOT,  # noqa: S603
-                          capture_output=True, text=True, check=False, timeout=60)
+                          capture_output=True, text=True, check=False, timeout=60, env=MAKE_ENVIRONMENT)
 
 
 @pytest.mark.parametrize("target", ENV_TARGETS, ids=[t[0] for t in ENV_TARGETS])

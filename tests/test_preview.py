@@ -247,7 +247,7 @@ def test_a_wrong_expectation_fails_plan_validate_and_synth(monkeypatch: pytest.M
 
     original = checked.model_for
 
-    def wrong(config: Any) -> Any:
+    def wrong(config: Any, given: Any = None) -> Any:
         demo = original(config)
         return dataclasses.replace(demo, model=demo.model.model_copy(update={"expect": (
             ExpectSpec(persona="Frank", table="public.sales_data", rows=2),)}))
