@@ -35,8 +35,9 @@ that an ordering bug would break, with Redshift-like SQLSTATEs:
 - Users (deprovision_users): Redshift creates an IdC user at its first sign-in, so the planner never
   creates one; `sign_in(name)` is the test hook, `create_owned(owner, kind, schema, name)` gives a user (or
   role) a schema, table, view, function or database. GRANT/REVOKE to a user (`TO "name"`, no ROLE keyword)
-  of schema, scoped, table, column and database privileges; ALTER TABLE/SCHEMA ... OWNER TO a user or a role
-  (whether Redshift accepts a role as owner is unconfirmed: the fake does); DROP USER fails (55006) while the
+  of schema, scoped, table, column and database privileges; ALTER TABLE/SCHEMA ... OWNER TO a user only (a role
+  fails, `user "x" does not exist`: brainly/terraform-provider-redshift#142, seen on a real cluster); DROP USER
+  fails (55006) while the
   user owns an object or holds a privilege [r_DROP_USER], and for a missing or superuser. User names keep their
   case (quoted user names do [D51]). `user_rows(namespace)` is what `users.user_queries` read.
 
@@ -759,9 +760,10 @@ class FakeRedshift:
         c = self._catalog
         new_owner = unquote_ident(m["owner"])
         if new_owner not in c.users:
-            if self._fold(new_owner) not in c.roles:
-                raise RedshiftError("42704", f'user "{new_owner}" does not exist')
-            new_owner = self._fold(new_owner)  # a role as owner: unconfirmed in Redshift
+            # Owners are users: a role or group named as owner is looked up as a user and not found. Seen on a real
+            # cluster (brainly/terraform-provider-redshift issue 142: `pq: user "<group>" does not exist`); owner
+            # columns hold user ids (r_SVV_DEFAULT_PRIVILEGES: owner_type "Possible value is user"): documented.
+            raise RedshiftError("42704", f'user "{new_owner}" does not exist')
         if kind == "schema":
             key = ("schema", self._name(m["schema"]), "")
         else:

@@ -48,7 +48,7 @@ from redshift_idc.runtime.users import (
 )
 from tests.fake_catalog import CatalogDataApi
 from tests.fake_data_api import FakeDataApi, FakeS3, ProviderDriver, SimClock, cfn_event, resource_properties, svv_rows
-from tests.fake_redshift import FakeRedshift
+from tests.fake_redshift import FakeRedshift, RedshiftError
 
 STORE = "d-6666666666"
 SOURCE = Path("access/people.yaml")
@@ -74,15 +74,14 @@ def compiled(data: dict[str, Any]) -> DeprovisionSettings | None:
 def test_the_model_opts_in_and_names_who_takes_over() -> None:
     assert compiled({"roles": MODEL["roles"]}) is None  # off by default
     assert compiled(MODEL) == DeprovisionSettings(NS)
-    assert compiled({**MODEL, "transfer_ownership_to": "exec"}) == DeprovisionSettings(NS, "AWSIDC:exec", "role")
-    assert compiled({**MODEL, "transfer_ownership_to": "Custodian"}) == DeprovisionSettings(NS, "custodian", "role")
     assert compiled({**MODEL, "transfer_ownership_to": "user:admin"}) == DeprovisionSettings(NS, "admin", "user")
+    assert compiled({**MODEL, "transfer_ownership_to": "USER:AWSIDC:Keeper"}) == DeprovisionSettings(
+        NS, "AWSIDC:Keeper", "user")  # a user name keeps its case (quoted user names do [D51])
 
 
 @pytest.mark.parametrize(("data", "field", "expected"), [
     ({**MODEL, "transfer_ownership_to": "nobody"}, "transfer_ownership_to",
-     "unknown role 'nobody'; name a role declared under roles.idc_groups or roles.plain (known: custodian, exec, "
-     "sales), or a database user as user:<name>"),
+     "'nobody' does not name a user: Redshift objects are owned by users only"),
     ({"roles": MODEL["roles"], "transfer_ownership_to": "exec"}, "transfer_ownership_to",
      "only with deprovision_users: true"),
     ({**MODEL, "transfer_ownership_to": "PUBLIC"}, "transfer_ownership_to", "PUBLIC cannot own objects"),
@@ -96,6 +95,42 @@ def test_bad_input_is_refused_before_deploy_naming_file_and_field(data: dict[str
         parse_model(data, name="people", source=SOURCE)
     message = str(raised.value)
     assert message.startswith(f"{SOURCE}: ") and f"{field}" in message and expected in message, message
+
+
+@pytest.mark.parametrize("role", ["exec", "Custodian", "sales"])
+def test_a_role_of_the_model_cannot_take_over_what_a_departing_user_owns(role: str) -> None:
+    """Issue 21, contradiction 4: owners are users. Owner columns hold user ids (r_SVV_DEFAULT_PRIVILEGES:
+    owner_type "Possible value is user"), DROP USER's page says to change ownership "to another user"
+    (r_DROP_USER), and a group or role named as owner fails with `user "<name>" does not exist`
+    (brainly/terraform-provider-redshift issue 142). A role would fail every deploy's batch: refused here, with
+    the reason and the fix."""
+    with pytest.raises(ConfigError) as raised:
+        parse_model({**MODEL, "transfer_ownership_to": role}, name="people", source=SOURCE)
+    message = str(raised.value)
+    assert message.startswith(f"{SOURCE}: transfer_ownership_to: '{role}' is a role of the model, and a role "
+                              "cannot take over what a departing user owns: Redshift objects are owned by users "
+                              "only"), message
+    assert "name a database user as user:<name>, e.g. user:admin" in message
+
+
+def test_a_document_naming_a_role_as_the_new_owner_is_refused_at_deploy() -> None:
+    """A model document compiled before roles were refused: the reconciler stops before any DDL, with the fix."""
+    with pytest.raises(ValueError, match=r"a role cannot own objects in Redshift .* transfer_ownership_to: "
+                                         r"user:<name>"):
+        DeprovisionSettings.from_json({"namespace": NS,
+                                       "transfer_ownership_to": {"name": "AWSIDC:exec", "kind": "role"}})
+
+
+def test_the_fake_refuses_a_role_as_the_new_owner_as_redshift_does() -> None:
+    """brainly/terraform-provider-redshift issue 142: the owner position takes a user; a role is not found."""
+    fake = warehouse()
+    for sql in ('ALTER TABLE "carol_sandbox"."scratch" OWNER TO "custodian"',
+                'ALTER SCHEMA "carol_sandbox" OWNER TO "custodian"'):
+        with pytest.raises(RedshiftError, match='user "custodian" does not exist'):
+            fake.execute(sql)
+    assert set(fake.owners.values()) == {"AWSIDC:carol"}
+    fake.execute('ALTER SCHEMA "carol_sandbox" OWNER TO "admin"')
+    assert fake.owners[("schema", "carol_sandbox", "")] == "admin"
 
 
 def test_an_environment_assigning_nobody_cannot_deprovision() -> None:
@@ -374,6 +409,7 @@ class Answers:
 def warehouse() -> FakeRedshift:
     fake = FakeRedshift()
     fake.execute('CREATE ROLE "custodian"')
+    fake.sign_in("admin")  # the admin user (not of the namespace): what `user:admin` transfers to
     for user in ("AWSIDC:alice", "AWSIDC:bob", "AWSIDC:carol"):
         fake.sign_in(user)
     fake.execute('GRANT USAGE ON SCHEMA "sales" TO "AWSIDC:bob"')
@@ -424,23 +460,23 @@ def test_a_gone_user_who_owns_objects_is_refused_with_the_list() -> None:
 
 def test_with_transfer_ownership_to_the_objects_move_first() -> None:
     fake = warehouse()
-    found_ = departures_of(fake, DeprovisionSettings(NS, "custodian", "role"), Answers(carol="gone"))
+    found_ = departures_of(fake, DeprovisionSettings(NS, "admin", "user"), Answers(carol="gone"))
     assert found_.refused == []
     assert [(s.phase, s.sql) for s in found_.statements] == [
-        (USER_TRANSFER_PHASE, 'ALTER SCHEMA "carol_sandbox" OWNER TO "custodian"'),
-        (USER_TRANSFER_PHASE, 'ALTER TABLE "carol_sandbox"."scratch" OWNER TO "custodian"'),
-        (USER_TRANSFER_PHASE, 'ALTER TABLE "sales"."carol_view" OWNER TO "custodian"'),
+        (USER_TRANSFER_PHASE, 'ALTER SCHEMA "carol_sandbox" OWNER TO "admin"'),
+        (USER_TRANSFER_PHASE, 'ALTER TABLE "carol_sandbox"."scratch" OWNER TO "admin"'),
+        (USER_TRANSFER_PHASE, 'ALTER TABLE "sales"."carol_view" OWNER TO "admin"'),
         (USER_DROP_PHASE, 'DROP USER "AWSIDC:carol"'),
     ]
     fake.apply(with_statements(plan(AccessState(), fake.state(), fake.ledger("m")), found_.statements), "m")
     assert "AWSIDC:carol" not in fake.users
-    assert set(fake.owners.values()) == {"custodian"}
+    assert set(fake.owners.values()) == {"admin"}
 
 
 def test_objects_no_statement_can_transfer_are_refused_even_with_a_target() -> None:
     fake = warehouse()
     fake.create_owned("AWSIDC:bob", "function", "public", "f_bob")
-    found_ = departures_of(fake, DeprovisionSettings(NS, "custodian", "role"), Answers(bob="gone"))
+    found_ = departures_of(fake, DeprovisionSettings(NS, "admin", "user"), Answers(bob="gone"))
     assert [r.user for r in found_.refused] == ["AWSIDC:bob"]
     assert "owns function public.f_bob (transfer by hand" in found_.refused[0].blockers[0]
 
@@ -460,19 +496,19 @@ def test_the_reader_the_transfer_target_and_unchecked_users_are_never_dropped() 
 
 def test_the_removal_runs_after_the_model_and_renders_under_its_phases() -> None:
     fake = warehouse()
-    desired = parse_model({**MODEL, "transfer_ownership_to": "exec"}, name="people", source=SOURCE).desired
-    found_ = departures_of(fake, DeprovisionSettings(NS, "AWSIDC:exec", "role"), Answers(carol="gone", bob="gone"))
+    desired = parse_model({**MODEL, "transfer_ownership_to": "user:admin"}, name="people", source=SOURCE).desired
+    found_ = departures_of(fake, DeprovisionSettings(NS, "admin", "user"), Answers(carol="gone", bob="gone"))
     merged = with_statements(plan(desired, fake.state(), fake.ledger("people")), found_.statements)
     phases = [s.phase for s in merged.statements]
     assert phases == sorted(phases) and phases[-1] == USER_DROP_PHASE
     assert merged.sql.index('CREATE ROLE "AWSIDC:exec"') < merged.sql.index(
-        'ALTER SCHEMA "carol_sandbox" OWNER TO "AWSIDC:exec"')
+        'ALTER SCHEMA "carol_sandbox" OWNER TO "admin"')
     review = render_for_review(merged, [])
     for title in ("-- revoke the direct grants of users who left IAM Identity Center (deprovision_users)",
                   "-- transfer what they own (transfer_ownership_to)", "-- drop users who left IAM Identity Center"):
         assert title in review
     fake.apply(merged, "people")
-    assert set(fake.users) == {"AWSIDC:alice"}
+    assert set(fake.users) == {"admin", "AWSIDC:alice"}
 
 
 def test_unknown_privileges_are_refused_not_rendered() -> None:
@@ -575,8 +611,8 @@ class Deploy:
         self.requests += 1
         settings = self.settings
         assert settings is not None and self.model.deprovision_users
-        if transfer_to is not None:  # as `transfer_ownership_to: exec` would compile
-            settings = DeprovisionSettings(settings.namespace, transfer_to, "role")
+        if transfer_to is not None:  # as `transfer_ownership_to: user:<transfer_to>` would compile
+            settings = DeprovisionSettings(settings.namespace, transfer_to, "user")
         event = cfn_event("Create" if self.requests == 1 else "Update",
                           {**PROPERTIES, "ModelHash": f"hash-{self.requests}"}, request_id=f"r-{self.requests}",
                           physical_id=None if self.requests == 1 else "access-model:lakehouse-wg/dev/sample-lakehouse")
@@ -593,6 +629,7 @@ def lakehouse_store() -> FakeIdentityStore:
 
 def test_a_deploy_drops_who_left_refuses_an_owner_then_transfers_when_told() -> None:
     fake = FakeRedshift()
+    fake.sign_in("admin")  # the database's admin user: who `transfer_ownership_to: user:admin` names
     for user in ("AWSIDC:alice", "AWSIDC:bob", "AWSIDC:frank", "AWSIDC:erin"):
         fake.sign_in(user)  # alice (as Alice) in sales; bob only in interns; frank deleted from IdC; erin in none
     fake.execute('GRANT USAGE ON SCHEMA "public" TO "AWSIDC:bob"')
@@ -606,20 +643,20 @@ def test_a_deploy_drops_who_left_refuses_an_owner_then_transfers_when_told() -> 
                                     "who left IAM Identity Center, before any change: AWSIDC:erin (in identity "
                                     f"store {STORE}, but in none of the groups the environment assigns (exec, "
                                     "finance, sales)): owns table public.erin_scratch")
-    assert set(fake.users) == {"AWSIDC:alice", "AWSIDC:bob", "AWSIDC:frank", "AWSIDC:erin"}  # nothing changed
+    assert set(fake.users) == {"admin", "AWSIDC:alice", "AWSIDC:bob", "AWSIDC:frank", "AWSIDC:erin"}  # unchanged
     assert fake.state().of_kind("role") == {}
 
-    done = deploy.run(transfer_to="AWSIDC:exec")
+    done = deploy.run(transfer_to="admin")
     assert done.complete, done.error
-    assert set(fake.users) == {"AWSIDC:alice"}
-    assert fake.owners == {("table", "public", "erin_scratch"): "awsidc:exec"}
+    assert set(fake.users) == {"admin", "AWSIDC:alice"}
+    assert fake.owners == {("table", "public", "erin_scratch"): "admin"}
     assert not fake.user_privileges
     invocations = refused.invocations + done.invocations - 2  # is_complete calls (on_event asks nothing)
     assert store.calls["GetGroupId"] == 3 * invocations  # the sample's groups have no ids: once per invocation
     assert store.calls["ListUsers"] >= 2  # 'alice' is 'Alice' in IdC: found case-insensitively (paged)
 
     before = len(fake.history)
-    again = deploy.run(transfer_to="AWSIDC:exec")
+    again = deploy.run(transfer_to="admin")
     assert again.complete and [sql for sql in fake.history[before:] if "USER" in sql or "OWNER" in sql] == []
 
 

@@ -154,9 +154,9 @@ CASES: list[tuple[str, Edit, str, str]] = [
     ("account too short as a number", text(C, 'account: "111111111111"', "account: 11111"), C,
      "account: 11111 is not a 12-digit AWS account id as YAML read it; quote the account"),
     ("unknown config key", config(lambda d: d.update(regoin="us-east-1")), C, "regoin: unknown key; did you mean"),
-    ("transfer_ownership_to naming an unknown role", model(lambda d: d.update(deprovision_users=True,
+    ("transfer_ownership_to naming no user", model(lambda d: d.update(deprovision_users=True,
                                                                             transfer_ownership_to="nobody")), A,
-     "transfer_ownership_to: unknown role 'nobody'; name a role declared under roles.idc_groups or roles.plain"),
+     "transfer_ownership_to: 'nobody' does not name a user: Redshift objects are owned by users only"),
     ("transfer_ownership_to without deprovision_users", model(lambda d: d.update(transfer_ownership_to="reporting")),
      A, "transfer_ownership_to: only with deprovision_users: true"),
     ("masking output that does not fit its column", model(lambda d: d.update(masking={"policies": [

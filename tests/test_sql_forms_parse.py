@@ -179,7 +179,7 @@ def _forms() -> list[Form]:
                                      ("database", (DATABASE,), (*DATABASE_PRIVILEGES, "TEMPORARY"))):
         forms += [Form(f"user:revoke:{kind}:{p}", UserGrant(kind, USER, p, target).revoke_sql()) for p in privileges]
     forms += [Form(f"user:transfer:{kind}", OwnedObject(USER, kind, SCHEMA, TABLE).transfer_sql(owner))
-              for kind in sorted(TRANSFERABLE) for owner in (ROLE,)]
+              for kind in sorted(TRANSFERABLE) for owner in (USER,)]  # owners are users (brainly#142)
     forms.append(Form("user:drop", drop_user_sql(USER)))
     forms += [Form(f"user:read:{name}", sql) for name, sql in user_queries("AWS_IDC%ns")]
     for name, tables in LEDGERS.items():

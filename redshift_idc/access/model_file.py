@@ -247,8 +247,8 @@ class AccessModel(_Model):
         default=False, description="drop the IdC users ('<namespace>:<user>') no longer in the identity store or "
                                    "in no group the environment assigns (checked at deploy time)")
     transfer_ownership_to: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
-        default=None, description="who takes over what a departing user owns: a role of the model, or "
-                                  "user:<database user>")
+        default=None, description="who takes over what a departing user owns: a database user, as "
+                                  "user:<name> (Redshift objects are owned by users, never roles)")
     personas: tuple[PersonaSpec, ...] = Field(
         default=(), description="example people for `preview`; without any, one per IdC group")
     expect: tuple[ExpectSpec, ...] = Field(default=(), description="who must see what (see `preview`)")

@@ -6,7 +6,7 @@ they own (three SELECTs appended to its read batch, `user_queries`), asks the id
 (`IdcDirectory`, at deploy time, with the reconciler's role), and plans, for every user who is gone:
 
     REVOKE <each direct grant> FROM "<user>"      (phase USER_REVOKE_PHASE)
-    ALTER SCHEMA / ALTER TABLE ... OWNER TO <transfer_ownership_to>   (USER_TRANSFER_PHASE, when set)
+    ALTER SCHEMA / ALTER TABLE ... OWNER TO <transfer_ownership_to, a user>   (USER_TRANSFER_PHASE, when set)
     DROP USER "<user>"                              (USER_DROP_PHASE)
 
 after everything else of the model (a role the objects go to is created first). Gone means: no user of that
@@ -68,11 +68,12 @@ TRANSFERABLE = frozenset({"schema", "table", "view"})
 @dataclass(frozen=True)
 class DeprovisionSettings:
     """What the model document says about departed users: the identity namespace (the users' prefix) and
-    who takes over what they own (`transfer_to`, as Redshift names it; "" for nobody)."""
+    the database user who takes over what they own (`transfer_to`, as Redshift names it; "" for nobody).
+    Owners are users in Redshift, never roles (access/compiler/deprovision.py has the evidence)."""
 
     namespace: str
     transfer_to: str = ""
-    transfer_kind: Literal["", "role", "user"] = ""
+    transfer_kind: Literal["", "user"] = ""
 
     @property
     def prefix(self) -> str:
@@ -87,7 +88,10 @@ class DeprovisionSettings:
     def from_json(cls, data: Mapping[str, Any]) -> DeprovisionSettings:
         target = data.get("transfer_ownership_to") or {}
         kind = str(target.get("kind") or "")
-        if kind not in ("", "role", "user"):
+        if kind == "role":  # a document compiled before roles were refused: ALTER ... OWNER TO it would fail
+            raise ValueError("transfer_ownership_to: a role cannot own objects in Redshift (owners are users); "
+                             "set transfer_ownership_to: user:<name> in the access model and deploy again")
+        if kind not in ("", "user"):
             raise ValueError(f"transfer_ownership_to: unknown kind {kind!r}")
         return cls(str(data["namespace"]), str(target.get("name") or ""), kind)  # type: ignore[arg-type]
 
@@ -526,8 +530,8 @@ def departures(catalog: UserCatalog, settings: DeprovisionSettings, verdicts: Se
         if movable and not settings.transfer_to:
             stuck.append(f"owns {', '.join(o.describe() for o in movable)}")
         if stuck:
-            advice = ("set transfer_ownership_to (a role of the model, or user:<name>) to have schemas, tables and "
-                      "views transferred, or transfer or drop them by hand, then deploy again")
+            advice = ("set transfer_ownership_to: user:<name> (a database user; Redshift owners are users) to have "
+                      "schemas, tables and views transferred, or transfer or drop them by hand, then deploy again")
             result.refused.append(Refusal(user, verdict.reason, tuple(stuck), advice))
             continue
         result.gone.append(verdict)
@@ -548,7 +552,7 @@ def check_users(catalog: UserCatalog, settings: DeprovisionSettings, directory: 
                 log: Callable[[str], None] | None = None) -> Departures:
     """Ask `directory` about every candidate (cached in `cache` by user name) and plan their departure."""
     cache = cache if cache is not None else {}
-    exclude = [reader, settings.transfer_to if settings.transfer_kind == "user" else ""]
+    exclude = [reader, settings.transfer_to]
     verdicts: list[Verdict] = []
     for user in catalog.candidates(exclude):
         if user not in cache:

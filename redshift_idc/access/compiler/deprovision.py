@@ -1,8 +1,12 @@
 """Deprovision settings (`deprovision_users`, `transfer_ownership_to`), checked before anything deploys.
 
 `deprovision_users: true` has the reconciler drop the IdC users who left (runtime/users.py);
-`transfer_ownership_to` names who takes over what they own: a role of the model, or `user:<name>` for a
-database user.
+`transfer_ownership_to: user:<name>` names the database user who takes over what they own. Only a user can:
+Redshift's owner columns hold user ids (r_SVV_DEFAULT_PRIVILEGES, owner_type "Possible value is user"),
+DROP USER's page says to "change its ownership to another user" (r_DROP_USER), and a group or role in an owner
+position fails with `user "<name>" does not exist` (brainly/terraform-provider-redshift issue 142); peers
+(dbsystel's resource_redshift_user.go, amazon-redshift-utils' v_find_dropuser_objs.sql) transfer to users only.
+A role of the model is therefore refused here, with the fix, rather than failing every deploy's batch.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ from redshift_idc.access.compiler.resolver import Resolver, fail
 from redshift_idc.runtime.access_state import PUBLIC_GRANTEE
 from redshift_idc.runtime.sql_text import SqlTextError, fold, validate_identifier
 from redshift_idc.runtime.users import DeprovisionSettings
+
+OWNERS_ARE_USERS = ("Redshift objects are owned by users only (ALTER ... OWNER TO a role or group fails with "
+                    "'user ... does not exist'); name a database user as user:<name>, e.g. user:admin")
 
 
 def deprovision_settings(resolver: Resolver) -> DeprovisionSettings | None:
@@ -28,21 +35,17 @@ def deprovision_settings(resolver: Resolver) -> DeprovisionSettings | None:
     value = m.transfer_ownership_to
     if value is None:
         return DeprovisionSettings(resolver.namespace)
-    if value[:5].lower() == "user:":
-        try:
-            user = validate_identifier(value[5:], "user name")
-        except SqlTextError as error:
-            fail("transfer_ownership_to", str(error))
-        if user.casefold().startswith(("sys:", "ds:")):
-            fail("transfer_ownership_to", f"'{user}' uses a prefix Redshift reserves")
-        return DeprovisionSettings(resolver.namespace, user, "user")
-    if fold(value) == fold(PUBLIC_GRANTEE):
-        fail("transfer_ownership_to", "PUBLIC cannot own objects; name a role of the model, or a database user "
-             "as user:<name>")
-    rendered = resolver.roles.get(fold(value, resolver.cs))
-    if rendered is None:
-        known = ", ".join(sorted(resolver.roles)) or "none"
-        fail("transfer_ownership_to", f"unknown role '{value}'; name a role declared under roles.idc_groups or "
-             f"roles.plain (known: {known}), or a database user as user:<name>")
-    assert rendered is not None
-    return DeprovisionSettings(resolver.namespace, rendered, "role")
+    if value[:5].lower() != "user:":
+        if fold(value) == fold(PUBLIC_GRANTEE):
+            fail("transfer_ownership_to", f"PUBLIC cannot own objects: {OWNERS_ARE_USERS}")
+        if fold(value, resolver.cs) in resolver.roles:
+            fail("transfer_ownership_to", f"'{value}' is a role of the model, and a role cannot take over what a "
+                 f"departing user owns: {OWNERS_ARE_USERS}")
+        fail("transfer_ownership_to", f"'{value}' does not name a user: {OWNERS_ARE_USERS}")
+    try:
+        user = validate_identifier(value[5:], "user name")
+    except SqlTextError as error:
+        fail("transfer_ownership_to", str(error))
+    if user.casefold().startswith(("sys:", "ds:")):
+        fail("transfer_ownership_to", f"'{user}' uses a prefix Redshift reserves")
+    return DeprovisionSettings(resolver.namespace, user, "user")
