@@ -158,7 +158,7 @@ def test_the_lakehouse_sample_deprovisions_and_its_plan_says_so() -> None:
 # --------------------------------------------------------------------------------- the catalog
 
 
-def test_the_read_appends_three_selects_only_when_asked() -> None:
+def test_the_read_appends_its_selects_only_when_asked() -> None:
     tables = LedgerTables()
     plain = read_queries(tables, "m")
     with_users = read_queries(tables, "m", users_namespace=NS)
@@ -702,7 +702,7 @@ def test_the_drift_report_lists_who_would_be_removed_and_why() -> None:
     api = CatalogDataApi(fake, clock, model=model.name, users_namespace="AWSIDC")
     result = drift_report(LAKEHOUSE, "arn:aws:secretsmanager:us-east-1:666666666666:secret:x", client=api,
                           sleep=clock.sleep, identitystore=lakehouse_store())
-    assert len(api.selects) == 1 and api.selects[0][-3:] == [sql for _, sql in user_queries("AWSIDC")]
+    assert len(api.selects) == 1 and api.selects[0][-6:] == [sql for _, sql in user_queries("AWSIDC")]
     lines = result.text.splitlines()
     assert "-- users who left IAM Identity Center (deprovision_users): 1 removed, 1 refused" in lines
     assert (f"--   remove AWSIDC:bob: in identity store {STORE}, but in none of the groups the environment assigns "

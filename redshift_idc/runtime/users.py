@@ -18,15 +18,14 @@ every object is one this tool can transfer (schemas, tables, views); the reconci
 before any change. Users are never in the ledger: the reconciler did not create them.
 
 Catalog columns (REDSHIFT_REFERENCE.md 2.4-2.7): `svv_user_info.user_name, superuser`; the privilege views
-with `identity_type = 'user'`. Owners come from PostgreSQL's catalog tables, which the reference does not
-cover (unconfirmed on a live workgroup): `pg_namespace.nspowner`, `pg_class.relowner` (relkind 'r' table,
-'v' view; how materialized views show is unconfirmed), `pg_proc.proowner`, `pg_database.datdba`, joined to
+with `identity_type = 'user'`. Owners come from PostgreSQL's catalog tables (not in the reference; unconfirmed
+on a live workgroup): `pg_namespace.nspowner`, `pg_class.relowner` (relkind 'r' table, 'v' view or
+materialized view, its `mv_tbl__*` storage table left out), `pg_proc.proowner`, `pg_database.datdba`, joined to
 `pg_user.usesysid` / `usename` (AWS's IdC example filters `pg_user.usename = 'awsidc:...'` [M6]; AWS's
 "user cannot be dropped" article reads owners the same way). DROP USER refuses a user who owns an object or
 holds a privilege in the current database [r_DROP_USER]; it checks only the current database, so objects the
-user owns in another database keep a dangling owner. Grants the user made to others, default privileges (ALTER
-DEFAULT PRIVILEGES FOR USER) and explicit role grants to the user are not read: whether any of them blocks
-DROP USER is unconfirmed, and Redshift's own error would then fail the batch, naming the statement.
+user owns in another database keep a dangling owner. Default privileges, ASSUMEROLE privileges and grants the
+user made to others block it too: user_blockers.py reads them and the user is refused, naming each.
 """
 
 from __future__ import annotations
@@ -48,12 +47,20 @@ from redshift_idc.runtime.access_state import (
 from redshift_idc.runtime.planning.phases import USER_DROP_PHASE, USER_REVOKE_PHASE, USER_TRANSFER_PHASE
 from redshift_idc.runtime.planning.plan_types import Plan, Statement
 from redshift_idc.runtime.sql_text import quote_ident, quote_literal, quote_qualified
+from redshift_idc.runtime.user_blockers import (
+    BLOCKER_QUERY_NAMES,
+    MV_BACKING_PREFIX,
+    Blocker,
+    blocker_queries,
+    like_escaped,
+    parse_blockers,
+)
 
 Row = tuple[Any, ...]
 USERS_QUERY = "idc_users"
 USER_PRIVILEGES_QUERY = "idc_user_privileges"
 USER_OBJECTS_QUERY = "idc_user_objects"
-USER_QUERY_NAMES = (USERS_QUERY, USER_PRIVILEGES_QUERY, USER_OBJECTS_QUERY)
+USER_QUERY_NAMES = (USERS_QUERY, USER_PRIVILEGES_QUERY, USER_OBJECTS_QUERY, *BLOCKER_QUERY_NAMES)
 # What the privilege views may report for a database grant: TEMP is also spelled TEMPORARY (unconfirmed which).
 _USER_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "schema": SCHEMA_PRIVILEGES, "scoped": TABLE_PRIVILEGES, "table": TABLE_PRIVILEGES,
@@ -108,16 +115,10 @@ def idc_name(user: str, namespace: str) -> str | None:
 # -------------------------------------------------------------------------------------------- catalog
 
 
-def _like_prefix(namespace: str) -> str:
-    """`'<namespace>:%'` for ILIKE, the namespace's own `%`, `_` and `\\` escaped with LIKE's default escape
-    character (a backslash, itself doubled inside the literal [D52])."""
-    escaped = namespace.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return quote_literal(f"{escaped}:%")
-
-
 def user_queries(namespace: str) -> list[tuple[str, str]]:
-    """(name, SQL): the namespace's users, their direct grants and what they own; SELECTs only."""
-    like = _like_prefix(namespace)
+    """(name, SQL): the namespace's users, their direct grants, what they own (never a materialized view's
+    `mv_tbl__*` storage table: it goes with its view) and what else blocks DROP USER; SELECTs only."""
+    like = quote_literal(f"{like_escaped(namespace)}:%")  # ILIKE '<namespace>:%', its own wildcards escaped
     user = f"identity_type = 'user' AND identity_name ILIKE {like}"
     privileges = " UNION ALL ".join((
         "SELECT 'schema', identity_name, privilege_type, namespace_name, '', '', privilege_scope "
@@ -135,7 +136,8 @@ def user_queries(namespace: str) -> list[tuple[str, str]]:
         f"WHERE {owner}",
         "SELECT u.usename, CASE WHEN c.relkind = 'v' THEN 'view' ELSE 'table' END, n.nspname, c.relname "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_user u ON u.usesysid = c.relowner "
-        f"WHERE c.relkind IN ('r', 'v') AND n.nspname NOT LIKE 'pg\\\\_temp\\\\_%' AND {owner}",
+        f"WHERE c.relkind IN ('r', 'v') AND n.nspname NOT LIKE 'pg\\\\_temp\\\\_%' "
+        f"AND c.relname NOT LIKE 'mv\\\\_tbl\\\\_\\\\_%' AND {owner}",
         "SELECT u.usename, 'function', n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n "
         f"ON n.oid = p.pronamespace JOIN pg_user u ON u.usesysid = p.proowner WHERE {owner}",
         "SELECT u.usename, 'database', '', d.datname FROM pg_database d JOIN pg_user u ON u.usesysid = d.datdba "
@@ -145,6 +147,7 @@ def user_queries(namespace: str) -> list[tuple[str, str]]:
         (USERS_QUERY, f"SELECT user_name, superuser FROM svv_user_info WHERE user_name ILIKE {like}"),
         (USER_PRIVILEGES_QUERY, privileges),
         (USER_OBJECTS_QUERY, objects),
+        *blocker_queries(namespace, like),
     ]
 
 
@@ -195,6 +198,18 @@ class OwnedObject:
     def transferable(self) -> bool:
         return self.kind in TRANSFERABLE
 
+    @property
+    def backing(self) -> bool:
+        """A materialized view's storage table (`mv_tbl__<view>__<n>`, relkind 'r'): it goes with its view
+        (relkind 'v') and is never transferred on its own. The read leaves them out; older rows may not."""
+        return self.kind == "table" and self.name.startswith(MV_BACKING_PREFIX)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """As user_blockers.Blocker.on names the object a grant is on."""
+        kind = "relation" if self.kind in ("table", "view") else self.kind
+        return kind, "" if kind == "database" else self.schema, "" if kind == "schema" else self.name
+
     def describe(self) -> str:
         if self.kind == "schema":
             return f"schema {self.schema}"
@@ -218,6 +233,7 @@ class UserCatalog:
     users: dict[str, bool] = field(default_factory=dict)  # user name -> superuser
     grants: dict[str, list[UserGrant]] = field(default_factory=dict)
     objects: dict[str, list[OwnedObject]] = field(default_factory=dict)
+    blockers: dict[str, list[Blocker]] = field(default_factory=dict)  # user_blockers.py
 
     def grants_of(self, user: str) -> list[UserGrant]:
         """The user's direct grants (names compared case-insensitively: the views' case is unconfirmed)."""
@@ -225,6 +241,9 @@ class UserCatalog:
 
     def objects_of(self, user: str) -> list[OwnedObject]:
         return [o for name, owned in self.objects.items() if name.casefold() == user.casefold() for o in owned]
+
+    def blockers_of(self, user: str) -> list[Blocker]:
+        return [b for name, found in self.blockers.items() if name.casefold() == user.casefold() for b in found]
 
     def candidates(self, exclude: Iterable[str] = ()) -> list[str]:
         """Users the identity store is asked about: the namespace's, never a superuser nor `exclude`
@@ -262,6 +281,7 @@ def parse_users(rows: Mapping[str, Sequence[Row]], namespace: str) -> UserCatalo
     for owner, kind, schema, name in rows.get(USER_OBJECTS_QUERY, ()):
         catalog.objects.setdefault(str(owner), []).append(OwnedObject(str(owner), str(kind), _text(schema),
                                                                       _text(name)))
+    catalog.blockers = parse_blockers(rows, namespace)
     for found in (catalog.grants, catalog.objects):
         for items in found.values():
             items.sort(key=lambda item: (item.kind, item.describe()))
@@ -520,7 +540,7 @@ def departures(catalog: UserCatalog, settings: DeprovisionSettings, verdicts: Se
             continue
         user = verdict.user  # as svv_user_info names it: what REVOKE and DROP USER name too
         grants = [UserGrant(g.kind, user, g.privilege, g.target) for g in catalog.grants_of(user)]
-        objects = catalog.objects_of(user)
+        objects = [o for o in catalog.objects_of(user) if not o.backing]
         stuck = [f"holds {g.describe()} (revoke it by hand)" for g in grants if not g.revocable]
         by_hand = [o for o in objects if not o.transferable]
         if by_hand:
@@ -529,9 +549,14 @@ def departures(catalog: UserCatalog, settings: DeprovisionSettings, verdicts: Se
         movable = [o for o in objects if o.transferable]
         if movable and not settings.transfer_to:
             stuck.append(f"owns {', '.join(o.describe() for o in movable)}")
-        if stuck:
+        owned = {o.key for o in objects}  # grants made on them: refused as owned, or handed over with the object
+        blockers = [b.describe() for b in catalog.blockers_of(user) if b.on not in owned]
+        if stuck or blockers:
             advice = ("set transfer_ownership_to: user:<name> (a database user; Redshift owners are users) to have "
                       "schemas, tables and views transferred, or transfer or drop them by hand, then deploy again")
+            if not stuck:
+                advice = "clear each by hand (as a superuser), as shown, then deploy again"
+            stuck += blockers
             result.refused.append(Refusal(user, verdict.reason, tuple(stuck), advice))
             continue
         result.gone.append(verdict)
