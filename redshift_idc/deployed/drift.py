@@ -45,7 +45,7 @@ from redshift_idc.config.environment import EnvironmentConfig, load_environment
 from redshift_idc.config.errors import ConfigError
 from redshift_idc.deployed.session import LiveError, admin_secret_arn, data_api_error
 from redshift_idc.review.plan_text import render_for_review, text_drift_notes
-from redshift_idc.runtime.catalog import SECADMIN, ledger_schema_problem
+from redshift_idc.runtime.catalog import SECADMIN, ledger_schema_problem, other_database_policy_problem
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, is_transient
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.planner import plan
@@ -135,6 +135,9 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
         raise DriftError(f"{where}: user {snapshot.user or '(unknown)'} lacks {SECADMIN}, so RLS attachments and "
                          "masking are invisible to it and the report would be wrong; a deploy grants it "
                          f"(GRANT ROLE \"{SECADMIN}\" TO \"{snapshot.user}\")")
+    clash = other_database_policy_problem(desired, snapshot)  # the deploy refuses it too
+    if clash:
+        raise DriftError(f"{where}: access model '{model.name}': {clash}")
     pending = [s for s in scripts if snapshot.scripts.get(s["Name"]) != s["Checksum"]]
     warnings = list(snapshot.warnings)
     warnings += [f"script {s['Name']} was applied with another checksum; the next deploy refuses changed scripts"

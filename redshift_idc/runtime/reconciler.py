@@ -41,6 +41,7 @@ from redshift_idc.runtime.catalog import (
     SECADMIN,
     Snapshot,
     ledger_schema_problem,
+    other_database_policy_problem,
     other_ledger_models,
     other_ledger_queries,
     read_queries,
@@ -251,6 +252,9 @@ class Reconciler:
         declared = declared_by_others(request.desired, snapshot.owners)
         if declared:
             raise ReconcileError(f"access model '{request.model}': {ownership_message(declared)}")
+        clash = other_database_policy_problem(request.desired, snapshot)  # a policy name another database uses
+        if clash:
+            raise ReconcileError(f"access model '{request.model}': {clash}")
 
     def other_ledger_models(self, snapshot: Snapshot) -> dict[str, list[str]]:
         """Schema -> the models whose rows it holds, for the other ledger schemas the read found: a second read,

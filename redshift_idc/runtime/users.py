@@ -58,6 +58,10 @@ USER_QUERY_NAMES = (USERS_QUERY, USER_PRIVILEGES_QUERY, USER_OBJECTS_QUERY)
 _USER_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "schema": SCHEMA_PRIVILEGES, "scoped": TABLE_PRIVILEGES, "table": TABLE_PRIVILEGES,
     "column": COLUMN_PRIVILEGES, "database": (*DATABASE_PRIVILEGES, "TEMPORARY"),
+    # Scoped grants on a database (SVV_DATABASE_PRIVILEGES.privilege_scope other than DATABASE), revoked with
+    # REVOKE ... FOR <scope> IN DATABASE d (r_REVOKE, t_scoped-permissions; EXECUTE covers procedures too).
+    "database_schemas": SCHEMA_PRIVILEGES, "database_tables": TABLE_PRIVILEGES,
+    "database_functions": ("EXECUTE",), "database_languages": ("USAGE",),
 }
 TRANSFERABLE = frozenset({"schema", "table", "view"})
 
@@ -122,7 +126,7 @@ def user_queries(namespace: str) -> list[tuple[str, str]]:
         f"FROM svv_relation_privileges WHERE {user}",
         "SELECT 'column', identity_name, privilege_type, namespace_name, relation_name, column_name, '' "
         f"FROM svv_column_privileges WHERE {user}",
-        "SELECT 'database', identity_name, privilege_type, database_name, '', '', '' "
+        "SELECT 'database', identity_name, privilege_type, database_name, '', '', privilege_scope "
         f"FROM svv_database_privileges WHERE {user}",
     ))
     owner = f"u.usename ILIKE {like}"
@@ -160,9 +164,11 @@ class UserGrant:
         return self.privilege in _USER_PRIVILEGES.get(self.kind, ())
 
     def describe(self) -> str:
-        where = {"schema": "schema", "scoped": "tables in schema", "table": "table", "column": "column",
-                 "database": "database"}.get(self.kind, self.kind)
-        return f"{self.privilege} on {where} {'.'.join(self.target)}"
+        where = {"schema": "on schema", "scoped": "on tables in schema", "table": "on table", "column": "on column",
+                 "database": "on database"}.get(self.kind, f"on {self.kind}")
+        if self.kind.startswith("database_"):  # "USAGE for schemas in database d"
+            where = f"for {self.kind.removeprefix('database_')} in database"
+        return f"{self.privilege} {where} {'.'.join(self.target)}"
 
     def revoke_sql(self) -> str:
         if not self.revocable:
@@ -177,6 +183,9 @@ class UserGrant:
         if self.kind == "column":
             return (f"REVOKE {self.privilege} ({quote_ident(self.target[2])}) ON TABLE "
                     f"{quote_qualified(*self.target[:2])} FROM {user}")
+        if self.kind.startswith("database_"):
+            scope = self.kind.removeprefix("database_").upper()
+            return f"REVOKE {self.privilege} FOR {scope} IN DATABASE {quote_ident(self.target[0])} FROM {user}"
         return f"REVOKE {self.privilege} ON DATABASE {quote_ident(self.target[0])} FROM {user}"
 
 
@@ -252,6 +261,8 @@ def parse_users(rows: Mapping[str, Sequence[Row]], namespace: str) -> UserCatalo
             kind = "scoped"
         elif kind == "schema" and scope_text not in ("", "SCHEMA"):
             kind = f"schema scope {scope_text}"  # FUNCTIONS and anything newer: not revocable here
+        elif kind == "database" and scope_text not in ("", "DATABASE"):  # FOR SCHEMAS/... IN DATABASE
+            kind = f"database_{scope_text.lower()}"  # a scope not in _USER_PRIVILEGES is not revocable: refused
         target = {"column": (_text(first), _text(relation), _text(column)),
                   "table": (_text(first), _text(relation))}.get(kind, (_text(first),))
         catalog.grants.setdefault(user, []).append(UserGrant(kind, user, _text(privilege).upper(), target))
