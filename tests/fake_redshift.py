@@ -20,6 +20,16 @@ that an ordering bug would break, with Redshift-like SQLSTATEs:
   serves the hash the reconciler records. `definition_rows()` is what the definition queries of
   `catalog_import` read (svv_rls_policy, svv_masking_policy, svv_identity_providers).
 - DETACH of something not attached fails. A duplicate ATTACH fails.
+- Other databases (`database`: what current_database() returns): SVV_RLS_POLICY and SVV_MASKING_POLICY list
+  every database's policies with their database (`poldb`, `policy_database`: r_SVV_RLS_POLICY,
+  r_SVV_MASKING_POLICY, documented); `create_policy_in(database, ...)` is the test hook for one created while
+  connected elsewhere. No statement here sees it: ATTACH, ALTER and DROP of it fail as of a missing policy, and
+  CREATE of a policy of its name succeeds (whether names may repeat across databases is unsettled [D31]: assumed).
+- Scoped grants on a database, `GRANT/REVOKE <privilege> FOR SCHEMAS|TABLES|FUNCTIONS|LANGUAGES IN DATABASE d`
+  to a role or a user (r_GRANT, r_REVOKE, documented; the privileges each scope takes as those pages list them).
+  SVV_DATABASE_PRIVILEGES shows them with their `privilege_scope`, grants ON DATABASE with DATABASE
+  (r_SVV_DATABASE_PRIVILEGES, documented); `view_rows()` gives the rows `state()` cannot carry. They block DROP
+  ROLE and DROP USER like any privilege.
 - Masking: two different policies on one column must not share a priority; one column/role pair takes
   one policy; the USING input list has as many columns as the policy's WITH clause.
 - Duplicate GRANT, REVOKE of a privilege not held and ROW LEVEL SECURITY OFF on a table without it are

@@ -19,7 +19,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from redshift_idc import project
+from redshift_idc.access.importer.command import WRITTEN
 from redshift_idc.deployed.snapshot import load_snapshot
 from redshift_idc.runtime.access_state import (
     AccessState,
@@ -38,6 +41,13 @@ from redshift_idc.runtime.users import DeprovisionSettings, Verdict, departures,
 from tests.fake_data_api import FakeDataApi, ProviderDriver, SimClock, cfn_event, fake_rows, resource_properties
 from tests.fake_redshift import FakeRedshift
 from tests.sample_snapshots import SNAPSHOT
+from tests.test_import_model import (  # root: the fixture, a copy of the project (in tmp_path) with environment adopt
+    compiled,
+    hand_made,
+    root,  # noqa: F401
+    run_import,
+    take_snapshot,
+)
 
 ARN = "arn:aws:redshift:us-east-1:123456789012:datashare:0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d/finance"
 
@@ -246,3 +256,25 @@ def test_a_deploy_declaring_another_databases_policy_name_is_refused_before_any_
     assert ("access model 'sales': RLS policy \"region_filter\" has the name of the RLS policy of database(s) "
             "'sales_db'") in run.error
     assert fake.state() == FakeRedshift().state()  # no role, no policy, no attachment
+
+
+@pytest.mark.usefixtures("root")
+def test_import_leaves_other_databases_policies_out_and_plans_to_no_ddl(tmp_path: Path) -> None:
+    """`snapshot` then `import` on a warehouse whose other database holds policies: the model holds this
+    database's only, and the snapshot plans it to no DDL."""
+    fake = hand_made()
+    fake.create_policy_in("sales_db", "RLS", "elsewhere_rls", (("a", "integer"),), '"a" > 0')
+    fake.create_policy_in("sales_db", "MASKING", "elsewhere_mask", (("e", "text"),), "'***'")
+    snapshot_path = tmp_path / "catalog.json"
+    result, _ = take_snapshot(fake, snapshot_path)
+    assert (result.code, result.err) == (0, "")
+    model_path = tmp_path / "access" / "imported.yaml"
+    assert run_import(snapshot_path, model_path).code == WRITTEN
+    assert "elsewhere" not in model_path.read_text(encoding="utf-8")
+    snapshot = load_snapshot(snapshot_path)
+    assert any(row[-1] == "sales_db" for row in snapshot.rows["rls_policy_definitions"])  # recorded as read
+    model, desired = compiled(model_path)
+    planned = plan(desired, snapshot.parsed().state, snapshot.ledger_for("imported"), prune=model.prune,
+                   definitions=snapshot.definitions())
+    assert planned.statements == []
+    assert other_database_policy_problem(desired, snapshot.parsed()) == ""
