@@ -25,7 +25,7 @@ from redshift_idc.runtime.catalog import read_queries
 from redshift_idc.runtime.catalog_import import definition_queries
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.users import user_queries
-from tests.fake_data_api import FakeDataApi, Row, SimClock, _Statement, svv_rows
+from tests.fake_data_api import FakeDataApi, Row, SimClock, _Statement, fake_rows
 from tests.fake_redshift import LIT, FakeRedshift, RedshiftError, unquote_literal
 
 
@@ -43,8 +43,8 @@ class CatalogDataApi(FakeDataApi):
         self._answered: set[str] = set()
 
     def _rows_for(self, sql: str) -> list[Row]:
-        state = self.fake.state(self.case_sensitive)
-        svv = svv_rows(state, user=self.user, superuser=self.superuser, secadmin=self.secadmin)
+        svv = fake_rows(self.fake, case_sensitive=self.case_sensitive, user=self.user, superuser=self.superuser,
+                        secadmin=self.secadmin)
         names = {q: n for n, q in read_queries(LedgerTables(), "x", bootstrap=False)}
         definitions = {q: n for n, q in definition_queries()}
         if not self.superuser and names.get(sql, definitions.get(sql)) in ("identity_providers",

@@ -72,7 +72,7 @@ from redshift_idc.runtime.access_state import (
 from redshift_idc.runtime.catalog import SECADMIN, read_queries
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.sql_text import quote_ident
-from tests.fake_redshift import SYSTEM_ROLES, FakeRedshift, RedshiftError
+from tests.fake_redshift import DATABASE, SYSTEM_ROLES, FakeRedshift, RedshiftError
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 _MODEL = botocore.session.get_session().get_service_model("redshift-data")
@@ -102,13 +102,16 @@ class SimClock:
         self.slept += max(0.0, seconds)
 
 
-def svv_rows(state: AccessState, *, user: str, superuser: bool, secadmin: bool) -> dict[str, list[Row]]:
-    """What the reconciler's SVV queries return for `state` (the inverse of `catalog.parse_snapshot`)."""
+def svv_rows(state: AccessState, *, user: str, superuser: bool, secadmin: bool,
+             database: str = DATABASE) -> dict[str, list[Row]]:
+    """What the reconciler's SVV queries return for `state` (the inverse of `catalog.parse_snapshot`), read while
+    connected to `database`. `fake_rows` adds what a `FakeRedshift` holds beyond its state."""
     rows: dict[str, list[Row]] = {name: [] for name in (
         "roles", "role_grants", "schema_privileges", "relation_privileges", "column_privileges",
         "system_privileges", "rls_policies", "rls_attachments", "rls_relations", "masking_policies",
         "masking_attachments", "identity_providers", "external_schemas", "external_databases", "database_privileges")}
     rows["whoami"] = [(user, superuser)]
+    rows["current_database"] = [(database,)]  # SELECT current_database() (r_CURRENT_DATABASE: documented)
     rows["secadmin"] = [(1 if secadmin else 0,)]
     rows["roles"] = [(r,) for r in SYSTEM_ROLES]
 
@@ -135,14 +138,14 @@ def svv_rows(state: AccessState, *, user: str, superuser: bool, secadmin: bool) 
             rows["relation_privileges"].append((item.schema, item.table, item.privilege, name, kind))
         elif isinstance(item, SystemPrivilege):
             rows["system_privileges"].append((item.privilege, item.grantee))
-        elif isinstance(item, RlsPolicy):
-            rows["rls_policies"].append((item.name,))
+        elif isinstance(item, RlsPolicy):  # polname, poldb (r_SVV_RLS_POLICY: documented, every database's)
+            rows["rls_policies"].append((item.name, database))
         elif isinstance(item, RlsAttachment):
             rows["rls_attachments"].append((item.schema, item.table, item.policy, *grantee(item.grantee)))
         elif isinstance(item, RlsTable):
             rows["rls_relations"].append((item.schema, item.table, True, item.conjunction))
-        elif isinstance(item, MaskingPolicy):
-            rows["masking_policies"].append((item.name,))
+        elif isinstance(item, MaskingPolicy):  # policy_name, policy_database (r_SVV_MASKING_POLICY: documented)
+            rows["masking_policies"].append((item.name, database))
         elif isinstance(item, MaskingAttachment):
             rows["masking_attachments"].append((
                 item.policy, item.schema, item.table, *grantee(item.grantee), item.priority,
@@ -153,8 +156,20 @@ def svv_rows(state: AccessState, *, user: str, superuser: bool, secadmin: bool) 
             rows["external_schemas"].append((item.name, item.catalog_database))
         elif isinstance(item, ExternalDatabase):
             rows["external_databases"].append((item.name,))
-        elif isinstance(item, DatabasePrivilege):
-            rows["database_privileges"].append((item.database, item.privilege, *grantee(item.grantee)))
+        elif isinstance(item, DatabasePrivilege):  # a grant ON DATABASE: privilege_scope DATABASE
+            # (r_SVV_DATABASE_PRIVILEGES: documented; the page's example shows TEMP, and public as "public")
+            rows["database_privileges"].append((item.database, item.privilege, *grantee(item.grantee), "DATABASE"))
+    return rows
+
+
+def fake_rows(fake: FakeRedshift, *, case_sensitive: bool, user: str, superuser: bool,
+              secadmin: bool) -> dict[str, list[Row]]:
+    """`svv_rows` of the fake's state, with what the views show beyond it (`FakeRedshift.view_rows`: other
+    databases' policies, scoped grants on a database)."""
+    rows = svv_rows(fake.state(case_sensitive), user=user, superuser=superuser, secadmin=secadmin,
+                    database=fake.database)
+    for name, extra in fake.view_rows().items():
+        rows[name] = [*rows.get(name, []), *extra]
     return rows
 
 
@@ -315,8 +330,8 @@ class FakeDataApi:
         bootstrap = [sql for name, sql in zip(self._read_names, self._read_sqls, strict=True)
                      if name.startswith("bootstrap_")]
         self.fake.execute_batch(bootstrap)
-        svv = svv_rows(self.fake.state(self.case_sensitive), user=self.user, superuser=self.superuser,
-                       secadmin=self.secadmin)
+        svv = fake_rows(self.fake, case_sensitive=self.case_sensitive, user=self.user, superuser=self.superuser,
+                        secadmin=self.secadmin)
         svv.update(self.fake.definition_rows(superuser=self.superuser))  # the catalog's text, as stored
         if self.users_namespace is not None:
             svv.update(self.fake.user_rows(self.users_namespace))

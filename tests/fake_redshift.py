@@ -20,6 +20,16 @@ that an ordering bug would break, with Redshift-like SQLSTATEs:
   serves the hash the reconciler records. `definition_rows()` is what the definition queries of
   `catalog_import` read (svv_rls_policy, svv_masking_policy, svv_identity_providers).
 - DETACH of something not attached fails. A duplicate ATTACH fails.
+- Other databases (`database`: what current_database() returns): SVV_RLS_POLICY and SVV_MASKING_POLICY list
+  every database's policies with their database (`poldb`, `policy_database`: r_SVV_RLS_POLICY,
+  r_SVV_MASKING_POLICY, documented); `create_policy_in(database, ...)` is the test hook for one created while
+  connected elsewhere. No statement here sees it: ATTACH, ALTER and DROP of it fail as of a missing policy, and
+  CREATE of a policy of its name succeeds (whether names may repeat across databases is unsettled [D31]: assumed).
+- Scoped grants on a database, `GRANT/REVOKE <privilege> FOR SCHEMAS|TABLES|FUNCTIONS|LANGUAGES IN DATABASE d`
+  to a role or a user (r_GRANT, r_REVOKE, documented; the privileges each scope takes as those pages list them).
+  SVV_DATABASE_PRIVILEGES shows them with their `privilege_scope`, grants ON DATABASE with DATABASE
+  (r_SVV_DATABASE_PRIVILEGES, documented); `view_rows()` gives the rows `state()` cannot carry. They block DROP
+  ROLE and DROP USER like any privilege.
 - Masking: two different policies on one column must not share a priority; one column/role pair takes
   one policy; the USING input list has as many columns as the policy's WITH clause.
 - Duplicate GRANT, REVOKE of a privilege not held and ROW LEVEL SECURITY OFF on a table without it are
@@ -110,6 +120,11 @@ from redshift_idc.runtime.sql_text import MAX_IDENTIFIER_BYTES, RESERVED_ROLE_PR
 
 SYSTEM_ROLES = ("sys:superuser", "sys:secadmin", "sys:dba", "sys:operator", "sys:monitor")
 MAX_BATCH_STATEMENTS = 40
+DATABASE = "dev"  # the fake's current database (the name is the tests' choice)
+# Scoped grants on a database and the privileges each scope takes (r_GRANT, r_REVOKE: documented).
+DATABASE_SCOPES: dict[str, tuple[str, ...]] = {"SCHEMAS": ("CREATE", "USAGE", "ALTER", "DROP"),
+                                               "TABLES": TABLE_PRIVILEGES, "FUNCTIONS": ("EXECUTE",),
+                                               "LANGUAGES": ("USAGE",)}
 MAX_STATEMENT_BYTES = 100 * 1024
 
 IDENT = r'"(?:[^"]|"")+"'
@@ -243,6 +258,13 @@ class _Catalog:
     iam_privileges: set[tuple[str, str, str]] = field(default_factory=set)
     grants_made: set[tuple[str, str, str, str, str, str]] = field(default_factory=set)
     materialized: set[tuple[str, str]] = field(default_factory=set)
+    # Policies created in other databases (`create_policy_in`), (kind RLS/MASKING, database, name) -> policy: the
+    # policy views list them too, with their database (r_SVV_RLS_POLICY poldb, r_SVV_MASKING_POLICY
+    # policy_database; documented), and nothing in this database can use them.
+    foreign_policies: dict[tuple[str, str, str], _Policy] = field(default_factory=dict)
+    # Scoped grants on a database to roles: (scope SCHEMAS/TABLES/FUNCTIONS/LANGUAGES, database, privilege, role)
+    # (r_GRANT, r_REVOKE "scoped permissions"; shown in SVV_DATABASE_PRIVILEGES with privilege_scope: documented).
+    scoped_database_privileges: set[tuple[str, str, str, str]] = field(default_factory=set)
 
     def copy(self) -> _Catalog:
         """What a transaction restores on failure. Containers are copied, their immutable tuples shared
@@ -310,8 +332,10 @@ Handler = Callable[[re.Match[str]], list[tuple[Cell, ...]]]
 class FakeRedshift:
     """An in-memory catalog speaking the planner's SQL. See the module docstring for the rules."""
 
-    def __init__(self, case_sensitive: bool = False, system_roles: Iterable[str] = SYSTEM_ROLES) -> None:
+    def __init__(self, case_sensitive: bool = False, system_roles: Iterable[str] = SYSTEM_ROLES,
+                 database: str = DATABASE) -> None:
         self.case_sensitive = case_sensitive
+        self.database = database  # what current_database() returns: the database the reconciler connects to
         self._catalog = _Catalog(roles={self._fold(r) for r in system_roles})
         self.warnings: list[str] = []
         self.history: list[str] = []  # committed statements, in order (reads are not)
@@ -468,7 +492,9 @@ class FakeRedshift:
             if not mine(user):
                 continue
             view = "schema" if kind in ("schema", "scoped") else kind
-            scope = {"schema": "SCHEMA", "scoped": "TABLES"}.get(kind, "")
+            scope = {"schema": "SCHEMA", "scoped": "TABLES", "database": "DATABASE"}.get(kind, "")
+            if kind.startswith("database_"):  # FOR <scope> IN DATABASE: SVV_DATABASE_PRIVILEGES, its privilege_scope
+                view, scope = "database", kind.removeprefix("database_").upper()  # (r_SVV_DATABASE_PRIVILEGES)
             privileges.append((view, user, privilege, first, table, column, scope))
         backing = "NOT LIKE 'mv\\\\_tbl\\\\_\\\\_%'" not in dict(user_queries(namespace))[USER_OBJECTS_QUERY]
         objects: list[tuple[Cell, ...]] = [
@@ -590,15 +616,42 @@ class FakeRedshift:
         SVV_IDENTITY_PROVIDERS does (`blank_secrets=False`: a view that would leak it, for a test)."""
         c = self._catalog
         rows: dict[str, list[Row]] = {name: [] for name, _ in definition_queries()}
-        for name, policy in sorted(c.rls_policies.items()):
-            rows["rls_policy_definitions"].append((name, ALIAS, self._attributes(policy), policy.stored))
-        for name, policy in sorted(c.masking_policies.items()):
-            rows["masking_policy_definitions"].append((name, self._attributes(policy), policy.stored))
+        # Both views list every database's policies, each with its database, read last (r_SVV_RLS_POLICY poldb,
+        # r_SVV_MASKING_POLICY policy_database: documented).
+        policies = [(kind, self.database, name, policy) for kind, mine in (("RLS", c.rls_policies),
+                                                                           ("MASKING", c.masking_policies))
+                    for name, policy in mine.items()]
+        policies += [(kind, database, name, policy) for (kind, database, name), policy in c.foreign_policies.items()]
+        for kind, database, name, policy in sorted(policies, key=lambda p: p[:3]):
+            if kind == "RLS":
+                rows["rls_policy_definitions"].append((name, ALIAS, self._attributes(policy), policy.stored, database))
+            else:
+                rows["masking_policy_definitions"].append((name, self._attributes(policy), policy.stored, database))
         for name, idp in sorted(c.identity_providers.items()) if superuser else ():
             params = {k: ("" if blank_secrets and k.lower() == "client_secret" else v)
                       for k, v in (idp.parameters or {}).items()}
             rows["identity_provider_definitions"].append(
                 (name, idp.type, idp.namespace, json.dumps(params) if params else "", idp.enabled))
+        return rows
+
+    def create_policy_in(self, database: str, kind: str, name: str, columns: tuple[tuple[str, str], ...],
+                         using: str) -> None:
+        """A policy someone created while connected to another database (`kind` RLS or MASKING): the policy views
+        list it with that database; this database's statements never see it."""
+        assert kind in ("RLS", "MASKING") and database != self.database, (kind, database)
+        self._catalog.foreign_policies[(kind, database, self._fold(name))] = _Policy.of(kind, columns, using)
+
+    def view_rows(self) -> dict[str, list[Row]]:
+        """Rows of the reconciler's SVV queries that `fake_data_api.svv_rows` cannot build from `state()`: other
+        databases' policies (name, database) and scoped grants on a database, in the queries' column order
+        (`catalog.read_queries`)."""
+        rows: dict[str, list[Row]] = {"rls_policies": [], "masking_policies": [], "database_privileges": []}
+        for kind, database, name in sorted(self._catalog.foreign_policies):
+            rows["rls_policies" if kind == "RLS" else "masking_policies"].append((name, database))
+        # SVV_DATABASE_PRIVILEGES: database_name, privilege_type, identity_name, identity_type, privilege_scope
+        # (r_SVV_DATABASE_PRIVILEGES, t_scoped-permissions: documented; the scope's spelling is the page's list).
+        for scope, database, privilege, role in sorted(self._catalog.scoped_database_privileges):
+            rows["database_privileges"].append((database, privilege, role, "role", scope))
         return rows
 
     def stored_hashes(self) -> dict[tuple[str, tuple[str, ...]], str]:
@@ -671,6 +724,10 @@ class FakeRedshift:
              rf"{QUALIFIED} {to_user}", lambda m: self._user_privilege(m, "column")),
             (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>{database_privilege}|TEMPORARY) ON DATABASE "
              rf"(?P<database>{IDENT}) {to_user}", lambda m: self._user_privilege(m, "database")),
+            # scoped grants on a database, to a user or a role (r_GRANT, r_REVOKE: no PUBLIC, no GROUP)
+            (rf"(?P<verb>GRANT|REVOKE) (?P<privilege>[A-Z]+) FOR (?P<scope>{'|'.join(DATABASE_SCOPES)}) IN DATABASE "
+             rf"(?P<database>{IDENT}) (?P<prep>TO|FROM) (?:ROLE (?P<grantee>{IDENT})|(?P<user>{IDENT}))",
+             self._scoped_database_privilege),
             (rf"ALTER TABLE {QUALIFIED} OWNER TO (?P<owner>{IDENT})", lambda m: self._alter_owner(m, "table")),
             (rf"ALTER SCHEMA (?P<schema>{IDENT}) OWNER TO (?P<owner>{IDENT})",
              lambda m: self._alter_owner(m, "schema")),
@@ -763,7 +820,7 @@ class FakeRedshift:
         if is_system(name):
             raise RedshiftError("42501", f'system role "{name}" cannot be dropped')
         held = [k for k in (*c.schema_privileges, *c.scoped_privileges, *c.table_privileges, *c.column_privileges,
-                            *c.system_privileges) if k[-1] == name]
+                            *c.system_privileges, *c.scoped_database_privileges) if k[-1] == name]
         if held:
             raise RedshiftError("55006", f'role "{name}" cannot be dropped because the role has a privilege on '
                                          f"some object: {sorted(held)[0]}")
@@ -867,6 +924,23 @@ class FakeRedshift:
         column = self._name(groups["column"]) if groups.get("column") else ""
         key = (kind, first, table, column, m["privilege"], self._user(m["user"]))
         self._privilege(m, self._catalog.user_privileges, key, "user privilege")
+        return []
+
+    def _scoped_database_privilege(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
+        """GRANT/REVOKE ... FOR <scope> IN DATABASE d: to a user it is one of the user's grants (kind
+        `database_<scope>`, as `users.parse_users` names it), to a role one of `scoped_database_privileges`."""
+        scope, privilege = m["scope"], m["privilege"]
+        if privilege not in DATABASE_SCOPES[scope]:
+            raise RedshiftError("42601", f"{privilege} is not a privilege FOR {scope}")
+        database = self._name(m["database"])
+        if database != self._fold(self.database) and database not in self._catalog.external_databases:
+            raise RedshiftError("3D000", f'database "{database}" does not exist')
+        if m["user"]:
+            key = (f"database_{scope.lower()}", database, "", "", privilege, self._user(m["user"]))
+            self._privilege(m, self._catalog.user_privileges, key, "user privilege")
+        else:
+            self._privilege(m, self._catalog.scoped_database_privileges,
+                            (scope, database, privilege, self._role(m["grantee"])), "scoped database privilege")
         return []
 
     def _alter_owner(self, m: re.Match[str], kind: str) -> list[tuple[Cell, ...]]:

@@ -30,16 +30,14 @@ from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.catalog import parse_snapshot, read_queries
 from redshift_idc.runtime.custom_resource import CustomResourceError, CustomResourceEvent
 from redshift_idc.runtime.data_api import DataApi, Target
+from redshift_idc.runtime.idc_directory import Assigned, IdcDirectory, Verdict
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.phases import USER_DROP_PHASE, USER_REVOKE_PHASE, USER_TRANSFER_PHASE
 from redshift_idc.runtime.reconcile_handler import build_request, is_complete, model_document
 from redshift_idc.runtime.users import (
     USER_QUERY_NAMES,
-    Assigned,
     DeprovisionSettings,
-    IdcDirectory,
-    Verdict,
     check_users,
     departures,
     parse_users,

@@ -15,17 +15,11 @@ from typing import Any
 import pytest
 
 from redshift_idc.runtime.access_state import AccessState
+from redshift_idc.runtime.idc_directory import Verdict
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.phases import USER_DROP_PHASE, USER_TRANSFER_PHASE
 from redshift_idc.runtime.user_blockers import acl_items
-from redshift_idc.runtime.users import (
-    DeprovisionSettings,
-    Verdict,
-    departures,
-    parse_users,
-    user_queries,
-    with_statements,
-)
+from redshift_idc.runtime.users import DeprovisionSettings, departures, parse_users, user_queries, with_statements
 from tests.fake_redshift import FakeRedshift, RedshiftError
 from tests.test_deprovision_users import NS, STORE, Answers, Deploy, departures_of, lakehouse_store, warehouse
 

@@ -45,14 +45,15 @@ from redshift_idc.config.environment import EnvironmentConfig, load_environment
 from redshift_idc.config.errors import ConfigError
 from redshift_idc.deployed.session import LiveError, admin_secret_arn, data_api_error
 from redshift_idc.review.plan_text import render_for_review, text_drift_notes
-from redshift_idc.runtime.catalog import SECADMIN, ledger_schema_problem
+from redshift_idc.runtime.catalog import SECADMIN, ledger_schema_problem, other_database_policy_problem
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, is_transient
+from redshift_idc.runtime.idc_directory import IDENTITYSTORE_CONFIG, Assigned, IdcDirectory
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.ownership import OwnershipError
 from redshift_idc.runtime.reconcile_request import ReconcileError, Request, Script, statement_token
 from redshift_idc.runtime.reconciler import Reconciler
-from redshift_idc.runtime.users import IDENTITYSTORE_CONFIG, Assigned, IdcDirectory, check_users, with_statements
+from redshift_idc.runtime.users import check_users, with_statements
 
 IN_SYNC, DRIFT, ERROR = 0, 1, 2
 WIDENS = 3  # plan --live --strict only: the next deploy's plan widens access between two batches
@@ -135,6 +136,9 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
         raise DriftError(f"{where}: user {snapshot.user or '(unknown)'} lacks {SECADMIN}, so RLS attachments and "
                          "masking are invisible to it and the report would be wrong; a deploy grants it "
                          f"(GRANT ROLE \"{SECADMIN}\" TO \"{snapshot.user}\")")
+    clash = other_database_policy_problem(desired, snapshot)  # the deploy refuses it too
+    if clash:
+        raise DriftError(f"{where}: access model '{model.name}': {clash}")
     pending = [s for s in scripts if snapshot.scripts.get(s["Name"]) != s["Checksum"]]
     warnings = list(snapshot.warnings)
     warnings += [f"script {s['Name']} was applied with another checksum; the next deploy refuses changed scripts"

@@ -7,7 +7,9 @@ work on a machine without credentials and the tests drive them from the same fil
    `catalog.parse_snapshot`), without its ledger queries;
 2. the catalog's policy and identity provider definitions (`catalog_import.definition_queries()`),
    which the reconciler does not read: an import writes them, and they let `plan --snapshot` adopt
-   policies and providers instead of rebuilding them;
+   policies and providers instead of rebuilding them. The policy views list every database's policies: the
+   rows keep their database and `current_database()`, and every reader filters them
+   (`catalog_import.current_database_rows`); a file of an earlier version has neither and reads as before;
 3. whether the ledger table exists (`svv_tables`), and if so the ledger and applied scripts of the
    environment's current access model and every other model's ledger rows (one owner per object), so
    `plan --snapshot` of that model sees what a deploy would see; and the other schemas holding a ledger
@@ -63,6 +65,7 @@ from redshift_idc.runtime.catalog import (
 from redshift_idc.runtime.catalog_import import (
     SECRET_PARAMETER_NAMES,
     column_queries,
+    current_database_rows,
     definition_queries,
     definitions,
     ledger_table_query,
@@ -348,7 +351,7 @@ def snapshot_command(env: str, secret_arn: str | None, outputs: Path | None, out
         return ERROR
     for warning in snapshot.warnings:
         print(f"warning: {warning}", file=err)
-    counts = {name: len(rows) for name, rows in snapshot.rows.items()}
+    counts = {name: len(rows) for name, rows in current_database_rows(snapshot.rows).items()}  # this database's
     found = [plural(counts.get("roles", 0), "role"),
              plural(counts.get("rls_policy_definitions", 0), "RLS policy", "RLS policies"),
              plural(counts.get("masking_policy_definitions", 0), "masking policy", "masking policies"),

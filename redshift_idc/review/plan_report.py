@@ -22,6 +22,7 @@ from redshift_idc.access.model_file import AccessModel
 from redshift_idc.config.environment import EnvironmentConfig
 from redshift_idc.config.errors import ConfigError
 from redshift_idc.review.plan_text import render_for_review, text_drift_notes
+from redshift_idc.runtime.catalog import other_database_policy_problem
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.ownership import OwnershipError
 from redshift_idc.wording import plural
@@ -126,6 +127,9 @@ def snapshot_plan_report(config: EnvironmentConfig, path: Path) -> PlanReport:
     if problem:
         raise ConfigError(f"{path}: access model '{model.name}': {problem}")
     parsed = snapshot.parsed(desired.case_sensitive)
+    clash = other_database_policy_problem(desired, parsed)  # the deploy refuses it too
+    if clash:
+        raise ConfigError(f"{path}: access model '{model.name}': {clash}")
     ledger = snapshot.ledger_for(model.name)
     definitions = snapshot.definitions(desired.case_sensitive)
     try:

@@ -1,7 +1,13 @@
 """Reading the current access state from Redshift's system views, in one batch (one snapshot).
 
 Queries and columns follow REDSHIFT_REFERENCE.md section 2.17. Only grants to roles and to PUBLIC are
-read: users are IdC identities the model never manages. SVV_IDENTITY_PROVIDERS is visible to superusers only: the
+read: users are IdC identities the model never manages. Two views hold more than this database's objects:
+SVV_DATABASE_PRIVILEGES also lists scoped grants (`privilege_scope` SCHEMAS, TABLES, FUNCTIONS, LANGUAGES:
+r_SVV_DATABASE_PRIVILEGES), which are not grants ON DATABASE and which no model declares, so they are left as
+they are (a warning names them); SVV_RLS_POLICY and SVV_MASKING_POLICY list every database's policies
+(r_SVV_RLS_POLICY, r_SVV_MASKING_POLICY), read with their database and kept out of the state unless they are the
+current database's (`catalog_import.current_database_rows`); a model policy named like another database's
+is refused (`other_database_policy_problem`). SVV_IDENTITY_PROVIDERS is visible to superusers only: the
 reconciler runs as the namespace admin, and refuses to plan identity providers as anyone else. With
 `deprovision_users` on, three more SELECTs at the end read the IdC users, their direct grants and what they own
 (`users.user_queries`; kept apart from the role state, so nothing else ever plans for a user). Names
@@ -46,13 +52,21 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
     ledger_key,
 )
-from redshift_idc.runtime.catalog_import import PolicyKey, StoredText, definition_queries, definitions, stored_texts
+from redshift_idc.runtime.catalog_import import (
+    CURRENT_DATABASE_QUERY,
+    PolicyKey,
+    StoredText,
+    definition_queries,
+    definitions,
+    split_by_database,
+    stored_texts,
+)
 from redshift_idc.runtime.fence import FenceRow
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.planning.object_sql import check_renderable
 from redshift_idc.runtime.planning.plan_types import Ledger
 from redshift_idc.runtime.planning.scope import is_system_role
-from redshift_idc.runtime.sql_text import quote_literal
+from redshift_idc.runtime.sql_text import fold, quote_literal
 from redshift_idc.runtime.users import UserCatalog, parse_users, user_queries
 
 Row = tuple[Any, ...]
@@ -86,6 +100,7 @@ def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True,
     queries = [(f"bootstrap_{i}", sql) for i, sql in enumerate(tables.bootstrap_sql())] if bootstrap else []
     queries += [
         *WHOAMI_QUERIES,
+        CURRENT_DATABASE_QUERY,
         ("roles", "SELECT role_name FROM svv_roles"),
         ("role_grants", "SELECT role_name, granted_role_name FROM svv_role_grants"),
         ("schema_privileges", "SELECT namespace_name, privilege_type, identity_name, privilege_scope, identity_type "
@@ -96,11 +111,12 @@ def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True,
                               f"identity_type FROM svv_column_privileges WHERE identity_type IN {GRANTEE_TYPES}"),
         ("system_privileges", "SELECT system_privilege, identity_name FROM svv_system_privileges "
                               f"WHERE identity_type = 'role' AND system_privilege IN ({system})"),
-        ("rls_policies", "SELECT polname FROM svv_rls_policy"),
+        # Both policy views span databases: the database column last, filtered in `parse_snapshot` (catalog_import).
+        ("rls_policies", "SELECT polname, poldb FROM svv_rls_policy"),
         ("rls_attachments", "SELECT relschema, relname, polname, grantee, granteekind FROM svv_rls_attached_policy"),
         ("rls_relations", "SELECT relschema, relname, is_rls_on, TRIM(rls_conjunction_type) FROM svv_rls_relation "
                           "WHERE datname = current_database()"),
-        ("masking_policies", "SELECT policy_name FROM svv_masking_policy"),
+        ("masking_policies", "SELECT policy_name, policy_database FROM svv_masking_policy"),
         ("masking_attachments", "SELECT policy_name, schema_name, table_name, grantee, grantee_type, priority, "
                                 "input_columns, output_columns FROM svv_attached_masking_policy"),
         IDENTITY_PROVIDERS_QUERY,
@@ -108,7 +124,8 @@ def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True,
         # unconfirmed (svv_redshift_databases' non-local rows); the planner also trusts its ledger for them.
         ("external_schemas", "SELECT schemaname, databasename FROM svv_external_schemas"),
         ("external_databases", "SELECT database_name FROM svv_redshift_databases WHERE database_type <> 'local'"),
-        ("database_privileges", "SELECT database_name, privilege_type, identity_name, identity_type "
+        # Grants on the database itself and scoped ones (FOR SCHEMAS/TABLES/... IN DATABASE): `privilege_scope`.
+        ("database_privileges", "SELECT database_name, privilege_type, identity_name, identity_type, privilege_scope "
                                 f"FROM svv_database_privileges WHERE identity_type IN {GRANTEE_TYPES}"),
         # Definitions as the catalog shows them: an object the ledger does not know yet (an imported model's) is
         # adopted when they equal the model's, instead of being rebuilt (planner.plan(definitions=...)).
@@ -142,6 +159,9 @@ class Snapshot:
     owners: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)  # other models' objects -> model
     other_ledger_schemas: tuple[str, ...] = ()  # other schemas holding a ledger table
     fence: FenceRow | None = None  # the model's current request and its last committed step (`fence.py`)
+    # Policies of other databases (the policy views span databases), (kind, folded name) -> their databases: never
+    # in `state`; a model policy of such a name is refused (`other_database_policy_problem`).
+    other_databases: dict[PolicyKey, tuple[str, ...]] = field(default_factory=dict)
 
     def stored_hashes(self) -> dict[PolicyKey, str] | None:
         """The hash of each policy's catalog text, what `planner.plan(stored=...)` compares with the ledger."""
@@ -218,7 +238,8 @@ def parse_snapshot(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = Fal
         add_role_object(ColumnPrivilege(schema, table, column, privilege.upper(), grantee), grantee)
     for privilege, grantee in rows.get("system_privileges", ()):
         add_role_object(SystemPrivilege(privilege.upper(), grantee), grantee)
-    for (name,) in rows.get("rls_policies", ()):
+    here, elsewhere = split_by_database(rows)  # other databases' policies are never this model's
+    for name, *_ in here.get("rls_policies", ()):
         state.add(RlsPolicy(name))
     for schema, table, policy, grantee, kind in rows.get("rls_attachments", ()):
         if (kind or "").lower() in ("role", "public"):
@@ -229,7 +250,7 @@ def parse_snapshot(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = Fal
     for schema, table, is_on, conjunction in rows.get("rls_relations", ()):
         if is_on in (True, "true", "t", 1):
             add_role_object(RlsTable(schema, table, (conjunction or "and").strip().upper()))
-    for (name,) in rows.get("masking_policies", ()):
+    for name, *_ in here.get("masking_policies", ()):
         state.add(MaskingPolicy(name))
     for policy, schema, table, grantee, kind, priority, inputs, outputs in rows.get("masking_attachments", ()):
         if (kind or "").lower() in ("role", "public"):
@@ -242,9 +263,14 @@ def parse_snapshot(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = Fal
         state.add(ExternalSchema(name, str(catalog_database or "")))
     for (name,) in rows.get("external_databases", ()):
         state.add(ExternalDatabase(name))
-    for database, privilege, name, kind in rows.get("database_privileges", ()):
+    for database, privilege, name, kind, *rest in rows.get("database_privileges", ()):
         grantee = grantee_of(name, kind)
-        add_role_object(DatabasePrivilege(database, str(privilege).upper(), grantee), grantee)
+        scoped = str(rest[0] or "").strip().upper() if rest else ""  # no cell: a snapshot of an earlier version
+        if scoped in ("", "DATABASE"):
+            add_role_object(DatabasePrivilege(database, str(privilege).upper(), grantee), grantee)
+        elif not is_system_role(grantee):  # FOR SCHEMAS/TABLES/FUNCTIONS/LANGUAGES IN DATABASE: not the model's
+            warnings.append(f"{str(privilege).upper()} FOR {scoped} IN DATABASE {database} to {kind} {name}: a scoped "
+                            "grant, which access models do not manage; left as it is")
     for name, type_, namespace, enabled in rows.get("identity_providers", ()):
         state.add(IdentityProvider(name, str(type_ or "").strip().lower(), str(namespace or ""),
                                    enabled=_flag(enabled)))
@@ -264,7 +290,41 @@ def parse_snapshot(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = Fal
                     parse_users(rows, users_namespace) if users_namespace is not None else None,
                     stored_texts(rows, case_sensitive) if read_definitions else None, owners,
                     tuple(sorted({str(schema) for (schema,) in rows.get("other_ledger_schemas", ())})),
-                    fence=fence.parse(rows.get("fence", ())))
+                    fence=fence.parse(rows.get("fence", ())),
+                    other_databases=_other_databases(elsewhere, case_sensitive))
+
+
+POLICY_QUERIES = ((RlsPolicy.KIND, "rls_policies", "RLS policy"), (MaskingPolicy.KIND, "masking_policies",
+                                                                    "masking policy"))
+
+
+def _other_databases(rows: Mapping[str, Sequence[Row]], case_sensitive: bool) -> dict[PolicyKey, tuple[str, ...]]:
+    found: dict[PolicyKey, set[str]] = {}
+    for kind, query, _ in POLICY_QUERIES:
+        for name, database in rows.get(query, ()):
+            found.setdefault((kind, (fold(str(name), case_sensitive),)), set()).add(str(database).strip())
+    return {key: tuple(sorted(databases)) for key, databases in found.items()}
+
+
+def other_database_policy_problem(desired: AccessState, snapshot: Snapshot) -> str:
+    """Why the model may not declare its policies ('' when it may): a policy of another database has the name of
+    one of them. The policy views list every database's policies, and DROP RLS POLICY's page calls a policy
+    global ("for all tables in all databases", REDSHIFT_REFERENCE.md [D31]); whether two databases may hold
+    policies of one name is unsettled. Refusing is the safe choice: CREATE might fail, and DROP or ATTACH might
+    reach the other database's policy."""
+    clashes = []
+    for kind, _, what in POLICY_QUERIES:
+        for item in desired.of_kind(kind).values():
+            name = str(getattr(item, "name", ""))
+            databases = snapshot.other_databases.get((kind, (fold(name, desired.case_sensitive),)), ())
+            if databases:
+                clashes.append(f'{what} "{name}" has the name of the {what} of database(s) '
+                               f'{", ".join(repr(d) for d in databases)}')
+    if not clashes:
+        return ""
+    return ("; ".join(clashes) + ". Redshift calls a policy global (DROP RLS POLICY), and whether two databases may "
+            "hold policies of one name is not settled, so this is refused before any change: rename the model's "
+            "policy (or the other database's)")
 
 
 def other_ledger_queries(schemas: Sequence[str]) -> list[tuple[str, str]]:

@@ -12,6 +12,8 @@ read whose hash differs is a hand edit. `catalog.read_queries` includes `definit
   `polqual`, the USING predicate as Redshift rewrote it, its columns qualified with the alias
   (`"t"."c" LIKE CAST('%x%' AS TEXT)`). The model names WITH columns unqualified, so `strip_alias` takes the
   alias off; everything else stays byte for byte.
+- Both policy views list every database's policies (`poldb`, `policy_database`): `current_database_rows`
+  keeps the current database's (see CURRENT_DATABASE_QUERY).
 - `svv_masking_policy`: `input_columns` (documented as JSON; its shape is unconfirmed, so `attributes` also
   takes `["c type"]` and `(c type, ...)`) and `policy_expression` (the "stored form"; how it differs from
   the text a policy was created with is unconfirmed).
@@ -40,8 +42,9 @@ from redshift_idc.runtime.sql_text import fold, quote_literal
 Row = tuple[Any, ...]
 SECRET_PARAMETER_NAMES = frozenset({"client_secret"})  # as access_model.SECRET_PARAMETERS (runtime: no pydantic)
 DEFINITION_QUERIES: tuple[tuple[str, str], ...] = (
-    ("rls_policy_definitions", "SELECT polname, polalias, polatts, polqual FROM svv_rls_policy"),
-    ("masking_policy_definitions", "SELECT policy_name, input_columns, policy_expression FROM svv_masking_policy"),
+    ("rls_policy_definitions", "SELECT polname, polalias, polatts, polqual, poldb FROM svv_rls_policy"),
+    ("masking_policy_definitions", "SELECT policy_name, input_columns, policy_expression, policy_database "
+                                   "FROM svv_masking_policy"),
     ("identity_provider_definitions", "SELECT name, type, namespc, params, enabled FROM svv_identity_providers"),
 )
 
@@ -52,6 +55,50 @@ COLUMN_QUERY_BYTES = 60_000  # per statement; the Data API allows 100 KB
 def definition_queries() -> list[tuple[str, str]]:
     """(name, SQL): SELECTs only, read in the same batch as `catalog.read_queries(..., bootstrap=False)`."""
     return list(DEFINITION_QUERIES)
+
+
+# --- policies of other databases -----------------------------------------------------------------------------
+# SVV_RLS_POLICY and SVV_MASKING_POLICY list the policies of every database, each with the database it was created in
+# (`poldb`, `policy_database`: r_SVV_RLS_POLICY, r_SVV_MASKING_POLICY; netcheck-de's rls_policy_sql.go and
+# masking_policy_sql.go always filter on them). The policy queries read that column last, and the batch reads
+# `current_database()`; `current_database_rows` drops the other databases' rows and the column, so the decoders
+# and the stored-text hash see the rows they always saw. A snapshot of an earlier version has neither the column
+# nor the query: its rows are kept as they are (nothing tells the databases apart).
+CURRENT_DATABASE_QUERY = ("current_database", "SELECT current_database()")
+# Query -> the cells before its database column (the policy name first). `catalog.read_queries` has the first two.
+POLICY_DATABASE_COLUMN: dict[str, int] = {"rls_policies": 1, "masking_policies": 1,
+                                          "rls_policy_definitions": 4, "masking_policy_definitions": 3}
+
+
+def current_database(rows: Mapping[str, Sequence[Row]]) -> str | None:
+    """The database the batch read (`CURRENT_DATABASE_QUERY`); None when it was not read (an older snapshot)."""
+    found = list(rows.get(CURRENT_DATABASE_QUERY[0], ()))
+    return str(found[0][0]).strip() if found and found[0] and found[0][0] is not None else None
+
+
+def split_by_database(rows: Mapping[str, Sequence[Row]]) -> tuple[dict[str, list[Row]], dict[str, list[Row]]]:
+    """The policy queries' rows of the current database, without their database cell, and the other databases'
+    rows (with it), by query. A row without the cell (older snapshot) counts as the current database's."""
+    here = current_database(rows)  # both names come from the catalog: compared as stored
+    mine: dict[str, list[Row]] = {}
+    others: dict[str, list[Row]] = {}
+    for query, width in POLICY_DATABASE_COLUMN.items():
+        for row in rows.get(query, ()):
+            row = tuple(row)
+            if len(row) <= width:
+                mine.setdefault(query, []).append(row)
+            elif here is None or row[width] is None or str(row[width]).strip() == here:
+                mine.setdefault(query, []).append(row[:width])
+            else:
+                others.setdefault(query, []).append(row)
+    return mine, others
+
+
+def current_database_rows(rows: Mapping[str, Sequence[Row]]) -> dict[str, Sequence[Row]]:
+    """`rows` with the policy queries' rows of the current database only, in their width without the database
+    column: what the decoders, `stored_texts` and the catalog reader read."""
+    mine, _ = split_by_database(rows)
+    return {**rows, **{query: mine.get(query, []) for query in POLICY_DATABASE_COLUMN if query in rows}}
 
 
 def ledger_table_query(schema: str) -> tuple[str, str]:
@@ -272,6 +319,7 @@ def definitions(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = False)
     """The catalog's policies and providers with their definitions (what `planner.plan(definitions=...)`
     compares a model with). Rows that cannot be read are left out: the planner then rebuilds or re-sets
     that object, as it does without definitions."""
+    rows = current_database_rows(rows)  # other databases' policies are not this model's (CURRENT_DATABASE_QUERY)
     items: list[RlsPolicy | MaskingPolicy | IdentityProvider | None] = []
     items += [rls_definition(tuple(r)) for r in rows.get("rls_policy_definitions", ())]
     items += [masking_definition(tuple(r)) for r in rows.get("masking_policy_definitions", ())]
@@ -301,9 +349,11 @@ def _text(value: Any) -> str | None:
 
 def stored_texts(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = False) -> dict[PolicyKey, StoredText]:
     """Each policy's catalog text, keyed like the state's policies: one pass over the definition rows, plain
-    Python, whatever the number of policies. Rows of one name (the views span databases) are hashed together,
+    Python, whatever the number of policies. Only this database's rows count (`current_database_rows`); rows of
+    one name (a snapshot of an earlier version, whose rows name no database) are hashed together,
     sorted, so their order never changes the hash."""
     found: dict[PolicyKey, list[tuple[str | None, ...]]] = {}
+    rows = current_database_rows(rows)  # the hash of this database's text, as earlier versions recorded it
     for kind, query in STORED_TEXT_QUERIES:
         for name, *cells in rows.get(query, ()):
             key: PolicyKey = (kind, (fold(str(name), case_sensitive),))

@@ -40,17 +40,13 @@ from botocore.exceptions import ClientError
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.custom_resource import CustomResourceError, CustomResourceEvent
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, error_code
+from redshift_idc.runtime.idc_directory import IDENTITYSTORE_CONFIG, IdcDirectory, directory_entries
 from redshift_idc.runtime.limits import APPLY_WINDOW_SECONDS, INVOCATION_BUDGET_SECONDS
 from redshift_idc.runtime.planning.scope import Scope
 from redshift_idc.runtime.reconcile_request import Clock, ReconcileError, Request, Script, ScriptEntry, statement_token
 from redshift_idc.runtime.reconciler import Reconciler
 from redshift_idc.runtime.secrets import SecretResolver
-from redshift_idc.runtime.users import (
-    IDENTITYSTORE_CONFIG,
-    DeprovisionSettings,
-    IdcDirectory,
-    directory_entries,
-)
+from redshift_idc.runtime.users import DeprovisionSettings
 
 LOG = logging.getLogger(__name__)
 LOG.setLevel(logging.INFO)

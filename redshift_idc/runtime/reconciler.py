@@ -41,6 +41,7 @@ from redshift_idc.runtime.catalog import (
     SECADMIN,
     Snapshot,
     ledger_schema_problem,
+    other_database_policy_problem,
     other_ledger_models,
     other_ledger_queries,
     read_queries,
@@ -48,6 +49,7 @@ from redshift_idc.runtime.catalog import (
 from redshift_idc.runtime.catalog_read import CatalogReader, Rows
 from redshift_idc.runtime.data_api import DataApi, error_code, is_busy
 from redshift_idc.runtime.fence_gate import FenceGate
+from redshift_idc.runtime.idc_directory import Directory, Verdict
 from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS, LedgerTables, steps
 from redshift_idc.runtime.limits import ESTIMATED_SECONDS_PER_BATCH
 from redshift_idc.runtime.planner import plan
@@ -65,7 +67,7 @@ from redshift_idc.runtime.reconcile_request import (
 )
 from redshift_idc.runtime.sql_text import quote_ident
 from redshift_idc.runtime.statement_runner import StatementRunner, first_words
-from redshift_idc.runtime.users import Departures, Directory, Verdict, check_users, with_statements
+from redshift_idc.runtime.users import Departures, check_users, with_statements
 
 
 class Reconciler:
@@ -251,6 +253,9 @@ class Reconciler:
         declared = declared_by_others(request.desired, snapshot.owners)
         if declared:
             raise ReconcileError(f"access model '{request.model}': {ownership_message(declared)}")
+        clash = other_database_policy_problem(request.desired, snapshot)  # a policy name another database uses
+        if clash:
+            raise ReconcileError(f"access model '{request.model}': {clash}")
 
     def other_ledger_models(self, snapshot: Snapshot) -> dict[str, list[str]]:
         """Schema -> the models whose rows it holds, for the other ledger schemas the read found: a second read,

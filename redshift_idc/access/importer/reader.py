@@ -13,6 +13,7 @@ from redshift_idc.config.environment import EnvironmentConfig
 from redshift_idc.deployed.snapshot import CatalogSnapshot
 from redshift_idc.runtime.access_state import PUBLIC_GRANTEE
 from redshift_idc.runtime.catalog import Snapshot
+from redshift_idc.runtime.catalog_import import current_database_rows
 from redshift_idc.runtime.sql_text import SqlTextError, fold, validate_column_name, validate_identifier
 
 
@@ -83,4 +84,5 @@ class CatalogReader:
         return True
 
     def definition_rows(self, query: str) -> dict[str, tuple[Any, ...]]:
-        return {fold(str(row[0])): tuple(row) for row in self.snapshot.rows.get(query, ())}
+        """The current database's rows of a definition query by folded name (the policy views span databases)."""
+        return {fold(str(row[0])): tuple(row) for row in current_database_rows(self.snapshot.rows).get(query, ())}
