@@ -14,7 +14,7 @@ read whose hash differs is a hand edit. `catalog.read_queries` includes `definit
 - `svv_masking_policy`: `input_columns` (the same JSON as polatts, r_SHOW_POLICIES; `attributes` also takes
   `["c type"]` and `(c type, ...)`) and `policy_expression`, a JSON array with one `{"expr", "type"}` per
   output, each `expr` in the same stored form with the alias `masked_table` (r_SHOW_POLICIES:
-  `[{"expr":"SHA2((\"masked_table\".\"credit_card\" + CAST('testSalt' AS TEXT)), CAST(256 AS INT4))",...}]`;
+  `[{"expr":"SHA2((\\"masked_table\\".\\"credit_card\\" + CAST('testSalt' AS TEXT)), CAST(256 AS INT4))",...}]`;
   netcheck-de/terraform-provider-redshift `masking_policy_sql.go` decodes `expr` the same way).
   `decode_stored_expression` turns both back into the text a model writes: the alias taken off the WITH
   columns (`strip_alias`), the casts Redshift adds to plain literals taken off (`unwrap_literal_casts`);
