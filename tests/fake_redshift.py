@@ -12,13 +12,21 @@ that an ordering bug would break, with Redshift-like SQLSTATEs:
   block the drop (unconfirmed in Redshift, section 9.11: the conservative reading).
 - GRANT/ATTACH to a missing role fails; GRANT ROLE that would make a cycle fails.
 - CREATE of an existing policy, ALTER/DROP/ATTACH of a missing one fail; DROP of an attached policy fails.
-- Each policy's text is kept as created and as Redshift stores it (REDSHIFT_REFERENCE.md 2.10), rendered once
-  by CREATE/ALTER: an RLS policy's WITH types in PostgreSQL's names (`character varying(50)`), every WITH column
-  in the predicate qualified with the alias (`"rls_table"."c"`, the alias a public session log shows when none
-  was given: unconfirmed [O12]), every string literal cast (`CAST('x' AS TEXT)`). A masking expression is kept
-  as created: its stored form is a JSON array (9.1), whose decoding is not modelled here; any stable rendering
-  serves the hash the reconciler records. `definition_rows()` is what the definition queries of
-  `catalog_import` read (svv_rls_policy, svv_masking_policy, svv_identity_providers).
+- Each policy's text is kept as created and as Redshift stores it (REDSHIFT_REFERENCE.md 2.10, 9.1), rendered
+  once by CREATE/ALTER (`stored_predicate`): WITH types in PostgreSQL's names (`character varying(50)`), every
+  WITH column qualified with the alias, every string literal cast to TEXT, every integer literal to INT4.
+  Sources: r_SHOW_POLICIES (documented): SHOW RLS POLICIES gives policy_alias `rls_table` and
+  `"rls_table"."region" = CAST('USA' AS TEXT)`; SHOW MASKING POLICIES gives input_columns
+  `[{"colname":"credit_card","type":"character varying(256)"}]` and policy_expression
+  `[{"expr":"SHA2((\\"masked_table\\".\\"credit_card\\" + CAST('testSalt' AS TEXT)), CAST(256 AS INT4))",
+  "type":"text"}]`. r_SVV_RLS_POLICY (documented): polqual `"t"."c" LIKE CAST('%public%' AS TEXT)` for alias
+  `t`. Assumed: `rls_table` is the alias of every RLS policy created without one (a public session log [O12]
+  and the SHOW example, whose CREATE is not shown); RLS integer literals are cast like masking ones (only
+  string literals are shown for RLS); a masking policy's `type` is `text` for every output (the one example is
+  a text expression); one `{"expr", "type"}` entry per output of a policy with several outputs (the view
+  documents the array, not an example with two); the parentheses Redshift adds around operators (`SHA2((a +
+  b), ...)`) are not modelled: the text between tokens is kept. `definition_rows()` is what the definition
+  queries of `catalog_import` read (svv_rls_policy, svv_masking_policy, svv_identity_providers).
 - DETACH of something not attached fails. A duplicate ATTACH fails.
 - Other databases (`database`: what current_database() returns): SVV_RLS_POLICY and SVV_MASKING_POLICY list
   every database's policies with their database (`poldb`, `policy_database`: r_SVV_RLS_POLICY,
@@ -151,7 +159,12 @@ class RedshiftError(Exception):
         self.index: int | None = None
 
 
-ALIAS = "rls_table"  # the alias of an RLS policy created without one, as stored (unconfirmed [O12])
+ALIAS = "rls_table"  # the alias of an RLS policy created without one, as stored (r_SHOW_POLICIES; assumed [O12])
+MASKING_ALIAS = "masked_table"  # the alias of a masking expression, as stored (r_SHOW_POLICIES: documented)
+# Type names whose parenthesised numbers are sizes, never literals Redshift would cast (`VARCHAR(50)`).
+_SIZED_TYPES = frozenset({"VARCHAR", "CHAR", "CHARACTER", "VARYING", "NVARCHAR", "NCHAR", "BPCHAR", "NUMERIC",
+                          "DECIMAL", "TIMESTAMP", "TIMESTAMPTZ", "TIME", "TIMETZ", "VARBYTE", "VARBINARY",
+                          "BINARY", "FLOAT"})
 _PG_TYPES = ((r"VARCHAR", "character varying"), (r"CHAR", "character"), (r"INTEGER|INT4|INT", "integer"),
              (r"BIGINT|INT8", "bigint"), (r"DECIMAL|NUMERIC", "numeric"), (r"BOOL|BOOLEAN", "boolean"),
              (r"TIMESTAMP", "timestamp without time zone"))
@@ -169,20 +182,29 @@ def stored_type(type_: str) -> str:
     return f"{name.lower()}{size}"
 
 
-def stored_predicate(using: str, columns: Sequence[str], alias: str = ALIAS) -> str:
-    """`using` as Redshift rewrites it: WITH columns qualified with the alias, literals cast to TEXT. Only the
-    tokens change; the text between them (spaces, comments) is kept."""
+def stored_predicate(using: str, columns: Sequence[str], alias: str = ALIAS, cast_integers: bool = True) -> str:
+    """`using` as Redshift rewrites it: WITH columns qualified with the alias, string literals cast to TEXT,
+    integer literals to INT4 (INT8 beyond INT4; `cast_integers=False`: kept as written). Only the tokens change;
+    the text between them (spaces, comments) is kept. Sources and what is assumed: the module docstring."""
     wanted = {fold(c) for c in columns}
     tokens = sqlglot.tokenize(using, read="redshift")
     out: list[str] = []
+    opened: list[str] = []  # the token before each open parenthesis
     at = 0
     for index, token in enumerate(tokens):
         before = tokens[index - 1] if index else None
         after = tokens[index + 1] if index + 1 < len(tokens) else None
         text = using[token.start:token.end + 1]
         replacement = text
+        if token.token_type == TokenType.L_PAREN:
+            opened.append(before.text.upper() if before is not None else "")
+        elif token.token_type == TokenType.R_PAREN and opened:
+            opened.pop()
         if token.token_type == TokenType.STRING:
             replacement = f"CAST({text} AS TEXT)"
+        elif (cast_integers and token.token_type == TokenType.NUMBER and text.isdigit()
+              and not (opened and opened[-1] in _SIZED_TYPES)):
+            replacement = f"CAST({text} AS {'INT4' if int(text) <= 2**31 - 1 else 'INT8'})"
         elif (token.token_type in (TokenType.VAR, TokenType.IDENTIFIER) and fold(token.text) in wanted
               and (before is None or before.token_type != TokenType.DOT)
               and (after is None or after.token_type not in (TokenType.DOT, TokenType.L_PAREN))):
@@ -191,6 +213,24 @@ def stored_predicate(using: str, columns: Sequence[str], alias: str = ALIAS) -> 
         at = token.end + 1
     out.append(using[at:])
     return "".join(out)
+
+
+def split_top_level(using: str) -> list[str]:
+    """A masking USING's outputs: `a, LEFT(b, 2)` -> `a`, `LEFT(b, 2)` (r_CREATE_MASKING_POLICY: "a tuple of
+    column expressions for masking policies that have multiple outputs"); commas in parentheses or literals
+    do not split."""
+    parts: list[str] = []
+    depth, start = 0, 0
+    for token in sqlglot.tokenize(using, read="redshift"):
+        if token.token_type == TokenType.L_PAREN:
+            depth += 1
+        elif token.token_type == TokenType.R_PAREN:
+            depth -= 1
+        elif token.token_type == TokenType.COMMA and depth == 0:
+            parts.append(using[start:token.start].strip())
+            start = token.end + 1
+    parts.append(using[start:].strip())
+    return parts
 
 
 @dataclass
@@ -203,8 +243,13 @@ class _Policy:
 
     @classmethod
     def of(cls, kind: str, columns: tuple[tuple[str, str], ...], using: str) -> _Policy:
-        stored = stored_predicate(using, [c for c, _ in columns]) if kind == "RLS" else using
-        return cls(columns, using, stored)
+        names = [c for c, _ in columns]
+        if kind == "RLS":
+            return cls(columns, using, stored_predicate(using, names))
+        # SVV_MASKING_POLICY.policy_expression: a JSON array, one {"expr", "type"} per output (r_SHOW_POLICIES)
+        outputs = [{"expr": stored_predicate(expression, names, MASKING_ALIAS), "type": "text"}
+                   for expression in split_top_level(using)]
+        return cls(columns, using, json.dumps(outputs, ensure_ascii=False, separators=(",", ":")))
 
 
 MaskKey = tuple[str, str, str, tuple[str, ...], str]  # policy, schema, table, outputs, grantee
@@ -220,6 +265,32 @@ class IdpDefinition:
     application_arn: str | None
     iam_role: str | None
     auto_create_roles: bool | None
+
+    def params(self, blank_secrets: bool = True) -> str:
+        """SVV_IDENTITY_PROVIDERS.params. Azure: the PARAMETERS object as r_SVV_IDENTITY_PROVIDERS prints it
+        (documented): `"key":value` pairs joined by `, `, the client secret's value left out
+        (`"client_secret":,`), which is not JSON. AWSIDC: `{"iam_role":"<arn>"}` (netcheck-de/terraform-
+        provider-redshift reads `params.iam_role`: seen on a real cluster; that it holds nothing else is
+        assumed). `blank_secrets=False`: a view that would leak the secret, for a test."""
+        values: dict[str, object] = dict(self.parameters or {})
+        if self.type == "awsidc" and self.iam_role:
+            values["iam_role"] = self.iam_role
+        if not values:
+            return ""
+        items = [json.dumps(k) + ":" + ("" if blank_secrets and k.lower() == "client_secret"
+                                        else json.dumps(v, separators=(", ", ":"))) for k, v in values.items()]
+        return "{" + ", ".join(items) + "}"
+
+    def instanceid(self) -> str:
+        """SVV_IDENTITY_PROVIDERS.instanceid. AWSIDC: the application ARN (netcheck-de/terraform-provider-
+        redshift reads it there: seen on a real cluster). Azure: the tenant id, as in the documented example,
+        where it is the tenant of the issuer URL (r_SVV_IDENTITY_PROVIDERS; taking it from the issuer is
+        assumed)."""
+        if self.type == "awsidc":
+            return self.application_arn or ""
+        issuer = str((self.parameters or {}).get("issuer", ""))
+        match = re.match(r"https://login\.microsoftonline\.com/([^/]+)/", issuer)
+        return match[1] if match else ""
     enabled: bool = True
 
 
@@ -628,10 +699,8 @@ class FakeRedshift:
             else:
                 rows["masking_policy_definitions"].append((name, self._attributes(policy), policy.stored, database))
         for name, idp in sorted(c.identity_providers.items()) if superuser else ():
-            params = {k: ("" if blank_secrets and k.lower() == "client_secret" else v)
-                      for k, v in (idp.parameters or {}).items()}
             rows["identity_provider_definitions"].append(
-                (name, idp.type, idp.namespace, json.dumps(params) if params else "", idp.enabled))
+                (name, idp.type, idp.namespace, idp.params(blank_secrets), idp.enabled, idp.instanceid()))
         return rows
 
     def create_policy_in(self, database: str, kind: str, name: str, columns: tuple[tuple[str, str], ...],
@@ -660,8 +729,10 @@ class FakeRedshift:
 
     @staticmethod
     def _attributes(policy: _Policy) -> str:
-        """polatts / input_columns: the WITH columns as JSON, types in PostgreSQL's names."""
-        return json.dumps([{"colname": c, "type": stored_type(t)} for c, t in policy.columns])
+        """polatts / input_columns: the WITH columns as compact JSON, types in PostgreSQL's names (documented:
+        r_SVV_RLS_POLICY, r_SHOW_POLICIES `[{"colname":"credit_card","type":"character varying(256)"}]`)."""
+        return json.dumps([{"colname": c, "type": stored_type(t)} for c, t in policy.columns],
+                          ensure_ascii=False, separators=(",", ":"))
 
     # ------------------------------------------------------------------------------------ helpers
 

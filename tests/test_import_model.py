@@ -269,10 +269,11 @@ def test_the_written_model_holds_the_catalog_as_the_model_spells_it(
                              {"table": "public.sales_data", "conjunction": "OR"}]
     assert rls["ignore_rls"] == ["exec-global"]
     eu = next(p for p in rls["policies"] if p["name"] == "région_eu")
-    # As SVV_RLS_POLICY shows it, without the alias: types in Redshift's names, literals cast.
+    # As SVV_RLS_POLICY shows it, decoded: types in Redshift's names, the alias and the literals' casts taken off.
     assert eu["with"] == {"region": "character varying(10)", "timezone": "character varying(50)"}
-    assert eu["using"] == "\"region\" = CAST('EU' AS TEXT) OR \"timezone\" LIKE CAST('Europe/%' AS TEXT)"
-    assert "# the text the policy was created with; only the alias 'rls_table' was taken off its column names." in text
+    assert eu["using"] == "\"region\" = 'EU' OR \"timezone\" LIKE 'Europe/%'"
+    assert "# the text the policy was created with; the alias 'rls_table' was taken off its column names and the " \
+           "casts it adds to plain literals off them." in text
     mask = next(p for p in data["masking"]["policies"] if p["name"] == "mask_sku")
     assert mask["attach"] == [
         {"table": "finance-eu.sales 2024", "columns": ["account"], "input_columns": ["owner"], "to": "null",
@@ -543,7 +544,7 @@ def test_a_policy_text_the_model_refuses_is_written_and_reported(root: Path) -> 
            "not allowed in policy expressions); rewrite `using` by hand" in result.err
     assert "it needs the changes above before it deploys" in result.out
     policy = yaml.safe_load((root / "access" / "imported.yaml").read_text("utf-8"))["rls"]["policies"][0]
-    assert policy["using"] == "\"region\" /* why */ = CAST('EU' AS TEXT)"  # as read, for the person fixing it
+    assert policy["using"] == "\"region\" /* why */ = 'EU'"  # as read (decoded), for the person fixing it
 
 
 def test_what_the_model_cannot_name_is_left_out_and_still_plans_to_no_ddl(root: Path) -> None:
@@ -564,12 +565,39 @@ def test_what_the_model_cannot_name_is_left_out_and_still_plans_to_no_ddl(root: 
     assert planned.statements == [] and len(planned.adopt) == 2  # the role and the grant it could name
 
 
-def test_an_awsidc_provider_of_another_namespace_needs_its_arns_filled_in(root: Path) -> None:
+def test_an_awsidc_provider_of_another_namespace_is_imported_with_its_application_and_role(root: Path) -> None:
+    """SVV_IDENTITY_PROVIDERS shows an AWSIDC provider's application ARN in `instanceid` and its IAM role in
+    `params.iam_role` (netcheck-de/terraform-provider-redshift reads them there): the import writes both, and
+    the model plans to no DDL."""
     fake = FakeRedshift()
     fake.execute("""CREATE IDENTITY PROVIDER "second-idc" TYPE AWSIDC NAMESPACE 'partner' APPLICATION_ARN """
                  """'arn:aws:sso::444444444444:application/ssoins-2/apl-2' IAM_ROLE """
                  """'arn:aws:iam::444444444444:role/idc'""")
     take_snapshot(fake, root / "catalog.json")
+    model_path = root / "access" / "imported.yaml"
+    result = run_import(root / "catalog.json", model_path)
+    assert result.code == WRITTEN, result.err
+    [provider] = yaml.safe_load(model_path.read_text("utf-8"))["identity_providers"]
+    assert (provider["application_arn"], provider["iam_role"]) == (
+        "arn:aws:sso::444444444444:application/ssoins-2/apl-2", "arn:aws:iam::444444444444:role/idc")
+    _, desired = compiled(model_path)
+    snapshot = load_snapshot(root / "catalog.json")
+    planned = plan(desired, snapshot.parsed().state, {}, definitions=snapshot.definitions())
+    assert planned.statements == [] and [e.kind for e in planned.adopt] == [IdentityProvider.KIND]
+
+
+def test_an_awsidc_provider_from_an_older_snapshot_needs_its_arns_filled_in(root: Path) -> None:
+    """A snapshot written before `instanceid` was read (rows of five cells) still imports; what it does not
+    show is left to fill in."""
+    fake = FakeRedshift()
+    fake.execute("""CREATE IDENTITY PROVIDER "second-idc" TYPE AWSIDC NAMESPACE 'partner' APPLICATION_ARN """
+                 """'arn:aws:sso::444444444444:application/ssoins-2/apl-2' IAM_ROLE """
+                 """'arn:aws:iam::444444444444:role/idc'""")
+    take_snapshot(fake, root / "catalog.json")
+    data = json.loads((root / "catalog.json").read_text("utf-8"))
+    rows = data["rows"]["identity_provider_definitions"]
+    data["rows"]["identity_provider_definitions"] = [[*row[:3], "", row[4]] for row in rows]  # no instanceid, params
+    (root / "catalog.json").write_text(json.dumps(data), "utf-8")
     result = run_import(root / "catalog.json", root / "access" / "imported.yaml")
     assert result.code == NEEDS_WORK
     assert "warning: identity provider second-idc: fill in application_arn and iam_role" in result.err

@@ -166,7 +166,8 @@ def warehouse(project_root: Path) -> Warehouse:
 @pytest.mark.parametrize(("hand_edit", "key", "named", "now", "restore"), [
     ('ALTER RLS POLICY "p" USING (true)', RLS_KEY, "RLS policy p", "true",
      "ALTER RLS POLICY \"p\" USING (region = 'AMER')"),
-    ('ALTER MASKING POLICY "m" USING (email)', MASKING_KEY, "masking policy m", "email",
+    # the catalog's text: the expr out of SVV_MASKING_POLICY's JSON, as stored (r_SHOW_POLICIES)
+    ('ALTER MASKING POLICY "m" USING (email)', MASKING_KEY, "masking policy m", '"masked_table"."email"',
      "ALTER MASKING POLICY \"m\" USING ('***'::VARCHAR(256))"),
 ])
 def test_a_hand_edit_is_drift_and_the_next_deploy_restores_the_models_text(

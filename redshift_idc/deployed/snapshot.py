@@ -69,6 +69,8 @@ from redshift_idc.runtime.catalog_import import (
     definition_queries,
     definitions,
     ledger_table_query,
+    parse_params,
+    provider_row,
 )
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, is_transient
 from redshift_idc.runtime.ledger import DEFAULT_LEDGER_SCHEMA, MAX_BATCH_STATEMENTS, LedgerTables
@@ -192,25 +194,25 @@ def referenced_tables(state: AccessState) -> list[tuple[str, str]]:
 
 
 def _scrub(rows: dict[str, list[Row]]) -> list[str]:
-    """Blank every secret parameter in the providers' `params` (the view blanks the client secret; this
-    makes sure no value reaches the file). A `params` that is not a JSON object is left out, not echoed."""
+    """Blank every secret parameter in the providers' `params` (the view blanks the client secret, in the
+    documented example by leaving its value out, which `parse_params` reads; this makes sure no value reaches
+    the file). A `params` that cannot be read, or with a non-secret value left out, is left out, not echoed."""
     warnings: list[str] = []
     scrubbed: list[Row] = []
-    for name, type_, namespace, params, enabled in rows.get("identity_provider_definitions", []):
-        value: Any = params
-        if params not in (None, ""):
-            try:
-                parsed = json.loads(params) if isinstance(params, str) else params
-            except json.JSONDecodeError:
-                parsed = None
-            if isinstance(parsed, dict):
+    for row in rows.get("identity_provider_definitions", []):
+        cells = provider_row(row)
+        value: Any = cells.params
+        if cells.params not in (None, ""):
+            parsed = parse_params(cells.params)
+            params, blanked = parsed if parsed is not None else ({}, frozenset())
+            if parsed is not None and all(str(k).lower() in SECRET_PARAMETER_NAMES for k in blanked):
                 value = json.dumps({k: ("" if str(k).lower() in SECRET_PARAMETER_NAMES else v)
-                                    for k, v in parsed.items()}, sort_keys=True, ensure_ascii=False)
+                                    for k, v in params.items()}, sort_keys=True, ensure_ascii=False)
             else:
                 value = None
-                warnings.append(f"identity provider {name}: its params are not a JSON object; left out of the "
-                                "snapshot (it might hold a secret)")
-        scrubbed.append((name, type_, namespace, value, enabled))
+                warnings.append(f"identity provider {cells.name}: its params are not a JSON object; left out of "
+                                "the snapshot (it might hold a secret)")
+        scrubbed.append((*row[:3], value, *row[4:]))
     if "identity_provider_definitions" in rows:
         rows["identity_provider_definitions"] = scrubbed
     return warnings

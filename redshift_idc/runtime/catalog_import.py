@@ -9,16 +9,24 @@ hashed raw (`stored_texts`, never decoded): the ledger records that hash after o
 read whose hash differs is a hand edit. `catalog.read_queries` includes `definition_queries()`:
 
 - `svv_rls_policy`: `polalias`, `polatts` (JSON, `[{"colname":"c","type":"character varying(10)"}]`) and
-  `polqual`, the USING predicate as Redshift rewrote it, its columns qualified with the alias
-  (`"t"."c" LIKE CAST('%x%' AS TEXT)`). The model names WITH columns unqualified, so `strip_alias` takes the
-  alias off; everything else stays byte for byte.
+  `polqual`, the USING predicate as Redshift rewrote it, its columns qualified with the alias and its literals
+  cast (`"t"."c" LIKE CAST('%x%' AS TEXT)`, r_SVV_RLS_POLICY; `rls_table` when none was given, r_SHOW_POLICIES).
 - Both policy views list every database's policies (`poldb`, `policy_database`): `current_database_rows`
-  keeps the current database's (see CURRENT_DATABASE_QUERY).
-- `svv_masking_policy`: `input_columns` (documented as JSON; its shape is unconfirmed, so `attributes` also
-  takes `["c type"]` and `(c type, ...)`) and `policy_expression` (the "stored form"; how it differs from
-  the text a policy was created with is unconfirmed).
-- `svv_identity_providers`: `params` (JSON, the client secret blanked [D15]). The provider's IAM role,
-  application ARN and AUTO_CREATE_ROLES are not in the documented columns.
+  keeps the current database's (see CURRENT_DATABASE_QUERY), in Python, so snapshots without the column read.
+- `svv_masking_policy`: `input_columns` (the same JSON as polatts, r_SHOW_POLICIES; `attributes` also takes
+  `["c type"]` and `(c type, ...)`) and `policy_expression`, a JSON array with one `{"expr", "type"}` per
+  output, each `expr` in the same stored form with the alias `masked_table` (r_SHOW_POLICIES:
+  `[{"expr":"SHA2((\\"masked_table\\".\\"credit_card\\" + CAST('testSalt' AS TEXT)), CAST(256 AS INT4))",...}]`;
+  netcheck-de/terraform-provider-redshift `masking_policy_sql.go` decodes `expr` the same way).
+  `decode_stored_expression` turns both back into the text a model writes: the alias taken off the WITH
+  columns (`strip_alias`), the casts Redshift adds to plain literals taken off (`unwrap_literal_casts`);
+  everything else (spacing, parentheses Redshift added, casts a person wrote on other types) stays byte for
+  byte, so `import` writes it and adoption compares it with the model's text exactly.
+- `svv_identity_providers`: `params`, a JSON object whose client secret the view blanks, in the documented
+  example by leaving the value out (`"client_secret":,`, r_SVV_IDENTITY_PROVIDERS: not JSON, so
+  `parse_params` reads that shape), and `instanceid`: for AWSIDC the application ARN, with the IAM role in
+  `params.iam_role` (netcheck-de/terraform-provider-redshift `identity_provider_resource.go`, which read them
+  on real clusters). AUTO_CREATE_ROLES is not in the documented columns. `params` is never echoed.
 
 `svv_tables` (the ledger probe) and `svv_columns` (table_schema, table_name, column_name, ordinal_position)
 are documented AWS views that REDSHIFT_REFERENCE.md does not cover: unconfirmed on a live workgroup.
@@ -32,9 +40,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from redshift_idc.runtime.access_state import AccessState, IdentityProvider, MaskingPolicy, RlsPolicy, stored_digest
 from redshift_idc.runtime.sql_text import fold, quote_literal
@@ -42,11 +50,18 @@ from redshift_idc.runtime.sql_text import fold, quote_literal
 Row = tuple[Any, ...]
 SECRET_PARAMETER_NAMES = frozenset({"client_secret"})  # as access_model.SECRET_PARAMETERS (runtime: no pydantic)
 DEFINITION_QUERIES: tuple[tuple[str, str], ...] = (
+    # Both policy views list the policies of every database (r_SVV_RLS_POLICY poldb, r_SVV_MASKING_POLICY
+    # policy_database; netcheck-de/terraform-provider-redshift filters on them): read last, filtered in Python
+    # (`current_database_rows`), so rows of snapshots written before they were read still parse.
     ("rls_policy_definitions", "SELECT polname, polalias, polatts, polqual, poldb FROM svv_rls_policy"),
     ("masking_policy_definitions", "SELECT policy_name, input_columns, policy_expression, policy_database "
                                    "FROM svv_masking_policy"),
-    ("identity_provider_definitions", "SELECT name, type, namespc, params, enabled FROM svv_identity_providers"),
+    # instanceid last, so the rows of snapshots written before it was read (five cells) still parse.
+    ("identity_provider_definitions",
+     "SELECT name, type, namespc, params, enabled, instanceid FROM svv_identity_providers"),
 )
+RLS_DEFAULT_ALIAS = "rls_table"  # polalias when CREATE RLS POLICY gave none (r_SHOW_POLICIES; [O12])
+MASKING_ALIAS = "masked_table"  # the alias of masking expressions as stored (r_SHOW_POLICIES)
 
 
 COLUMN_QUERY_BYTES = 60_000  # per statement; the Data API allows 100 KB
@@ -195,14 +210,32 @@ def attributes(value: Any) -> tuple[tuple[str, str], ...] | None:
 _WORD = re.compile(r"[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_$\u0080-\U0010ffff]*")
 
 
-def strip_alias(predicate: str, alias: str | None) -> str:
-    """`predicate` without the `alias.` Redshift puts before each column (`"t"."c"` -> `"c"`, `t.c` -> `c`).
+def _name_at(text: str, i: int) -> str | None:
+    """The name (quoted: unquoted; bare: as written) that starts at `i`, if one does."""
+    if i < len(text) and text[i] == '"':
+        match = re.match(r'"((?:[^"]|"")+)"', text[i:])
+        return match[1].replace('""', '"') if match else None
+    word = _WORD.match(text, i)
+    return word.group(0) if word else None
+
+
+def strip_alias(predicate: str, alias: str | None, columns: Collection[str] | None = None) -> str:
+    """`predicate` without the `alias.` Redshift puts before each column (`"t"."c"` -> `"c"`, `t.c` -> `c`);
+    given `columns` (the policy's WITH columns), only before one of them, so a qualified name that is not an
+    input stays as it is (and then differs from the model's text: the policy is rebuilt, never misread).
 
     String literals (`'...'`, with `''` and backslash escapes, as Redshift reads them) and quoted names other
     than the alias are copied, never searched, so a literal holding `"t".` is kept. Nothing else changes:
     spacing, casts and parentheses stay as Redshift wrote them."""
     if not alias:
         return predicate
+    wanted = {fold(c) for c in columns} if columns is not None else None
+
+    def qualifies(at: int) -> bool:  # the name after the alias and its dot, at `at`, is a WITH column
+        if wanted is None:
+            return True
+        name = _name_at(predicate, at)
+        return name is not None and fold(name) in wanted
     out: list[str] = []
     i, n = 0, len(predicate)
     previous = ""  # the last character copied that is not whitespace
@@ -233,7 +266,8 @@ def strip_alias(predicate: str, alias: str | None) -> str:
                     break
                 end += 1
             name = predicate[i + 1:end].replace('""', '"')
-            if name == alias and end + 1 < n and predicate[end + 1] == "." and previous != ".":
+            if (name == alias and end + 1 < n and predicate[end + 1] == "." and previous != "."
+                    and qualifies(end + 2)):
                 i = end + 2  # the alias and its dot
                 continue
             out.append(predicate[i:end + 1])
@@ -243,7 +277,8 @@ def strip_alias(predicate: str, alias: str | None) -> str:
         if word is not None:
             after = word.end()
             if (fold(word.group(0)) == fold(alias) and after < n and predicate[after] == "." and previous != "."
-                    and not (i > 0 and (predicate[i - 1].isalnum() or predicate[i - 1] in "_$"))):
+                    and not (i > 0 and (predicate[i - 1].isalnum() or predicate[i - 1] in "_$"))
+                    and qualifies(after + 1)):
                 i = after + 1
                 continue
             out.append(word.group(0))
@@ -256,19 +291,175 @@ def strip_alias(predicate: str, alias: str | None) -> str:
     return "".join(out)
 
 
-def provider_parameters(value: Any) -> tuple[dict[str, Any] | None, bool]:
-    """`params` of SVV_IDENTITY_PROVIDERS as a JSON object without its secrets, and whether it named one.
-    None when it is not a JSON object (never echoed: it might hold a secret the view did not blank)."""
+# Literals Redshift casts when it stores a policy (r_SVV_RLS_POLICY, r_SHOW_POLICIES): a string literal to TEXT,
+# an integer literal to INT4. An integer too large for INT4 is taken to be cast to INT8 (PostgreSQL's rule for
+# integer literals: assumed, no example shows one). Any other cast is kept: a person may have written it.
+_LITERAL_CAST = re.compile(
+    r"CAST\s*\(\s*(?:(?P<string>'(?:[^'\\]|''|\\.)*')\s+AS\s+TEXT|(?P<integer>\d+)\s+AS\s+(?P<int_type>INT[48]))"
+    r"\s*\)", re.IGNORECASE | re.DOTALL)
+_INT4_MAX = 2**31 - 1
+
+
+def _skip_quoted(text: str, i: int) -> int:
+    """The index after the string literal (`'`) or quoted name (`"`) that starts at `i`."""
+    quote, end, n = text[i], i + 1, len(text)
+    while end < n:
+        if quote == "'" and text[end] == "\\":
+            end += 2
+            continue
+        if text[end] == quote:
+            if end + 1 < n and text[end + 1] == quote:
+                end += 2
+                continue
+            return end + 1
+        end += 1
+    return n
+
+
+def unwrap_literal_casts(expression: str) -> str:
+    """`expression` with the casts Redshift adds to plain literals taken off: `CAST('x' AS TEXT)` -> `'x'`,
+    `CAST(256 AS INT4)` -> `256` (r_SHOW_POLICIES). Literals and quoted names are copied, never searched;
+    a cast to any other type (`CAST('5' AS INT4)`, `CAST(1 AS INT8)`) is kept."""
+    out: list[str] = []
+    i, n = 0, len(expression)
+    while i < n:
+        char = expression[i]
+        if char in "'\"":
+            end = _skip_quoted(expression, i)
+            out.append(expression[i:end])
+            i = end
+            continue
+        starts_word = not (i > 0 and (expression[i - 1].isalnum() or expression[i - 1] in "_$.\""))
+        match = _LITERAL_CAST.match(expression, i) if starts_word and char in "cC" else None
+        if match is not None and match["string"] is not None:
+            out.append(match["string"])
+            i = match.end()
+            continue
+        if match is not None and match["integer"] is not None:
+            value = int(match["integer"])
+            if (match["int_type"].upper() == "INT4") == (value <= _INT4_MAX):
+                out.append(match["integer"])
+                i = match.end()
+                continue
+        word = _WORD.match(expression, i) if (char.isalpha() or char == "_" or ord(char) > 127) else None
+        end = word.end() if word is not None else i + 1
+        out.append(expression[i:end])
+        i = end
+    return "".join(out)
+
+
+def decode_stored_expression(text: str, alias: str | None, columns: Collection[str]) -> str:
+    """A policy's expression as Redshift stores it, as the model writes it: the alias taken off the WITH
+    columns, the casts of plain literals taken off (module docstring). One decoder for RLS `polqual` and each
+    masking `expr`: both are stored the same way (r_SHOW_POLICIES)."""
+    return unwrap_literal_casts(strip_alias(text, alias, columns))
+
+
+def masking_expressions(value: Any) -> tuple[str, ...] | None:
+    """The `expr` of each output in `policy_expression` (r_SHOW_POLICIES: `[{"expr": "...", "type": "text"}]`),
+    in order. Text that is not a JSON array is taken as the expression itself (the shape an older Redshift may
+    return; netcheck does the same); an array of any other shape is None (unreadable, never guessed)."""
     if value is None or value == "":
-        return {}, False
+        return None
+    text = value if isinstance(value, str) else json.dumps(value)
     try:
-        parsed = json.loads(value) if isinstance(value, str) else value
+        parsed = json.loads(text)
     except json.JSONDecodeError:
-        return None, False
+        return (text,)
+    if not isinstance(parsed, list):
+        return (text,)
+    found = tuple(item.get("expr") for item in parsed if isinstance(item, dict))
+    if not found or len(found) != len(parsed) or not all(isinstance(e, str) and e.strip() for e in found):
+        return None
+    return tuple(str(e) for e in found)
+
+
+def _blanked_keys(text: str) -> tuple[str, frozenset[str]]:
+    """`text` with every value the view left out (`"client_secret":,`) made `null`, and those keys. Strings are
+    copied, never searched."""
+    out: list[str] = []
+    blanked: set[str] = set()
+    last_string: str | None = None
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == '"':
+            end = i + 1
+            while end < n and text[end] != '"':
+                end += 2 if text[end] == "\\" else 1
+            end = min(end + 1, n)
+            out.append(text[i:end])
+            try:
+                last_string = json.loads(text[i:end])
+            except json.JSONDecodeError:
+                last_string = None
+            i = end
+            continue
+        out.append(char)
+        if char == ":":
+            ahead = i + 1
+            while ahead < n and text[ahead] in " \t\r\n":
+                ahead += 1
+            if ahead >= n or text[ahead] in ",}":
+                out.append("null")
+                if last_string is not None:
+                    blanked.add(last_string)
+        i += 1
+    return "".join(out), frozenset(blanked)
+
+
+def parse_params(value: Any) -> tuple[dict[str, Any], frozenset[str]] | None:
+    """`params` of SVV_IDENTITY_PROVIDERS as a JSON object and the keys whose value the view left out (the
+    documented example, r_SVV_IDENTITY_PROVIDERS: `{"issuer":"...", "client_id":"...", "client_secret":,
+    "audience":[...]}`, which is not JSON). None when it is neither: never echoed, it may hold a secret."""
+    if value is None or value == "":
+        return {}, frozenset()
+    if isinstance(value, dict):
+        return dict(value), frozenset()
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = json.loads(value)
+        blanked: frozenset[str] = frozenset()
+    except json.JSONDecodeError:
+        repaired, blanked = _blanked_keys(value)
+        try:
+            parsed = json.loads(repaired)
+        except json.JSONDecodeError:
+            return None
     if not isinstance(parsed, dict):
+        return None
+    return {str(k): v for k, v in parsed.items()}, frozenset(k for k in blanked if k in parsed)
+
+
+def provider_parameters(value: Any) -> tuple[dict[str, Any] | None, bool]:
+    """`params` of SVV_IDENTITY_PROVIDERS without its secrets, and whether it named one (blanked or not). None
+    when it is not a JSON object in any shape `parse_params` reads, or when the view left out a value that is
+    not a secret (what it was cannot be known): never echoed, it might hold a secret the view did not blank."""
+    parsed = parse_params(value)
+    if parsed is None:
         return None, False
-    secret = any(str(k).lower() in SECRET_PARAMETER_NAMES for k in parsed)
-    return {str(k): v for k, v in parsed.items() if str(k).lower() not in SECRET_PARAMETER_NAMES}, secret
+    params, blanked = parsed
+    if any(str(k).lower() not in SECRET_PARAMETER_NAMES for k in blanked):
+        return None, False
+    secret = any(str(k).lower() in SECRET_PARAMETER_NAMES for k in params)
+    return {str(k): v for k, v in params.items() if str(k).lower() not in SECRET_PARAMETER_NAMES}, secret
+
+
+class ProviderRow(NamedTuple):
+    """An `identity_provider_definitions` row; `instanceid` is None in a snapshot written before it was read."""
+
+    name: Any
+    type: Any
+    namespace: Any
+    params: Any
+    enabled: Any
+    instanceid: Any = None
+
+
+def provider_row(row: Sequence[Any]) -> ProviderRow:
+    """A row of five cells (older snapshots) or six (with `instanceid`)."""
+    return ProviderRow(*row[:6])
 
 
 def canonical_parameters(parameters: Mapping[str, Any]) -> str:
@@ -286,33 +477,48 @@ def _flag(value: Any) -> bool | None:
 
 
 def rls_definition(row: Row) -> RlsPolicy | None:
-    """A `rls_policy_definitions` row as the model would declare it; None if its WITH columns cannot be read."""
+    """A `rls_policy_definitions` row as the model would declare it (`decode_stored_expression`, with the
+    row's alias, `rls_table` when the row has none); None if its WITH columns cannot be read."""
     name, alias, polatts, polqual = row
     columns = attributes(polatts) if polatts not in (None, "", "[]") else ()
     if columns is None or not polqual:
         return None
-    return RlsPolicy(str(name), columns, strip_alias(str(polqual), str(alias) if alias else None))
+    using = decode_stored_expression(str(polqual), str(alias) if alias else RLS_DEFAULT_ALIAS, [c for c, _ in columns])
+    return RlsPolicy(str(name), columns, using)
 
 
 def masking_definition(row: Row) -> MaskingPolicy | None:
-    """A `masking_policy_definitions` row as the model would declare it; None if its inputs cannot be read."""
+    """A `masking_policy_definitions` row as the model would declare it: each output's `expr` decoded
+    (`decode_stored_expression`, alias `masked_table`), several joined with `, ` as the USING tuple of a
+    policy with several outputs is written (r_CREATE_MASKING_POLICY). None if its inputs or its expression
+    cannot be read."""
     name, inputs, expression = row
     columns = attributes(inputs)
-    if not columns or not expression:
+    expressions = masking_expressions(expression)
+    if not columns or not expressions:
         return None
-    return MaskingPolicy(str(name), columns, str(expression))
+    names = [c for c, _ in columns]
+    return MaskingPolicy(str(name), columns,
+                         ", ".join(decode_stored_expression(e, MASKING_ALIAS, names) for e in expressions))
 
 
 def provider_definition(row: Row) -> IdentityProvider | None:
     """A provider as far as the catalog shows it: type, namespace, non-secret PARAMETERS (a type that takes
-    none, AWSIDC, declares none), enabled. None when `params` is not a JSON object."""
-    name, type_, namespace, params, enabled = row
-    kind = str(type_ or "").strip().lower()
-    parameters, _ = provider_parameters(params)
+    none, AWSIDC, declares none), enabled, and for AWSIDC its application ARN (`instanceid`) and IAM role
+    (`params.iam_role`), empty when not shown. None when `params` cannot be read."""
+    cells = provider_row(row)
+    kind = str(cells.type or "").strip().lower()
+    parameters, _ = provider_parameters(cells.params)
     if parameters is None:
         return None
-    return IdentityProvider(str(name), kind, str(namespace or ""),
-                            canonical_parameters(parameters) if kind == "azure" else "", enabled=_flag(enabled))
+    application = iam_role = ""
+    if kind == "awsidc":
+        application = str(cells.instanceid or "").strip()
+        role = parameters.get("iam_role")
+        iam_role = role.strip() if isinstance(role, str) else ""
+    return IdentityProvider(str(cells.name), kind, str(cells.namespace or ""),
+                            canonical_parameters(parameters) if kind == "azure" else "",
+                            application_arn=application, iam_role=iam_role, enabled=_flag(cells.enabled))
 
 
 def definitions(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = False) -> AccessState:
@@ -337,7 +543,7 @@ STORED_TEXT_QUERIES: tuple[tuple[str, str], ...] = (
 class StoredText:
     """A policy's definition as the catalog stores it, never decoded: `digest` hashes every cell of its row
     (RLS: alias, WITH columns, predicate; masking: input columns, expression), `expression` is the predicate
-    or masking expression as stored, for a report to show."""
+    or the masking expressions (`expr`, out of their JSON) as stored, for a report to show."""
 
     expression: str
     digest: str
@@ -345,6 +551,13 @@ class StoredText:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _shown(kind: str, stored: str | None) -> str:
+    """The text a report shows: RLS `polqual` as stored; a masking policy's `expr`s as stored, joined like
+    its outputs (the JSON around them says nothing a reader needs)."""
+    expressions = masking_expressions(stored) if kind == MaskingPolicy.KIND else None
+    return ", ".join(expressions) if expressions else (stored or "")
 
 
 def stored_texts(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = False) -> dict[PolicyKey, StoredText]:
@@ -361,7 +574,7 @@ def stored_texts(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = False
     texts: dict[PolicyKey, StoredText] = {}
     for key, cell_rows in found.items():
         ordered = sorted(cell_rows, key=lambda cells: [c or "" for c in cells])
-        expression = "\n".join(cells[-1] or "" for cells in ordered)
+        expression = "\n".join(_shown(key[0], cells[-1]) for cells in ordered)
         digest = stored_digest(json.dumps(ordered, ensure_ascii=False, separators=(",", ":")))
         texts[key] = StoredText(expression, digest)
     return texts

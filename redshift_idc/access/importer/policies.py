@@ -71,8 +71,9 @@ def read_rls(reader: CatalogReader) -> dict[str, Any]:
             entry["attach"] = attach
         reader.comments[("rls", "policies", index)] = [
             "with and using as Redshift returns them (svv_rls_policy polatts, polqual): Redshift rewrote",
-            "the text the policy was created with"
-            + (f"; only the alias {alias!r} was taken off its column names." if alias else "."),
+            "the text the policy was created with; the alias "
+            + (f"{alias!r} " if alias else "")
+            + "was taken off its column names and the casts it adds to plain literals off them.",
             "Keep them as they are to adopt the policy unchanged.",
         ]
         policies.append(entry)
@@ -144,8 +145,10 @@ def read_masking(reader: CatalogReader) -> dict[str, Any]:
         if attach:
             policy_entry["attach"] = attach
         reader.comments[("masking", "policies", index)] = [
-            "with and using as Redshift returns them (svv_masking_policy input_columns, policy_expression),",
-            "which may differ from the text the policy was created with. Keep them to adopt it unchanged.",
+            "with and using as Redshift returns them (svv_masking_policy input_columns, policy_expression's",
+            "expr): the alias 'masked_table' was taken off its column names and the casts Redshift adds to plain",
+            "literals off them; the rest may differ from the text the policy was created with. Keep them to",
+            "adopt it unchanged.",
         ]
         policies.append(policy_entry)
     return {"policies": policies} if policies else {}

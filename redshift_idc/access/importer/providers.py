@@ -9,7 +9,7 @@ from typing import Any
 from redshift_idc.access.compiler.identity_providers import APPLICATION_ARN, IAM_ROLE_ARN
 from redshift_idc.access.importer.reader import CatalogReader
 from redshift_idc.access.importer.yaml_text import Path_
-from redshift_idc.runtime.catalog_import import provider_parameters
+from redshift_idc.runtime.catalog_import import provider_parameters, provider_row
 from redshift_idc.runtime.sql_text import fold
 
 PLACEHOLDER = "FILL-IN"
@@ -23,7 +23,8 @@ def read_identity_providers(reader: CatalogReader) -> list[dict[str, Any]]:
     namespace = reader.config.redshift_idc_application.identity_namespace
     found: list[dict[str, Any]] = []
     rows = sorted(reader.snapshot.rows.get("identity_provider_definitions", ()), key=lambda r: fold(str(r[0])))
-    for name, type_, idp_namespace, params, enabled in rows:
+    for row in rows:
+        name, type_, idp_namespace, params, enabled, instanceid = provider_row(row)
         name, kind = str(name), str(type_ or "").strip().lower()
         if kind == "awsidc" and fold(str(idp_namespace or "")) == fold(namespace):
             reader.warnings.append(f"identity provider {name} is left out: IAM Identity Center registered it for the "
@@ -58,9 +59,15 @@ def read_identity_providers(reader: CatalogReader) -> list[dict[str, Any]]:
                 reader.warnings.append(f"identity provider {name}: client_secret_from is a placeholder: fill in the "
                                        "Secrets Manager ARN of its client secret")
         else:
+            # The application ARN is `instanceid`, the role `params.iam_role` (netcheck-de/terraform-provider-
+            # redshift reads them there); a snapshot written before instanceid was read: any ARN-shaped value.
             values = [v for v in parameters.values() if isinstance(v, str)]
-            application = next((v for v in values if APPLICATION_ARN.match(v)), None)
-            role = next((v for v in values if IAM_ROLE_ARN.match(v)), None)
+            shown = str(instanceid or "").strip()
+            application = shown if APPLICATION_ARN.match(shown) else next(
+                (v for v in values if APPLICATION_ARN.match(v)), None)
+            shown_role = parameters.get("iam_role")
+            role = shown_role.strip() if isinstance(shown_role, str) and IAM_ROLE_ARN.match(shown_role.strip()) \
+                else next((v for v in values if IAM_ROLE_ARN.match(v)), None)
             entry["application_arn"] = application or f"{PLACEHOLDER}: the IdC managed application ARN"
             entry["iam_role"] = role or f"{PLACEHOLDER}: the IAM role ARN Redshift uses to reach IdC"
             for key, found_value in (("application_arn", application), ("iam_role", role)):

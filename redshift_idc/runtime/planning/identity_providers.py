@@ -92,6 +92,14 @@ def _changes(state: PlanState, wanted: IdentityProvider, present: IdentityProvid
                                        ("iam_role", bool(wanted.iam_role)), ("auto", True)) if needed]
     if present.type and present.type.lower() != wanted.type.lower():
         replace = True
+    # What the catalog shows of an AWSIDC provider (`catalog_import.provider_definition`) is its truth, ledger
+    # or not: another application is a replacement (APPLICATION_ARN cannot be altered), another role an ALTER.
+    seen = state.definitions.get(wanted.KIND, wanted.key(state.cs)) if state.definitions is not None else None
+    if isinstance(seen, IdentityProvider):
+        if seen.application_arn and wanted.application_arn and seen.application_arn != wanted.application_arn:
+            replace = True
+        if seen.iam_role and wanted.iam_role and seen.iam_role != wanted.iam_role and "iam_role" not in clauses:
+            clauses.append("iam_role")
     if replace:
         # TYPE and APPLICATION_ARN cannot be altered: drop (CASCADE only if the model says so), create.
         drop = _statement(state, IDENTITY_PROVIDER_PHASE, present, "0",

@@ -128,9 +128,10 @@ class PlanState:
     def verified(self, wanted: AccessObject, key: tuple[str, ...]) -> bool:
         """Whether the catalog's own definition of an object the ledger does not know is the model's: a
         policy's WITH columns and USING text (`import` writes them as Redshift returns them), a provider's
-        type, namespace, non-secret PARAMETERS and ENABLE. What the catalog never shows (a provider's secret,
-        IAM role, application ARN, AUTO_CREATE_ROLES) is taken as the model says: adopting keeps the
-        warehouse as it is, where setting those again could only put a guess in place."""
+        type, namespace, non-secret PARAMETERS and ENABLE, and an AWSIDC provider's application ARN and IAM role
+        where the catalog shows them (`instanceid`, `params.iam_role`). What the catalog never shows (a
+        provider's secret, AUTO_CREATE_ROLES, an ARN an older snapshot did not read) is taken as the model says:
+        adopting keeps the warehouse as it is, where setting those again could only put a guess in place."""
         seen = self.definitions.get(wanted.KIND, key) if self.definitions is not None else None
         if isinstance(wanted, RlsPolicy | MaskingPolicy):
             return (isinstance(seen, type(wanted)) and bool(seen.using)
@@ -138,7 +139,9 @@ class PlanState:
         if isinstance(wanted, IdentityProvider) and isinstance(seen, IdentityProvider):
             return (seen.type.lower() == wanted.type.lower() and seen.namespace == wanted.namespace
                     and seen.parameters == wanted.parameters and seen.enabled is not None
-                    and seen.enabled == wanted.enabled)
+                    and seen.enabled == wanted.enabled
+                    and (not seen.application_arn or seen.application_arn == wanted.application_arn)
+                    and (not seen.iam_role or seen.iam_role == wanted.iam_role))
         return False
 
     def managed(self, item: AccessObject, key: tuple[str, ...] | None = None) -> bool:
