@@ -166,6 +166,16 @@ CASES: list[tuple[str, Edit, str, str]] = [
      "(text), the type of its WITH column sku; Redshift requires a masking policy's output to fit the column it "
      "masks: return the column's type, e.g. CASE WHEN ... THEN sku ELSE '***' END, or cast it: "
      "CAST(... AS VARCHAR(50))"),
+    # --- types and functions checked before deploy (issue 21)
+    ("misspelled WITH type", model(lambda d: d["rls"]["policies"][0]["with"].update(timezone="VARCHR(50)")), A,
+     "rls.policies[0].with.timezone: unknown data type 'VARCHR(50)'; did you mean 'VARCHAR(50)'?"),
+    ("misspelled masking input type", model(lambda d: d.update(masking={"policies": [
+        {"name": "mask_quantity", "with": {"quantity": "INTEGR"}, "using": "quantity",
+         "attach": [{"table": "public.sales_data", "columns": ["quantity"], "to": "amer-sales"}]}]})), A,
+     "masking.policies[0].with.quantity: unknown data type 'INTEGR'; did you mean 'INTEGER'?"),
+    ("misspelled function", policy(0, "lowerr(timezone) LIKE 'europe%'"), A,
+     "rls.policies[0].using: unknown function 'lowerr' (neither a function Redshift documents nor one the model's "
+     "scripts create: CREATE FUNCTION in a file under `scripts`); did you mean 'lower'?"),
     ("two ledger schemas in one database", second_environment("team_ledger"), C,
      "access model 'demo' keeps its ledger in schema 'redshift_idc', but config/demo-two.yaml deploys access model "
      "'demo-two' to the same workgroup redshift-tip-enabled and database dev with ledger_schema 'team_ledger': "

@@ -12,7 +12,9 @@ what the parser accepts is narrowed to what Redshift accepts and this tool can k
   so the literal would not end where the reviewer sees it end) and without NUL;
 - none of the parser's leniencies Redshift rejects: `==`, adjacent string literals, empty or trailing
   commas in lists, `IN ()`;
-- every column it names is one of the policy's `WITH` columns, unqualified.
+- every column it names is one of the policy's `WITH` columns, unqualified;
+- every type it casts to is one of Redshift's (redshift_types.py); the functions it calls are checked by
+  functions.py, which needs the model's scripts.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import sqlglot
 from sqlglot import Token, TokenType, exp
 from sqlglot.errors import ParseError, TokenError
 
+from redshift_idc.access.redshift_types import DataTypeError, check_cast_type, suggest_type
 from redshift_idc.runtime.sql_text import fold
 
 STRING_TOKENS = frozenset({TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.RAW_STRING,
@@ -104,6 +107,8 @@ def _parse_error(expression: str, error: ParseError) -> ExpressionError:
             what = f"'{word}' has nothing after it"
         else:
             what = f"'{word}' is incomplete"
+    elif description.startswith(("Expected type", "Expected TYPE after CAST")):
+        what = f"unknown data type {highlight!r}{suggest_type(highlight)}" if highlight else "a data type is missing"
     elif description.startswith("Expecting )"):
         what = "a '(' is not closed"
     elif description.startswith("Invalid expression / Unexpected token"):
@@ -161,6 +166,11 @@ def _check_nodes(tree: exp.Expr, skip: set[int]) -> None:
         for kind, reason in FORBIDDEN_NODES:
             if isinstance(node, kind):
                 raise ExpressionError(f"{node.sql(dialect='redshift')!r}: {reason}")
+        if isinstance(node, exp.DataType) and not isinstance(node.parent, exp.DataType):
+            try:
+                check_cast_type(node)
+            except DataTypeError as error:
+                raise ExpressionError(str(error)) from None
         if isinstance(node, exp.In) and not node.expressions and node.args.get("query") is None and node.args.get(
                 "unnest") is None and node.args.get("field") is None:
             raise ExpressionError("IN () needs at least one value")

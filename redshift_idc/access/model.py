@@ -63,9 +63,9 @@ def compile_model(model: AccessModel, environment: EnvironmentConfig | None = No
     if environment is not None:
         app = environment.redshift_idc_application
         resolver = Resolver(model, app.identity_namespace, tuple(g.display_name for g in app.groups),
-                            tuple(u.user_name for u in app.users))
+                            tuple(u.user_name for u in app.users), scripts=lambda: load_scripts(model))
     else:
-        resolver = Resolver(model, identity_namespace, None)
+        resolver = Resolver(model, identity_namespace, None, scripts=lambda: load_scripts(model))
     desired = _compile(resolver)
     return CompiledAccess(model, desired, deprovision_settings(resolver))
 

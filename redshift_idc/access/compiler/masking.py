@@ -28,6 +28,7 @@ def compile_masking(resolver: Resolver) -> None:
             check_expression(policy.using, [c for c, _ in columns], resolver.cs)
         except ExpressionError as error:
             fail(f"{where}.using", str(error))
+        resolver.functions(f"{where}.using", policy.using)
         _check_output(resolver, where, policy, columns)
         resolver.objects.append(MaskingPolicy(policy.name, columns, collapse_whitespace(policy.using)))
         for j, attach in enumerate(policy.attach):

@@ -38,5 +38,6 @@ def check_preview_inputs(resolver: Resolver) -> None:
                                  f"columns of {expectation.table} ({', '.join(declared)})")
             except ExpressionError as error:
                 fail(f"expect[{i}].rows_where", str(error))
+            resolver.functions(f"expect[{i}].rows_where", expectation.rows_where)
         if {expectation.access, expectation.rows, expectation.rows_where, expectation.masked} == {None}:
             fail(f"expect[{i}]", "says nothing to check; give access, rows, rows_where or masked")

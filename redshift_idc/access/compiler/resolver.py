@@ -10,9 +10,15 @@ came from, so the message points at the line to fix.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Sequence
 
+from redshift_idc.access.expressions import ExpressionError
+from redshift_idc.access.functions import ScriptFunctions, check_functions, script_functions
 from redshift_idc.access.model_file import AccessModel, split_table
+from redshift_idc.access.redshift_types import DataTypeError, check_data_type
+from redshift_idc.config.errors import ConfigError
 from redshift_idc.runtime.access_state import PUBLIC_GRANTEE, AccessObject, AccessState, Role
+from redshift_idc.runtime.reconcile_request import ScriptEntry
 from redshift_idc.runtime.sql_text import (
     SqlTextError,
     fold,
@@ -34,8 +40,11 @@ class Resolver:
     the object kinds add, in the order they compile."""
 
     def __init__(self, model: AccessModel, identity_namespace: str, assigned_groups: tuple[str, ...] | None,
-                 assigned_users: tuple[str, ...] = ()) -> None:
+                 assigned_users: tuple[str, ...] = (),
+                 scripts: Callable[[], Sequence[ScriptEntry]] | None = None) -> None:
         self.model = model
+        self._scripts = scripts  # the model's scripts, read only when an expression calls a function not Redshift's
+        self._script_functions: ScriptFunctions | None = None
         self.assigned_groups = assigned_groups
         self.assigned_users = assigned_users
         self.cs = model.case_sensitive_identifiers
@@ -139,11 +148,30 @@ class Resolver:
         for name, type_ in with_.items():
             try:
                 validate_column_name(name)
+                check_data_type(type_)
                 validate_data_type(type_)
-            except SqlTextError as error:
+            except (SqlTextError, DataTypeError) as error:
                 fail(f"{where}.with.{name}", str(error))
             result.append((name, type_))
         return tuple(result)
+
+    def script_functions(self) -> ScriptFunctions:
+        """The functions the model's scripts create, read once, on first need."""
+        if self._script_functions is None:
+            try:
+                scripts = self._scripts() if self._scripts is not None else ()
+            except ConfigError as error:
+                raise ExpressionError(f"it calls a function Redshift does not document, and the model's scripts, "
+                                      f"which may create it, cannot be read: {error}") from None
+            self._script_functions = script_functions(scripts)
+        return self._script_functions
+
+    def functions(self, where: str, expression: str) -> None:
+        """The functions `expression` calls are Redshift's or the scripts' (functions.py): refused at `where`."""
+        try:
+            check_functions(expression, self.script_functions)
+        except ExpressionError as error:
+            fail(where, str(error))
 
     def state(self) -> AccessState:
         """The compiled objects as the planner takes them: one per kind and key (a repeated grant counts once)."""

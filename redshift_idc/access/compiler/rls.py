@@ -27,6 +27,7 @@ def compile_rls(resolver: Resolver) -> None:
             found = policy_lookups(policy.using, [c for c, _ in columns], resolver.table_columns, cs)
         except ExpressionError as error:
             fail(f"{where}.using", str(error))
+        resolver.functions(f"{where}.using", policy.using)
         resolver.objects.append(RlsPolicy(policy.name, columns, collapse_whitespace(policy.using)))
         for lookup in found:
             schema, name = resolver.table(f"{where}.using", f"{lookup.schema}.{lookup.table}")

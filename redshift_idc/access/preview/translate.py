@@ -11,6 +11,7 @@ from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify_columns import qualify_columns
 
 from redshift_idc.access.expressions import ExpressionError, parse_expression
+from redshift_idc.access.functions import preview_blocker
 from redshift_idc.access.preview.results import Persona, PreviewError
 from redshift_idc.runtime.sql_text import fold
 
@@ -30,6 +31,12 @@ def translate(expression: str, where: str, persona: Persona, columns: dict[str, 
                                "Redshift ignores when it compares text and DuckDB does not")
     if tree.find(exp.Div) is not None:
         tree = _redshift_division(tree, where, types)
+    blocker = preview_blocker(expression)
+    if blocker is not None:  # said here, before DuckDB would answer with an error of its own
+        raise PreviewError(f"{where}: the preview cannot evaluate {blocker}(): the preview (DuckDB, on the sample "
+                           "rows) evaluates only the Redshift functions it is known to evaluate as Redshift does "
+                           "(redshift_functions.py), not this one nor those the model's scripts create; the model "
+                           "is valid, only its preview is not available")
 
     def rewrite(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.CurrentUser) or (isinstance(node, exp.Column) and node.name.lower() == "current_user"
