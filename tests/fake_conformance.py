@@ -60,7 +60,9 @@ class ConformanceDataApi(CatalogDataApi):
         catalog = self.fake._catalog
         name = _SCRATCH.get(sql)
         if name == "scratch_schemas":
-            return [(s,) for s in sorted({"public", "pg_catalog", "information_schema", *catalog.schemas})]
+            # local and external schemas (r_SVV_ALL_SCHEMAS lists both: documented)
+            return [(s,) for s in sorted({"public", "pg_catalog", "information_schema", *catalog.schemas,
+                                          *catalog.external_schemas})]
         if name == "scratch_tables":
             return [(s, t) for s, t in sorted(catalog.tables)]
         if name == "scratch_users":

@@ -35,7 +35,10 @@ def add_parser(commands: Commands) -> None:
             "DescribeStatement, GetStatementResult and CancelStatement on the workgroup and\n"
             "secretsmanager:GetSecretValue on the namespace's admin secret (the admin must be a superuser).\n"
             "Forms that need IAM Identity Center, Glue or a datashare run only with the --with-* flag naming\n"
-            "the resource. Exit 0 recorded, 1 recorded but a deploy failed (contribute it too), 2 error."))
+            "the resource. With --force the file also holds the rows of the database's other roles and grants\n"
+            "(the catalog queries read everything): review it before publishing.\n"
+            "Exit 0 recorded; 1 recorded, but a deploy failed (contribute it too) or cleanup left objects\n"
+            "behind (named); 2 error, nothing written."))
     parser.add_argument("--workgroup", required=True, metavar="W", help="the Redshift Serverless workgroup name")
     parser.add_argument("--secret-arn", required=True, metavar="S",
                         help="ARN of the namespace's admin secret (username and password); never printed")

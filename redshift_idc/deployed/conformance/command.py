@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -37,7 +37,7 @@ class Arguments:
     region: str | None = None
     out: Path = Path("conformance.json")
     force: bool = False
-    extras: Extras = Extras()
+    extras: Extras = field(default_factory=Extras)
 
 
 def check(arguments: Arguments) -> str:
@@ -66,7 +66,8 @@ def check(arguments: Arguments) -> str:
 def conformance_command(arguments: Arguments, *, client: Any = None, sleep: Callable[[float], None] | None = None,
                         clock: Callable[[], float] | None = None, now_ms: Callable[[], int] | None = None,
                         source: str = "redshift", out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Exit 0: recorded, the model applied; 1: recorded, but a deploy failed (the file says where); 2: error."""
+    """Exit 0: recorded, the model applied; 1: recorded, but a deploy failed (the file says where) or cleanup left
+    objects behind (named on stderr); 2: error (nothing written)."""
     out = out or sys.stdout
     err = err or sys.stderr
     where = f"{arguments.workgroup}/{arguments.database}"
@@ -98,8 +99,10 @@ def conformance_command(arguments: Arguments, *, client: Any = None, sleep: Call
     print(f"wrote {arguments.out}: {len(recording.get('covered_forms', []))} statement forms, "
           f"{len(recording.get('reads', {}))} catalog queries, {len(probes)} probes on {where}; "
           + ("everything the recorder created was removed" if not left else "see the warning"), file=out)
+    if left:
+        return FAILED
     if not recording.get("model_applied"):
-        failed = next((d for d in recording.get("deploys", []) if not d.get("ok")), {})
+        failed: dict[str, Any] = next((d for d in recording.get("deploys", []) if not d.get("ok")), {})
         print(f"error: a deploy failed ({failed.get('label', 'setup')}): {failed.get('error', 'see the file')}; the "
               "recording holds the evidence: please contribute it", file=err)
         return FAILED

@@ -39,6 +39,9 @@ from redshift_idc.runtime.sql_text import quote_ident, quote_qualified
 
 PREFIX = "conformance_"
 MODEL = "conformance"
+# The objects that need an AWS resource outside the workgroup are another model's (one owner per object): the
+# recorded model never names the caller's ARNs, and the replay of it sees them as another model's.
+EXTRAS_MODEL = "conformance_extras"
 SCHEMA = "conformance_s"
 LEDGER = LedgerTables("conformance_ledger")
 # The IdC namespace whose users `users.user_queries` read: one no real user has, so a recording never holds the
@@ -76,6 +79,12 @@ class Extras:
     def datashare(self) -> bool:
         return bool(self.datashare_arn)
 
+    def placeholders(self) -> dict[str, str]:
+        """Each named resource and what a recording says instead (its JSON text holds none of them)."""
+        named = {self.idc_application_arn: "<--with-idc APPLICATION_ARN>", self.idc_role_arn: "<--with-idc ROLE_ARN>",
+                 self.glue_database: "<--with-glue GLUE_DATABASE>", self.datashare_arn: "<--with-datashare ARN>"}
+        return {value: placeholder for value, placeholder in named.items() if value}
+
     def flags(self) -> dict[str, bool]:
         """What the recording says it covered (never the ARNs: a recording is meant to be published)."""
         return {"idc": self.idc, "glue": self.glue, "datashare": self.datashare}
@@ -101,8 +110,10 @@ REGION = (("region", "VARCHAR(64)"),)
 EMAIL = (("email", "VARCHAR(256)"),)
 P_REGION = RlsPolicy("conformance_p_region", REGION, "region = 'EMEA'")
 P_REGION_2 = RlsPolicy("conformance_p_region", REGION, "region = 'APAC' OR region LIKE 'EU%'")
-P_LOOKUP = RlsPolicy("conformance_p_lookup", REGION,
-                     f"region IN (SELECT region FROM {quote_qualified(SCHEMA, LOOKUP)} WHERE role_name = current_user)")
+LOOKUP_Q = quote_qualified(SCHEMA, LOOKUP)
+# A lookup subquery (the table is granted to the policy: GRANT SELECT ... TO RLS POLICY), names quoted.
+P_LOOKUP = RlsPolicy("conformance_p_lookup", REGION, " ".join((
+    "region IN (SELECT region FROM", LOOKUP_Q, "WHERE role_name = current_user)")))
 P_OPEN = RlsPolicy("conformance_p_open", (), "true")
 P_DROP = RlsPolicy("conformance_p_drop", REGION, "region <> 'none'")
 M_FULL = MaskingPolicy("conformance_m_full", EMAIL, "CAST('redacted' AS VARCHAR(256))")
@@ -133,10 +144,12 @@ def _common() -> list[AccessObject]:
     return items
 
 
-def _extras(extras: Extras) -> list[AccessObject]:
+def extras_model(extras: Extras, *, second: bool = False) -> AccessState:
+    """The objects the `--with-*` flags enable, deployed as `EXTRAS_MODEL`; the second deploy moves the identity
+    provider to another namespace (ALTER IDENTITY PROVIDER ... NAMESPACE)."""
     items: list[AccessObject] = []
     if extras.idc:
-        items.append(IdentityProvider("conformance_idp", "awsidc", "conformance_ns",
+        items.append(IdentityProvider("conformance_idp", "awsidc", "conformance_ns2" if second else "conformance_ns",
                                       application_arn=extras.idc_application_arn, iam_role=extras.idc_role_arn))
     if extras.glue:
         items += [ExternalSchema("conformance_lake", extras.glue_database),
@@ -144,13 +157,13 @@ def _extras(extras: Extras) -> list[AccessObject]:
     if extras.datashare:
         items += [ExternalDatabase("conformance_share", extras.datashare_arn),
                   DatabasePrivilege("conformance_share", "USAGE", READER)]
-    return items
+    return AccessState.of(items)
 
 
-def first_model(extras: Extras = Extras()) -> AccessState:  # noqa: B008 -- a frozen, empty default
+def first_model() -> AccessState:
     """The first deploy: every CREATE, GRANT and ATTACH form, and what the second deploy will take away."""
     return AccessState.of([
-        *_common(), *_extras(extras), P_REGION, M_FULL, P_DROP, M_DROP, Role(GONE), RoleGrant(GONE, ADMIN),
+        *_common(), P_REGION, M_FULL, P_DROP, M_DROP, Role(GONE), RoleGrant(GONE, ADMIN),
         TablePrivilege(SCHEMA, SALES, "TRUNCATE", ADMIN), ColumnPrivilege(SCHEMA, SALES, "amount", "UPDATE", ANALYST),
         ScopedTablePrivilege(SCHEMA, "INSERT", ANALYST), SystemPrivilege("EXPLAIN MASKING", ANALYST),
         RlsAttachment(P_LOOKUP.name, SCHEMA, SALES, ANALYST),
@@ -160,10 +173,10 @@ def first_model(extras: Extras = Extras()) -> AccessState:  # noqa: B008 -- a fr
     ])
 
 
-def second_model(extras: Extras = Extras()) -> AccessState:  # noqa: B008 -- a frozen, empty default
+def second_model() -> AccessState:
     """The second deploy, the model a recording lists: policies altered (ALTER ... USING), a conjunction changed,
     one table's RLS turned off, a role, policies, grants and attachments gone (DROP, REVOKE, DETACH)."""
-    return AccessState.of([*_common(), *_extras(extras), P_REGION_2, M_FULL_2, RlsTable(SCHEMA, SALES, "OR")])
+    return AccessState.of([*_common(), P_REGION_2, M_FULL_2, RlsTable(SCHEMA, SALES, "OR")])
 
 
 def tables_declared() -> list[tuple[str, str]]:

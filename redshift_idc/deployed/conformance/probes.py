@@ -11,7 +11,7 @@ the way the tests' `fake_redshift.py` assumes; a recording from a real workgroup
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from redshift_idc.deployed.conformance.objects import (
@@ -26,7 +26,9 @@ from redshift_idc.deployed.conformance.objects import (
     Extras,
 )
 from redshift_idc.deployed.conformance.session import Outcome, Session
+from redshift_idc.runtime.access_state import AccessObject, MaskingAttachment, RlsAttachment, Role, TablePrivilege
 from redshift_idc.runtime.catalog_import import column_queries
+from redshift_idc.runtime.planning.object_sql import create_sql, remove_sql
 from redshift_idc.runtime.sql_text import quote_ident, quote_qualified
 
 BATCH_TOTAL_BYTES = 92_000  # just over 90 KB in 40 statements: does the Data API cap a batch's total size?
@@ -38,18 +40,32 @@ SALES_Q = quote_qualified(SCHEMA, SALES)
 
 @dataclass(frozen=True)
 class Probe:
-    """`sqls` run alone one by one (or as one batch with `batch`); `read`: read queries (by name) whose rows
-    about the recorder's objects are recorded after them."""
+    """`sqls` run alone one by one (or as one batch with `batch`), after `creates` was made (each object's CREATE
+    or GRANT form, `object_sql.create_sql`). Undone by `undo`, then by removing what `sqls` may have made
+    (`leaves`) and `creates`, in reverse (`object_sql.remove_sql`); cleanup removes `creates` and `leaves` too,
+    whatever happened. `read`: read queries (by name) whose rows about the recorder's objects are recorded."""
 
     name: str
     question: str
     reference: str
     sqls: tuple[str, ...]
-    setup: tuple[str, ...] = ()
+    creates: tuple[AccessObject, ...] = ()
+    leaves: tuple[AccessObject, ...] = ()
     undo: tuple[str, ...] = ()
     batch: bool = False
     read: tuple[str, ...] = ()
-    roles: tuple[str, ...] = field(default=())  # roles it creates (cleanup drops them whatever happens)
+
+    @property
+    def setup(self) -> tuple[str, ...]:
+        return tuple(create_sql(item) for item in self.creates)
+
+    @property
+    def undo_sql(self) -> tuple[str, ...]:
+        return (*self.undo, *(remove_sql(item) for item in (*self.leaves, *reversed(self.creates))))
+
+    @property
+    def objects(self) -> tuple[AccessObject, ...]:
+        return (*self.creates, *self.leaves)
 
 
 def _role(name: str) -> str:
@@ -78,24 +94,16 @@ def probes(extras: Extras, admin_user: str) -> list[Probe]:
               "REDSHIFT_REFERENCE.md 3.2 [D21]", (f"GRANT ROLE {quote_ident(ANALYST)} TO {_role(READER)}",)),
         Probe("drop_role_with_privilege", "DROP ROLE ... FORCE while the role holds an object privilege: the error",
               "REDSHIFT_REFERENCE.md 0.3 [O8]", (f"DROP ROLE {probe} FORCE",),
-              setup=(f"CREATE ROLE {probe}", f"GRANT SELECT ON TABLE {SALES_Q} TO {_role(PROBE_ROLE)}"),
-              undo=(f"REVOKE SELECT ON TABLE {SALES_Q} FROM {_role(PROBE_ROLE)}", f"DROP ROLE {probe} FORCE"),
-              roles=(PROBE_ROLE,)),
+              creates=(Role(PROBE_ROLE), TablePrivilege(SCHEMA, SALES, "SELECT", PROBE_ROLE))),
         Probe("drop_role_with_masking", "DROP ROLE ... FORCE while a masking policy is attached to the role",
               "REDSHIFT_REFERENCE.md 9 q11 (the fake assumes it fails)", (f"DROP ROLE {probe} FORCE",),
-              setup=(f"CREATE ROLE {probe}",
-                     f"ATTACH MASKING POLICY {quote_ident(M_FULL.name)} ON {SALES_Q} (\"email\") USING (\"email\") "
-                     f"TO {_role(PROBE_ROLE)} PRIORITY 30"),
-              undo=(f"DETACH MASKING POLICY {quote_ident(M_FULL.name)} ON {SALES_Q} (\"email\") FROM "
-                    f"{_role(PROBE_ROLE)}", f"DROP ROLE {probe} FORCE"),
-              read=("masking_attachments",), roles=(PROBE_ROLE,)),
+              creates=(Role(PROBE_ROLE),
+                       MaskingAttachment(M_FULL.name, SCHEMA, SALES, ("email",), PROBE_ROLE, ("email",), 30)),
+              read=("masking_attachments",)),
         Probe("drop_role_with_rls", "DROP ROLE ... FORCE while an RLS policy is attached to the role: does the "
               "attachment go with it?", "REDSHIFT_REFERENCE.md 3.6 [D36]", (f"DROP ROLE {probe} FORCE",),
-              setup=(f"CREATE ROLE {probe}",
-                     f"ATTACH RLS POLICY {quote_ident(P_REGION.name)} ON {SALES_Q} TO {_role(PROBE_ROLE)}"),
-              undo=(f"DETACH RLS POLICY {quote_ident(P_REGION.name)} ON {SALES_Q} FROM {_role(PROBE_ROLE)}",
-                    f"DROP ROLE {probe} FORCE"),
-              read=("rls_attachments",), roles=(PROBE_ROLE,)),
+              creates=(Role(PROBE_ROLE), RlsAttachment(P_REGION.name, SCHEMA, SALES, PROBE_ROLE)),
+              read=("rls_attachments",)),
         Probe("drop_attached_masking_policy", "DROP MASKING POLICY while attached: the error text",
               "REDSHIFT_REFERENCE.md 0.9 [D42]", (f"DROP MASKING POLICY {quote_ident(M_FULL.name)}",)),
         Probe("drop_attached_rls_policy", "DROP RLS POLICY while attached: the error text",
@@ -105,12 +113,11 @@ def probes(extras: Extras, admin_user: str) -> list[Probe]:
               (f"ALTER TABLE {SALES_Q} OWNER TO {quote_ident(READER)}",),
               undo=(f"ALTER TABLE {SALES_Q} OWNER TO {quote_ident(admin_user)}",) if admin_user else ()),
         Probe("role_name_case", "CREATE ROLE of a quoted mixed-case name: how SVV_ROLES shows it",
-              "REDSHIFT_REFERENCE.md 9 q3; issue 21 item 8", (f"CREATE ROLE {quote_ident(CASE_ROLE)}",),
-              undo=(f"DROP ROLE {quote_ident(CASE_ROLE)} FORCE",), read=("roles",), roles=(CASE_ROLE,)),
+              "REDSHIFT_REFERENCE.md 9 q3; issue 21 item 8", (create_sql(Role(CASE_ROLE)),),
+              leaves=(Role(CASE_ROLE),), read=("roles",)),
         Probe("missing_identity_provider", "CREATE ROLE \"<namespace>:<name>\" with no provider for the namespace: "
               "the error text", "runtime/data_api.py MISSING_IDENTITY_PROVIDER (seed 001)",
-              (f"CREATE ROLE {quote_ident('conformance_nons:probe')}",),
-              undo=(f"DROP ROLE {quote_ident('conformance_nons:probe')} FORCE",), roles=("conformance_nons:probe",)),
+              (create_sql(Role("conformance_nons:probe")),), leaves=(Role("conformance_nons:probe"),)),
         Probe("policy_ddl_in_batch", "RLS and masking DDL inside one BatchExecuteStatement (a transaction)",
               "REDSHIFT_REFERENCE.md 9 q5",
               ("CREATE RLS POLICY \"conformance_p_batch\" WITH (\"region\" VARCHAR(64)) USING (\"region\" = 'x')",
@@ -148,7 +155,7 @@ def run_probe(session: Session, probe: Probe, read: Any) -> dict[str, Any]:
     else:
         result["steps"] = []
         result["skipped"] = "its setup failed"
-    undo = [_step(sql, session.alone(sql, "probe")) for sql in probe.undo]
+    undo = [_step(sql, session.alone(sql, "probe")) for sql in probe.undo_sql]
     if undo:
         result["undo"] = undo
     return result

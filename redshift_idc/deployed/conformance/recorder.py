@@ -11,12 +11,16 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from redshift_idc.deployed.conformance.objects import (
+    EXTRAS_MODEL,
     LEDGER,
     MODEL,
     PREFIX,
     USERS_NAMESPACE,
     Extras,
+    extras_model,
     first_model,
     second_model,
     setup_sql,
@@ -24,9 +28,9 @@ from redshift_idc.deployed.conformance.objects import (
     teardown_sql,
 )
 from redshift_idc.deployed.conformance.probes import Probe, batch_size_probe, probes, run_probe
-from redshift_idc.deployed.conformance.session import Session, statement_kind
+from redshift_idc.deployed.conformance.session import Session, StuckError, statement_kind
 from redshift_idc.runtime import fence
-from redshift_idc.runtime.access_state import AccessObject, AccessState, Role, recorded_fingerprint
+from redshift_idc.runtime.access_state import AccessState, recorded_fingerprint
 from redshift_idc.runtime.catalog import identity_queries, other_ledger_queries, parse_snapshot, read_queries
 from redshift_idc.runtime.catalog_import import column_queries, definition_queries, ledger_table_query
 from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS, steps
@@ -50,6 +54,11 @@ SCRATCH_QUERIES: tuple[tuple[str, str], ...] = (
     ("scratch_users", "SELECT user_name FROM svv_user_info"),
 )
 VERSION_QUERY = "SELECT version()"
+
+
+def ours(name: object) -> bool:
+    """A name the recorder gives (its own leftovers are not another's objects)."""
+    return str(name).lower().startswith(PREFIX)
 
 
 class NotScratchError(Exception):
@@ -79,8 +88,7 @@ class Recorder:
         self.extras = extras
         self.now_ms = now_ms or (lambda: int(time.time() * 1000))
         self.admin = ""
-        self.token = ""
-        self.seq = 0
+        self.fences: dict[str, tuple[str, int]] = {}  # model -> its request's token and last committed step
         self.deploys: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------------------------------ reads
@@ -109,7 +117,6 @@ class Recorder:
                                                if n in ("whoami", "roles")]], "scratch-check")
         whoami = rows.get("whoami") or [("", False)]
         self.admin = str(whoami[0][0] or "")
-        ours = lambda name: str(name).lower().startswith(PREFIX)  # noqa: E731 -- a one-line predicate
         schemas = sorted({str(s) for (s,) in rows.get("scratch_schemas", [])
                           if str(s) not in SCRATCH_SCHEMAS and not str(s).startswith("pg_") and not ours(s)})
         tables = sorted({f"{s}.{t}" for s, t in rows.get("scratch_tables", [])
@@ -133,44 +140,47 @@ class Recorder:
     def prepare(self) -> bool:
         """The scratch schema and tables, the ledger tables, and the fence row claimed by a first request."""
         ok = self.session.batch(setup_sql(), "setup").ok
-        ok = ok and self.session.batch(LEDGER.bootstrap_sql(), "ledger").ok
-        return ok and self._claim(first=True)
+        return ok and self.session.batch(LEDGER.bootstrap_sql(), "ledger").ok
 
-    def _claim(self, *, first: bool) -> bool:
-        token = statement_token(f"conformance:{len(self.deploys)}:{self.now_ms()}")
-        guard = fence.guard_sql(LEDGER, MODEL, None if first else self.token, None if first else self.seq)
-        outcome = self.session.batch([guard, fence.claim_sql(LEDGER, MODEL, token, self.now_ms(),
-                                                             row_exists=not first)], "fence")
+    def _claim(self, model: str) -> bool:
+        """Make a new request the model's current one (its fence row), as each deploy's first invocation does."""
+        token = statement_token(f"conformance:{model}:{len(self.deploys)}:{self.now_ms()}")
+        current = self.fences.get(model)
+        guard = fence.guard_sql(LEDGER, model, *(current or (None, None)))
+        outcome = self.session.batch([guard, fence.claim_sql(LEDGER, model, token, self.now_ms(),
+                                                             row_exists=current is not None)], "fence")
         if outcome.ok:
-            self.token, self.seq = token, 0
+            self.fences[model] = (token, 0)
         return outcome.ok
 
-    def deploy(self, desired: AccessState, label: str) -> bool:
+    def deploy(self, desired: AccessState, label: str, model: str = MODEL) -> bool:
         """Read, plan and apply `desired` as the reconciler does: each step fenced, lone statements announced
         by an intent first. Records the plan's statements and the first failure."""
-        if self.deploys and not self._claim(first=False):
+        if not self._claim(model):
             self.deploys.append({"label": label, "ok": False, "error": "claiming the fence row failed"})
             return False
-        snapshot = parse_snapshot(self.read(read_queries(LEDGER, MODEL, bootstrap=False), "plan-read"))
+        token, seq = self.fences[model]
+        snapshot = parse_snapshot(self.read(read_queries(LEDGER, model, bootstrap=False), "plan-read"))
         planned = plan(desired, snapshot.state, snapshot.ledger, definitions=snapshot.definitions,
                        stored=snapshot.stored_hashes(), owners=snapshot.owners,
                        scope=Scope(frozenset(tables_declared())))
         record: dict[str, Any] = {"label": label, "statements": [s.sql for s in planned.statements], "ok": True}
         self.deploys.append(record)
-        for step in steps(planned, MODEL, LEDGER):
+        for step in steps(planned, model, LEDGER):
             objects = sum(len(s.ledger_add) + len(s.ledger_remove) for s in step.statements)
             if step.statement is not None:
-                intent = fence.intent_sql(LEDGER, MODEL, self.seq + 1, f"conformance-{label}", self.now_ms() + 900_000)
-                outcome = self.session.batch([fence.guard_sql(LEDGER, MODEL, self.token, self.seq), intent], "fence")
+                intent = fence.intent_sql(LEDGER, model, seq + 1, f"conformance-{label}", self.now_ms() + 900_000)
+                outcome = self.session.batch([fence.guard_sql(LEDGER, model, token, seq), intent], "fence")
                 if outcome.ok:
-                    self.seq += 1
+                    seq += 1
                     outcome = self.session.alone(step.statement.executable_sql(), label, objects)
             else:
-                sqls = [fence.guard_sql(LEDGER, MODEL, self.token, self.seq), *step.sqls,
-                        fence.advance_sql(LEDGER, MODEL, self.seq + 1)]
+                sqls = [fence.guard_sql(LEDGER, model, token, seq), *step.sqls,
+                        fence.advance_sql(LEDGER, model, seq + 1)]
                 outcome = self.session.batch(sqls, label, objects)
                 if outcome.ok:
-                    self.seq += 1
+                    seq += 1
+            self.fences[model] = (token, seq)
             if not outcome.ok:
                 # A batch's index counts the fence guard first; a lone statement has none.
                 index = outcome.failed_index
@@ -184,30 +194,48 @@ class Recorder:
     # ------------------------------------------------------------------------------------------ cleanup
 
     def left_behind(self) -> list[str]:
-        """What cleanup could not remove (its schemas and roles), read once more after it."""
-        roles = [(n, q) for n, q in read_queries(LEDGER, MODEL, bootstrap=False) if n == "roles"]
-        return _left_behind(self.read([SCRATCH_QUERIES[0], *roles], "cleanup-check"))
+        """What cleanup could not remove, read once more after it."""
+        roles = [(n, q) for n, q in read_queries(LEDGER, MODEL, bootstrap=False)
+                 if n in ("roles", "rls_policies", "masking_policies", "identity_providers", "external_databases")]
+        try:
+            return _left_behind(self.read([SCRATCH_QUERIES[0], *roles], "cleanup-check"))
+        except (ClientError, BotoCoreError, StuckError, RecorderError) as error:
+            return [f"unknown: the check after cleanup failed ({type(error).__name__}: {error})"]
 
     def cleanup(self, probe_list: Sequence[Probe] = ()) -> list[dict[str, Any]]:
         """Remove everything the recorder may have made, each statement alone, failures recorded and passed over:
         the planner's removal of both models' objects and the probes' roles (as if the ledger held all of them),
         then the schemas with what is left in them."""
-        everything = AccessState.of([*first_model(self.extras), *second_model(self.extras),
-                                     *(Role(r) for p in probe_list for r in p.roles)])
+        everything = AccessState.of([*first_model(), *second_model(), *extras_model(self.extras),
+                                     *extras_model(self.extras, second=True),
+                                     *(item for p in probe_list for item in p.objects)])
         ledger: Ledger = {(item.KIND, item.key()): recorded_fingerprint(item) for item in everything}
         removal = plan(AccessState(), everything, ledger)
         errors: list[dict[str, Any]] = []
         for sql in [*(s.executable_sql() for s in removal.statements), *teardown_sql()]:
-            outcome = self.session.alone(sql, "cleanup")
+            try:  # one statement's failure, of Redshift or of the Data API, never stops the others
+                outcome = self.session.alone(sql, "cleanup")
+            except (ClientError, BotoCoreError, StuckError) as error:
+                errors.append({"sql": sql, "error": f"{type(error).__name__}: {error}"})
+                continue
             if not outcome.ok:
                 errors.append({"sql": sql, "error": outcome.error})
         return errors
 
 
+def _cell(value: Any) -> Any:
+    """A cell as JSON holds it (the Data API returns str, int, float, bool or None; anything else as text)."""
+    return value if value is None or isinstance(value, bool | int | float | str) else str(value)
+
+
 def _left_behind(rows: Rows) -> list[str]:
-    """The recorder's schemas and roles a read still shows."""
+    """The recorder's schemas, roles, policies, providers and databases a read still shows."""
     names = [f"schema {s}" for (s,) in rows.get("scratch_schemas", [])]
     names += [f"role {r}" for (r,) in rows.get("roles", [])]
+    names += [f"RLS policy {p}" for (p,) in rows.get("rls_policies", [])]
+    names += [f"masking policy {p}" for (p,) in rows.get("masking_policies", [])]
+    names += [f"identity provider {p[0]}" for p in rows.get("identity_providers", [])]
+    names += [f"database {d}" for (d,) in rows.get("external_databases", [])]
     return sorted(name for name in names if PREFIX in name.lower())
 
 
@@ -234,23 +262,43 @@ def record(session: Session, extras: Extras, *, force: bool, source: str, databa
         recording["redshift_version"] = str(version.rows[0][0][0]) if version.ok and version.rows and version.rows[0] \
             else None
         applied = recorder.prepare()
-        applied = applied and recorder.deploy(first_model(extras), "deploy-1")
-        applied = applied and recorder.deploy(second_model(extras), "deploy-2")
+        applied = applied and recorder.deploy(first_model(), "deploy-1")
+        applied = applied and recorder.deploy(second_model(), "deploy-2")
+        if any(extras.flags().values()):
+            applied = applied and recorder.deploy(extras_model(extras), "extras-1", EXTRAS_MODEL)
+            applied = applied and recorder.deploy(extras_model(extras, second=True), "extras-2", EXTRAS_MODEL)
         recording["model_applied"] = applied
         recording["deploys"] = recorder.deploys
         recording["covered_forms"] = covered_forms(recorder.deploys)
         queries = read_set()
         rows = recorder.read(queries)
-        recording["reads"] = {name: {"sql": sql, "rows": [list(r) for r in rows.get(name, [])]}
+        # Rows sorted (as `snapshot` writes them): no query's meaning depends on their order, and a file that
+        # does not change from run to run diffs well.
+        recording["reads"] = {name: {"sql": sql, "rows": sorted(([_cell(c) for c in r] for r in rows.get(name, [])),
+                                                                key=lambda r: json.dumps(r, sort_keys=True))}
                               for name, sql in queries}
         recording["model"] = {
             "name": MODEL, "ledger_schema": LEDGER.schema, "users_namespace": USERS_NAMESPACE,
-            "document": json.loads(model_document(second_model(extras), [],
+            "document": json.loads(model_document(second_model(), [],
                                                   scope=Scope(frozenset(tables_declared()))))}
         recording["probes"] = [run_probe(session, p, recorder.read_named) for p in probe_list]
         recording["batch_size"] = batch_size_probe(session)
     finally:
-        recording["cleanup_errors"] = recorder.cleanup(probe_list)
-        recording["calls"] = session.calls
-    recording["left_behind"] = recorder.left_behind()
-    return recording
+        # Once more for what a first pass could not remove (a statement that failed transiently, a role whose
+        # revoke failed): the second pass finds it in the same order.
+        errors = recorder.cleanup(probe_list)
+        left = recorder.left_behind()
+        if left:
+            errors += recorder.cleanup(probe_list)
+            left = recorder.left_behind()
+        recording.update(cleanup_errors=errors, left_behind=left, calls=session.calls)
+    return scrubbed(recording, extras)
+
+
+def scrubbed(recording: dict[str, Any], extras: Extras) -> dict[str, Any]:
+    """The recording with every resource the caller named replaced by a placeholder (ARNs name an account)."""
+    text = json.dumps(recording, sort_keys=True, ensure_ascii=False)
+    for value, placeholder in sorted(extras.placeholders().items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(json.dumps(value, ensure_ascii=False)[1:-1], placeholder)
+    result: dict[str, Any] = json.loads(text)
+    return result
