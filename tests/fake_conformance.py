@@ -4,12 +4,15 @@ what `CatalogDataApi` does, plus the few queries and statements only the recorde
 the shipped recording, tests/fixtures/conformance/fake.json (marked `"source": "fake"`).
 
 What the recorder sends that the planner never does, answered here from the fake's state:
-- the scratch check's queries (svv_all_schemas, svv_tables, svv_user_info; documented views: r_SVV_ALL_SCHEMAS,
-  r_SVV_TABLES, r_SVV_USER_INFO; rows of one column each, as the SELECTs name them: documented),
-- `SELECT version()` (a made-up answer naming the fake),
-- `svv_columns` for the recorder's tables (from the fake's tables; r_SVV_COLUMNS: documented),
-- `DROP SCHEMA IF EXISTS "s" CASCADE` (r_DROP_SCHEMA: documented; the fake drops the schema, its tables and what
-  names them).
+- the scratch check's queries, one column each as the SELECTs name them: svv_all_schemas (local and external
+  schemas: r_SVV_ALL_SCHEMAS, documented; which system schemas a new database has besides public,
+  information_schema, catalog_history and pg_*: assumed), svv_tables (r_SVV_TABLES: documented), svv_user_info
+  (r_SVV_USER_INFO: documented; that a new workgroup lists rdsdb and the admin only: assumed);
+- `SELECT version()`: a made-up answer naming the fake (assumed: any text);
+- `svv_columns` for the recorder's tables, from the fake's tables (r_SVV_COLUMNS: documented);
+- `DROP SCHEMA IF EXISTS "s" CASCADE` (r_DROP_SCHEMA: documented; that the grants, RLS settings and attachments
+  on the schema's tables go with them: assumed);
+- the creator owns the tables it creates (r_CREATE_TABLE: documented), and the namespace admin is a user.
 """
 
 from __future__ import annotations
