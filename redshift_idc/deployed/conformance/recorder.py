@@ -161,9 +161,13 @@ class Recorder:
             return False
         token, seq = self.fences[model]
         snapshot = parse_snapshot(self.read(read_queries(LEDGER, model, bootstrap=False), "plan-read"))
-        planned = plan(desired, snapshot.state, snapshot.ledger, definitions=snapshot.definitions,
-                       stored=snapshot.stored_hashes(), owners=snapshot.owners,
-                       scope=Scope(frozenset(tables_declared())))
+        try:
+            planned = plan(desired, snapshot.state, snapshot.ledger, definitions=snapshot.definitions,
+                           stored=snapshot.stored_hashes(), owners=snapshot.owners,
+                           scope=Scope(frozenset(tables_declared())))
+        except ValueError as error:  # the planner's refusals (OwnershipError, a group too large) are evidence too
+            self.deploys.append({"label": label, "ok": False, "error": f"the planner refused: {error}"})
+            return False
         record: dict[str, Any] = {"label": label, "statements": [s.sql for s in planned.statements], "ok": True}
         self.deploys.append(record)
         for step in steps(planned, model, LEDGER):
