@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: help install synth plan preview test lint deploy bootstrap clean pipeline-synth pipeline-deploy diff drift
-.PHONY: synth-all review base-worktree lock deployer-actions verify snapshot import
+.PHONY: synth-all review base-worktree lock deployer-actions verify snapshot import conformance
 
 # The targets that read config/$(ENV).yaml refuse an empty ENV= before running anything: cdk synth took it for the
 # demo, and the commands after it were an argument short. bootstrap PIPELINE=yes reads pipeline.yaml instead.
@@ -25,6 +25,19 @@ $(error ENV is empty: name an environment, e.g. make $(firstword $(filter $(ENV_
 endif
 endif
 
+# `make conformance` needs a workgroup and its admin secret: an empty one is refused before anything runs (the
+# command would otherwise get an empty name, or no value after --workgroup).
+ifneq ($(filter conformance,$(MAKECMDGOALS)),)
+ifeq ($(strip $(WORKGROUP)),)
+$(error WORKGROUP is empty: name a scratch Redshift Serverless workgroup, e.g. make conformance WORKGROUP=scratch-wg \
+  SECRET_ARN=<the namespace admin secret ARN>)
+endif
+ifeq ($(strip $(SECRET_ARN)),)
+$(error SECRET_ARN is empty: pass the ARN of the namespace's admin secret, e.g. make conformance \
+  WORKGROUP=$(strip $(WORKGROUP)) SECRET_ARN=arn:aws:secretsmanager:<region>:<account>:secret:<name>)
+endif
+endif
+
 help:
 	@echo "ENV=name                the environment, config/<name>.yaml (default: demo; known: $(KNOWN_ENVS_TEXT));"
 	@echo "                        an empty ENV= is refused"
@@ -37,6 +50,9 @@ help:
 	@echo "                        read-only dump of the live catalog (AWS credentials), for import and plan SNAPSHOT="
 	@echo "make import ENV=name OUT=access/<name>.yaml SNAPSHOT=file|SECRET_ARN=arn|OUTPUTS=file [FORCE=yes]"
 	@echo "                        write an access model from an existing warehouse; it plans to 0 DDL"
+	@echo "make conformance WORKGROUP=name SECRET_ARN=arn [DATABASE=dev] [OUT=file] [FORCE=yes]"
+	@echo "                        SCRATCH workgroups only: record what Redshift answers to every statement and catalog"
+	@echo "                        query the project uses, then clean up (AWS credentials); contribute the JSON"
 	@echo "make preview [ENV=name] [PERSONA=name] [FORMAT=text|markdown|json]"
 	@echo "                        who sees what: each persona's rows of each table, on sample rows (offline)"
 	@echo "make test               install pinned deps, run linters, type checks and the whole test suite"
@@ -109,6 +125,12 @@ snapshot: $(VENV)/.installed
 IMPORT_SOURCE = $(if $(SNAPSHOT),--from-snapshot '$(SNAPSHOT)') $(LIVE_ARGS)
 import: $(VENV)/.installed
 	$(PY) -m redshift_idc import --env $(ENV) --out '$(OUT)' $(IMPORT_SOURCE) $(if $(FORCE),--force)
+
+# What a scratch workgroup answers (creates and removes conformance_* objects; refuses a non-scratch database
+# unless FORCE=yes): one JSON file for tests/fixtures/conformance/.
+CONFORMANCE_ARGS = $(strip $(if $(DATABASE),--database '$(DATABASE)') $(if $(OUT),--out '$(OUT)') $(if $(FORCE),--force))
+conformance: $(VENV)/.installed
+	$(PY) -m redshift_idc conformance --workgroup '$(WORKGROUP)' --secret-arn '$(SECRET_ARN)' $(CONFORMANCE_ARGS)
 
 # Who sees what, offline: each persona's rows of each table on the model's sample rows (FORMAT=text|markdown|json).
 FORMAT ?= text

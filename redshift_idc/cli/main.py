@@ -8,6 +8,7 @@ import sys
 
 from redshift_idc.cdk.deployer_policy import DeployerPolicyError
 from redshift_idc.cli import (
+    conformance,
     deployer_policy,
     drift,
     import_model,
@@ -23,7 +24,8 @@ from redshift_idc.cli import (
 from redshift_idc.config.errors import ConfigError
 
 # In the order `--help` lists them.
-COMMANDS = (summary, validate, plan, drift, snapshot, import_model, verify, review, preview, deployer_policy, query)
+COMMANDS = (summary, validate, plan, drift, snapshot, import_model, verify, review, preview, deployer_policy, query,
+            conformance)
 
 
 def main(argv: list[str] | None = None) -> int:
