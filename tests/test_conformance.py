@@ -29,7 +29,7 @@ from redshift_idc.deployed.conformance.recorder import FORMAT, VERSION
 from redshift_idc.deployed.conformance.session import statement_kind
 from redshift_idc.runtime.access_state import AccessState, MaskingPolicy, RlsPolicy
 from redshift_idc.runtime.catalog import parse_snapshot
-from redshift_idc.runtime.catalog_import import masking_definition, rls_definition
+from redshift_idc.runtime.catalog_import import current_database_rows, masking_definition, rls_definition
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.object_sql import alter_using_sql, create_sql, remove_sql
 from redshift_idc.runtime.planning.scope import Scope
@@ -82,7 +82,7 @@ def test_each_recording_replays_through_the_reader_and_its_model_plans_to_no_ddl
 def test_each_recorded_policy_definition_decodes(path: Path) -> None:
     """Every policy row the catalog returned is read by the import's decoders (a None would leave the policy to
     be rebuilt on adoption, and out of an imported model)."""
-    rows = replayed_rows(load(path))
+    rows = current_database_rows(replayed_rows(load(path)))  # this database's policies, as every reader takes them
     rls = rows.get("rls_policy_definitions", [])
     masking = rows.get("masking_policy_definitions", [])
     assert rls and masking

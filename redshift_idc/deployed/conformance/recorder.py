@@ -234,12 +234,13 @@ def _cell(value: Any) -> Any:
 
 def _left_behind(rows: Rows) -> list[str]:
     """The recorder's schemas, roles, policies, providers and databases a read still shows."""
-    names = [f"schema {s}" for (s,) in rows.get("scratch_schemas", [])]
-    names += [f"role {r}" for (r,) in rows.get("roles", [])]
-    names += [f"RLS policy {p}" for (p,) in rows.get("rls_policies", [])]
-    names += [f"masking policy {p}" for (p,) in rows.get("masking_policies", [])]
+    names = [f"schema {s[0]}" for s in rows.get("scratch_schemas", [])]
+    names += [f"role {r[0]}" for r in rows.get("roles", [])]
+    # The policy views' rows carry their database (poldb, policy_database) after the name: any database counts.
+    names += [f"RLS policy {p[0]}" for p in rows.get("rls_policies", [])]
+    names += [f"masking policy {p[0]}" for p in rows.get("masking_policies", [])]
     names += [f"identity provider {p[0]}" for p in rows.get("identity_providers", [])]
-    names += [f"database {d}" for (d,) in rows.get("external_databases", [])]
+    names += [f"database {d[0]}" for d in rows.get("external_databases", [])]
     return sorted(name for name in names if PREFIX in name.lower())
 
 
