@@ -405,7 +405,7 @@ class FakeRedshift:
 
     def sign_in(self, user: str, *, superuser: bool = False) -> None:
         """What Redshift does at an IdC user's first sign-in: the user `<namespace>:<name>` exists."""
-        if user in self._catalog.users or self._fold(user) in self._catalog.roles:
+        if user in self._catalog.users or user in self._catalog.roles:
             raise RedshiftError("42710", f'user or role "{user}" already exists')
         self._catalog.users[user] = superuser
         self.history.append(f"-- {user} signed in")
@@ -413,7 +413,7 @@ class FakeRedshift:
     def create_owned(self, owner: str, kind: str, schema: str, name: str = "") -> None:
         """`owner` (a user, or a role) creates a schema, table, view, function or database."""
         assert kind in ("schema", "table", "view", "function", "database"), kind
-        assert owner in self._catalog.users or self._fold(owner) in self._catalog.roles, owner
+        assert owner in self._catalog.users or owner in self._catalog.roles, owner
         self._catalog.owners[(kind, self._fold(schema), self._fold(name))] = owner
 
     @property
@@ -778,9 +778,9 @@ class FakeRedshift:
         c = self._catalog
         new_owner = unquote_ident(m["owner"])
         if new_owner not in c.users:
-            if self._fold(new_owner) not in c.roles:
+            if new_owner not in c.roles:  # roles are stored as written (`_role_name`)
                 raise RedshiftError("42704", f'user "{new_owner}" does not exist')
-            new_owner = self._fold(new_owner)  # a role as owner: unconfirmed in Redshift
+            # a role as owner: unconfirmed in Redshift
         if kind == "schema":
             key = ("schema", self._name(m["schema"]), "")
         else:

@@ -612,7 +612,7 @@ def test_a_deploy_drops_who_left_refuses_an_owner_then_transfers_when_told() -> 
     done = deploy.run(transfer_to="AWSIDC:exec")
     assert done.complete, done.error
     assert set(fake.users) == {"AWSIDC:alice"}
-    assert fake.owners == {("table", "public", "erin_scratch"): "awsidc:exec"}
+    assert fake.owners == {("table", "public", "erin_scratch"): "AWSIDC:exec"}  # role names keep their case
     assert not fake.user_privileges
     invocations = refused.invocations + done.invocations - 2  # is_complete calls (on_event asks nothing)
     assert store.calls["GetGroupId"] == 3 * invocations  # the sample's groups have no ids: once per invocation

@@ -144,15 +144,12 @@ def check_federation_roles(config: EnvironmentConfig, model: AccessModel) -> Non
     `RedshiftDbRoles` entry that names no role, so a typo would fail silently at sign-in."""
     if config.iam_federation is None:
         return
-    declared = set(model.roles.plain)  # exactly: role names keep their case (`access_state.role_key`)
+    declared = {fold(role, model.case_sensitive_identifiers) for role in model.roles.plain}
     for index, role in enumerate(config.iam_federation.db_roles):
-        if role not in declared:
-            spelled = [r for r in model.roles.plain if fold(r) == fold(role)]
-            hint = (f"the model spells it '{spelled[0]}' (role names keep their case: write it the same way here)"
-                    if spelled else f"declare it under roles.plain in access/{model.name}.yaml")
+        if fold(role, model.case_sensitive_identifiers) not in declared:
             raise ConfigError(f"config/{config.name}.yaml: iam_federation.db_roles[{index}]: '{role}' is not a role "
-                              f"of access model '{model.name}'; {hint} (known: "
-                              f"{', '.join(model.roles.plain) or 'none'})")
+                              f"of access model '{model.name}'; declare it under roles.plain in "
+                              f"access/{model.name}.yaml (known: {', '.join(model.roles.plain) or 'none'})")
 
 
 def check_one_ledger_schema(config: EnvironmentConfig, model: AccessModel) -> None:
