@@ -777,10 +777,9 @@ class FakeRedshift:
     def _alter_owner(self, m: re.Match[str], kind: str) -> list[tuple[Cell, ...]]:
         c = self._catalog
         new_owner = unquote_ident(m["owner"])
-        if new_owner not in c.users:
-            if new_owner not in c.roles:  # roles are stored as written (`_role_name`)
-                raise RedshiftError("42704", f'user "{new_owner}" does not exist')
-            # a role as owner: unconfirmed in Redshift
+        # A role as owner: unconfirmed in Redshift. Roles are stored as written (`_role_name`).
+        if new_owner not in c.users and new_owner not in c.roles:
+            raise RedshiftError("42704", f'user "{new_owner}" does not exist')
         if kind == "schema":
             key = ("schema", self._name(m["schema"]), "")
         else:
