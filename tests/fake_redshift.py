@@ -10,7 +10,9 @@ that an ordering bug would break, with Redshift-like SQLSTATEs:
   table, scoped, column, system); without FORCE it also fails while the role is in a role->role grant,
   FORCE removes those grants. RLS attachments of a dropped role go with it [D36]; masking attachments
   block the drop (unconfirmed in Redshift, section 9.11: the conservative reading).
-- GRANT/ATTACH to a missing role fails; GRANT ROLE that would make a cycle fails.
+- GRANT/ATTACH to a missing role fails; GRANT ROLE that would make a cycle fails; GRANT ROLE to a role that
+  already holds it directly fails (`already a member`, seen on a real cluster: teleport's Redshift e2e test).
+- Role names are stored as written (case kept: `_role_name` says why); every other name folds.
 - CREATE of an existing policy, ALTER/DROP/ATTACH of a missing one fail; DROP of an attached policy fails.
 - Each policy's text is kept as created and as Redshift stores it (REDSHIFT_REFERENCE.md 2.10, 9.1), rendered
   once by CREATE/ALTER (`stored_predicate`): WITH types in PostgreSQL's names (`character varying(50)`), every
@@ -40,7 +42,7 @@ that an ordering bug would break, with Redshift-like SQLSTATEs:
   ROLE and DROP USER like any privilege.
 - Masking: two different policies on one column must not share a priority; one column/role pair takes
   one policy; the USING input list has as many columns as the policy's WITH clause.
-- Duplicate GRANT, REVOKE of a privilege not held and ROW LEVEL SECURITY OFF on a table without it are
+- Duplicate object GRANT, REVOKE of a privilege or role not held and ROW LEVEL SECURITY OFF on a table without it are
   no-ops (unconfirmed in Redshift) recorded in `warnings`.
 - `execute_batch` is one transaction (like BatchExecuteStatement): on failure the state before the
   batch comes back and the error is re-raised. It also keeps the Data API limits (40 statements,
@@ -74,8 +76,8 @@ that an ordering bug would break, with Redshift-like SQLSTATEs:
   its guard, `SELECT CAST(CASE WHEN COUNT(*) = n THEN '1' ELSE 'superseded' END AS INTEGER) FROM ...`, fails
   the statement unless `n` rows match (`_guard`: the cast error, its wording unconfirmed).
 
-Tables are not modelled: any schema/table/column name is accepted. Names are stored folded (ASCII
-lower-case) unless `case_sensitive` is set (enable_case_sensitive_identifier).
+Tables are not modelled: any schema/table/column name is accepted. Names other than role names are stored
+folded (ASCII lower-case) unless `case_sensitive` is set (enable_case_sensitive_identifier).
 """
 
 # ruff: noqa: S608 -- the SQL here is regular expressions that parse statements, never queries that run.
@@ -512,7 +514,7 @@ class FakeRedshift:
 
     def sign_in(self, user: str, *, superuser: bool = False) -> None:
         """What Redshift does at an IdC user's first sign-in: the user `<namespace>:<name>` exists."""
-        if user in self._catalog.users or self._fold(user) in self._catalog.roles:
+        if user in self._catalog.users or user in self._catalog.roles:
             raise RedshiftError("42710", f'user or role "{user}" already exists')
         self._catalog.users[user] = superuser
         self.history.append(f"-- {user} signed in")
@@ -748,8 +750,19 @@ class FakeRedshift:
     def _names(self, quoted_list: str) -> tuple[str, ...]:
         return tuple(self._name(m.group(0)) for m in re.finditer(IDENT, quoted_list))
 
+    def _role_name(self, quoted: str) -> str:
+        """A role name as written: Redshift keeps a quoted role name's case. Seen on a real cluster: an IdC
+        deployment's SVV_ROLES shows `D2IDC:redshift-users` (REDSHIFT_REFERENCE.md 9.1), PG_GET_SESSION_ROLES shows
+        `IAM:myGroup` (documented); quoted user names keep their case (r_enable_case_sensitive_identifier,
+        documented), and roles share the users' name space (r_CREATE_ROLE). That CREATE ROLE keeps a quoted
+        name's case rather than folding it as r_names says of identifiers in general: assumed (open question)."""
+        name = unquote_ident(quoted)
+        if not name or len(name.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
+            raise RedshiftError("42622", f"identifier {name!r} is empty or longer than {MAX_IDENTIFIER_BYTES} bytes")
+        return name
+
     def _role(self, quoted: str) -> str:
-        name = self._name(quoted)
+        name = self._role_name(quoted)
         if name not in self._catalog.roles:
             raise RedshiftError("42704", f'role "{name}" does not exist')
         return name
@@ -877,7 +890,7 @@ class FakeRedshift:
     # ------------------------------------------------------------------------------------- roles
 
     def _create_role(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
-        name = self._name(m["role"])
+        name = self._role_name(m["role"])  # stored as written: "AWSIDC:Sales" and "awsidc:sales" are two roles
         if is_system(name):
             raise RedshiftError("42939", f'role name "{name}" uses a reserved prefix')
         if name in self._catalog.roles:
@@ -933,10 +946,16 @@ class FakeRedshift:
             if role == grantee or grantee in self._holds(role):
                 raise RedshiftError("42P17", f'granting role "{role}" to role "{grantee}" would create a cycle')
             if key in self._catalog.role_grants:
-                self._warn(f"duplicate GRANT ROLE {role} TO {grantee}")
+                # Seen on a real cluster (gravitational/teleport e2e/aws/redshift_test.go: GRANT ROLE
+                # "sys:superuser" TO a user who holds it fails with an error containing "already a member"); the same
+                # for a role grantee, the wording and the SQLSTATE: assumed.
+                raise RedshiftError("42710", f'role "{grantee}" is already a member of role "{role}"')
             self._catalog.role_grants.add(key)
         else:
             if key not in self._catalog.role_grants:
+                # Assumed: no source shows REVOKE ROLE of a non-member (netcheck-de's role grant resource revokes
+                # only a membership it has just read). A no-op, recorded in `warnings` (the planner revokes only
+                # what the catalog shows, so a test that sees this warning fails).
                 self._warn(f"REVOKE ROLE {role} FROM {grantee}: not granted")
             self._catalog.role_grants.discard(key)
         return []

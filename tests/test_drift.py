@@ -170,7 +170,7 @@ def test_drift_exits_1_printing_the_statements_that_converge(api: DataApi) -> No
     fake = deployed()
     # By hand: a grant revoked, a managed role created by an earlier model version still there, one script
     # not applied yet.
-    fake.execute('REVOKE SELECT ON TABLE "public"."sales_data" FROM ROLE "awsidc:amer-sales"')
+    fake.execute('REVOKE SELECT ON TABLE "public"."sales_data" FROM ROLE "AWSIDC:amer-sales"')
     fake.execute('CREATE ROLE "legacy"')
     ledger = [*fake.ledger_rows(MODEL.name, TABLES), ("role", '["legacy"]', "")]
     rows = catalog_rows(fake.state(), ledger, [(SCRIPTS[0]["Name"], SCRIPTS[0]["Checksum"])])

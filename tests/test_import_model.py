@@ -253,16 +253,16 @@ def test_the_written_model_holds_the_catalog_as_the_model_spells_it(
     text = model_path.read_text(encoding="utf-8")
     data = yaml.safe_load(text)
     assert data["roles"] == {"idc_groups": ["Amer-Sales", "exec-global", "Ventes Été 2024", "yes"],
-                             "plain": ["null", 'reporting "q1"']}  # groups spelled as config/adopt.yaml spells them
+                             "plain": ["null", 'Reporting "Q1"']}  # roles keep their case (the catalog's)
     assert "idc_groups: [Amer-Sales, exec-global, Ventes Été 2024, 'yes']" in text  # YAML's words quoted
-    assert "plain: ['null', reporting \"q1\"]" in text
+    assert "plain: ['null', Reporting \"Q1\"]" in text
     assert data["tables"] == {"2024.on": ["id", "yes"], "finance-eu.sales 2024": ["account", "amount: net", "owner"],
                               "public.sales_data": ["sku", "region", "timezone", "prix €", "quantity"]}
     assert data["schemas"] == ["sales_schema"]  # a scoped grant's schema no table declares
     assert data["removal_policy"] == "retain" and data["prune"] is False
     assert {"table": "public.sales_data", "columns": ["prix €", "sku"], "privileges": ["SELECT"],
-            "to": ['reporting "q1"']} in data["column_grants"]
-    assert {"all_tables_in": "sales_schema", "privileges": ["SELECT"], "to": ['reporting "q1"']} in data["table_grants"]
+            "to": ['Reporting "Q1"']} in data["column_grants"]
+    assert {"all_tables_in": "sales_schema", "privileges": ["SELECT"], "to": ['Reporting "Q1"']} in data["table_grants"]
     assert {"tables": ["2024.on"], "privileges": ["SELECT"], "to": [PUBLIC_GRANTEE, "yes"]} in data["table_grants"]
     rls = data["rls"]
     assert rls["tables"] == [{"table": "finance-eu.sales 2024", "conjunction": "AND"},
@@ -292,7 +292,7 @@ def test_the_written_model_holds_the_catalog_as_the_model_spells_it(
     assert result.err.splitlines() == [
         "warning: 5 system role(s) left out, Redshift's own: sys:dba, sys:monitor, sys:operator, sys:secadmin, "
         "sys:superuser",
-        "warning: role awsidc:contractors is left out with everything granted to it: IdC group 'contractors' is not "
+        "warning: role AWSIDC:contractors is left out with everything granted to it: IdC group 'contractors' is not "
         "among the groups config/adopt.yaml assigns (redshift_idc_application.groups); add it there and import again",
         "warning: role corp:finance is left out with everything granted to it: its prefix 'corp:' is not the "
         "environment's identity namespace 'AWSIDC' (another identity provider's role, created by it at sign-in, not "
@@ -301,7 +301,7 @@ def test_the_written_model_holds_the_catalog_as_the_model_spells_it(
         "of its client secret",
         "warning: identity provider redshift-idc-app is left out: IAM Identity Center registered it for the "
         "environment's namespace 'AWSIDC' (the Redshift IdC application); a model must never own it",
-        "warning: 1 grant(s) or attachment(s) to awsidc:contractors are left out with it",
+        "warning: 1 grant(s) or attachment(s) to AWSIDC:contractors are left out with it",
         "warning: 1 grant(s) or attachment(s) to corp:finance are left out with it",
     ]
 

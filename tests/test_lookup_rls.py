@@ -59,8 +59,8 @@ def test_create_then_no_op_then_remove_on_the_fake() -> None:
     gone = copy.deepcopy(MODEL)
     gone["rls"]["policies"] = []
     removal = plan(compiled(gone), fake.state(), fake.ledger("lookup"))
-    assert removal.sql == [  # names as the catalog holds them (folded)
-        'DETACH RLS POLICY "by_entitlement" ON "public"."sales" FROM ROLE "awsidc:analysts"',
+    assert removal.sql == [  # names as the catalog holds them (folded; role names keep their case)
+        'DETACH RLS POLICY "by_entitlement" ON "public"."sales" FROM ROLE "AWSIDC:analysts"',
         'REVOKE SELECT ON TABLE "security"."entitlements" FROM RLS POLICY "by_entitlement"',
         'DROP RLS POLICY "by_entitlement"',
     ]

@@ -243,11 +243,16 @@ def test_no_change_plans_nothing(change: Callable[[str], str]) -> None:
     assert planned.statements == [] and planned.adopt == [] and not planned
 
 
-def test_upper_case_model_converges_to_folded_names() -> None:
+def test_upper_case_model_keeps_role_case() -> None:
+    """Role names keep their case in the catalog (`access_state.role_key`; other names fold); the model spelling
+    this model's roles in lower case again plans nothing (the catalog's spelling is kept, and the plan says so)."""
     desired = state_of(renamed(i, ascii_upper) for i in base_objects())
     fake = fresh(desired)
-    assert sorted(fake.state().of_kind(Role.KIND)) == [("analyst",), ("auditor",), ("engineer",)]
-    assert plan_for(fake, BASE).statements == []  # and back to lower case: still nothing to do
+    assert sorted(fake.state().of_kind(Role.KIND)) == [("ANALYST",), ("AUDITOR",), ("ENGINEER",)]
+    assert sorted(fake.state().of_kind(SchemaPrivilege.KIND))[0] == ("sales", "USAGE", "ANALYST")
+    again = plan_for(fake, BASE)  # and back to lower case: still nothing to do
+    assert again.statements == [] and not again
+    assert any("role analyst is this model's role ANALYST" in note for note in again.notes)
 
 
 # ------------------------------------------------------------------------------------------- roles
@@ -255,11 +260,11 @@ def test_upper_case_model_converges_to_folded_names() -> None:
 
 def test_add_role() -> None:
     fake = fresh()
-    extra = [Role("Reader"), SchemaPrivilege("sales", "USAGE", "reader"), RoleGrant("analyst", "READER")]
+    extra = [Role("Reader"), SchemaPrivilege("sales", "USAGE", "Reader"), RoleGrant("analyst", "Reader")]
     desired = state_of([*base_objects(), *extra])
     planned = converge(fake, desired)
-    assert planned.sql == ['CREATE ROLE "Reader"', 'GRANT ROLE "analyst" TO ROLE "READER"',
-                           'GRANT USAGE ON SCHEMA "sales" TO ROLE "reader"']
+    assert planned.sql == ['CREATE ROLE "Reader"', 'GRANT ROLE "analyst" TO ROLE "Reader"',
+                           'GRANT USAGE ON SCHEMA "sales" TO ROLE "Reader"']
     assert_in_sync(fake, desired)
 
 
@@ -477,7 +482,7 @@ def test_forgotten_object_is_not_managed_when_made_again_by_hand() -> None:
 
 
 HAND_MADE = [
-    'CREATE ROLE "Hand Made"',
+    'CREATE ROLE "hand made"',
     'GRANT USAGE ON SCHEMA "sales" TO ROLE "hand made"',
     'GRANT ROLE "analyst" TO ROLE "hand made"',
     'GRANT SELECT ON TABLE "hr"."salaries" TO ROLE "analyst"',  # unmanaged grant on a managed role
@@ -589,8 +594,9 @@ def test_awkward_names_round_trip() -> None:
     desired = state_of(AWKWARD_OBJECTS)
     fake = fresh(desired)
     roles = sorted(fake.state().of_kind(Role.KIND))
-    # ASCII letters fold, other letters keep their case (Redshift lower-cases delimited identifiers bytewise)
-    assert roles == sorted([("awsidc:amer sales \"x\"",), ("o'neil-team \\ Été",), ("Ünïcødé",)])
+    # Role names keep their case (`access_state.role_key`); other names fold ASCII letters only
+    assert roles == sorted([(AWKWARD_ROLE,), (AWKWARD_OTHER,), ("Ünïcødé",)])
+    assert (AWKWARD_SCHEMA.lower(), "USAGE", AWKWARD_ROLE) in fake.state().of_kind(SchemaPrivilege.KIND)
     assert_in_sync(fake, desired)
     assert converge(fake, state_of([])).sql[-1].startswith("DROP ROLE")
     assert_in_sync(fake, state_of([]))

@@ -1004,13 +1004,14 @@ def test_a_batch_that_committed_twice_without_effect_stops_the_loop(harness: Har
     talk = harness.conversation(update)
     harness.expect_model(roles_state("Analyst"))
     # Managed (in the ledger) but missing: re-created, and its ledger row replaced, twice; still not visible.
-    cut = [create_role("Analyst"), ledger_delete("analyst"), ledger_insert("analyst")]
+    # (The row keeps the role name's case, as this version writes it: `access_state.role_key`.)
+    cut = [create_role("Analyst"), ledger_delete("Analyst"), ledger_insert("Analyst")]
     for seq in (1, 2):
-        talk.read(catalog(managed=["analyst"], fence=(talk.token, seq - 1) if seq > 1 else None), seq=seq)
+        talk.read(catalog(managed=["Analyst"], fence=(talk.token, seq - 1) if seq > 1 else None), seq=seq)
         if seq == 1:
             talk.claim()
         talk.apply(cut, seq=seq)
-    talk.read(catalog(managed=["analyst"], fence=(talk.token, 2)), seq=3)
+    talk.read(catalog(managed=["Analyst"], fence=(talk.token, 2)), seq=3)
     with pytest.raises(CustomResourceError, match=r"same batch committed twice.*CREATE ROLE \"Analyst\""):
         harness.run(update)
 

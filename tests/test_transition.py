@@ -60,7 +60,7 @@ def test_a_grant_before_its_restrictions_is_a_widening_named_by_batch_principal_
     assert not verdict.ok
     first = verdict.widenings[0]
     assert (first.boundary, first.table) == (1, "public.orders")
-    assert {w.principal for w in verdict.widenings} >= {"persona Ann", f"role {SALES.lower()}"}
+    assert {w.principal for w in verdict.widenings} >= {"persona Ann", f"role {SALES}"}  # role names keep case
     assert "it sees neither before nor after" in first.what and "email='bob@us.example'" in first.what
     assert verdict.line().startswith(f"-- transition: WIDENS ACCESS after batch 1 of {verdict.batches}: ")
 

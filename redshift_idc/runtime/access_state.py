@@ -30,6 +30,19 @@ SYSTEM_PRIVILEGES: tuple[str, ...] = ("IGNORE RLS", "EXPLAIN RLS", "EXPLAIN MASK
 PUBLIC_GRANTEE = "PUBLIC"
 
 
+def role_key(name: str, case_sensitive: bool = False) -> str:
+    """A role name (or PUBLIC) as keys hold it: exactly as written, whatever `case_sensitive` says.
+
+    Redshift lower-cases databases, schemas, tables and columns (r_enable_case_sensitive_identifier), but keeps
+    the case of a quoted user name, and role names share the users' name space ("can't be the same as any user
+    names", r_CREATE_ROLE). Role names keep their case where a real catalog shows them: session roles
+    (`IAM:myGroup`, PG_GET_SESSION_ROLES) and an IdC deployment's SVV_ROLES (`D2IDC:redshift-users`,
+    REDSHIFT_REFERENCE.md 9.1). So `"AWSIDC:Sales"` and `"awsidc:sales"` are two roles, and a role is
+    compared, and named in SQL, exactly as written. PUBLIC is a keyword, not a role: its key stays what it was
+    (`public`, folded), so ledger rows and the preview's PUBLIC keep matching."""
+    return fold(name, case_sensitive) if name == PUBLIC_GRANTEE else name
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -70,7 +83,7 @@ class Role(AccessObject):
     name: str
 
     def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
-        return (fold(self.name, case_sensitive),)
+        return (role_key(self.name, case_sensitive),)
 
 
 @dataclass(frozen=True)
@@ -82,7 +95,7 @@ class RoleGrant(AccessObject):
     grantee: str
 
     def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
-        return (fold(self.role, case_sensitive), fold(self.grantee, case_sensitive))
+        return (role_key(self.role, case_sensitive), role_key(self.grantee, case_sensitive))
 
 
 @dataclass(frozen=True)
@@ -93,7 +106,7 @@ class SchemaPrivilege(AccessObject):
     grantee: str
 
     def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
-        return (fold(self.schema, case_sensitive), self.privilege, fold(self.grantee, case_sensitive))
+        return (fold(self.schema, case_sensitive), self.privilege, role_key(self.grantee, case_sensitive))
 
 
 @dataclass(frozen=True)
@@ -106,7 +119,7 @@ class TablePrivilege(AccessObject):
 
     def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
         return (fold(self.schema, case_sensitive), fold(self.table, case_sensitive), self.privilege,
-                fold(self.grantee, case_sensitive))
+                role_key(self.grantee, case_sensitive))
 
 
 @dataclass(frozen=True)
@@ -119,7 +132,7 @@ class ScopedTablePrivilege(AccessObject):
     grantee: str
 
     def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
-        return (fold(self.schema, case_sensitive), self.privilege, fold(self.grantee, case_sensitive))
+        return (fold(self.schema, case_sensitive), self.privilege, role_key(self.grantee, case_sensitive))
 
 
 @dataclass(frozen=True)
@@ -133,7 +146,7 @@ class ColumnPrivilege(AccessObject):
 
     def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
         return (fold(self.schema, case_sensitive), fold(self.table, case_sensitive), fold(self.column, case_sensitive),
-                self.privilege, fold(self.grantee, case_sensitive))
+                self.privilege, role_key(self.grantee, case_sensitive))
 
 
 @dataclass(frozen=True)
@@ -145,7 +158,7 @@ class SystemPrivilege(AccessObject):
     grantee: str
 
     def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
-        return (self.privilege, fold(self.grantee, case_sensitive))
+        return (self.privilege, role_key(self.grantee, case_sensitive))
 
 
 @dataclass(frozen=True)
@@ -181,7 +194,7 @@ class RlsAttachment(AccessObject):
 
     def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
         return (fold(self.policy, case_sensitive), fold(self.schema, case_sensitive), fold(self.table, case_sensitive),
-                fold(self.grantee, case_sensitive))
+                role_key(self.grantee, case_sensitive))
 
 
 @dataclass(frozen=True)
@@ -236,7 +249,7 @@ class MaskingAttachment(AccessObject):
 
     def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
         return (fold(self.policy, case_sensitive), fold(self.schema, case_sensitive), fold(self.table, case_sensitive),
-                ",".join(fold(c, case_sensitive) for c in self.output_columns), fold(self.grantee, case_sensitive))
+                ",".join(fold(c, case_sensitive) for c in self.output_columns), role_key(self.grantee, case_sensitive))
 
     def attributes(self, case_sensitive: bool = False) -> tuple[Any, ...]:
         inputs = self.input_columns or self.output_columns
@@ -330,7 +343,7 @@ class DatabasePrivilege(AccessObject):
     grantee: str
 
     def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
-        return (fold(self.database, case_sensitive), self.privilege, fold(self.grantee, case_sensitive))
+        return (fold(self.database, case_sensitive), self.privilege, role_key(self.grantee, case_sensitive))
 
 
 def fingerprint_parts(fingerprint: str) -> dict[str, str]:

@@ -11,8 +11,9 @@ is refused (`other_database_policy_problem`). SVV_IDENTITY_PROVIDERS is visible 
 reconciler runs as the namespace admin, and refuses to plan identity providers as anyone else. With
 `deprovision_users` on, three more SELECTs at the end read the IdC users, their direct grants and what they own
 (`users.user_queries`; kept apart from the role state, so nothing else ever plans for a user). Names
-come back as Redshift stores them (folded), and the state keys fold names the same way, so a model
-written in mixed case still diffs to nothing.
+come back as Redshift stores them: schemas, tables, columns and policies folded, and the state keys fold them
+the same way, so a model written in mixed case still diffs to nothing; role names as written (Redshift keeps
+their case: `access_state.role_key`), compared exactly.
 
 One owner per object: the read also holds every other model's ledger rows (`Snapshot.owners`, which the
 planner never adopts, changes or removes) and the other schemas holding a ledger table

@@ -69,6 +69,7 @@ from redshift_idc.runtime.planning.removals import (
     remove_undesired,
 )
 from redshift_idc.runtime.planning.restriction_groups import DEFAULT_GROUP_LIMIT, group_restrictions
+from redshift_idc.runtime.planning.role_names import RoleNames, match_role_names, rewrite_rows
 from redshift_idc.runtime.planning.scope import Scope
 from redshift_idc.runtime.planning.state import PlanState
 
@@ -102,6 +103,10 @@ def plan(desired: AccessState, current: AccessState, ledger: Ledger | None = Non
     rows); raises OwnershipError when the plan would adopt, create, change or remove one of them."""
     if desired.case_sensitive != current.case_sensitive:
         raise ValueError("desired and current state must fold names the same way")
+    # Role names keep their case: rows that folded them, and our roles the catalog spells in another case, are
+    # matched first (`planning/role_names.py`).
+    names = match_role_names(desired, current, dict(ledger or {}), owners or {})
+    desired, ledger, owners = names.desired, names.ledger, names.owners
     recorded = ledger or {}
     if owners:  # other models' grants to RLS policies are current too (no view shows them): a dropped policy takes them
         recorded = {**dict.fromkeys(owners, ""), **recorded}
@@ -112,9 +117,10 @@ def plan(desired: AccessState, current: AccessState, ledger: Ledger | None = Non
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _run(PlanState(desired, current, dict(ledger or {}), prune,
-                              identity_provider_drop_cascade=identity_provider_drop_cascade, definitions=definitions,
-                              scope=scope, group_limit=group_limit, stored=stored, owners=owners))
+        state = PlanState(desired, current, dict(ledger or {}), prune,
+                          identity_provider_drop_cascade=identity_provider_drop_cascade, definitions=definitions,
+                          scope=scope, group_limit=group_limit, stored=stored, owners=owners)
+        return _with_role_names(_run(state), state, names)
     finally:
         if collecting:
             gc.enable()
@@ -164,6 +170,25 @@ def _run(state: PlanState) -> Plan:
 
 
 _NONE: dict[tuple[str, ...], object] = {}
+
+
+def _with_role_names(result: Plan, state: PlanState, names: RoleNames) -> Plan:
+    """The plan, with this model's ledger rows that name a role in another case than the catalog rewritten (no DDL:
+    the old row forgotten, the new one adopted while the object stays) and what `match_role_names` noticed."""
+    if not names.renamed and not names.notes:
+        return result
+    present = state.current.objects
+
+    def keep(kind: str, key: tuple[str, ...]) -> bool:
+        return (key in present.get(kind, _NONE) and (kind, key) not in state.removed
+                and (kind, key) not in state.owners)
+
+    forget, adopt = rewrite_rows(names.renamed, keep)
+    result.forget = sorted({(e.kind, e.key): e for e in [*result.forget, *forget]}.values(),
+                           key=lambda e: (e.kind, e.key))
+    result.adopt = sorted([*result.adopt, *adopt], key=lambda e: (e.kind, e.key))
+    result.notes = [*names.notes, *result.notes]
+    return result
 
 
 def _others_skipped(state: PlanState) -> int:

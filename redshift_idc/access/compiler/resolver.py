@@ -50,7 +50,9 @@ class Resolver:
         self.cs = model.case_sensitive_identifiers
         self.namespace = identity_namespace
         self.objects: list[AccessObject] = []
-        self.roles: dict[str, str] = {}  # reference as written (folded) -> rendered role name
+        # reference as written (folded) -> rendered role name: a reference may differ in case from the declaration,
+        # the name written to SQL is the declared one (role names keep their case in Redshift).
+        self.roles: dict[str, str] = {}
         for index, group in enumerate(model.roles.idc_groups):
             if assigned_groups is not None and fold(group) not in {fold(g) for g in assigned_groups}:
                 fail(f"roles.idc_groups[{index}]", f"'{group}' is not among the groups the environment assigns to "
@@ -78,7 +80,8 @@ class Resolver:
             fail(where, str(error))
         key = fold(reference, self.cs)
         if key in self.roles:
-            fail(where, f"role '{reference}' is declared twice (role names are case-insensitive)")
+            fail(where, f"role '{reference}' is declared twice (two role names differing only in case are refused: "
+                 "Redshift keeps both as different roles, and a reference could mean either)")
         self.roles[key] = rendered
         self.objects.append(Role(rendered))
 

@@ -13,6 +13,7 @@ from redshift_idc.access.preview.rules import Rules
 from redshift_idc.access.preview.samples import Samples
 from redshift_idc.access.transition.table_rules import TableRules
 from redshift_idc.runtime.access_state import AccessState
+from redshift_idc.runtime.sql_text import fold
 
 Cell = tuple[int, str, str]  # (sample row id, column, shown value as JSON)
 
@@ -31,7 +32,9 @@ class Cells:
         found = self.cache.get(key)
         if found is None:
             evaluator = Evaluator(self.inputs, Rules(AccessState.of(rules.signature, cs)), self.samples)
-            view = evaluator.view(Persona(user, (), user, tuple(sorted(roles))), name)
+            # The preview compares role names folded (a model never declares two differing only in case); the
+            # states key them as written (`access_state.role_key`).
+            view = evaluator.view(Persona(user, (), user, tuple(sorted({fold(r, cs) for r in roles}))), name)
             found = frozenset() if view.access != "ok" else frozenset(
                 (row_id, column, json.dumps(value, default=str, sort_keys=True))
                 for row_id, row in zip(view.row_ids, view.rows, strict=True) for column, value in row.items())

@@ -43,7 +43,14 @@ def principals(inputs: PreviewInputs | None, states: Sequence[AccessState]) -> l
     found = [Principal("PUBLIC", (), ROLE_USER)]
     found += [Principal(f"role {r}", (r,), ROLE_USER) for r in sorted(roles)]
     if inputs is not None:
-        found += [Principal(f"persona {name}", tuple(fold(f"{inputs.identity_namespace}:{g}", cs) for g in groups),
+        # A persona's groups are the model's IdC roles, named as the states key them (role names keep their case).
+        spelled = {fold(r, cs): r for r in sorted(roles)}
+
+        def role_of(group: str) -> str:
+            name = f"{inputs.identity_namespace}:{group}"
+            return spelled.get(fold(name, cs), name)
+
+        found += [Principal(f"persona {name}", tuple(role_of(g) for g in groups),
                             fold(f"{inputs.identity_namespace}:{name}", cs)) for name, groups in inputs.personas]
     shared: dict[Table, set[str]] = {}
     for state in states:

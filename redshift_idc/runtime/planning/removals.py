@@ -162,15 +162,14 @@ def remove_leaving_roles(state: PlanState) -> None:
                if state.key(role) not in desired_roles and may_remove(state, role, state.key(role))]
     if not leaving:
         return
-    names = {state.key(role)[0] for role in leaving}
-    fold_name = state.fold
+    names = {state.key(role)[0] for role in leaving}  # role names keep their case (`access_state.role_key`)
     for kind in REMOVABLE_KINDS:
         if kind == Role.KIND:
             continue
         for item in state.current_items(kind):
             for grantee in _grantees(item):
-                if fold_name(grantee) in names:
-                    remove(state, item, because=f"dropping role {fold_name(grantee)}")
+                if grantee in names:
+                    remove(state, item, because=f"dropping role {grantee}")
                     break
     for role in leaving:
         remove(state, role)

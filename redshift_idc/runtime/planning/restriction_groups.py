@@ -104,14 +104,14 @@ def _note_unreplaced_masking(state: PlanState, members: list[int]) -> None:
             if isinstance(item, MaskingAttachment):
                 for column in item.output_columns:
                     attached.add((state.fold(item.schema), state.fold(item.table), state.fold(column),
-                                  state.fold(item.grantee)))
+                                  item.grantee))  # role names keep their case
     for i in members:
         statement = state.statements[i]
         if statement.note or statement.adds or not statement.removes:
             continue
         item = statement.removes[0]
         if isinstance(item, MaskingAttachment) and any(
-                (state.fold(item.schema), state.fold(item.table), state.fold(c), state.fold(item.grantee))
+                (state.fold(item.schema), state.fold(item.table), state.fold(c), item.grantee)
                 not in attached for c in item.output_columns):
             state.statements[i] = dataclasses.replace(
                 statement, note="widens access: the column is no longer masked for this grantee by this policy")

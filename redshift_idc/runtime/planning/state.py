@@ -21,6 +21,7 @@ from redshift_idc.runtime.access_state import (
     Role,
     RoleGrant,
     recorded_fingerprint,
+    role_key,
 )
 from redshift_idc.runtime.planning.links import Links
 from redshift_idc.runtime.planning.phases import (
@@ -110,7 +111,7 @@ class PlanState:
             for item in self.current_items(kind):
                 grantee = getattr(item, "grantee", "")
                 if grantee != PUBLIC_GRANTEE:
-                    found.setdefault(self.fold(grantee), []).append(item)
+                    found.setdefault(role_key(grantee), []).append(item)  # role names keep their case
         return found
 
     def links(self) -> Links:
@@ -162,7 +163,7 @@ class PlanState:
             return PREPARE_PHASE[kind] if action == "add" else CLEANUP_PHASE[kind]
         if kind == Role.KIND:
             return PREPARE_PHASE[kind] if action == "add" else CLEANUP_PHASE[kind]
-        if isinstance(item, RoleGrant) and self.links().carries_restrictions(self.fold(item.role)):
+        if isinstance(item, RoleGrant) and self.links().carries_restrictions(key[0]):
             return RESTRICTION_PHASE
         return GRANT_PHASE[kind] if action == "add" else REVOKE_PHASE[kind]
 
