@@ -154,7 +154,9 @@ ROW_SHAPES: dict[str, Shape] = {
         "(name, type lower case 'awsidc' | 'azure', namespc, enabled boolean)",
         "r_SVV_IDENTITY_PROVIDERS [D15] (example `rs5517_azure_idp | azure | ... | abc | ... | t`); `awsidc` as "
         "public scripts filter it [O9]; netcheck-de identity_provider_sql.go reads the same columns",
-        DOCUMENTED),
+        DOCUMENTED,
+        ("Whether a reader that is not a superuser gets zero rows from SVV_IDENTITY_PROVIDERS (what the fake "
+         "answers) or an error; the reconciler refuses to plan identity providers as anyone else either way.",)),
     "external_schemas": Shape(
         "(schemaname, databasename = the Data Catalog database of CREATE EXTERNAL SCHEMA ... FROM DATA CATALOG)",
         "r_SVV_EXTERNAL_SCHEMAS (example `spectrum | ... | redshift`)",
@@ -251,6 +253,18 @@ ROW_SHAPES: dict[str, Shape] = {
 
 STATUSES = (DOCUMENTED, SEEN, ASSUMED)
 
+# What the fake's statements do that no source settles (tests/fake_redshift.py's module docstring gives each rule
+# its status): open questions too, for the same README list.
+ASSUMED_STATEMENT_RULES: tuple[str, ...] = (
+    "Duplicate object GRANT, REVOKE of a privilege not held, and ROW LEVEL SECURITY OFF on a table without it: "
+    "no-ops (what the fake does, as PostgreSQL) or errors (a re-emitted statement would then fail its batch).",
+    "DROP ROLE while a masking policy is attached to the role: refused (the fake) or the attachments go with it.",
+    "DETACH of a policy that is not attached, and a duplicate ATTACH: errors (the fake).",
+    "GRANT or ATTACH to a role that does not exist, ALTER or ATTACH of a missing policy, CREATE of an existing "
+    "identity provider, DROP ROLE of a system role: errors (the fake).",
+    "The fence guard's failure, `CAST('superseded' AS INTEGER)`: fails its statement (the fake) with which wording.",
+)
+
 
 def valid_status(status: str) -> bool:
     """documented, assumed, or `seen on a real cluster (<source>)` with its source named."""
@@ -267,3 +281,5 @@ def open_questions() -> list[tuple[str, str]]:
 if __name__ == "__main__":  # the list for the README: `python -m tests.fake_shapes`
     for query, question in open_questions():
         print(f"- `{query}` ({ROW_SHAPES[query].status}): {question}")
+    for rule in ASSUMED_STATEMENT_RULES:
+        print(f"- statement rule (assumed): {rule}")
