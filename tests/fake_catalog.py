@@ -4,13 +4,16 @@
 `FakeDataApi` recognises one read batch, the reconciler's own. `CatalogDataApi` also answers any batch of
 SELECTs, as of the moment it starts, query by query:
 
-- the reconciler's SVV queries, by their SQL, with the rows `fake_data_api.svv_rows` gives;
+- the reconciler's SVV queries, by their SQL, with the rows `fake_data_api.svv_rows` gives (each row shape's
+  source and status: tests/fake_shapes.py);
 - the definition queries of `catalog_import`, with each policy's definition as Redshift stores it rather
   than as it was created, and identity providers' params with the client secret blanked, as
   SVV_IDENTITY_PROVIDERS does (`FakeRedshift.definition_rows`: the one rendering, which the reconciler's read
   in `FakeDataApi` also returns);
-- the ledger probe (`svv_tables`), and `svv_columns` for the tables the test declares in `columns`;
-- identity providers only to a superuser, as SVV_IDENTITY_PROVIDERS [D15];
+- the ledger probe (`svv_tables`: r_SVV_TABLES, documented), and `svv_columns` for the tables the test declares in
+  `columns` (table_schema, table_name, column_name, ordinal_position: r_SVV_COLUMNS, documented);
+- identity providers only to a superuser, as SVV_IDENTITY_PROVIDERS [D15] (documented: "visible only to
+  superusers"; zero rows to anyone else, not an error: assumed);
 - with `users_namespace`, the user queries of `deprovision_users` (`FakeRedshift.user_rows`);
 - anything else (the ledger SELECTs) is run by the fake, so a missing ledger table fails the batch.
 """

@@ -105,14 +105,16 @@ class SimClock:
 def svv_rows(state: AccessState, *, user: str, superuser: bool, secadmin: bool,
              database: str = DATABASE) -> dict[str, list[Row]]:
     """What the reconciler's SVV queries return for `state` (the inverse of `catalog.parse_snapshot`), read while
-    connected to `database`. `fake_rows` adds what a `FakeRedshift` holds beyond its state."""
+    connected to `database`. `fake_rows` adds what a `FakeRedshift` holds beyond its state. Each query's row shape,
+    its source (AWS page or peer file) and status (documented, seen on a real cluster, assumed) is in
+    `tests/fake_shapes.py` (ROW_SHAPES, checked complete by tests/test_fake_evidence.py); the comments name them."""
     rows: dict[str, list[Row]] = {name: [] for name in (
         "roles", "role_grants", "schema_privileges", "relation_privileges", "column_privileges",
         "system_privileges", "rls_policies", "rls_attachments", "rls_relations", "masking_policies",
         "masking_attachments", "identity_providers", "external_schemas", "external_databases", "database_privileges")}
-    rows["whoami"] = [(user, superuser)]
+    rows["whoami"] = [(user, superuser)]  # user_name, superuser boolean (r_SVV_USER_INFO: documented)
     rows["current_database"] = [(database,)]  # SELECT current_database() (r_CURRENT_DATABASE: documented)
-    rows["secadmin"] = [(1 if secadmin else 0,)]
+    rows["secadmin"] = [(1 if secadmin else 0,)]  # COUNT(*) of svv_user_grants rows (r_SVV_USER_GRANTS: documented)
     rows["roles"] = [(r,) for r in SYSTEM_ROLES]
 
     def grantee(name: str) -> tuple[str, str]:
@@ -120,46 +122,54 @@ def svv_rows(state: AccessState, *, user: str, superuser: bool, secadmin: bool,
         return ("public", "public") if name == PUBLIC_GRANTEE else (name, "role")
 
     for item in state:
-        if isinstance(item, Role):
+        if isinstance(item, Role):  # role_name (r_SVV_ROLES: documented)
             rows["roles"].append((item.name,))
-        elif isinstance(item, RoleGrant):
+        elif isinstance(item, RoleGrant):  # grantee role, granted role (r_SVV_ROLE_GRANTS: documented)
             rows["role_grants"].append((item.grantee, item.role))
-        elif isinstance(item, ScopedTablePrivilege):
+        elif isinstance(item, ScopedTablePrivilege):  # privilege_scope TABLES (r_SVV_SCHEMA_PRIVILEGES: documented)
             name, kind = grantee(item.grantee)
             rows["schema_privileges"].append((item.schema, item.privilege, name, "TABLES", kind))
-        elif isinstance(item, SchemaPrivilege):
+        elif isinstance(item, SchemaPrivilege):  # privilege_scope SCHEMA (r_SVV_SCHEMA_PRIVILEGES: documented)
             name, kind = grantee(item.grantee)
             rows["schema_privileges"].append((item.schema, item.privilege, name, "SCHEMA", kind))
-        elif isinstance(item, ColumnPrivilege):
+        elif isinstance(item, ColumnPrivilege):  # r_SVV_COLUMN_PRIVILEGES: documented
             name, kind = grantee(item.grantee)
             rows["column_privileges"].append((item.schema, item.table, item.column, item.privilege, name, kind))
-        elif isinstance(item, TablePrivilege):
+        elif isinstance(item, TablePrivilege):  # r_SVV_RELATION_PRIVILEGES: documented
             name, kind = grantee(item.grantee)
             rows["relation_privileges"].append((item.schema, item.table, item.privilege, name, kind))
-        elif isinstance(item, SystemPrivilege):
+        elif isinstance(item, SystemPrivilege):  # GRANT's spelling (r_SVV_SYSTEM_PRIVILEGES: documented; netcheck)
             rows["system_privileges"].append((item.privilege, item.grantee))
         elif isinstance(item, RlsPolicy):  # polname, poldb (r_SVV_RLS_POLICY: documented, every database's)
             rows["rls_policies"].append((item.name, database))
-        elif isinstance(item, RlsAttachment):
+        elif isinstance(item, RlsAttachment):  # kind role (r_SVV_RLS_ATTACHED_POLICY: documented); PUBLIC's: assumed
             rows["rls_attachments"].append((item.schema, item.table, item.policy, *grantee(item.grantee)))
-        elif isinstance(item, RlsTable):
-            rows["rls_relations"].append((item.schema, item.table, True, item.conjunction))
+        elif isinstance(item, RlsTable):  # is_rls_on true, TRIM(rls_conjunction_type) in lower case: `and`, `or`
+            # (r_SVV_RLS_RELATION: documented, its example shows `t` and `and`)
+            rows["rls_relations"].append((item.schema, item.table, True, item.conjunction.lower()))
         elif isinstance(item, MaskingPolicy):  # policy_name, policy_database (r_SVV_MASKING_POLICY: documented)
             rows["masking_policies"].append((item.name, database))
-        elif isinstance(item, MaskingAttachment):
+        elif isinstance(item, MaskingAttachment):  # column lists as JSON arrays of names, `["email"]` (seen on a
+            # real cluster: netcheck-de masking_policy_attachment_sql.go); compact, inputs = outputs w/o USING: assumed
             rows["masking_attachments"].append((
                 item.policy, item.schema, item.table, *grantee(item.grantee), item.priority,
-                json.dumps(list(item.input_columns or item.output_columns)), json.dumps(list(item.output_columns))))
-        elif isinstance(item, IdentityProvider):
+                _json_names(item.input_columns or item.output_columns), _json_names(item.output_columns)))
+        elif isinstance(item, IdentityProvider):  # type in lower case (r_SVV_IDENTITY_PROVIDERS: documented)
             rows["identity_providers"].append((item.name, item.type, item.namespace, item.enabled))
-        elif isinstance(item, ExternalSchema):
+        elif isinstance(item, ExternalSchema):  # schemaname, databasename (r_SVV_EXTERNAL_SCHEMAS: documented)
             rows["external_schemas"].append((item.name, item.catalog_database))
-        elif isinstance(item, ExternalDatabase):
+        elif isinstance(item, ExternalDatabase):  # listed as not 'local' (r_SVV_REDSHIFT_DATABASES: assumed)
             rows["external_databases"].append((item.name,))
         elif isinstance(item, DatabasePrivilege):  # a grant ON DATABASE: privilege_scope DATABASE
             # (r_SVV_DATABASE_PRIVILEGES: documented; the page's example shows TEMP, and public as "public")
             rows["database_privileges"].append((item.database, item.privilege, *grantee(item.grantee), "DATABASE"))
     return rows
+
+
+def _json_names(columns: Sequence[str]) -> str:
+    """A masking attachment's column list as SVV_ATTACHED_MASKING_POLICY shows it: a JSON array of names, compact
+    like the view's other JSON (polatts: r_SVV_RLS_POLICY)."""
+    return json.dumps(list(columns), ensure_ascii=False, separators=(",", ":"))
 
 
 def fake_rows(fake: FakeRedshift, *, case_sensitive: bool, user: str, superuser: bool,

@@ -1,5 +1,38 @@
 """An in-memory Redshift catalog for planner tests (never used by the runtime).
 
+Evidence for each rule listed below (issue 21: the fake answers as Redshift does, not as our code believes). Status
+words as in tests/fake_shapes.py, which cites the row shape of every catalog query the fakes answer; [Dn], [On] and
+section numbers are REDSHIFT_REFERENCE.md's:
+- CREATE ROLE of an existing or reserved name fails: documented (r_CREATE_ROLE [D18]: unique, no IF NOT EXISTS;
+  `sys:`/`ds:` reserved [D21][D23]). DROP ROLE of a missing role fails: documented (no IF EXISTS [D20]); of a
+  system role: assumed. DROP ROLE while the role holds an object privilege fails (55006): seen on a real cluster
+  (amazon-redshift-utils#654 [O8]). Without FORCE while in a role->role grant, and FORCE removing those grants:
+  documented [D20]. RLS attachments go with the role: documented [D36]. Masking attachments block it: assumed (9.11).
+- GRANT/ATTACH to a missing role fails: assumed (PostgreSQL's `role does not exist`). A GRANT ROLE cycle fails:
+  documented [D21][D22]. (GRANT ROLE to an existing member and role-name case: their own change and sources.)
+- CREATE of an existing policy fails: documented (no IF NOT EXISTS on CREATE RLS POLICY [D27]; not emitted for
+  masking, 3.7). DROP of a missing policy fails: documented (DROP RLS POLICY has IF EXISTS [D31]); ALTER or ATTACH of
+  a missing one: assumed. DROP of an attached policy fails: documented (RESTRICT by default [D31]; DROP MASKING
+  POLICY refuses while attached [D42]).
+- The stored text of policies: see the rule below (documented, with what is assumed named there).
+- DETACH of what is not attached and a duplicate ATTACH fail: assumed. Masking: two policies sharing a priority on a
+  column, and two policies on one column/role pair, fail: documented (r_ATTACH_MASKING_POLICY [D40], [D43]); a
+  USING list of another length than WITH fails: documented in substance (the inputs map onto WITH's columns [D38]
+  [D40]), its error assumed.
+- Duplicate object GRANT, REVOKE of a privilege not held and ROW LEVEL SECURITY OFF on a table without it are
+  no-ops: assumed (PostgreSQL's behaviour; 3.3 and 9 question 6 leave it open, 9.1 answer 6 settles GRANT ROLE only).
+- A batch is one transaction: documented (Data API, BatchExecuteStatement [M1][A1]); at most 40 statements of
+  100 KB each: documented [M1][M7][A1].
+- IDENTITY PROVIDER DDL fails in a batch (25001): seen on a real cluster (flyway#3816 [O5]; flyway's Redshift
+  parser [O6]). AWSIDC needs APPLICATION_ARN and IAM_ROLE, PARAMETERS is JSON: documented [D44]; ALTER PARAMETERS
+  replaces them all: documented [D45]; CREATE of an existing provider, ALTER/DROP of a missing one fail: assumed.
+  CREATE/DROP DATABASE outside a transaction only: documented [D48][D49].
+- Users, owners and what blocks DROP USER: the sources are named in that rule below.
+- The ledger probe's svv_columns: documented (r_SVV_COLUMNS). The fence guard failing its statement through
+  `CAST('superseded' AS INTEGER)`: assumed (PostgreSQL's invalid-input error; the conformance recording answers it).
+- Not modelled (the fake's simplifications, no Redshift claim): tables and their columns, so any name is accepted.
+  Folding of database, schema, table and column names: documented (r_names [D50], [D51]).
+
 `FakeRedshift.execute(sql)` parses exactly the statement forms `planner.py` and `ledger.py` emit
 (quoted identifiers with `"` doubled, string literals with `'` and `\\` doubled) and refuses anything
 else, so a changed form fails loudly. It keeps the rules of REDSHIFT_REFERENCE.md sections 0, 3 and 8
