@@ -1159,8 +1159,8 @@ class FakeRedshift:
     def _drop_policy(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
         c = self._catalog
         name = self._existing_policy(m["kind"], m["policy"])
-        attached = ([a for a in c.rls_attachments if a[0] == name] if m["kind"] == "RLS"
-                    else [a for a in c.masking_attachments if a[0] == name])
+        attached = sorted([a for a in c.rls_attachments if a[0] == name] if m["kind"] == "RLS"  # sorted: one
+                          else [a for a in c.masking_attachments if a[0] == name])  # message, whatever the order
         if attached:
             raise RedshiftError("2BP01", f'{m["kind"]} policy "{name}" is attached: {attached[0]}')
         del self._policies(m["kind"])[name]
