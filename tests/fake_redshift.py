@@ -62,6 +62,10 @@ that an ordering bug would break, with Redshift-like SQLSTATEs:
   documents the array, not an example with two); the parentheses Redshift adds around operators (`SHA2((a +
   b), ...)`) are not modelled: the text between tokens is kept. `definition_rows()` is what the definition
   queries of `catalog_import` read (svv_rls_policy, svv_masking_policy, svv_identity_providers).
+  Inside a lookup subquery (`region IN (SELECT region FROM s.t WHERE ...)`) no name is qualified with the alias:
+  a bare name there is the lookup table's column, and a stored form qualifying it with the policy's alias would
+  mean the outer row's (assumed: no AWS example stores a subquery; runtime/stored_lookups.py reads both bare and
+  table-qualified inner names).
 - DETACH of something not attached fails. A duplicate ATTACH fails.
 - Other databases (`database`: what current_database() returns): SVV_RLS_POLICY and SVV_MASKING_POLICY list
   every database's policies with their database (`poldb`, `policy_database`: r_SVV_RLS_POLICY,
@@ -225,6 +229,11 @@ def stored_predicate(using: str, columns: Sequence[str], alias: str = ALIAS, cas
     tokens = sqlglot.tokenize(using, read="redshift")
     out: list[str] = []
     opened: list[str] = []  # the token before each open parenthesis
+    # Whether each open parenthesis starts a lookup subquery: names inside one are not the policy's WITH columns
+    # (a bare name there resolves to the lookup table's column first, SQL scoping); Redshift's stored form must
+    # keep that meaning, so they are left as written (assumed: no AWS example stores a subquery, see
+    # runtime/stored_lookups.py).
+    subquery: list[bool] = []
     at = 0
     for index, token in enumerate(tokens):
         before = tokens[index - 1] if index else None
@@ -233,15 +242,17 @@ def stored_predicate(using: str, columns: Sequence[str], alias: str = ALIAS, cas
         replacement = text
         if token.token_type == TokenType.L_PAREN:
             opened.append(before.text.upper() if before is not None else "")
+            subquery.append(after is not None and after.token_type == TokenType.SELECT)
         elif token.token_type == TokenType.R_PAREN and opened:
             opened.pop()
+            subquery.pop()
         if token.token_type == TokenType.STRING:
             replacement = f"CAST({text} AS TEXT)"
         elif (cast_integers and token.token_type == TokenType.NUMBER and text.isdigit()
               and not (opened and opened[-1] in _SIZED_TYPES)):
             replacement = f"CAST({text} AS {'INT4' if int(text) <= 2**31 - 1 else 'INT8'})"
         elif (token.token_type in (TokenType.VAR, TokenType.IDENTIFIER) and fold(token.text) in wanted
-              and (before is None or before.token_type != TokenType.DOT)
+              and not any(subquery) and (before is None or before.token_type != TokenType.DOT)
               and (after is None or after.token_type not in (TokenType.DOT, TokenType.L_PAREN))):
             replacement = '"{}"."{}"'.format(alias.replace('"', '""'), token.text.replace('"', '""'))
         out.append(using[at:token.start] + replacement)

@@ -214,6 +214,16 @@ def lookups_of(tree: exp.Expr) -> list[tuple[exp.In, exp.Select]]:
     return [(node, _lookup_select(node)) for node in tree.find_all(exp.In) if node.args.get("query") is not None]
 
 
+def lookup_references(expression: str) -> list[tuple[str, str, list[str]]]:
+    """The tables an RLS predicate's lookup subqueries read, as written (schema, table), with the columns each
+    subquery names (what `import` declares under `tables`); ExpressionError when it is not a policy expression."""
+    found: list[tuple[str, str, list[str]]] = []
+    for _, select in lookups_of(parse_expression(expression, lookups=True)):
+        table = select.args["from_"].this
+        found.append((table.db, table.name, _unqualified(list(select.find_all(exp.Column)))))
+    return found
+
+
 def _outer_columns(tree: exp.Expr) -> list[exp.Column]:
     """Columns of the policy's own row: those outside any lookup subquery."""
     inner = {id(node.args["query"]) for node, _ in lookups_of(tree)}

@@ -14,8 +14,9 @@ work on a machine without credentials and the tests drive them from the same fil
    environment's current access model and every other model's ledger rows (one owner per object), so
    `plan --snapshot` of that model sees what a deploy would see; and the other schemas holding a ledger
    table, with the models each one holds;
-4. the columns of every table a grant, policy or RLS setting names (`svv_columns`, in a second read that
-   lists those tables): the model declares each table it references with its columns.
+4. the columns of every table a grant, policy or RLS setting names, and of the lookup tables RLS policies read
+   (found in their stored text, `lookup_tables`) (`svv_columns`, in a second read that lists those tables):
+   the model declares each table it references with its columns.
 
 All of it is SELECTs, in two Data API batches (each one transaction, so one consistent view; a table
 created between the two is the only thing a second read can add). The caller's user must hold
@@ -77,6 +78,7 @@ from redshift_idc.runtime.ledger import DEFAULT_LEDGER_SCHEMA, MAX_BATCH_STATEME
 from redshift_idc.runtime.planning.plan_types import Ledger, Owners
 from redshift_idc.runtime.reconcile_request import ReconcileError, Request, statement_token
 from redshift_idc.runtime.reconciler import Reconciler
+from redshift_idc.runtime.stored_lookups import lookup_tables as stored_lookup_tables
 from redshift_idc.wording import plural
 
 SNAPSHOT_FORMAT = "redshift-idc-catalog-snapshot"
@@ -193,6 +195,16 @@ def referenced_tables(state: AccessState) -> list[tuple[str, str]]:
     return sorted(found)
 
 
+def lookup_tables(rows: Mapping[str, Sequence[Row]]) -> list[tuple[str, str]]:
+    """The tables this database's RLS policies read in lookup subqueries, from their stored text (`polqual`,
+    `stored_lookups.lookup_tables`): no view lists them, and the model must declare them with their columns."""
+    found: set[tuple[str, str]] = set()
+    for row in current_database_rows(rows).get("rls_policy_definitions", ()):
+        if len(row) > 3 and row[3]:
+            found.update(stored_lookup_tables(str(row[3])))
+    return sorted(found)
+
+
 def _scrub(rows: dict[str, list[Row]]) -> list[str]:
     """Blank every secret parameter in the providers' `params` (the view blanks the client secret, in the
     documented example by leaving its value out, which `parse_params` reads; this makes sure no value reaches
@@ -263,7 +275,7 @@ def read_snapshot(config: EnvironmentConfig, secret_arn: str, client: Any = None
         warnings.append(f"user {user} is not a superuser: SVV_IDENTITY_PROVIDERS shows it no identity provider, so "
                         "the snapshot has none")
     ledger_exists = any(int(r[0] or 0) for r in rows.get("ledger_table", []))
-    second = column_queries(referenced_tables(parse_snapshot(rows).state))
+    second = column_queries(sorted({*referenced_tables(parse_snapshot(rows).state), *lookup_tables(rows)}))
     if model is not None and ledger_exists:
         second += [(n, q) for n, q in read_queries(tables, model, bootstrap=False) if n in LEDGER_QUERIES]
     second += other_ledger_queries(sorted({str(s) for (s,) in rows.get("other_ledger_schemas", [])}))

@@ -21,7 +21,8 @@ read whose hash differs is a hand edit. `catalog.read_queries` includes `definit
   `decode_stored_expression` turns both back into the text a model writes: the alias taken off the WITH
   columns (`strip_alias`), the casts Redshift adds to plain literals taken off (`unwrap_literal_casts`);
   everything else (spacing, parentheses Redshift added, casts a person wrote on other types) stays byte for
-  byte, so `import` writes it and adoption compares it with the model's text exactly.
+  byte, so `import` writes it and adoption compares it with the model's text exactly. RLS lookup subqueries
+  keep their own names (`decode_stored_predicate`, `stored_lookups.py` says what is assumed).
 - `svv_identity_providers`: `params`, a JSON object whose client secret the view blanks, in the documented
   example by leaving the value out (`"client_secret":,`, r_SVV_IDENTITY_PROVIDERS: not JSON, so
   `parse_params` reads that shape), and `instanceid`: for AWSIDC the application ARN, with the IAM role in
@@ -46,6 +47,7 @@ from typing import Any, NamedTuple
 
 from redshift_idc.runtime.access_state import AccessState, IdentityProvider, MaskingPolicy, RlsPolicy, stored_digest
 from redshift_idc.runtime.sql_text import fold, quote_literal
+from redshift_idc.runtime.stored_lookups import segments, strip_lookup_qualifiers
 
 Row = tuple[Any, ...]
 SECRET_PARAMETER_NAMES = frozenset({"client_secret"})  # as access_model.SECRET_PARAMETERS (runtime: no pydantic)
@@ -355,6 +357,14 @@ def decode_stored_expression(text: str, alias: str | None, columns: Collection[s
     return unwrap_literal_casts(strip_alias(text, alias, columns))
 
 
+def decode_stored_predicate(text: str, alias: str | None, columns: Collection[str]) -> str:
+    """An RLS `polqual` as the model writes it: `decode_stored_expression`, with the alias taken off only outside
+    lookup subqueries and the lookup table's name off the columns inside them (`stored_lookups`)."""
+    pieces = [strip_lookup_qualifiers(p.text, p.table) if p.lookup else strip_alias(p.text, alias, columns)
+              for p in segments(text)]
+    return unwrap_literal_casts("".join(pieces))
+
+
 def masking_expressions(value: Any) -> tuple[str, ...] | None:
     """The `expr` of each output in `policy_expression` (r_SHOW_POLICIES: `[{"expr": "...", "type": "text"}]`),
     in order. Text that is not a JSON array is taken as the expression itself (the shape an older Redshift may
@@ -477,13 +487,13 @@ def _flag(value: Any) -> bool | None:
 
 
 def rls_definition(row: Row) -> RlsPolicy | None:
-    """A `rls_policy_definitions` row as the model would declare it (`decode_stored_expression`, with the
+    """A `rls_policy_definitions` row as the model would declare it (`decode_stored_predicate`, with the
     row's alias, `rls_table` when the row has none); None if its WITH columns cannot be read."""
     name, alias, polatts, polqual = row
     columns = attributes(polatts) if polatts not in (None, "", "[]") else ()
     if columns is None or not polqual:
         return None
-    using = decode_stored_expression(str(polqual), str(alias) if alias else RLS_DEFAULT_ALIAS, [c for c, _ in columns])
+    using = decode_stored_predicate(str(polqual), str(alias) if alias else RLS_DEFAULT_ALIAS, [c for c, _ in columns])
     return RlsPolicy(str(name), columns, using)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from redshift_idc.access.expressions import ExpressionError, check_expression
+from redshift_idc.access.expressions import ExpressionError, check_expression, lookup_references, policy_lookups
 from redshift_idc.access.importer.reader import CatalogReader
 from redshift_idc.runtime.access_state import (
     MaskingAttachment,
@@ -29,12 +29,29 @@ def _policy_text(reader: CatalogReader, kind: str, policy: RlsPolicy | MaskingPo
         reader.warnings.append(f"{kind} policy {policy.name!r} is left out with its attachments: {error}")
         return False
     try:
-        check_expression(policy.using, [c for c, _ in policy.columns])
+        if isinstance(policy, RlsPolicy):  # the one subquery form, its tables declared (`_declare_lookups`)
+            policy_lookups(policy.using, [c for c, _ in policy.columns], lambda s, t: reader.columns.get((s, t)))
+        else:
+            check_expression(policy.using, [c for c, _ in policy.columns])
     except ExpressionError as error:
         reader.problems.append(f"{kind} policy {policy.name}: the model's checks refuse the text Redshift "
                                f"returned ({error}); rewrite `using` by hand (the first deploy then recreates the "
                                "policy with your text)")
     return True
+
+
+def _declare_lookups(reader: CatalogReader, policy: RlsPolicy) -> None:
+    """Each table the policy's lookup subqueries read is declared under `tables` with its columns (svv_columns
+    lists them: the snapshot reads the columns of lookup tables too, `snapshot.lookup_tables`), as the compiler
+    requires; text that is no lookup form declares nothing (`_policy_text` reports it)."""
+    try:
+        found = lookup_references(policy.using)
+    except ExpressionError:
+        return
+    for schema, table, columns in found:  # names as the catalog printed them: as stored
+        if all(reader.column_ok(c, f"column {c} of the lookup table {schema}.{table} of RLS policy {policy.name}")
+               for c in columns):
+            reader.table(schema, table, columns)
 
 
 def read_rls(reader: CatalogReader) -> dict[str, Any]:
@@ -53,6 +70,7 @@ def read_rls(reader: CatalogReader) -> dict[str, Any]:
                                    "(svv_rls_policy polatts, polqual) could not be read")
             continue
         index = len(policies)
+        _declare_lookups(reader, policy)
         if not _policy_text(reader, "RLS", policy):
             continue
         entry: dict[str, Any] = {"name": policy.name}

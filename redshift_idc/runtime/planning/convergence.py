@@ -3,7 +3,8 @@ are planned.
 
 - Missing (or removed above: rebuilt, drifted away): created, with its ledger row.
 - Present and not in the ledger: adopted (a ledger row, no DDL); a policy only when the catalog's own definition
-  is exactly the model's (`PlanState.verified`), else it was rebuilt.
+  is exactly the model's (`PlanState.verified`), else it was rebuilt. A lookup grant, which no view shows, is
+  adopted with the verified policy it came with (`_granted_with_policy`).
 - A policy's definition is compared by fingerprint with the ledger, never with the catalog's rewritten text: a
   changed USING is an ALTER (a changed WITH was a rebuild). Its catalog text is compared by hash (`stored`): a
   row still `pending` since our CREATE/ALTER records the hash first read (`Plan.record`); a hash that differs
@@ -16,6 +17,7 @@ from redshift_idc.runtime.access_state import (
     STORED_PENDING,
     AccessObject,
     MaskingPolicy,
+    RlsLookupGrant,
     RlsPolicy,
     RlsTable,
     policy_parts,
@@ -35,6 +37,9 @@ def converge_desired(state: PlanState) -> None:
 def _converge(state: PlanState, kind: str, key: tuple[str, ...]) -> None:
     wanted = state.desired.of_kind(kind)[key]
     present = state.current.get(kind, key)
+    if present is None and isinstance(wanted, RlsLookupGrant) and _granted_with_policy(state, wanted):
+        state.adopt.append(state.entry(wanted, key))
+        return
     if present is None or (kind, key) in state.removed:
         # remove=True: a managed object that drifted away (or was rebuilt) keeps one ledger row.
         state.emit(wanted, create_sql(wanted), "add", add=True, remove=True, key=key)
@@ -54,6 +59,21 @@ def _converge(state: PlanState, kind: str, key: tuple[str, ...]) -> None:
         return
     if recorded is None:
         state.adopt.append(state.entry(wanted))
+
+
+def _granted_with_policy(state: PlanState, wanted: RlsLookupGrant) -> bool:
+    """Whether a lookup grant no view shows (REDSHIFT_REFERENCE.md 2.16) came with the policy being adopted: the
+    policy exists, the ledger does not know it, nothing removes it, and the catalog's definition is the model's,
+    so its stored text reads this table. CREATE RLS POLICY grants SELECT on the lookup table to the policy
+    (r_CREATE_RLS_POLICY: "When you create a policy, Amazon Redshift grants the SELECT permission on the lookup
+    table for the respective policy"; the current t_rls_ownership page also has GRANT ... TO RLS POLICY, which
+    the plan still runs for every policy it creates): adopted, no DDL (assumed for today's Redshift). A
+    recorded policy's grants are the ledger's (`planner.with_recorded`)."""
+    key = (state.fold(wanted.policy),)
+    policy = state.desired.get(RlsPolicy.KIND, key)
+    return (isinstance(policy, RlsPolicy) and state.current.get(RlsPolicy.KIND, key) is not None
+            and (RlsPolicy.KIND, key) not in state.ledger and (RlsPolicy.KIND, key) not in state.removed
+            and state.verified(policy, key))
 
 
 def _converge_policy(state: PlanState, wanted: RlsPolicy | MaskingPolicy, key: tuple[str, ...],
