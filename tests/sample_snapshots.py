@@ -1,5 +1,10 @@
-"""The shipped sample snapshot, `access/sample-lakehouse/catalog-before-rename.json`: a warehouse where an earlier
-version of `access/sample-lakehouse.yaml` was deployed, read the way `python -m redshift_idc snapshot` reads it.
+"""The shipped sample snapshots, read the way `python -m redshift_idc snapshot` reads a warehouse:
+
+- `access/sample-lakehouse/catalog-before-rename.json`: a warehouse where an earlier version of
+  `access/sample-lakehouse.yaml` was deployed;
+- `access/sample-lakehouse/catalog-hand-made.json`: the same objects as the model declares, made by hand (no
+  ledger), with the catalog's rows in Redshift's stored forms (the fake renders them as documented): what
+  `make import` adopts. Imported, the model plans against it to 0 statements.
 
 That earlier version named the PUBLIC masking policy `hide_email_v1` (the model now calls it `hide_email`) and
 gave 40 team roles, since folded into the `sales` group, USAGE on the data lake schema and the datashare.
@@ -39,6 +44,7 @@ from tests.fake_redshift import FakeRedshift
 
 ENV = "sample-lakehouse"
 SNAPSHOT = Path("access") / "sample-lakehouse" / "catalog-before-rename.json"
+HAND_MADE = Path("access") / "sample-lakehouse" / "catalog-hand-made.json"
 OLD_MASK = "hide_email_v1"
 TEAMS = 40
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:555555555555:secret:sample-lakehouse-admin-AbCdEf"
@@ -76,6 +82,22 @@ def build(out_path: Path) -> str:
     earlier = earlier_model(checked.desired)
     fake.execute("CREATE SCHEMA IF NOT EXISTS \"security\"")
     fake.apply(plan(earlier, fake.state(), {}), checked.model.name)
+    return _snapshot(fake, out_path)
+
+
+def build_hand_made(out_path: Path) -> str:
+    """Make the model's objects by hand on a fresh fake warehouse (its first deploy's statements run one by one,
+    no ledger, with the IdC provider Redshift registers) and snapshot it into `out_path`."""
+    desired = checked_model(load_environment(ENV)).desired
+    fake = FakeRedshift()
+    fake.execute(IDC_PROVIDER)
+    fake.execute("CREATE SCHEMA IF NOT EXISTS \"security\"")
+    for statement in plan(desired, fake.state(), {}).statements:
+        fake.execute(statement.sql)
+    return _snapshot(fake, out_path)
+
+
+def _snapshot(fake: FakeRedshift, out_path: Path) -> str:
     clock = SimClock()
     api = CatalogDataApi(fake, clock, columns=COLUMNS)
     out, err = io.StringIO(), io.StringIO()
@@ -87,5 +109,5 @@ def build(out_path: Path) -> str:
 
 
 if __name__ == "__main__":
-    target = project.ROOT / SNAPSHOT
-    print(build(target), end="", file=sys.stderr)
+    print(build(project.ROOT / SNAPSHOT), end="", file=sys.stderr)
+    print(build_hand_made(project.ROOT / HAND_MADE), end="", file=sys.stderr)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from redshift_idc import project
 from redshift_idc.config.environment import load_environment
 from redshift_idc.deployed.snapshot import load_snapshot
@@ -53,3 +55,34 @@ def test_the_rename_commits_in_one_batch_of_several() -> None:
                 if any(sql.startswith(f'DETACH MASKING POLICY "{OLD_MASK}"') for sql in step.sqls)
                 and any(sql.startswith('ATTACH MASKING POLICY "hide_email"') for sql in step.sqls)]
     assert together and together[0] in holding
+
+
+def test_the_shipped_hand_made_snapshot_is_what_the_fake_builds(tmp_path: Path) -> None:
+    from tests.sample_snapshots import HAND_MADE, build_hand_made
+
+    fresh = tmp_path / "catalog.json"
+    build_hand_made(fresh)
+    assert fresh.read_text(encoding="utf-8") == (project.ROOT / HAND_MADE).read_text(encoding="utf-8"), (
+        f"{HAND_MADE} is stale: rewrite it with `.venv/bin/python -m tests.sample_snapshots`")
+
+
+def test_a_model_imported_from_the_hand_made_snapshot_plans_to_no_statement(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's adoption example, as a new user runs it: `make import` over the sample model from the shipped
+    hand-made snapshot (Redshift's stored forms: decoded policy text, a lookup table), then `make plan SNAPSHOT=`."""
+    import shutil
+
+    from redshift_idc.cli.main import main
+    from tests.sample_snapshots import HAND_MADE
+
+    for folder in ("config", "access", "sql"):
+        shutil.copytree(project.ROOT / folder, tmp_path / folder)
+    monkeypatch.setattr(project, "ROOT", tmp_path)
+    snapshot = str(tmp_path / HAND_MADE)
+    model = str(tmp_path / "access" / f"{ENV}.yaml")
+    assert main(["import", "--env", ENV, "--from-snapshot", snapshot, "--out", model, "--force"]) == 0
+    assert "needs work" not in capsys.readouterr().err
+    assert main(["plan", "--env", ENV, "--snapshot", snapshot]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line for line in lines if not line.startswith("-- ")] == []
+    assert any(line.startswith("-- against the snapshot: 0 statement(s)") for line in lines)
