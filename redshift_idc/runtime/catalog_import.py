@@ -47,7 +47,7 @@ from typing import Any, NamedTuple
 
 from redshift_idc.runtime.access_state import AccessState, IdentityProvider, MaskingPolicy, RlsPolicy, stored_digest
 from redshift_idc.runtime.sql_text import fold, quote_literal
-from redshift_idc.runtime.stored_lookups import segments, strip_lookup_qualifiers
+from redshift_idc.runtime.stored_lookups import quoted_end, segments, strip_lookup_qualifiers
 
 Row = tuple[Any, ...]
 SECRET_PARAMETER_NAMES = frozenset({"client_secret"})  # as access_model.SECRET_PARAMETERS (runtime: no pydantic)
@@ -302,22 +302,6 @@ _LITERAL_CAST = re.compile(
 _INT4_MAX = 2**31 - 1
 
 
-def _skip_quoted(text: str, i: int) -> int:
-    """The index after the string literal (`'`) or quoted name (`"`) that starts at `i`."""
-    quote, end, n = text[i], i + 1, len(text)
-    while end < n:
-        if quote == "'" and text[end] == "\\":
-            end += 2
-            continue
-        if text[end] == quote:
-            if end + 1 < n and text[end + 1] == quote:
-                end += 2
-                continue
-            return end + 1
-        end += 1
-    return n
-
-
 def unwrap_literal_casts(expression: str) -> str:
     """`expression` with the casts Redshift adds to plain literals taken off: `CAST('x' AS TEXT)` -> `'x'`,
     `CAST(256 AS INT4)` -> `256` (r_SHOW_POLICIES). Literals and quoted names are copied, never searched;
@@ -327,7 +311,7 @@ def unwrap_literal_casts(expression: str) -> str:
     while i < n:
         char = expression[i]
         if char in "'\"":
-            end = _skip_quoted(expression, i)
+            end = quoted_end(expression, i)
             out.append(expression[i:end])
             i = end
             continue

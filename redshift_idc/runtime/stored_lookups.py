@@ -40,7 +40,7 @@ class Segment:
     lookup: bool = False
 
 
-def _quoted_end(text: str, i: int) -> int:
+def quoted_end(text: str, i: int) -> int:
     """The index after the string literal (`'`, with `''` and backslash escapes) or quoted name (`"`) at `i`."""
     quote, end, n = text[i], i + 1, len(text)
     while end < n:
@@ -59,7 +59,7 @@ def _quoted_end(text: str, i: int) -> int:
 def _name(text: str, i: int) -> tuple[str, int, bool] | None:
     """The name at `i` (unquoted), the index after it and whether it was quoted; None if no name starts there."""
     if i < len(text) and text[i] == '"':
-        end = _quoted_end(text, i)
+        end = quoted_end(text, i)
         return (text[i + 1:end - 1].replace('""', '"'), end, True) if end - i > 2 and text[end - 1] == '"' else None
     word = _WORD.match(text, i)
     return (word.group(0), word.end(), False) if word else None
@@ -92,7 +92,7 @@ def _closing(text: str, i: int) -> int:
     while i < n:
         char = text[i]
         if char in "'\"":
-            i = _quoted_end(text, i)
+            i = quoted_end(text, i)
             continue
         if char == "(":
             depth += 1
@@ -110,7 +110,7 @@ def _from_table(inner: str) -> tuple[str, str] | None:
     while i < n:
         char = inner[i]
         if char in "'\"":
-            i = _quoted_end(inner, i)
+            i = quoted_end(inner, i)
             continue
         if char in "()":
             depth += 1 if char == "(" else -1
@@ -135,7 +135,7 @@ def segments(predicate: str) -> list[Segment]:
     while i < n:
         char = predicate[i]
         if char in "'\"":
-            i = _quoted_end(predicate, i)
+            i = quoted_end(predicate, i)
             continue
         if char == "(":
             first = _WORD.match(predicate, _skip_space(predicate, i + 1))
@@ -173,7 +173,7 @@ def strip_lookup_qualifiers(inner: str, table: tuple[str, str] | None) -> str:
     while i < n:
         char = inner[i]
         if char == "'":
-            end = _quoted_end(inner, i)
+            end = quoted_end(inner, i)
             out.append(inner[i:end])
             i, previous_word = end, ""
             continue
