@@ -28,11 +28,12 @@ from redshift_idc.deployed.conformance.objects import (
 from redshift_idc.deployed.conformance.session import Outcome, Session
 from redshift_idc.runtime.access_state import AccessObject, MaskingAttachment, RlsAttachment, Role, TablePrivilege
 from redshift_idc.runtime.catalog_import import column_queries
+from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS, MAX_STATEMENT_BYTES
 from redshift_idc.runtime.planning.object_sql import create_sql, remove_sql
 from redshift_idc.runtime.sql_text import quote_ident, quote_qualified
 
-BATCH_TOTAL_BYTES = 92_000  # just over 90 KB in 40 statements: does the Data API cap a batch's total size?
-BATCH_STATEMENTS = 40
+# Just over the batcher's 90 KB cap, in a full batch: does the Data API cap a batch's total size?
+BATCH_TOTAL_BYTES = MAX_STATEMENT_BYTES + 2_000
 PROBE_ROLE = "conformance_probe"
 CASE_ROLE = "Conformance_Case"
 SALES_Q = quote_qualified(SCHEMA, SALES)
@@ -170,7 +171,7 @@ def _step(sql: str, outcome: Outcome) -> dict[str, Any]:
     return {"sql": sql, "ok": outcome.ok, "error": outcome.error or None}
 
 
-def batch_size_statements(total_bytes: int = BATCH_TOTAL_BYTES, count: int = BATCH_STATEMENTS) -> list[str]:
+def batch_size_statements(total_bytes: int = BATCH_TOTAL_BYTES, count: int = MAX_BATCH_STATEMENTS) -> list[str]:
     """`count` small read-only statements (svv_columns lookups of the importer, `catalog_import.column_queries`)
     of together just over `total_bytes`."""
     each = total_bytes // count + 1

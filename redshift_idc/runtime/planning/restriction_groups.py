@@ -19,6 +19,7 @@ from redshift_idc.runtime.access_state import (
     ScopedTablePrivilege,
     TablePrivilege,
 )
+from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS, RESERVED_STATEMENTS
 from redshift_idc.runtime.planning.object_sql import create_sql, remove_sql
 from redshift_idc.runtime.planning.phases import LOCKDOWN_PHASE, RESTORE_PHASE, RESTRICTION_PHASE
 from redshift_idc.runtime.planning.plan_types import Statement
@@ -38,11 +39,10 @@ _GROUP_STEP: dict[tuple[str, str], int] = {
 }
 # A restriction group holds at most this many statements, so that with its ledger rows (one DELETE, one INSERT)
 # and the reconciler's own statements it fits one Data API batch (`ledger.steps` checks it).
+# The reconciler's own statements in every batch (the fence's guard and the progress) are the ledger's
+# RESERVED_STATEMENTS: one number, read from where the batches are cut.
 LEDGER_STATEMENTS_PER_BATCH = 2
-BATCH_STATEMENTS = 40  # BatchExecuteStatement's limit
-# The reconciler's own statements in every batch: the fence's guard and the progress (`ledger.py` reserves them).
-RESERVED_STATEMENTS = 2
-DEFAULT_GROUP_LIMIT = BATCH_STATEMENTS - RESERVED_STATEMENTS - LEDGER_STATEMENTS_PER_BATCH
+DEFAULT_GROUP_LIMIT = MAX_BATCH_STATEMENTS - RESERVED_STATEMENTS - LEDGER_STATEMENTS_PER_BATCH
 
 
 def statement_action(statement: Statement) -> str:
