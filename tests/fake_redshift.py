@@ -187,6 +187,79 @@ VALUE = rf"(?:{LIT}|\d+)"
 ROW = rf"\({VALUE}(?:, {VALUE})*\)"
 INTEGER_COLUMN = 0  # the "length" the fake records for an INTEGER column
 
+# Statements for many objects (r_GRANT, r_REVOKE, r_ATTACH_RLS_POLICY, r_DETACH_RLS_POLICY: every list form is
+# documented, REDSHIFT_REFERENCE.md 3.2, 3.3, 3.6). Each runs as the statements for each object would, in one
+# statement: it fails whole when any of them would fail (an existing member in GRANT ROLE, a missing role).
+QUAL = rf"{IDENT}\.{IDENT}"
+LIST_GRANTEE = rf"(?:ROLE {IDENT}|PUBLIC)"
+LIST_FORMS = [
+    re.compile(rf"(?P<verb>GRANT|REVOKE) (?P<privileges>[A-Z]+(?:, [A-Z]+)*) ON (?P<on>TABLE|SCHEMA|DATABASE) "
+               rf"(?P<targets>(?:{QUAL}|{IDENT})(?:, (?:{QUAL}|{IDENT}))*) (?P<prep>TO|FROM) "
+               rf"(?P<grantees>{LIST_GRANTEE}(?:, {LIST_GRANTEE})*)", re.DOTALL),
+    re.compile(rf"(?P<verb>GRANT|REVOKE) (?P<roles>ROLE {IDENT}(?:, ROLE {IDENT})*) (?P<prep>TO|FROM) "
+               rf"(?P<grantees>{LIST_GRANTEE}(?:, {LIST_GRANTEE})*)", re.DOTALL),
+    re.compile(rf"(?P<verb>ATTACH|DETACH) RLS POLICY (?P<policy>{IDENT}) ON (?P<targets>{QUAL}(?:, {QUAL})*) "
+               rf"(?P<prep>TO|FROM) (?P<grantees>{LIST_GRANTEE}(?:, {LIST_GRANTEE})*)", re.DOTALL),
+]
+# The ledger's rows as boxes (`ledger.LedgerTables.insert_parts_sql`, `delete_parts_sql`): a cross join of two
+# lists of literals, the key their concatenation. Standard SQL (INSERT ... SELECT, UNION ALL, CROSS JOIN, ||);
+# whether Redshift accepts a SELECT of literals with no table there is an open question the conformance recorder
+# answers (README, "Redshift notes").
+LISTED = rf"\(SELECT {LIT} AS k(?: UNION ALL SELECT {LIT})*\) AS"
+INSERT_PART = re.compile(rf"SELECT (?P<model>{LIT}), (?P<kind>{LIT}), (?:(?P<key>{LIT})|o\.k \|\| g\.k), "
+                         rf"(?P<fingerprint>{LIT})(?: FROM (?P<o>{LISTED}) o CROSS JOIN (?P<g>{LISTED}) g)?", re.DOTALL)
+DELETE_PART = re.compile(rf"SELECT (?:(?P<kind>{LIT}) \|\| o\.k \|\| g\.k FROM (?P<o>{LISTED}) o "
+                         rf"CROSS JOIN (?P<g>{LISTED}) g|(?P<key>{LIT}))", re.DOTALL)
+
+
+def _split_list(text: str, item: str) -> list[str]:
+    return [m.group(0) for m in re.finditer(item, text)]
+
+
+def expand_list_statement(sql: str) -> list[str] | None:
+    """The one-object statements a statement for many objects stands for, in order; None for any other statement
+    (and for a list form naming one object, which is that statement)."""
+    for form in LIST_FORMS:
+        m = form.fullmatch(sql)
+        if m is None:
+            continue
+        grantees = _split_list(m["grantees"], LIST_GRANTEE)
+        prep = m["prep"]
+        if m.re is LIST_FORMS[1]:
+            roles = _split_list(m["roles"], rf"ROLE {IDENT}")
+            result = [f"{m['verb']} {r} {prep} {g}" for r in roles for g in grantees]
+        elif m.re is LIST_FORMS[2]:
+            targets = _split_list(m["targets"], QUAL)
+            result = [f"{m['verb']} RLS POLICY {m['policy']} ON {t} {prep} {g}" for t in targets for g in grantees]
+        else:
+            targets = _split_list(m["targets"], QUAL if m["on"] == "TABLE" else IDENT)
+            privileges = m["privileges"].split(", ")
+            result = [f"{m['verb']} {p} ON {m['on']} {t} {prep} {g}" for t in targets for p in privileges
+                      for g in grantees]
+        return result if len(result) > 1 else None
+    return None
+
+
+def _parts(text: str, part: re.Pattern[str]) -> list[re.Match[str]]:
+    """`text` as parts joined by ` UNION ALL `, each matching `part` whole; a 42601 error otherwise."""
+    matches = []
+    position = 0
+    while True:
+        m = part.match(text, position)
+        if m is None:
+            raise RedshiftError("42601", f"the fake does not know this SELECT: {text[position:position + 80]}")
+        matches.append(m)
+        position = m.end()
+        if position == len(text):
+            return matches
+        if not text.startswith(" UNION ALL ", position):
+            raise RedshiftError("42601", f"syntax error at {text[position:position + 40]}")
+        position += len(" UNION ALL ")
+
+
+def _listed_values(text: str) -> list[str]:
+    return [unquote_literal(v) for v in re.findall(LIT, text)]
+
 
 class RedshiftError(Exception):
     """What a failed statement raises; `sqlstate` as Redshift would report it; `index`: the 1-based
@@ -495,6 +568,12 @@ class FakeRedshift:
             self._in_transaction = False
         self.history.extend(sqls)
         self.committed_batches.append(list(sqls))
+
+    def objects_in(self, sql: str) -> int:
+        """How many objects a statement covers: a statement for many objects (`expand_list_statement`) as many as
+        the statements it stands for, any other one."""
+        expanded = expand_list_statement(sql)
+        return len(expanded) if expanded is not None else 1
 
     def snapshot(self) -> _Catalog:
         """A copy of the whole catalog (ledger tables included), for `restore`."""
@@ -822,6 +901,16 @@ class FakeRedshift:
             raise RedshiftError("54000", "statement is longer than the Data API's 100 KB")
         if self.fail_when is not None and self.fail_when(sql):
             raise RedshiftError("XX000", f"injected failure: {sql}")
+        expanded = expand_list_statement(sql)
+        if expanded is not None:
+            before = self._catalog.copy()  # one statement: all of its objects, or none
+            try:
+                for one in expanded:
+                    self._run(one)
+            except Exception:
+                self._catalog = before
+                raise
+            return []
         for pattern, handler in self._forms:
             match = pattern.fullmatch(sql)
             if match:
@@ -923,6 +1012,9 @@ class FakeRedshift:
             (rf"DELETE FROM {QUALIFIED} WHERE model_name = (?P<model>{LIT}) AND kind \|\| ' ' \|\| object_key "
              rf"IN \((?P<keys>{LIT}(?:, {LIT})*)\)", self._delete),
             (rf"INSERT INTO {QUALIFIED} \((?P<columns>{NAMES})\) VALUES (?P<rows>{ROW}(?:, {ROW})*)", self._insert),
+            (rf"INSERT INTO {QUALIFIED} \((?P<columns>{NAMES})\) (?P<selects>SELECT .+)", self._insert_boxes),
+            (rf"DELETE FROM {QUALIFIED} WHERE model_name = (?P<model>{LIT}) AND kind \|\| ' ' \|\| object_key "
+             r"IN \((?P<selects>SELECT .+)\)", self._delete_boxes),
             (rf"UPDATE {QUALIFIED} SET (?P<assignments>[a-z_]+ = {VALUE}(?:, [a-z_]+ = {VALUE})*) "
              rf"WHERE model_name = (?P<model>{LIT})", self._update),
             # the fence's guard (runtime/fence.py): a row count that must be as expected, else a failed cast
@@ -1430,6 +1522,45 @@ class FakeRedshift:
                 self._check_value(key, column, value)
             new_rows.append(values)
         self._catalog.rows[key].extend(new_rows)
+        return []
+
+    def _insert_boxes(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
+        key, columns = self._ledger_table(m)
+        names = tuple(m["columns"].split(", "))
+        if names != columns[:4] or len(columns) != 4:
+            raise RedshiftError("42703", f"INSERT names columns {names}, the table has {columns}")
+        new_rows: list[tuple[Cell, ...]] = []
+        for part in _parts(m["selects"], INSERT_PART):
+            head = (unquote_literal(part["model"]), unquote_literal(part["kind"]))
+            fingerprint = unquote_literal(part["fingerprint"])
+            if part["key"] is not None:
+                keys = [unquote_literal(part["key"])]
+            elif part["o"] is not None:
+                keys = [a + b for a in _listed_values(part["o"]) for b in _listed_values(part["g"])]
+            else:
+                raise RedshiftError("42703", 'column "o.k" does not exist')
+            for object_key in keys:
+                row = (*head, object_key, fingerprint)
+                for column, value in zip(columns, row, strict=True):
+                    self._check_value(key, column, value)
+                new_rows.append(row)
+        self._catalog.rows[key].extend(new_rows)
+        return []
+
+    def _delete_boxes(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
+        key, columns = self._ledger_table(m)
+        if columns[:4] != ("model_name", "kind", "object_key", "fingerprint"):
+            raise RedshiftError("42703", f"unknown column in {m.group(0)[:80]}")
+        model = unquote_literal(m["model"])
+        keys: set[str] = set()
+        for part in _parts(m["selects"], DELETE_PART):
+            if part["key"] is not None:
+                keys.add(unquote_literal(part["key"]))
+            else:
+                kind = unquote_literal(part["kind"])
+                keys.update(kind + a + b for a in _listed_values(part["o"]) for b in _listed_values(part["g"]))
+        self._catalog.rows[key] = [r for r in self._catalog.rows[key]
+                                   if not (r[0] == model and f"{r[1]} {r[2]}" in keys)]
         return []
 
     def _check_value(self, table: tuple[str, str], column: str, value: Cell) -> None:

@@ -109,7 +109,8 @@ def checked_model(config: EnvironmentConfig, *, transition: Literal["enforce", "
     inputs = preview_inputs(config, model, scripts)
     empty = AccessState(case_sensitive=desired.case_sensitive)
     first = plan(desired, empty, {}, prune=model.prune, scope=prune_scope(model),
-                 identity_provider_drop_cascade=model.identity_provider_drop_cascade)
+                 identity_provider_drop_cascade=model.identity_provider_drop_cascade,
+                 coalesce=model.coalesce_statements)
     verdict = None if transition == "skip" else check_plan(inputs, empty, first, model.name, model.ledger_schema)
     warnings = tuple(w for w in (empty_model_warning(config, model, first, scripts),) if w is not None)
     if transition == "enforce" and verdict is not None and not verdict.ok:

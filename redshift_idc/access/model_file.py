@@ -243,6 +243,10 @@ class AccessModel(_Model):
     identity_providers: tuple[IdentityProviderSpec, ...] = ()
     identity_provider_drop_cascade: bool = Field(
         default=False, description="DROP IDENTITY PROVIDER ... CASCADE (also deletes the provider's users and roles)")
+    coalesce_statements: bool = Field(
+        default=True, description="one statement for many objects where Redshift's grammar takes lists (GRANT "
+                                  "SELECT ON TABLE a, b TO ROLE \"x\", ROLE \"y\"); false: one statement per "
+                                  "object, for debugging a failed deploy")
     deprovision_users: bool = Field(
         default=False, description="drop the IdC users ('<namespace>:<user>') no longer in the identity store or "
                                    "in no group the environment assigns (checked at deploy time)")

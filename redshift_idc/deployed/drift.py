@@ -146,6 +146,7 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
     try:
         planned = plan(desired, snapshot.state, snapshot.ledger, prune=model.prune,
                        identity_provider_drop_cascade=model.identity_provider_drop_cascade,
+                       coalesce=model.coalesce_statements,
                        definitions=snapshot.definitions, scope=prune_scope(model), stored=snapshot.stored_hashes(),
                        owners=snapshot.owners)
     except OwnershipError as error:  # the deploy would fail the same way (one owner per object)

@@ -135,6 +135,7 @@ def snapshot_plan_report(config: EnvironmentConfig, path: Path) -> PlanReport:
     try:
         planned = plan(desired, parsed.state, ledger, prune=model.prune,
                        identity_provider_drop_cascade=model.identity_provider_drop_cascade,
+                       coalesce=model.coalesce_statements,
                        definitions=definitions, scope=prune_scope(model), stored=parsed.stored_hashes(),
                        owners=snapshot.owners_for(model.name))
     except OwnershipError as error:

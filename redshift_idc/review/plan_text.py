@@ -61,8 +61,12 @@ def render_for_review(planned: Plan, scripts: Sequence[ScriptEntry]) -> str:
                 "one transaction" if statement.group else "its tables are locked down while it applies"))
         if statement.note:
             lines.append(f"-- {statement.note}")
+        covered = statement.covers
+        if covered > 1:
+            lines.append(f"-- one statement for {covered:,} objects")
+        sql = wrapped(statement.sql) if covered > 1 else statement.sql
         # Marked one by one: the reviewer sees which statements commit on their own (no rollback with the rest).
-        lines.append(f"{statement.sql};" if statement.transactional else f"{statement.sql};  -- {ALONE}")
+        lines.append(f"{sql};" if statement.transactional else f"{sql};  -- {ALONE}")
     if planned.adopt:
         lines.append(f"-- {len(planned.adopt)} existing object(s) already as declared: recorded in the ledger, no DDL")
     if planned.record:
@@ -75,6 +79,37 @@ def render_for_review(planned: Plan, scripts: Sequence[ScriptEntry]) -> str:
     if not planned.statements and not scripts:
         lines.append("-- no changes: the warehouse already matches the model")
     return "\n".join(lines) + "\n"
+
+
+WRAP_WIDTH = 120
+
+
+def wrapped(sql: str, width: int = WRAP_WIDTH) -> str:
+    """A long statement for many objects on several lines, each broken after a comma outside quotes and names
+    and indented under the first: the same SQL to Redshift, readable in a pull request."""
+    pieces: list[str] = []
+    start = 0
+    quote = ""
+    for index, char in enumerate(sql):
+        if quote:
+            if char == quote:
+                quote = ""  # a doubled quote closes and opens again: the same state afterwards
+        elif char in "'\"":
+            quote = char
+        elif char == "," and sql.startswith(", ", index):
+            pieces.append(sql[start:index + 1])
+            start = index + 2
+    pieces.append(sql[start:])
+    lines: list[str] = []
+    line = ""
+    for piece in pieces:
+        if line and len(line) + 1 + len(piece) > width:
+            lines.append(line)
+            line = "    " + piece
+        else:
+            line = f"{line} {piece}" if line else piece
+    lines.append(line)
+    return "\n".join(lines)
 
 
 POLICY_WORDS = {RlsPolicy.KIND: "RLS policy", MaskingPolicy.KIND: "masking policy"}

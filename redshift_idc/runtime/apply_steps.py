@@ -17,7 +17,7 @@ from redshift_idc.runtime.ledger import LedgerTables, Step
 from redshift_idc.runtime.limits import INTENT_SUBMIT_SECONDS
 from redshift_idc.runtime.reconcile_request import ReconcileError
 from redshift_idc.runtime.secrets import SecretError
-from redshift_idc.runtime.statement_runner import StatementRunner, first_words
+from redshift_idc.runtime.statement_runner import StatementRunner, covered_objects, first_words
 
 
 class StepApplier:
@@ -37,7 +37,7 @@ class StepApplier:
         """One step of the plan; True when it committed (False: read again first)."""
         runner = self.runner
         if step.statement is None:
-            ok = self.apply_batch(list(step.sqls), "apply")
+            ok = self.apply_batch(list(step.sqls), "apply", step=step)
             if ok:
                 runner.log(f"applied batch {number} of {count} ({len(step.sqls)} statements)")
             return ok
@@ -69,9 +69,11 @@ class StepApplier:
         runner.failed(result, alone=True)
         return False
 
-    def apply_batch(self, sqls: list[str], kind: str, *, intent: tuple[str, int] | None = None) -> bool:
+    def apply_batch(self, sqls: list[str], kind: str, *, intent: tuple[str, int] | None = None,
+                    step: Step | None = None) -> bool:
         """One transaction between the fence's guard and its progress (or, with `intent`, the announcement of
-        the statement to be sent alone next); True when it committed."""
+        the statement to be sent alone next); True when it committed. `step`: the plan's step the batch applies
+        (its statements come first, in order), to name what a failed statement covered."""
         runner = self.runner
         runner.check_time(f"submit a {kind} batch")
         seq, model = runner.seq, self.model
@@ -89,5 +91,7 @@ class StepApplier:
             return False
         if result.index is not None:
             result.index -= 1  # the guard is not one of the step's statements
+            if step is not None and 1 <= result.index <= len(step.statements):
+                result.covered = covered_objects(step.statements[result.index - 1])
         runner.failed(result, alone=False)
         return False

@@ -26,10 +26,11 @@ re-derives from the catalog: a provider created but not recorded is altered to t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from redshift_idc.runtime.access_state import LedgerEntry
+from redshift_idc.runtime.access_state import LedgerEntry, json_string
 from redshift_idc.runtime.planning.phases import IDENTITY_PROVIDER_PHASE
 from redshift_idc.runtime.planning.plan_types import Plan, Statement
 from redshift_idc.runtime.sql_text import fold, quote_ident, quote_literal
@@ -81,13 +82,14 @@ class LedgerTables:
                 f"WHERE model_name = {quote_literal(model)} ORDER BY script_name")
 
     def delete_sql(self, model: str, entries: Sequence[LedgerEntry]) -> str:
+        """One row per entry listed; `delete_parts_sql` says the same of rows that form boxes in fewer bytes."""
         if not entries:
             raise ValueError("delete_sql needs at least one ledger entry")
         keys = ", ".join(quote_literal(f"{e.kind} {e.key_text}") for e in entries)
-        return (f"DELETE FROM {self.objects} WHERE model_name = {quote_literal(model)} "
-                f"AND kind || ' ' || object_key IN ({keys})")
+        return f"{self._delete_head(model)}({keys})"
 
     def insert_sql(self, model: str, entries: Sequence[LedgerEntry]) -> str:
+        """One VALUES row per entry; `insert_parts_sql` says the same of rows that form boxes in fewer bytes."""
         if not entries:
             raise ValueError("insert_sql needs at least one ledger entry")
         rows = ", ".join(
@@ -95,7 +97,42 @@ class LedgerTables:
             f"{quote_literal(e.fingerprint)})"
             for e in entries
         )
-        return f"INSERT INTO {self.objects} (model_name, kind, object_key, fingerprint) VALUES {rows}"
+        return f"{self._insert_head()} VALUES {rows}"
+
+    def _insert_head(self) -> str:
+        return f"INSERT INTO {self.objects} (model_name, kind, object_key, fingerprint)"
+
+    def _delete_head(self, model: str) -> str:
+        return f"DELETE FROM {self.objects} WHERE model_name = {quote_literal(model)} AND kind || ' ' || object_key IN "
+
+    def insert_parts_sql(self, model: str, parts: Sequence[LedgerPart]) -> str:
+        """The rows of `parts` (each a box of key prefixes x key ends: `ledger_parts`) in one INSERT ... SELECT, each
+        box a cross join of two lists of literals: a coalesced statement's thousands of rows in a few KB."""
+        if not parts:
+            raise ValueError("insert_parts_sql needs at least one part")
+        selects = []
+        for part in parts:
+            head = f"SELECT {quote_literal(model)}, {quote_literal(part.kind)}, "
+            if part.rows == 1:
+                selects.append(f"{head}{quote_literal(part.prefixes[0] + part.ends[0])}, "
+                               f"{quote_literal(part.fingerprint)}")
+            else:
+                selects.append(f"{head}o.k || g.k, {quote_literal(part.fingerprint)} FROM "
+                               f"{_listed(part.prefixes, 'o')} CROSS JOIN {_listed(part.ends, 'g')}")
+        return f"{self._insert_head()} {' UNION ALL '.join(selects)}"
+
+    def delete_parts_sql(self, model: str, parts: Sequence[LedgerPart]) -> str:
+        """The rows of `parts` deleted, the keys of each box made the way `insert_parts_sql` makes them."""
+        if not parts:
+            raise ValueError("delete_parts_sql needs at least one part")
+        selects = []
+        for part in parts:
+            if part.rows == 1:
+                selects.append(f"SELECT {quote_literal(f'{part.kind} {part.prefixes[0]}{part.ends[0]}')}")
+            else:
+                selects.append(f"SELECT {quote_literal(part.kind + ' ')} || o.k || g.k FROM "
+                               f"{_listed(part.prefixes, 'o')} CROSS JOIN {_listed(part.ends, 'g')}")
+        return f"{self._delete_head(model)}({' UNION ALL '.join(selects)})"
 
     def record_script_sql(self, model: str, name: str, checksum: str) -> str:
         return (f"INSERT INTO {self.scripts} (model_name, script_name, checksum) VALUES "
@@ -121,16 +158,79 @@ class LedgerTables:
         return f"SELECT DISTINCT model_name FROM {self.objects} ORDER BY model_name"
 
 
+@dataclass(frozen=True)
+class LedgerPart:
+    """Ledger rows of one kind and fingerprint whose keys are every prefix followed by every end: `prefixes` hold
+    the JSON text of a key up to its last component (`["sales","t1","SELECT",`), `ends` the rest (`"AWSIDC:a"]`)."""
+
+    kind: str
+    fingerprint: str
+    prefixes: tuple[str, ...]
+    ends: tuple[str, ...]
+
+    @property
+    def rows(self) -> int:
+        return len(self.prefixes) * len(self.ends)
+
+
+def _split_key(entry: LedgerEntry) -> tuple[str, str]:
+    """(the key's JSON text up to its last component, the rest): `key_text` ends with the last component's JSON
+    and `]`, the component before it with a comma (one component: the prefix is `[`)."""
+    text = entry.key_text
+    end = json_string(entry.key[-1]) + "]"
+    if not text.endswith(end):
+        raise ValueError(f"ledger key {text!r} does not end with {end!r}")
+    return text[:-len(end)], end
+
+
+@functools.lru_cache(maxsize=256)  # a batch's statements are costed, then rendered: each statement's rows twice
+def ledger_parts(entries: tuple[LedgerEntry, ...]) -> tuple[LedgerPart, ...]:
+    """`entries` as boxes covering them exactly: per kind and fingerprint, the prefixes that share the same set of
+    ends together (a coalesced statement's rows are one box; so are many roles' rows)."""
+    ends_of: dict[tuple[str, str], dict[str, set[str]]] = {}
+    for entry in entries:
+        prefix, end = _split_key(entry)
+        ends_of.setdefault((entry.kind, entry.fingerprint), {}).setdefault(prefix, set()).add(end)
+    parts = []
+    for (kind, fingerprint), prefixes in ends_of.items():
+        together: dict[frozenset[str], list[str]] = {}
+        for prefix, ends in prefixes.items():
+            together.setdefault(frozenset(ends), []).append(prefix)
+        parts += [LedgerPart(kind, fingerprint, tuple(sorted(ps)), tuple(sorted(ends)))
+                  for ends, ps in together.items()]
+    return tuple(sorted(parts, key=lambda p: (p.kind, p.fingerprint, p.prefixes, p.ends)))
+
+
+def _listed(values: Sequence[str], alias: str) -> str:
+    rest = "".join(f" UNION ALL SELECT {quote_literal(v)}" for v in values[1:])
+    return f"(SELECT {quote_literal(values[0])} AS k{rest}) AS {alias}"
+
+
+def _shortest(candidates: Sequence[str]) -> str:
+    return min(candidates, key=lambda sql: (len(sql.encode("utf-8")), sql))
+
+
 def _ledger_sql(tables: LedgerTables, model: str, statements: Sequence[Statement],
                 extra_add: Sequence[LedgerEntry] = ()) -> list[str]:
-    removes = [e for s in statements for e in s.ledger_remove]
-    adds = [e for s in statements for e in s.ledger_add] + list(extra_add)
+    """One DELETE and one INSERT at most: a row per entry while every entry stands alone, else each statement's
+    rows as boxes (`ledger_parts`): what `_cost` charged each."""
     sql: list[str] = []
+    removes = [s.ledger_remove for s in statements if s.ledger_remove]
+    adds = [s.ledger_add for s in statements if s.ledger_add] + ([tuple(extra_add)] if extra_add else [])
     if removes:
-        sql.append(tables.delete_sql(model, removes))
+        sql.append(_rendered(removes, lambda entries: tables.delete_sql(model, entries),
+                             lambda parts: tables.delete_parts_sql(model, parts)))
     if adds:
-        sql.append(tables.insert_sql(model, adds))
+        sql.append(_rendered(adds, lambda entries: tables.insert_sql(model, entries),
+                             lambda parts: tables.insert_parts_sql(model, parts)))
     return sql
+
+
+def _rendered(by_statement: Sequence[Sequence[LedgerEntry]], rows: Callable[[Sequence[LedgerEntry]], str],
+              boxes: Callable[[Sequence[LedgerPart]], str]) -> str:
+    if all(len(entries) == 1 for entries in by_statement):
+        return rows([entry for entries in by_statement for entry in entries])
+    return boxes([part for entries in by_statement for part in ledger_parts(entries)])
 
 
 @dataclass(frozen=True)
@@ -162,7 +262,7 @@ def steps(plan: Plan, model: str, tables: LedgerTables | None = None,
         return [Step((statement.sql,), statement, (statement,)), *([Step(tuple(ledger))] if ledger else [])]
 
     result = [step for s in alone if s.phase <= IDENTITY_PROVIDER_PHASE for step in single(s)]
-    groups = statement_batches(plan, max_statements, reserved)
+    groups = statement_batches(plan, max_statements, reserved, model)
     sqls = _batch_sql(plan, model, tables, groups, max_statements - reserved)
     result += [Step(tuple(batch), None, tuple(groups[i]) if i < len(groups) else ()) for i, batch in enumerate(sqls)]
     result += [step for s in alone if s.phase > IDENTITY_PROVIDER_PHASE for step in single(s)]
@@ -175,8 +275,19 @@ def batches(plan: Plan, model: str, tables: LedgerTables | None = None,
     return [list(step.sqls) for step in steps(plan, model, tables, max_statements, reserved)]
 
 
-def _cost(statement: Statement) -> int:
-    return len(statement.sql.encode("utf-8")) + 200 * (len(statement.ledger_add) + len(statement.ledger_remove))
+def _cost(statement: Statement, model: str) -> int:
+    """What a statement adds to its batch: its SQL and its ledger rows as boxes (`ledger_parts`), as
+    `_ledger_sql` would write them for it alone. That bounds what it writes for the batch: a row each only when
+    every row stands alone, which is shorter than a box of one row each; boxes found over the batch only when
+    shorter than the statements' own."""
+    size = len(statement.sql.encode("utf-8"))
+    tables = LedgerTables()
+    head = len(tables._insert_head()) + 1
+    for entries in (statement.ledger_add, statement.ledger_remove):
+        if entries:
+            boxes = len(tables.insert_parts_sql(model, ledger_parts(entries)).encode("utf-8")) - head
+            size += boxes + len(" UNION ALL ")
+    return size
 
 
 def _units(statements: Sequence[Statement]) -> list[list[Statement]]:
@@ -191,7 +302,7 @@ def _units(statements: Sequence[Statement]) -> list[list[Statement]]:
 
 
 def statement_batches(plan: Plan, max_statements: int = MAX_BATCH_STATEMENTS,
-                      reserved: int = RESERVED_STATEMENTS) -> list[list[Statement]]:
+                      reserved: int = RESERVED_STATEMENTS, model: str = "model") -> list[list[Statement]]:
     """The plan's transactional statements cut into batches of at most `max_statements - reserved`
     statements, their ledger statements (one DELETE if any of them removes a row, one INSERT if any adds one)
     included, and of at most MAX_STATEMENT_BYTES. A group (statements that must commit together: a
@@ -206,7 +317,7 @@ def statement_batches(plan: Plan, max_statements: int = MAX_BATCH_STATEMENTS,
         unit_removes = removes or any(s.ledger_remove for s in unit)
         unit_adds = adds or any(s.ledger_add for s in unit)
         needed = len(current) + len(unit) + int(unit_removes) + int(unit_adds)
-        unit_size = sum(_cost(s) for s in unit)
+        unit_size = sum(_cost(s, model) for s in unit)
         if current and (needed > room or size + unit_size > MAX_STATEMENT_BYTES):
             result.append(current)
             current, size, removes, adds = [], 0, False, False
@@ -230,7 +341,7 @@ def transactional_batches(plan: Plan, model: str, tables: LedgerTables | None = 
     """`statement_batches` as SQL, each batch with the ledger rows of its own statements; then the
     ledger-only changes."""
     tables = tables or LedgerTables()
-    return _batch_sql(plan, model, tables, statement_batches(plan, max_statements, reserved),
+    return _batch_sql(plan, model, tables, statement_batches(plan, max_statements, reserved, model),
                       max_statements - reserved)
 
 

@@ -56,6 +56,7 @@ import gc
 from collections.abc import Callable
 
 from redshift_idc.runtime.access_state import LEDGER_ONLY_KINDS, AccessState, LedgerEntry, RlsLookupGrant, RlsPolicy
+from redshift_idc.runtime.planning.coalesce import coalesce as coalesce_statements
 from redshift_idc.runtime.planning.convergence import converge_desired
 from redshift_idc.runtime.planning.external_objects import external_objects
 from redshift_idc.runtime.planning.identity_providers import identity_providers
@@ -92,7 +93,7 @@ def with_recorded(current: AccessState, ledger: Ledger) -> AccessState:
 def plan(desired: AccessState, current: AccessState, ledger: Ledger | None = None, *, prune: bool = False,
          identity_provider_drop_cascade: bool = False, definitions: AccessState | None = None,
          scope: Scope | None = None, group_limit: int = DEFAULT_GROUP_LIMIT,
-         stored: StoredHashes | None = None, owners: Owners | None = None) -> Plan:
+         stored: StoredHashes | None = None, owners: Owners | None = None, coalesce: bool = False) -> Plan:
     """The statements that take `current` to `desired`, in an order Redshift accepts and that never shows a
     principal more than before or after (see `planning/phases.py`). `definitions`: the catalog's own policy and
     identity provider definitions, when read (`snapshot`; see `PlanState.verified`). `scope`: the tables the model
@@ -100,7 +101,9 @@ def plan(desired: AccessState, current: AccessState, ledger: Ledger | None = Non
     hold (what fits one batch with its ledger rows; `ledger.steps` must cut batches at least that large). `stored`:
     the hash of each policy's catalog text, from the same read (`Snapshot.stored_hashes()`); a policy absent from it
     is not compared (see `planning/convergence.py`). `owners`: the objects other access models manage (their ledger
-    rows); raises OwnershipError when the plan would adopt, create, change or remove one of them."""
+    rows); raises OwnershipError when the plan would adopt, create, change or remove one of them. `coalesce`: one
+    statement for many objects where the grammar takes lists (`planning/coalesce.py`); what deploys use, off only
+    to debug and where a test wants one statement per object."""
     if desired.case_sensitive != current.case_sensitive:
         raise ValueError("desired and current state must fold names the same way")
     # Role names keep their case: rows that folded them, and our roles the catalog spells in another case, are
@@ -119,7 +122,7 @@ def plan(desired: AccessState, current: AccessState, ledger: Ledger | None = Non
     try:
         state = PlanState(desired, current, dict(ledger or {}), prune,
                           identity_provider_drop_cascade=identity_provider_drop_cascade, definitions=definitions,
-                          scope=scope, group_limit=group_limit, stored=stored, owners=owners)
+                          scope=scope, group_limit=group_limit, stored=stored, owners=owners, coalesce=coalesce)
         return _with_role_names(_run(state), state, names)
     finally:
         if collecting:
@@ -162,6 +165,8 @@ def _run(state: PlanState) -> Plan:
               if (key not in present.get(kind, _NONE) or (kind, key) in state.owners)
               and key not in wanted_now.get(kind, _NONE)]
     state.statements.sort(key=lambda s: (s.phase, s.sort_key))
+    if state.coalesce:
+        state.statements = coalesce_statements(state.statements)
     return Plan(state.statements, sorted(state.adopt, key=lambda e: (e.kind, e.key)),
                 sorted(forget, key=lambda e: (e.kind, e.key)), state.notes,
                 record=sorted(state.record, key=lambda e: (e.kind, e.key)),

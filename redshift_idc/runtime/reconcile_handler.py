@@ -124,6 +124,7 @@ def build_request(event: CustomResourceEvent, document: dict[str, Any] | None, s
     return Request(model=str(props["ModelName"]), desired=desired, token=token, prune=_flag(props.get("Prune")),
                    ledger_schema=str(props.get("LedgerSchema") or "redshift_idc"), scripts=scripts,
                    identity_provider_drop_cascade=_flag(props.get("IdentityProviderDropCascade")),
+                   coalesce=_flag(props.get("CoalesceStatements", True)),
                    deprovision=deprovision, scope=scope, start_ms=start_ms)
 
 

@@ -68,6 +68,7 @@ class Request:
     scripts: Sequence[Script] = ()
     needs_secadmin: bool = True
     identity_provider_drop_cascade: bool = False
+    coalesce: bool = True  # one statement for many objects (planning/coalesce.py); the model's coalesce_statements
     deprovision: DeprovisionSettings | None = None  # deprovision_users: remove IdC users who left
     scope: Scope = field(default_factory=Scope)  # the declared tables and those prune may lift restrictions on
     start_ms: int | None = None  # when the request began (epoch ms, `on_event`); None: when the reconciler is made

@@ -235,6 +235,7 @@ class Reconciler:
         try:
             return plan(self.request.desired, snapshot.state, snapshot.ledger, prune=self.request.prune,
                         identity_provider_drop_cascade=self.request.identity_provider_drop_cascade,
+                        coalesce=self.request.coalesce,
                         definitions=snapshot.definitions, scope=self.request.scope,
                         stored=snapshot.stored_hashes(), owners=snapshot.owners)
         except OwnershipError as error:

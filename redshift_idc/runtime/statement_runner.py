@@ -40,6 +40,7 @@ from redshift_idc.runtime.limits import (
     STATEMENT_STUCK_SECONDS,
     WAIT_GRACE_SECONDS,
 )
+from redshift_idc.runtime.planning.plan_types import Statement
 from redshift_idc.runtime.reconcile_request import Clock, Pause, ReconcileError
 
 MAX_TRANSIENT_RETRIES = 3
@@ -60,6 +61,7 @@ class StepResult:
     index: int | None = None
     sql: str = ""
     stuck: bool = False
+    covered: str = ""  # the objects a failed statement for many objects covered (`covered_objects`)
 
 
 class StatementRunner:
@@ -170,7 +172,11 @@ class StatementRunner:
             raise ReconcileError(f"statement {seq:05d} (alone, outside a transaction) failed: "
                                  f"{self.redact(result.sql)} -- Redshift said: {self.redact(result.error)}{advice}")
         where = f"statement {result.index} of batch {seq:05d}" if result.index else f"batch {seq:05d}"
-        raise ReconcileError(f"{where} failed and was rolled back: {self.redact(result.sql)} -- Redshift said: "
+        sql = self.redact(result.sql)
+        if result.covered:  # a statement for many objects can be 16 KB: its start, then what it covered
+            sql = (sql[:SHOWN_SQL_CHARACTERS] + "...") if len(sql) > SHOWN_SQL_CHARACTERS else sql
+            sql += f" ({self.redact(result.covered)})"
+        raise ReconcileError(f"{where} failed and was rolled back: {sql} -- Redshift said: "
                              f"{self.redact(result.error)}{advice}")
 
     def count_failure(self, message: str, error: str) -> None:
@@ -273,6 +279,22 @@ class StatementRunner:
         duration = description.get("Duration")
         seconds = duration / 1e9 if isinstance(duration, int) and duration > 0 else observed
         self._durations = [*self._durations[-4:], seconds]
+
+
+COVERED_SHOWN = 20  # objects a failure names before it counts the rest
+SHOWN_SQL_CHARACTERS = 300  # of a failed statement for many objects, before the objects it covered
+
+
+def covered_objects(statement: Statement) -> str:
+    """What a statement for many objects covered, for the error when it fails (Redshift names none of them), and
+    the way to find the one at fault; '' for a statement of one object."""
+    if statement.covers < 2:
+        return ""
+    objects = [*statement.removes, *statement.adds]
+    shown = ", ".join(o.describe() for o in objects[:COVERED_SHOWN])
+    more = f", and {len(objects) - COVERED_SHOWN:,} more" if len(objects) > COVERED_SHOWN else ""
+    return (f"one statement for {len(objects):,} objects: {shown}{more}; set coalesce_statements: false in the "
+            "access model to send one statement per object and see which one fails")
 
 
 def guard_failed(description: dict[str, Any]) -> bool:

@@ -56,6 +56,7 @@ def import_model(snapshot: CatalogSnapshot, config: EnvironmentConfig, name: str
         current = snapshot.parsed(desired.case_sensitive).state
     planned = plan(desired, current, snapshot.ledger_for(name), prune=model.prune,
                    identity_provider_drop_cascade=model.identity_provider_drop_cascade,
+                   coalesce=model.coalesce_statements,
                    definitions=definitions(snapshot.rows, desired.case_sensitive))
     result.adopted, result.statements = len(planned.adopt), len(planned.statements)
     if planned.statements:

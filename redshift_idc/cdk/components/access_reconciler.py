@@ -73,7 +73,8 @@ class AccessReconciler(Construct):
                  scripts: Sequence[ScriptEntry], prune: bool, ledger_schema: str, removal_policy: str,
                  workgroup_name: str, workgroup_arn: str, namespace_name: str, namespace_arn: str, database: str,
                  admin_secret_arn: str, key: kms.IKey, log_retention: logs.RetentionDays,
-                 identity_provider_drop_cascade: bool = False, deprovision: UserDeprovisioning | None = None,
+                 identity_provider_drop_cascade: bool = False, coalesce_statements: bool = True,
+                 deprovision: UserDeprovisioning | None = None,
                  prune_scope: Scope | None = None) -> None:
         super().__init__(scope, construct_id)
         document_dir = staging_dir() / f"access-model-{model_name}"
@@ -137,6 +138,8 @@ class AccessReconciler(Construct):
         }
         if identity_provider_drop_cascade:  # absent means false: templates of models that do not opt in stay unchanged
             properties["IdentityProviderDropCascade"] = True
+        if not coalesce_statements:  # absent means true, likewise
+            properties["CoalesceStatements"] = False
         if deprovision is not None:  # likewise absent unless the model opts in
             properties["IdentityStoreId"] = deprovision.identity_store_id
             properties["AssignedGroups"] = [{"DisplayName": name, **({"GroupId": gid} if gid else {})}

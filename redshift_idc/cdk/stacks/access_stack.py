@@ -43,7 +43,8 @@ class AccessStack(Stack):
             namespace_arn=warehouse.namespace.attr_namespace_namespace_arn,
             database=config.warehouse.database_name, admin_secret_arn=warehouse.admin_secret_arn,
             key=warehouse.key, log_retention=warehouse.log_retention,
-            identity_provider_drop_cascade=model.identity_provider_drop_cascade, deprovision=deprovision,
+            identity_provider_drop_cascade=model.identity_provider_drop_cascade,
+            coalesce_statements=model.coalesce_statements, deprovision=deprovision,
             prune_scope=checked.scope,
         )
         # Beside the template, not an asset (nothing deploys it): `make review` evaluates both branches' rules

@@ -8,7 +8,7 @@ render as `***` (what a plan shows), with it as their values (what `Statement.ex
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from redshift_idc.runtime.access_state import (
@@ -245,3 +245,38 @@ def drop_identity_provider_sql(item: IdentityProvider, cascade: bool = False) ->
     """CASCADE also deletes the users and roles of the provider [D46]: only when the model opts in."""
     return f"DROP IDENTITY PROVIDER {quote_ident(item.name)}{' CASCADE' if cascade else ''}"
 
+
+
+# ------------------------------------------------------------------------- statements for many objects
+
+def coalesced_sql(sample: AccessObject, action: str, privileges: Sequence[str], targets: Sequence[tuple[str, ...]],
+                  grantees: Sequence[str], fixed: str = "") -> str:
+    """One statement for privileges x targets x grantees of `sample`'s kind (`planning/coalesce.py`), in the list
+    forms of r_GRANT, r_REVOKE, r_ATTACH_RLS_POLICY and r_DETACH_RLS_POLICY: each grantee `ROLE "name"` (a bare
+    name after a comma would be a user) or PUBLIC. `fixed`: the RLS policy. With one of each it is exactly
+    `create_sql`/`remove_sql` of that object."""
+    if action not in ("add", "remove"):
+        raise ValueError(f"coalesced statements add or remove, not {action!r}")
+    adding = action == "add"
+    check_renderable(sample)
+    allowed = _KNOWN_PRIVILEGES.get(type(sample), ("",))
+    unknown = [p for p in privileges if p not in allowed]
+    if unknown or not privileges:
+        raise ValueError(f"{sample.KIND}: unknown privilege {unknown[0] if unknown else 'none'!r}")
+    to = ("TO " if adding else "FROM ") + ", ".join(_role(g) for g in grantees)
+    verb = "GRANT" if adding else "REVOKE"
+    listed = ", ".join(privileges)
+    if isinstance(sample, TablePrivilege):
+        return f"{verb} {listed} ON TABLE {', '.join(quote_qualified(*t) for t in targets)} {to}"
+    if isinstance(sample, SchemaPrivilege):
+        return f"{verb} {listed} ON SCHEMA {', '.join(quote_ident(t[0]) for t in targets)} {to}"
+    if isinstance(sample, DatabasePrivilege):
+        return f"{verb} {listed} ON DATABASE {', '.join(quote_ident(t[0]) for t in targets)} {to}"
+    if isinstance(sample, RoleGrant):
+        if PUBLIC_GRANTEE in grantees:
+            raise ValueError(f"{sample.KIND}: Redshift grants this only to roles (or users), not to PUBLIC")
+        return f"{verb} {', '.join('ROLE ' + quote_ident(t[0]) for t in targets)} {to}"
+    if isinstance(sample, RlsAttachment):
+        verb = "ATTACH" if adding else "DETACH"
+        return f"{verb} RLS POLICY {quote_ident(fixed)} ON {', '.join(quote_qualified(*t) for t in targets)} {to}"
+    raise TypeError(f"no statement for many objects of kind {sample.KIND}")

@@ -37,6 +37,12 @@ class Statement:
     # What a reviewer should know about this statement ("widens access: ...", "lockdown: ..."), shown above it.
     note: str = ""
 
+    @property
+    def covers(self) -> int:
+        """How many objects the statement adds or removes: one, or for a statement for many objects
+        (`planning/coalesce.py`) all of them (an ALTER both removes and adds its one object)."""
+        return max(len(self.adds), len(self.removes), 1)
+
     def executable_sql(self, resolve: Callable[[str, str], str] | None = None) -> str:
         """The SQL to run: `sql`, or for a statement naming secrets, the SQL with every secret resolved by
         `resolve(secret_arn, json_key)`. Never log or print the result."""

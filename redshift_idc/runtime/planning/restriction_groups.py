@@ -20,6 +20,7 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
 )
 from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS, RESERVED_STATEMENTS
+from redshift_idc.runtime.planning.coalesce import coalesced_count
 from redshift_idc.runtime.planning.object_sql import create_sql, remove_sql
 from redshift_idc.runtime.planning.phases import LOCKDOWN_PHASE, RESTORE_PHASE, RESTRICTION_PHASE
 from redshift_idc.runtime.planning.plan_types import Statement
@@ -83,15 +84,19 @@ def group_restrictions(state: PlanState) -> None:
     ordered = sorted(groups.values(), key=lambda g: min(min(tables_of[i]) for i in g))
     _note_unreplaced_masking(state, members)
     for number, group in enumerate(ordered):
-        locked = len(group) > state.group_limit
+        name = f"restrictions-{number}"
         for i in group:
             statement = state.statements[i]
             kind = (statement.adds or statement.removes)[0].KIND
             rank = _GROUP_STEP[(statement_action(statement), kind)]
             state.statements[i] = dataclasses.replace(
-                statement, sort_key=(f"{number:06d}", f"{rank:02d}", *statement.sort_key),
-                group="" if locked else f"restrictions-{number}")
+                statement, sort_key=(f"{number:06d}", f"{rank:02d}", *statement.sort_key), group=name)
+        # The size that counts is what the group sends: its statements once coalesced, when they will be.
+        placed = sorted((state.statements[i] for i in group), key=lambda s: s.sort_key)
+        locked = (coalesced_count(placed) if state.coalesce else len(placed)) > state.group_limit
         if locked:
+            for i in group:
+                state.statements[i] = dataclasses.replace(state.statements[i], group="")
             tables = set().union(*(tables_of[i] for i in group))
             _lockdown(state, tables, number, len(group))
 

@@ -46,7 +46,9 @@ class PlanState:
 
     def __init__(self, desired: AccessState, current: AccessState, ledger: Ledger, prune: bool, *,
                  identity_provider_drop_cascade: bool, definitions: AccessState | None, scope: Scope | None,
-                 group_limit: int, stored: StoredHashes | None, owners: Owners | None) -> None:
+                 group_limit: int, stored: StoredHashes | None, owners: Owners | None,
+                 coalesce: bool = False) -> None:
+        self.coalesce = coalesce  # statements will be coalesced (`coalesce.py`): groups are sized as sent
         self.definitions = definitions
         self.owners: Owners = owners or {}
         # Other models' objects a removal here would take along: (kind, key) -> (owner, which removal).
