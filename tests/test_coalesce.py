@@ -31,7 +31,7 @@ from redshift_idc.runtime.access_state import (
 from redshift_idc.runtime.custom_resource import CustomResourceEvent
 from redshift_idc.runtime.ledger import LedgerTables, ledger_parts, steps
 from redshift_idc.runtime.planner import plan
-from redshift_idc.runtime.planning.coalesce import COALESCED_STATEMENT_BYTES, coalesce
+from redshift_idc.runtime.planning.coalesce import COALESCED_STATEMENT_BYTES, cell_of, coalesce
 from redshift_idc.runtime.planning.object_sql import coalesced_sql, create_sql, remove_sql
 from redshift_idc.runtime.planning.plan_types import Plan, Statement
 from redshift_idc.runtime.reconcile_handler import build_request, model_document
@@ -135,7 +135,7 @@ def test_one_object_renders_exactly_its_own_statement() -> None:
             cell_privilege = getattr(item, "privilege", "")
             target = {TablePrivilege: ("s", "t"), SchemaPrivilege: ("s",), RoleGrant: ("a",),
                       RlsAttachment: ("s", "t")}[type(item)]
-            grantee = item.grantee
+            grantee = cell_of(item).grantee
             assert coalesced_sql(item, action, (cell_privilege,), (target,), (grantee,), fixed) == one_sql(action, item)
 
 

@@ -31,7 +31,7 @@ def test_its_plan_renames_a_masking_policy_across_batches_without_a_widening() -
     assert lines[detach + 1].startswith('ATTACH MASKING POLICY "hide_email" ON "public"."orders"')
     assert f'DROP MASKING POLICY "{OLD_MASK}";' in lines
     assert report.transition is not None and report.transition.ok
-    assert report.transition.batches >= 3
+    assert report.transition.batches >= 2  # coalesced: fewer, larger statements
     assert lines[-1].startswith(f"-- transition: no intermediate state widens access ({report.transition.batches} "
                                 "batches")
 

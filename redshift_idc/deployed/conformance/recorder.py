@@ -153,9 +153,10 @@ class Recorder:
             self.fences[model] = (token, 0)
         return outcome.ok
 
-    def deploy(self, desired: AccessState, label: str, model: str = MODEL) -> bool:
+    def deploy(self, desired: AccessState, label: str, model: str = MODEL, *, coalesce: bool = True) -> bool:
         """Read, plan and apply `desired` as the reconciler does: each step fenced, lone statements announced
-        by an intent first. Records the plan's statements and the first failure."""
+        by an intent first. Records the plan's statements and the first failure. `coalesce`: statements for many
+        objects, as deploys send them by default; off, one statement per object (`coalesce_statements: false`)."""
         if not self._claim(model):
             self.deploys.append({"label": label, "ok": False, "error": "claiming the fence row failed"})
             return False
@@ -164,7 +165,7 @@ class Recorder:
         try:
             planned = plan(desired, snapshot.state, snapshot.ledger, definitions=snapshot.definitions,
                            stored=snapshot.stored_hashes(), owners=snapshot.owners,
-                           scope=Scope(frozenset(tables_declared())))
+                           scope=Scope(frozenset(tables_declared())), coalesce=coalesce)
         except ValueError as error:  # the planner's refusals (OwnershipError, a group too large) are evidence too
             self.deploys.append({"label": label, "ok": False, "error": f"the planner refused: {error}"})
             return False
@@ -268,7 +269,8 @@ def record(session: Session, extras: Extras, *, force: bool, source: str, databa
             else None
         applied = recorder.prepare()
         applied = applied and recorder.deploy(first_model(), "deploy-1")
-        applied = applied and recorder.deploy(second_model(), "deploy-2")
+        # The first deploy sends statements for many objects, the second one per object: both forms recorded.
+        applied = applied and recorder.deploy(second_model(), "deploy-2", coalesce=False)
         if any(extras.flags().values()):
             applied = applied and recorder.deploy(extras_model(extras), "extras-1", EXTRAS_MODEL)
             applied = applied and recorder.deploy(extras_model(extras, second=True), "extras-2", EXTRAS_MODEL)
