@@ -44,7 +44,7 @@ class AccessStack(Stack):
             database=config.warehouse.database_name, admin_secret_arn=warehouse.admin_secret_arn,
             key=warehouse.key, log_retention=warehouse.log_retention,
             identity_provider_drop_cascade=model.identity_provider_drop_cascade, deprovision=deprovision,
-            prune_scope=checked.scope,
+            prune_scope=checked.scope, role_quota=config.warehouse.role_quota,
         )
         # Beside the template, not an asset (nothing deploys it): `make review` evaluates both branches' rules
         # on these personas and sample rows.
