@@ -1,7 +1,7 @@
 """The workgroup's role quota: `validate`, `plan` and synth refuse a model declaring more roles than
 `warehouse.role_quota`, the model document carries the quota, and the reconciler refuses, before any change, a plan
-whose roles would exceed it, counting every role the warehouse holds (Redshift's `sys:` roles included) and the new
-roles a deploy creates before it drops the leaving ones."""
+whose roles would exceed it, counting every role the warehouse holds (not Redshift's own `sys:`/`ds:` roles) and the
+new roles a deploy creates before it drops the leaving ones."""
 
 from __future__ import annotations
 
@@ -19,15 +19,14 @@ from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.plan_types import Statement
 from redshift_idc.runtime.reconcile_handler import build_request, model_document
 from redshift_idc.runtime.reconcile_request import ScriptEntry
-from redshift_idc.runtime.role_quota import SYSTEM_ROLES, quota_problem, role_peak
+from redshift_idc.runtime.role_quota import quota_problem, role_peak
 from tests.fake_data_api import FakeDataApi, ProviderDriver, RequestRun, SimClock, cfn_event, resource_properties
-from tests.fake_redshift import FakeRedshift, differences
+from tests.fake_redshift import SYSTEM_ROLES, FakeRedshift, differences
 
 MODEL = "quota"
 PROPERTIES = resource_properties(MODEL, workgroup="quota-wg", namespace="quota-ns")
 PHYSICAL_ID = f"access-model:quota-wg/dev/{MODEL}"
 APPLY_STEPS = (":apply", ":exec", ":intent", ":script")
-WORKGROUP_SYSTEM_ROLES = 5  # the fake's, like a real workgroup's (tests/fake_redshift.py SYSTEM_ROLES)
 
 
 def roles(*names: str) -> AccessState:
@@ -56,19 +55,19 @@ def test_the_walk_counts_every_role_the_read_shows_and_each_create_and_drop_in_p
     fake = deployed(roles(*numbered(3)))
     held = [*SYSTEM_ROLES, "ds:share", "made-by-hand", *numbered(3)]
     found = role_peak(held, replan(fake, roles(*numbered(3)[1:], "AWSIDC:new-1", "AWSIDC:new-2")))
-    assert (found.now, found.system, found.creates, found.drops) == (10, 6, 2, 1)
-    assert found.peak == 12  # both new roles exist before the leaving one is dropped
+    assert (found.now, found.system, found.creates, found.drops) == (4, 6, 2, 1)  # sys: and ds: roles not counted
+    assert found.peak == 6  # both new roles exist before the leaving one is dropped
 
 
 def test_a_plan_that_creates_no_role_is_never_refused_even_over_the_quota() -> None:
     fake = deployed(roles(*numbered(10)))
     held = [*SYSTEM_ROLES, *numbered(10)]
     found = role_peak(held, replan(fake, roles(*numbered(8))))
-    assert (found.creates, found.drops, found.peak) == (0, 2, 15)
-    assert quota_problem(found, 10) == ""  # nothing it runs can cross the quota
+    assert (found.creates, found.drops, found.peak) == (0, 2, 10)
+    assert quota_problem(found, 9) == ""  # nothing it runs can cross the quota
     grows = role_peak(held, replan(fake, roles(*numbered(11))))
-    assert "reaches 16 roles" in quota_problem(grows, 15)
-    assert quota_problem(grows, 16) == ""
+    assert "reaches 11 roles" in quota_problem(grows, 10)
+    assert quota_problem(grows, 11) == ""
 
 
 def test_the_walk_reads_what_statements_do_not_their_sql() -> None:
@@ -78,7 +77,7 @@ def test_the_walk_reads_what_statements_do_not_their_sql() -> None:
         return Statement(phase=0, sort_key=("role",), sql="-- not read", removes=tuple(Role(n) for n in removes),
                          adds=tuple(Role(n) for n in adds))
 
-    held = [*SYSTEM_ROLES, *numbered(7)]  # 12, over a quota of 10 already
+    held = [*SYSTEM_ROLES, *numbered(12)]  # 12, over a quota of 10 already
     room_first = role_peak(held, [statement(removes=("a", "b", "c")), statement(adds=("d",))])
     assert (room_first.peak, room_first.at_creates) == (12, 10) and quota_problem(room_first, 10) == ""
     together = role_peak(held, [statement(adds=("d", "e")), statement(removes=("a", "b", "c"))])
@@ -98,15 +97,12 @@ def test_validation_refuses_a_model_over_the_quota_naming_the_file_the_count_and
                               "(warehouse.role_quota in config/dev.yaml; Redshift's default is 1,000 per workgroup)")
     assert "Ask AWS to raise the quota" in message and "set warehouse.role_quota in config/dev.yaml" in message
     assert "merge groups that share grants into fewer roles" in message
-    assert "5 sys: roles on every workgroup" in message  # where it matters: the deploy counts them
+    assert "not Redshift's own sys: and ds: roles" in message  # where it matters: the deploy counts the others
     assert (refused.value.roles, refused.value.quota) == (12, 11)
 
 
-def test_validation_accepts_a_model_at_the_quota_and_warns_that_the_system_roles_leave_no_room() -> None:
-    warning = check_role_quota(roles(*numbered(12)), 12, where="access/big.yaml", setting="--role-quota")
-    assert warning is not None and "within the role quota of 12" in warning
-    assert "room for fewer than Redshift's 5 system roles" in warning
-    assert check_role_quota(roles(*numbered(12)), 12 + len(SYSTEM_ROLES), where="w", setting="s") is None
+def test_validation_accepts_a_model_at_the_quota() -> None:
+    check_role_quota(roles(*numbered(12)), 12, where="access/big.yaml", setting="--role-quota")
 
 
 def with_quota(config: EnvironmentConfig, quota: int) -> EnvironmentConfig:
@@ -122,7 +118,7 @@ def test_validate_plan_and_synth_share_the_check_through_the_checked_model() -> 
                                              r"config/demo.yaml"):
         checked_model(with_quota(demo, declared - 1), transition="skip")
     at_quota = checked_model(with_quota(demo, declared), transition="skip")
-    assert [w for w in at_quota.warnings if "role quota" in w]  # accepted, said
+    assert len(at_quota.desired.of_kind(Role.KIND)) == declared
 
 
 # -------------------------------------------------------------------------------------- the document
@@ -168,11 +164,11 @@ def test_the_deploy_refuses_before_any_change_when_the_roles_it_creates_exceed_t
     warehouse = Warehouse()
     warehouse.fake.execute('CREATE ROLE "made-by-hand"')  # not the model's: it counts all the same
     before = warehouse.fake.state(include_system=True)
-    run = warehouse.deploy(roles(*numbered(8)), quota=13, request_type="Create")
+    run = warehouse.deploy(roles(*numbered(8)), quota=8, request_type="Create")
     assert not run.complete
-    assert ("this deploy would exceed the workgroup's role quota: the warehouse holds 6 roles now (5 of them "
-            "Redshift's own sys:/ds: roles") in run.error
-    assert "the plan reaches 14 roles; the quota is 13 (warehouse.role_quota). Nothing was changed." in run.error
+    assert ("this deploy would exceed the workgroup's role quota: the warehouse holds 1 role now (not counting "
+            "Redshift's own 5 sys:/ds: roles)") in run.error
+    assert "the plan reaches 9 roles; the quota is 8 (warehouse.role_quota). Nothing was changed." in run.error
     assert "Ask AWS to raise the quota" in run.error and "deploy the removals first" in run.error
     assert differences(warehouse.fake.state(include_system=True), before) == []
     assert warehouse.submitted_steps() == []  # no batch, no script, no statement sent alone
@@ -182,15 +178,15 @@ def test_a_pending_script_does_not_run_when_the_plan_after_it_would_exceed_the_q
     """Scripts run before the plan's batches: the quota is checked first, like another model's objects are."""
     warehouse = Warehouse()
     script = script_entry("001_orders.sql", 'CREATE SCHEMA IF NOT EXISTS "orders";\n')
-    run = warehouse.deploy(roles(*numbered(8)), quota=12, request_type="Create", scripts=[script])
-    assert not run.complete and "the plan reaches 13 roles; the quota is 12" in run.error
+    run = warehouse.deploy(roles(*numbered(8)), quota=7, request_type="Create", scripts=[script])
+    assert not run.complete and "the plan reaches 8 roles; the quota is 7" in run.error
     assert not any("orders" in sql for sql in warehouse.fake.history)
     assert warehouse.submitted_steps() == []
 
 
 def test_the_deploy_passes_when_the_peak_fits_the_quota() -> None:
     warehouse = Warehouse()
-    run = warehouse.deploy(roles(*numbered(8)), quota=WORKGROUP_SYSTEM_ROLES + 8, request_type="Create")
+    run = warehouse.deploy(roles(*numbered(8)), quota=8, request_type="Create")
     assert run.complete, run.error
     assert differences(warehouse.fake.state(), roles(*numbered(8))) == []
 
@@ -198,16 +194,16 @@ def test_the_deploy_passes_when_the_peak_fits_the_quota() -> None:
 def test_a_replacement_at_the_quota_is_refused_with_the_headroom_it_needs() -> None:
     """At the quota, replacing 3 roles needs room for 3 more: the new ones are created before the old ones go."""
     warehouse = Warehouse()
-    quota = WORKGROUP_SYSTEM_ROLES + 10
+    quota = 10
     assert warehouse.deploy(roles(*numbered(10)), quota, request_type="Create").complete
     before = warehouse.fake.state(include_system=True)
     steps_before = warehouse.submitted_steps()
     replaced = roles(*numbered(10)[3:], *numbered(3, "AWSIDC:team-"))
     run = warehouse.deploy(replaced, quota)
     assert not run.complete
-    assert "the warehouse holds 15 roles now" in run.error and "the plan reaches 18 roles" in run.error
+    assert "the warehouse holds 10 roles now" in run.error and "the plan reaches 13 roles" in run.error
     assert ("it creates its 3 new roles before it drops the 3 leaving roles (so that no one loses access in "
-            "between), so it needs room for both at once; the quota is 15") in run.error
+            "between), so it needs room for both at once; the quota is 10") in run.error
     assert "deploy the removals first (the model without its new roles), then the additions" in run.error
     assert differences(warehouse.fake.state(include_system=True), before) == []
     assert warehouse.submitted_steps() == steps_before

@@ -25,7 +25,6 @@ from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.plan_types import Plan
 from redshift_idc.runtime.planning.scope import Scope
 from redshift_idc.runtime.reconcile_request import ScriptEntry
-from redshift_idc.runtime.role_quota import SYSTEM_ROLES
 from redshift_idc.runtime.sql_text import fold
 from redshift_idc.runtime.users import DeprovisionSettings
 from redshift_idc.wording import plural
@@ -57,15 +56,13 @@ class RoleQuotaError(ConfigError):
         self.quota = quota
 
 
-def check_role_quota(desired: AccessState, quota: int, *, where: str, setting: str) -> str | None:
-    """RoleQuotaError when the model declares more roles than `quota` (`setting`: where the quota is set); a
-    warning when they fit but leave no room for Redshift's system roles, which the deploy counts too
-    (`runtime/role_quota.py`). Only the declared roles: what else the warehouse holds is known only at deploy."""
+def check_role_quota(desired: AccessState, quota: int, *, where: str, setting: str) -> None:
+    """RoleQuotaError when the model declares more roles than `quota` (`setting`: where the quota is set). Only the
+    declared roles: what else the warehouse holds is known only at deploy (`runtime/role_quota.py`)."""
     roles = len(desired.of_kind(Role.KIND))
     at_deploy = ("This counts the model's roles only: at deploy the reconciler also counts every role already in "
-                 f"the workgroup, Redshift's own included ({len(SYSTEM_ROLES)} sys: roles on every workgroup, counted "
-                 "because whether they count against the quota is not documented), and refuses before any change "
-                 "when its plan would exceed the quota")
+                 "the workgroup (not Redshift's own sys: and ds: roles), and refuses before any change when its plan "
+                 "would exceed the quota")
     if roles > quota:
         raise RoleQuotaError(
             f"{where}: the model declares {plural(roles, 'role')}, over the workgroup's role quota of {quota:,} "
@@ -73,11 +70,6 @@ def check_role_quota(desired: AccessState, quota: int, *, where: str, setting: s
             "at the CREATE ROLE that crosses it. Ask AWS to raise the quota (Service Quotas, Amazon Redshift) and set "
             f"{setting} to the raised value, or merge groups that share grants into fewer roles. {at_deploy}.",
             roles, quota)
-    if roles + len(SYSTEM_ROLES) > quota:
-        return (f"{where}: the model declares {plural(roles, 'role')}, within the role quota of {quota:,} "
-                f"({setting}) but with room for fewer than Redshift's {len(SYSTEM_ROLES)} system roles. {at_deploy}: "
-                "a first deploy to a workgroup holding only those would be refused")
-    return None
 
 
 class TransitionError(ConfigError):
@@ -141,14 +133,14 @@ def checked_model(config: EnvironmentConfig, *, transition: Literal["enforce", "
     scripts = load_scripts(model)
     check_federation_roles(config, model)
     check_one_ledger_schema(config, model)
-    quota_warning = check_role_quota(desired, config.warehouse.role_quota, where=f"access/{model.name}.yaml",
+    check_role_quota(desired, config.warehouse.role_quota, where=f"access/{model.name}.yaml",
                                      setting=f"warehouse.role_quota in config/{config.name}.yaml")
     inputs = preview_inputs(config, model, scripts)
     empty = AccessState(case_sensitive=desired.case_sensitive)
     first = plan(desired, empty, {}, prune=model.prune, scope=prune_scope(model),
                  identity_provider_drop_cascade=model.identity_provider_drop_cascade)
     verdict = None if transition == "skip" else check_plan(inputs, empty, first, model.name, model.ledger_schema)
-    warnings = tuple(w for w in (empty_model_warning(config, model, first, scripts), quota_warning) if w is not None)
+    warnings = tuple(w for w in (empty_model_warning(config, model, first, scripts),) if w is not None)
     if transition == "enforce" and verdict is not None and not verdict.ok:
         raise TransitionError(f"access/{model.name}.yaml: the first deploy's plan has a batch boundary that widens "
                               "access:\n" + verdict.render().rstrip("\n"))

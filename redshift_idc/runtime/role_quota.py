@@ -5,9 +5,10 @@ Redshift caps the roles of a cluster or Serverless workgroup (1,000 unless AWS r
 the warehouse already holds is known only here, after the read. Without this check a deploy over the quota would
 fail at the CREATE ROLE that crosses it, with everything before it committed.
 
-What counts: every role the read shows (SVV_ROLES), whether this model manages it or not, Redshift's own
-`sys:` and `ds:` roles included. Whether those count against the quota is not documented (the quotas page and
-CREATE ROLE say only "roles"), so they are counted: the safe side, at the cost of a few roles of headroom.
+What counts: every role the read shows (SVV_ROLES) that someone created, whether this model manages it or not;
+not Redshift's own `sys:` and `ds:` roles. r_CREATE_ROLE says "there is a quota of the number of roles that can be
+created", and the system-defined roles are not created by anyone; no page says more (an open question the README's
+Redshift notes list, and the conformance recorder can settle).
 
 The plan is walked in its order (`Plan.statements`, sorted by phase), by what each statement does to the state
 (`Statement.removes`, then `.adds`, objects of kind `Role.KIND`), never by its SQL: a deploy creates its new roles
@@ -25,17 +26,14 @@ from redshift_idc.runtime.planning.plan_types import Statement
 from redshift_idc.runtime.planning.scope import is_system_role
 
 ROLE_QUOTA_KEY = "role_quota"  # the model document's key; absent (older templates, the bench without it): unchecked
-# The system-defined roles every cluster and workgroup has (Developer Guide, "Amazon Redshift system-defined roles";
-# REDSHIFT_REFERENCE.md 2.1 [D23]): counted at deploy, so `validate` warns when a model leaves no room for them.
-SYSTEM_ROLES = ("sys:dba", "sys:monitor", "sys:operator", "sys:secadmin", "sys:superuser")
 
 
 @dataclass(frozen=True)
 class RolePeak:
     """Roles in the warehouse now, the most the plan reaches, and how it gets there."""
 
-    now: int  # every role the read shows
-    system: int  # of which Redshift's own (`sys:`, `ds:`)
+    now: int  # every role the read shows that counts (not Redshift's own)
+    system: int  # Redshift's own (`sys:`, `ds:`) the read also showed, not counted
     peak: int  # the largest count after any statement (at least `now`)
     creates: int
     drops: int
@@ -52,7 +50,8 @@ def role_peak(roles: Iterable[str], statements: Sequence[Statement]) -> RolePeak
     adds +1 (a statement that does both, removals first). Plain loops, no generator per statement: this runs on
     every round's plan, 230,021 statements for a first deploy of 10,000 roles x 20 tables."""
     names = list(roles)
-    count = len(names)
+    system = sum(1 for name in names if is_system_role(name))
+    count = len(names) - system
     creates = drops = at_creates = 0
     for statement in statements:
         for item in statement.removes:
@@ -64,8 +63,7 @@ def role_peak(roles: Iterable[str], statements: Sequence[Statement]) -> RolePeak
                 count += 1
                 creates += 1
                 at_creates = max(at_creates, count)
-    return RolePeak(len(names), sum(1 for name in names if is_system_role(name)), max(len(names), at_creates), creates,
-                    drops, at_creates)
+    return RolePeak(len(names) - system, system, max(len(names) - system, at_creates), creates, drops, at_creates)
 
 
 def quota_problem(found: RolePeak, quota: int) -> str:
@@ -75,9 +73,9 @@ def quota_problem(found: RolePeak, quota: int) -> str:
     replacing = (f"; it creates its {_roles(found.creates, 'new')} before it drops the "
                  f"{_roles(found.drops, 'leaving')} (so that no one loses access in between), so it needs room for "
                  "both at once") if found.drops else ""
-    return (f"this deploy would exceed the workgroup's role quota: the warehouse holds {found.now:,} roles now "
-            f"({found.system:,} of them Redshift's own sys:/ds: roles, counted because whether they count against "
-            f"the quota is not documented), and the plan reaches {found.peak:,} roles{replacing}; the quota is "
+    return (f"this deploy would exceed the workgroup's role quota: the warehouse holds {_roles(found.now, '')} now "
+            f"(not counting Redshift's own {found.system:,} sys:/ds: roles), and the plan reaches "
+            f"{_roles(found.peak, '')}{replacing}; the quota is "
             f"{quota:,} (warehouse.role_quota). Nothing was changed. Ask AWS to raise the quota (Service Quotas, "
             "Amazon Redshift) and set warehouse.role_quota in the environment's config to the new value; or deploy "
             "the removals first (the model without its new roles), then the additions; or merge groups that share "
@@ -87,4 +85,4 @@ def quota_problem(found: RolePeak, quota: int) -> str:
 def _roles(count: int, which: str) -> str:
     """`1 new role`, `1,200 new roles` (the runtime imports nothing of the package outside itself, so not
     `wording.plural`)."""
-    return f"{count:,} {which} role{'' if count == 1 else 's'}"
+    return f"{count:,} {which + ' ' if which else ''}role{'' if count == 1 else 's'}"
