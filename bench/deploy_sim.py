@@ -15,7 +15,9 @@ JSON object (with --json) or one line:
     replayed alone in a fresh Python process with boto3 loaded, as a Lambda would hold it), lambda_memory_mb
 
 A model whose first deploy the apply estimate refuses (`make plan` and synth refuse it too) prints the
-refusal for `create` and stops, unless --ignore-budget.
+refusal for `create` and stops, unless --ignore-budget. With --role-quota N (the bench has no environment config,
+so by default the quota is not checked) a model declaring more than N roles is refused the same way, as `validate`
+refuses it, and the model document carries N, so the reconciler checks the roles the warehouse holds against it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.replay import Tape, timed_plans
 from bench.scale_models import changed_model, large_model
+from redshift_idc.access.checked import RoleQuotaError, check_role_quota
 from redshift_idc.access.estimate import ApplyBudgetError, check_apply_budget
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS
@@ -134,6 +137,7 @@ class Bench:
     call_latency: float
     page_bytes: int
     measure_memory: bool
+    role_quota: int | None = None
     fake: FakeRedshift = field(default_factory=FakeRedshift)
     clock: SimClock = field(default_factory=SimClock)
     requests: int = 0
@@ -160,7 +164,8 @@ class Bench:
         statements = len(plan(expected, self.fake.state(), self.fake.ledger(MODEL)).statements)
         event = cfn_event(request_type, props, request_id=f"bench-request-{self.requests:03d}",
                           physical_id=None if request_type == "Create" else PHYSICAL_ID)
-        document = model_document(desired, []).encode("utf-8") if desired is not None else None
+        document = (model_document(desired, [], role_quota=self.role_quota).encode("utf-8") if desired is not None
+                    else None)
         calls_before, ids_before = Counter(self.api.calls), set(self.api.statements)
         self.plans.clear()
         self.tapes = []
@@ -201,14 +206,23 @@ def main() -> None:
     parser.add_argument("--scenarios", default="create,noop,change,delete")
     parser.add_argument("--no-memory", action="store_true", help="skip the per-invocation memory replay")
     parser.add_argument("--ignore-budget", action="store_true", help="simulate a model the estimate refuses")
+    parser.add_argument("--role-quota", type=int, help="the workgroup's role quota (default: not checked)")
     parser.add_argument("--json", action="store_true", help="one JSON object per scenario")
     args = parser.parse_args()
 
     desired, changed = large_model(args.roles, args.tables), changed_model(args.roles, args.tables)
-    bench = Bench(args.batch_latency, args.call_latency, args.page_bytes, not args.no_memory)
+    bench = Bench(args.batch_latency, args.call_latency, args.page_bytes, not args.no_memory, args.role_quota)
     wanted = args.scenarios.split(",")
+    where = f"{args.roles} roles x {args.tables} tables"
+    if args.role_quota is not None:
+        try:
+            check_role_quota(desired, args.role_quota, where=where, setting="--role-quota")
+        except RoleQuotaError as error:
+            _print({"scenario": "create", "refused_before_deploy": str(error), "roles": error.roles,
+                    "role_quota": error.quota}, args.json)
+            return
     try:
-        check_apply_budget(desired, [], where=f"{args.roles} roles x {args.tables} tables")
+        check_apply_budget(desired, [], where=where)
     except ApplyBudgetError as error:
         if not args.ignore_budget:
             _print({"scenario": "create", "refused_before_deploy": str(error),

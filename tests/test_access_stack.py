@@ -7,6 +7,7 @@ from typing import Any
 
 from redshift_idc.access.model import load_model, load_scripts
 from redshift_idc.config.environment import load_environment
+from redshift_idc.config.warehouse import DEFAULT_ROLE_QUOTA
 from redshift_idc.runtime import limits
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.reconcile_handler import model_document
@@ -34,7 +35,8 @@ def test_one_custom_resource_with_the_model_as_an_asset(demo: Synthesized) -> No
     compiled = load_model("demo", demo.config)
     model, desired = compiled.model, compiled.desired
     asset = demo.outdir / f"asset.{props['ModelHash']}.json"
-    assert asset.read_text() == model_document(desired, load_scripts(model))
+    assert asset.read_text() == model_document(desired, load_scripts(model), role_quota=DEFAULT_ROLE_QUOTA)
+    assert json.loads(asset.read_text())["role_quota"] == demo.config.warehouse.role_quota == 1000  # the default
     assert AccessState.from_json(json.loads(asset.read_text())["desired"]).canonical_json() == desired.canonical_json()
 
 

@@ -424,6 +424,26 @@ def test_port_at_range_edges_loads(tmp_path: Path, port: int) -> None:
     assert check_loads(tmp_path, set_at("warehouse", "port", value=port)).warehouse.port == port
 
 
+def test_role_quota_defaults_to_redshifts_1000_roles_per_workgroup(tmp_path: Path) -> None:
+    assert check_loads(tmp_path, lambda data: None).warehouse.role_quota == 1000
+    assert "role_quota" not in DEMO["warehouse"]  # the default, not the file, gives it
+
+
+def test_a_raised_role_quota_loads(tmp_path: Path) -> None:
+    assert check_loads(tmp_path, set_at("warehouse", "role_quota", value=5000)).warehouse.role_quota == 5000
+
+
+@pytest.mark.parametrize("quota", [0, -1000])
+def test_a_role_quota_below_one_is_refused_naming_the_default(tmp_path: Path, quota: int) -> None:
+    check_refused(tmp_path, set_at("warehouse", "role_quota", value=quota), "warehouse.role_quota",
+                  "a positive whole number", "default is 1,000 roles per workgroup", f"(found: {quota})")
+
+
+@pytest.mark.parametrize("quota", [True, 1000.5, "many"])
+def test_a_role_quota_that_is_not_a_whole_number_is_refused(tmp_path: Path, quota: Any) -> None:
+    check_refused(tmp_path, set_at("warehouse", "role_quota", value=quota), "warehouse.role_quota")
+
+
 @pytest.mark.parametrize("days", [0, 2, 100, 366, 3650])
 def test_log_retention_not_allowed(tmp_path: Path, days: int) -> None:
     check_refused(tmp_path, set_at("warehouse", "log_retention_days", value=days),

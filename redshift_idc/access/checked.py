@@ -1,7 +1,7 @@
 """One compiled, checked access model per environment: what synth, `validate`, `plan`, `preview`, `drift`,
 `import` and the review read. The model file is compiled once (`model_for`), then checked with every check the
-three verdicts share (IAM federation roles, one ledger schema per database, the preview's expectations, the first
-deploy's transition), so `validate`, `plan` and synth cannot disagree.
+three verdicts share (IAM federation roles, one ledger schema per database, the workgroup's role quota, the
+preview's expectations, the first deploy's transition), so `validate`, `plan` and synth cannot disagree.
 
 Data flows one way: config -> this compiled model -> stacks / planner / preview -> handler.
 """
@@ -18,14 +18,16 @@ from redshift_idc.access.model import CompiledAccess, load_model, load_scripts, 
 from redshift_idc.access.model_file import AccessModel
 from redshift_idc.config.environment import EnvironmentConfig, load_environment
 from redshift_idc.config.errors import ConfigError
+from redshift_idc.config.warehouse import DEFAULT_ROLE_QUOTA
 from redshift_idc.config.yaml_files import available_environments, read_yaml
-from redshift_idc.runtime.access_state import AccessState
+from redshift_idc.runtime.access_state import AccessState, Role
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.plan_types import Plan
 from redshift_idc.runtime.planning.scope import Scope
 from redshift_idc.runtime.reconcile_request import ScriptEntry
 from redshift_idc.runtime.sql_text import fold
 from redshift_idc.runtime.users import DeprovisionSettings
+from redshift_idc.wording import plural
 
 if TYPE_CHECKING:
     from redshift_idc.access.preview.inputs import PreviewInputs
@@ -43,6 +45,31 @@ def model_for(config: EnvironmentConfig, given: AccessModel | None = None) -> Co
     if config.access_model is None:
         raise ConfigError(f"config/{config.name}.yaml: access_model: not set; this environment has no access model")
     return load_model(config.access_model, config)
+
+
+class RoleQuotaError(ConfigError):
+    """A model declaring more roles than the workgroup may hold."""
+
+    def __init__(self, message: str, roles: int, quota: int) -> None:
+        super().__init__(message)
+        self.roles = roles
+        self.quota = quota
+
+
+def check_role_quota(desired: AccessState, quota: int, *, where: str, setting: str) -> None:
+    """RoleQuotaError when the model declares more roles than `quota` (`setting`: where the quota is set). Only the
+    declared roles: what else the warehouse holds is known only at deploy (`runtime/role_quota.py`)."""
+    roles = len(desired.of_kind(Role.KIND))
+    at_deploy = ("This counts the model's roles only: at deploy the reconciler also counts every role already in "
+                 "the workgroup (not Redshift's own sys: and ds: roles), and refuses before any change when its plan "
+                 "would exceed the quota")
+    if roles > quota:
+        raise RoleQuotaError(
+            f"{where}: the model declares {plural(roles, 'role')}, over the workgroup's role quota of {quota:,} "
+            f"({setting}; Redshift's default is {DEFAULT_ROLE_QUOTA:,} per workgroup): its first deploy would fail "
+            "at the CREATE ROLE that crosses it. Ask AWS to raise the quota (Service Quotas, Amazon Redshift) and set "
+            f"{setting} to the raised value, or merge groups that share grants into fewer roles. {at_deploy}.",
+            roles, quota)
 
 
 class TransitionError(ConfigError):
@@ -106,6 +133,8 @@ def checked_model(config: EnvironmentConfig, *, transition: Literal["enforce", "
     scripts = load_scripts(model)
     check_federation_roles(config, model)
     check_one_ledger_schema(config, model)
+    check_role_quota(desired, config.warehouse.role_quota, where=f"access/{model.name}.yaml",
+                                     setting=f"warehouse.role_quota in config/{config.name}.yaml")
     inputs = preview_inputs(config, model, scripts)
     empty = AccessState(case_sensitive=desired.case_sensitive)
     first = plan(desired, empty, {}, prune=model.prune, scope=prune_scope(model),

@@ -24,6 +24,10 @@ SecurityGroupId = Annotated[str, StringConstraints(pattern=r"^sg-[0-9a-f]{8}([0-
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                       2557, 2922, 3288, 3653)
+# Roles per cluster or Serverless workgroup: 1,000 unless AWS raised it for the account (Redshift management guide,
+# "Quotas and limits in Amazon Redshift"; CREATE ROLE points there). An adjustable quota has no API that tells
+# synth its value, so the environment states it.
+DEFAULT_ROLE_QUOTA = 1000
 
 
 _S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -100,6 +104,10 @@ class WarehouseConfig(StrictModel):
     )
     log_retention_days: WholeNumber = 365
     default_iam_role: DefaultIamRoleConfig | None = None
+    role_quota: WholeNumber = Field(
+        default=DEFAULT_ROLE_QUOTA,
+        description="the workgroup's role quota: validation and the deploy refuse a model that would exceed it",
+    )
 
     @field_validator("enhanced_vpc_routing", mode="before")
     @classmethod
@@ -129,6 +137,15 @@ class WarehouseConfig(StrictModel):
     def _port(cls, value: int) -> int:
         if not (5431 <= value <= 5455 or 8191 <= value <= 8215):
             raise ValueError("Redshift Serverless ports are 5431-5455 or 8191-8215 (default 5439)")
+        return value
+
+    @field_validator("role_quota")
+    @classmethod
+    def _role_quota(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("the role quota is a positive whole number: Redshift's default is "
+                             f"{DEFAULT_ROLE_QUOTA:,} roles per workgroup; write the value AWS raised it to "
+                             "(Service Quotas), or remove the key")
         return value
 
     @field_validator("log_retention_days")

@@ -163,6 +163,9 @@ class Snapshot:
     # Policies of other databases (the policy views span databases), (kind, folded name) -> their databases: never
     # in `state`; a model policy of such a name is refused (`other_database_policy_problem`).
     other_databases: dict[PolicyKey, tuple[str, ...]] = field(default_factory=dict)
+    # Every role SVV_ROLES showed, Redshift's own and other models' included (`state` leaves the system ones out):
+    # what the role quota counts (`role_quota.py`).
+    roles: tuple[str, ...] = ()
 
     def stored_hashes(self) -> dict[PolicyKey, str] | None:
         """The hash of each policy's catalog text, what `planner.plan(stored=...)` compares with the ledger."""
@@ -292,7 +295,8 @@ def parse_snapshot(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = Fal
                     stored_texts(rows, case_sensitive) if read_definitions else None, owners,
                     tuple(sorted({str(schema) for (schema,) in rows.get("other_ledger_schemas", ())})),
                     fence=fence.parse(rows.get("fence", ())),
-                    other_databases=_other_databases(elsewhere, case_sensitive))
+                    other_databases=_other_databases(elsewhere, case_sensitive),
+                    roles=tuple(str(name) for (name,) in rows.get("roles", ())))
 
 
 POLICY_QUERIES = ((RlsPolicy.KIND, "rls_policies", "RLS policy"), (MaskingPolicy.KIND, "masking_policies",

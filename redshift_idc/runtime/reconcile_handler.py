@@ -12,6 +12,9 @@ not bloat the template, and its hash in the properties makes every change of con
 IdentityProviderDropCascade (only when true; a property, not part of the model document, so a Delete
 knows it too). Identity provider client secrets are read from Secrets Manager at apply time.
 
+The model document also holds `role_quota`, the workgroup's role quota: each round refuses, before any change,
+a plan whose roles would exceed it (`role_quota.py`). A document without it (an older template) is not checked.
+
 With `deprovision_users` the model document holds `users` (the identity namespace and whom departed users'
 objects go to) and the properties the environment's side: IdentityStoreId, AssignedGroups
 (`[{DisplayName, GroupId?}]`; a group without id is looked up by name) and AssignedUsers (`[{UserName,
@@ -45,6 +48,7 @@ from redshift_idc.runtime.limits import APPLY_WINDOW_SECONDS, INVOCATION_BUDGET_
 from redshift_idc.runtime.planning.scope import Scope
 from redshift_idc.runtime.reconcile_request import Clock, ReconcileError, Request, Script, ScriptEntry, statement_token
 from redshift_idc.runtime.reconciler import Reconciler
+from redshift_idc.runtime.role_quota import ROLE_QUOTA_KEY
 from redshift_idc.runtime.secrets import SecretResolver
 from redshift_idc.runtime.users import DeprovisionSettings
 
@@ -85,16 +89,20 @@ def request_start(event: dict[str, Any]) -> int | None:
 
 
 def model_document(desired: AccessState, scripts: Sequence[ScriptEntry],
-                   deprovision: DeprovisionSettings | None = None, scope: Scope | None = None) -> str:
+                   deprovision: DeprovisionSettings | None = None, scope: Scope | None = None,
+                   role_quota: int | None = None) -> str:
     """What the custom resource applies, as the S3 asset holds it: canonical JSON (sorted keys, no
     spaces), so the same model always gives the same asset hash. `users` only with deprovision_users, `scope`
     (the declared tables and those prune may lift restrictions on) only with prune: documents of models that do
-    not opt in stay byte for byte what they were."""
+    not opt in stay byte for byte what they were. `role_quota`: the workgroup's (synth always gives it, from
+    `warehouse.role_quota`); without it the deploy does not check the quota."""
     document: dict[str, Any] = {"desired": desired.to_json(), "scripts": list(scripts)}
     if deprovision is not None:
         document["users"] = deprovision.to_json()
     if scope is not None:
         document["scope"] = scope.to_json()
+    if role_quota is not None:
+        document[ROLE_QUOTA_KEY] = role_quota
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -112,6 +120,7 @@ def build_request(event: CustomResourceEvent, document: dict[str, Any] | None, s
     token = statement_token(f"{event.request_type}:{event.request_id}:{props.get('ModelHash')}")
     deprovision = None
     scope = Scope()
+    role_quota = None
     if event.request_type == "Delete" or document is None:
         desired = AccessState(case_sensitive=_flag(props.get("CaseSensitive", "false")))
         scripts: list[Script] = []
@@ -121,11 +130,12 @@ def build_request(event: CustomResourceEvent, document: dict[str, Any] | None, s
         if document.get("users"):
             deprovision = DeprovisionSettings.from_json(document["users"])
         scope = Scope.from_json(document.get("scope"))
+        role_quota = int(document[ROLE_QUOTA_KEY]) if document.get(ROLE_QUOTA_KEY) is not None else None
     return Request(model=str(props["ModelName"]), desired=desired, token=token, prune=_flag(props.get("Prune")),
                    ledger_schema=str(props.get("LedgerSchema") or "redshift_idc"), scripts=scripts,
                    identity_provider_drop_cascade=_flag(props.get("IdentityProviderDropCascade")),
                    coalesce=_flag(props.get("CoalesceStatements", True)),
-                   deprovision=deprovision, scope=scope, start_ms=start_ms)
+                   deprovision=deprovision, scope=scope, start_ms=start_ms, role_quota=role_quota)
 
 
 def identity_directory(properties: dict[str, Any], client: Any, clock: Clock) -> IdcDirectory:

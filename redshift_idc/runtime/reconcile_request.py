@@ -72,6 +72,7 @@ class Request:
     deprovision: DeprovisionSettings | None = None  # deprovision_users: remove IdC users who left
     scope: Scope = field(default_factory=Scope)  # the declared tables and those prune may lift restrictions on
     start_ms: int | None = None  # when the request began (epoch ms, `on_event`); None: when the reconciler is made
+    role_quota: int | None = None  # the workgroup's role quota (`role_quota.py`); None: not checked
 
     @property
     def users_namespace(self) -> str | None:

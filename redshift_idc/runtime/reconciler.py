@@ -21,6 +21,8 @@ statement: named, submitted once, paced, bounded, and what its failure means).
   the request's apply deadline (`limits.py`) they fail it. At that deadline the reconciler cancels what
   is running and fails, naming its progress, before CloudFormation's hour runs out.
 
+Each plan is checked against the workgroup's role quota before the round changes anything (`role_quota.py`).
+
 With `deprovision_users` (`users.py`), each read also holds the IdC users; after the scripts, before the
 plan, every such user is checked in the identity store (once per invocation) and the departed ones' removal
 is merged into the plan. A departed user who owns objects nothing may take over fails the request, before
@@ -65,6 +67,7 @@ from redshift_idc.runtime.reconcile_request import (
     Script,
     model_prefix,
 )
+from redshift_idc.runtime.role_quota import quota_problem, role_peak
 from redshift_idc.runtime.sql_text import quote_ident
 from redshift_idc.runtime.statement_runner import StatementRunner, first_words
 from redshift_idc.runtime.users import Departures, check_users, with_statements
@@ -232,14 +235,21 @@ class Reconciler:
         self.restored.update({(d.kind, d.key): d.recorded for d in planned.text_drift})
 
     def _plan(self, snapshot: Snapshot) -> Plan:
+        """The round's plan, refused before any change of the round (scripts included) when another model's objects
+        forbid it or when its roles would exceed the workgroup's quota."""
         try:
-            return plan(self.request.desired, snapshot.state, snapshot.ledger, prune=self.request.prune,
-                        identity_provider_drop_cascade=self.request.identity_provider_drop_cascade,
-                        coalesce=self.request.coalesce,
-                        definitions=snapshot.definitions, scope=self.request.scope,
-                        stored=snapshot.stored_hashes(), owners=snapshot.owners)
+            planned = plan(self.request.desired, snapshot.state, snapshot.ledger, prune=self.request.prune,
+                           identity_provider_drop_cascade=self.request.identity_provider_drop_cascade,
+                           coalesce=self.request.coalesce,
+                           definitions=snapshot.definitions, scope=self.request.scope,
+                           stored=snapshot.stored_hashes(), owners=snapshot.owners)
         except OwnershipError as error:
             raise ReconcileError(f"access model '{self.request.model}': {error}") from None
+        if self.request.role_quota is not None:
+            problem = quota_problem(role_peak(snapshot.roles, planned.statements), self.request.role_quota)
+            if problem:
+                raise ReconcileError(f"access model '{self.request.model}': {problem}")
+        return planned
 
     def check_ownership(self, snapshot: Snapshot) -> None:
         """One owner per object, checked before a round changes anything: every model of the database keeps its

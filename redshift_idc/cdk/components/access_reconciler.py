@@ -75,13 +75,13 @@ class AccessReconciler(Construct):
                  admin_secret_arn: str, key: kms.IKey, log_retention: logs.RetentionDays,
                  identity_provider_drop_cascade: bool = False, coalesce_statements: bool = True,
                  deprovision: UserDeprovisioning | None = None,
-                 prune_scope: Scope | None = None) -> None:
+                 prune_scope: Scope | None = None, role_quota: int | None = None) -> None:
         super().__init__(scope, construct_id)
         document_dir = staging_dir() / f"access-model-{model_name}"
         document_dir.mkdir(parents=True, exist_ok=True)
         (document_dir / "model.json").write_text(
             model_document(desired, scripts, deprovision.settings if deprovision is not None else None,
-                           prune_scope if prune else None),
+                           prune_scope if prune else None, role_quota),
             encoding="utf-8")
         self.model_asset = s3_assets.Asset(self, "Model", path=str(document_dir / "model.json"))
 

@@ -45,7 +45,7 @@ class AccessStack(Stack):
             key=warehouse.key, log_retention=warehouse.log_retention,
             identity_provider_drop_cascade=model.identity_provider_drop_cascade,
             coalesce_statements=model.coalesce_statements, deprovision=deprovision,
-            prune_scope=checked.scope,
+            prune_scope=checked.scope, role_quota=config.warehouse.role_quota,
         )
         # Beside the template, not an asset (nothing deploys it): `make review` evaluates both branches' rules
         # on these personas and sample rows.
