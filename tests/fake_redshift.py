@@ -496,6 +496,12 @@ class FakeRedshift:
         self.history.extend(sqls)
         self.committed_batches.append(list(sqls))
 
+    def objects_in(self, sql: str) -> int:
+        """How many objects a statement covers: what the Data API double's per-object latency counts. One for a
+        statement naming one object; a coalesced statement covers many (`GRANT SELECT ON TABLE a, b TO ROLE "x",
+        ROLE "y"` covers 4)."""
+        return 1
+
     def snapshot(self) -> _Catalog:
         """A copy of the whole catalog (ledger tables included), for `restore`."""
         return self._catalog.copy()

@@ -41,7 +41,8 @@ def converge(api: DataApi, desired: AccessState, scripts: list[Script], label: s
         batches = max(reconciler.seq - 1, 0)
         if batches:
             print(f"[{label}] {batches} step(s) in {time.monotonic() - started:.1f} s; "
-                  f"Redshift reported {[round(d, 2) for d in reconciler.recent_durations]} s for the last statements")
+                  f"Redshift reported {[round(d, 2) for d in reconciler.recent_durations]} s for the last statements, "
+                  f"their status lags were at most {[round(d, 2) for d in reconciler.runner.recent_status_lags]} s")
         if outcome.done:
             return outcome, applied
         time.sleep(10)
