@@ -19,7 +19,9 @@ JSON object (with --json) or one line:
     (simulated_s / (min_batches x batch latency)), execution_s (the scenario's statements' run time, the
     double's latency model summed: what no reconciler could save), describe_per_batch (DescribeStatement calls per
     statement submitted), latency (the model's settings), peak_rss_mb (the largest is-complete invocation,
-    replayed alone in a fresh Python process with boto3 loaded, as a Lambda would hold it), lambda_memory_mb
+    replayed alone in a fresh Python process with boto3 loaded, as a Lambda would hold it), lambda_memory_mb,
+    and for `create` estimated_s (the apply estimate with the same latency terms and its margin: what the budget
+    check compares with its limit)
 
 A model whose first deploy the apply estimate refuses (`make plan` and synth refuse it too) prints the
 refusal for `create` and stops, unless --ignore-budget.
@@ -45,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.replay import Tape, timed_plans
 from bench.scale_models import changed_model, large_model
 from redshift_idc.access.estimate import ApplyBudgetError, check_apply_budget
+from redshift_idc.config.apply_estimate import ApplyEstimateConfig
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS
 from redshift_idc.runtime.limits import HANDLER_MEMORY_MB
@@ -145,6 +148,13 @@ class Latency:
     object: float = 0.0
     status_lag: float = 0.0
 
+    def estimate_terms(self) -> ApplyEstimateConfig:
+        """The apply estimate's terms for this model (the default margin), so that the budget check refuses
+        what the simulation would find too slow, and no more."""
+        return ApplyEstimateConfig(seconds_per_batch=self.batch, seconds_per_statement=self.statement,
+                                   seconds_per_object=self.object, seconds_status_lag=self.status_lag,
+                                   seconds_per_call=self.call)
+
 
 @dataclass
 class Bench:
@@ -238,8 +248,10 @@ def main() -> None:
                       args.status_lag)
     bench = Bench(latency, args.page_bytes, not args.no_memory)
     wanted = args.scenarios.split(",")
+    estimated: float | None = None
     try:
-        check_apply_budget(desired, [], where=f"{args.roles} roles x {args.tables} tables")
+        estimated = check_apply_budget(desired, [], where=f"{args.roles} roles x {args.tables} tables",
+                                       terms=latency.estimate_terms(), terms_from="the bench's latency model").seconds
     except ApplyBudgetError as error:
         if not args.ignore_budget:
             _print({"scenario": "create", "refused_before_deploy": str(error),
@@ -252,6 +264,8 @@ def main() -> None:
     for name, request_type, model, model_hash in plans[:last + 1]:  # each scenario starts where the last ended
         bench.measure_memory = not args.no_memory and name in wanted
         figures = bench.scenario(name, request_type, model, model_hash)
+        if name == "create" and estimated is not None:
+            figures["estimated_s"] = round(estimated, 1)  # the budget check's, margin included
         if name in wanted:
             _print(figures, args.json)
 
