@@ -144,6 +144,19 @@ def test_the_runner_times_a_batch_from_earlier_batches_of_its_size() -> None:
     assert took[-1] == pytest.approx(1.14 + 0.3 + 0.05, abs=LAG_PRECISION_SECONDS + 1e-9)
 
 
+def test_one_slow_batch_does_not_delay_the_first_poll_of_the_next() -> None:
+    """A batch that waited on a lock for 30 s: the next batch of its size is still polled when such batches
+    usually end, not 30 s after its submission."""
+    api, clock = double(batch_latency=1.0, status_lag=0.3)
+    api.call_latency = 0.05
+    slow = iter([False] * 6 + [True])
+    api.latency_of = lambda sqls: 30.0 if next(slow, False) else None
+    _, client, took = run_batches(api, clock, 9)
+    assert took[6] > 30
+    assert took[7] == pytest.approx(1.35, abs=LAG_PRECISION_SECONDS + 1e-9)  # the next one
+    assert list(client.describes.values())[7] == 1
+
+
 def test_pacing_probes_between_the_lags_bounds_and_otherwise_polls_at_the_upper_one() -> None:
     pacing = Pacing()
     assert pacing.first_poll(40) == FIRST_POLL_SECONDS  # nothing learned yet
@@ -157,6 +170,8 @@ def test_pacing_probes_between_the_lags_bounds_and_otherwise_polls_at_the_upper_
     assert pacing.first_poll(40) == pytest.approx(1.3)
     pacing.learn(10, 0.5, seen=0.8, running=None)
     assert pacing.first_poll(10) == pytest.approx(0.8)  # its own size's duration
+    pacing.learn(10, 9.5, seen=9.8, running=None)
+    assert pacing.first_poll(10) == pytest.approx(0.8)  # the shortest of its size's recent ones
     assert pacing.first_poll(12) == pytest.approx(0.8)  # the nearest size's
     assert pacing.first_poll(0) == pytest.approx(0.8)  # unknown size: the shortest recent duration
 

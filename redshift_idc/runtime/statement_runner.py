@@ -11,8 +11,8 @@ retry from a fresh read (transient, stuck once, refused by the fence), or the er
   reconciler waits for it; no step is recognised by DescribeStatement's echo of its SQL. A sequence
   number is used once: a failed step's retry takes the next one.
 - **Pacing** (`Pacing`). The first poll of a batch is timed from what earlier batches of the invocation
-  showed: the execution time Redshift reported (`Duration`) for the last batch of as many statements (or the
-  nearest count), plus
+  showed: the shortest execution time Redshift reported (`Duration`) for the last few batches of as many
+  statements (or the nearest count), plus
   the status lag (the Data API reports a batch a little after it ends, and `Duration` excludes that lag).
   Later polls are sub-second, backing off for long statements. A batch then costs about its execution time,
   its status lag and one DescribeStatement, far inside the Data API's 100 TPS for DescribeStatement.
@@ -67,7 +67,7 @@ class Pacing:
 
     def __init__(self) -> None:
         self.durations: list[float] = []  # seconds Redshift reported for the last statements
-        self.by_size: dict[int, float] = {}  # the last reported duration of a statement of so many SQL statements
+        self.by_size: dict[int, list[float]] = {}  # the last reported durations of statements of so many SQL
         self.lag_above: list[float] = []  # recent statements' lags were more than these
         self.lag_at_most: list[float] = []  # and at most these
 
@@ -84,14 +84,14 @@ class Pacing:
         if not size or not self.by_size:
             return min(self.durations) + self.lag()
         nearest = min(self.by_size, key=lambda known: (abs(known - size), known))  # the same size, else the closest
-        return self.by_size[nearest] + self.lag()
+        return min(self.by_size[nearest]) + self.lag()  # the shortest: one slow batch does not delay the next
 
     def learn(self, size: int, duration: float, seen: float, running: float | None) -> None:
         """A statement of `size` SQL statements ran `duration` s; the poll at `seen` found it ended, the one at
         `running` (if any) found it still running."""
         self.durations = [*self.durations[-REMEMBERED + 1:], duration]
         if size:
-            self.by_size[size] = duration
+            self.by_size[size] = [*self.by_size.get(size, [])[-REMEMBERED + 1:], duration]
         self.lag_at_most = [*self.lag_at_most[-REMEMBERED + 1:], max(0.0, seen - duration)]
         if running is not None and running > duration:
             self.lag_above = [*self.lag_above[-REMEMBERED + 1:], running - duration]
@@ -279,7 +279,8 @@ class StatementRunner:
             arrived = self.clock.monotonic() - self._call_seconds / 2 - waiting_since
             status = str(description.get("Status"))
             if status in TERMINAL:
-                self._remember_duration(description, size, arrived, running)
+                if status == "FINISHED":  # a failed or cancelled one says nothing of how long the next takes
+                    self._remember_duration(description, size, arrived, running)
                 return description
             running = arrived
             if status not in RUNNING:
