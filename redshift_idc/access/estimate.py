@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, TypedDict
 from redshift_idc.config.apply_estimate import ApplyEstimateConfig
 from redshift_idc.config.errors import ConfigError
 from redshift_idc.runtime.access_state import AccessState, TablePrivilege
-from redshift_idc.runtime.catalog import read_queries
 from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS, RESERVED_STATEMENTS, LedgerTables, Step, steps
 from redshift_idc.runtime.limits import (
     APPLY_ESTIMATE_LIMIT_SECONDS,
@@ -111,6 +110,8 @@ def estimate(planned: Plan, model: str, ledger_schema: str, scripts: int = 0,
     intents = sum(1 for step in cut if not step.transactional)  # each sent alone is announced first (fence.py)
     applying = sum(_priced(step, terms) for step in cut)
     applying += scripts * step_seconds(terms, MAX_BATCH_STATEMENTS, MAX_BATCH_STATEMENTS)
+    from redshift_idc.runtime.catalog import read_queries  # here: it brings botocore, which synth need not load
+
     queries = read_queries(tables, model)
     results = sum(1 for name, _ in queries if not name.startswith("bootstrap_"))  # a GetStatementResult each
     read = step_seconds(terms, len(queries), len(queries), CALLS_PER_STEP + results)
