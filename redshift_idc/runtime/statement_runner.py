@@ -12,8 +12,8 @@ retry from a fresh read (transient, stuck once, refused by the fence), or the er
   number is used once: a failed step's retry takes the next one.
 - **Pacing** (`Pacing`). The first poll of a batch is timed from what earlier batches of the invocation
   showed: the shortest execution time Redshift reported (`Duration`) for the last few batches of as many
-  statements (or the nearest count), plus
-  the status lag (the Data API reports a batch a little after it ends, and `Duration` excludes that lag).
+  statements (or the nearest count), plus the status lag (the Data API reports a batch a little after it
+  ends, and `Duration` excludes that lag).
   Later polls are sub-second, backing off for long statements. A batch then costs about its execution time,
   its status lag and one DescribeStatement, far inside the Data API's 100 TPS for DescribeStatement.
 """
@@ -61,8 +61,8 @@ class Pacing:
     The status lag cannot be seen directly: a poll that finds a statement ended says the lag is at most the
     poll's time past the reported `Duration`, one that finds it running says it is more. `Pacing` keeps both
     bounds and, while they are further apart than `LAG_PRECISION_SECONDS`, times the first poll in between: a
-    probe that finds the statement running costs one DescribeStatement and no time (the next poll comes when
-    the upper bound says), and each probe halves the interval. Every time is counted from the submission's answer
+    probe that finds the statement running costs one more DescribeStatement and at most one poll interval, and
+    each probe halves the bounds' distance. Every time is counted from the submission's answer
     (the frame cancels the call latency out)."""
 
     def __init__(self) -> None:
