@@ -4,6 +4,11 @@ with a latency model (`tests/fake_data_api.py`), in simulated time.
 
     .venv/bin/python bench/deploy_sim.py --roles 1000 --tables 20 --batch-latency 1 --call-latency 0.05 --json
 
+The latency model: a batch runs `--batch-latency + --statement-latency x statements + --object-latency x
+objects` seconds and says so `--status-lag` seconds after it ended (its reported Duration excludes the lag);
+each call takes `--call-latency`. Model A of issue 22: `--batch-latency 1 --status-lag 0.3 --call-latency 0.05`;
+model B: `--batch-latency 0.3 --statement-latency 0.02 --object-latency 0.001 --status-lag 0.3 --call-latency 0.05`.
+
 Scenarios, in order, on one warehouse: `create` (empty warehouse), `noop` (the same model again, an
 Update), `change` (every 10th role replaced by a new one with the same grants), `delete`. Each prints one
 JSON object (with --json) or one line:
@@ -11,8 +16,12 @@ JSON object (with --json) or one line:
     scenario, statements (DDL the scenario's plan holds), batches (apply steps submitted), min_batches
     (ceil(statements / 40)), data_api_calls (per operation), lambda_invocations (on_event included),
     plans_computed, plan_cpu_s (CPU seconds of the scenario's first plan), simulated_s, overhead
-    (simulated_s / (min_batches x batch latency)), peak_rss_mb (the largest is-complete invocation,
-    replayed alone in a fresh Python process with boto3 loaded, as a Lambda would hold it), lambda_memory_mb
+    (simulated_s / (min_batches x batch latency)), execution_s (the scenario's statements' run time, the
+    double's latency model summed: what no reconciler could save), describe_per_batch (DescribeStatement calls per
+    statement submitted), latency (the model's settings), peak_rss_mb (the largest is-complete invocation,
+    replayed alone in a fresh Python process with boto3 loaded, as a Lambda would hold it), lambda_memory_mb,
+    and for `create` estimated_s (the apply estimate with the same latency terms and its margin: what the budget
+    check compares with its limit)
 
 A model whose first deploy the apply estimate refuses (`make plan` and synth refuse it too) prints the
 refusal for `create` and stops, unless --ignore-budget. With --role-quota N (the bench has no environment config,
@@ -31,7 +40,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +50,7 @@ from bench.replay import Tape, timed_plans
 from bench.scale_models import changed_model, large_model
 from redshift_idc.access.checked import RoleQuotaError, check_role_quota
 from redshift_idc.access.estimate import ApplyBudgetError, check_apply_budget
+from redshift_idc.config.apply_estimate import ApplyEstimateConfig
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS
 from redshift_idc.runtime.limits import HANDLER_MEMORY_MB
@@ -131,10 +141,27 @@ def replayed(tapes: list[Tape], runs: int = 5) -> tuple[float, list[float]]:
 # ---------------------------------------------------------------------------------------- scenarios
 
 
+@dataclass(frozen=True)
+class Latency:
+    """The double's latency model (see the module docstring)."""
+
+    batch: float = 1.0
+    call: float = 0.05
+    statement: float = 0.0
+    object: float = 0.0
+    status_lag: float = 0.0
+
+    def estimate_terms(self) -> ApplyEstimateConfig:
+        """The apply estimate's terms for this model (the default margin), so that the budget check refuses
+        what the simulation would find too slow, and no more."""
+        return ApplyEstimateConfig(seconds_per_batch=self.batch, seconds_per_statement=self.statement,
+                                   seconds_per_object=self.object, seconds_status_lag=self.status_lag,
+                                   seconds_per_call=self.call)
+
+
 @dataclass
 class Bench:
-    batch_latency: float
-    call_latency: float
+    latency: Latency
     page_bytes: int
     measure_memory: bool
     role_quota: int | None = None
@@ -143,8 +170,11 @@ class Bench:
     requests: int = 0
 
     def __post_init__(self) -> None:
-        self.api = FakeDataApi(self.fake, self.clock, model=MODEL, batch_latency=self.batch_latency,
-                               call_latency=self.call_latency, page_bytes=self.page_bytes, secadmin=False)
+        latency = self.latency
+        self.api = FakeDataApi(self.fake, self.clock, model=MODEL, batch_latency=latency.batch,
+                               call_latency=latency.call, statement_latency=latency.statement,
+                               object_latency=latency.object, status_lag=latency.status_lag,
+                               page_bytes=self.page_bytes, secadmin=False)
         self.tape: Tape | None = None
         self.tapes: list[Tape] = []
         self.plans = timed_plans()
@@ -161,7 +191,7 @@ class Bench:
         self.requests += 1
         props = {**PROPERTIES, "ModelHash": model_hash}
         expected = desired if desired is not None else AccessState()
-        statements = len(plan(expected, self.fake.state(), self.fake.ledger(MODEL)).statements)
+        statements = len(plan(expected, self.fake.state(), self.fake.ledger(MODEL), coalesce=True).statements)
         event = cfn_event(request_type, props, request_id=f"bench-request-{self.requests:03d}",
                           physical_id=None if request_type == "Create" else PHYSICAL_ID)
         document = (model_document(desired, [], role_quota=self.role_quota).encode("utf-8") if desired is not None
@@ -184,13 +214,17 @@ class Bench:
         peak, plans = replayed(self.tapes) if self.measure_memory else (None, list(self.plans))
         batches = sum(1 for s in new if s.name.endswith(APPLY_STEPS))
         minimum = math.ceil(statements / MAX_BATCH_STATEMENTS)
+        calls = Counter(self.api.calls) - calls_before
         return {
             "scenario": name, "statements": statements, "batches": batches, "min_batches": minimum,
-            "data_api_calls": dict(sorted((Counter(self.api.calls) - calls_before).items())),
+            "data_api_calls": dict(sorted(calls.items())),
             "lambda_invocations": run.invocations, "plans_computed": len(self.plans),
             "plan_cpu_s": round(plans[0], 3) if plans else 0.0,
             "simulated_s": round(simulated, 1),
-            "overhead": round(simulated / (minimum * self.batch_latency), 3) if minimum else None,
+            "overhead": round(simulated / (minimum * self.latency.batch), 3) if minimum else None,
+            "execution_s": round(sum(s.finish - s.created for s in new), 1),
+            "describe_per_batch": round(calls["DescribeStatement"] / len(new), 2) if new else None,
+            "latency": asdict(self.latency),
             "peak_rss_mb": peak,
             "lambda_memory_mb": HANDLER_MEMORY_MB,
         }
@@ -202,6 +236,11 @@ def main() -> None:
     parser.add_argument("--tables", type=int, default=20)
     parser.add_argument("--batch-latency", type=float, default=1.0, help="seconds one Data API batch runs")
     parser.add_argument("--call-latency", type=float, default=0.05, help="seconds one Data API call takes")
+    parser.add_argument("--statement-latency", type=float, default=0.0, help="seconds per statement of a batch")
+    parser.add_argument("--object-latency", type=float, default=0.0,
+                        help="seconds per object a batch's statements cover")
+    parser.add_argument("--status-lag", type=float, default=0.0,
+                        help="seconds between a batch's end and its status saying so")
     parser.add_argument("--page-bytes", type=int, default=1_000_000, help="GetStatementResult page size")
     parser.add_argument("--scenarios", default="create,noop,change,delete")
     parser.add_argument("--no-memory", action="store_true", help="skip the per-invocation memory replay")
@@ -211,7 +250,9 @@ def main() -> None:
     args = parser.parse_args()
 
     desired, changed = large_model(args.roles, args.tables), changed_model(args.roles, args.tables)
-    bench = Bench(args.batch_latency, args.call_latency, args.page_bytes, not args.no_memory, args.role_quota)
+    latency = Latency(args.batch_latency, args.call_latency, args.statement_latency, args.object_latency,
+                      args.status_lag)
+    bench = Bench(latency, args.page_bytes, not args.no_memory, args.role_quota)
     wanted = args.scenarios.split(",")
     where = f"{args.roles} roles x {args.tables} tables"
     if args.role_quota is not None:
@@ -221,8 +262,10 @@ def main() -> None:
             _print({"scenario": "create", "refused_before_deploy": str(error), "roles": error.roles,
                     "role_quota": error.quota}, args.json)
             return
+    estimated: float | None = None
     try:
-        check_apply_budget(desired, [], where=where)
+        estimated = check_apply_budget(desired, [], where=where, terms=latency.estimate_terms(),
+                                       terms_from="the bench's latency model").seconds
     except ApplyBudgetError as error:
         if not args.ignore_budget:
             _print({"scenario": "create", "refused_before_deploy": str(error),
@@ -235,6 +278,8 @@ def main() -> None:
     for name, request_type, model, model_hash in plans[:last + 1]:  # each scenario starts where the last ended
         bench.measure_memory = not args.no_memory and name in wanted
         figures = bench.scenario(name, request_type, model, model_hash)
+        if name == "create" and estimated is not None:
+            figures["estimated_s"] = round(estimated, 1)  # the budget check's, margin included
         if name in wanted:
             _print(figures, args.json)
 

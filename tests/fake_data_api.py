@@ -4,9 +4,13 @@ driver that calls the real `on_event` / `is_complete` handlers against it (never
 `FakeDataApi` answers like a boto3 `redshift-data` client (parameters validated against botocore's
 service model) and keeps the behaviour the reconciler relies on:
 
-- A statement starts when the service receives the call and takes `batch_latency` seconds; every call
-  takes `call_latency` (half on the way in, half on the way out). Nothing runs in the background:
+- A statement starts when the service receives the call and runs `batch_latency + statement_latency x
+  statements + object_latency x objects` seconds (objects: what its statements cover, `FakeRedshift.objects_in`);
+  every call takes `call_latency` (half on the way in, half on the way out). Nothing runs in the background:
   statements due by the time a call arrives are executed first, in the order they finish.
+- Its status says so `status_lag` seconds after it ended (DescribeStatement, ListStatements and
+  GetStatementResult see it running until then), and its `Duration` is the execution time only, as the Data
+  API reports it: a poller timed from `Duration` alone finds a batch still running.
 - A read batch (the reconciler's SVV queries) sees the catalog as it was when it *started*, like a
   Redshift transaction's snapshot, policies' text as stored (`FakeRedshift.definition_rows`); any other batch
   of SELECTs only (the reconciler's second read, of the models in other ledger schemas) is answered by the
@@ -212,7 +216,8 @@ class FakeDataApi:
     """See the module docstring. `tables`/`model` say which SQL is the reconciler's read batch."""
 
     def __init__(self, fake: FakeRedshift, clock: SimClock, *, model: str, tables: LedgerTables | None = None,
-                 batch_latency: float = 1.0, call_latency: float = 0.05, page_bytes: int = 1_000_000,
+                 batch_latency: float = 1.0, call_latency: float = 0.05, statement_latency: float = 0.0,
+                 object_latency: float = 0.0, status_lag: float = 0.0, page_bytes: int = 1_000_000,
                  user: str = "admin", superuser: bool = True, secadmin: bool = True, list_lag: float = 0.0,
                  case_sensitive: bool = False, users_namespace: str | None = None) -> None:
         self.fake = fake
@@ -220,6 +225,9 @@ class FakeDataApi:
         self.tables = tables or LedgerTables()
         self.batch_latency = batch_latency
         self.call_latency = call_latency
+        self.statement_latency = statement_latency
+        self.object_latency = object_latency
+        self.status_lag = status_lag
         self.page_bytes = page_bytes
         self.user = user
         self.superuser = superuser
@@ -291,14 +299,27 @@ class FakeDataApi:
                 self._execute(statement)
 
     def settle(self) -> None:
-        """Run time on until every statement has ended (one that runs until cancelled must have been)."""
+        """Run time on until every statement has ended and says so (one that runs until cancelled must have been)."""
         while True:
             running = [min(s.finish, s.abort_at) for s in self.statements.values() if s.status == "STARTED"]
             if not running:
-                return
+                break
             assert min(running) < float("inf"), "a statement runs until cancelled and was not"
             self.clock.now = max(self.clock.now, min(running))
             self._run_due()
+        if self.statements:
+            self.clock.now = max(self.clock.now, max(_ended(s) for s in self.statements.values()) + self.status_lag)
+
+    def latency(self, sqls: Sequence[str]) -> float:
+        """How long a batch of `sqls` runs: per batch, per statement, per object its statements cover."""
+        objects = sum(self.fake.objects_in(sql) for sql in sqls)
+        return self.batch_latency + self.statement_latency * len(sqls) + self.object_latency * objects
+
+    def _shown(self, statement: _Statement) -> str:
+        """The status the API reports: running until `status_lag` after the statement ended."""
+        if statement.status == "STARTED" or self.clock.now < _ended(statement) + self.status_lag:
+            return "STARTED"
+        return statement.status
 
     def _execute(self, statement: _Statement) -> None:
         if statement.sqls == self._read_sqls:
@@ -366,7 +387,7 @@ class FakeDataApi:
             latency = self.latency_of(sqls) if self.latency_of is not None else None
             existing = _Statement(next(self._ids), name, tuple(sqls), batch, self.clock.now,
                                   float("inf") if self.stuck and self.stuck(sqls) else
-                                  self.clock.now + (self.batch_latency if latency is None else latency))
+                                  self.clock.now + (self.latency(sqls) if latency is None else latency))
             self.statements[existing.id] = existing
             self._tokens[token] = existing.id
             if existing.sqls == self._read_sqls:
@@ -400,7 +421,7 @@ class FakeDataApi:
         def result() -> dict[str, Any]:
             parent, _, number = params["Id"].partition(":")
             statement = self._get(parent)
-            rows = statement.results[int(number or 1) - 1] if statement.status == "FINISHED" else None
+            rows = statement.results[int(number or 1) - 1] if self._shown(statement) == "FINISHED" else None
             if rows is None:
                 raise ClientError({"Error": {"Code": "ResourceNotFoundException",
                                              "Message": "Query does not have result"}}, "GetStatementResult")
@@ -425,10 +446,10 @@ class FakeDataApi:
             prefix, status = params.get("StatementName", ""), params.get("Status", "FINISHED")
             found = [s for s in sorted(self.statements.values(), key=lambda s: -s.created)
                      if s.name.startswith(prefix) and s.created <= self.clock.now - self.list_lag
-                     and (status == "ALL" or s.status == status)]
+                     and (status == "ALL" or self._shown(s) == status)]
             start = int(params.get("NextToken") or 0)
             end = start + int(params.get("MaxResults") or 100)
-            items = [{"Id": s.id, "StatementName": s.name, "Status": s.status, "CreatedAt": _at(s.created),
+            items = [{"Id": s.id, "StatementName": s.name, "Status": self._shown(s), "CreatedAt": _at(s.created),
                       "UpdatedAt": _at(s.created), "IsBatchStatement": s.batch,
                       **({"QueryStrings": [self._echo(q) for q in s.sqls]} if s.batch
                          else {"QueryString": self._echo(s.sqls[0])})}
@@ -448,10 +469,12 @@ class FakeDataApi:
         return self.echo_sql(sql) if self.echo_sql is not None else sql
 
     def _describe(self, statement: _Statement) -> dict[str, Any]:
-        done = statement.status in ("FINISHED", "FAILED", "ABORTED")
+        status = self._shown(statement)
+        done = status in ("FINISHED", "FAILED", "ABORTED")
+        ran = _ended(statement) - statement.created  # execution only: the status lag is not in it
         response: dict[str, Any] = {
-            "Id": statement.id, "Status": statement.status, "CreatedAt": _at(statement.created),
-            "UpdatedAt": _at(self.clock.now), "Duration": int(self.batch_latency * 1e9) if done else -1,
+            "Id": statement.id, "Status": status, "CreatedAt": _at(statement.created),
+            "UpdatedAt": _at(self.clock.now), "Duration": int(ran * 1e9) if done else -1,
             "HasResultSet": any(r is not None for r in statement.results)}
         if statement.error:
             response["Error"] = statement.error
@@ -461,11 +484,11 @@ class FakeDataApi:
         subs = []
         for number, sql in enumerate(statement.sqls, start=1):
             rows = statement.results[number - 1] if len(statement.results) >= number else None
-            if statement.status == "FAILED":
+            if status == "FAILED":
                 sub_status = ("FINISHED" if statement.failed_index and number < statement.failed_index else
                               "FAILED" if number == statement.failed_index else "ABORTED")
             else:
-                sub_status = statement.status
+                sub_status = status
             sub: dict[str, Any] = {"Id": f"{statement.id}:{number}", "Status": sub_status,
                                    "QueryString": self._echo(sql), "HasResultSet": rows is not None,
                                    "ResultRows": len(rows) if rows is not None else 0}
@@ -474,6 +497,11 @@ class FakeDataApi:
             subs.append(sub)
         response["SubStatements"] = subs
         return response
+
+
+def _ended(statement: _Statement) -> float:
+    """When a statement stopped running: it finished, or a cancel took effect first."""
+    return min(statement.finish, statement.abort_at)
 
 
 def _at(seconds: float) -> datetime:

@@ -28,7 +28,8 @@ pytestmark = [pytest.mark.live, pytest.mark.skipif(not WORKGROUP, reason="set RE
 
 def converge(api: DataApi, desired: AccessState, scripts: list[Script], label: str) -> tuple[Outcome, int]:
     """Converge as the custom resource would (one reconciler per invocation), and report the statements
-    applied and the per-batch latency this workgroup shows (what ESTIMATED_SECONDS_PER_BATCH assumes)."""
+    applied and the latency this workgroup shows (what the `apply_estimate:` terms assume: README, "The real
+    limits")."""
     request = Request(model="live-test", desired=desired, token=statement_token(f"{label}:{time.time_ns()}"),
                       scripts=scripts)
     applied = 0
@@ -41,7 +42,8 @@ def converge(api: DataApi, desired: AccessState, scripts: list[Script], label: s
         batches = max(reconciler.seq - 1, 0)
         if batches:
             print(f"[{label}] {batches} step(s) in {time.monotonic() - started:.1f} s; "
-                  f"Redshift reported {[round(d, 2) for d in reconciler.recent_durations]} s for the last statements")
+                  f"Redshift reported {[round(d, 2) for d in reconciler.recent_durations]} s for the last statements, "
+                  f"their status lags were at most {[round(d, 2) for d in reconciler.runner.recent_status_lags]} s")
         if outcome.done:
             return outcome, applied
         time.sleep(10)

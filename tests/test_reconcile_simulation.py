@@ -45,10 +45,11 @@ LEDGER_WRITES = ('"redshift_idc".', "CREATE SCHEMA IF NOT EXISTS")
 class World:
     """One warehouse, its Data API and the Provider framework, across requests."""
 
-    def __init__(self, *, batch_latency: float = 1.0, list_lag: float = 0.0) -> None:
+    def __init__(self, *, batch_latency: float = 1.0, list_lag: float = 0.0, status_lag: float = 0.0) -> None:
         self.fake = FakeRedshift()
         self.clock = SimClock()
-        self.api = FakeDataApi(self.fake, self.clock, model=MODEL, batch_latency=batch_latency, list_lag=list_lag)
+        self.api = FakeDataApi(self.fake, self.clock, model=MODEL, batch_latency=batch_latency, list_lag=list_lag,
+                               status_lag=status_lag)
         self.driver = ProviderDriver(self.api, self.clock)
         self.requests = 0
 
@@ -80,16 +81,18 @@ OPERATIONS = ("BatchExecuteStatement", "DescribeStatement", "GetStatementResult"
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(transition=transitions(), kills=st.lists(st.tuples(st.sampled_from(OPERATIONS), st.integers(1, 6)),
                                                 max_size=4, unique=True),
-       after_every_new_step=st.booleans(), slow=st.booleans())
+       after_every_new_step=st.booleans(), slow=st.booleans(), status_lag=st.sampled_from([0.0, 0.3, 20.0]))
 def test_killed_after_any_data_api_call_it_converges_without_applying_a_statement_twice(
         transition: tuple[AccessState, AccessState], kills: list[tuple[str, int]], after_every_new_step: bool,
-        slow: bool) -> None:
+        slow: bool, status_lag: float) -> None:
     """`kills`: the handler dies right after the n-th call of an operation (in this request), and with
     `after_every_new_step` also right after the first submission of every step (the riskiest moment)."""
     a, b = transition
     # Slow batches outlive the Provider's 10 s pause: the next invocation then reads while the batch the
     # dead one submitted is still running, and plans that batch again.
-    world = World(batch_latency=15.0 if slow else 1.0)
+    # A status lag (the Data API reports a batch ended that long after it did) longer than the Provider's pause
+    # makes the next invocation find a committed batch still "running".
+    world = World(batch_latency=15.0 if slow else 1.0, status_lag=status_lag)
     assert world.request("Create", a).complete
     since = len(world.fake.history)
     counts: Counter[str] = Counter()

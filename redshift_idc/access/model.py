@@ -25,7 +25,7 @@ from redshift_idc.access.compiler.privileges import compile_column_grants, compi
 from redshift_idc.access.compiler.resolver import Resolver
 from redshift_idc.access.compiler.rls import compile_rls
 from redshift_idc.access.compiler.roles import compile_role_grants
-from redshift_idc.access.estimate import check_apply_budget
+from redshift_idc.access.estimate import check_apply_budget, estimate_terms
 from redshift_idc.access.model_file import AccessModel, split_table
 from redshift_idc.config.environment import EnvironmentConfig
 from redshift_idc.config.errors import ConfigError, format_validation_error, not_a_mapping
@@ -101,7 +101,8 @@ def parse_model(data: Any, *, name: str, source: Path, environment: EnvironmentC
     except (ValueError, SqlTextError) as error:
         raise ConfigError(f"{source}: {error}") from None
     check_apply_budget(compiled.desired, model.scripts, where=str(source), model=name,
-                       ledger_schema=model.ledger_schema)
+                       ledger_schema=model.ledger_schema, coalesce=model.coalesce_statements,
+                       **estimate_terms(environment))
     return compiled
 
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, ValidationError, ValidationInfo, field_validator
 
 from redshift_idc import project
+from redshift_idc.config.apply_estimate import ApplyEstimateConfig
 from redshift_idc.config.base import AccountId, Region, StrictModel
 from redshift_idc.config.connections import IamFederationConfig, IdentityPropagationConfig, QueryEditorV2Config
 from redshift_idc.config.errors import ConfigError, Origins, format_validation_error, not_a_mapping
@@ -46,6 +47,8 @@ class EnvironmentConfig(StrictModel):
     network: Network
     access_model: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")] | None = Field(
         default=None, description="name of access/<model>.yaml the reconciler applies; omit for none")
+    apply_estimate: ApplyEstimateConfig = Field(
+        default_factory=ApplyEstimateConfig, description="what the first deploy's apply estimate prices a step at")
     identity_propagation: IdentityPropagationConfig | None = None
     query_editor_v2: QueryEditorV2Config | None = None
     iam_federation: IamFederationConfig | None = None

@@ -163,7 +163,7 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
             + "\n" + render_for_review(planned, pending))
     verdict = None
     if planned.statements or pending:
-        size = estimate(planned, model.name, model.ledger_schema, len(pending))
+        size = estimate(planned, model.name, model.ledger_schema, len(pending), config.apply_estimate)
         text += f"-- next deploy: {size.summary()}\n"
         verdict = check_plan(preview_inputs(config, model, scripts),
                              with_definitions(snapshot.state, snapshot.definitions), planned, model.name,

@@ -70,7 +70,7 @@ def offline_plan_report(config: EnvironmentConfig) -> PlanReport:
     checked = checked_model(config, transition="report")
     assert checked.transition is not None
     model, scripts, planned = checked.model, checked.scripts, checked.first_deploy
-    size = estimate(planned, model.name, model.ledger_schema, len(scripts))
+    size = estimate(planned, model.name, model.ledger_schema, len(scripts), config.apply_estimate)
     text = (plan_header(config, model, size) + "".join(f"-- warning: {w}\n" for w in checked.warnings)
             + render_for_review(planned, scripts)
             + f"-- first deploy: {size.summary()}\n" + deprovision_note(config, model)
@@ -155,7 +155,8 @@ def snapshot_plan_report(config: EnvironmentConfig, path: Path) -> PlanReport:
     text += (f"-- against the snapshot: {len(planned.statements):,} statement(s) and {len(pending)} script(s); "
              f"{len(planned.adopt):,} object(s) recorded in the ledger without DDL\n")
     if planned.statements or pending:
-        text += f"-- next deploy: {estimate(planned, model.name, model.ledger_schema, len(pending)).summary()}\n"
+        size = estimate(planned, model.name, model.ledger_schema, len(pending), config.apply_estimate)
+        text += f"-- next deploy: {size.summary()}\n"
     verdict = check_plan(checked.inputs, with_definitions(parsed.state, definitions), planned, model.name,
                          model.ledger_schema)
     return PlanReport(text + verdict.render(), verdict)

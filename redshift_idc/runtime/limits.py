@@ -13,10 +13,12 @@ Inside one is-complete invocation the reconciler keeps submitting and polling un
 (botocore's retries included) after that. The CDK Provider framework invokes is-complete synchronously
 from a Lambda of its own with a 900 s timeout, so ours must end well before that.
 
-The apply estimate: `make plan` and synth refuse a model whose first deploy would not fit the window
-at `ESTIMATED_SECONDS_PER_BATCH`, a conservative figure for one Data API batch of up to 40 DDL
-statements (submit, Redshift's execution, polling); `bench/deploy_sim.py` measures the reconciler's own
-overhead against any batch latency, and the opt-in live test prints the latency a real workgroup shows.
+The apply estimate: `validate`, `make plan` and synth refuse a model whose first deploy, priced by
+`access/estimate.py` with the environment's `apply_estimate:` terms and margin, would not fit
+`APPLY_ESTIMATE_LIMIT_SECONDS`; `bench/deploy_sim.py` measures the reconciler's own overhead against any
+latency model, and the opt-in live test prints the latency a real workgroup shows. The reconciler itself
+uses `ESTIMATED_SECONDS_PER_BATCH` only to decide, near the deadline, whether one more batch can still end
+before it.
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ CANCEL_WAIT_SECONDS = 30  # how long a cancelled batch may take to report ABORTE
 INTENT_SUBMIT_SECONDS = 60
 INTENT_GRACE_SECONDS = 120
 
-ESTIMATED_SECONDS_PER_BATCH = 1.5
-APPLY_ESTIMATE_LIMIT_SECONDS = 3000  # the estimate must leave room for reads, restarts and scripts
+ESTIMATED_SECONDS_PER_BATCH = 1.5  # near the deadline: start no batch that could not end before it
+APPLY_ESTIMATE_LIMIT_SECONDS = 3000  # the estimate (reads and margin included) must leave room for restarts
 
 # botocore: a throttled or slow call gives up after this, so one call never eats an invocation's margin.
 DATA_API_MAX_ATTEMPTS = 4

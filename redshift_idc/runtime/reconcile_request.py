@@ -12,7 +12,6 @@ from typing import NotRequired, Protocol, TypedDict
 
 from redshift_idc.runtime.access_state import AccessState
 from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS, RESERVED_STATEMENTS
-from redshift_idc.runtime.limits import ESTIMATED_SECONDS_PER_BATCH
 from redshift_idc.runtime.planning.scope import Scope
 from redshift_idc.runtime.users import DeprovisionSettings
 
@@ -96,9 +95,4 @@ def model_prefix(workgroup: str, database: str, model: str) -> str:
     """What every statement name of a model starts with, whatever the request (the custom resource's
     physical id, hashed): the model's statements, of any request, are one ListStatements prefix."""
     return "rsidc-" + hashlib.sha256(f"{workgroup}/{database}/{model}".encode()).hexdigest()[:16]
-
-
-def estimated_apply_seconds(batch_count: int) -> float:
-    """The documented estimate `make plan` prints and synth checks (see `limits.py`)."""
-    return batch_count * ESTIMATED_SECONDS_PER_BATCH
 

@@ -10,8 +10,12 @@ retry from a fresh read (transient, stuck once, refused by the fence), or the er
   batch committed), the Data API answers with that statement instead of starting a second one, and the
   reconciler waits for it; no step is recognised by DescribeStatement's echo of its SQL. A sequence
   number is used once: a failed step's retry takes the next one.
-- **Pacing.** Each batch is polled sub-second, with the first poll timed from the duration Redshift
-  reported for earlier batches, so a batch costs little more than Redshift's own execution time.
+- **Pacing** (`Pacing`). The first poll of a batch is timed from what earlier batches of the invocation
+  showed: the shortest execution time Redshift reported (`Duration`) for the last few batches of as many
+  statements (or the nearest count), plus the status lag (the Data API reports a batch a little after it
+  ends, and `Duration` excludes that lag).
+  Later polls are sub-second, backing off for long statements. A batch then costs about its execution time,
+  its status lag and one DescribeStatement, far inside the Data API's 100 TPS for DescribeStatement.
 """
 
 from __future__ import annotations
@@ -48,6 +52,50 @@ MAX_STUCK_RETRIES = 1
 FIRST_POLL_SECONDS = 1.0  # before any batch has reported how long batches take here
 POLL_SECONDS = 0.1  # then sub-second, backing off to MAX_POLL_SECONDS for long-running statements
 MAX_POLL_SECONDS = 2.0
+LAG_PRECISION_SECONDS = 0.02  # how closely `Pacing` narrows the status lag down before it stops probing
+REMEMBERED = 5  # statements whose figures `Pacing` keeps
+
+
+class Pacing:
+    """When to poll a statement first, from what earlier statements of the invocation showed.
+
+    The status lag cannot be seen directly: a poll that finds a statement ended says the lag is at most the
+    poll's time past the reported `Duration`, one that finds it running says it is more. `Pacing` keeps both
+    bounds and, while they are further apart than `LAG_PRECISION_SECONDS`, times the first poll in between: a
+    probe that finds the statement running costs one more DescribeStatement and at most one poll interval, and
+    each probe halves the bounds' distance. Every time is counted from the submission's answer
+    (the frame cancels the call latency out)."""
+
+    def __init__(self) -> None:
+        self.durations: list[float] = []  # seconds Redshift reported for the last statements
+        self.by_size: dict[int, list[float]] = {}  # the last reported durations of statements of so many SQL
+        self.lag_above: list[float] = []  # recent statements' lags were more than these
+        self.lag_at_most: list[float] = []  # and at most these
+
+    def lag(self) -> float:
+        """The status lag the first poll allows for: the upper bound, or halfway down to the lower one."""
+        high = min(self.lag_at_most)
+        low = max((x for x in self.lag_above if x < high), default=0.0)
+        return high if high - low <= LAG_PRECISION_SECONDS else (low + high) / 2
+
+    def first_poll(self, size: int) -> float:
+        """Seconds after the submission's answer to poll a statement of `size` SQL statements first."""
+        if not self.durations:
+            return FIRST_POLL_SECONDS
+        if not size or not self.by_size:
+            return min(self.durations) + self.lag()
+        nearest = min(self.by_size, key=lambda known: (abs(known - size), known))  # the same size, else the closest
+        return min(self.by_size[nearest]) + self.lag()  # the shortest: one slow batch does not delay the next
+
+    def learn(self, size: int, duration: float, seen: float, running: float | None) -> None:
+        """A statement of `size` SQL statements ran `duration` s; the poll at `seen` found it ended, the one at
+        `running` (if any) found it still running."""
+        self.durations = [*self.durations[-REMEMBERED + 1:], duration]
+        if size:
+            self.by_size[size] = [*self.by_size.get(size, [])[-REMEMBERED + 1:], duration]
+        self.lag_at_most = [*self.lag_at_most[-REMEMBERED + 1:], max(0.0, seen - duration)]
+        if running is not None and running > duration:
+            self.lag_above = [*self.lag_above[-REMEMBERED + 1:], running - duration]
 
 
 @dataclass
@@ -86,13 +134,19 @@ class StatementRunner:
         self.failures = 0  # consecutive failed steps (transient, or refused by the fence), reset by a commit
         self.stuck = 0
         self.reads = 0
-        self._durations: list[float] = []  # seconds Redshift reported for recent statements
+        self.pacing = Pacing()
         self._call_seconds = 0.0  # round trip of the last DescribeStatement
 
     @property
     def recent_durations(self) -> tuple[float, ...]:
         """Seconds Redshift reported for the last few statements (the live test prints them)."""
-        return tuple(self._durations)
+        return tuple(self.pacing.durations)
+
+    @property
+    def recent_status_lags(self) -> tuple[float, ...]:
+        """For the last few statements, the most their status lag can have been: seconds from the end of the
+        reported `Duration` (counted from the submission's answer) to the poll that found them ended."""
+        return tuple(self.pacing.lag_at_most)
 
     # --------------------------------------------------------------------------------- naming, secrets
 
@@ -127,7 +181,7 @@ class StatementRunner:
         statement_id = self.submit(sqls, name, self._client_token(seq, shown or sqls), transactional=transactional)
         self.seq = seq + 1  # used, whatever happens to it: a retry takes the next number
         self.in_flight = name
-        description = self.wait(statement_id, f"step {seq}")
+        description = self.wait(statement_id, f"step {seq}", size=len(sqls))
         self.in_flight = ""
         if description.get("Status") == "FINISHED":
             self.failures = 0
@@ -215,23 +269,26 @@ class StatementRunner:
         if self.budget_end is not None and self.clock.monotonic() >= self.budget_end + WAIT_GRACE_SECONDS:
             raise Pause(f"statement {name} {state}; the next invocation waits for it before reading")
 
-    def wait(self, statement_id: str, what: str) -> dict[str, Any]:
-        """Poll until the statement is terminal: first when earlier statements took about as long, then
-        sub-second, backing off for long ones. Past the invocation budget (and its grace): Pause, the next
-        invocation finds the statement again through its ClientToken. Past the stuck bound or the
-        request's deadline: cancel it."""
-        expected = min(self._durations) if self._durations else FIRST_POLL_SECONDS
-        first = max(POLL_SECONDS / 2, expected - self._call_seconds / 2)
+    def wait(self, statement_id: str, what: str, *, size: int = 0) -> dict[str, Any]:
+        """Poll until the statement (of `size` SQL statements, 0: unknown) is terminal: first when `Pacing`
+        expects it to show as ended, then sub-second, backing off for long ones. Past the invocation budget (and
+        its grace): Pause, the next invocation finds the statement again through its ClientToken. Past the stuck
+        bound or the request's deadline: cancel it."""
+        first = max(POLL_SECONDS / 2, self.pacing.first_poll(size) - self._call_seconds / 2)  # arrives then
         waiting_since = self.clock.monotonic()
         polls = 0
+        running: float | None = None  # when the last poll that found it running arrived
         while True:
             self.clock.sleep(first if polls == 0 else min(MAX_POLL_SECONDS, POLL_SECONDS * 1.5 ** (polls - 1)))
             polls += 1
             description = self.describe(statement_id)
+            arrived = self.clock.monotonic() - self._call_seconds / 2 - waiting_since
             status = str(description.get("Status"))
             if status in TERMINAL:
-                self._remember_duration(description, self.clock.monotonic() - waiting_since)
+                if status == "FINISHED":  # a failed or cancelled one says nothing of how long the next takes
+                    self._remember_duration(description, size, arrived, running)
                 return description
+            running = arrived
             if status not in RUNNING:
                 self.log(f"{what}: unexpected status {status!r}; polling on")
             age = self.clock.monotonic() - waiting_since
@@ -274,11 +331,12 @@ class StatementRunner:
             if error_code(error) != "ValidationException":  # already finished: nothing left to cancel
                 raise
 
-    def _remember_duration(self, description: dict[str, Any], observed: float) -> None:
-        """How long the statement ran: Redshift's `Duration` (nanoseconds), else what the polling saw."""
+    def _remember_duration(self, description: dict[str, Any], size: int, seen: float, running: float | None) -> None:
+        """How long the statement ran: Redshift's `Duration` (nanoseconds), else what the polling saw (`seen`: when
+        the poll that found it ended arrived, `running`: the one before, from the submission's answer)."""
         duration = description.get("Duration")
-        seconds = duration / 1e9 if isinstance(duration, int) and duration > 0 else observed
-        self._durations = [*self._durations[-4:], seconds]
+        seconds = duration / 1e9 if isinstance(duration, int) and duration > 0 else seen
+        self.pacing.learn(size, seconds, seen, running)
 
 
 COVERED_SHOWN = 20  # objects a failure names before it counts the rest
