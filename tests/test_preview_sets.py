@@ -109,6 +109,9 @@ def test_every_persona_at_once_gives_what_each_pair_alone_gives(conjunction: str
     assert t["Boss"].ignore_rls and len(t["Boss"].rows) == 5 and t["Boss"].masking["region"] == "show"
     assert "no_apac" in u["Ann"].policies and len(u["Ann"].rows) == (1 if conjunction == "AND" else 2)  # PUBLIC
     assert u["Ann"].columns == ("region",) and u["Gus"].access == "denied"  # column grant; guest has no USAGE
+    narrowed = [w.message.split(":")[0] for w in together.warnings if w.code == "and-narrows"]
+    # From each group's view alone: Cy's eu and us each see 1 row of s.u; of s.t its us alone sees none.
+    assert narrowed == (["persona Cy (eu, us) sees 0 row(s) of s.u"] if conjunction == "AND" else [])
 
 
 def test_personas_with_the_same_policies_share_queries() -> None:

@@ -32,8 +32,8 @@ def personas_of(inputs: PreviewInputs, rules: Rules) -> list[Persona]:
 
 
 class Evaluator:
-    """Personas' views of tables. `persona_views` evaluates every persona of a table at once (the preview);
-    `view` one persona and one table alone (the transition check's cells, the lints' single groups, and the
+    """Personas' views of tables. `views` evaluates all the personas asked of a table at once (the preview, the
+    lints' single groups); `view` one persona and one table alone (the transition check's cells, and the
     reference the set-based evaluation must agree with)."""
 
     def __init__(self, inputs: PreviewInputs, rules: Rules, samples: Samples) -> None:
@@ -44,17 +44,27 @@ class Evaluator:
         self.checked_blanks: set[str] = set()
 
     def persona_views(self, personas: Sequence[Persona], tables: Sequence[str]) -> list[PersonaView]:
-        """Every persona's view of every table, evaluated table by table in a few queries each.
+        """Every persona's view of every table (`views`, persona by persona, then table by table)."""
+        views = iter(self.views([(persona, table) for persona in personas for table in tables]))
+        return [PersonaView(persona, [next(views) for _ in tables]) for persona in personas]
 
-        Which error a preview reports is the first one met in persona order (then table order), as when
-        each pair was evaluated alone: on any error the set-based pass is dropped and the pairs are evaluated
-        one by one, by a fresh evaluator, in that order; that raises the error each pair alone would."""
+    def views(self, pairs: Sequence[tuple[Persona, str]]) -> list[TableView]:
+        """Each (persona, table) pair's view, evaluated a table at a time, in a few queries per table.
+
+        Which error is reported is the first one met in the order of `pairs`, as when each pair was evaluated
+        alone: on any error the set-based pass is dropped and the pairs are evaluated one by one, by a fresh
+        evaluator, in that order; that raises the error each pair alone would."""
+        by_table: dict[str, list[int]] = {}
+        for index, (_, table) in enumerate(pairs):
+            by_table.setdefault(table, []).append(index)
+        found: dict[int, TableView] = {}
         try:
-            by_table = [self._table_views(personas, table) for table in tables]
+            for table, indexes in by_table.items():
+                found.update(zip(indexes, self._table_views([pairs[i][0] for i in indexes], table), strict=True))
         except PreviewError:
             alone = Evaluator(self.inputs, self.rules, self.samples)
-            return [PersonaView(p, [alone.view(p, table) for table in tables]) for p in personas]
-        return [PersonaView(p, [views[i] for views in by_table]) for i, p in enumerate(personas)]
+            return [alone.view(persona, table) for persona, table in pairs]
+        return [found[index] for index in range(len(pairs))]
 
     def view(self, persona: Persona, table: str) -> TableView:
         view, select, where = self._plan(persona, table)
