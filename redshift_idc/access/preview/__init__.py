@@ -23,9 +23,10 @@ never a guess.
 
 One module per step: `inputs` (the tables, personas and sample rows' sources, written into the cloud
 assembly for the review), `rules` (the compiled state indexed by role and table), `samples` (the sample
-rows in an in-memory DuckDB), `translate` (a Redshift expression as DuckDB SQL for one persona),
-`evaluator` (one persona's view of one table), `lints` (the warnings), `expectations` (the model's
-`expect` entries checked), `build` (those put together: `evaluate`, `build_preview`) and `render` (text,
-markdown, JSON). `results` holds what a preview returns and its error. The transition check
+rows in an in-memory DuckDB), `translate` (a Redshift expression as DuckDB SQL for one persona, cached),
+`evaluator` (each persona's view of each table: all of a table's personas in a few queries, or one pair
+alone), `lints` (the warnings), `expectations` (the model's `expect` entries checked), `build` (those put
+together: `evaluate`, `build_preview`) and `render` (text, markdown, JSON). `results` holds what a preview
+returns (a view's rows built only when read) and its error. The transition check
 (`access/transition/`) reuses `rules`, `samples` and `evaluator` on its intermediate states.
 """

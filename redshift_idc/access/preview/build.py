@@ -11,7 +11,7 @@ from redshift_idc.access.preview.evaluator import Evaluator, personas_of
 from redshift_idc.access.preview.expectations import failed_expectations
 from redshift_idc.access.preview.inputs import PreviewInputs
 from redshift_idc.access.preview.lints import find_warnings
-from redshift_idc.access.preview.results import PersonaView, Preview
+from redshift_idc.access.preview.results import Preview
 from redshift_idc.access.preview.rules import Rules
 from redshift_idc.access.preview.samples import Samples
 from redshift_idc.runtime.access_state import AccessState
@@ -32,5 +32,5 @@ def evaluate(inputs: PreviewInputs, desired: AccessState) -> Preview:
     samples = Samples(inputs)
     evaluator = Evaluator(inputs, rules, samples)
     personas = personas_of(inputs, rules)
-    views = [PersonaView(p, [evaluator.view(p, table) for table in sorted(inputs.tables)]) for p in personas]
+    views = evaluator.persona_views(personas, sorted(inputs.tables))
     return Preview(inputs.model, views, find_warnings(inputs, rules, evaluator, views), samples.db)

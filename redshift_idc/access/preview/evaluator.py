@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -15,11 +13,14 @@ from sqlglot import exp
 from redshift_idc.access.expressions import ExpressionError, parse_expression
 from redshift_idc.access.model_file import split_table
 from redshift_idc.access.preview.inputs import PreviewInputs
-from redshift_idc.access.preview.results import Persona, PreviewError, TableView
+from redshift_idc.access.preview.results import Persona, PersonaView, PreviewError, Rows, TableView
 from redshift_idc.access.preview.rules import PUBLIC, Rules
 from redshift_idc.access.preview.samples import Samples, quote_name, quoted_table
 from redshift_idc.access.preview.translate import translate
 from redshift_idc.runtime.sql_text import fold
+
+# A table's branches per query: DuckDB binds a long UNION ALL as a deep tree; a few hundred keep it shallow.
+BRANCHES_PER_QUERY = 200
 
 
 def personas_of(inputs: PreviewInputs, rules: Rules) -> list[Persona]:
@@ -31,6 +32,10 @@ def personas_of(inputs: PreviewInputs, rules: Rules) -> list[Persona]:
 
 
 class Evaluator:
+    """Personas' views of tables. `views` evaluates all the personas asked of a table at once (the preview, the
+    lints' single groups); `view` one persona and one table alone (the transition check's cells, and the
+    reference the set-based evaluation must agree with)."""
+
     def __init__(self, inputs: PreviewInputs, rules: Rules, samples: Samples) -> None:
         self.inputs = inputs
         self.rules = rules
@@ -38,14 +43,86 @@ class Evaluator:
         self.source = inputs.source
         self.checked_blanks: set[str] = set()
 
+    def persona_views(self, personas: Sequence[Persona], tables: Sequence[str]) -> list[PersonaView]:
+        """Every persona's view of every table (`views`, persona by persona, then table by table)."""
+        views = iter(self.views([(persona, table) for persona in personas for table in tables]))
+        return [PersonaView(persona, [next(views) for _ in tables]) for persona in personas]
+
+    def views(self, pairs: Sequence[tuple[Persona, str]]) -> list[TableView]:
+        """Each (persona, table) pair's view, evaluated a table at a time, in a few queries per table.
+
+        Which error is reported is the first one met in the order of `pairs`, as when each pair was evaluated
+        alone: on any error the set-based pass is dropped and the pairs are evaluated one by one, by a fresh
+        evaluator, in that order; that raises the error each pair alone would."""
+        by_table: dict[str, list[int]] = {}
+        for index, (_, table) in enumerate(pairs):
+            by_table.setdefault(table, []).append(index)
+        found: dict[int, TableView] = {}
+        try:
+            for table, indexes in by_table.items():
+                found.update(zip(indexes, self._table_views([pairs[i][0] for i in indexes], table), strict=True))
+        except PreviewError:
+            alone = Evaluator(self.inputs, self.rules, self.samples)
+            return [alone.view(persona, table) for persona, table in pairs]
+        return [found[index] for index in range(len(pairs))]
+
     def view(self, persona: Persona, table: str) -> TableView:
+        view, select, where = self._plan(persona, table)
+        if select is None:
+            return view
+        schema, name = split_table(table)
+        query = f"SELECT rowid, {select} FROM {quoted_table(schema, name)} WHERE {where} ORDER BY rowid"
+        try:
+            result = self.samples.db.execute(query).fetchall()
+        except duckdb.Error as error:
+            raise PreviewError(f"{self.source}: {table} for persona {persona.name}: the preview cannot evaluate "
+                               f"its policies in DuckDB: {error}") from None
+        view.row_ids = tuple(int(row[0]) for row in result)
+        view.rows = Rows(view.columns, [row[1:] for row in result])
+        return view
+
+    def _table_views(self, personas: Sequence[Persona], table: str) -> list[TableView]:
+        """Each persona's view of `table`. Personas whose select list and filter come out the same share one
+        branch; the branches with one select list (hence one row type: the filter does not type the output)
+        are one `UNION ALL` query, each branch the query `view` would run for its personas alone."""
+        planned = [self._plan(persona, table) for persona in personas]
+        sharing: dict[tuple[str, str], list[TableView]] = {}
+        for view, select, where in planned:
+            if select is not None:
+                sharing.setdefault((select, where), []).append(view)
+        filters: dict[str, list[str]] = {}
+        for select, where in sharing:
+            filters.setdefault(select, []).append(where)
+        source = quoted_table(*split_table(table))
+        for select, wheres in filters.items():
+            for start in range(0, len(wheres), BRANCHES_PER_QUERY):
+                chunk = wheres[start:start + BRANCHES_PER_QUERY]
+                query = " UNION ALL ".join(f"SELECT {i}, rowid, {select} FROM {source} WHERE {where}"
+                                           for i, where in enumerate(chunk)) + " ORDER BY 1, 2"
+                try:
+                    result = self.samples.db.execute(query).fetchall()
+                except duckdb.Error as error:
+                    raise PreviewError(f"{self.source}: {table}: the preview cannot evaluate its policies in "
+                                       f"DuckDB: {error}") from None
+                found: list[list[tuple[Any, ...]]] = [[] for _ in chunk]
+                for row in result:
+                    found[row[0]].append(row[1:])
+                for where, rows in zip(chunk, found, strict=True):
+                    row_ids = tuple(int(row[0]) for row in rows)
+                    values = [row[1:] for row in rows]
+                    for view in sharing[(select, where)]:
+                        view.row_ids, view.rows = row_ids, Rows(view.columns, values)
+        return [view for view, _, _ in planned]
+
+    def _plan(self, persona: Persona, table: str) -> tuple[TableView, str | None, str]:
+        """The persona's view of `table` but its rows, and what selects them: the select list after rowid and
+        the filter (no select list: access denied, no rows to select)."""
         r, f = self.rules, self.rules.fold
         schema, name = split_table(table)
         s, t = f(schema), f(name)
         declared = self.inputs.tables[table]
         roles = set(persona.roles)
-        counted = self.samples.db.execute(f"SELECT COUNT(*) FROM {quoted_table(schema, name)}").fetchone()
-        total = int(counted[0]) if counted else 0
+        total = self.samples.count(schema, name)
         whole = any((s, t, role) in r.table_select or (s, role) in r.scoped_select for role in roles)
         granted_columns = set().union(*(r.column_select.get((s, t, role), set()) for role in roles))
         usage = s == PUBLIC or any((s, role) in r.usage for role in roles)
@@ -55,7 +132,8 @@ class Evaluator:
         if not usage:
             missing.append(f"USAGE on schema {schema}")
         if missing:
-            return TableView(table, "denied", tuple(missing), denied_columns=tuple(declared), total_rows=total)
+            denied = TableView(table, "denied", tuple(missing), denied_columns=tuple(declared), total_rows=total)
+            return denied, None, ""
         columns = tuple(c for c in declared if whole or f(c) in granted_columns)
         view = TableView(table, "ok", columns=columns, denied_columns=tuple(c for c in declared if c not in columns),
                          total_rows=total)
@@ -63,15 +141,7 @@ class Evaluator:
         select = [self._masked(persona, view, s, t, column) for column in columns]
         if where not in ("TRUE", "FALSE") or view.masking:
             self._refuse_trailing_blanks(table, schema, name)
-        query = (f"SELECT rowid, {', '.join(select)} FROM {quoted_table(schema, name)} WHERE {where} ORDER BY rowid")
-        try:
-            result = self.samples.db.execute(query).fetchall()
-        except duckdb.Error as error:
-            raise PreviewError(f"{self.source}: {table} for persona {persona.name}: the preview cannot evaluate "
-                               f"its policies in DuckDB: {error}") from None
-        view.row_ids = tuple(int(row[0]) for row in result)
-        view.rows = [{c: _plain(v) for c, v in zip(columns, row[1:], strict=True)} for row in result]
-        return view
+        return view, ", ".join(select), where
 
     def _refuse_trailing_blanks(self, table: str, schema: str, name: str) -> None:
         """Redshift ignores trailing blanks when it compares CHAR and VARCHAR values
@@ -100,8 +170,8 @@ class Evaluator:
         if any(role in r.ignore_rls for role in persona.roles):
             view.ignore_rls = True
             return "TRUE"
-        applied = [a for a in r.rls_attached.get((s, t), ()) if r.fold(a.grantee) in persona.roles]
-        names = list(dict.fromkeys(r.fold(a.policy) for a in applied))
+        roles = set(persona.roles)
+        names = list(dict.fromkeys(policy for grantee, policy in r.rls_attached.get((s, t), ()) if grantee in roles))
         view.policies = tuple(r.rls_policies[n].name for n in names if n in r.rls_policies)
         if not names:
             return "FALSE"
@@ -155,9 +225,3 @@ def _passes_through(using: str, columns: Sequence[tuple[str, str]], fold_name: A
     return source is not None and fold_name(source) == column and fold_name(name) in {
         fold_name(c) for c, _ in columns}
 
-
-def _plain(value: Any) -> Any:
-    """A DuckDB value as JSON would show it (decimals and times as text)."""
-    if isinstance(value, Decimal | datetime | date):
-        return str(value)
-    return value

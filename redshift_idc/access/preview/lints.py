@@ -6,16 +6,16 @@ from __future__ import annotations
 from redshift_idc.access.model_file import AccessModel, split_table
 from redshift_idc.access.preview.evaluator import Evaluator
 from redshift_idc.access.preview.inputs import PreviewInputs
-from redshift_idc.access.preview.results import Persona, PersonaView, Preview, PreviewWarning
+from redshift_idc.access.preview.results import Persona, PersonaView, Preview, PreviewWarning, TableView
 from redshift_idc.access.preview.rules import Rules
 from redshift_idc.access.preview.samples import quote_name, quoted_table
 
 
 def find_warnings(inputs: PreviewInputs, rules: Rules, evaluator: Evaluator,
            views: list[PersonaView]) -> list[PreviewWarning]:
-    namespace = inputs.identity_namespace
     warnings: list[PreviewWarning] = []
-    for view in views:
+    singles = _single_group_views(inputs, rules, evaluator, views)
+    for number, view in enumerate(views):
         for table in view.tables:
             if table.access == "ok" and table.rls and not table.ignore_rls and not table.policies:
                 warnings.append(PreviewWarning("rls-no-policy", (
@@ -25,15 +25,9 @@ def find_warnings(inputs: PreviewInputs, rules: Rules, evaluator: Evaluator,
                 warnings.append(PreviewWarning("select-without-usage", (
                     f"persona {view.persona.name} has SELECT on {table.table} but no USAGE on its schema: "
                     "the grant has no effect")))
-            if (len(view.persona.groups) > 1 and table.conjunction == "AND" and len(table.policies) > 1
-                    and not table.ignore_rls):
-                alone = []
-                for group in view.persona.groups:
-                    single = Persona(view.persona.name, (group,), view.persona.user,
-                                     rules.roles_of([f"{namespace}:{group}"]))
-                    single_view = evaluator.view(single, table.table)
-                    if single_view.access == "ok":
-                        alone.append(len(single_view.rows))
+            if _narrows(view, table):
+                alone = [len(single.rows) for single in singles[(number, table.table)]
+                         if single.access == "ok"]
                 if alone and len(table.rows) < min(alone):
                     warnings.append(PreviewWarning("and-narrows", (
                         f"persona {view.persona.name} ({', '.join(view.persona.groups)}) sees {len(table.rows)} "
@@ -70,6 +64,27 @@ def find_warnings(inputs: PreviewInputs, rules: Rules, evaluator: Evaluator,
                 f"{qualified}: {len(unseen)} of {sample_rows} sample row(s) are seen by no persona except those with "
                 f"IGNORE RLS ({which})")))
     return warnings
+
+
+def _narrows(view: PersonaView, table: TableView) -> bool:
+    """Whether the and-narrows lint compares this view with its persona's groups alone."""
+    return (len(view.persona.groups) > 1 and table.conjunction == "AND" and len(table.policies) > 1
+            and not table.ignore_rls)
+
+
+def _single_group_views(inputs: PreviewInputs, rules: Rules, evaluator: Evaluator,
+                        views: list[PersonaView]) -> dict[tuple[int, str], list[TableView]]:
+    """(persona's position, table) -> the table's view for each of the persona's groups alone, where
+    and-narrows asks for them; evaluated together (`Evaluator.views`), in the order the lint reads them."""
+    wanted = [(number, Persona(view.persona.name, (group,), view.persona.user,
+                               rules.roles_of([f"{inputs.identity_namespace}:{group}"])), table.table)
+              for number, view in enumerate(views) for table in view.tables if _narrows(view, table)
+              for group in view.persona.groups]
+    singles: dict[tuple[int, str], list[TableView]] = {}
+    found = evaluator.views([(persona, table) for _, persona, table in wanted])
+    for (number, _, table), single in zip(wanted, found, strict=True):
+        singles.setdefault((number, table), []).append(single)
+    return singles
 
 
 def unaccepted(model: AccessModel, preview: Preview) -> list[PreviewWarning]:

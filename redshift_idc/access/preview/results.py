@@ -3,8 +3,11 @@ error for what it cannot evaluate faithfully."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, overload
 
 from redshift_idc.config.errors import ConfigError
 
@@ -21,6 +24,58 @@ class Persona:
     roles: tuple[str, ...]  # folded: its groups' roles, roles granted to them, and public
 
 
+class Rows(Sequence[dict[str, Any]]):
+    """A view's visible rows, each a dict of column to value as JSON would show it, built only when read.
+
+    A preview of many personas counts far more rows than it shows (text shows the first 20 of each view,
+    markdown none), and personas with the same policies share one query's values: each view keeps the
+    values DuckDB returned and builds its dicts on first read (all of them on iteration, kept)."""
+
+    __slots__ = ("_built", "columns", "values")
+
+    def __init__(self, columns: tuple[str, ...] = (), values: Sequence[tuple[Any, ...]] = ()) -> None:
+        self.columns = columns
+        self.values = values  # per row, the visible columns' values in `columns` order, as DuckDB returned them
+        self._built: list[dict[str, Any]] | None = None
+
+    def _row(self, values: tuple[Any, ...]) -> dict[str, Any]:
+        return {c: _plain(v) for c, v in zip(self.columns, values, strict=True)}
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if self._built is not None:
+            return self._built[index]
+        if isinstance(index, slice):
+            return [self._row(v) for v in self.values[index]]
+        return self._row(self.values[index])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self._built is None:
+            self._built = [self._row(v) for v in self.values]
+        return iter(self._built)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to rows (or a list of dicts) showing the same dicts in the same order, as a list would be."""
+        if isinstance(other, Rows) and other.values is self.values and other.columns == self.columns:
+            return True
+        if isinstance(other, Rows | list):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking and compared by content, as a list
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
 @dataclass
 class TableView:
     table: str
@@ -28,7 +83,7 @@ class TableView:
     missing: tuple[str, ...] = ()  # the privileges a denied persona lacks
     columns: tuple[str, ...] = ()  # visible columns, in declared order
     denied_columns: tuple[str, ...] = ()
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: Rows = field(default_factory=Rows)
     row_ids: tuple[int, ...] = ()  # which sample rows (0-based), for the lints
     total_rows: int = 0
     rls: bool = False
@@ -60,7 +115,7 @@ class TableView:
 
     def to_json(self) -> dict[str, Any]:
         return {"table": self.table, "access": self.access, "missing": list(self.missing),
-                "columns": list(self.columns), "row_count": len(self.rows), "rows": self.rows,
+                "columns": list(self.columns), "row_count": len(self.rows), "rows": list(self.rows),
                 "sample_rows": self.total_rows, "masked_columns": list(self.masked_columns),
                 "denied_columns": list(self.denied_columns),
                 "why": {"rls": self.rls, "ignore_rls": self.ignore_rls, "conjunction": self.conjunction or None,
@@ -95,3 +150,10 @@ class Preview:
         return {"model": self.model, "personas": [p.to_json() for p in self.personas],
                 "warnings": [{"code": w.code, "message": w.message} for w in self.warnings],
                 "failed_expectations": self.failures}
+
+
+def _plain(value: Any) -> Any:
+    """A DuckDB value as JSON would show it (decimals and times as text)."""
+    if isinstance(value, Decimal | datetime | date):
+        return str(value)
+    return value

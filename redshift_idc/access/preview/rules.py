@@ -48,9 +48,10 @@ class Rules:
         self.ignore_rls = {f(i.grantee) for i in _of(desired, SystemPrivilege) if i.privilege == "IGNORE RLS"}
         self.rls_tables = {(f(t.schema), f(t.table)): t.conjunction.upper() for t in _of(desired, RlsTable)}
         self.rls_policies = {f(p.name): p for p in _of(desired, RlsPolicy)}
-        self.rls_attached: dict[tuple[str, str], list[RlsAttachment]] = {}
+        # table -> (grantee, policy) of each attachment, folded (every persona's view filters them), in key order
+        self.rls_attached: dict[tuple[str, str], list[tuple[str, str]]] = {}
         for a in sorted(_of(desired, RlsAttachment), key=lambda a: a.key(self.cs)):
-            self.rls_attached.setdefault((f(a.schema), f(a.table)), []).append(a)
+            self.rls_attached.setdefault((f(a.schema), f(a.table)), []).append((f(a.grantee), f(a.policy)))
         self.lookups = sorted({(g.schema, g.table, g.policy) for g in _of(desired, RlsLookupGrant)})
         self.masking_policies = {f(p.name): p for p in _of(desired, MaskingPolicy)}
         self.masking_attached: dict[tuple[str, str], list[MaskingAttachment]] = {}

@@ -34,6 +34,7 @@ class Samples:
         self.inputs = inputs
         self.cs = inputs.case_sensitive
         self.created: set[tuple[str, str]] = set()
+        self.counts: dict[tuple[str, str], int] = {}
         for script in inputs.scripts:
             self._load_script(script["Name"], script["Sql"])
         for table, columns in inputs.tables.items():
@@ -46,6 +47,14 @@ class Samples:
                     path = Path(folder) / f"{index}.csv"
                     path.write_text(text, encoding="utf-8")
                     self._load_csv(table, file_name, path)
+
+    def count(self, schema: str, name: str) -> int:
+        """How many sample rows the table holds; counted once (every persona's view shows it)."""
+        found = self.counts.get((schema, name))
+        if found is None:
+            counted = self.db.execute(f"SELECT COUNT(*) FROM {quoted_table(schema, name)}").fetchone()
+            found = self.counts[(schema, name)] = int(counted[0]) if counted else 0
+        return found
 
     def _create(self, schema: str, name: str, columns: Sequence[tuple[str, str]]) -> None:
         self.db.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_name(schema)}")
