@@ -33,8 +33,8 @@ def main() -> None:
         model = large_model(roles, args.tables)
         ledger = {(item.KIND, item.key()): item.fingerprint() for item in model}
         for scenario, before, planned in (
-                ("create", AccessState(), plan(model, AccessState(), {})),
-                ("change", model, plan(changed_model(roles, args.tables), model, ledger))):
+                ("create", AccessState(), plan(model, AccessState(), {}, coalesce=True)),
+                ("change", model, plan(changed_model(roles, args.tables), model, ledger, coalesce=True))):
             started = time.perf_counter()
             verdict = check_plan(None, before, planned, "bench", "redshift_idc")
             seconds = time.perf_counter() - started
