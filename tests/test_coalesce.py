@@ -243,6 +243,20 @@ def test_groups_are_sized_by_what_they_send() -> None:
     assert {s.group for s in merged.statements if s.phase == 30} == {"restrictions-0"}
 
 
+def test_a_group_whose_statements_fill_a_batchs_bytes_is_locked_down_not_refused() -> None:
+    """3,000 attachments to one table are 6 statements of up to 16 KB: few enough, but more bytes than a batch takes,
+    so the group applies under lockdown across batches instead of failing the batching."""
+    desired = roles_state(3000, 1)
+    merged = plan(desired, AccessState(), {}, coalesce=True)
+    attaches = [s for s in merged.statements if s.sql.startswith("ATTACH RLS POLICY")]
+    assert 1 < len(attaches) < 10 and not any(s.group for s in attaches)
+    fake = FakeRedshift()
+    fake.apply(merged, "m")  # batches cut without error
+    assert not differences(fake.state(), desired)
+    assert all(len(s.group) == 0 or sum(len(x.sql) for x in merged.statements if x.group == s.group) < 90_000
+               for s in merged.statements)
+
+
 # ------------------------------------------------------------------------------ failures, display, off switch
 
 

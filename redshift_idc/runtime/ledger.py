@@ -213,7 +213,7 @@ def _shortest(candidates: Sequence[str]) -> str:
 def _ledger_sql(tables: LedgerTables, model: str, statements: Sequence[Statement],
                 extra_add: Sequence[LedgerEntry] = ()) -> list[str]:
     """One DELETE and one INSERT at most: a row per entry while every entry stands alone, else each statement's
-    rows as boxes (`ledger_parts`): what `_cost` charged each."""
+    rows as boxes (`ledger_parts`): what `statement_cost` charged each."""
     sql: list[str] = []
     removes = [s.ledger_remove for s in statements if s.ledger_remove]
     adds = [s.ledger_add for s in statements if s.ledger_add] + ([tuple(extra_add)] if extra_add else [])
@@ -275,7 +275,7 @@ def batches(plan: Plan, model: str, tables: LedgerTables | None = None,
     return [list(step.sqls) for step in steps(plan, model, tables, max_statements, reserved)]
 
 
-def _cost(statement: Statement, model: str) -> int:
+def statement_cost(statement: Statement, model: str) -> int:
     """What a statement adds to its batch: its SQL and its ledger rows as boxes (`ledger_parts`), as
     `_ledger_sql` would write them for it alone. That bounds what it writes for the batch: a row each only when
     every row stands alone, which is shorter than a box of one row each; boxes found over the batch only when
@@ -317,15 +317,15 @@ def statement_batches(plan: Plan, max_statements: int = MAX_BATCH_STATEMENTS,
         unit_removes = removes or any(s.ledger_remove for s in unit)
         unit_adds = adds or any(s.ledger_add for s in unit)
         needed = len(current) + len(unit) + int(unit_removes) + int(unit_adds)
-        unit_size = sum(_cost(s, model) for s in unit)
+        unit_size = sum(statement_cost(s, model) for s in unit)
         if current and (needed > room or size + unit_size > MAX_STATEMENT_BYTES):
             result.append(current)
             current, size, removes, adds = [], 0, False, False
         alone = len(unit) + int(any(s.ledger_remove for s in unit)) + int(any(s.ledger_add for s in unit))
         if alone > room or unit_size > MAX_STATEMENT_BYTES:
-            raise ValueError(f"a group of {len(unit)} statements that must commit together does not fit a batch of "
-                             f"{room} statements ({unit[0].sql[:80]}...): plan with a group_limit of at most "
-                             f"{room - 2}")
+            raise ValueError(f"a group of {len(unit)} statements ({unit_size:,} bytes with its ledger rows) that must "
+                             f"commit together does not fit a batch of {room} statements and {MAX_STATEMENT_BYTES:,} "
+                             f"bytes ({unit[0].sql[:80]}...): plan with a group_limit of at most {room - 2}")
         current += unit
         size += unit_size
         removes = removes or any(s.ledger_remove for s in unit)

@@ -101,10 +101,6 @@ def coalesce(statements: Sequence[Statement], limit: int = COALESCED_STATEMENT_B
     return result
 
 
-def coalesced_count(statements: Sequence[Statement], limit: int = COALESCED_STATEMENT_BYTES) -> int:
-    return len(coalesce(statements, limit))
-
-
 def _merged(run: list[Statement], limit: int) -> list[Statement]:
     if len(run) < 2:
         return run

@@ -19,8 +19,8 @@ from redshift_idc.runtime.access_state import (
     ScopedTablePrivilege,
     TablePrivilege,
 )
-from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS, RESERVED_STATEMENTS
-from redshift_idc.runtime.planning.coalesce import coalesced_count
+from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS, MAX_STATEMENT_BYTES, RESERVED_STATEMENTS, statement_cost
+from redshift_idc.runtime.planning.coalesce import coalesce
 from redshift_idc.runtime.planning.object_sql import create_sql, remove_sql
 from redshift_idc.runtime.planning.phases import LOCKDOWN_PHASE, RESTORE_PHASE, RESTRICTION_PHASE
 from redshift_idc.runtime.planning.plan_types import Statement
@@ -44,6 +44,10 @@ _GROUP_STEP: dict[tuple[str, str], int] = {
 # RESERVED_STATEMENTS: one number, read from where the batches are cut.
 LEDGER_STATEMENTS_PER_BATCH = 2
 DEFAULT_GROUP_LIMIT = MAX_BATCH_STATEMENTS - RESERVED_STATEMENTS - LEDGER_STATEMENTS_PER_BATCH
+# And at most this many bytes, its ledger rows included (`ledger.statement_cost`, priced with the longest model name
+# the ledger holds): statements for many objects fill a batch's bytes long before its count.
+GROUP_BYTES_LIMIT = MAX_STATEMENT_BYTES * 3 // 4
+_LONGEST_MODEL = "m" * 256
 
 
 def statement_action(statement: Statement) -> str:
@@ -93,7 +97,9 @@ def group_restrictions(state: PlanState) -> None:
                 statement, sort_key=(f"{number:06d}", f"{rank:02d}", *statement.sort_key), group=name)
         # The size that counts is what the group sends: its statements once coalesced, when they will be.
         placed = sorted((state.statements[i] for i in group), key=lambda s: s.sort_key)
-        locked = (coalesced_count(placed) if state.coalesce else len(placed)) > state.group_limit
+        sent = coalesce(placed) if state.coalesce else placed
+        locked = (len(sent) > state.group_limit
+                  or sum(statement_cost(s, _LONGEST_MODEL) for s in sent) > GROUP_BYTES_LIMIT)
         if locked:
             for i in group:
                 state.statements[i] = dataclasses.replace(state.statements[i], group="")
