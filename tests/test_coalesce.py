@@ -31,8 +31,8 @@ from redshift_idc.runtime.access_state import (
 from redshift_idc.runtime.custom_resource import CustomResourceEvent
 from redshift_idc.runtime.ledger import LedgerTables, ledger_parts, steps
 from redshift_idc.runtime.planner import plan
-from redshift_idc.runtime.planning.coalesce import COALESCED_STATEMENT_BYTES, cell_of, coalesce
-from redshift_idc.runtime.planning.object_sql import coalesced_sql, create_sql, remove_sql
+from redshift_idc.runtime.planning.coalesce import COALESCED_STATEMENT_BYTES, coalesce
+from redshift_idc.runtime.planning.object_sql import coalesced_sql, create_sql, list_parts, remove_sql
 from redshift_idc.runtime.planning.plan_types import Plan, Statement
 from redshift_idc.runtime.reconcile_handler import build_request, model_document
 from redshift_idc.runtime.reconcile_request import Request
@@ -126,17 +126,19 @@ def test_every_statement_stays_under_the_bound_and_the_boxes_still_cover_everyth
     assert len(small) > len(merged.statements)
 
 
-def test_one_object_renders_exactly_its_own_statement() -> None:
-    items: list[tuple[AccessObject, str]] = [
-        (TablePrivilege("s", "t", "SELECT", "r"), ""), (SchemaPrivilege("s", "USAGE", "PUBLIC"), ""),
-        (RoleGrant("a", "b"), ""), (RlsAttachment("p", "s", "t", "r"), "p")]
-    for item, fixed in items:
-        for action in ("add", "remove"):
-            cell_privilege = getattr(item, "privilege", "")
-            target = {TablePrivilege: ("s", "t"), SchemaPrivilege: ("s",), RoleGrant: ("a",),
-                      RlsAttachment: ("s", "t")}[type(item)]
-            grantee = cell_of(item).grantee
-            assert coalesced_sql(item, action, (cell_privilege,), (target,), (grantee,), fixed) == one_sql(action, item)
+@pytest.mark.parametrize(("item", "add", "remove"), [
+    (TablePrivilege("s", "t", "SELECT", "r"), 'GRANT SELECT ON TABLE "s"."t" TO ROLE "r"',
+     'REVOKE SELECT ON TABLE "s"."t" FROM ROLE "r"'),
+    (SchemaPrivilege("s", "USAGE", "PUBLIC"), 'GRANT USAGE ON SCHEMA "s" TO PUBLIC',
+     'REVOKE USAGE ON SCHEMA "s" FROM PUBLIC'),
+    (RoleGrant("a", "b"), 'GRANT ROLE "a" TO ROLE "b"', 'REVOKE ROLE "a" FROM ROLE "b"'),
+    (RlsAttachment("p", "s", "t", "r"), 'ATTACH RLS POLICY "p" ON "s"."t" TO ROLE "r"',
+     'DETACH RLS POLICY "p" ON "s"."t" FROM ROLE "r"'),
+])
+def test_one_object_is_the_list_form_with_one_of_each(item: AccessObject, add: str, remove: str) -> None:
+    assert (create_sql(item), remove_sql(item)) == (add, remove)
+    fixed, privilege, target, grantee = list_parts(item)
+    assert coalesced_sql(item, "add", (privilege,), (target,), (grantee,), fixed) == add
 
 
 def test_a_role_list_names_every_grantee_as_a_role() -> None:

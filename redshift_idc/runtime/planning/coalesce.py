@@ -28,20 +28,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from redshift_idc.runtime.access_state import (
-    AccessObject,
-    DatabasePrivilege,
-    RlsAttachment,
-    RoleGrant,
-    SchemaPrivilege,
-    TablePrivilege,
-)
-from redshift_idc.runtime.planning.object_sql import coalesced_sql
+from redshift_idc.runtime.access_state import AccessObject
+from redshift_idc.runtime.planning.object_sql import LISTABLE, coalesced_sql, list_parts
 from redshift_idc.runtime.planning.plan_types import Statement
 
 T = TypeVar("T")
 COALESCED_STATEMENT_BYTES = 16_384  # a sixth of the Data API's 100 KB: several fit one batch with their ledger rows
-COALESCIBLE = (TablePrivilege, SchemaPrivilege, DatabasePrivilege, RoleGrant, RlsAttachment)
 
 
 @dataclass(frozen=True)
@@ -56,28 +48,17 @@ class Cell:
 
 
 def cell_of(item: AccessObject) -> Cell:
-    if isinstance(item, TablePrivilege):
-        return Cell("", item.privilege, (item.schema, item.table), item.grantee)
-    if isinstance(item, SchemaPrivilege):
-        return Cell("", item.privilege, (item.schema,), item.grantee)
-    if isinstance(item, DatabasePrivilege):
-        return Cell("", item.privilege, (item.database,), item.grantee)
-    if isinstance(item, RoleGrant):
-        return Cell("", "", (item.role,), item.grantee)
-    if isinstance(item, RlsAttachment):
-        return Cell(item.policy, "", (item.schema, item.table), item.grantee)
-    raise TypeError(f"{item.KIND} statements are not coalesced")
+    return Cell(*list_parts(item))
 
 
 def _single(statement: Statement) -> tuple[str, AccessObject] | None:
     """('add' | 'remove', the object) of a statement that may be merged, else None: one object of a coalescible
     kind, in a transaction, with no secrets. Every such statement the planner writes is that object's
-    `create_sql`/`remove_sql` (`PlanState.emit`, the lockdown), which `coalesced_sql` of one object reproduces
-    (tests/test_coalesce.py checks both)."""
+    `create_sql`/`remove_sql` (`PlanState.emit`, the lockdown), which is `coalesced_sql` of one object."""
     if not statement.transactional or statement.secrets or len(statement.adds) + len(statement.removes) != 1:
         return None
     action, item = ("add", statement.adds[0]) if statement.adds else ("remove", statement.removes[0])
-    return (action, item) if isinstance(item, COALESCIBLE) else None
+    return (action, item) if isinstance(item, LISTABLE) else None
 
 
 def coalesce(statements: Sequence[Statement], limit: int = COALESCED_STATEMENT_BYTES) -> list[Statement]:

@@ -76,24 +76,18 @@ def check_renderable(item: AccessObject) -> None:
 
 
 def create_sql(item: AccessObject) -> str:
+    if isinstance(item, LISTABLE):  # the list form with one of each (`coalesced_sql`)
+        return coalesced_sql(item, "add", *_one(item))
     check_renderable(item)
     if isinstance(item, Role):
         return f"CREATE ROLE {quote_ident(item.name)}"
-    if isinstance(item, RoleGrant):
-        return f"GRANT ROLE {quote_ident(item.role)} TO {_role(item.grantee)}"
-    if isinstance(item, SchemaPrivilege):
-        return f"GRANT {item.privilege} ON SCHEMA {quote_ident(item.schema)} TO {_role(item.grantee)}"
     if isinstance(item, ScopedTablePrivilege):
         return f"GRANT {item.privilege} FOR TABLES IN SCHEMA {quote_ident(item.schema)} TO {_role(item.grantee)}"
-    if isinstance(item, TablePrivilege):
-        return f"GRANT {item.privilege} ON TABLE {quote_qualified(item.schema, item.table)} TO {_role(item.grantee)}"
     if isinstance(item, ColumnPrivilege):
         return (f"GRANT {item.privilege} ({quote_ident(item.column)}) ON TABLE "
                 f"{quote_qualified(item.schema, item.table)} TO {_role(item.grantee)}")
     if isinstance(item, SystemPrivilege):
         return f"GRANT {item.privilege} TO {_role(item.grantee)}"
-    if isinstance(item, DatabasePrivilege):
-        return f"GRANT {item.privilege} ON DATABASE {quote_ident(item.database)} TO {_role(item.grantee)}"
     if isinstance(item, ExternalSchema):
         catalog_id = f" CATALOG_ID {quote_literal(item.catalog_id)}" if item.catalog_id else ""
         return (f"CREATE EXTERNAL SCHEMA {quote_ident(item.name)} FROM DATA CATALOG DATABASE "
@@ -104,9 +98,6 @@ def create_sql(item: AccessObject) -> str:
     if isinstance(item, RlsPolicy):
         with_clause = f" WITH ({_columns_clause(item.columns)})" if item.columns else ""
         return f"CREATE RLS POLICY {quote_ident(item.name)}{with_clause} USING ({item.using})"
-    if isinstance(item, RlsAttachment):
-        return (f"ATTACH RLS POLICY {quote_ident(item.policy)} ON {quote_qualified(item.schema, item.table)} "
-                f"TO {_role(item.grantee)}")
     if isinstance(item, RlsLookupGrant):
         return (f"GRANT SELECT ON TABLE {quote_qualified(item.schema, item.table)} TO RLS POLICY "
                 f"{quote_ident(item.policy)}")
@@ -127,35 +118,26 @@ def create_sql(item: AccessObject) -> str:
 
 
 def remove_sql(item: AccessObject) -> str:
+    if isinstance(item, LISTABLE):  # the list form with one of each (`coalesced_sql`)
+        return coalesced_sql(item, "remove", *_one(item))
     if not isinstance(item, MaskingPolicy):
         check_renderable(item)
     if isinstance(item, Role):
         # FORCE drops the role's assignments to users and roles; object privileges were revoked before.
         return f"DROP ROLE {quote_ident(item.name)} FORCE"
-    if isinstance(item, RoleGrant):
-        return f"REVOKE ROLE {quote_ident(item.role)} FROM {_role(item.grantee)}"
-    if isinstance(item, SchemaPrivilege):
-        return f"REVOKE {item.privilege} ON SCHEMA {quote_ident(item.schema)} FROM {_role(item.grantee)}"
     if isinstance(item, ScopedTablePrivilege):
         return f"REVOKE {item.privilege} FOR TABLES IN SCHEMA {quote_ident(item.schema)} FROM {_role(item.grantee)}"
-    if isinstance(item, TablePrivilege):
-        return f"REVOKE {item.privilege} ON TABLE {quote_qualified(item.schema, item.table)} FROM {_role(item.grantee)}"
     if isinstance(item, ColumnPrivilege):
         return (f"REVOKE {item.privilege} ({quote_ident(item.column)}) ON TABLE "
                 f"{quote_qualified(item.schema, item.table)} FROM {_role(item.grantee)}")
     if isinstance(item, SystemPrivilege):
         return f"REVOKE {item.privilege} FROM {_role(item.grantee)}"
-    if isinstance(item, DatabasePrivilege):
-        return f"REVOKE {item.privilege} ON DATABASE {quote_ident(item.database)} FROM {_role(item.grantee)}"
     if isinstance(item, ExternalSchema):
         return f"DROP SCHEMA {quote_ident(item.name)}"  # the reference only: the catalog database stays
     if isinstance(item, ExternalDatabase):
         return f"DROP DATABASE {quote_ident(item.name)}"
     if isinstance(item, RlsPolicy):
         return f"DROP RLS POLICY {quote_ident(item.name)}"
-    if isinstance(item, RlsAttachment):
-        return (f"DETACH RLS POLICY {quote_ident(item.policy)} ON {quote_qualified(item.schema, item.table)} "
-                f"FROM {_role(item.grantee)}")
     if isinstance(item, RlsLookupGrant):
         return (f"REVOKE SELECT ON TABLE {quote_qualified(item.schema, item.table)} FROM RLS POLICY "
                 f"{quote_ident(item.policy)}")
@@ -249,12 +231,38 @@ def drop_identity_provider_sql(item: IdentityProvider, cascade: bool = False) ->
 
 # ------------------------------------------------------------------------- statements for many objects
 
+# The kinds whose statements take lists of objects and of grantees (r_GRANT, r_REVOKE, r_ATTACH_RLS_POLICY,
+# r_DETACH_RLS_POLICY): one statement for one object is the list form with one of each.
+LISTABLE = (TablePrivilege, SchemaPrivilege, DatabasePrivilege, RoleGrant, RlsAttachment)
+
+
+def list_parts(item: AccessObject) -> tuple[str, str, tuple[str, ...], str]:
+    """(what every object of one list statement shares: the RLS policy, else ""; the privilege, "" for kinds
+    without one; the object; the grantee) of an object of a LISTABLE kind."""
+    if isinstance(item, TablePrivilege):
+        return "", item.privilege, (item.schema, item.table), item.grantee
+    if isinstance(item, SchemaPrivilege):
+        return "", item.privilege, (item.schema,), item.grantee
+    if isinstance(item, DatabasePrivilege):
+        return "", item.privilege, (item.database,), item.grantee
+    if isinstance(item, RoleGrant):
+        return "", "", (item.role,), item.grantee
+    if isinstance(item, RlsAttachment):
+        return item.policy, "", (item.schema, item.table), item.grantee
+    raise TypeError(f"{item.KIND} statements take no lists")
+
+
+def _one(item: AccessObject) -> tuple[tuple[str], tuple[tuple[str, ...]], tuple[str], str]:
+    fixed, privilege, target, grantee = list_parts(item)
+    return (privilege,), (target,), (grantee,), fixed
+
+
 def coalesced_sql(sample: AccessObject, action: str, privileges: Sequence[str], targets: Sequence[tuple[str, ...]],
                   grantees: Sequence[str], fixed: str = "") -> str:
     """One statement for privileges x targets x grantees of `sample`'s kind (`planning/coalesce.py`), in the list
     forms of r_GRANT, r_REVOKE, r_ATTACH_RLS_POLICY and r_DETACH_RLS_POLICY: each grantee `ROLE "name"` (a bare
-    name after a comma would be a user) or PUBLIC. `fixed`: the RLS policy. With one of each it is exactly
-    `create_sql`/`remove_sql` of that object."""
+    name after a comma would be a user) or PUBLIC. `fixed`: the RLS policy. `create_sql`/`remove_sql` of one
+    object is this with one of each: one renderer for both."""
     if action not in ("add", "remove"):
         raise ValueError(f"coalesced statements add or remove, not {action!r}")
     adding = action == "add"
