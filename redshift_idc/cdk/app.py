@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
@@ -17,11 +17,13 @@ from redshift_idc.cdk.components.serverless_nag_rules import RedshiftServerlessC
 from redshift_idc.cdk.stacks.access_stack import AccessStack
 from redshift_idc.cdk.stacks.connections_stack import ConnectionsStack
 from redshift_idc.cdk.stacks.identity_stack import IdentityStack
-from redshift_idc.cdk.stacks.pipeline_stack import PipelineStack
 from redshift_idc.cdk.stacks.warehouse_stack import WarehouseStack
 from redshift_idc.config.environment import EnvironmentConfig, load_environment
 from redshift_idc.config.errors import ConfigError
-from redshift_idc.config.pipeline import PipelineConfig
+
+if TYPE_CHECKING:
+    from redshift_idc.cdk.stacks.pipeline_stack import PipelineStack
+    from redshift_idc.config.pipeline import PipelineConfig
 
 DEFAULT_ENVIRONMENT = "demo"
 
@@ -99,7 +101,10 @@ def add_rule_packs(scope: Construct) -> None:
 
 
 def add_pipeline(app: cdk.App, pipeline: PipelineConfig) -> PipelineStack:
-    """The delivery pipeline with every environment it deploys, checked by the same rule packs."""
+    """The delivery pipeline with every environment it deploys, checked by the same rule packs. Imported here: an
+    environment's synth (`make synth`) needs none of CDK Pipelines nor what the pipeline's verify step reads."""
+    from redshift_idc.cdk.stacks.pipeline_stack import PipelineStack
+
     environments = [load_environment(stage.environment) for stage in pipeline.stages]
     stack = PipelineStack(app, "RedshiftIdcPipeline", pipeline=pipeline, environments=environments,
                           add_environment=lambda scope, config: add_environment(scope, config, nag=False))
