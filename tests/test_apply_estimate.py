@@ -12,7 +12,7 @@ import pytest
 
 from redshift_idc.access import estimate as apply_estimate
 from redshift_idc.access.checked import checked_model
-from redshift_idc.access.estimate import DEFAULT_TERMS, ApplyBudgetError, estimate, first_deploy, objects_of
+from redshift_idc.access.estimate import DEFAULT_TERMS, ApplyBudgetError, estimate, first_deploy
 from redshift_idc.access.model import parse_model
 from redshift_idc.cdk.app import add_environment, new_app
 from redshift_idc.cli.main import main
@@ -152,12 +152,12 @@ def test_a_statement_covering_several_objects_is_priced_per_object() -> None:
     one."""
     planned = plan(AccessState.of([Role("a"), Role("b"), TablePrivilege("s", "t", "SELECT", "a")]), AccessState(), {})
     grant = next(s for s in planned.statements if s.sql.startswith("GRANT"))
-    assert objects_of(grant) == 1
+    assert grant.covers == 1
     covering = dataclasses.replace(grant, adds=(*grant.adds, TablePrivilege("s", "u", "SELECT", "a"),
                                                TablePrivilege("s", "t", "SELECT", "b"),
                                                TablePrivilege("s", "u", "SELECT", "b")))
-    assert objects_of(covering) == 4
-    assert objects_of(dataclasses.replace(grant, adds=(), removes=())) == 1
+    assert covering.covers == 4
+    assert dataclasses.replace(grant, adds=(), removes=()).covers == 1
     coalesced = dataclasses.replace(planned, statements=[covering if s is grant else s for s in planned.statements])
     terms = DEFAULT_TERMS.model_copy(update={"seconds_per_object": 1.0, "margin": 1.0})
     assert (estimate(coalesced, "model", "redshift_idc", terms=terms).seconds

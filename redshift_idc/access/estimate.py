@@ -11,9 +11,10 @@ terms (`config/apply_estimate.py`):
     estimate = apply x margin
 
 A step's statements include its ledger rows and the fence guard and progress the reconciler adds; a plan
-statement covers `objects_of` objects, every other statement one. `validate`, `plan` and synth share
-`check_apply_budget` through the model loader, so a model that cannot converge inside CloudFormation's hour is
-refused there, with what to change, instead of failing an hour into its deploy.
+statement covers `Statement.covers` objects (a statement for many objects, all it lists), every other statement
+one. `validate`, `plan` and synth share `check_apply_budget` through the model loader, so a model that cannot
+converge inside CloudFormation's hour is refused there, with what to change, instead of failing an hour into its
+deploy.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from redshift_idc.runtime.limits import (
     SERVICE_TIMEOUT_SECONDS,
 )
 from redshift_idc.runtime.planner import plan
-from redshift_idc.runtime.planning.plan_types import Plan, Statement
+from redshift_idc.runtime.planning.plan_types import Plan
 from redshift_idc.wording import plural
 
 if TYPE_CHECKING:
@@ -48,11 +49,6 @@ CALLS_PER_STEP = 2  # BatchExecuteStatement and one DescribeStatement (`statemen
 class TermsArguments(TypedDict):
     terms: ApplyEstimateConfig
     terms_from: str
-
-
-def objects_of(statement: Statement) -> int:
-    """How many objects a plan statement covers (`Statement.covers`: one, or each a coalesced statement lists)."""
-    return statement.covers
 
 
 @dataclass(frozen=True)
@@ -93,7 +89,7 @@ def step_seconds(terms: ApplyEstimateConfig, statements: int, objects: int, call
 def _priced(step: Step, terms: ApplyEstimateConfig) -> float:
     """A batch with the fence guard and progress the reconciler adds; or a statement alone, after its intent batch
     (the guard and the intent: `fence.py`)."""
-    covered = sum(objects_of(s) for s in step.statements)
+    covered = sum(s.covers for s in step.statements)
     if not step.transactional:
         return step_seconds(terms, 1, covered) + step_seconds(terms, RESERVED_STATEMENTS, RESERVED_STATEMENTS)
     count = len(step.sqls) + RESERVED_STATEMENTS
