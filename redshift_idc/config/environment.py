@@ -20,6 +20,7 @@ from redshift_idc.config.apply_estimate import ApplyEstimateConfig
 from redshift_idc.config.base import AccountId, Region, StrictModel
 from redshift_idc.config.connections import IamFederationConfig, IdentityPropagationConfig, QueryEditorV2Config
 from redshift_idc.config.errors import ConfigError, Origins, format_validation_error, not_a_mapping
+from redshift_idc.config.federated_permissions import check_federated_permissions
 from redshift_idc.config.identity_center import IdentityCenterConfig, RedshiftIdcApplicationConfig
 from redshift_idc.config.warehouse import EXTENDED_RPU_REGIONS, Network, WarehouseConfig
 from redshift_idc.config.yaml_files import (
@@ -93,6 +94,15 @@ class EnvironmentConfig(StrictModel):
         if region is not None and value.base_capacity_rpu > 512 and region not in EXTENDED_RPU_REGIONS:
             raise ValueError(f"base_capacity_rpu: above 512 RPU is offered only in "
                              f"{', '.join(sorted(EXTENDED_RPU_REGIONS))}, not in {region}")
+        return value
+
+    @field_validator("warehouse")
+    @classmethod
+    def _federated_permissions_offered(cls, value: WarehouseConfig, info: ValidationInfo) -> WarehouseConfig:
+        application = info.data.get("redshift_idc_application")
+        if value.federated_permissions is not None:
+            check_federated_permissions(value.federated_permissions, region=info.data.get("region"),
+                                        application_type=application.application_type if application else None)
         return value
 
     @field_validator("identity_propagation")

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from redshift_idc.config.base import StrictModel, WholeNumber
+from redshift_idc.config.federated_permissions import FederatedPermissionsConfig
 
 # Regions where Redshift Serverless offers base capacities above 512 RPU (Redshift management guide,
 # "Compute capacity for Amazon Redshift Serverless").
@@ -108,6 +109,7 @@ class WarehouseConfig(StrictModel):
         default=DEFAULT_ROLE_QUOTA,
         description="the workgroup's role quota: validation and the deploy refuse a model that would exceed it",
     )
+    federated_permissions: FederatedPermissionsConfig | None = None
 
     @field_validator("enhanced_vpc_routing", mode="before")
     @classmethod

@@ -1,0 +1,113 @@
+"""`warehouse.federated_permissions`: the catalog name, identity propagation's default (on exactly with a Lakehouse
+application), and the refusals the AWS pages call for: a Region they list as unsupported, a partition they do not
+cover, and propagation through an application that is not a Lakehouse one. Each names file, field and fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from redshift_idc.config.federated_permissions import UNSUPPORTED_REGIONS, propagation_on
+from tests.test_config import Mutation, check_loads, check_refused, set_at
+
+
+def federated(**settings: Any) -> Mutation:
+    return set_at("warehouse", "federated_permissions", value={"catalog_name": "sales-catalog", **settings})
+
+
+def lakehouse_application(data: dict[str, Any]) -> None:
+    application = data["redshift_idc_application"]
+    application["application_type"] = "Lakehouse"
+    application["service_integrations"] = {"lake_formation_query": True, "redshift_connect": True}
+
+
+def both(*mutations: Mutation) -> Mutation:
+    def mutate(data: dict[str, Any]) -> None:
+        for mutation in mutations:
+            mutation(data)
+    return mutate
+
+
+def in_region(region: str) -> Mutation:
+    def mutate(data: dict[str, Any]) -> None:
+        data["region"] = region
+        data["availability_zones"] = [f"{region}a", f"{region}b", f"{region}c"]
+    return mutate
+
+
+def test_without_the_key_nothing_is_registered(tmp_path: Path) -> None:
+    config = check_loads(tmp_path, lambda data: None)
+    assert config.warehouse.federated_permissions is None
+
+
+def test_propagation_defaults_on_with_a_lakehouse_application(tmp_path: Path) -> None:
+    config = check_loads(tmp_path, both(lakehouse_application, federated()))
+    settings = config.warehouse.federated_permissions
+    assert settings is not None and settings.catalog_name == "sales-catalog"
+    assert settings.identity_propagation is None
+    assert propagation_on(settings, config.redshift_idc_application.application_type) is True
+
+
+def test_propagation_defaults_off_without_a_lakehouse_application(tmp_path: Path) -> None:
+    config = check_loads(tmp_path, federated())
+    settings = config.warehouse.federated_permissions
+    assert settings is not None
+    assert propagation_on(settings, config.redshift_idc_application.application_type) is False
+
+
+def test_propagation_can_be_turned_off_with_a_lakehouse_application(tmp_path: Path) -> None:
+    config = check_loads(tmp_path, both(lakehouse_application, federated(identity_propagation=False)))
+    settings = config.warehouse.federated_permissions
+    assert settings is not None
+    assert propagation_on(settings, "Lakehouse") is False
+
+
+@pytest.mark.parametrize("application_type", [None, "None"])
+def test_propagation_without_a_lakehouse_application_is_refused(tmp_path: Path,
+                                                                application_type: str | None) -> None:
+    def typed(data: dict[str, Any]) -> None:
+        if application_type is not None:
+            data["redshift_idc_application"]["application_type"] = application_type
+    check_refused(tmp_path, both(typed, federated(identity_propagation=True)),
+                  "warehouse.federated_permissions.identity_propagation",
+                  "type Lakehouse", "set it to Lakehouse", "identity_propagation: false")
+
+
+@pytest.mark.parametrize("region", sorted(UNSUPPORTED_REGIONS))
+def test_a_region_the_page_lists_as_unsupported_is_refused(tmp_path: Path, region: str) -> None:
+    check_refused(tmp_path, both(in_region(region), federated()), "warehouse.federated_permissions",
+                  f"not offered in {region}", UNSUPPORTED_REGIONS[region], "federated-permissions-considerations",
+                  "another Region, or remove federated_permissions")
+
+
+def test_a_region_outside_the_commercial_partition_is_refused(tmp_path: Path) -> None:
+    check_refused(tmp_path, both(in_region("us-gov-west-1"), federated()), "warehouse.federated_permissions",
+                  "us-gov-west-1 is outside the commercial partition", "remove federated_permissions")
+
+
+def test_an_unsupported_region_without_federated_permissions_loads(tmp_path: Path) -> None:
+    assert check_loads(tmp_path, in_region("eu-south-1")).region == "eu-south-1"
+
+
+@pytest.mark.parametrize("name", ["Sales", "sales catalog", "123", "", "a" * 65])
+def test_a_catalog_name_the_api_refuses_is_refused(tmp_path: Path, name: str) -> None:
+    check_refused(tmp_path, set_at("warehouse", "federated_permissions", value={"catalog_name": name}),
+                  "warehouse.federated_permissions.catalog_name")
+
+
+def test_an_unknown_key_is_refused(tmp_path: Path) -> None:
+    check_refused(tmp_path, federated(catalog="x"), "warehouse.federated_permissions.catalog", "unknown key")
+
+
+def test_synth_refuses_it_until_the_registration_is_wired(tmp_path: Path) -> None:
+    """A setting that validates but deploys nothing would let a deploy succeed without registering: synth refuses
+    it (before any stack is built) until the warehouse stack wires the custom resource."""
+    pytest.importorskip("aws_cdk")
+    from redshift_idc.cdk.app import add_environment, new_app
+    from redshift_idc.config.errors import ConfigError
+
+    config = check_loads(tmp_path, federated())
+    with pytest.raises(ConfigError, match=r"does not deploy the registration yet.*remove federated_permissions"):
+        add_environment(new_app(outdir=str(tmp_path / "out")), config)
