@@ -218,7 +218,7 @@ def test_invalid_properties_are_named_before_any_call(serverless: tuple[Any, Stu
 
 def test_a_runtime_without_the_operation_names_its_boto3_version() -> None:
     class OldModel:
-        operation_names = ["GetNamespace", "UpdateNamespace"]
+        operation_names = ("GetNamespace", "UpdateNamespace")
 
     class OldClient:
         class meta:  # the attribute botocore clients carry
