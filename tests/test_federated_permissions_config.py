@@ -91,10 +91,13 @@ def test_an_unsupported_region_without_federated_permissions_loads(tmp_path: Pat
     assert check_loads(tmp_path, in_region("eu-south-1")).region == "eu-south-1"
 
 
-@pytest.mark.parametrize("name", ["Sales", "sales catalog", "123", "", "a" * 65])
-def test_a_catalog_name_the_api_refuses_is_refused(tmp_path: Path, name: str) -> None:
+@pytest.mark.parametrize(("name", "expected"), [
+    ("Sales", "with at least one letter, e.g. sales-catalog"), ("sales catalog", "'_' and '-'"),
+    ("123", "with at least one letter"), ("", "empty: write a value"), ("a" * 65, "at most 64"),
+])
+def test_a_catalog_name_the_api_refuses_is_refused(tmp_path: Path, name: str, expected: str) -> None:
     check_refused(tmp_path, set_at("warehouse", "federated_permissions", value={"catalog_name": name}),
-                  "warehouse.federated_permissions.catalog_name")
+                  "warehouse.federated_permissions.catalog_name", expected)
 
 
 def test_an_unknown_key_is_refused(tmp_path: Path) -> None:

@@ -54,9 +54,9 @@ def props(*, propagation: bool = True, catalog: str = CATALOG) -> dict[str, Any]
 
 
 def event(request_type: str, properties: dict[str, Any], *, old: dict[str, Any] | None = None,
-          physical_id: str | None = None, **extra: Any) -> dict[str, Any]:
+          physical_id: str | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     found: dict[str, Any] = {"RequestType": request_type, "ResourceType": "Custom::LakehouseRegistration",
-                             "ResourceProperties": {"ServiceToken": "arn", **properties}, **extra}
+                             "ResourceProperties": {"ServiceToken": "arn", **properties}, **(extra or {})}
     if old is not None:
         found["OldResourceProperties"] = old
     if physical_id is not None:
@@ -232,7 +232,7 @@ def test_a_runtime_without_the_operation_names_its_boto3_version() -> None:
 # --- is_complete --------------------------------------------------------------------------------------------
 
 def waiting(request_type: str, deadline: float = 2000.0) -> dict[str, Any]:
-    return event(request_type, props(), physical_id=PHYSICAL_ID, **{REGISTRATION_DEADLINE_KEY: deadline})
+    return event(request_type, props(), physical_id=PHYSICAL_ID, extra={REGISTRATION_DEADLINE_KEY: deadline})
 
 
 @pytest.mark.parametrize("status", ["REGISTERED", "Registered"])

@@ -25,6 +25,8 @@ PATTERN_WORDS: dict[str, str] = {
     r"^\d{12}$": "a 12-digit AWS account id, quoted, e.g. \"111111111111\"",
     r"^[a-z]{2}(-gov|-iso|-isob)?-[a-z]+-\d$": "an AWS region name, e.g. us-east-1 or eu-west-2",
     r"^[a-z0-9-]{3,64}$": "3 to 64 lower-case letters, digits and hyphens, e.g. analytics-dev",
+    r"^[a-z0-9_-]*[a-z][a-z0-9_-]*$": "lower-case letters, digits, '_' and '-', with at least one letter, "
+                                      "e.g. sales-catalog",
     r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$": "lower-case letters and digits in hyphen-separated words, e.g. redshift-idc",
     r"^[a-zA-Z][a-zA-Z0-9_+.@-]{0,126}$": "a letter, then up to 126 letters, digits or _+.@-, e.g. dev",
     r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$": "a VPC id, e.g. vpc-0123456789abcdef0",
