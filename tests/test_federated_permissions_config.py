@@ -104,13 +104,26 @@ def test_an_unknown_key_is_refused(tmp_path: Path) -> None:
     check_refused(tmp_path, federated(catalog="x"), "warehouse.federated_permissions.catalog", "unknown key")
 
 
-def test_synth_refuses_it_until_the_registration_is_wired(tmp_path: Path) -> None:
-    """A setting that validates but deploys nothing would let a deploy succeed without registering: synth refuses
-    it (before any stack is built) until the warehouse stack wires the custom resource."""
-    pytest.importorskip("aws_cdk")
-    from redshift_idc.cdk.app import add_environment, new_app
-    from redshift_idc.config.errors import ConfigError
 
-    config = check_loads(tmp_path, federated())
-    with pytest.raises(ConfigError, match=r"does not deploy the registration yet.*remove federated_permissions"):
-        add_environment(new_app(outdir=str(tmp_path / "out")), config)
+def test_the_warehouse_stack_registers_the_namespace_with_least_privilege(tmp_path: Path) -> None:
+    """One synth (both nag packs, as `make synth`): the custom resource with the configured properties, its role
+    allowed exactly the registration's actions on this namespace and catalog, and nothing acknowledged."""
+    pytest.importorskip("aws_cdk")
+    from aws_cdk.assertions import Match
+
+    from redshift_idc.cdk.components.lakehouse_registration import CATALOG_ACTIONS, NAMESPACE_ACTIONS
+    from tests.conftest import synthesize
+
+    config = check_loads(tmp_path, both(lakehouse_application, federated()))
+    template = synthesize(config, tmp_path / "out").warehouse
+    template.has_resource_properties("Custom::LakehouseRegistration", {
+        "NamespaceName": config.warehouse.namespace_name, "CatalogName": "sales-catalog",
+        "IdentityPropagation": "true",
+        "IdcApplicationArn": {"Fn::GetAtt": [Match.string_like_regexp("IdcApplication"), "RedshiftIdcApplicationArn"]},
+    })
+    namespace_arn = {"Fn::GetAtt": [Match.string_like_regexp("WarehouseNamespace"), "Namespace.NamespaceArn"]}
+    catalogs = f"arn:aws:glue:{config.region}:{config.account}:catalog"
+    template.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([
+        {"Action": sorted(NAMESPACE_ACTIONS), "Effect": "Allow", "Resource": namespace_arn},
+        {"Action": sorted(CATALOG_ACTIONS), "Effect": "Allow", "Resource": [catalogs, f"{catalogs}/sales-catalog"]},
+    ])}})

@@ -20,7 +20,6 @@ from redshift_idc.cdk.stacks.identity_stack import IdentityStack
 from redshift_idc.cdk.stacks.warehouse_stack import WarehouseStack
 from redshift_idc.config.environment import EnvironmentConfig, load_environment
 from redshift_idc.config.errors import ConfigError
-from redshift_idc.config.federated_permissions import NOT_DEPLOYED_YET
 
 if TYPE_CHECKING:
     from redshift_idc.cdk.stacks.pipeline_stack import PipelineStack
@@ -65,8 +64,6 @@ def environment_stacks(scope: Construct, config: EnvironmentConfig, names: Stack
     warehouse, identity, connections, access (the last three when the config asks for them). The access model
     (`config.access_model`'s file, or `access_model` as a typed object) is checked first, with the checks
     `validate` and `plan` make, so a bad model fails before any stack is built."""
-    if config.warehouse.federated_permissions is not None:
-        raise ConfigError(f"{config.name}: {NOT_DEPLOYED_YET}")
     wanted = config.access_model is not None or access_model is not None
     checked = checked_model(config, given=access_model) if wanted else None
     construct_id, stack_name = names("Warehouse")

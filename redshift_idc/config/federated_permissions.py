@@ -35,12 +35,6 @@ UNCOVERED_PARTITION_MARKERS = ("-gov-", "-iso-", "-isob-")
 # (federated-permissions-prereqs and -onboarding: "a Redshift IdC application arn of Lakehouse type").
 PROPAGATION_APPLICATION_TYPE = "Lakehouse"
 
-# Synth refuses the key until the registration is wired into the warehouse stack: a setting that validates but
-# deploys nothing would let a deploy "succeed" without registering the namespace.
-NOT_DEPLOYED_YET = ("warehouse.federated_permissions: validated, but this version does not deploy the registration "
-                    "yet (the custom resource runtime is in redshift_idc/runtime/lakehouse_registration.py; the stack "
-                    "wiring is still to come): remove federated_permissions to deploy")
-
 # UpdateLakehouseConfiguration `catalogName` (botocore redshift-serverless model): 1-64 characters of
 # [a-z0-9_-] with at least one letter.
 CatalogName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]*[a-z][a-z0-9_-]*$", min_length=1,

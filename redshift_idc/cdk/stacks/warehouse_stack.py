@@ -9,11 +9,13 @@ from redshift_idc.cdk.components.default_iam_role import NamespaceDefaultRole
 from redshift_idc.cdk.components.deploy_lookups import DeployLookups
 from redshift_idc.cdk.components.encryption import WarehouseKey
 from redshift_idc.cdk.components.idc_application import RedshiftIdcApplication
+from redshift_idc.cdk.components.lakehouse_registration import LakehouseRegistration
 from redshift_idc.cdk.components.log_retention import retention_days
 from redshift_idc.cdk.components.network import WarehouseNetwork
 from redshift_idc.cdk.components.serverless_warehouse import ServerlessWarehouse
 from redshift_idc.cdk.components.trusted_token_issuers import TrustedTokenIssuers
 from redshift_idc.config.environment import EnvironmentConfig
+from redshift_idc.config.federated_permissions import propagation_on
 
 
 class WarehouseStack(Stack):
@@ -78,6 +80,14 @@ class WarehouseStack(Stack):
             namespace_arn=warehouse.namespace.attr_namespace_namespace_arn,
             depends_on=warehouse.namespace,
         )
+        federated = config.warehouse.federated_permissions
+        registration = (LakehouseRegistration(
+            self, "LakehouseRegistration", config=federated, namespace_name=config.warehouse.namespace_name,
+            namespace_arn=warehouse.namespace.attr_namespace_namespace_arn, idc_application_arn=idc.arn,
+            propagation=propagation_on(federated, application.application_type), key=key, log_retention=retention,
+        ) if federated is not None else None)
+        if registration is not None:
+            registration.node.add_dependency(warehouse.namespace, idc.application)
 
         for name, value in sorted(config.tags.items()):
             Tags.of(self).add(name, value)
@@ -90,6 +100,9 @@ class WarehouseStack(Stack):
         if default_role is not None:
             CfnOutput(self, "DefaultIamRoleArn", value=default_role.arn,
                       description="The namespace's default IAM role (COPY ... IAM_ROLE default)")
+        if registration is not None:
+            CfnOutput(self, "FederatedPermissionsCatalogArn", value=registration.catalog_arn,
+                      description="The Glue Data Catalog the namespace is registered under (federated permissions)")
         CfnOutput(self, "AdminSecretArn", value=secret_arn,
                   description="ARN of the Redshift-managed admin secret (never its value)")
         self.workgroup = warehouse.workgroup
