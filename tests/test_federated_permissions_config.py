@@ -106,16 +106,25 @@ def test_an_unknown_key_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_warehouse_stack_registers_the_namespace_with_least_privilege(tmp_path: Path) -> None:
-    """One synth (both nag packs, as `make synth`): the custom resource with the configured properties, its role
-    allowed exactly the registration's actions on this namespace and catalog, and nothing acknowledged."""
+    """One synth (both nag packs, as `make synth`, so nag-clean): the custom resource with the configured properties,
+    its role allowed exactly the registration's actions on this namespace and catalog, every resource type in the
+    deployer's execution policy, and no cfn-lint error."""
     pytest.importorskip("aws_cdk")
     from aws_cdk.assertions import Match
+    from cfnlint.api import ManualArgs, lint
 
     from redshift_idc.cdk.components.lakehouse_registration import CATALOG_ACTIONS, NAMESPACE_ACTIONS
+    from redshift_idc.cdk.deployer_policy import uncovered_types
     from tests.conftest import synthesize
 
     config = check_loads(tmp_path, both(lakehouse_application, federated()))
-    template = synthesize(config, tmp_path / "out").warehouse
+    synthesized = synthesize(config, tmp_path / "out")
+    template = synthesized.warehouse
+    assert uncovered_types([synthesized.template_json()]) == []
+    path = synthesized.outdir / "GoodWarehouse.template.json"
+    errors = [str(m) for m in lint(path.read_text(), config=ManualArgs(regions=[config.region]))
+              if m.rule.id.startswith("E")]
+    assert errors == []
     template.has_resource_properties("Custom::LakehouseRegistration", {
         "NamespaceName": config.warehouse.namespace_name, "CatalogName": "sales-catalog",
         "IdentityPropagation": "true",
