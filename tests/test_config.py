@@ -408,6 +408,56 @@ def test_max_capacity_upper_limit_loads(tmp_path: Path) -> None:
     assert config.warehouse.max_capacity_rpu == 5632
 
 
+# A price-performance target (AI-driven scaling) instead of a base capacity; the demo sets base 8 and max 64.
+
+
+def target_alone(level: Any) -> Mutation:
+    """The demo's warehouse with a price-performance target instead of its base capacity."""
+    def mutate(data: dict[str, Any]) -> None:
+        del data["warehouse"]["base_capacity_rpu"]
+        data["warehouse"]["price_performance_target"] = level
+    return mutate
+
+
+@pytest.mark.parametrize("level", [1, 25, 50, 75, 100])
+def test_a_price_performance_target_replaces_the_base_capacity(tmp_path: Path, level: int) -> None:
+    config = check_loads(tmp_path, target_alone(level))
+    warehouse = config.warehouse
+    assert (warehouse.price_performance_target, warehouse.base_capacity_rpu, warehouse.max_capacity_rpu) == (
+        level, None, 64)
+
+
+def test_a_target_with_a_null_base_capacity_loads(tmp_path: Path) -> None:
+    """`null` drops a base capacity another file sets through `extends` (tests/test_environments.py)."""
+    config = check_loads(tmp_path, lambda data: data["warehouse"].update(base_capacity_rpu=None,
+                                                                        price_performance_target=25))
+    assert (config.warehouse.price_performance_target, config.warehouse.base_capacity_rpu) == (25, None)
+
+
+def test_neither_a_target_nor_a_base_capacity_is_the_default_base_capacity(tmp_path: Path) -> None:
+    """Never neither: a workgroup created with neither would get whatever AWS defaults to."""
+    for mutate in (delete_at("warehouse", "base_capacity_rpu"), set_at("warehouse", "base_capacity_rpu", value=None)):
+        config = check_loads(tmp_path, mutate)
+        assert (config.warehouse.base_capacity_rpu, config.warehouse.price_performance_target) == (8, None)
+
+
+@pytest.mark.parametrize("base", [8, 4, 128])
+def test_a_target_and_a_base_capacity_are_refused_together(tmp_path: Path, base: int) -> None:
+    check_refused(tmp_path, lambda data: data["warehouse"].update(base_capacity_rpu=base,
+                                                                 price_performance_target=50),
+                  "warehouse.price_performance_target", f"set together with base_capacity_rpu ({base})",
+                  "not both", "remove base_capacity_rpu (write base_capacity_rpu: null when a file this one extends "
+                  "sets it) or remove price_performance_target")
+
+
+@pytest.mark.parametrize("level", [0, 10, 51, 101, -50, "BALANCED", "50%", True, 50.5, [50]])
+def test_a_price_performance_level_that_is_not_one_of_the_five_is_refused(tmp_path: Path, level: Any) -> None:
+    message = check_refused(tmp_path, target_alone(level), "warehouse.price_performance_target",
+                            "the price-performance target is one of 1 (LOW_COST), 25 (ECONOMICAL), 50 (BALANCED), "
+                            "75 (RESOURCEFUL), 100 (HIGH_PERFORMANCE)", "e.g. price_performance_target: 50")
+    assert "base_capacity_rpu" not in message  # one problem: the level, not a missing capacity
+
+
 @pytest.mark.parametrize("port", [80, 5430, 5456, 8190, 8216, 5432.5])
 def test_bad_port(tmp_path: Path, port: float) -> None:
     check_refused(tmp_path, set_at("warehouse", "port", value=port), "warehouse.port", f"(found: {port})")

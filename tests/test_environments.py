@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from aws_cdk.assertions import Match
 from cfnlint.api import ManualArgs, lint
 
 from redshift_idc.cdk.deployer_policy import uncovered_types
@@ -90,6 +91,22 @@ def test_chains_merge_in_order_and_lists_replace(tmp_path: Path) -> None:
     assert config.warehouse.base_capacity_rpu == 16 and config.warehouse.max_capacity_rpu is None  # null replaces
     assert [g.display_name for g in config.redshift_idc_application.groups] == ["only-one"]
     assert config.redshift_idc_application.name == DEMO["redshift_idc_application"]["name"]  # merged, not replaced
+
+
+def test_a_price_performance_target_over_a_base_with_a_base_capacity_needs_null(tmp_path: Path) -> None:
+    """The base sets base_capacity_rpu (the demo's 8): an environment that scales to a target instead is refused
+    until it drops the inherited base capacity with `null`, and the message says so."""
+    split_demo(tmp_path)
+    write(tmp_path, "env", {"extends": "_base", "account": "333333333333",
+                            "warehouse": {"price_performance_target": 75}})
+    message = load_error(tmp_path, "env")
+    assert "warehouse.price_performance_target: set together with base_capacity_rpu (8)" in message
+    assert "write base_capacity_rpu: null when a file this one extends sets it" in message
+    write(tmp_path, "env", {"extends": "_base", "account": "333333333333",
+                            "warehouse": {"price_performance_target": 75, "base_capacity_rpu": None}})
+    warehouse = load_environment("env", config_dir=tmp_path).warehouse
+    assert (warehouse.price_performance_target, warehouse.base_capacity_rpu, warehouse.max_capacity_rpu) == (
+        75, None, DEMO["warehouse"]["max_capacity_rpu"])
 
 
 def test_an_environment_may_extend_another_environment(tmp_path: Path) -> None:
@@ -245,12 +262,32 @@ def test_each_sample_has_no_cfn_lint_errors(environment: Synthesized) -> None:
 def test_each_sample_deploys_its_own_size_and_account(environment: Synthesized) -> None:
     config = environment.config
     _, workgroup = only_resource(environment.template_json(), "AWS::RedshiftServerless::Workgroup")
-    assert workgroup["Properties"]["BaseCapacity"] == config.warehouse.base_capacity_rpu
+    assert workgroup["Properties"].get("BaseCapacity") == config.warehouse.base_capacity_rpu
     assert workgroup["Properties"]["MaxCapacity"] == config.warehouse.max_capacity_rpu
     assert workgroup["Properties"]["WorkgroupName"] == config.warehouse.workgroup_name
     assignments = environment.template_json()["Resources"]
     count = sum(1 for r in assignments.values() if r["Type"] == "AWS::SSO::ApplicationAssignment")
     assert count == len(config.redshift_idc_application.groups)
+
+
+def test_each_sample_scales_from_a_base_capacity_or_to_a_price_performance_target(environment: Synthesized) -> None:
+    """One or the other, never both (sample-lakehouse scales to a target; dev and prod have base capacities);
+    the max capacity is the ceiling either way."""
+    warehouse = environment.config.warehouse
+    scaling: dict[str, Any]
+    if warehouse.price_performance_target is None:
+        scaling = {"BaseCapacity": warehouse.base_capacity_rpu, "PricePerformanceTarget": Match.absent()}
+    else:
+        scaling = {"PricePerformanceTarget": {"Status": "ENABLED", "Level": warehouse.price_performance_target},
+                   "BaseCapacity": Match.absent()}
+    environment.warehouse.has_resource_properties("AWS::RedshiftServerless::Workgroup", {
+        **scaling, "MaxCapacity": warehouse.max_capacity_rpu})
+
+
+def test_the_lakehouse_sample_scales_to_a_price_performance_target() -> None:
+    """The sample that shows issue 23's features turns this one on (the test above checks its template)."""
+    warehouse = load_environment("sample-lakehouse").warehouse
+    assert (warehouse.price_performance_target, warehouse.base_capacity_rpu) == (50, None)
 
 
 def test_the_reconciler_reads_the_identity_store_only_when_the_model_deprovisions(environment: Synthesized) -> None:

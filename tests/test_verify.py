@@ -30,6 +30,7 @@ from redshift_idc.deployed.verify.instance_region import REGION, check_instance_
 from redshift_idc.deployed.verify.oauth_application import OAUTH_APPLICATION, check_oauth_application
 from redshift_idc.deployed.verify.results import FAILED, OK, SKIPPED, CheckError
 from redshift_idc.deployed.verify.runner import ALL_OK, CHECK_FAILED, CHECKS, ERROR, run_checks, verify_command
+from redshift_idc.deployed.verify.scaling import SCALING
 from redshift_idc.deployed.verify.token_issuers import TOKEN_ISSUERS, check_token_issuers
 from redshift_idc.deployed.verify.warehouse import (
     IDENTITY_PROVIDER,
@@ -45,6 +46,7 @@ from redshift_idc.runtime.idc_sso_admin import actor_policy
 from redshift_idc.runtime.idc_trusted_token_issuer import trusted_token_issuer_name
 from redshift_idc.runtime.ledger import LedgerTables
 from tests.fake_data_api import cell
+from tests.test_verify_scaling import expect_workgroup
 
 DEV = load_environment("dev")
 ALL = load_environment("sample-all-paths")
@@ -135,16 +137,21 @@ class Aws:
     def data(self) -> Stubber:
         return self.stubs["redshift-data"]
 
+    @property
+    def serverless(self) -> Stubber:
+        return self.stubs["redshift-serverless"]
+
 
 @pytest.fixture
 def aws() -> Iterator[Aws]:
-    services = ("sso-admin", "identitystore", "redshift", "redshift-data")
+    services = ("sso-admin", "identitystore", "redshift", "redshift-data", "redshift-serverless")
     made = {s: boto3.client(s, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
             for s in services}
     stubs = {s: Stubber(c) for s, c in made.items()}
     for stub in stubs.values():
         stub.activate()
-    yield Aws(Clients(made["sso-admin"], made["identitystore"], made["redshift"], made["redshift-data"]), stubs)
+    yield Aws(Clients(made["sso-admin"], made["identitystore"], made["redshift"], made["redshift-data"],
+                      made["redshift-serverless"]), stubs)
     for stub in stubs.values():
         stub.assert_no_pending_responses()
         stub.deactivate()
@@ -638,6 +645,7 @@ def test_everything_ok_prints_the_checklist_and_exits_0(aws: Aws, tmp_path: Path
     expect_read(aws, DEV, warehouse_rows(providers=(provider_row(DEV),)))
     expect_dev_assignments(aws)
     expect_oauth(aws, DEV)
+    expect_workgroup(aws.serverless, DEV)
     code, out, err = run(aws, outputs=write_outputs(tmp_path, DEV))
     assert (code, err) == (ALL_OK, "")
     lines = out.splitlines()
@@ -651,13 +659,15 @@ def test_everything_ok_prints_the_checklist_and_exits_0(aws: Aws, tmp_path: Path
         f"ok  {OAUTH_APPLICATION}: {Arns(DEV).oauth}: issuer, grant, IAM authentication method, redshift:connect "
         "scope and assignment as configured",
         f"ok  {SECADMIN_CHECK}: user admin holds sys:secadmin",
-        "6 checks: 5 ok, 0 failed, 1 skipped",
+        f"ok  {SCALING}: analytics-dev: base capacity 8 RPU, max capacity 32 RPU",
+        "7 checks: 6 ok, 0 failed, 1 skipped",
     ]
 
 
 def test_a_failure_exits_1_with_its_fix_and_the_idc_checks_skip_behind_a_wrong_region(aws: Aws, tmp_path: Path) -> None:
     expect_instances(aws, [])
     expect_read(aws, ALL, warehouse_rows(providers=(provider_row(ALL),)))
+    expect_workgroup(aws.serverless, ALL)
     code, out, _ = run(aws, "sample-all-paths", write_outputs(tmp_path, ALL))
     assert code == CHECK_FAILED
     lines = out.splitlines()
@@ -668,7 +678,7 @@ def test_a_failure_exits_1_with_its_fix_and_the_idc_checks_skip_behind_a_wrong_r
     assert lines[4:7] == [f"skipped {name}: the IdC instance is not in us-east-1 (first check)"
                           for name in (ASSIGNMENTS, TOKEN_ISSUERS)] + [
         f"skipped {OAUTH_APPLICATION}: identity_propagation is not configured"]  # not configured beats blocked
-    assert lines[-1] == "6 checks: 1 ok, 1 failed, 4 skipped"
+    assert lines[-1] == "7 checks: 2 ok, 1 failed, 4 skipped"
 
 
 def test_run_checks_returns_one_result_per_check_in_order(aws: Aws) -> None:
@@ -682,9 +692,10 @@ def test_run_checks_returns_one_result_per_check_in_order(aws: Aws) -> None:
                                    zip(issuers, ALL.redshift_idc_application.trusted_token_issuers, strict=True)])
     for issuer, (_, arn) in zip(ALL.redshift_idc_application.trusted_token_issuers, issuers, strict=True):
         expect_issuer(aws, arn, issuer.issuer_url, issuer.claim_attribute_path, issuer.identity_store_attribute_path)
+    expect_workgroup(aws.serverless, ALL, baseCapacity=16)
     results = run_checks(deployment(ALL), aws.clients, aws.sleeps.append)
     assert [r.name for r in results] == [name for name, _ in CHECKS]
-    assert [r.status for r in results] == [OK, FAILED, OK, OK, SKIPPED, SKIPPED]
+    assert [r.status for r in results] == [OK, FAILED, OK, OK, SKIPPED, SKIPPED, FAILED]
 
 
 def test_outputs_can_come_from_the_pipelines_environment_variables(aws: Aws) -> None:
@@ -694,6 +705,7 @@ def test_outputs_can_come_from_the_pipelines_environment_variables(aws: Aws) -> 
     assert outputs_from_environ(environ).stacks == outputs_of(ALL).stacks
     expect_instances(aws, [])
     expect_read(aws, ALL, warehouse_rows(providers=(provider_row(ALL),)))
+    expect_workgroup(aws.serverless, ALL)
     code, out, _ = run(aws, "sample-all-paths", outputs_from_env=True, environ=environ)
     assert code == CHECK_FAILED  # the region stub fails; the rest read the variables
     assert "outputs from environment variables CDK_OUTPUT__*" in out.splitlines()[0]
@@ -703,6 +715,7 @@ def test_a_missing_output_fails_the_checks_that_need_it(aws: Aws, tmp_path: Path
     expect_instances(aws, [instance_of(DEV)])
     expect_read(aws, DEV, warehouse_rows(providers=(provider_row(DEV),)))
     expect_dev_assignments(aws)
+    expect_workgroup(aws.serverless, DEV)
     code, out, _ = run(aws, outputs=write_outputs(tmp_path, DEV, OAuthApplicationArn=None))
     assert code == CHECK_FAILED
     assert (f"FAILED {OAUTH_APPLICATION}: {tmp_path / 'cdk-outputs.json'}: missing output "
@@ -758,5 +771,6 @@ def test_main_builds_clients_in_the_environments_region(aws: Aws, monkeypatch: p
     monkeypatch.setattr("redshift_idc.deployed.verify.runner.time.sleep", aws.sleeps.append)
     expect_instances(aws, [])
     expect_read(aws, ALL, warehouse_rows(providers=(provider_row(ALL),)))
+    expect_workgroup(aws.serverless, ALL)
     assert main(["verify", "--env", "sample-all-paths", "--outputs", str(write_outputs(tmp_path, ALL))]) == CHECK_FAILED
     assert regions == ["us-east-1"]

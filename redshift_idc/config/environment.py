@@ -91,7 +91,8 @@ class EnvironmentConfig(StrictModel):
     @classmethod
     def _capacity_offered_in_region(cls, value: WarehouseConfig, info: ValidationInfo) -> WarehouseConfig:
         region = info.data.get("region")
-        if region is not None and value.base_capacity_rpu > 512 and region not in EXTENDED_RPU_REGIONS:
+        base = value.base_capacity_rpu
+        if region is not None and base is not None and base > 512 and region not in EXTENDED_RPU_REGIONS:
             raise ValueError(f"base_capacity_rpu: above 512 RPU is offered only in "
                              f"{', '.join(sorted(EXTENDED_RPU_REGIONS))}, not in {region}")
         return value

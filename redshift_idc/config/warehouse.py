@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from redshift_idc.config.base import StrictModel, WholeNumber
 from redshift_idc.config.federated_permissions import FederatedPermissionsConfig
@@ -25,6 +25,11 @@ SecurityGroupId = Annotated[str, StringConstraints(pattern=r"^sg-[0-9a-f]{8}([0-
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                       2557, 2922, 3288, 3653)
+# Price-performance targets of AI-driven scaling (Redshift management guide, "Compute capacity for Amazon Redshift
+# Serverless"; AWS::RedshiftServerless::Workgroup PerformanceTarget): the level and the name the console shows.
+PRICE_PERFORMANCE_LEVELS = {1: "LOW_COST", 25: "ECONOMICAL", 50: "BALANCED", 75: "RESOURCEFUL", 100: "HIGH_PERFORMANCE"}
+# The base capacity a workgroup gets when the environment sets neither a base capacity nor a target.
+DEFAULT_BASE_CAPACITY_RPU = 8
 # Roles per cluster or Serverless workgroup: 1,000 unless AWS raised it for the account (Redshift management guide,
 # "Quotas and limits in Amazon Redshift"; CREATE ROLE points there). An adjustable quota has no API that tells
 # synth its value, so the environment states it.
@@ -96,8 +101,12 @@ class WarehouseConfig(StrictModel):
     namespace_name: ServerlessName
     workgroup_name: ServerlessName
     database_name: DatabaseName = "dev"
-    base_capacity_rpu: WholeNumber = 8
+    base_capacity_rpu: WholeNumber | None = Field(
+        default=DEFAULT_BASE_CAPACITY_RPU, description="fixed base capacity; none (null) with price_performance_target")
     max_capacity_rpu: WholeNumber | None = None
+    price_performance_target: WholeNumber | None = Field(
+        default=None, description="AI-driven scaling to a price-performance level (1, 25, 50, 75 or 100) instead of "
+                                  "a fixed base capacity")
     port: WholeNumber = 5439
     enhanced_vpc_routing: Literal[False] = Field(
         default=False,
@@ -119,12 +128,49 @@ class WarehouseConfig(StrictModel):
                              "propagation (Redshift IdC limitations); remove the key or set it to false")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _base_capacity_or_target(cls, data: Any) -> Any:
+        """No base capacity written (or `null`, to drop one a base file sets): none with a price-performance
+        target, the default otherwise (never neither: a workgroup created with neither gets AWS's default
+        scaling, which has changed over time). A base capacity written next to a target stays, to be refused."""
+        if isinstance(data, dict) and data.get("base_capacity_rpu") is None:
+            rest = {key: value for key, value in data.items() if key != "base_capacity_rpu"}
+            return rest if data.get("price_performance_target") is None else {**rest, "base_capacity_rpu": None}
+        return data
+
     @field_validator("base_capacity_rpu")
     @classmethod
-    def _base_capacity(cls, value: int) -> int:
-        if not (value == 4 or (8 <= value <= 512 and value % 8 == 0) or (512 < value <= 1024 and value % 32 == 0)):
+    def _base_capacity(cls, value: int | None) -> int | None:
+        if value is not None and not (value == 4 or (8 <= value <= 512 and value % 8 == 0)
+                                      or (512 < value <= 1024 and value % 32 == 0)):
             raise ValueError("Redshift Serverless base capacity is 4, a multiple of 8 from 8 to 512, "
                              "or a multiple of 32 from 544 to 1024 (extended regions only)")
+        return value
+
+    @field_validator("price_performance_target", mode="before")
+    @classmethod
+    def _price_performance_level(cls, value: Any) -> Any:
+        """Any value but a level (0 included: no level means "off"; a name; a boolean) gets the five levels
+        with their console names, not a generic whole-number example."""
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value not in PRICE_PERFORMANCE_LEVELS):
+            levels = ", ".join(f"{level} ({name})" for level, name in PRICE_PERFORMANCE_LEVELS.items())
+            raise ValueError(f"the price-performance target is one of {levels}, written in digits, e.g. "
+                             "price_performance_target: 50; for a fixed base capacity instead, remove the key")
+        return value
+
+    @field_validator("price_performance_target")
+    @classmethod
+    def _price_performance_target(cls, value: int | None, info: ValidationInfo) -> int | None:
+        """A workgroup scales either from a fixed base capacity or to a price-performance target: AWS takes one
+        or the other (the console's two choices). `base_capacity_rpu` is declared first, so it is in
+        `info.data` whenever it was given and valid."""
+        if value is not None and info.data.get("base_capacity_rpu") is not None:
+            raise ValueError(f"set together with base_capacity_rpu ({info.data['base_capacity_rpu']}): a workgroup "
+                             "scales either to a price-performance target or from a fixed base capacity, not both; "
+                             "remove base_capacity_rpu (write base_capacity_rpu: null when a file this one extends "
+                             "sets it) or remove price_performance_target")
         return value
 
     @field_validator("max_capacity_rpu")
@@ -160,7 +206,8 @@ class WarehouseConfig(StrictModel):
 
     @model_validator(mode="after")
     def _max_not_below_base(self) -> WarehouseConfig:
-        if self.max_capacity_rpu is not None and self.max_capacity_rpu < self.base_capacity_rpu:
+        base = self.base_capacity_rpu
+        if self.max_capacity_rpu is not None and base is not None and self.max_capacity_rpu < base:
             raise ValueError(f"max_capacity_rpu: {self.max_capacity_rpu} is below "
                              f"base_capacity_rpu ({self.base_capacity_rpu}); raise it or remove it")
         return self

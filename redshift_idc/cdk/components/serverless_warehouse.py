@@ -44,7 +44,11 @@ class ServerlessWarehouse(Construct):
             "Workgroup",
             workgroup_name=config.workgroup_name,
             namespace_name=config.namespace_name,
+            # A price-performance target replaces the base capacity (AWS takes one or the other); the max
+            # capacity stays the ceiling in both cases.
             base_capacity=config.base_capacity_rpu,
+            price_performance_target=None if config.price_performance_target is None else (
+                rss.CfnWorkgroup.PerformanceTargetProperty(status="ENABLED", level=config.price_performance_target)),
             max_capacity=config.max_capacity_rpu,
             port=config.port,
             publicly_accessible=False,

@@ -94,6 +94,7 @@ class VerifierRole(Construct):
                             f"{action.split(':')[1]} finds an id from a name: the id, and so the {kind} ARN, is what "
                             "it looks up (the same lookup the deploy makes).")
         add(iam.PolicyStatement(actions=["redshift-data:BatchExecuteStatement"], resources=[workgroup_arn]))
+        add(iam.PolicyStatement(actions=["redshift-serverless:GetWorkgroup"], resources=[workgroup_arn]))
         add(iam.PolicyStatement(
             actions=list(OWN_STATEMENT_ACTIONS), resources=["*"],
             conditions={"StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}}))

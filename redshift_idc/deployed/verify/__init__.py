@@ -8,7 +8,8 @@ configuration (IAM Identity Center, Redshift, the catalog through the Data API) 
 `config/<env>.yaml` and the deploy's outputs; nothing is created, changed or granted.
 
 One module per check (the two SQL checks, which share one read of the warehouse, in one): `instance_region`,
-`warehouse` (identity provider, sys:secadmin), `assignments`, `token_issuers`, `oauth_application`. They
+`warehouse` (identity provider, sys:secadmin), `assignments`, `token_issuers`, `oauth_application`, `scaling`
+(the workgroup's base capacity or price-performance target). They
 share `results` (what a check returns), `aws_calls` (one AWS call, its error worded as a failed check) and
 `deployment` (the environment and its deploy's outputs); `runner` runs them in order and is the CLI command.
 """

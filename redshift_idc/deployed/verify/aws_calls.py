@@ -26,6 +26,7 @@ IAM_ACTIONS: dict[str, str] = {
     "GetGroupId": "identitystore:GetGroupId",
     "GetUserId": "identitystore:GetUserId",
     "DescribeRedshiftIdcApplications": "redshift:DescribeRedshiftIdcApplications",
+    "GetWorkgroup": "redshift-serverless:GetWorkgroup",
     "BatchExecuteStatement": "redshift-data:BatchExecuteStatement",
     "DescribeStatement": "redshift-data:DescribeStatement",
     "GetStatementResult": "redshift-data:GetStatementResult",

@@ -35,13 +35,15 @@ class Clients:
     identitystore: Any
     redshift: Any
     redshift_data: Any
+    redshift_serverless: Any
 
     @classmethod
     def for_region(cls, region: str) -> Clients:
         return cls(boto3.client("sso-admin", region_name=region, config=AWS_CONFIG),
                    boto3.client("identitystore", region_name=region, config=AWS_CONFIG),
                    boto3.client("redshift", region_name=region, config=AWS_CONFIG),
-                   boto3.client("redshift-data", region_name=region, config=RETRIES))
+                   boto3.client("redshift-data", region_name=region, config=RETRIES),
+                   boto3.client("redshift-serverless", region_name=region, config=AWS_CONFIG))
 
 
 @dataclass(frozen=True)

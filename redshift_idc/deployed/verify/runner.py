@@ -31,6 +31,7 @@ from redshift_idc.deployed.verify.deployment import Clients, Deployment
 from redshift_idc.deployed.verify.instance_region import REGION, check_instance_region
 from redshift_idc.deployed.verify.oauth_application import OAUTH_APPLICATION, check_oauth_application
 from redshift_idc.deployed.verify.results import FAILED, OK, SKIPPED, CheckError, CheckResult
+from redshift_idc.deployed.verify.scaling import SCALING, check_scaling
 from redshift_idc.deployed.verify.token_issuers import TOKEN_ISSUERS, check_token_issuers
 from redshift_idc.deployed.verify.warehouse import (
     IDENTITY_PROVIDER,
@@ -61,6 +62,9 @@ CHECKS: tuple[tuple[str, str], ...] = (
                         "assigned groups"),
     (SECADMIN_CHECK, f"the admin secret's user, as which the reconciler runs, holds {SECADMIN}: without it RLS "
                      "attachments and masking are invisible and the reconciler refuses to plan"),
+    (SCALING, "redshift-serverless GetWorkgroup: warehouse.price_performance_target (status ENABLED, the level) or "
+              "base_capacity_rpu, and max_capacity_rpu when set; the defaults AWS reports for the mode not chosen "
+              "are not differences"),
 )
 
 
@@ -93,11 +97,12 @@ def run_checks(deployment: Deployment, clients: Clients,
         blocked = region.stops and not _not_applicable(name, config)
         results.append(CheckResult(name, SKIPPED, f"{region.stops} (first check)") if blocked else run())
     results.append(check_secadmin(view, config))
+    results.append(check_scaling(clients.redshift_serverless, config))
     return results
 
 
-NO_CREDENTIALS_NEEDS = ("verify reads IAM Identity Center (sso-admin, identitystore), the Redshift IdC application "
-                        "and the warehouse (Data API as the admin secret's user)")
+NO_CREDENTIALS_NEEDS = ("verify reads IAM Identity Center (sso-admin, identitystore), the Redshift IdC application, "
+                        "the workgroup's settings and the warehouse (Data API as the admin secret's user)")
 
 
 def verify_command(env: str, outputs: Path | None, *, outputs_from_env: bool = False, secret_arn: str | None = None,
