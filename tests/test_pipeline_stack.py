@@ -213,7 +213,8 @@ def test_the_verifier_role_trusts_only_the_verify_step_and_only_reads(
                     "StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}}
     wanted = set(IAM_ACTIONS.values()) | set(DATA_API_SECRET_ACTIONS)
     # No third-party issuers or users here; prod has no identity propagation and knows every group id.
-    wanted -= {"sso:ListTrustedTokenIssuers", "identitystore:GetUserId"}
+    wanted -= {"sso:ListTrustedTokenIssuers", "identitystore:GetUserId",
+               "redshift-serverless:GetNamespace"}  # nor federated permissions
     if env == "prod":
         wanted -= {"sso:GetApplicationAuthenticationMethod", "sso:GetApplicationAssignmentConfiguration",
                    "sso:DescribeTrustedTokenIssuer", "identitystore:GetGroupId"}
@@ -222,17 +223,21 @@ def test_the_verifier_role_trusts_only_the_verify_step_and_only_reads(
 
 def test_the_verifier_role_holds_every_action_verify_calls_when_every_feature_is_on() -> None:
     """Every API call of `redshift_idc.deployed.verify` (its IAM_ACTIONS) is granted when the environment uses every
-    check: issuers, users and groups by name, identity propagation."""
+    check: issuers, users and groups by name, identity propagation, federated permissions."""
     from aws_cdk import Stack
     from aws_cdk import aws_kms as kms
     from aws_cdk.assertions import Template
 
     from redshift_idc.cdk.components.verifier_role import VerifierRole
     from redshift_idc.config.environment import load_environment
+    from redshift_idc.config.federated_permissions import FederatedPermissionsConfig
     from redshift_idc.deployed.verify.aws_calls import DATA_API_SECRET_ACTIONS, IAM_ACTIONS
 
-    config = load_environment("sample-all-paths").model_copy(
-        update={"identity_propagation": load_environment("dev").identity_propagation})
+    base = load_environment("sample-all-paths")
+    config = base.model_copy(update={
+        "identity_propagation": load_environment("dev").identity_propagation,
+        "warehouse": base.warehouse.model_copy(
+            update={"federated_permissions": FederatedPermissionsConfig(catalog_name="sales-catalog")})})
     app = new_app()
     stack = Stack(app, "T")
     VerifierRole(stack, "V", config=config, role_name="T-Role", trusted_role_arn="arn:aws:iam::555555555555:role/x",
@@ -240,7 +245,8 @@ def test_the_verifier_role_holds_every_action_verify_calls_when_every_feature_is
                  admin_secret_arn="arn:aws:secretsmanager:us-east-1:444444444444:secret:s", key=kms.Key(stack, "K"),
                  managed_application_arn="arn:aws:sso::444444444444:application/ssoins-4444444444444444/apl-1",
                  trusted_token_issuer_arns=["arn:aws:sso::444444444444:trustedTokenIssuer/ssoins-4444444444444444/t"],
-                 oauth_application_arn="arn:aws:sso::444444444444:application/ssoins-4444444444444444/apl-2")
+                 oauth_application_arn="arn:aws:sso::444444444444:application/ssoins-4444444444444444/apl-2",
+                 namespace_arn="arn:aws:redshift-serverless:us-east-1:444444444444:namespace/n")
     template = dict(Template.from_stack(stack).to_json())
     granted = {a for st in _verifier_statements(template) for a in _actions(st)}
     assert granted == set(IAM_ACTIONS.values()) | set(DATA_API_SECRET_ACTIONS)

@@ -27,6 +27,7 @@ from redshift_idc.deployed.session import Outputs, output_env_var, outputs_from_
 from redshift_idc.deployed.verify.assignments import ASSIGNMENTS, check_assignments
 from redshift_idc.deployed.verify.deployment import Clients, Deployment, required_outputs
 from redshift_idc.deployed.verify.instance_region import REGION, check_instance_region
+from redshift_idc.deployed.verify.lakehouse import LAKEHOUSE_REGISTRATION
 from redshift_idc.deployed.verify.oauth_application import OAUTH_APPLICATION, check_oauth_application
 from redshift_idc.deployed.verify.results import FAILED, OK, SKIPPED, CheckError
 from redshift_idc.deployed.verify.runner import ALL_OK, CHECK_FAILED, CHECKS, ERROR, run_checks, verify_command
@@ -660,7 +661,8 @@ def test_everything_ok_prints_the_checklist_and_exits_0(aws: Aws, tmp_path: Path
         "scope and assignment as configured",
         f"ok  {SECADMIN_CHECK}: user admin holds sys:secadmin",
         f"ok  {SCALING}: analytics-dev: base capacity 8 RPU, max capacity 32 RPU",
-        "7 checks: 6 ok, 0 failed, 1 skipped",
+        f"skipped {LAKEHOUSE_REGISTRATION}: no warehouse.federated_permissions",
+        "8 checks: 6 ok, 0 failed, 2 skipped",
     ]
 
 
@@ -678,7 +680,7 @@ def test_a_failure_exits_1_with_its_fix_and_the_idc_checks_skip_behind_a_wrong_r
     assert lines[4:7] == [f"skipped {name}: the IdC instance is not in us-east-1 (first check)"
                           for name in (ASSIGNMENTS, TOKEN_ISSUERS)] + [
         f"skipped {OAUTH_APPLICATION}: identity_propagation is not configured"]  # not configured beats blocked
-    assert lines[-1] == "7 checks: 2 ok, 1 failed, 4 skipped"
+    assert lines[-1] == "8 checks: 2 ok, 1 failed, 5 skipped"
 
 
 def test_run_checks_returns_one_result_per_check_in_order(aws: Aws) -> None:
@@ -695,7 +697,7 @@ def test_run_checks_returns_one_result_per_check_in_order(aws: Aws) -> None:
     expect_workgroup(aws.serverless, ALL, baseCapacity=16)
     results = run_checks(deployment(ALL), aws.clients, aws.sleeps.append)
     assert [r.name for r in results] == [name for name, _ in CHECKS]
-    assert [r.status for r in results] == [OK, FAILED, OK, OK, SKIPPED, SKIPPED, FAILED]
+    assert [r.status for r in results] == [OK, FAILED, OK, OK, SKIPPED, SKIPPED, FAILED, SKIPPED]
 
 
 def test_outputs_can_come_from_the_pipelines_environment_variables(aws: Aws) -> None:

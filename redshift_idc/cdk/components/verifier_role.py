@@ -50,7 +50,8 @@ class VerifierRole(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, role_name: str,
                  trusted_role_arn: str,
                  workgroup_arn: str, admin_secret_arn: str, key: kms.IKey, managed_application_arn: str,
-                 trusted_token_issuer_arns: Sequence[str] = (), oauth_application_arn: str | None = None) -> None:
+                 trusted_token_issuer_arns: Sequence[str] = (), oauth_application_arn: str | None = None,
+                 namespace_arn: str | None = None) -> None:
         super().__init__(scope, construct_id)
         center = config.identity_center
         trusted_account = trusted_role_arn.split(":")[4]
@@ -95,6 +96,10 @@ class VerifierRole(Construct):
                             "it looks up (the same lookup the deploy makes).")
         add(iam.PolicyStatement(actions=["redshift-data:BatchExecuteStatement"], resources=[workgroup_arn]))
         add(iam.PolicyStatement(actions=["redshift-serverless:GetWorkgroup"], resources=[workgroup_arn]))
+        if config.warehouse.federated_permissions is not None:  # verify reads the namespace's registration
+            if namespace_arn is None:
+                raise ValueError("warehouse.federated_permissions: the verifier role needs the namespace's ARN")
+            add(iam.PolicyStatement(actions=["redshift-serverless:GetNamespace"], resources=[namespace_arn]))
         add(iam.PolicyStatement(
             actions=list(OWN_STATEMENT_ACTIONS), resources=["*"],
             conditions={"StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}}))

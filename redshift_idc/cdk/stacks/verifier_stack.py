@@ -34,6 +34,7 @@ class VerifierStack(Stack):
             admin_secret_arn=warehouse.admin_secret_arn, key=warehouse.key,
             managed_application_arn=warehouse.idc_managed_application_arn,
             trusted_token_issuer_arns=issuer_arns, oauth_application_arn=oauth,
+            namespace_arn=warehouse.namespace.attr_namespace_namespace_arn,
         )
         for name, value in sorted(config.tags.items()):
             Tags.of(self).add(name, value)

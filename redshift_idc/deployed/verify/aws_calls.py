@@ -27,6 +27,7 @@ IAM_ACTIONS: dict[str, str] = {
     "GetUserId": "identitystore:GetUserId",
     "DescribeRedshiftIdcApplications": "redshift:DescribeRedshiftIdcApplications",
     "GetWorkgroup": "redshift-serverless:GetWorkgroup",
+    "GetNamespace": "redshift-serverless:GetNamespace",
     "BatchExecuteStatement": "redshift-data:BatchExecuteStatement",
     "DescribeStatement": "redshift-data:DescribeStatement",
     "GetStatementResult": "redshift-data:GetStatementResult",

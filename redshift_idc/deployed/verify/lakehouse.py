@@ -14,8 +14,6 @@ from redshift_idc.deployed.verify.results import FAILED, OK, SKIPPED, CheckResul
 from redshift_idc.runtime.lakehouse_registration import REGISTERED, normalized
 
 LAKEHOUSE_REGISTRATION = "namespace registered with federated permissions"
-# The permission verify needs for it (aws_calls.IAM_ACTIONS and the verifier role: add it there when wiring).
-GET_NAMESPACE_ACTION = "redshift-serverless:GetNamespace"
 
 
 @check(LAKEHOUSE_REGISTRATION)

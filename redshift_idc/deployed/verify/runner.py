@@ -29,6 +29,7 @@ from redshift_idc.deployed.session import (
 from redshift_idc.deployed.verify.assignments import ASSIGNMENTS, check_assignments
 from redshift_idc.deployed.verify.deployment import Clients, Deployment
 from redshift_idc.deployed.verify.instance_region import REGION, check_instance_region
+from redshift_idc.deployed.verify.lakehouse import LAKEHOUSE_REGISTRATION, check_lakehouse_registration
 from redshift_idc.deployed.verify.oauth_application import OAUTH_APPLICATION, check_oauth_application
 from redshift_idc.deployed.verify.results import FAILED, OK, SKIPPED, CheckError, CheckResult
 from redshift_idc.deployed.verify.scaling import SCALING, check_scaling
@@ -65,6 +66,8 @@ CHECKS: tuple[tuple[str, str], ...] = (
     (SCALING, "redshift-serverless GetWorkgroup: warehouse.price_performance_target (status ENABLED, the level) or "
               "base_capacity_rpu, and max_capacity_rpu when set; the defaults AWS reports for the mode not chosen "
               "are not differences"),
+    (LAKEHOUSE_REGISTRATION, "warehouse.federated_permissions: redshift-serverless GetNamespace reports the "
+                             "namespace's lakehouseRegistrationStatus REGISTERED, under catalog_name"),
 )
 
 
@@ -98,6 +101,7 @@ def run_checks(deployment: Deployment, clients: Clients,
         results.append(CheckResult(name, SKIPPED, f"{region.stops} (first check)") if blocked else run())
     results.append(check_secadmin(view, config))
     results.append(check_scaling(clients.redshift_serverless, config))
+    results.append(check_lakehouse_registration(clients.redshift_serverless, config))
     return results
 
 
