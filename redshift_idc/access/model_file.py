@@ -159,9 +159,10 @@ class ExpectSpec(_Model):
 
 
 class AllowWarningSpec(_Model):
-    """A preview warning accepted on purpose: `--strict` then does not fail on it."""
+    """A warning accepted on purpose, the preview's or the model's own (`model_lints.py`): `--strict` then does
+    not fail on it, and validate, plan and synth do not show a model lint it accepts."""
 
-    code: Literal["rls-no-policy", "and-narrows", "unseen-rows", "select-without-usage"]
+    code: Literal["rls-no-policy", "and-narrows", "unseen-rows", "select-without-usage", "python-udf-in-policy"]
     reason: Annotated[str, StringConstraints(min_length=3)]
 
 
@@ -257,7 +258,8 @@ class AccessModel(_Model):
         default=(), description="example people for `preview`; without any, one per IdC group")
     expect: tuple[ExpectSpec, ...] = Field(default=(), description="who must see what (see `preview`)")
     allow_warnings: tuple[AllowWarningSpec, ...] = Field(
-        default=(), description="preview warnings accepted on purpose, each with its reason")
+        default=(), description="warnings (the preview's and the model's lints) accepted on purpose, each with "
+                                "its reason")
     sample_data: dict[QualifiedTable, Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_./-]+\.csv$")]] = Field(
         default_factory=dict, description="table -> CSV file beside the model (header row: column names)")
 
