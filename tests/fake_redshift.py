@@ -384,6 +384,9 @@ class IdpDefinition:
     application_arn: str | None
     iam_role: str | None
     auto_create_roles: bool | None
+    # AUTO_CREATE_ROLES TRUE INCLUDE | EXCLUDE GROUPS LIKE 'pattern' (r_CREATE_IDENTITY_PROVIDER, documented): kept,
+    # never shown (the catalog shows no AUTO_CREATE_ROLES at all)
+    auto_create_groups: tuple[str, ...] = ()
 
     def params(self, blank_secrets: bool = True) -> str:
         """SVV_IDENTITY_PROVIDERS.params. Azure: the PARAMETERS object as r_SVV_IDENTITY_PROVIDERS prints it
@@ -987,10 +990,12 @@ class FakeRedshift:
             # identity providers (never inside a transaction block)
             (rf"CREATE IDENTITY PROVIDER (?P<idp>{IDENT}) TYPE (?P<type>AWSIDC|AZURE) NAMESPACE (?P<namespace>{LIT})"
              rf"(?: PARAMETERS (?P<parameters>{LIT}))?(?: APPLICATION_ARN (?P<app>{LIT}))?"
-             rf"(?: IAM_ROLE (?P<iam_role>{LIT}))?(?: AUTO_CREATE_ROLES (?P<auto>TRUE|FALSE))?", self._create_idp),
+             rf"(?: IAM_ROLE (?P<iam_role>{LIT}))?(?: AUTO_CREATE_ROLES (?P<auto>TRUE|FALSE)"
+             rf"(?: (?P<filter>INCLUDE|EXCLUDE) GROUPS LIKE (?P<pattern>{LIT}))?)?", self._create_idp),
             (rf"ALTER IDENTITY PROVIDER (?P<idp>{IDENT})(?: PARAMETERS (?P<parameters>{LIT}))?"
              rf"(?: NAMESPACE (?P<namespace>{LIT}))?(?: IAM_ROLE (?P<iam_role>{LIT}))?"
-             r"(?: AUTO_CREATE_ROLES (?P<auto>TRUE|FALSE))?(?: (?P<switch>ENABLE|DISABLE))?", self._alter_idp),
+             rf"(?: AUTO_CREATE_ROLES (?P<auto>TRUE|FALSE)(?: (?P<filter>INCLUDE|EXCLUDE) GROUPS LIKE "
+             rf"(?P<pattern>{LIT}))?)?(?: (?P<switch>ENABLE|DISABLE))?", self._alter_idp),
             (rf"DROP IDENTITY PROVIDER (?P<idp>{IDENT})(?P<cascade> CASCADE)?", self._drop_idp),
             # the data lake and datashares through IdC (seed 000)
             (rf"CREATE EXTERNAL SCHEMA (?P<schema>{IDENT}) FROM DATA CATALOG DATABASE (?P<db>{LIT})"
@@ -1416,8 +1421,14 @@ class FakeRedshift:
             kind, unquote_literal(m["namespace"]), self._parameters(m),
             unquote_literal(m["app"]) if m["app"] else None,
             unquote_literal(m["iam_role"]) if m["iam_role"] else None,
-            None if m["auto"] is None else m["auto"] == "TRUE")
+            None if m["auto"] is None else m["auto"] == "TRUE", self._auto_create_groups(m))
         return []
+
+    @staticmethod
+    def _auto_create_groups(m: re.Match[str]) -> tuple[str, ...]:
+        if m["filter"] is not None and m["auto"] != "TRUE":
+            raise RedshiftError("42601", "INCLUDE | EXCLUDE GROUPS LIKE follows AUTO_CREATE_ROLES TRUE only")
+        return (m["filter"], unquote_literal(m["pattern"])) if m["filter"] is not None else ()
 
     def _existing_idp(self, m: re.Match[str]) -> IdpDefinition:
         name = self._name(m["idp"])
@@ -1438,6 +1449,7 @@ class FakeRedshift:
             idp.iam_role = unquote_literal(m["iam_role"])
         if m["auto"] is not None:
             idp.auto_create_roles = m["auto"] == "TRUE"
+            idp.auto_create_groups = self._auto_create_groups(m)
         if m["switch"] is not None:
             idp.enabled = m["switch"] == "ENABLE"
         return []

@@ -11,6 +11,7 @@ shrinks when sqlfluff learns a form and never hides a form we no longer emit.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -126,6 +127,8 @@ def _objects() -> list[tuple[str, AccessObject]]:
         ("masking_attachment:default_inputs", MaskingAttachment(MASKING_SIMPLE_POLICY, SCHEMA, TABLE, (EMAIL,),
                                                                 PARENT_ROLE)),
         ("identity_provider:awsidc", IDP_AWSIDC),
+        ("identity_provider:awsidc_some_groups", dataclasses.replace(  # r_CREATE_IDENTITY_PROVIDER's filter
+            IDP_AWSIDC, name="IdC some groups", auto_create_groups=("EXCLUDE", "contractors%"))),
         ("identity_provider:azure", IDP_AZURE),
         # PUBLIC (every user) where Redshift takes it: object grants and policy attachments [D24][D29][D40]
         ("schema_privilege:public", SchemaPrivilege(SCHEMA, "USAGE", PUBLIC_GRANTEE)),
@@ -249,10 +252,11 @@ SQLFLUFF_GAPS: dict[str, re.Pattern[str]] = {
     # r_CREATE_IDENTITY_PROVIDER, r_ALTER_IDENTITY_PROVIDER, r_DROP_IDENTITY_PROVIDER: not in sqlfluff at all.
     "create_identity_provider": re.compile(
         rf"CREATE IDENTITY PROVIDER {IDENT} TYPE (?:AWSIDC|AZURE) NAMESPACE {LIT}(?: PARAMETERS {LIT})?"
-        rf"(?: APPLICATION_ARN {LIT})?(?: IAM_ROLE {LIT})?(?: AUTO_CREATE_ROLES (?:TRUE|FALSE))?"),
+        rf"(?: APPLICATION_ARN {LIT})?(?: IAM_ROLE {LIT})?"
+        rf"(?: AUTO_CREATE_ROLES (?:TRUE(?: (?:INCLUDE|EXCLUDE) GROUPS LIKE {LIT})?|FALSE))?"),
     "alter_identity_provider": re.compile(
         rf"ALTER IDENTITY PROVIDER {IDENT}(?=.)(?: PARAMETERS {LIT})?(?: NAMESPACE {LIT})?(?: IAM_ROLE {LIT})?"
-        r"(?: AUTO_CREATE_ROLES (?:TRUE|FALSE))?(?: (?:ENABLE|DISABLE))?"),
+        rf"(?: AUTO_CREATE_ROLES (?:TRUE(?: (?:INCLUDE|EXCLUDE) GROUPS LIKE {LIT})?|FALSE))?(?: (?:ENABLE|DISABLE))?"),
     "drop_identity_provider": re.compile(rf"DROP IDENTITY PROVIDER {IDENT}(?: CASCADE)?"),
 }
 

@@ -30,7 +30,16 @@ from redshift_idc.deployed.verify.instance_region import REGION, check_instance_
 from redshift_idc.deployed.verify.lakehouse import LAKEHOUSE_REGISTRATION
 from redshift_idc.deployed.verify.oauth_application import OAUTH_APPLICATION, check_oauth_application
 from redshift_idc.deployed.verify.results import FAILED, OK, SKIPPED, CheckError
-from redshift_idc.deployed.verify.runner import ALL_OK, CHECK_FAILED, CHECKS, ERROR, run_checks, verify_command
+from redshift_idc.deployed.verify.runner import (
+    ALL_OK,
+    BI_HINTS,
+    CHECK_FAILED,
+    CHECKS,
+    ERROR,
+    checks_help,
+    run_checks,
+    verify_command,
+)
 from redshift_idc.deployed.verify.scaling import SCALING
 from redshift_idc.deployed.verify.token_issuers import TOKEN_ISSUERS, check_token_issuers
 from redshift_idc.deployed.verify.warehouse import (
@@ -663,7 +672,18 @@ def test_everything_ok_prints_the_checklist_and_exits_0(aws: Aws, tmp_path: Path
         f"ok  {SCALING}: analytics-dev: base capacity 8 RPU, max capacity 32 RPU",
         f"skipped {LAKEHOUSE_REGISTRATION}: no warehouse.federated_permissions",
         "8 checks: 6 ok, 0 failed, 2 skipped",
+        *(f"hint: {hint}" for hint in BI_HINTS),
     ]
+
+
+def test_the_bi_hint_says_quicksight_carries_the_user_only_in_direct_query_and_cites_its_page() -> None:
+    """docs.aws.amazon.com/quicksight/latest/user/redshift-trusted-identity-propagation.html: "Trusted identity
+    propagation data sources are supported only in Direct Query datasets. SPICE datasets do not currently support
+    trusted identity propagation." """
+    [quicksight] = [hint for hint in BI_HINTS if "QuickSight" in hint]
+    assert "only in Direct Query datasets; SPICE datasets do not support it" in quicksight
+    assert "quicksight/latest/user/redshift-trusted-identity-propagation.html" in quicksight
+    assert "QuickSight's SPICE datasets do not carry the user's identity" in " ".join(checks_help().split())
 
 
 def test_a_failure_exits_1_with_its_fix_and_the_idc_checks_skip_behind_a_wrong_region(aws: Aws, tmp_path: Path) -> None:
@@ -680,7 +700,7 @@ def test_a_failure_exits_1_with_its_fix_and_the_idc_checks_skip_behind_a_wrong_r
     assert lines[4:7] == [f"skipped {name}: the IdC instance is not in us-east-1 (first check)"
                           for name in (ASSIGNMENTS, TOKEN_ISSUERS)] + [
         f"skipped {OAUTH_APPLICATION}: identity_propagation is not configured"]  # not configured beats blocked
-    assert lines[-1] == "8 checks: 2 ok, 1 failed, 5 skipped"
+    assert lines[-1] == "8 checks: 2 ok, 1 failed, 5 skipped"  # no hint under a failure: its fix comes first
 
 
 def test_run_checks_returns_one_result_per_check_in_order(aws: Aws) -> None:

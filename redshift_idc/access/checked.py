@@ -31,7 +31,7 @@ from redshift_idc.wording import plural
 
 if TYPE_CHECKING:
     from redshift_idc.access.preview.inputs import PreviewInputs
-    from redshift_idc.access.preview.results import Preview
+    from redshift_idc.access.preview.results import Preview, PreviewWarning
     from redshift_idc.access.transition.verdict import TransitionVerdict
 
 
@@ -88,6 +88,7 @@ class CheckedModel:
     preview: Preview | None  # who sees what; None when the preview could not evaluate the model ...
     preview_note: str = ""  # ... and why (a model with expectations is refused instead)
     warnings: tuple[str, ...] = ()  # valid but probably not meant (`validate`, `plan` and synth show them)
+    lints: tuple[PreviewWarning, ...] = ()  # the model's lints `allow_warnings` does not accept (also in `warnings`)
 
     @property
     def model(self) -> AccessModel:
@@ -117,12 +118,14 @@ def preview_inputs(config: EnvironmentConfig, model: AccessModel, scripts: Seque
 def checked_model(config: EnvironmentConfig, *, transition: Literal["enforce", "report", "skip"] = "enforce",
                   given: AccessModel | None = None) -> CheckedModel:
     """The model, its scripts (each file read and split), its sample data files, the roles IAM federation
-    names, who sees what with its expectations, and the first deploy's transition check: one set of checks for
+    names, who sees what with its expectations, the model's lints (`model_lints.py`: those `allow_warnings` does not
+    accept join `warnings`), and the first deploy's transition check: one set of checks for
     `validate`, `plan` and synth, so the three cannot disagree. A model the preview cannot evaluate is refused
     only when it has expectations (they cannot be checked); otherwise `preview_note` says why there is no
     preview. A first deploy with a widening window fails here (`enforce`: validate and synth); `plan` prints the
     verdict instead (`report`, failing with --strict); `plan --snapshot` checks the plan it prints, not the first
     deploy's (`skip`). `given`: the model as a typed object (see `model_for`)."""
+    from redshift_idc.access.model_lints import model_lints, unaccepted
     from redshift_idc.access.preview.build import evaluate
     from redshift_idc.access.preview.expectations import failed_expectations, raise_failed_expectations
     from redshift_idc.access.preview.results import PreviewError
@@ -141,7 +144,9 @@ def checked_model(config: EnvironmentConfig, *, transition: Literal["enforce", "
                  identity_provider_drop_cascade=model.identity_provider_drop_cascade,
                  coalesce=model.coalesce_statements)
     verdict = None if transition == "skip" else check_plan(inputs, empty, first, model.name, model.ledger_schema)
-    warnings = tuple(w for w in (empty_model_warning(config, model, first, scripts),) if w is not None)
+    lints = tuple(unaccepted(model, model_lints(model, scripts)))
+    warnings = tuple(w for w in (empty_model_warning(config, model, first, scripts),) if w is not None) + tuple(
+        f"[{lint.code}] {lint.message}" for lint in lints)
     if transition == "enforce" and verdict is not None and not verdict.ok:
         raise TransitionError(f"access/{model.name}.yaml: the first deploy's plan has a batch boundary that widens "
                               "access:\n" + verdict.render().rstrip("\n"))
@@ -150,10 +155,10 @@ def checked_model(config: EnvironmentConfig, *, transition: Literal["enforce", "
     except PreviewError as error:
         if model.expect:
             raise PreviewError(f"{error} (the model's expectations need the preview)") from None
-        return CheckedModel(compiled, scripts, inputs, first, verdict, None, str(error), warnings)
+        return CheckedModel(compiled, scripts, inputs, first, verdict, None, str(error), warnings, lints)
     result.failures = failed_expectations(model, result)
     raise_failed_expectations(result)
-    return CheckedModel(compiled, scripts, inputs, first, verdict, result, warnings=warnings)
+    return CheckedModel(compiled, scripts, inputs, first, verdict, result, warnings=warnings, lints=lints)
 
 
 def empty_model_warning(config: EnvironmentConfig, model: AccessModel, first_deploy: Plan,

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import sqlglot
 from sqlglot import TokenType, exp
 from sqlglot.dialects.redshift import Redshift
+from sqlglot.errors import ParseError, TokenError
 
 from redshift_idc.access.expressions import ExpressionError, parse_expression
 from redshift_idc.access.redshift_functions import FUNCTIONS, refusal
@@ -101,6 +102,71 @@ def script_functions(scripts: Sequence[ScriptEntry]) -> dict[str, frozenset[str 
             schema, name = (first, second) if second is not None else (None, first)
             found.setdefault(_folded(name), set()).add(_folded(schema) if schema is not None else None)
     return {name: frozenset(schemas) for name, schemas in found.items()}
+
+
+@dataclass(frozen=True)
+class ScriptFunction:
+    """A function a script creates, as the last `CREATE [OR REPLACE] FUNCTION` of its signature left it."""
+
+    schema: str | None  # folded; None: created unqualified (in the search path's first schema)
+    name: str  # folded
+    arguments: tuple[str, ...]  # the argument types as sqlglot renders them (a signature: Redshift overloads)
+    language: str  # lower case, as written after LANGUAGE: sql, plpythonu
+    script: str  # the `scripts:` entry that creates it (a file under sql/)
+
+
+def created_functions(scripts: Sequence[ScriptEntry]) -> list[ScriptFunction]:
+    """The SQL and Python UDFs the scripts create (r_CREATE_FUNCTION), each signature once, as the last script to
+    create it left it: a later `CREATE OR REPLACE FUNCTION` of the same signature in another language (a Python
+    UDF rewritten in SQL) replaces the earlier one. Statements are found as `script_functions` finds them and
+    parsed with sqlglot's Redshift parser; one it cannot parse, and Lambda UDFs (`CREATE EXTERNAL FUNCTION`),
+    have no LANGUAGE and are left out. A `DROP FUNCTION` is not followed."""
+    found: dict[tuple[str | None, str, tuple[str, ...]], ScriptFunction] = {}
+    for script in scripts:
+        for statement in script["Statements"]:
+            if _CREATE_FUNCTION.match(statement) is None or _is_external(statement):
+                continue
+            try:
+                tree = sqlglot.parse_one(statement, read="redshift")
+            except (ParseError, TokenError):
+                continue
+            function = tree.this if isinstance(tree, exp.Create) else None
+            language = tree.find(exp.LanguageProperty) if function is not None else None
+            if not isinstance(function, exp.UserDefinedFunction) or language is None:
+                continue
+            table = function.this
+            schema = fold(table.db) if isinstance(table, exp.Table) and table.db else None
+            name = fold(table.name if isinstance(table, exp.Table) else function.name)
+            arguments = tuple(_argument_type(a) for a in function.expressions)
+            key = (schema, name, arguments)
+            found[key] = ScriptFunction(schema, name, arguments, language.name.lower(), script["Name"])
+    return list(found.values())
+
+
+def _is_external(statement: str) -> bool:
+    """A Lambda UDF (`CREATE [OR REPLACE] EXTERNAL FUNCTION`), which sqlglot cannot parse and has no LANGUAGE."""
+    words = [t.text.upper() for t in sqlglot.tokenize(statement, read="redshift")[:5]]
+    return "EXTERNAL" in words[:words.index("FUNCTION")] if "FUNCTION" in words else False
+
+
+def _argument_type(argument: exp.Expr) -> str:
+    """An argument's type, the same for `(FLOAT)` and `(a FLOAT8)` (r_CREATE_FUNCTION takes both forms), without
+    a length (as PostgreSQL, a signature ignores it)."""
+    kind = argument.args.get("kind") if isinstance(argument, exp.ColumnDef) else argument
+    text = kind.sql(dialect="redshift") if isinstance(kind, exp.Expr) else str(kind)
+    try:
+        built = exp.DataType.build(text, dialect="redshift")
+    except (ParseError, ValueError):
+        return text.upper()
+    built.set("expressions", None)
+    return built.sql(dialect="redshift")
+
+
+def called_udfs(call: Call, functions: Sequence[ScriptFunction]) -> list[ScriptFunction]:
+    """The script functions `call` may reach: those of its name, in its schema when it names one. An
+    unqualified call reaches any schema's (which one runs depends on the search path)."""
+    return [f for f in functions if f.name == _folded(call.name)
+            and (call.schema is None or f.schema is None or f.schema == _folded(call.schema))]
 
 
 def _shown(name: str, like: str) -> str:

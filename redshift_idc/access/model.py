@@ -30,8 +30,8 @@ from redshift_idc.access.model_file import AccessModel, split_table
 from redshift_idc.config.environment import EnvironmentConfig
 from redshift_idc.config.errors import ConfigError, format_validation_error, not_a_mapping
 from redshift_idc.config.yaml_files import read_yaml
-from redshift_idc.runtime.access_state import AccessState
-from redshift_idc.runtime.planning.scope import Scope
+from redshift_idc.runtime.access_state import AccessState, IdentityProvider
+from redshift_idc.runtime.planning.scope import AutoCreated, Scope
 from redshift_idc.runtime.reconcile_request import ScriptEntry
 from redshift_idc.runtime.sql_text import SqlTextError
 from redshift_idc.runtime.users import DeprovisionSettings
@@ -41,9 +41,13 @@ SQL_DIR = project.sql_dir()
 
 
 def prune_scope(model: AccessModel) -> Scope:
-    """The tables the model declares and those prune may lift restrictions on, as the planner takes them."""
+    """The tables the model declares, those prune may lift restrictions on, and the roles it leaves, as the
+    planner takes them."""
+    providers = (IdentityProvider(p.name, p.type, p.namespace, auto_create_roles=p.auto_create()[0],
+                                  auto_create_groups=p.auto_create()[1]) for p in model.identity_providers)
     return Scope(frozenset(split_table(t) for t in model.tables),
-                 frozenset(split_table(t) for t in model.lift_undeclared_restrictions))
+                 frozenset(split_table(t) for t in model.lift_undeclared_restrictions), model.prune_ignore_roles,
+                 tuple(a for a in map(AutoCreated.of, providers) if a is not None))
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,19 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from redshift_idc.config.identity_center import IdentityNamespace
 from redshift_idc.runtime.access_state import TablePrivilegeName
+from redshift_idc.runtime.planning.scope import like_pattern_problem
 from redshift_idc.runtime.sql_text import validate_column_name, validate_identifier
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=127)]
@@ -121,6 +130,35 @@ class Masking(_Model):
     policies: tuple[MaskingPolicySpec, ...] = ()
 
 
+AUTO_CREATE_PATTERN = re.compile(r"^[A-Za-z0-9_%^*+?{},$]{1,256}$")
+
+
+class AutoCreateRolesSpec(_Model):
+    """AUTO_CREATE_ROLES TRUE for some IdC groups only: `INCLUDE` or `EXCLUDE GROUPS LIKE 'pattern'`
+    (r_CREATE_IDENTITY_PROVIDER; redshift-iam-access-control-sso-autocreate). One of the two: the grammar shows one."""
+
+    include: str | None = Field(default=None, description="a role for the groups whose name matches (LIKE)")
+    exclude: str | None = Field(default=None, description="a role for every group but those whose name matches")
+
+    @model_validator(mode="after")
+    def _one_pattern(self) -> AutoCreateRolesSpec:
+        given = [(f, p) for f, p in (("include", self.include), ("exclude", self.exclude)) if p is not None]
+        if len(given) != 1:
+            raise ValueError("set exactly one of include or exclude (a LIKE pattern of IdC group names); for every "
+                             "group write auto_create_roles: true")
+        field, pattern = given[0]
+        if not AUTO_CREATE_PATTERN.match(pattern):
+            raise ValueError(f"{field}: '{pattern}' is not a group pattern Redshift takes: letters, digits and "
+                             "_ % ^ * + ? { } , $ only, at most 256 (a case-sensitive LIKE: % any run, _ one "
+                             "character)")
+        return self
+
+    @property
+    def groups(self) -> tuple[str, str]:
+        """("INCLUDE" or "EXCLUDE", the pattern), as the SQL and the access state take it."""
+        return ("INCLUDE", self.include) if self.include is not None else ("EXCLUDE", self.exclude or "")
+
+
 class IdentityProviderSpec(_Model):
     """A native identity provider (`CREATE IDENTITY PROVIDER`), created, altered and dropped by the reconciler."""
 
@@ -131,8 +169,32 @@ class IdentityProviderSpec(_Model):
     client_secret_from: str | None = Field(default=None, description="secretsmanager:<secret ARN>[:<JSON key>]")
     application_arn: str | None = Field(default=None, description="IdC managed application ARN (AWSIDC)")
     iam_role: str | None = Field(default=None, description="role Redshift uses to reach IdC (AWSIDC)")
-    auto_create_roles: bool | None = Field(default=None, description="unset: Redshift's default for the type")
+    auto_create_roles: bool | AutoCreateRolesSpec | None = Field(
+        default=None, description="unset: Redshift's default for the type; {include: pattern} or {exclude: pattern}: "
+                                  "TRUE for the IdC groups a LIKE pattern selects (prune leaves the roles it creates)")
     enabled: bool = True
+
+    @field_validator("auto_create_roles", mode="before")
+    @classmethod
+    def _auto_create_shape(cls, value: Any) -> Any:
+        """One message for a wrong value, instead of one per member of the union."""
+        if value is None or isinstance(value, bool | AutoCreateRolesSpec):
+            return value
+        if not isinstance(value, dict):
+            raise ValueError("true, false, {include: <pattern>} or {exclude: <pattern>} (a LIKE pattern of IdC "
+                             "group names)")
+        unknown = [str(k) for k in value if k not in ("include", "exclude")]
+        if unknown:
+            raise ValueError(f"{unknown[0]}: unknown field; known: include, exclude")
+        try:
+            return AutoCreateRolesSpec.model_validate(value)
+        except ValidationError as error:
+            raise ValueError(error.errors()[0]["msg"].removeprefix("Value error, ")) from None
+
+    def auto_create(self) -> tuple[bool | None, tuple[str, ...]]:
+        """AUTO_CREATE_ROLES as the access state takes it: the value (None: the type's default) and the groups."""
+        auto = self.auto_create_roles
+        return (True, auto.groups) if isinstance(auto, AutoCreateRolesSpec) else (auto, ())
 
     @field_validator("type", mode="before")
     @classmethod
@@ -159,9 +221,10 @@ class ExpectSpec(_Model):
 
 
 class AllowWarningSpec(_Model):
-    """A preview warning accepted on purpose: `--strict` then does not fail on it."""
+    """A warning accepted on purpose, the preview's or the model's own (`model_lints.py`): `--strict` then does
+    not fail on it, and validate, plan and synth do not show a model lint it accepts."""
 
-    code: Literal["rls-no-policy", "and-narrows", "unseen-rows", "select-without-usage"]
+    code: Literal["rls-no-policy", "and-narrows", "unseen-rows", "select-without-usage", "python-udf-in-policy"]
     reason: Annotated[str, StringConstraints(min_length=3)]
 
 
@@ -219,6 +282,10 @@ class AccessModel(_Model):
     lift_undeclared_restrictions: tuple[QualifiedTable, ...] = Field(
         default=(), description="tables of `tables` on which prune may also lift RLS and masking the model does not "
                                 "declare (without it, prune never lifts a restriction it did not make)")
+    prune_ignore_roles: tuple[Annotated[str, StringConstraints(min_length=1, max_length=256)], ...] = Field(
+        default=(), description="LIKE patterns (%, _, \\ escapes; case-sensitive) of roles prune never drops nor "
+                                "revokes from: those Redshift creates at IdC sign-in (AUTO_CREATE_ROLES) for a "
+                                "provider the model does not manage, e.g. 'AWSIDC:%'")
     case_sensitive_identifiers: bool = False
     removal_policy: Literal["destroy", "retain"] = "destroy"
     ledger_schema: Name = Field(default="redshift_idc", description="schema of the reconciler's ledger tables")
@@ -257,9 +324,19 @@ class AccessModel(_Model):
         default=(), description="example people for `preview`; without any, one per IdC group")
     expect: tuple[ExpectSpec, ...] = Field(default=(), description="who must see what (see `preview`)")
     allow_warnings: tuple[AllowWarningSpec, ...] = Field(
-        default=(), description="preview warnings accepted on purpose, each with its reason")
+        default=(), description="warnings (the preview's and the model's lints) accepted on purpose, each with "
+                                "its reason")
     sample_data: dict[QualifiedTable, Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_./-]+\.csv$")]] = Field(
         default_factory=dict, description="table -> CSV file beside the model (header row: column names)")
+
+    @field_validator("prune_ignore_roles")
+    @classmethod
+    def _like_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for index, pattern in enumerate(value):
+            problem = like_pattern_problem(pattern)
+            if problem is not None:
+                raise ValueError(f"[{index}] '{pattern}' {problem}")
+        return value
 
     @field_validator("ledger_schema")
     @classmethod

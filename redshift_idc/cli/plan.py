@@ -32,7 +32,8 @@ def add_parser(commands: Commands) -> None:
     parser.add_argument("--secret-arn", help=ADMIN_ARN_HELP)
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when the transition check finds a batch boundary after which someone would "
-                             "see more than before and after the deploy (the plan's last line)")
+                             "see more than before and after the deploy (the plan's last line), or the model has a "
+                             "lint its allow_warnings does not accept")
     parser.set_defaults(run=run)
 
 

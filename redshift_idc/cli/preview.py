@@ -35,13 +35,13 @@ def preview_command(config: EnvironmentConfig, persona: str | None = None, outpu
                     strict: bool = False) -> str:
     """`python -m redshift_idc preview`: the access preview of the environment's model. `strict`: warnings
     the model does not accept (`allow_warnings`), and failed expectations, are errors."""
-    from redshift_idc.access.preview.lints import unaccepted
+    from redshift_idc.access.model_lints import unaccepted
     from redshift_idc.access.preview.render import render_json, render_markdown, render_text
     from redshift_idc.access.preview.results import PreviewError
 
     model, result = environment_preview(config)
-    if strict and (unaccepted(model, result) or result.failures):
-        problems = [f"warning [{w.code}]: {w.message}" for w in unaccepted(model, result)] + [
+    if strict and (unaccepted(model, result.warnings) or result.failures):
+        problems = [f"warning [{w.code}]: {w.message}" for w in unaccepted(model, result.warnings)] + [
             f"failed expectation: {f}" for f in result.failures]
         raise PreviewError(f"access/{model.name}.yaml: --strict: {len(problems)} problem(s) (accept a warning "
                            "with allow_warnings: [{code: ..., reason: ...}]):\n  " + "\n  ".join(problems))

@@ -28,7 +28,7 @@ from redshift_idc.runtime.planning.ownership import OwnershipError
 from redshift_idc.wording import plural
 
 if TYPE_CHECKING:
-    from redshift_idc.access.preview.results import Preview
+    from redshift_idc.access.preview.results import Preview, PreviewWarning
     from redshift_idc.access.transition.verdict import TransitionVerdict
 
 
@@ -47,16 +47,18 @@ def plan_header(config: EnvironmentConfig, model: AccessModel, size: ApplyEstima
 
 @dataclass(frozen=True)
 class PlanReport:
-    """What `plan` prints, and the transition verdict `--strict` fails on."""
+    """What `plan` prints, and what `--strict` fails on: the transition verdict and the model's lints that
+    `allow_warnings` does not accept."""
 
     text: str
     transition: TransitionVerdict | None = None
+    lints: tuple[PreviewWarning, ...] = ()
 
     def strict_error(self) -> str:
         """'' when `--strict` passes, else why it fails."""
-        if self.transition is None or self.transition.ok:
-            return ""
-        return "--strict: " + "\n".join(self.transition.details())
+        problems = [*(self.transition.details() if self.transition is not None and not self.transition.ok else ()),
+                    *(f"warning [{w.code}]: {w.message}" for w in self.lints)]
+        return "--strict: " + "\n".join(problems) if problems else ""
 
 
 def offline_plan(config: EnvironmentConfig) -> str:
@@ -76,7 +78,7 @@ def offline_plan_report(config: EnvironmentConfig) -> PlanReport:
             + f"-- first deploy: {size.summary()}\n" + deprovision_note(config, model)
             + (preview_summary(checked.preview) if checked.preview is not None
                else f"-- no access preview: {checked.preview_note}\n"))
-    return PlanReport(text + checked.transition.render(), checked.transition)
+    return PlanReport(text + checked.transition.render(), checked.transition, checked.lints)
 
 
 def deprovision_note(config: EnvironmentConfig, model: AccessModel) -> str:
@@ -159,4 +161,4 @@ def snapshot_plan_report(config: EnvironmentConfig, path: Path) -> PlanReport:
         text += f"-- next deploy: {size.summary()}\n"
     verdict = check_plan(checked.inputs, with_definitions(parsed.state, definitions), planned, model.name,
                          model.ledger_schema)
-    return PlanReport(text + verdict.render(), verdict)
+    return PlanReport(text + verdict.render(), verdict, checked.lints)

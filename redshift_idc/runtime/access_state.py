@@ -284,15 +284,32 @@ class IdentityProvider(AccessObject):
     auto_create_roles: bool | None = None
     enabled: bool | None = True  # None: not known (a catalog row without the column)
     secrets: tuple[tuple[str, str, str], ...] = ()
+    # With AUTO_CREATE_ROLES TRUE, which IdC groups get a role at sign-in: () every group, else ("INCLUDE" or
+    # "EXCLUDE", a LIKE pattern of group names) (r_CREATE_IDENTITY_PROVIDER; redshift-iam-access-control-sso-autocreate)
+    auto_create_groups: tuple[str, ...] = ()
 
     def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
         return (fold(self.name, case_sensitive),)
 
+    def to_json(self) -> dict[str, Any]:
+        """Without `auto_create_groups` when there are none: a model written before it keeps its document (and
+        so its ModelHash: no update of a deployed access resource for a field it does not use)."""
+        data = super().to_json()
+        if not self.auto_create_groups:
+            del data["auto_create_groups"]
+        return data
+
+    def creates_roles(self) -> bool:
+        """Whether Redshift creates roles at sign-in: the model's AUTO_CREATE_ROLES, else the type's default
+        (TRUE for Azure, FALSE for AWSIDC: REDSHIFT_REFERENCE.md 3.8)."""
+        return self.auto_create_roles if self.auto_create_roles is not None else self.type.lower() == "azure"
+
     def fingerprint(self, case_sensitive: bool = False) -> str:
+        auto = repr(self.auto_create_roles) + "".join(f" {part}" for part in self.auto_create_groups)
         values = {
             "type": self.type.lower(), "app": self.application_arn, "namespace": self.namespace,
             "parameters": json.dumps([self.parameters, sorted(self.secrets)], separators=(",", ":")),
-            "iam_role": self.iam_role, "auto": repr(self.auto_create_roles), "enabled": repr(self.enabled),
+            "iam_role": self.iam_role, "auto": auto, "enabled": repr(self.enabled),
         }
         return ";".join(f"{part}={_digest(values[part])[:12]}" for part in IDENTITY_PROVIDER_PARTS)
 

@@ -81,6 +81,19 @@ def is_transient(error: str) -> bool:
     return bool(TRANSIENT_ERRORS.search(error or ""))
 
 
+# A CREATE ROLE whose role is already there: "role ... already exists" (SQLSTATE 42710, as PostgreSQL words it;
+# Redshift's exact wording is unconfirmed, so only the phrase is matched, and only for a CREATE ROLE). An IdC
+# sign-in creates its groups' roles itself (an AWSIDC provider with AUTO_CREATE_ROLES, AWS page
+# redshift-iam-access-control-sso-autocreate), so a role the plan creates can appear between the read and the batch.
+CREATE_ROLE = re.compile(r"^\s*CREATE\s+ROLE\b", re.IGNORECASE)
+ROLE_EXISTS = re.compile(r"\brole\b.*\balready\s+exists\b", re.IGNORECASE | re.DOTALL)
+
+
+def is_role_created_meanwhile(sql: str, error: str) -> bool:
+    """A failed CREATE ROLE that found its role already there: a fresh read sees it and the plan adopts it."""
+    return bool(CREATE_ROLE.match(sql or "")) and bool(ROLE_EXISTS.search(error or ""))
+
+
 def is_missing_identity_provider(error: str) -> bool:
     """Redshift's "registered identity provider does not exist" (matched on the phrase, case-insensitively:
     the only form documented is seed 001's `ERROR: registered identity provider does not exist for "..."`)."""

@@ -2,7 +2,8 @@
 once (its ClientToken is the digest of what it shows, so a repeated submission returns the earlier statement),
 polled at the pace Redshift's reported durations suggest, and stopped at the invocation's budget (`Pause`), at the
 request's deadline or when stuck (cancelled, `ReconcileError`). Also what a step that did not commit means: a
-retry from a fresh read (transient, stuck once, refused by the fence), or the error, worded without secrets.
+retry from a fresh read (transient, stuck once, refused by the fence, a CREATE ROLE whose role an IdC sign-in
+created meanwhile), or the error, worded without secrets.
 
 - **Idempotent submission.** A step is submitted with `ClientToken = <request token>-<seq>-<digest>`, the
   digest of what the step shows (its SQL, secrets masked), so a repeated token means the same content.
@@ -35,6 +36,7 @@ from redshift_idc.runtime.data_api import (
     DataApi,
     error_code,
     is_missing_identity_provider,
+    is_role_created_meanwhile,
     is_transient,
     redact_literals,
 )
@@ -215,6 +217,11 @@ class StatementRunner:
         if is_transient(result.error) and self.failures < MAX_TRANSIENT_RETRIES and not result.stuck:
             self.failures += 1
             self.log(f"step {seq} failed transiently, retrying from a fresh read: {self.redact(result.error)}")
+            return
+        if is_role_created_meanwhile(result.sql, result.error) and self.failures < MAX_TRANSIENT_RETRIES:
+            self.failures += 1  # bounded like a transient error: a role that keeps "appearing" is not a race
+            self.log(f"step {seq}: {self.redact(result.sql)} found the role already there (an IdC sign-in creates "
+                     "its groups' roles itself: AUTO_CREATE_ROLES); reading again, the plan adopts it")
             return
         if result.stuck:
             raise ReconcileError(f"step {seq} was still running {STATEMENT_STUCK_SECONDS} s after it was submitted, "

@@ -53,9 +53,10 @@ def compile_identity_providers(resolver: Resolver) -> None:
                      "arn:aws:secretsmanager:<region>:<account>:secret:<name>-<suffix>)")
             assert reference is not None
             secrets = (("client_secret", reference["arn"], reference["key"] or ""),)
+        auto, groups = spec.auto_create()
         resolver.objects.append(IdentityProvider(
             spec.name, spec.type, spec.namespace, parameters, spec.application_arn or "", spec.iam_role or "",
-            spec.auto_create_roles, spec.enabled, secrets))
+            auto, spec.enabled, secrets, groups))
 
 
 def _check_awsidc(where: str, spec: IdentityProviderSpec) -> None:

@@ -1,12 +1,13 @@
 """The preview's warnings: grants that have no effect, personas that see nothing or less than each of their
-groups alone, readable RLS lookup tables, sample rows no persona sees; and which of them `--strict` fails on."""
+groups alone, readable RLS lookup tables, sample rows no persona sees (which of them `--strict` fails on:
+`model_lints.unaccepted`, shared with the model's own lints)."""
 
 from __future__ import annotations
 
-from redshift_idc.access.model_file import AccessModel, split_table
+from redshift_idc.access.model_file import split_table
 from redshift_idc.access.preview.evaluator import Evaluator
 from redshift_idc.access.preview.inputs import PreviewInputs
-from redshift_idc.access.preview.results import Persona, PersonaView, Preview, PreviewWarning, TableView
+from redshift_idc.access.preview.results import Persona, PersonaView, PreviewWarning, TableView
 from redshift_idc.access.preview.rules import Rules
 from redshift_idc.access.preview.samples import quote_name, quoted_table
 
@@ -86,8 +87,3 @@ def _single_group_views(inputs: PreviewInputs, rules: Rules, evaluator: Evaluato
         singles.setdefault((number, table), []).append(single)
     return singles
 
-
-def unaccepted(model: AccessModel, preview: Preview) -> list[PreviewWarning]:
-    """The warnings `--strict` fails on: those whose code the model does not accept (`allow_warnings`)."""
-    allowed = {a.code for a in model.allow_warnings}
-    return [w for w in preview.warnings if w.code not in allowed]

@@ -69,6 +69,13 @@ CHECKS: tuple[tuple[str, str], ...] = (
     (LAKEHOUSE_REGISTRATION, "warehouse.federated_permissions: redshift-serverless GetNamespace reports the "
                              "namespace's lakehouseRegistrationStatus REGISTERED, under catalog_name"),
 )
+# What no check can see, said under a checklist with no failure: how BI tools reach the warehouse as the user.
+BI_HINTS: tuple[str, ...] = (
+    "QuickSight carries the signed-in user to Redshift (trusted identity propagation) only in Direct Query "
+    "datasets; SPICE datasets do not support it (docs.aws.amazon.com/quicksight/latest/user/"
+    "redshift-trusted-identity-propagation.html): a SPICE dataset holds what its data source's database user "
+    "read at import, so the access model's grants, RLS and masking do not apply to its readers",
+)
 
 
 def _not_applicable(name: str, config: EnvironmentConfig) -> bool:
@@ -144,7 +151,11 @@ def verify_command(env: str, outputs: Path | None, *, outputs_from_env: bool = F
     counts = {status: sum(1 for r in results if r.status == status) for status in (OK, FAILED, SKIPPED)}
     print(f"{plural(len(results), 'check')}: {counts[OK]} ok, {counts[FAILED]} failed, {counts[SKIPPED]} skipped",
           file=out)
-    return CHECK_FAILED if counts[FAILED] else ALL_OK
+    if counts[FAILED]:
+        return CHECK_FAILED
+    for hint in BI_HINTS:
+        print(f"hint: {hint}", file=out)
+    return ALL_OK
 
 
 def checks_help(width: int = 100) -> str:
@@ -158,4 +169,7 @@ def checks_help(width: int = 100) -> str:
                                break_on_hyphens=False)
     lines += ["", *textwrap.wrap("exit status: 0 every check ok (or skipped: not configured), 1 a check failed, 2 "
                                  "configuration, usage or credentials error (nothing was checked)", width)]
+    lines += ["", *textwrap.wrap("A checklist with no failure ends with hints on what no check can see (BI tools: "
+                                 "QuickSight's SPICE datasets do not carry the user's identity).", width,
+                                 break_on_hyphens=False)]
     return "\n".join(lines)

@@ -176,9 +176,12 @@ def uses_parameters(item: IdentityProvider) -> bool:
 
 
 def _auto_create_roles(item: IdentityProvider) -> str:
-    """The model's value, else Redshift's default (FALSE for AWSIDC, TRUE for Azure)."""
-    value = item.auto_create_roles if item.auto_create_roles is not None else item.type.lower() == "azure"
-    return f"AUTO_CREATE_ROLES {'TRUE' if value else 'FALSE'}"
+    """The model's value, else Redshift's default (FALSE for AWSIDC, TRUE for Azure); with TRUE, which groups:
+    `INCLUDE | EXCLUDE GROUPS LIKE 'pattern'` (r_CREATE_IDENTITY_PROVIDER)."""
+    if not item.creates_roles():
+        return "AUTO_CREATE_ROLES FALSE"
+    groups = item.auto_create_groups
+    return "AUTO_CREATE_ROLES TRUE" + (f" {groups[0]} GROUPS LIKE {quote_literal(groups[1])}" if groups else "")
 
 
 def create_identity_provider_sql(item: IdentityProvider, resolved: Mapping[SecretRef, str] | None = None) -> str:

@@ -2,7 +2,9 @@
 every removal obeys.
 
 - It removes only what it manages (the ledger), or, when `prune` is on, grants and roles not desired; never a
-  system (`sys:`, `ds:`) role or what names one; PUBLIC's grants only when the ledger says we made them.
+  system (`sys:`, `ds:`) role or what names one; PUBLIC's grants only when the ledger says we made them. Prune
+  leaves a role `prune_ignore_roles` matches, and what names it (roles Redshift creates at IdC sign-in), and the
+  plan lists those roles (`note_kept`).
 - Prune never lifts a restriction the model does not declare (RLS on a table, an RLS or masking attachment),
   unless the model lists the table in `lift_undeclared_restrictions`; a role that keeps such a restriction is
   kept too (dropping it would lift it), and the plan says so (`note_kept`).
@@ -83,6 +85,9 @@ def may_remove(state: PlanState, item: AccessObject, key: tuple[str, ...] | None
     if isinstance(item, Role) and is_system_role(item.name):
         return False
     key = key if key is not None else state.key(item)
+    if state.scope.leaves_roles and not state.managed(item, key) and any(
+            state.scope.ignored_by(name) for name in (*_grantees(item), *_role_name(item))):
+        return False  # prune leaves it: a role Redshift creates itself (prune_ignore_roles), or what names one
     if isinstance(item, IdentityProvider):
         # Never pruned: connecting a namespace to IAM Identity Center may register its own provider
         # (unconfirmed), and dropping that would break every IdC sign-in. Only ledger rows are removed.
@@ -102,9 +107,25 @@ def may_remove(state: PlanState, item: AccessObject, key: tuple[str, ...] | None
     return state.prune or state.managed(item, key)
 
 
+def _role_name(item: AccessObject) -> tuple[str, ...]:
+    return (item.name,) if isinstance(item, Role) else ()
+
+
 def note_kept(state: PlanState) -> None:
-    """Say which restrictions the plan keeps though the model does not declare them, and why."""
+    """Say which restrictions the plan keeps though the model does not declare them, which roles prune leaves
+    because `prune_ignore_roles` matches them, and why."""
     desired_roles = state.desired.of_kind(Role.KIND)
+    if state.prune and state.scope.leaves_roles:
+        left: dict[str, list[str]] = {}
+        for role in state.current_items(Role.KIND):
+            key = state.key(role)
+            if key not in desired_roles and not is_system_role(key[0]) and not state.managed(role, key):
+                reason = state.scope.ignored_by(key[0])
+                if reason is not None:
+                    left.setdefault(reason, []).append(key[0])
+        for reason, names in sorted(left.items()):
+            state.notes.append(f"prune leaves {len(names)} role(s) Redshift creates itself, as {reason}: "
+                               f"{', '.join(sorted(names))}")
     for role in state.current_items(Role.KIND):
         key = state.key(role)
         if key in desired_roles or is_system_role(key[0]) or not (state.prune or state.managed(role, key)):
