@@ -4,13 +4,24 @@ federated permissions, and nothing for a name that is not a call."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import io
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from redshift_idc import project
+from redshift_idc.access.checked import checked_model
 from redshift_idc.access.federated_lints import CODE, federated_membership_lints
 from redshift_idc.access.model_file import AccessModel
+from redshift_idc.cli.main import main as cli
+from redshift_idc.config.environment import load_environment
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def model(rls: Sequence[str] = (), masking: Sequence[str] = ()) -> AccessModel:
@@ -58,3 +69,61 @@ def test_nothing_without_federated_permissions() -> None:
 ])
 def test_a_name_that_is_not_a_call_is_not_named(using: str) -> None:
     assert federated_membership_lints(model(rls=[using]), federated=True, environment="lake") == []
+
+
+# ---------------------------------------------------------------------- on a project: validate, plan, allow_warnings
+
+@pytest.fixture
+def copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for folder in ("config", "access", "sql"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    monkeypatch.setattr(project, "ROOT", tmp_path)
+    return tmp_path
+
+
+def _demo(copy: Path, *, federated: bool = True, allow: bool = False) -> None:
+    """The demo with its first RLS policy testing a role membership (and without expectations, which the changed
+    policy would no longer meet), registered with federated permissions unless not `federated`."""
+    model_path, config_path = copy / "access" / "demo.yaml", copy / "config" / "demo.yaml"
+    data: dict[str, Any] = yaml.safe_load(model_path.read_text(encoding="utf-8"))
+    first = data["rls"]["policies"][0]
+    first["using"] = f"user_is_member_of(current_user, 'AWSIDC:emea-sales') AND {first['using']}"
+    data.pop("expect", None)
+    if allow:
+        data["allow_warnings"].append({"code": CODE, "reason": "this table is read on this warehouse only"})
+    model_path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    if federated:
+        config: dict[str, Any] = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        config["warehouse"]["federated_permissions"] = {"catalog_name": "sales-catalog"}
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+
+
+def _run(call: Callable[[], int]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = call()
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_plan_shows_it_and_plan_strict_fails_on_it(copy: Path) -> None:
+    _demo(copy)
+    [lint] = checked_model(load_environment("demo")).lints
+    assert lint.code == CODE
+    assert lint.message.startswith("access/demo.yaml: rls.policies[0]: RLS policy ")
+    assert "calls user_is_member_of(), and config/demo.yaml registers the namespace" in lint.message
+    code, out, _ = _run(lambda: cli(["plan", "--env", "demo"]))
+    assert code == 0 and f"-- warning: [{CODE}] access/demo.yaml: rls.policies[0]" in out
+    code, _, err = _run(lambda: cli(["plan", "--env", "demo", "--strict"]))
+    assert code == 1 and err.startswith(f"--strict: warning [{CODE}]: access/demo.yaml: rls.policies[0]"), err
+
+
+def test_allow_warnings_accepts_it(copy: Path) -> None:
+    _demo(copy, allow=True)
+    checked = checked_model(load_environment("demo"))
+    assert checked.lints == () and not any(CODE in w for w in checked.warnings)
+
+
+def test_the_same_model_without_federated_permissions_has_no_lint(copy: Path) -> None:
+    _demo(copy, federated=False)
+    checked = checked_model(load_environment("demo"))
+    assert checked.lints == () and not any(CODE in w for w in checked.warnings)

@@ -144,7 +144,8 @@ def checked_model(config: EnvironmentConfig, *, transition: Literal["enforce", "
                  identity_provider_drop_cascade=model.identity_provider_drop_cascade,
                  coalesce=model.coalesce_statements)
     verdict = None if transition == "skip" else check_plan(inputs, empty, first, model.name, model.ledger_schema)
-    lints = tuple(unaccepted(model, model_lints(model, scripts)))
+    lints = tuple(unaccepted(model, model_lints(
+        model, scripts, federated=config.warehouse.federated_permissions is not None, environment=config.name)))
     warnings = tuple(w for w in (empty_model_warning(config, model, first, scripts),) if w is not None) + tuple(
         f"[{lint.code}] {lint.message}" for lint in lints)
     if transition == "enforce" and verdict is not None and not verdict.ok:

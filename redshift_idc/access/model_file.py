@@ -224,7 +224,8 @@ class AllowWarningSpec(_Model):
     """A warning accepted on purpose, the preview's or the model's own (`model_lints.py`): `--strict` then does
     not fail on it, and validate, plan and synth do not show a model lint it accepts."""
 
-    code: Literal["rls-no-policy", "and-narrows", "unseen-rows", "select-without-usage", "python-udf-in-policy"]
+    code: Literal["rls-no-policy", "and-narrows", "unseen-rows", "select-without-usage", "python-udf-in-policy",
+                  "federated-membership-function"]
     reason: Annotated[str, StringConstraints(min_length=3)]
 
 

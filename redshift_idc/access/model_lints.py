@@ -10,12 +10,15 @@ warning, and `plan --strict` fails on it.
   `LANGUAGE plpythonu`. Redshift ends support for Python UDFs after June 30, 2026 (the banner on the Database
   Developer Guide's pages and the AWS Big Data Blog post it links, `PYTHON_UDF_END`), so the policy depends on
   a function Redshift stops running.
+- `federated-membership-function` (`federated_lints.py`): with `warehouse.federated_permissions` on, an RLS or
+  masking policy calls a `*_is_member_of` function, so other warehouses cannot read what it protects.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from redshift_idc.access.federated_lints import federated_membership_lints
 from redshift_idc.access.functions import called_udfs, calls, created_functions
 from redshift_idc.access.model_file import AccessModel, MaskingPolicySpec, RlsPolicySpec
 from redshift_idc.access.preview.results import PreviewWarning
@@ -26,9 +29,12 @@ PYTHON_UDF_END = ("https://aws.amazon.com/blogs/big-data/amazon-redshift-python-
 PYTHON_LANGUAGE = "plpythonu"  # the only Python language Redshift's CREATE FUNCTION takes (r_CREATE_FUNCTION)
 
 
-def model_lints(model: AccessModel, scripts: Sequence[ScriptEntry]) -> list[PreviewWarning]:
-    """Every lint of the model, accepted or not, in the order of the model file."""
-    return python_udf_lints(model, scripts)
+def model_lints(model: AccessModel, scripts: Sequence[ScriptEntry], *, federated: bool = False,
+                environment: str = "") -> list[PreviewWarning]:
+    """Every lint of the model, accepted or not, in the order of the model file; `federated`: the environment
+    (`environment`, its config file's stem) registers its namespace with federated permissions."""
+    return [*python_udf_lints(model, scripts),
+            *federated_membership_lints(model, federated=federated, environment=environment)]
 
 
 def python_udf_lints(model: AccessModel, scripts: Sequence[ScriptEntry]) -> list[PreviewWarning]:
