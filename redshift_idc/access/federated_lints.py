@@ -10,10 +10,8 @@ an `allow_warnings` entry with its reason.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from redshift_idc.access.functions import calls
-from redshift_idc.access.model_file import AccessModel, MaskingPolicySpec, RlsPolicySpec
+from redshift_idc.access.model_file import AccessModel
 from redshift_idc.access.preview.results import PreviewWarning
 from redshift_idc.runtime.sql_text import fold
 
@@ -30,21 +28,18 @@ def federated_membership_lints(model: AccessModel, *, federated: bool, environme
     if not federated:
         return []
     found: list[PreviewWarning] = []
-    kinds: tuple[tuple[str, str, Sequence[RlsPolicySpec | MaskingPolicySpec]], ...] = (
-        ("RLS", "rls", model.rls.policies), ("masking", "masking", model.masking.policies))
-    for kind, field, policies in kinds:
-        for index, policy in enumerate(policies):
-            called = [call.name for call in calls(policy.using)
-                      if fold(call.name) in MEMBERSHIP_FUNCTIONS
-                      and (fold(call.schema) if call.schema else None) in _SYSTEM_SCHEMAS]
-            if not called:
-                continue
-            found.append(PreviewWarning(CODE, (
-                f"access/{model.name}.yaml: {field}.policies[{index}]: {kind} policy {policy.name} calls "
-                f"{', '.join(f'{name}()' for name in dict.fromkeys(called))}, and config/{environment}.yaml registers "
-                "the namespace with federated permissions (warehouse.federated_permissions): other warehouses "
-                f"cannot read the objects this policy protects ({CONSIDERATIONS}, \"Fine-grained access control "
-                "restrictions\"). Test the user against a lookup table instead (a policy comparing the table's "
-                "user_name column with current_user, as access/sample-lakehouse.yaml does), or accept the warning "
-                "in allow_warnings with the reason")))
+    for kind, field, index, policy in model.policies():
+        called = [call.name for call in calls(policy.using)
+                  if fold(call.name) in MEMBERSHIP_FUNCTIONS
+                  and (fold(call.schema) if call.schema else None) in _SYSTEM_SCHEMAS]
+        if not called:
+            continue
+        found.append(PreviewWarning(CODE, (
+            f"access/{model.name}.yaml: {field}.policies[{index}]: {kind} policy {policy.name} calls "
+            f"{', '.join(f'{name}()' for name in dict.fromkeys(called))}, and config/{environment}.yaml registers "
+            "the namespace with federated permissions (warehouse.federated_permissions): other warehouses "
+            f"cannot read the objects this policy protects ({CONSIDERATIONS}, \"Fine-grained access control "
+            "restrictions\"). Test the user against a lookup table instead (a policy comparing the table's "
+            "user_name column with current_user, as access/sample-lakehouse.yaml does), or accept the warning "
+            "in allow_warnings with the reason")))
     return found

@@ -9,6 +9,7 @@ references between entries, and `access/model.py` loads and compiles a file.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -360,4 +361,12 @@ class AccessModel(_Model):
             for column in columns:
                 validate_column_name(column)
         return value
+
+    def policies(self) -> Iterator[tuple[str, str, int, RlsPolicySpec | MaskingPolicySpec]]:
+        """(kind as a message says it, the field, the index, the policy) of every RLS, then masking, policy: what
+        each lint names its findings by (`access/model_lints.py`, `federated_lints.py`)."""
+        for index, rls in enumerate(self.rls.policies):
+            yield "RLS", "rls", index, rls
+        for index, masking in enumerate(self.masking.policies):
+            yield "masking", "masking", index, masking
 

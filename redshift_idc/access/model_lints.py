@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from redshift_idc.access.federated_lints import federated_membership_lints
 from redshift_idc.access.functions import called_udfs, calls, created_functions
-from redshift_idc.access.model_file import AccessModel, MaskingPolicySpec, RlsPolicySpec
+from redshift_idc.access.model_file import AccessModel
 from redshift_idc.access.preview.results import PreviewWarning
 from redshift_idc.runtime.reconcile_request import ScriptEntry
 
@@ -44,23 +44,20 @@ def python_udf_lints(model: AccessModel, scripts: Sequence[ScriptEntry]) -> list
     if not python:
         return []
     found: list[PreviewWarning] = []
-    kinds: tuple[tuple[str, str, Sequence[RlsPolicySpec | MaskingPolicySpec]], ...] = (
-        ("RLS", "rls", model.rls.policies), ("masking", "masking", model.masking.policies))
-    for kind, field, policies in kinds:
-        for index, policy in enumerate(policies):
-            for call in calls(policy.using):
-                for function in called_udfs(call, python):
-                    created = (f"{function.schema}.{function.name}" if function.schema else function.name) + (
-                        f"({', '.join(function.arguments)})")
-                    written = f"{call.schema}.{call.name}" if call.schema else call.name
-                    found.append(PreviewWarning("python-udf-in-policy", (
-                        f"access/{model.name}.yaml: {field}.policies[{index}]: {kind} policy {policy.name} calls "
-                        f"{written}(), which sql/{function.script} creates as {created} LANGUAGE {PYTHON_LANGUAGE}: "
-                        f"Redshift ends support for Python UDFs after June 30, 2026 ({PYTHON_UDF_END}), so this "
-                        "policy depends on a function Redshift stops running. Rewrite the function as a SQL UDF "
-                        "(CREATE OR REPLACE FUNCTION ... LANGUAGE sql, with the same arguments, in a new script) "
-                        "or a Lambda UDF (CREATE EXTERNAL FUNCTION), or accept the warning in allow_warnings "
-                        "with the reason")))
+    for kind, field, index, policy in model.policies():
+        for call in calls(policy.using):
+            for function in called_udfs(call, python):
+                created = (f"{function.schema}.{function.name}" if function.schema else function.name) + (
+                    f"({', '.join(function.arguments)})")
+                written = f"{call.schema}.{call.name}" if call.schema else call.name
+                found.append(PreviewWarning("python-udf-in-policy", (
+                    f"access/{model.name}.yaml: {field}.policies[{index}]: {kind} policy {policy.name} calls "
+                    f"{written}(), which sql/{function.script} creates as {created} LANGUAGE {PYTHON_LANGUAGE}: "
+                    f"Redshift ends support for Python UDFs after June 30, 2026 ({PYTHON_UDF_END}), so this "
+                    "policy depends on a function Redshift stops running. Rewrite the function as a SQL UDF "
+                    "(CREATE OR REPLACE FUNCTION ... LANGUAGE sql, with the same arguments, in a new script) "
+                    "or a Lambda UDF (CREATE EXTERNAL FUNCTION), or accept the warning in allow_warnings "
+                    "with the reason")))
     return found
 
 
