@@ -3,13 +3,18 @@ test session (per xdist worker) and many tests assert on the result."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -69,3 +74,21 @@ def only_resource(template: dict[str, Any], resource_type: str) -> tuple[str, di
     found = resources_of(template, resource_type)
     assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
     return next(iter(found.items()))
+
+
+def run_captured(call: Callable[[], int]) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of a CLI entry point called in-process."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = call()
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def serverless() -> Iterator[tuple[Any, Stubber]]:
+    """A redshift-serverless client whose every call the Stubber answers (no credentials are ever used)."""
+    client = boto3.client("redshift-serverless", region_name="us-east-1", aws_access_key_id="x",
+                          aws_secret_access_key="x")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()

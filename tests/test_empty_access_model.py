@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ from redshift_idc.access.checked import checked_model
 from redshift_idc.cdk import app as app_builder
 from redshift_idc.cli.main import main as cli
 from redshift_idc.config.environment import load_environment
+from tests.conftest import run_captured
 
 ROOT = Path(__file__).resolve().parents[1]
 WARNING = "access/demo.yaml declares no roles, grants or policies: its first deploy creates nothing."
@@ -33,19 +31,12 @@ def copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _run(call: Callable[[], int]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = call()
-    return code, out.getvalue(), err.getvalue()
-
-
 @pytest.mark.parametrize("content", ["", "# the demo's access model: to do\n\n# roles: ...\n", "prune: false\n",
                                      "tables:\n  public.sales: [region]\n"],
                          ids=["empty", "comments only", "settings only", "tables only"])
 def test_validate_warns_about_a_model_that_creates_nothing(copy: Path, content: str) -> None:
     (copy / "access" / "demo.yaml").write_text(content, encoding="utf-8")
-    code, out, err = _run(lambda: cli(["validate", "--env", "demo"]))
+    code, out, err = run_captured(lambda: cli(["validate", "--env", "demo"]))
     assert code == 0
     assert "access/demo.yaml is valid" in out
     assert err.startswith(f"warning: {WARNING}") and FIX in err, err
@@ -53,13 +44,13 @@ def test_validate_warns_about_a_model_that_creates_nothing(copy: Path, content: 
 
 def test_plan_and_synth_warn_too(copy: Path) -> None:
     (copy / "access" / "demo.yaml").write_text("# nothing yet\n", encoding="utf-8")
-    code, out, _ = _run(lambda: cli(["plan", "--env", "demo"]))
+    code, out, _ = run_captured(lambda: cli(["plan", "--env", "demo"]))
     assert code == 0
     assert f"-- warning: {WARNING}" in out.splitlines()[3], out  # right under the header, before any SQL
     assert "0 statements in 0 Data API batches" in out
 
     outdir = copy / "cdk.out"
-    code, _, err = _run(lambda: cdk_app.main(app_builder.new_app(outdir=str(outdir), context={"env": "demo"})))
+    code, _, err = run_captured(lambda: cdk_app.main(app_builder.new_app(outdir=str(outdir), context={"env": "demo"})))
     assert code == 0, err
     manifest = json.loads((outdir / "manifest.json").read_text(encoding="utf-8"))
 

@@ -4,10 +4,8 @@ federated permissions, and nothing for a name that is not a call."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from redshift_idc.access.federated_lints import CODE, federated_membership_lints
 from redshift_idc.access.model_file import AccessModel
 from redshift_idc.cli.main import main as cli
 from redshift_idc.config.environment import load_environment
+from tests.conftest import run_captured
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,22 +97,15 @@ def _demo(copy: Path, *, federated: bool = True, allow: bool = False) -> None:
         config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
 
-def _run(call: Callable[[], int]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = call()
-    return code, out.getvalue(), err.getvalue()
-
-
 def test_plan_shows_it_and_plan_strict_fails_on_it(copy: Path) -> None:
     _demo(copy)
     [lint] = checked_model(load_environment("demo")).lints
     assert lint.code == CODE
     assert lint.message.startswith("access/demo.yaml: rls.policies[0]: RLS policy ")
     assert "calls user_is_member_of(), and config/demo.yaml registers the namespace" in lint.message
-    code, out, _ = _run(lambda: cli(["plan", "--env", "demo"]))
+    code, out, _ = run_captured(lambda: cli(["plan", "--env", "demo"]))
     assert code == 0 and f"-- warning: [{CODE}] access/demo.yaml: rls.policies[0]" in out
-    code, _, err = _run(lambda: cli(["plan", "--env", "demo", "--strict"]))
+    code, _, err = run_captured(lambda: cli(["plan", "--env", "demo", "--strict"]))
     assert code == 1 and err.startswith(f"--strict: warning [{CODE}]: access/demo.yaml: rls.policies[0]"), err
 
 

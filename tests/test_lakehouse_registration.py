@@ -4,7 +4,6 @@ Delete, a refused dry run, each registration status is_complete can read, and a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -34,15 +33,6 @@ class FixedClock:
 
     def time(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def serverless() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client("redshift-serverless", region_name="us-east-1", aws_access_key_id="x",
-                          aws_secret_access_key="x")  # never used: Stubber answers every call
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
 
 
 def props(*, propagation: bool = True, catalog: str = CATALOG) -> dict[str, Any]:

@@ -61,15 +61,6 @@ def identitystore() -> Iterator[tuple[Any, Stubber]]:
         stubber.assert_no_pending_responses()
 
 
-@pytest.fixture
-def serverless() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client("redshift-serverless", region_name="us-east-1", aws_access_key_id="x",
-                          aws_secret_access_key="x")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
-
-
 def test_create_resolves_every_group(identitystore: tuple[Any, Stubber]) -> None:
     client, stubber = identitystore
     expect_group(stubber, "amer-sales", "11111111-1111-1111-1111-111111111111")

@@ -5,10 +5,7 @@ function and the script; not for a SQL UDF; and `allow_warnings` accepts it as i
 
 from __future__ import annotations
 
-import contextlib
-import io
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +19,7 @@ from redshift_idc.access.model_lints import PYTHON_UDF_END, model_lints
 from redshift_idc.access.scripts import script_entry
 from redshift_idc.cli.main import main as cli
 from redshift_idc.config.environment import load_environment
+from tests.conftest import run_captured
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON_UDF = ("CREATE OR REPLACE FUNCTION util.f_redact (s VARCHAR(50))\nRETURNS VARCHAR STABLE AS $$\n"
@@ -93,13 +91,6 @@ def _model(copy: Path, *scripts: tuple[str, str], allow: bool = False, using: st
     (copy / "access" / "demo.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 
-def _run(call: Callable[[], int]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = call()
-    return code, out.getvalue(), err.getvalue()
-
-
 def test_a_masking_policy_calling_a_python_udf_is_named_with_the_function_and_the_script(copy: Path) -> None:
     _model(copy, ("udf.sql", PYTHON_UDF))
     [lint] = checked_model(load_environment("demo")).lints
@@ -128,13 +119,13 @@ def test_no_lint_for_a_sql_udf(copy: Path, scripts: list[tuple[str, str]]) -> No
 
 def test_validate_and_plan_show_it_and_plan_strict_fails_on_it(copy: Path) -> None:
     _model(copy, ("udf.sql", PYTHON_UDF))
-    code, out, err = _run(lambda: cli(["validate", "--env", "demo"]))
+    code, out, err = run_captured(lambda: cli(["validate", "--env", "demo"]))
     assert code == 0 and "access/demo.yaml is valid" in out
     assert "warning: [python-udf-in-policy] access/demo.yaml: masking.policies[0]: masking policy redact_sku" in err
-    code, out, _ = _run(lambda: cli(["plan", "--env", "demo"]))
+    code, out, _ = run_captured(lambda: cli(["plan", "--env", "demo"]))
     assert code == 0
     assert "-- warning: [python-udf-in-policy] access/demo.yaml: masking.policies[0]" in out
-    code, _, err = _run(lambda: cli(["plan", "--env", "demo", "--strict"]))
+    code, _, err = run_captured(lambda: cli(["plan", "--env", "demo", "--strict"]))
     assert code == 1
     assert err.startswith("--strict: warning [python-udf-in-policy]: access/demo.yaml: masking.policies[0]"), err
 
@@ -144,7 +135,7 @@ def test_allow_warnings_accepts_it_as_it_accepts_the_previews_lints(copy: Path) 
     checked = checked_model(load_environment("demo"))
     assert [w.code for w in model_lints(checked.model, checked.scripts)] == ["python-udf-in-policy"]  # still found
     assert checked.lints == () and not any("python-udf-in-policy" in w for w in checked.warnings)
-    code, out, _ = _run(lambda: cli(["plan", "--env", "demo", "--strict"]))
+    code, out, _ = run_captured(lambda: cli(["plan", "--env", "demo", "--strict"]))
     assert code == 0 and "python-udf-in-policy" not in out
 
 
@@ -152,5 +143,5 @@ def test_an_unknown_code_in_allow_warnings_is_refused_with_the_known_ones(copy: 
     data: dict[str, Any] = yaml.safe_load((copy / "access" / "demo.yaml").read_text(encoding="utf-8"))
     data["allow_warnings"].append({"code": "python-udf", "reason": "typo"})
     (copy / "access" / "demo.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    code, _, err = _run(lambda: cli(["validate", "--env", "demo"]))
+    code, _, err = run_captured(lambda: cli(["validate", "--env", "demo"]))
     assert code == 2 and "allow_warnings[2].code" in err and "'python-udf-in-policy'" in err, err

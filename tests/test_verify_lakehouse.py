@@ -3,11 +3,9 @@ not registered, registered elsewhere, the namespace gone, a denied call, and ski
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -17,15 +15,6 @@ from tests.test_config import check_loads
 from tests.test_federated_permissions_config import federated
 
 CATALOG_ARN = "arn:aws:glue:us-east-1:111111111111:catalog/sales-catalog"
-
-
-@pytest.fixture
-def serverless() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client("redshift-serverless", region_name="us-east-1", aws_access_key_id="x",
-                          aws_secret_access_key="x")  # never used: Stubber answers every call
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
 
 
 @pytest.fixture

@@ -7,10 +7,8 @@ mismatching, and the values AWS reports for the mode not chosen never reported a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -49,15 +47,6 @@ def workgroup_of(config: EnvironmentConfig, **override: Any) -> dict[str, Any]:
 def expect_workgroup(stub: Stubber, config: EnvironmentConfig, **override: Any) -> None:
     stub.add_response("get_workgroup", workgroup_of(config, **override),
                       {"workgroupName": config.warehouse.workgroup_name})
-
-
-@pytest.fixture
-def serverless() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client("redshift-serverless", region_name="us-east-1", aws_access_key_id="x",
-                          aws_secret_access_key="x")
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
 
 
 # --- match ---------------------------------------------------------------------------------------------------
