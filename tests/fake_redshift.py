@@ -1511,37 +1511,35 @@ class FakeRedshift:
                                                 and any(name == "model_name" for name, _ in columns)})]
 
     def _delete(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
+        return self._delete_keys(m, {unquote_literal(k.group(0)) for k in re.finditer(LIT, m["keys"])})
+
+    def _delete_boxes(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
+        keys: set[str] = set()
+        for part in _parts(m["selects"], DELETE_PART):
+            if part["key"] is not None:
+                keys.add(unquote_literal(part["key"]))
+            else:
+                kind = unquote_literal(part["kind"])
+                keys.update(kind + a + b for a in _listed_values(part["o"]) for b in _listed_values(part["g"]))
+        return self._delete_keys(m, keys)
+
+    def _delete_keys(self, m: re.Match[str], keys: set[str]) -> list[tuple[Cell, ...]]:
+        """The ledger rows of the statement's model whose `kind || ' ' || object_key` is one of `keys`, deleted."""
         key, columns = self._ledger_table(m)
         if columns[:4] != ("model_name", "kind", "object_key", "fingerprint"):
             raise RedshiftError("42703", f"unknown column in {m.group(0)}")
         model = unquote_literal(m["model"])
-        keys = {unquote_literal(k.group(0)) for k in re.finditer(LIT, m["keys"])}
         self._catalog.rows[key] = [r for r in self._catalog.rows[key]
                                    if not (r[0] == model and f"{r[1]} {r[2]}" in keys)]
         return []
 
     def _insert(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
-        key, columns = self._ledger_table(m)
-        names = tuple(m["columns"].split(", "))
-        if names != columns:
-            raise RedshiftError("42703", f"INSERT names columns {names}, the table has {columns}")
-        new_rows: list[tuple[Cell, ...]] = []
-        for row in re.finditer(ROW, m["rows"]):
-            values = tuple(unquote_value(v.group(0)) for v in re.finditer(VALUE, row.group(0)))
-            if len(values) != len(columns):
-                raise RedshiftError("42601", f"INSERT has more expressions than target columns: {row.group(0)}")
-            for column, value in zip(columns, values, strict=True):
-                self._check_value(key, column, value)
-            new_rows.append(values)
-        self._catalog.rows[key].extend(new_rows)
-        return []
+        written = [row.group(0) for row in re.finditer(ROW, m["rows"])]
+        rows = [tuple(unquote_value(v.group(0)) for v in re.finditer(VALUE, row)) for row in written]
+        return self._insert_rows(m, rows, written)
 
     def _insert_boxes(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
-        key, columns = self._ledger_table(m)
-        names = tuple(m["columns"].split(", "))
-        if names != columns[:4] or len(columns) != 4:
-            raise RedshiftError("42703", f"INSERT names columns {names}, the table has {columns}")
-        new_rows: list[tuple[Cell, ...]] = []
+        rows: list[tuple[Cell, ...]] = []
         for part in _parts(m["selects"], INSERT_PART):
             head = (unquote_literal(part["model"]), unquote_literal(part["kind"]))
             fingerprint = unquote_literal(part["fingerprint"])
@@ -1551,28 +1549,24 @@ class FakeRedshift:
                 keys = [a + b for a in _listed_values(part["o"]) for b in _listed_values(part["g"])]
             else:
                 raise RedshiftError("42703", 'column "o.k" does not exist')
-            for object_key in keys:
-                row = (*head, object_key, fingerprint)
-                for column, value in zip(columns, row, strict=True):
-                    self._check_value(key, column, value)
-                new_rows.append(row)
-        self._catalog.rows[key].extend(new_rows)
-        return []
+            rows += [(*head, object_key, fingerprint) for object_key in keys]
+        return self._insert_rows(m, rows)
 
-    def _delete_boxes(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
+    def _insert_rows(self, m: re.Match[str], rows: list[tuple[Cell, ...]],
+                     written: list[str] | None = None) -> list[tuple[Cell, ...]]:
+        """`rows` appended to the ledger table the statement names, each checked against its columns first (all
+        or none: a bad row fails the statement)."""
         key, columns = self._ledger_table(m)
-        if columns[:4] != ("model_name", "kind", "object_key", "fingerprint"):
-            raise RedshiftError("42703", f"unknown column in {m.group(0)[:80]}")
-        model = unquote_literal(m["model"])
-        keys: set[str] = set()
-        for part in _parts(m["selects"], DELETE_PART):
-            if part["key"] is not None:
-                keys.add(unquote_literal(part["key"]))
-            else:
-                kind = unquote_literal(part["kind"])
-                keys.update(kind + a + b for a in _listed_values(part["o"]) for b in _listed_values(part["g"]))
-        self._catalog.rows[key] = [r for r in self._catalog.rows[key]
-                                   if not (r[0] == model and f"{r[1]} {r[2]}" in keys)]
+        names = tuple(m["columns"].split(", "))
+        if names != columns:
+            raise RedshiftError("42703", f"INSERT names columns {names}, the table has {columns}")
+        for index, values in enumerate(rows):
+            if len(values) != len(columns):
+                shown = written[index] if written else repr(values)
+                raise RedshiftError("42601", f"INSERT has more expressions than target columns: {shown}")
+            for column, value in zip(columns, values, strict=True):
+                self._check_value(key, column, value)
+        self._catalog.rows[key].extend(rows)
         return []
 
     def _check_value(self, table: tuple[str, str], column: str, value: Cell) -> None:
