@@ -117,8 +117,7 @@ class LedgerTables:
                 selects.append(f"{head}{quote_literal(part.prefixes[0] + part.ends[0])}, "
                                f"{quote_literal(part.fingerprint)}")
             else:
-                selects.append(f"{head}o.k || g.k, {quote_literal(part.fingerprint)} FROM "
-                               f"{_listed(part.prefixes, 'o')} CROSS JOIN {_listed(part.ends, 'g')}")
+                selects.append(f"{head}o.k || g.k, {quote_literal(part.fingerprint)} FROM {_crossed(part)}")
         return f"{self._insert_head()} {' UNION ALL '.join(selects)}"
 
     def delete_parts_sql(self, model: str, parts: Sequence[LedgerPart]) -> str:
@@ -130,8 +129,7 @@ class LedgerTables:
             if part.rows == 1:
                 selects.append(f"SELECT {quote_literal(f'{part.kind} {part.prefixes[0]}{part.ends[0]}')}")
             else:
-                selects.append(f"SELECT {quote_literal(part.kind + ' ')} || o.k || g.k FROM "
-                               f"{_listed(part.prefixes, 'o')} CROSS JOIN {_listed(part.ends, 'g')}")
+                selects.append(f"SELECT {quote_literal(part.kind + ' ')} || o.k || g.k FROM {_crossed(part)}")
         return f"{self._delete_head(model)}({' UNION ALL '.join(selects)})"
 
     def record_script_sql(self, model: str, name: str, checksum: str) -> str:
@@ -201,13 +199,14 @@ def ledger_parts(entries: tuple[LedgerEntry, ...]) -> tuple[LedgerPart, ...]:
     return tuple(sorted(parts, key=lambda p: (p.kind, p.fingerprint, p.prefixes, p.ends)))
 
 
+def _crossed(part: LedgerPart) -> str:
+    """A box's FROM clause: its prefixes (`o.k`) crossed with its ends (`g.k`)."""
+    return f"{_listed(part.prefixes, 'o')} CROSS JOIN {_listed(part.ends, 'g')}"
+
+
 def _listed(values: Sequence[str], alias: str) -> str:
     rest = "".join(f" UNION ALL SELECT {quote_literal(v)}" for v in values[1:])
     return f"(SELECT {quote_literal(values[0])} AS k{rest}) AS {alias}"
-
-
-def _shortest(candidates: Sequence[str]) -> str:
-    return min(candidates, key=lambda sql: (len(sql.encode("utf-8")), sql))
 
 
 def _ledger_sql(tables: LedgerTables, model: str, statements: Sequence[Statement],
@@ -276,10 +275,9 @@ def batches(plan: Plan, model: str, tables: LedgerTables | None = None,
 
 
 def statement_cost(statement: Statement, model: str) -> int:
-    """What a statement adds to its batch: its SQL and its ledger rows as boxes (`ledger_parts`), as
-    `_ledger_sql` would write them for it alone. That bounds what it writes for the batch: a row each only when
-    every row stands alone, which is shorter than a box of one row each; boxes found over the batch only when
-    shorter than the statements' own."""
+    """What a statement adds to its batch: its SQL and its ledger rows as INSERT boxes (`ledger_parts`). That bounds
+    what `_ledger_sql` writes for it: boxes of this statement's own rows, or a row each only when every statement's
+    rows stand alone (shorter than a box of one row); a DELETE's boxes are shorter than the INSERT's."""
     size = len(statement.sql.encode("utf-8"))
     tables = LedgerTables()
     head = len(tables._insert_head()) + 1
