@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """CDK entry point: `npx cdk synth -c env=NAME` (default: demo) synthesizes config/NAME.yaml;
-`-c pipeline=true` synthesizes the delivery pipeline of pipeline.yaml instead."""
+`-c pipeline=true` synthesizes the delivery pipeline of pipeline.yaml instead.
+
+Only aws-cdk-lib and `app_start` load first: the environment's checks run on a thread while Node builds CDK's
+template validator, and the stacks' modules load after them (`redshift_idc/cdk/app_start.py` says why)."""
 
 from __future__ import annotations
 
@@ -8,10 +11,8 @@ import sys
 
 import aws_cdk as cdk
 
-from redshift_idc.cdk.app import DEFAULT_ENVIRONMENT, add_environment, add_pipeline, new_app
-from redshift_idc.config.environment import load_environment
+from redshift_idc.cdk.app_start import ChecksAhead, environment_name, new_app, template_validator
 from redshift_idc.config.errors import ConfigError
-from redshift_idc.config.pipeline import load_pipeline
 
 
 def main(app: cdk.App | None = None) -> int:
@@ -19,9 +20,19 @@ def main(app: cdk.App | None = None) -> int:
     app = app or new_app()
     try:
         if str(app.node.try_get_context("pipeline") or "").lower() == "true":
+            from redshift_idc.cdk.app import add_pipeline
+            from redshift_idc.config.pipeline import load_pipeline
+
             add_pipeline(app, load_pipeline())
         else:
-            add_environment(app, load_environment(str(app.node.try_get_context("env") or DEFAULT_ENVIRONMENT)))
+            checks = ChecksAhead(environment_name(app))
+            validator = template_validator()  # Node builds the engine while the checks run
+            config, checked = checks.result()
+            from redshift_idc.cdk.app import add_environment
+
+            add_environment(app, config, checked=checked)
+            if validator is not None:
+                cdk.Validations.of(app).add_plugins(validator)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2

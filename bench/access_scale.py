@@ -26,7 +26,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 
 from bench.scale_models import large_model
-from redshift_idc.cdk.app import new_app
+from redshift_idc.cdk.app_start import new_app
 from redshift_idc.cdk.components.access_reconciler import AccessReconciler
 from redshift_idc.runtime.access_state import AccessState, RlsPolicy
 from redshift_idc.runtime.ledger import batches

@@ -21,7 +21,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from aws_cdk.assertions import Template
 
-from redshift_idc.cdk.app import add_environment, new_app
+from redshift_idc.cdk.app import add_environment
+from redshift_idc.cdk.app_start import new_app
 from redshift_idc.config.environment import EnvironmentConfig, load_environment
 
 

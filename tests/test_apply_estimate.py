@@ -14,7 +14,8 @@ from redshift_idc.access import estimate as apply_estimate
 from redshift_idc.access.checked import checked_model
 from redshift_idc.access.estimate import DEFAULT_TERMS, ApplyBudgetError, estimate, first_deploy
 from redshift_idc.access.model import parse_model
-from redshift_idc.cdk.app import add_environment, new_app
+from redshift_idc.cdk.app import add_environment
+from redshift_idc.cdk.app_start import new_app
 from redshift_idc.cli.main import main
 from redshift_idc.config.apply_estimate import ApplyEstimateConfig
 from redshift_idc.config.environment import load_environment

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from cfnlint.api import ManualArgs, lint
 
-from redshift_idc.cdk.app import add_environment, new_app
+from redshift_idc.cdk.app import add_environment
+from redshift_idc.cdk.app_start import new_app
 from redshift_idc.config.environment import load_environment
 from tests.conftest import Synthesized, synthesize
 

@@ -13,7 +13,7 @@ import pytest
 import app as cdk_app
 from redshift_idc import project
 from redshift_idc.access.checked import checked_model
-from redshift_idc.cdk import app as app_builder
+from redshift_idc.cdk import app_start
 from redshift_idc.cli.main import main as cli
 from redshift_idc.config.environment import load_environment
 from tests.conftest import run_captured
@@ -50,7 +50,7 @@ def test_plan_and_synth_warn_too(copy: Path) -> None:
     assert "0 statements in 0 Data API batches" in out
 
     outdir = copy / "cdk.out"
-    code, _, err = run_captured(lambda: cdk_app.main(app_builder.new_app(outdir=str(outdir), context={"env": "demo"})))
+    code, _, err = run_captured(lambda: cdk_app.main(app_start.new_app(outdir=str(outdir), context={"env": "demo"})))
     assert code == 0, err
     manifest = json.loads((outdir / "manifest.json").read_text(encoding="utf-8"))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aws_cdk
 
-from redshift_idc.cdk.app import FEATURE_FLAGS
+from redshift_idc.cdk.app_start import FEATURE_FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
 # Ours on purpose (app_builder.py says why); every other flag is as aws-cdk-lib recommends.

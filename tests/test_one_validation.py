@@ -21,7 +21,7 @@ import yaml
 
 import app as cdk_app
 from redshift_idc import project
-from redshift_idc.cdk import app as app_builder
+from redshift_idc.cdk import app_start
 from redshift_idc.cli.main import main as cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,7 +200,7 @@ def copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def verdicts(root: Path, environment: str = "demo") -> dict[str, tuple[int, str]]:
     def synth() -> int:
-        return cdk_app.main(app_builder.new_app(outdir=str(root / "cdk.out"), context={"env": environment}))
+        return cdk_app.main(app_start.new_app(outdir=str(root / "cdk.out"), context={"env": environment}))
     return {"validate": _run(lambda: cli(["validate", "--env", environment])),
             "plan": _run(lambda: cli(["plan", "--env", environment])),
             "synth": _run(synth)}

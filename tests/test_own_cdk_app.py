@@ -13,7 +13,7 @@ from aws_cdk.assertions import Template
 
 from redshift_idc import project
 from redshift_idc.cdk import PUBLIC, RedshiftIdcEnvironment, __all__
-from redshift_idc.cdk.app import new_app
+from redshift_idc.cdk.app_start import new_app
 from redshift_idc.cdk.environment import RULE_PACKS_MARKER
 from redshift_idc.config.environment import load_environment
 from redshift_idc.config.errors import ConfigError

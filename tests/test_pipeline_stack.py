@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from redshift_idc.cdk.app import add_pipeline, new_app
+from redshift_idc.cdk.app import add_pipeline
+from redshift_idc.cdk.app_start import new_app
 from redshift_idc.cdk.deployer_policy import uncovered_types
 from redshift_idc.config.errors import ConfigError
 from redshift_idc.config.pipeline import PIPELINE_FILE, load_pipeline

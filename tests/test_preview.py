@@ -246,7 +246,8 @@ def test_a_wrong_expectation_fails_plan_validate_and_synth(monkeypatch: pytest.M
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     from redshift_idc.access import checked
     from redshift_idc.access.model_file import ExpectSpec
-    from redshift_idc.cdk.app import add_environment, new_app
+    from redshift_idc.cdk.app import add_environment
+    from redshift_idc.cdk.app_start import new_app
     from redshift_idc.config.environment import load_environment
     from redshift_idc.config.errors import ConfigError
 

@@ -20,6 +20,7 @@ import yaml
 from redshift_idc.access import checked
 from redshift_idc.access.model import ACCESS_DIR, load_model, load_scripts
 from redshift_idc.cdk import app as app_builder
+from redshift_idc.cdk import app_start
 from redshift_idc.cli.main import main
 from redshift_idc.config.environment import EnvironmentConfig, load_environment, parse_environment
 from redshift_idc.config.yaml_files import CONFIG_DIR, read_yaml
@@ -41,7 +42,7 @@ class Assemblies:
 
 
 def _synth(config: EnvironmentConfig, outdir: Path) -> Path:
-    app = app_builder.new_app(outdir=str(outdir))
+    app = app_start.new_app(outdir=str(outdir))
     app_builder.add_environment(app, config)
     app.synth()
     return outdir

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from constructs import Construct
 
-from redshift_idc.access.checked import checked_model
+from redshift_idc.access.checked import CheckedModel, checked_model
 from redshift_idc.access.model_file import AccessModel
 from redshift_idc.cdk.components.serverless_nag_rules import RedshiftServerlessChecks
 from redshift_idc.cdk.stacks.access_stack import AccessStack
@@ -25,47 +23,32 @@ if TYPE_CHECKING:
     from redshift_idc.cdk.stacks.pipeline_stack import PipelineStack
     from redshift_idc.config.pipeline import PipelineConfig
 
-DEFAULT_ENVIRONMENT = "demo"
-
-# The feature flags `cdk init` sets for this aws-cdk-lib, in cdk.json's context as the CLI expects, except three
-# of ours: stacks of one environment reference each other (workgroup ARN, key, secret), so producers stay
-# protected (`defaultCrossStackReferences: strong`); one partition (`target-partitions: [aws]`); and the
-# config's `tags` stay stack tags too, which CloudFormation propagates to every resource it creates
-# (`explicitStackTags: false`; true would tag only the resources CDK tags itself).
-# Read from there, so in-process test synths use exactly the flags `cdk synth` does. Installed (site-packages),
-# there is no checkout and no flags here: a user's own app has its own cdk.json (examples/own_cdk_app/cdk.json
-# sets the same flags).
-CHECKOUT_CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
-FEATURE_FLAGS: dict[str, Any] = (json.loads(CHECKOUT_CDK_JSON.read_text(encoding="utf-8"))["context"]
-                                 if CHECKOUT_CDK_JSON.is_file() else {})
-
-
-def new_app(*, outdir: str | None = None, context: dict[str, Any] | None = None) -> cdk.App:
-    return cdk.App(outdir=outdir, context={**FEATURE_FLAGS, **(context or {})})
-
-
 # For a kind of stack (Warehouse, Identity, Connections, Access): its construct id and, when not derived from
 # that id, its CloudFormation stack name.
 StackNames = Callable[[str], tuple[str, str | None]]
 
 
-def add_environment(app: Construct, config: EnvironmentConfig, *, nag: bool = True) -> dict[str, cdk.Stack]:
+def add_environment(app: Construct, config: EnvironmentConfig, *, nag: bool = True,
+                    checked: CheckedModel | None = None) -> dict[str, cdk.Stack]:
     """Add every stack of one environment (to an app, or to a pipeline stage), and the rule packs that
-    must pass before it deploys."""
-    stacks = environment_stacks(app, config, lambda kind: (f"{config.stack_prefix}{kind}", None))
+    must pass before it deploys. `checked`: the config's access model, already checked (`app.py` checks it while
+    Node builds CDK's template validator: `app_start.py`)."""
+    stacks = environment_stacks(app, config, lambda kind: (f"{config.stack_prefix}{kind}", None), checked=checked)
     if nag:
         add_rule_packs(app)
     return stacks
 
 
 def environment_stacks(scope: Construct, config: EnvironmentConfig, names: StackNames,
-                       access_model: AccessModel | None = None) -> dict[str, cdk.Stack]:
+                       access_model: AccessModel | None = None, *,
+                       checked: CheckedModel | None = None) -> dict[str, cdk.Stack]:
     """The stacks of one environment in `scope` (`add_environment`'s and `RedshiftIdcEnvironment`'s), keyed
     warehouse, identity, connections, access (the last three when the config asks for them). The access model
     (`config.access_model`'s file, or `access_model` as a typed object) is checked first, with the checks
     `validate` and `plan` make, so a bad model fails before any stack is built."""
     wanted = config.access_model is not None or access_model is not None
-    checked = checked_model(config, given=access_model) if wanted else None
+    if checked is None and wanted:
+        checked = checked_model(config, given=access_model)
     construct_id, stack_name = names("Warehouse")
     warehouse = WarehouseStack(scope, construct_id, stack_name=stack_name, config=config)
     stacks: dict[str, cdk.Stack] = {"warehouse": warehouse}
