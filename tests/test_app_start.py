@@ -21,19 +21,29 @@ from tests.conftest import run_captured
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_checks_thread_loads_nothing_that_calls_into_jsii() -> None:
-    """jsii's kernel takes one caller at a time: the modules the thread imports and runs must not load it (run in a
-    fresh interpreter, since this one has loaded aws-cdk-lib for other tests)."""
-    code = ("import sys\n"
+def test_the_checks_thread_makes_no_call_into_jsii() -> None:
+    """jsii's kernel takes one caller at a time: what the thread runs and imports must not call it (in a fresh
+    interpreter, where nothing is imported yet, with every call the kernel receives recorded)."""
+    code = ("import importlib, json, sys\n"
+            "from redshift_idc.cdk import app_start\n"  # loads aws-cdk-lib and cdk-nag, as app.py does
+            "import jsii._kernel.providers.process as process\n"
+            "calls = []\n"
+            "send = process._NodeProcess.send\n"
+            "def recorded(self, request, response_type):\n"
+            "    calls.append(type(request).__name__)\n"
+            "    return send(self, request, response_type)\n"
+            "process._NodeProcess.send = recorded\n"
             "from redshift_idc.access.checked import checked_model\n"
             "from redshift_idc.config.environment import load_environment\n"
             "for name in ('sample-lakehouse', 'demo'):\n"
             "    checked_model(load_environment(name))\n"
-            "roots = ('jsii', 'aws_cdk', 'cdk_nag', 'constructs')\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in roots))\n")
+            "for module in app_start.THREAD_IMPORTS:\n"
+            "    importlib.import_module(module)\n"
+            "print(json.dumps({'calls': calls, 'stacks': 'redshift_idc.cdk.stacks.access_stack' in sys.modules}))\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT,  # noqa: S603 (our own code, fixed)
                           capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]", done.stdout
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome == {"calls": [], "stacks": True}, outcome
 
 
 def test_the_thread_returns_what_the_checks_return() -> None:

@@ -48,10 +48,8 @@ STATEMENT_ACTIONS = ("redshift-data:DescribeStatement", "redshift-data:GetStatem
                      "redshift-data:CancelStatement")
 SUBMIT_ACTIONS = ("redshift-data:BatchExecuteStatement", "redshift-data:ExecuteStatement")
 # The limits of `redshift_idc/runtime/limits.py`, as CDK durations (one source for both sides).
-POLLING = Polling(is_complete_timeout=Duration.seconds(IS_COMPLETE_TIMEOUT_SECONDS),
-                  query_interval=Duration.seconds(PROVIDER_QUERY_INTERVAL_SECONDS),
-                  total_timeout=Duration.seconds(PROVIDER_TOTAL_TIMEOUT_SECONDS),
-                  on_event_timeout=Duration.seconds(ON_EVENT_TIMEOUT_SECONDS))
+POLLING = Polling(is_complete_timeout=IS_COMPLETE_TIMEOUT_SECONDS, query_interval=PROVIDER_QUERY_INTERVAL_SECONDS,
+                  total_timeout=PROVIDER_TOTAL_TIMEOUT_SECONDS, on_event_timeout=ON_EVENT_TIMEOUT_SECONDS)
 
 
 @dataclass(frozen=True)

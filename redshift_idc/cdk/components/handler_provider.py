@@ -13,7 +13,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from redshift_idc.cdk.components.lambda_asset import LAMBDA_RUNTIME, handler_code
+from redshift_idc.cdk.components.lambda_asset import handler_code, lambda_runtime
 from redshift_idc.cdk.components.nag import (
     acknowledge,
     acknowledge_nist_custom_resource_function,
@@ -37,12 +37,13 @@ class HandlerProvider:
 @dataclass(frozen=True)
 class Polling:
     """How the Provider framework drives `index.is_complete`: the Lambda's timeout, the pause between
-    calls, and the waiter's total (attempt) budget."""
+    calls, and the waiter's total (attempt) budget, in seconds (CDK durations only where they are used: making one is
+    a call into jsii, which importing a module must not make, `redshift_idc/cdk/app_start.py`)."""
 
-    is_complete_timeout: Duration
-    query_interval: Duration
-    total_timeout: Duration
-    on_event_timeout: Duration
+    is_complete_timeout: int
+    query_interval: int
+    total_timeout: int
+    on_event_timeout: int
 
 
 def handler_provider(scope: Construct, *, handler: str, description: str, key: kms.IKey,
@@ -65,14 +66,14 @@ def handler_provider(scope: Construct, *, handler: str, description: str, key: k
 
     def function(construct_id: str, entry_point: str, function_timeout: Duration) -> lambda_.Function:
         return lambda_.Function(
-            scope, construct_id, runtime=LAMBDA_RUNTIME, handler=f"index.{entry_point}", code=code, role=role,
+            scope, construct_id, runtime=lambda_runtime(), handler=f"index.{entry_point}", code=code, role=role,
             timeout=function_timeout, memory_size=memory_size, log_group=log_group,
             description=f"{description} ({entry_point})",
         )
 
     on_event = function(f"{prefix}{on_event_id}", "on_event",
-                        polling.on_event_timeout if polling else (timeout or Duration.minutes(2)))
-    is_complete = (function(f"{prefix}{is_complete_id}", "is_complete", polling.is_complete_timeout)
+                        Duration.seconds(polling.on_event_timeout) if polling else (timeout or Duration.minutes(2)))
+    is_complete = (function(f"{prefix}{is_complete_id}", "is_complete", Duration.seconds(polling.is_complete_timeout))
                    if is_complete_id and polling else None)
     framework_logs = logs.LogGroup(scope, f"{prefix}ProviderLogs", encryption_key=key, retention=log_retention,
                                    removal_policy=RemovalPolicy.DESTROY)
@@ -81,7 +82,8 @@ def handler_provider(scope: Construct, *, handler: str, description: str, key: k
     else:
         provider = cr.Provider(
             scope, f"{prefix}Provider", on_event_handler=on_event, is_complete_handler=is_complete,
-            query_interval=polling.query_interval, total_timeout=polling.total_timeout, log_group=framework_logs,
+            query_interval=Duration.seconds(polling.query_interval),
+            total_timeout=Duration.seconds(polling.total_timeout), log_group=framework_logs,
             # Logging the waiter to CloudWatch would make CDK grant logs:PutResourcePolicy and the log
             # delivery actions on "*"; Step Functions keeps the execution history, the handlers log the detail.
             disable_waiter_state_machine_logging=True,

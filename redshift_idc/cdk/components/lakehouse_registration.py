@@ -4,7 +4,7 @@ calls and when), polled by the Provider framework until the namespace reports th
 
 from __future__ import annotations
 
-from aws_cdk import CustomResource, Duration, Stack
+from aws_cdk import CustomResource, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -22,8 +22,7 @@ NAMESPACE_ACTIONS = ("redshift-serverless:UpdateLakehouseConfiguration", "redshi
 # the catalog is created) and the registration's own catalog.
 CATALOG_ACTIONS = ("glue:CreateCatalog", "glue:GetCatalog")
 # The handler gives up (naming the status) after WAIT_SECONDS; the waiter's budget leaves room for that last call.
-POLLING = Polling(is_complete_timeout=Duration.minutes(1), query_interval=Duration.seconds(30),
-                  total_timeout=Duration.seconds(WAIT_SECONDS + 5 * 60), on_event_timeout=Duration.minutes(2))
+POLLING = Polling(is_complete_timeout=60, query_interval=30, total_timeout=WAIT_SECONDS + 5 * 60, on_event_timeout=120)
 
 
 class LakehouseRegistration(Construct):

@@ -19,8 +19,12 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]  # the folder that holds the 
 LAMBDA_DIR = PROJECT_ROOT / "redshift_idc/cdk/handlers"
 RUNTIME_FILES = ("redshift_idc/__init__.py", "redshift_idc/runtime")
 
-# The newest Python runtime CDK knows; cdk-nag's AwsSolutions-L1 requires the latest.
-LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
+
+def lambda_runtime() -> lambda_.Runtime:
+    """The newest Python runtime CDK knows; cdk-nag's AwsSolutions-L1 requires the latest. A function, not a constant:
+    reading it is a call into jsii, which importing this module must not make (`redshift_idc/cdk/app_start.py`)."""
+    return lambda_.Runtime.PYTHON_3_14
+
 
 _staging_root: Path | None = None
 
