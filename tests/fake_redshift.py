@@ -101,9 +101,16 @@ that an ordering bug would break, with Redshift-like SQLSTATEs:
   amazon-redshift-utils' drop steps), and (2BP01, assumed) while it owns default privileges
   (amazon-redshift-utils#492's `owner of default privileges on new relations belonging to user`); for a missing
   or superuser too. `alter_default_privileges`, `grant_assumerole` and `grant_as` are the test hooks; the
-  clearing statements a refusal names (ALTER DEFAULT PRIVILEGES ... REVOKE, REVOKE ASSUMEROLE) parse. User names
+  clearing statements a refusal names (ALTER DEFAULT PRIVILEGES ... REVOKE, REVOKE ASSUMEROLE) run. User names
   keep their case (quoted user names do [D51]). `user_rows(namespace)` is what `users.user_queries` read.
 
+- Default privileges: `ALTER DEFAULT PRIVILEGES FOR USER u [IN SCHEMA s] GRANT | REVOKE p ON TABLES | FUNCTIONS |
+  PROCEDURES TO | FROM ROLE r | PUBLIC | "user"` with the privileges its grammar lists per object type
+  (r_ALTER_DEFAULT_PRIVILEGES: documented); the owner must be a user and a role or user grantee must exist (assumed,
+  as for GRANT); REVOKE DROP ON TABLES is accepted (assumed: the page's REVOKE list leaves DROP out, but it says
+  REVOKE takes what r_REVOKE takes, which lists DROP). `state()` shows those to roles and PUBLIC as
+  SVV_DEFAULT_PRIVILEGES does, one per privilege (documented). DROP ROLE is refused (2BP01) while one names the role
+  (assumed: REDSHIFT_REFERENCE.md 9 question 11, the conservative reading, as for masking attachments).
 - Ledgers of several models (one owner per object): the ledger SELECT filters `model_name = ...` (this
   model's rows) or `model_name <> ...` (every other model's); `SELECT DISTINCT model_name` lists a ledger's
   models. `svv_columns` answers the one probe `LedgerTables.other_schemas_sql` sends: the schemas other than
