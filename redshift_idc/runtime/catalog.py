@@ -1,20 +1,20 @@
 """Reading the current access state from Redshift's system views, in one batch (one snapshot).
 
-Queries and columns follow REDSHIFT_REFERENCE.md section 2.17. Only grants to roles and to PUBLIC are
-read: users are IdC identities the model never manages. Default privileges (SVV_DEFAULT_PRIVILEGES) are read the
-same way, those to roles and PUBLIC, whichever user they are for (`default_privilege` says how each row reads). Two views hold more than this database's objects:
-SVV_DATABASE_PRIVILEGES also lists scoped grants (`privilege_scope` SCHEMAS, TABLES, FUNCTIONS, LANGUAGES:
-r_SVV_DATABASE_PRIVILEGES), which are not grants ON DATABASE and which no model declares, so they are left as
-they are (a warning names them); SVV_RLS_POLICY and SVV_MASKING_POLICY list every database's policies
-(r_SVV_RLS_POLICY, r_SVV_MASKING_POLICY), read with their database and kept out of the state unless they are the
-current database's (`catalog_import.current_database_rows`); a model policy named like another database's
-is refused (`other_database_policy_problem`). SVV_IDENTITY_PROVIDERS is visible to superusers only: the
-reconciler runs as the namespace admin, and refuses to plan identity providers as anyone else. With
+Queries and columns follow REDSHIFT_REFERENCE.md section 2.17. Only grants to roles and to PUBLIC are read: users
+are IdC identities the model never manages. Default privileges (SVV_DEFAULT_PRIVILEGES) are read the same way,
+those to roles and PUBLIC, whichever user they are for (`default_privilege` says how each row reads). Two views
+hold more than this database's objects: SVV_DATABASE_PRIVILEGES also lists scoped grants (`privilege_scope`
+SCHEMAS, TABLES, FUNCTIONS, LANGUAGES: r_SVV_DATABASE_PRIVILEGES), which are not grants ON DATABASE and which no
+model declares, so they are left as they are (a warning names them); SVV_RLS_POLICY and SVV_MASKING_POLICY list
+every database's policies (r_SVV_RLS_POLICY, r_SVV_MASKING_POLICY), read with their database and kept out of the
+state unless they are the current database's (`catalog_import.current_database_rows`); a model policy named like
+another database's is refused (`other_database_policy_problem`). SVV_IDENTITY_PROVIDERS is visible to superusers
+only: the reconciler runs as the namespace admin, and refuses to plan identity providers as anyone else. With
 `deprovision_users` on, three more SELECTs at the end read the IdC users, their direct grants and what they own
-(`users.user_queries`; kept apart from the role state, so nothing else ever plans for a user). Names
-come back as Redshift stores them: schemas, tables, columns and policies folded, and the state keys fold them
-the same way, so a model written in mixed case still diffs to nothing; role names as written (Redshift keeps
-their case: `access_state.role_key`), compared exactly.
+(`users.user_queries`; kept apart from the role state, so nothing else ever plans for a user). Names come back as
+Redshift stores them: schemas, tables, columns and policies folded, and the state keys fold them the same way, so a
+model written in mixed case still diffs to nothing; role names as written (Redshift keeps their case:
+`access_state.role_key`), compared exactly.
 
 One owner per object: the read also holds every other model's ledger rows (`Snapshot.owners`, which the
 planner never adopts, changes or removes) and the other schemas holding a ledger table
