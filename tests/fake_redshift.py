@@ -101,9 +101,16 @@ that an ordering bug would break, with Redshift-like SQLSTATEs:
   amazon-redshift-utils' drop steps), and (2BP01, assumed) while it owns default privileges
   (amazon-redshift-utils#492's `owner of default privileges on new relations belonging to user`); for a missing
   or superuser too. `alter_default_privileges`, `grant_assumerole` and `grant_as` are the test hooks; the
-  clearing statements a refusal names (ALTER DEFAULT PRIVILEGES ... REVOKE, REVOKE ASSUMEROLE) parse. User names
+  clearing statements a refusal names (ALTER DEFAULT PRIVILEGES ... REVOKE, REVOKE ASSUMEROLE) run. User names
   keep their case (quoted user names do [D51]). `user_rows(namespace)` is what `users.user_queries` read.
 
+- Default privileges: `ALTER DEFAULT PRIVILEGES FOR USER u [IN SCHEMA s] GRANT | REVOKE p ON TABLES | FUNCTIONS |
+  PROCEDURES TO | FROM ROLE r | PUBLIC | "user"` with the privileges its grammar lists per object type
+  (r_ALTER_DEFAULT_PRIVILEGES: documented); the owner must be a user and a role or user grantee must exist (assumed,
+  as for GRANT); REVOKE DROP ON TABLES is accepted (assumed: the page's REVOKE list leaves DROP out, but it says
+  REVOKE takes what r_REVOKE takes, which lists DROP). `state()` shows those to roles and PUBLIC as
+  SVV_DEFAULT_PRIVILEGES does, one per privilege (documented). DROP ROLE is refused (2BP01) while one names the role
+  (assumed: REDSHIFT_REFERENCE.md 9 question 11, the conservative reading, as for masking attachments).
 - Ledgers of several models (one owner per object): the ledger SELECT filters `model_name = ...` (this
   model's rows) or `model_name <> ...` (every other model's); `SELECT DISTINCT model_name` lists a ledger's
   models. `svv_columns` answers the one probe `LedgerTables.other_schemas_sql` sends: the schemas other than
@@ -134,6 +141,8 @@ from sqlglot import TokenType
 from redshift_idc.runtime.access_state import (
     COLUMN_PRIVILEGES,
     DATABASE_PRIVILEGES,
+    DEFAULT_PRIVILEGE_OBJECTS,
+    DEFAULT_PRIVILEGES,
     LEDGER_ONLY_KINDS,
     PUBLIC_GRANTEE,
     SCHEMA_PRIVILEGES,
@@ -144,6 +153,7 @@ from redshift_idc.runtime.access_state import (
     AccessState,
     ColumnPrivilege,
     DatabasePrivilege,
+    DefaultPrivilege,
     ExternalDatabase,
     ExternalSchema,
     IdentityProvider,
@@ -632,6 +642,11 @@ class FakeRedshift:
         items += [ExternalSchema(name, database) for name, (database, _) in c.external_schemas.items()]
         items += [ExternalDatabase(name) for name in c.external_databases]
         items += [DatabasePrivilege(*k) for k in c.database_privileges]
+        # SVV_DEFAULT_PRIVILEGES' rows to roles and PUBLIC (users' are not the model's: `blocker_rows` shows them)
+        items += [DefaultPrivilege(owner, schema, DEFAULT_PRIVILEGE_OBJECTS[object_type], privilege,
+                                   PUBLIC_GRANTEE if kind == "public" else grantee)
+                  for owner, schema, object_type, privilege, grantee, kind in c.default_privileges
+                  if kind in ("role", "public")]
         if not include_system:
             items = [i for i in items if not any(is_system(n) for n in role_names(i))]
         return AccessState.of(items, cs)
@@ -766,14 +781,21 @@ class FakeRedshift:
             made.append((kind, schema, name, ",".join(own + items)))
         return {USER_DEFAULT_PRIVILEGES_QUERY: defaults, USER_IAM_PRIVILEGES_QUERY: iam, USER_GRANTS_MADE_QUERY: made}
 
-    def _revoke_default_privileges(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
-        """The statement the refusal names to clear a default privilege (never emitted by the planner)."""
+    def _default_privilege(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
+        """ALTER DEFAULT PRIVILEGES FOR USER ... GRANT | REVOKE (r_ALTER_DEFAULT_PRIVILEGES, documented): the owner
+        must be a user, a role grantee must exist, and the privilege must be one the grammar lists for the object
+        type (REVOKE ... DROP ON TABLES too: the page's REVOKE list leaves DROP out, but says REVOKE takes what the
+        REVOKE command takes, and r_REVOKE lists DROP: assumed). A duplicate GRANT and a REVOKE of what is not held
+        are no-ops recorded in `warnings`, like every other grant here (assumed)."""
         objects = {"TABLES": "RELATION", "FUNCTIONS": "FUNCTION", "PROCEDURES": "PROCEDURE"}[m["objects"]]
+        if m["privilege"] not in DEFAULT_PRIVILEGES[m["objects"]]:
+            raise RedshiftError("42601", f"syntax error at or near \"{m['privilege']}\": {m.group(0)}")
+        owner = self._user(m["owner"])
         schema = self._name(m["schema"]) if m["schema"] else ""
         kind, grantee = ("public", "PUBLIC") if m["public"] else (
-            ("role", self._name(m["role"])) if m["role"] else ("user", unquote_ident(m["user"])))
-        key = (unquote_ident(m["owner"]), schema, objects, m["privilege"], grantee, kind)
-        self._catalog.default_privileges.discard(key)
+            ("role", self._role(m["role"])) if m["role"] else ("user", self._user(m["user"])))
+        key = (owner, schema, objects, m["privilege"], grantee, kind)
+        self._privilege(m, self._catalog.default_privileges, key, "default privilege")
         return []
 
     def _revoke_assumerole(self, m: re.Match[str]) -> list[tuple[Cell, ...]]:
@@ -952,10 +974,11 @@ class FakeRedshift:
             (rf"ALTER SCHEMA (?P<schema>{IDENT}) OWNER TO (?P<owner>{IDENT})",
              lambda m: self._alter_owner(m, "schema")),
             (rf"DROP USER (?P<user>{IDENT})", self._drop_user),
-            # what a refusal names to clear by hand (the planner never emits them)
-            (rf"ALTER DEFAULT PRIVILEGES FOR USER (?P<owner>{IDENT})(?: IN SCHEMA (?P<schema>{IDENT}))? REVOKE "
-             r"(?P<privilege>[A-Z]+) ON (?P<objects>TABLES|FUNCTIONS|PROCEDURES) FROM "
-             rf"(?:ROLE (?P<role>{IDENT})|(?P<public>PUBLIC)|(?P<user>{IDENT}))", self._revoke_default_privileges),
+            # default privileges (the planner's, to roles and PUBLIC; a refusal names the REVOKE for a user's too)
+            (rf"ALTER DEFAULT PRIVILEGES FOR USER (?P<owner>{IDENT})(?: IN SCHEMA (?P<schema>{IDENT}))? "
+             r"(?P<verb>GRANT|REVOKE) (?P<privilege>[A-Z]+) ON (?P<objects>TABLES|FUNCTIONS|PROCEDURES) "
+             rf"(?P<prep>TO|FROM) (?:ROLE (?P<role>{IDENT})|(?P<public>PUBLIC)|(?P<user>{IDENT}))",
+             self._default_privilege),
             (rf"REVOKE ASSUMEROLE ON (?:(?P<default>default)|(?P<arn>{LIT})) FROM (?P<user>{IDENT}) FOR "
              r"(?P<command>COPY|UNLOAD|CREATE MODEL|EXTERNAL FUNCTION|ALL)", self._revoke_assumerole),
             (rf"CREATE ROLE (?P<role>{IDENT})", self._create_role),
@@ -1052,6 +1075,10 @@ class FakeRedshift:
         masked = [k for k in c.masking_attachments if k[-1] == name]
         if masked:
             raise RedshiftError("55006", f'role "{name}" cannot be dropped: masking policy attached {masked[0]}')
+        defaults = [k for k in c.default_privileges if k[-2:] == (name, "role")]
+        if defaults:  # REDSHIFT_REFERENCE.md 9 question 11: the conservative reading (assumed)
+            raise RedshiftError("2BP01", f'role "{name}" cannot be dropped because some objects depend on it: '
+                                         f"default privileges {sorted(defaults)[0]}")
         grants = {g for g in c.role_grants if name in g}
         if grants and m["mode"] != "FORCE":
             raise RedshiftError("2BP01", f'cannot drop role "{name}" since it depends on another role')

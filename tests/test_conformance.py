@@ -108,11 +108,14 @@ def answers(document: dict[str, Any]) -> dict[str, Any]:
             "calls": [(c["phase"], c["statements"], c["objects"], c["ok"]) for c in document["calls"]]}
 
 
+ADMIN = "admin"  # the user the fake recording signs in as (tests/fake_conformance.py)
+
+
 def test_the_recording_covers_every_form_the_two_deploys_can_emit() -> None:
     """The first deploy's statements (for many objects where they can be), each new object's CREATE of the second
     (one per object), REMOVE (what the second deploy drops) and ALTER form was applied."""
     covered = set(load(FAKE_RECORDING)["covered_forms"])
-    first, second = first_model(), second_model()
+    first, second = first_model(ADMIN), second_model(ADMIN)  # default privileges too: the admin creates objects
     expected = {statement_kind(s.sql) for s in plan(first, AccessState(), {}, coalesce=True).statements}
     assert any(", ROLE" in form or '"x", "x"' in form for form in expected)  # statements for many objects among them
     expected |= {statement_kind(create_sql(item)) for kind, objects in second.objects.items()
@@ -125,7 +128,7 @@ def test_the_recording_covers_every_form_the_two_deploys_can_emit() -> None:
 
 
 def first_fingerprint(item: RlsPolicy | MaskingPolicy) -> str:
-    found = first_model().get(item.KIND, item.key())
+    found = first_model(ADMIN).get(item.KIND, item.key())
     return found.fingerprint() if found is not None else ""
 
 

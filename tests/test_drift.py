@@ -202,6 +202,30 @@ def test_unrecorded_objects_that_match_are_not_drift(api: DataApi) -> None:
     assert result.out.endswith(f"; {roles} ledger record(s) the next deploy would update without DDL\n")
 
 
+def test_default_privileges_the_model_did_not_set_are_not_drift_and_one_it_set_and_dropped_is(api: DataApi) -> None:
+    """Read from SVV_DEFAULT_PRIVILEGES like the other grants: a loader's own default privilege is left alone (never
+    pruned, not drift); one the ledger says the model set, which the model no longer declares, is drift, and the
+    report shows its REVOKE."""
+    fake = deployed()
+    fake.sign_in("loader")
+    fake.execute('ALTER DEFAULT PRIVILEGES FOR USER "loader" IN SCHEMA "public" GRANT SELECT ON TABLES TO ROLE '
+                 '"AWSIDC:amer-sales"')
+    fake.execute('ALTER DEFAULT PRIVILEGES FOR USER "loader" GRANT EXECUTE ON PROCEDURES TO ROLE "AWSIDC:exec-global"')
+    scripts = [(s["Name"], s["Checksum"]) for s in SCRIPTS]
+    api.read(catalog_rows(fake.state(), fake.ledger_rows(MODEL.name, TABLES), scripts))
+    result = run(api)
+    assert result.code == IN_SYNC, result.out
+    set_by_model = ("default_privilege", '["loader","","PROCEDURES","EXECUTE","AWSIDC:exec-global"]', "")
+    api.read(catalog_rows(fake.state(), [*fake.ledger_rows(MODEL.name, TABLES), set_by_model], scripts))
+    result = run(api)
+    assert (result.code, result.err) == (DRIFT, "")
+    lines = result.out.splitlines()
+    assert "-- revoke default privileges (ALTER DEFAULT PRIVILEGES ... REVOKE: what objects created later get)" in lines
+    assert ('ALTER DEFAULT PRIVILEGES FOR USER "loader" REVOKE EXECUTE ON PROCEDURES FROM ROLE "AWSIDC:exec-global";'
+            in lines)
+    assert lines[-1].startswith("drift: 1 statement(s) would converge")
+
+
 # --- errors -----------------------------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from redshift_idc.runtime.access_state import (
     AccessState,
     ColumnPrivilege,
     DatabasePrivilege,
+    DefaultPrivilege,
     ExternalDatabase,
     ExternalSchema,
     IdentityProvider,
@@ -55,6 +56,7 @@ MASK_EMAIL = MaskingPolicy("mask email", (("email", "VARCHAR(256)"),), "SHA2(\"e
 IDP = IdentityProvider("corp idc", "awsidc", "AWSIDC", "", "arn:aws:sso::111111111111:application/ssoins-1/apl-1",
                        "arn:aws:iam::111111111111:role/idc", True)
 MASK_HIDE = MaskingPolicy("hide", (("value", "VARCHAR(256)"),), "CAST('***' AS VARCHAR(256))")
+LOADER = "loader"  # the user whose later tables get the model's default privileges (signed in by `new_fake`)
 
 
 def base_objects() -> list[AccessObject]:
@@ -81,6 +83,7 @@ def base_objects() -> list[AccessObject]:
                                          "01234567-89ab-cdef-0123-456789abcdef/sales_share"),
         DatabasePrivilege("shared sales", "USAGE", "analyst"),
         ExternalSchema("lake", "lf_sales", "111111111111"),
+        DefaultPrivilege(LOADER, "sales", "TABLES", "SELECT", "analyst"),
     ]
 
 
@@ -127,8 +130,15 @@ def assert_in_sync(fake: FakeRedshift, desired: AccessState, *, prune: bool = Fa
     assert again.sql == [] and again.adopt == [] and not again
 
 
-def fresh(desired: AccessState = BASE, case_sensitive: bool = False) -> FakeRedshift:
+def new_fake(case_sensitive: bool = False) -> FakeRedshift:
+    """An empty warehouse with the loader user (default privileges are a user's: FOR USER must name one)."""
     fake = FakeRedshift(case_sensitive=case_sensitive)
+    fake.sign_in(LOADER)
+    return fake
+
+
+def fresh(desired: AccessState = BASE, case_sensitive: bool = False) -> FakeRedshift:
+    fake = new_fake(case_sensitive=case_sensitive)
     converge(fake, desired)
     assert_in_sync(fake, desired)
     return fake
@@ -216,7 +226,7 @@ def test_fake_batch_is_one_transaction() -> None:
 
 
 def test_create_from_empty_in_a_valid_order() -> None:
-    fake = FakeRedshift()
+    fake = new_fake()
     planned = converge(fake, BASE)
     sqls = planned.sql
     assert planned.adopt == []
@@ -229,7 +239,9 @@ def test_create_from_empty_in_a_valid_order() -> None:
     assert max(index(sqls, lambda s: s.startswith("CREATE MASKING"))) < min(
         index(sqls, lambda s: s.startswith("ATTACH MASKING")))
     [ignore_rls] = index(sqls, lambda s: "IGNORE RLS" in s)
-    assert ignore_rls == len(sqls) - 1 and ignore_rls > max(creates)
+    [default] = index(sqls, lambda s: s.startswith("ALTER DEFAULT PRIVILEGES"))
+    assert ignore_rls == len(sqls) - 2 and ignore_rls > max(creates)
+    assert default == len(sqls) - 1  # what later tables get, after every grant (CREATE DATABASE runs alone, first)
     assert_in_sync(fake, BASE)
     assert fake.policy_text(RlsPolicy.KIND, REGION.name) == (REGION.columns, REGION.using)
     assert fake.state().of_kind(RlsPolicy.KIND)[("region only",)] == RlsPolicy("region only")  # no text read back
@@ -310,6 +322,7 @@ EXTRA_GRANTS = [
     ScopedTablePrivilege("finance", "SELECT", "auditor"),
     RoleGrant("auditor", "engineer"),
     SystemPrivilege("EXPLAIN RLS", "analyst"),
+    DefaultPrivilege(LOADER, "", "FUNCTIONS", "EXECUTE", "engineer"),
 ]
 
 
@@ -533,7 +546,7 @@ def test_unmanaged_objects_are_left_alone_and_pruned_on_request() -> None:
 
 
 def test_existing_objects_matching_the_model_are_adopted_not_recreated() -> None:
-    fake = FakeRedshift()
+    fake = new_fake()
     desired = state_of(i for i in base_objects() if isinstance(i, Role | SchemaPrivilege | TablePrivilege))
     for item in sorted(desired, key=lambda i: CREATE_ORDER[i.KIND]):
         fake.execute(create_sql(item))
@@ -659,7 +672,7 @@ def catalog_keys(fake: FakeRedshift) -> set[tuple[str, tuple[str, ...]]]:
 
 
 def test_large_plans_are_cut_into_batches_that_carry_their_own_ledger_rows() -> None:
-    fake = FakeRedshift()
+    fake = new_fake()
     desired = state_of(many_roles(30))
     planned = plan_for(fake, desired)
     assert len(planned.statements) == 60
@@ -681,7 +694,7 @@ def test_large_plans_are_cut_into_batches_that_carry_their_own_ledger_rows() -> 
 
 
 def test_failed_batch_rolls_back_its_ledger_rows_only() -> None:
-    fake = FakeRedshift()
+    fake = new_fake()
     desired = state_of(many_roles(30))
     planned = plan_for(fake, desired)
     cut = batches(planned, MODEL)
@@ -702,7 +715,7 @@ def test_adopting_many_long_named_objects_keeps_statements_under_100_kb() -> Non
     role, schema, table = "r" * 127, "s" * 127, "t" * 127
     desired = state_of([Role(role), *(ColumnPrivilege(schema, table, f"{i:03d}" + "c" * 124, "SELECT", role)
                                       for i in range(200))])
-    fake = FakeRedshift()
+    fake = new_fake()
     for item in sorted(desired, key=lambda i: CREATE_ORDER[i.KIND]):
         fake.execute(create_sql(item))  # all made by hand: the plan adopts them
     planned = plan_for(fake, desired)

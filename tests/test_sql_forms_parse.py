@@ -25,6 +25,7 @@ from redshift_idc.runtime import fence
 from redshift_idc.runtime.access_state import (
     COLUMN_PRIVILEGES,
     DATABASE_PRIVILEGES,
+    DEFAULT_PRIVILEGES,
     OBJECT_TYPES,
     PUBLIC_GRANTEE,
     SCHEMA_PRIVILEGES,
@@ -33,6 +34,7 @@ from redshift_idc.runtime.access_state import (
     AccessObject,
     ColumnPrivilege,
     DatabasePrivilege,
+    DefaultPrivilege,
     ExternalDatabase,
     ExternalSchema,
     IdentityProvider,
@@ -137,6 +139,12 @@ def _objects() -> list[tuple[str, AccessObject]]:
         ("rls_attachment:public", RlsAttachment(RLS_POLICY, SCHEMA, TABLE, PUBLIC_GRANTEE)),
         ("masking_attachment:public", MaskingAttachment(MASKING_SIMPLE_POLICY, SCHEMA, TABLE, (EMAIL,),
                                                         PUBLIC_GRANTEE, (), 0)),
+        # ALTER DEFAULT PRIVILEGES FOR USER (an IdC user's awkward name) [IN SCHEMA], each privilege of each object
+        # type, to a role and to PUBLIC (r_ALTER_DEFAULT_PRIVILEGES)
+        *((f"default_privilege:{objects}:{p}", DefaultPrivilege(USER, SCHEMA, objects, p, ROLE))
+          for objects, privileges in DEFAULT_PRIVILEGES.items() for p in privileges),
+        ("default_privilege:database_wide", DefaultPrivilege(USER, "", "TABLES", "SELECT", ROLE)),
+        ("default_privilege:public", DefaultPrivilege(USER, SCHEMA, "TABLES", "SELECT", PUBLIC_GRANTEE)),
     ]
     return objects
 
@@ -258,6 +266,15 @@ SQLFLUFF_GAPS: dict[str, re.Pattern[str]] = {
         rf"ALTER IDENTITY PROVIDER {IDENT}(?=.)(?: PARAMETERS {LIT})?(?: NAMESPACE {LIT})?(?: IAM_ROLE {LIT})?"
         rf"(?: AUTO_CREATE_ROLES (?:TRUE(?: (?:INCLUDE|EXCLUDE) GROUPS LIKE {LIT})?|FALSE))?(?: (?:ENABLE|DISABLE))?"),
     "drop_identity_provider": re.compile(rf"DROP IDENTITY PROVIDER {IDENT}(?: CASCADE)?"),
+    # r_ALTER_DEFAULT_PRIVILEGES: `TO | FROM ROLE role_name`; sqlfluff's grantees there are users, groups and PUBLIC.
+    "alter_default_privileges_role": re.compile(
+        rf"ALTER DEFAULT PRIVILEGES FOR USER {IDENT}(?: IN SCHEMA {IDENT})? (?:GRANT (?!DROP )[A-Z]+ ON "
+        rf"(?:TABLES|FUNCTIONS|PROCEDURES) TO|REVOKE (?!DROP )[A-Z]+ ON (?:TABLES|FUNCTIONS|PROCEDURES) FROM) "
+        rf"ROLE {IDENT}"),
+    # r_ALTER_DEFAULT_PRIVILEGES: `GRANT { SELECT | ... | DROP | ... } ON TABLES`; sqlfluff's list has no DROP.
+    "alter_default_privileges_drop": re.compile(
+        rf"ALTER DEFAULT PRIVILEGES FOR USER {IDENT}(?: IN SCHEMA {IDENT})? (?:GRANT DROP ON TABLES TO|REVOKE DROP "
+        rf"ON TABLES FROM) (?:ROLE {IDENT}|PUBLIC)"),
 }
 
 

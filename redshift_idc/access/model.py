@@ -21,7 +21,12 @@ from redshift_idc.access.compiler.external import compile_external
 from redshift_idc.access.compiler.identity_providers import compile_identity_providers
 from redshift_idc.access.compiler.masking import compile_masking
 from redshift_idc.access.compiler.preview_inputs import check_preview_inputs
-from redshift_idc.access.compiler.privileges import compile_column_grants, compile_schema_grants, compile_table_grants
+from redshift_idc.access.compiler.privileges import (
+    compile_column_grants,
+    compile_default_privileges,
+    compile_schema_grants,
+    compile_table_grants,
+)
 from redshift_idc.access.compiler.resolver import Resolver
 from redshift_idc.access.compiler.rls import compile_rls
 from redshift_idc.access.compiler.roles import compile_role_grants
@@ -83,6 +88,7 @@ def _compile(resolver: Resolver) -> AccessState:
     compile_table_grants(resolver)
     compile_column_grants(resolver)
     compile_external(resolver)
+    compile_default_privileges(resolver)
     compile_rls(resolver)
     compile_masking(resolver)
     compile_identity_providers(resolver)

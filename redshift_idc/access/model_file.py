@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from redshift_idc.config.identity_center import IdentityNamespace
-from redshift_idc.runtime.access_state import TablePrivilegeName
+from redshift_idc.runtime.access_state import DEFAULT_PRIVILEGES, TablePrivilegeName
 from redshift_idc.runtime.planning.scope import like_pattern_problem
 from redshift_idc.runtime.sql_text import validate_column_name, validate_identifier
 
@@ -87,6 +87,52 @@ class ColumnGrantSpec(_Model):
     columns: tuple[Name, ...] = Field(min_length=1)
     privileges: tuple[Literal["SELECT", "UPDATE"], ...] = Field(min_length=1)
     to: tuple[Name, ...] = Field(min_length=1)
+
+
+DefaultPrivilegeName = Literal["SELECT", "INSERT", "UPDATE", "DELETE", "DROP", "REFERENCES", "TRUNCATE", "EXECUTE",
+                               "ALL"]
+
+
+class DefaultPrivilegeSpec(_Model):
+    """`ALTER DEFAULT PRIVILEGES FOR USER creator [IN SCHEMA schema] GRANT ... ON TABLES|FUNCTIONS|PROCEDURES TO ...`
+    (r_ALTER_DEFAULT_PRIVILEGES): what the objects `creator` (a loader, dbt) creates later get. Objects that exist
+    keep their grants; for every creator's current and future tables, a scoped grant (`all_tables_in`) is the tool."""
+
+    creator: Name = Field(description="the database user whose later objects get the privileges (a user, not a role)")
+    schema_: Name | None = Field(default=None, alias="schema",
+                                 description="only objects created in this schema; absent: anywhere in the database")
+    on: Literal["tables", "functions", "procedures"]
+    privileges: tuple[DefaultPrivilegeName, ...] = Field(min_length=1)
+    to: tuple[Name, ...] = Field(min_length=1, description="roles of the model, or PUBLIC")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _on_key(cls, data: Any) -> Any:
+        """YAML 1.1 reads an unquoted `on` key as the boolean true (PyYAML does): take it as `on`."""
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if key is True else key): value for key, value in data.items()}
+        return data
+
+    @field_validator("on", mode="before")
+    @classmethod
+    def _on_any_case(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _privileges_of_objects(self) -> DefaultPrivilegeSpec:
+        allowed = DEFAULT_PRIVILEGES[self.on.upper()]
+        for index, privilege in enumerate(self.privileges):
+            if privilege != "ALL" and privilege not in allowed:
+                raise ValueError(f"privileges[{index}]: '{privilege}' is not a privilege on {self.on}: write "
+                                 f"{', '.join(allowed)} or ALL (r_ALTER_DEFAULT_PRIVILEGES)")
+        return self
+
+    def expanded(self) -> tuple[str, ...]:
+        """The privileges as the catalog lists them, one row each: ALL written out (each one then compares with
+        SVV_DEFAULT_PRIVILEGES' rows, which never say ALL), in the grammar's order."""
+        allowed = DEFAULT_PRIVILEGES[self.on.upper()]
+        wanted = set(allowed) if "ALL" in self.privileges else set(self.privileges)
+        return tuple(p for p in allowed if p in wanted)
 
 
 class RlsAttach(_Model):
@@ -307,6 +353,8 @@ class AccessModel(_Model):
         default=(), description="databases from a datashare or Glue database ARN (through IdC)")
     database_grants: tuple[DatabaseGrantSpec, ...] = ()
     column_grants: tuple[ColumnGrantSpec, ...] = ()
+    default_privileges: tuple[DefaultPrivilegeSpec, ...] = Field(
+        default=(), description="what objects a user creates later get (ALTER DEFAULT PRIVILEGES FOR USER ...)")
     rls: Rls = Rls()
     masking: Masking = Masking()
     identity_providers: tuple[IdentityProviderSpec, ...] = ()

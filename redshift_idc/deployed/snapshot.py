@@ -9,7 +9,8 @@ work on a machine without credentials and the tests drive them from the same fil
    which the reconciler does not read: an import writes them, and they let `plan --snapshot` adopt
    policies and providers instead of rebuilding them. The policy views list every database's policies: the
    rows keep their database and `current_database()`, and every reader filters them
-   (`catalog_import.current_database_rows`); a file of an earlier version has neither and reads as before;
+   (`catalog_import.current_database_rows`); a file of an earlier version has neither and reads as before (nor
+   the default privileges: it reads as if there were none, and `plan --snapshot` and `import` say so);
 3. whether the ledger table exists (`svv_tables`), and if so the ledger and applied scripts of the
    environment's current access model and every other model's ledger rows (one owner per object), so
    `plan --snapshot` of that model sees what a deploy would see; and the other schemas holding a ledger
@@ -55,6 +56,7 @@ from redshift_idc.runtime.access_state import (
     TablePrivilege,
 )
 from redshift_idc.runtime.catalog import (
+    DEFAULT_PRIVILEGES_QUERY,
     SECADMIN,
     Snapshot,
     ledger_schema_problem,
@@ -132,6 +134,12 @@ class CatalogSnapshot:
         if self.model is not None and self.model != model:
             owners.update(dict.fromkeys(parsed.ledger, self.model))
         return owners
+
+    @property
+    def reads_default_privileges(self) -> bool:
+        """Whether the snapshot read SVV_DEFAULT_PRIVILEGES (files of earlier versions did not: they read as if the
+        catalog held no default privilege, so a plan against one grants every declared one again)."""
+        return DEFAULT_PRIVILEGES_QUERY[0] in self.rows
 
     @property
     def reads_other_ledgers(self) -> bool:

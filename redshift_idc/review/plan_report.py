@@ -149,6 +149,9 @@ def snapshot_plan_report(config: EnvironmentConfig, path: Path) -> PlanReport:
     lines = [f"plan for environment {config.name} (config/{config.name}.yaml) against the catalog snapshot {path}",
              f"read from {snapshot.where} as {snapshot.read_as}; access model access/{model.name}.yaml; {recorded}"]
     lines += [f"warning: {w}" for w in (*checked.warnings, *parsed.warnings)]
+    if not snapshot.reads_default_privileges:
+        lines.append("warning: this snapshot holds no default privileges (taken by an earlier version): the plan "
+                     "grants every one the model declares, whether the warehouse has it or not; take a new snapshot")
     if not snapshot.reads_other_ledgers:
         lines.append("warning: this snapshot holds no other access model's ledger rows (taken by an earlier version):"
                      " objects other models manage in this database are not known here; take a new snapshot")

@@ -15,6 +15,7 @@ from redshift_idc.runtime.reconcile_request import ScriptEntry
 PHASE_TITLES = {
     1: "create, alter or replace identity providers, external schemas and databases (each statement alone, "
        "outside any transaction, before the rest)",
+    9: "revoke default privileges (ALTER DEFAULT PRIVILEGES ... REVOKE: what objects created later get)",
     10: "revoke system privileges", 11: "revoke column grants", 12: "revoke table grants", 13: "revoke scoped grants",
     14: "revoke schema grants", 15: "revoke database grants",
     16: "revoke role grants (of roles that carry no RLS or masking attachment)",
@@ -28,6 +29,7 @@ PHASE_TITLES = {
     53: "grant on all tables in schemas (scoped, current and future)", 54: "grant table privileges",
     55: "grant column privileges", 56: "grant system privileges",
     57: "lockdown ends: SELECT granted again",
+    58: "grant default privileges (ALTER DEFAULT PRIVILEGES ... GRANT: what objects created later get)",
     91: "revoke the direct grants of users who left IAM Identity Center (deprovision_users)",
     92: "transfer what they own (transfer_ownership_to)",
     93: "drop users who left IAM Identity Center",

@@ -316,6 +316,40 @@ class IdentityProvider(AccessObject):
 
 DATABASE_PRIVILEGES: tuple[str, ...] = ("USAGE", "CREATE", "TEMP")
 
+# ALTER DEFAULT PRIVILEGES: the objects it covers, as the statement spells them, and the privileges its GRANT takes
+# on each (r_ALTER_DEFAULT_PRIVILEGES); SVV_DEFAULT_PRIVILEGES' object_type names each in the singular
+# (r_SVV_DEFAULT_PRIVILEGES: RELATION, FUNCTION, PROCEDURE).
+DEFAULT_PRIVILEGES: dict[str, tuple[str, ...]] = {
+    "TABLES": ("SELECT", "INSERT", "UPDATE", "DELETE", "DROP", "REFERENCES", "TRUNCATE"),
+    "FUNCTIONS": ("EXECUTE",),
+    "PROCEDURES": ("EXECUTE",),
+}
+DEFAULT_PRIVILEGE_OBJECTS: dict[str, str] = {"RELATION": "TABLES", "FUNCTION": "FUNCTIONS", "PROCEDURE": "PROCEDURES"}
+
+
+@dataclass(frozen=True)
+class DefaultPrivilege(AccessObject):
+    """`ALTER DEFAULT PRIVILEGES FOR USER creator [IN SCHEMA schema] GRANT privilege ON objects TO ROLE grantee`:
+    what the tables (functions, procedures) `creator` makes later get, in `schema` or, with `schema` "", in the
+    whole database (r_ALTER_DEFAULT_PRIVILEGES). Nothing that exists changes. The creator is a user, whose name
+    Redshift keeps as written when quoted (r_enable_case_sensitive_identifier), so the key keeps its case too."""
+
+    KIND: ClassVar[str] = "default_privilege"
+    creator: str
+    schema: str
+    objects: str
+    privilege: str
+    grantee: str
+
+    def key(self, case_sensitive: bool = False) -> tuple[str, ...]:
+        return (self.creator, fold(self.schema, case_sensitive), self.objects, self.privilege,
+                role_key(self.grantee, case_sensitive))
+
+    def describe(self) -> str:
+        where = f"in schema {self.schema}" if self.schema else "in the database"
+        return (f"{self.KIND} {self.privilege} on {self.objects.lower()} {self.creator} creates {where}, for "
+                f"{self.grantee}")
+
 
 @dataclass(frozen=True)
 class ExternalSchema(AccessObject):
@@ -380,7 +414,7 @@ def identity_provider_secret_arns(state: AccessState) -> tuple[str, ...]:
 OBJECT_TYPES: tuple[type[AccessObject], ...] = (
     Role, RoleGrant, SchemaPrivilege, TablePrivilege, ScopedTablePrivilege, ColumnPrivilege, SystemPrivilege,
     RlsPolicy, RlsLookupGrant, RlsAttachment, RlsTable, MaskingPolicy, MaskingAttachment, IdentityProvider,
-    ExternalSchema, ExternalDatabase, DatabasePrivilege,
+    ExternalSchema, ExternalDatabase, DatabasePrivilege, DefaultPrivilege,
 )
 # Kinds no catalog view shows: their current state is what the ledger recorded (see planner.with_recorded).
 LEDGER_ONLY_KINDS: frozenset[str] = frozenset({RlsLookupGrant.KIND})

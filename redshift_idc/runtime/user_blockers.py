@@ -31,6 +31,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from redshift_idc.runtime.access_state import DEFAULT_PRIVILEGE_OBJECTS
 from redshift_idc.runtime.sql_text import SqlTextError, quote_ident, quote_literal
 
 Row = tuple[Any, ...]
@@ -38,9 +39,6 @@ USER_DEFAULT_PRIVILEGES_QUERY = "idc_user_default_privileges"
 USER_IAM_PRIVILEGES_QUERY = "idc_user_iam_privileges"
 USER_GRANTS_MADE_QUERY = "idc_user_grants_made"
 BLOCKER_QUERY_NAMES = (USER_DEFAULT_PRIVILEGES_QUERY, USER_IAM_PRIVILEGES_QUERY, USER_GRANTS_MADE_QUERY)
-# What SVV_DEFAULT_PRIVILEGES' object_type names, as ALTER DEFAULT PRIVILEGES spells it (r_SVV_DEFAULT_PRIVILEGES,
-# r_ALTER_DEFAULT_PRIVILEGES).
-_DEFAULT_OBJECTS = {"RELATION": "TABLES", "FUNCTION": "FUNCTIONS", "PROCEDURE": "PROCEDURES"}
 _DEFAULT_PRIVILEGES = frozenset({"INSERT", "SELECT", "UPDATE", "DELETE", "RULE", "REFERENCES", "TRIGGER", "DROP",
                                  "EXECUTE"})
 # SVV_IAM_PRIVILEGES' command_type (its sample rows say EXFUNC) as REVOKE ASSUMEROLE ... FOR spells it (r_REVOKE).
@@ -131,7 +129,7 @@ def _mine(name: str, namespace: str) -> bool:
 def _default_privileges(rows: Sequence[Row], namespace: str) -> Iterator[Blocker]:
     for owner, schema, object_type, privilege, grantee, grantee_type in rows:
         owner, schema, grantee, kind = _text(owner), _text(schema), _text(grantee), _text(grantee_type).lower()
-        objects = _DEFAULT_OBJECTS.get(_text(object_type).upper(), "TABLES")
+        objects = DEFAULT_PRIVILEGE_OBJECTS.get(_text(object_type).upper(), "TABLES")
         privilege = _text(privilege).upper()
         privilege = privilege if privilege in _DEFAULT_PRIVILEGES else "ALL"
         where = f" IN SCHEMA {_ident(schema)}" if schema else ""

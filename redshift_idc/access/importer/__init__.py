@@ -12,7 +12,9 @@ What it writes, in a fixed order so two imports of one catalog give the same fil
   (another identity provider's, or groups the environment does not assign) and system roles are left out,
   with everything granted to them, each reported on stderr.
 - grants (role, schema, table, column, scoped), grouped so that one entry covers every table, privilege and
-  grantee that share a definition; the grantee PUBLIC is written `PUBLIC`.
+  grantee that share a definition; the grantee PUBLIC is written `PUBLIC`. Default privileges (ALTER DEFAULT
+  PRIVILEGES) to those roles and PUBLIC likewise, one entry per creator, schema and object type: the model then
+  manages them (a deploy records them), while a model that does not list them never revokes them.
 - RLS policies, attachments, table settings (both conjunction types written out) and IGNORE RLS; masking
   policies and attachments with their priorities. Policy text is what Redshift returns (SVV_RLS_POLICY
   rewrites the predicate), only without the policy alias before column names, with a comment saying so.

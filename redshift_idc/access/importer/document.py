@@ -6,7 +6,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from redshift_idc.access.importer.grants import read_column_grants, read_schema_grants, read_table_grants
+from redshift_idc.access.importer.grants import (
+    read_column_grants,
+    read_default_privileges,
+    read_schema_grants,
+    read_table_grants,
+)
 from redshift_idc.access.importer.policies import read_masking, read_rls
 from redshift_idc.access.importer.providers import read_identity_providers
 from redshift_idc.access.importer.reader import CatalogReader
@@ -15,6 +20,7 @@ from redshift_idc.access.importer.yaml_text import Path_, emit
 from redshift_idc.access.model_file import split_table
 from redshift_idc.runtime.access_state import (
     ColumnPrivilege,
+    DefaultPrivilege,
     IdentityProvider,
     MaskingAttachment,
     MaskingPolicy,
@@ -34,7 +40,7 @@ from redshift_idc.runtime.sql_text import fold
 IMPORTED_KINDS = frozenset({Role.KIND, RoleGrant.KIND, SchemaPrivilege.KIND, ScopedTablePrivilege.KIND,
                             TablePrivilege.KIND, ColumnPrivilege.KIND, SystemPrivilege.KIND, RlsPolicy.KIND,
                             RlsAttachment.KIND, RlsTable.KIND, MaskingPolicy.KIND, MaskingAttachment.KIND,
-                            IdentityProvider.KIND})
+                            IdentityProvider.KIND, DefaultPrivilege.KIND})
 
 
 def declared_tables(reader: CatalogReader) -> dict[str, list[str]]:
@@ -69,6 +75,7 @@ def _build(reader: CatalogReader) -> tuple[dict[str, Any], list[str]]:
     sections: list[tuple[str, Any]] = [
         ("role_grants", read_role_grants(reader)), ("schema_grants", read_schema_grants(reader)),
         ("table_grants", read_table_grants(reader)), ("column_grants", read_column_grants(reader)),
+        ("default_privileges", read_default_privileges(reader)),
         ("rls", read_rls(reader)), ("masking", read_masking(reader)),
         ("identity_providers", read_identity_providers(reader)),
     ]

@@ -1,5 +1,5 @@
-"""The `schema_grants`, `table_grants` and `column_grants` sections: one entry for every target, privilege and
-grantee that share a definition."""
+"""The `schema_grants`, `table_grants`, `column_grants` and `default_privileges` sections: one entry for every
+target, privilege and grantee that share a definition."""
 
 from __future__ import annotations
 
@@ -10,14 +10,17 @@ from typing import Any
 from redshift_idc.access.importer.reader import CatalogReader
 from redshift_idc.runtime.access_state import (
     COLUMN_PRIVILEGES,
+    DEFAULT_PRIVILEGES,
+    PUBLIC_GRANTEE,
     SCHEMA_PRIVILEGES,
     TABLE_PRIVILEGES,
     ColumnPrivilege,
+    DefaultPrivilege,
     SchemaPrivilege,
     ScopedTablePrivilege,
     TablePrivilege,
 )
-from redshift_idc.runtime.sql_text import fold
+from redshift_idc.runtime.sql_text import SqlTextError, fold, validate_identifier
 
 
 def _privileges(names: Iterable[str], order: tuple[str, ...]) -> list[str]:
@@ -88,3 +91,38 @@ def read_column_grants(reader: CatalogReader) -> list[dict[str, Any]]:
         entries[(key, tuple(sorted(columns, key=fold)), privileges)].append(grantee)
     return [{"table": key, "columns": list(columns), "privileges": list(privileges), "to": sorted(to, key=fold)}
             for (key, columns, privileges), to in sorted(entries.items())]
+
+
+def read_default_privileges(reader: CatalogReader) -> list[dict[str, Any]]:
+    """Every default privilege to a role the model names or to PUBLIC, one entry per creator, schema (none:
+    database-wide), object type and set of privileges. PUBLIC's EXECUTE on new functions is left out: it is
+    Redshift's own default, which the model refuses to declare (`compile_default_privileges`)."""
+    rights: dict[tuple[Any, str], set[str]] = defaultdict(set)  # ((creator, schema, objects), grantee) -> privileges
+    for item in reader.state.of_kind(DefaultPrivilege.KIND).values():
+        assert isinstance(item, DefaultPrivilege)
+        where = (f"default privilege {item.privilege} on {item.objects.lower()} {item.creator} creates"
+                 f"{f' in schema {item.schema}' if item.schema else ''}")
+        if item.objects == "FUNCTIONS" and item.grantee == PUBLIC_GRANTEE:
+            reader.warnings.append(f"{where}, for PUBLIC, is left out: PUBLIC has EXECUTE on new functions by "
+                                   "default (r_ALTER_DEFAULT_PRIVILEGES), which a model does not declare")
+            continue
+        try:
+            validate_identifier(item.creator, "user name")
+        except SqlTextError as error:
+            reader.warnings.append(f"{where} is left out: {error}")
+            continue
+        if item.schema and not reader.schema_ok(item.schema, where):
+            continue
+        grantee = reader.grantee(item.grantee)
+        if grantee is not None:
+            rights[((item.creator, item.schema, item.objects), grantee)].add(item.privilege)
+            if item.schema:
+                reader.schemas.add(item.schema)
+    entries: list[dict[str, Any]] = []
+    for ((creator, schema, objects), privileges), to in sorted(
+            _grouped(rights, tuple(p for ps in DEFAULT_PRIVILEGES.values() for p in ps)).items()):
+        entry: dict[str, Any] = {"creator": creator}
+        if schema:
+            entry["schema"] = schema
+        entries.append({**entry, "on": objects.lower(), "privileges": list(privileges), "to": to})
+    return entries

@@ -28,6 +28,9 @@ class CatalogReader:
         self.parsed: Snapshot = snapshot.parsed()
         self.state = self.parsed.state
         self.warnings: list[str] = list(self.parsed.warnings)
+        if not snapshot.reads_default_privileges:
+            self.warnings.append("this snapshot holds no default privileges (taken by an earlier version): the model "
+                                 "lists none; take a new snapshot to import them")
         self.problems: list[str] = []
         self.comments: dict[Path_, list[str]] = {}
         self.refs: dict[str, str] = {}  # folded catalog role name -> how the model names it

@@ -18,6 +18,7 @@ from redshift_idc.runtime.access_state import (
     AccessState,
     ColumnPrivilege,
     DatabasePrivilege,
+    DefaultPrivilege,
     ExternalDatabase,
     ExternalSchema,
     IdentityProvider,
@@ -144,6 +145,29 @@ def _common() -> list[AccessObject]:
     return items
 
 
+def _defaults(creator: str) -> list[AccessObject]:
+    """Default privileges both models hold, for objects `creator` (the namespace admin the recorder signs in as: the
+    one user a new workgroup has) creates later: in the recorder's schema on tables (TRUNCATE and DROP too, whose
+    spelling in SVV_DEFAULT_PRIVILEGES the page does not show) and to PUBLIC, and database-wide on procedures. None
+    without a creator (a recorder that has not read who it is)."""
+    if not creator:
+        return []
+    return [DefaultPrivilege(creator, SCHEMA, "TABLES", "SELECT", READER),
+            DefaultPrivilege(creator, SCHEMA, "TABLES", "TRUNCATE", ADMIN),
+            DefaultPrivilege(creator, SCHEMA, "TABLES", "SELECT", PUBLIC),
+            DefaultPrivilege(creator, "", "PROCEDURES", "EXECUTE", ANALYST)]
+
+
+def _defaults_gone(creator: str) -> list[AccessObject]:
+    """Default privileges of the first deploy only: the second revokes them (REVOKE DROP, whose REVOKE the page's
+    grammar leaves out; one to the role it drops, before DROP ROLE; a database-wide one on functions)."""
+    if not creator:
+        return []
+    return [DefaultPrivilege(creator, SCHEMA, "TABLES", "DROP", ADMIN),
+            DefaultPrivilege(creator, SCHEMA, "TABLES", "INSERT", GONE),
+            DefaultPrivilege(creator, "", "FUNCTIONS", "EXECUTE", READER)]
+
+
 def extras_model(extras: Extras, *, second: bool = False) -> AccessState:
     """The objects the `--with-*` flags enable, deployed as `EXTRAS_MODEL`; the second deploy moves the identity
     provider to another namespace (ALTER IDENTITY PROVIDER ... NAMESPACE)."""
@@ -160,10 +184,12 @@ def extras_model(extras: Extras, *, second: bool = False) -> AccessState:
     return AccessState.of(items)
 
 
-def first_model() -> AccessState:
-    """The first deploy: every CREATE, GRANT and ATTACH form, and what the second deploy will take away."""
+def first_model(creator: str = "") -> AccessState:
+    """The first deploy: every CREATE, GRANT and ATTACH form, and what the second deploy will take away. `creator`:
+    the user whose later objects get the models' default privileges (none without one)."""
     return AccessState.of([
-        *_common(), P_REGION, M_FULL, P_DROP, M_DROP, Role(GONE), RoleGrant(GONE, ADMIN),
+        *_common(), *_defaults(creator), *_defaults_gone(creator), P_REGION, M_FULL, P_DROP, M_DROP, Role(GONE),
+        RoleGrant(GONE, ADMIN),
         TablePrivilege(SCHEMA, SALES, "TRUNCATE", ADMIN), ColumnPrivilege(SCHEMA, SALES, "amount", "UPDATE", ANALYST),
         ScopedTablePrivilege(SCHEMA, "INSERT", ANALYST), SystemPrivilege("EXPLAIN MASKING", ANALYST),
         RlsAttachment(P_LOOKUP.name, SCHEMA, SALES, ANALYST),
@@ -173,10 +199,11 @@ def first_model() -> AccessState:
     ])
 
 
-def second_model() -> AccessState:
+def second_model(creator: str = "") -> AccessState:
     """The second deploy, the model a recording lists: policies altered (ALTER ... USING), a conjunction changed,
-    one table's RLS turned off, a role, policies, grants and attachments gone (DROP, REVOKE, DETACH)."""
-    return AccessState.of([*_common(), P_REGION_2, M_FULL_2, RlsTable(SCHEMA, SALES, "OR")])
+    one table's RLS turned off, a role, policies, grants, attachments and default privileges gone (DROP, REVOKE,
+    DETACH)."""
+    return AccessState.of([*_common(), *_defaults(creator), P_REGION_2, M_FULL_2, RlsTable(SCHEMA, SALES, "OR")])
 
 
 def tables_declared() -> list[tuple[str, str]]:

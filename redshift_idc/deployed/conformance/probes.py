@@ -26,7 +26,14 @@ from redshift_idc.deployed.conformance.objects import (
     Extras,
 )
 from redshift_idc.deployed.conformance.session import Outcome, Session
-from redshift_idc.runtime.access_state import AccessObject, MaskingAttachment, RlsAttachment, Role, TablePrivilege
+from redshift_idc.runtime.access_state import (
+    AccessObject,
+    DefaultPrivilege,
+    MaskingAttachment,
+    RlsAttachment,
+    Role,
+    TablePrivilege,
+)
 from redshift_idc.runtime.catalog_import import column_queries
 from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS, MAX_STATEMENT_BYTES
 from redshift_idc.runtime.planning.object_sql import create_sql, remove_sql
@@ -130,6 +137,13 @@ def probes(extras: Extras, admin_user: str) -> list[Probe]:
               (f"GRANT SELECT ON TABLE {SALES_Q} TO {_role(READER)}", f"CREATE ROLE {quote_ident(READER)}",
                f"GRANT SELECT ON TABLE {SALES_Q} TO {_role(READER)}"), batch=True),
     ]
+    if admin_user:  # default privileges belong to a user: the admin's own, for objects it creates later
+        found.append(Probe(
+            "drop_role_with_default_privilege", "DROP ROLE ... FORCE while a default privilege (ALTER DEFAULT "
+            "PRIVILEGES) names the role: refused, or does the entry go with it?",
+            "REDSHIFT_REFERENCE.md 9 q11 (the fake assumes it fails)", (f"DROP ROLE {probe} FORCE",),
+            creates=(Role(PROBE_ROLE), DefaultPrivilege(admin_user, SCHEMA, "TABLES", "SELECT", PROBE_ROLE)),
+            read=("default_privileges",)))
     if extras.idc:
         found.append(Probe(
             "identity_provider_in_batch", "ALTER IDENTITY PROVIDER inside a batch (a transaction block): the error",

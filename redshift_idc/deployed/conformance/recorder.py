@@ -201,7 +201,8 @@ class Recorder:
     def left_behind(self) -> list[str]:
         """What cleanup could not remove, read once more after it."""
         roles = [(n, q) for n, q in read_queries(LEDGER, MODEL, bootstrap=False)
-                 if n in ("roles", "rls_policies", "masking_policies", "identity_providers", "external_databases")]
+                 if n in ("roles", "rls_policies", "masking_policies", "identity_providers", "external_databases",
+                          "default_privileges")]
         try:
             return _left_behind(self.read([SCRATCH_QUERIES[0], *roles], "cleanup-check"))
         except (ClientError, BotoCoreError, StuckError, RecorderError) as error:
@@ -211,7 +212,7 @@ class Recorder:
         """Remove everything the recorder may have made, each statement alone, failures recorded and passed over:
         the planner's removal of both models' objects and the probes' roles (as if the ledger held all of them),
         then the schemas with what is left in them."""
-        everything = AccessState.of([*first_model(), *second_model(), *extras_model(self.extras),
+        everything = AccessState.of([*first_model(self.admin), *second_model(self.admin), *extras_model(self.extras),
                                      *extras_model(self.extras, second=True),
                                      *(item for p in probe_list for item in p.objects)])
         ledger: Ledger = {(item.KIND, item.key()): recorded_fingerprint(item) for item in everything}
@@ -234,7 +235,7 @@ def _cell(value: Any) -> Any:
 
 
 def _left_behind(rows: Rows) -> list[str]:
-    """The recorder's schemas, roles, policies, providers and databases a read still shows."""
+    """The recorder's schemas, roles, policies, providers, databases and default privileges a read still shows."""
     names = [f"schema {s[0]}" for s in rows.get("scratch_schemas", [])]
     names += [f"role {r[0]}" for r in rows.get("roles", [])]
     # The policy views' rows carry their database (poldb, policy_database) after the name: any database counts.
@@ -242,6 +243,9 @@ def _left_behind(rows: Rows) -> list[str]:
     names += [f"masking policy {p[0]}" for p in rows.get("masking_policies", [])]
     names += [f"identity provider {p[0]}" for p in rows.get("identity_providers", [])]
     names += [f"database {d[0]}" for d in rows.get("external_databases", [])]
+    # schema_name, object_type, owner_name, privilege_type, grantee_name, grantee_type: its schema or grantee is ours
+    names += [f"default privilege {d[3]} on {d[1]} in {d[0] or 'the database'} for {d[4]}"
+              for d in rows.get("default_privileges", []) if len(d) > 4]
     return sorted(name for name in names if PREFIX in name.lower())
 
 
@@ -268,9 +272,9 @@ def record(session: Session, extras: Extras, *, force: bool, source: str, databa
         recording["redshift_version"] = str(version.rows[0][0][0]) if version.ok and version.rows and version.rows[0] \
             else None
         applied = recorder.prepare()
-        applied = applied and recorder.deploy(first_model(), "deploy-1")
+        applied = applied and recorder.deploy(first_model(recorder.admin), "deploy-1")
         # The first deploy sends statements for many objects, the second one per object: both forms recorded.
-        applied = applied and recorder.deploy(second_model(), "deploy-2", coalesce=False)
+        applied = applied and recorder.deploy(second_model(recorder.admin), "deploy-2", coalesce=False)
         if any(extras.flags().values()):
             applied = applied and recorder.deploy(extras_model(extras), "extras-1", EXTRAS_MODEL)
             applied = applied and recorder.deploy(extras_model(extras, second=True), "extras-2", EXTRAS_MODEL)
@@ -286,7 +290,7 @@ def record(session: Session, extras: Extras, *, force: bool, source: str, databa
                               for name, sql in queries}
         recording["model"] = {
             "name": MODEL, "ledger_schema": LEDGER.schema, "users_namespace": USERS_NAMESPACE,
-            "document": json.loads(model_document(second_model(), [],
+            "document": json.loads(model_document(second_model(recorder.admin), [],
                                                   scope=Scope(frozenset(tables_declared()))))}
         recording["probes"] = [run_probe(session, p, recorder.read_named) for p in probe_list]
         recording["batch_size"] = batch_size_probe(session)

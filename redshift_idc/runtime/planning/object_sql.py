@@ -14,6 +14,7 @@ from typing import Any
 from redshift_idc.runtime.access_state import (
     COLUMN_PRIVILEGES,
     DATABASE_PRIVILEGES,
+    DEFAULT_PRIVILEGES,
     IDENTITY_PROVIDER_TYPES,
     PUBLIC_GRANTEE,
     SCHEMA_PRIVILEGES,
@@ -22,6 +23,7 @@ from redshift_idc.runtime.access_state import (
     AccessObject,
     ColumnPrivilege,
     DatabasePrivilege,
+    DefaultPrivilege,
     ExternalDatabase,
     ExternalSchema,
     IdentityProvider,
@@ -73,6 +75,21 @@ def check_renderable(item: AccessObject) -> None:
     if isinstance(item, RoleGrant | ScopedTablePrivilege | SystemPrivilege) and PUBLIC_GRANTEE in (
             getattr(item, "grantee", None), getattr(item, "role", None)):
         raise ValueError(f"{item.KIND}: Redshift grants this only to roles (or users), not to PUBLIC")
+    if isinstance(item, DefaultPrivilege) and item.privilege not in DEFAULT_PRIVILEGES.get(item.objects, ()):
+        raise ValueError(f"{item.KIND}: unknown privilege {item.privilege!r} on {item.objects!r}")
+
+
+def default_privilege_sql(item: DefaultPrivilege, action: str) -> str:
+    """`ALTER DEFAULT PRIVILEGES FOR USER "creator" [IN SCHEMA "s"] GRANT p ON TABLES TO ROLE "r"` (or PUBLIC), and
+    its REVOKE twin (r_ALTER_DEFAULT_PRIVILEGES): always FOR USER, since the reconciler's own defaults are not the
+    model's, and one privilege and grantee each, as the catalog lists them (one row per privilege)."""
+    if action not in ("add", "remove"):
+        raise ValueError(f"default privileges are granted or revoked, not {action!r}")
+    check_renderable(item)
+    schema = f" IN SCHEMA {quote_ident(item.schema)}" if item.schema else ""
+    clause = "GRANT {p} ON {o} TO {g}" if action == "add" else "REVOKE {p} ON {o} FROM {g}"
+    return (f"ALTER DEFAULT PRIVILEGES FOR USER {quote_ident(item.creator)}{schema} "
+            + clause.format(p=item.privilege, o=item.objects, g=_role(item.grantee)))
 
 
 def create_sql(item: AccessObject) -> str:
@@ -81,6 +98,8 @@ def create_sql(item: AccessObject) -> str:
     check_renderable(item)
     if isinstance(item, Role):
         return f"CREATE ROLE {quote_ident(item.name)}"
+    if isinstance(item, DefaultPrivilege):
+        return default_privilege_sql(item, "add")
     if isinstance(item, ScopedTablePrivilege):
         return f"GRANT {item.privilege} FOR TABLES IN SCHEMA {quote_ident(item.schema)} TO {_role(item.grantee)}"
     if isinstance(item, ColumnPrivilege):
@@ -125,6 +144,8 @@ def remove_sql(item: AccessObject) -> str:
     if isinstance(item, Role):
         # FORCE drops the role's assignments to users and roles; object privileges were revoked before.
         return f"DROP ROLE {quote_ident(item.name)} FORCE"
+    if isinstance(item, DefaultPrivilege):
+        return default_privilege_sql(item, "remove")
     if isinstance(item, ScopedTablePrivilege):
         return f"REVOKE {item.privilege} FOR TABLES IN SCHEMA {quote_ident(item.schema)} FROM {_role(item.grantee)}"
     if isinstance(item, ColumnPrivilege):

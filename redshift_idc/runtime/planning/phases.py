@@ -6,6 +6,7 @@ from __future__ import annotations
 from redshift_idc.runtime.access_state import (
     ColumnPrivilege,
     DatabasePrivilege,
+    DefaultPrivilege,
     MaskingAttachment,
     MaskingPolicy,
     RlsAttachment,
@@ -35,11 +36,15 @@ from redshift_idc.runtime.access_state import (
 #   5. what nothing uses any more: policies no longer attached, lookup grants of dropped policies, DROP ROLE;
 #   6. grants (widening), then the lockdown's grants restored.
 #
+# Default privileges (ALTER DEFAULT PRIVILEGES) change nothing that exists, only what objects created later get:
+# their revokes go first among the revokes, their grants last among the grants (REDSHIFT_REFERENCE.md section 8
+# puts them with the object grants; no order between them and the others shows anyone more).
+#
 # Identity providers, external schemas and databases run alone before (create) and after (drop) the batches,
 # deprovisioned users after the model.
 REVOKE_PHASE: dict[str, int] = {
-    SystemPrivilege.KIND: 10, ColumnPrivilege.KIND: 11, TablePrivilege.KIND: 12, ScopedTablePrivilege.KIND: 13,
-    SchemaPrivilege.KIND: 14, DatabasePrivilege.KIND: 15, RoleGrant.KIND: 16,
+    DefaultPrivilege.KIND: 9, SystemPrivilege.KIND: 10, ColumnPrivilege.KIND: 11, TablePrivilege.KIND: 12,
+    ScopedTablePrivilege.KIND: 13, SchemaPrivilege.KIND: 14, DatabasePrivilege.KIND: 15, RoleGrant.KIND: 16,
 }
 LOCKDOWN_PHASE = 17
 PREPARE_PHASE: dict[str, int] = {Role.KIND: 20, RlsPolicy.KIND: 21, RlsLookupGrant.KIND: 22, MaskingPolicy.KIND: 23}
@@ -47,19 +52,19 @@ RESTRICTION_PHASE = 30
 CLEANUP_PHASE: dict[str, int] = {RlsLookupGrant.KIND: 40, RlsPolicy.KIND: 41, MaskingPolicy.KIND: 42, Role.KIND: 45}
 GRANT_PHASE: dict[str, int] = {
     RoleGrant.KIND: 50, DatabasePrivilege.KIND: 51, SchemaPrivilege.KIND: 52, ScopedTablePrivilege.KIND: 53,
-    TablePrivilege.KIND: 54, ColumnPrivilege.KIND: 55, SystemPrivilege.KIND: 56,
+    TablePrivilege.KIND: 54, ColumnPrivilege.KIND: 55, SystemPrivilege.KIND: 56, DefaultPrivilege.KIND: 58,
 }
 RESTORE_PHASE = 57
 # Orders Redshift accepts for creating and for removing objects kind by kind (what a plan does with one kind
 # of change at a time); `convergence` visits the desired kinds in CREATE_ORDER.
 REMOVE_ORDER: dict[str, int] = {kind: n for n, kind in enumerate((
-    SystemPrivilege.KIND, ColumnPrivilege.KIND, TablePrivilege.KIND, ScopedTablePrivilege.KIND, SchemaPrivilege.KIND,
-    DatabasePrivilege.KIND, RoleGrant.KIND, MaskingAttachment.KIND, RlsTable.KIND, RlsAttachment.KIND,
-    RlsLookupGrant.KIND, RlsPolicy.KIND, MaskingPolicy.KIND, Role.KIND))}
+    DefaultPrivilege.KIND, SystemPrivilege.KIND, ColumnPrivilege.KIND, TablePrivilege.KIND, ScopedTablePrivilege.KIND,
+    SchemaPrivilege.KIND, DatabasePrivilege.KIND, RoleGrant.KIND, MaskingAttachment.KIND, RlsTable.KIND,
+    RlsAttachment.KIND, RlsLookupGrant.KIND, RlsPolicy.KIND, MaskingPolicy.KIND, Role.KIND))}
 CREATE_ORDER: dict[str, int] = {kind: n for n, kind in enumerate((
     Role.KIND, RoleGrant.KIND, DatabasePrivilege.KIND, SchemaPrivilege.KIND, ScopedTablePrivilege.KIND,
     TablePrivilege.KIND, ColumnPrivilege.KIND, RlsPolicy.KIND, RlsLookupGrant.KIND, RlsAttachment.KIND,
-    RlsTable.KIND, MaskingPolicy.KIND, MaskingAttachment.KIND, SystemPrivilege.KIND))}
+    RlsTable.KIND, MaskingPolicy.KIND, MaskingAttachment.KIND, SystemPrivilege.KIND, DefaultPrivilege.KIND))}
 # Kinds whose statements are restriction changes of a table (phase 4), and the privileges a lockdown revokes.
 RESTRICTION_KINDS = frozenset({RlsAttachment.KIND, RlsTable.KIND, MaskingAttachment.KIND})
 POLICY_KINDS = frozenset({RlsPolicy.KIND, MaskingPolicy.KIND})

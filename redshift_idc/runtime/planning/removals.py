@@ -12,6 +12,10 @@ every removal obeys.
   policy being dropped or rebuilt first loses its attachments and lookup grants.
 - Another model's objects are never removed: one that a removal here would take along refuses the plan
   (`state.taken`, see `ownership.py`).
+- Default privileges (ALTER DEFAULT PRIVILEGES) are revoked only when the ledger says the model set them, even
+  with `prune`: a loader's or dbt's defaults decide what the tables they create next get, and no model lists them.
+  A role such a default privilege names is kept (revoking it would touch it, and whether DROP ROLE fails while one
+  names the role is not settled: REDSHIFT_REFERENCE.md 9 question 11), and the plan says so (`note_kept`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 from redshift_idc.runtime.access_state import (
     PUBLIC_GRANTEE,
     AccessObject,
+    DefaultPrivilege,
     IdentityProvider,
     MaskingAttachment,
     MaskingPolicy,
@@ -72,6 +77,12 @@ def kept_restrictions(state: PlanState, role: str) -> list[AccessObject]:
             if not liftable(state, a) and not _others(state, a)]
 
 
+def kept_defaults(state: PlanState, role: str) -> list[AccessObject]:
+    """The default privileges naming a role that no plan may revoke: those the model did not set (another
+    model's are not kept quietly: removing the role refuses the plan, naming them)."""
+    return [d for d in state.defaults_by_role.get(role, ()) if not state.managed(d) and not _others(state, d)]
+
+
 def _others(state: PlanState, item: AccessObject) -> bool:
     return bool(state.owners) and (item.KIND, state.key(item)) in state.owners
 
@@ -92,13 +103,17 @@ def may_remove(state: PlanState, item: AccessObject, key: tuple[str, ...] | None
         # Never pruned: connecting a namespace to IAM Identity Center may register its own provider
         # (unconfirmed), and dropping that would break every IdC sign-in. Only ledger rows are removed.
         return state.managed(item, key)
+    if isinstance(item, DefaultPrivilege):
+        # Never pruned: a loader's or dbt's defaults shape the tables they create next (their creator is a user no
+        # model manages). Only what the ledger says we set is revoked.
+        return state.managed(item, key)
     if item.KIND in RESTRICTION_KINDS:
         return liftable(state, item, key)
     if isinstance(item, RlsPolicy | MaskingPolicy):
         kind = RlsAttachment.KIND if isinstance(item, RlsPolicy) else MaskingAttachment.KIND
         if not all(liftable(state, a) or _others(state, a) for a in state.attached.get((kind, key[0]), ())):
             return False  # DROP refuses while attached, and a kept attachment stays
-    if isinstance(item, Role) and kept_restrictions(state, key[0]):
+    if isinstance(item, Role) and (kept_restrictions(state, key[0]) or kept_defaults(state, key[0])):
         return False
     if _is_public(item):
         # Never pruned either: Redshift gives PUBLIC defaults (USAGE and CREATE on schema public, TEMP
@@ -136,7 +151,21 @@ def note_kept(state: PlanState) -> None:
             state.notes.append(
                 f"role {key[0]} is kept: {first.describe()} is attached to it on a table the model does not "
                 "declare or does not list in lift_undeclared_restrictions, and dropping the role would lift it")
+            continue
+        defaults = kept_defaults(state, key[0])
+        if defaults:
+            state.notes.append(
+                f"role {key[0]} is kept: {defaults[0].describe()} names it, a default privilege this model did not "
+                f"set ({len(defaults)} in all), which no plan revokes; revoke them by hand (ALTER DEFAULT PRIVILEGES "
+                "FOR USER ... REVOKE ...) to let the role go")
     if state.prune:
+        unset = [item for item in state.current_items(DefaultPrivilege.KIND)
+                 if state.desired.get(item.KIND, state.key(item)) is None and not state.managed(item)
+                 and not _others(state, item)]
+        if unset:
+            creators = sorted({state.key(item)[0] for item in unset})
+            state.notes.append(f"prune leaves {len(unset)} default privilege(s) this model did not set (for objects "
+                               f"{', '.join(creators)} creates): never revoked, even with prune")
         for kind in sorted(RESTRICTION_KINDS):
             for item in state.current_items(kind):
                 key = state.key(item)

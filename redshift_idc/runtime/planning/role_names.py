@@ -29,6 +29,7 @@ from redshift_idc.runtime.access_state import (
     AccessState,
     ColumnPrivilege,
     DatabasePrivilege,
+    DefaultPrivilege,
     LedgerEntry,
     MaskingAttachment,
     RlsAttachment,
@@ -47,7 +48,7 @@ from redshift_idc.runtime.sql_text import fold
 ROLE_PARTS: dict[str, tuple[int, ...]] = {
     Role.KIND: (0,), RoleGrant.KIND: (0, 1), SchemaPrivilege.KIND: (2,), TablePrivilege.KIND: (3,),
     ScopedTablePrivilege.KIND: (2,), ColumnPrivilege.KIND: (4,), SystemPrivilege.KIND: (1,),
-    RlsAttachment.KIND: (3,), MaskingAttachment.KIND: (4,), DatabasePrivilege.KIND: (2,),
+    RlsAttachment.KIND: (3,), MaskingAttachment.KIND: (4,), DatabasePrivilege.KIND: (2,), DefaultPrivilege.KIND: (4,),
 }
 ROLE_FIELDS: dict[str, tuple[str, ...]] = {Role.KIND: ("name",), RoleGrant.KIND: ("role", "grantee")}
 

@@ -11,6 +11,7 @@ from redshift_idc.runtime.access_state import (
     STORED_PENDING,
     AccessObject,
     AccessState,
+    DefaultPrivilege,
     IdentityProvider,
     LedgerEntry,
     MaskingAttachment,
@@ -92,6 +93,12 @@ class PlanState:
         # The declared tables prune may lift restrictions on, folded.
         self.lift = {(self.fold(s), self.fold(t)) for s, t in self.scope.lift if (s, t) in declared}
         self.restrictions_by_role = self._index_restrictions_by_role()
+        # Default privileges by the role they name (a role one names that the model did not set is kept: removals).
+        self.defaults_by_role: dict[str, list[AccessObject]] = {}
+        for item in self._sorted.get(DefaultPrivilege.KIND, ()):
+            assert isinstance(item, DefaultPrivilege)
+            if item.grantee != PUBLIC_GRANTEE:
+                self.defaults_by_role.setdefault(role_key(item.grantee), []).append(item)
         self._links: Links | None = None
 
     def fold(self, name: str) -> str:
