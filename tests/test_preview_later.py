@@ -7,9 +7,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from redshift_idc.access.checked import checked_model
+from redshift_idc.access.default_privilege_lints import default_privilege_lints
+from redshift_idc.access.model import parse_model
 from redshift_idc.access.preview.render import render_json, render_markdown, render_text
 from redshift_idc.access.preview.results import LaterView, Preview
-from tests.test_preview import model, preview
+from redshift_idc.config.environment import load_environment
+from tests.test_preview import SOURCE, model, preview
 
 
 def later_model(defaults: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -34,7 +38,7 @@ def test_a_roles_default_privileges_reach_its_personas_and_no_one_else() -> None
     ann, bob = later(result, "Ann")[SERVING], later(result, "Bob")[SERVING]
     assert (ann.access, ann.privileges, ann.usage) == ("ok", ("SELECT", "INSERT"), True)
     assert (bob.access, bob.privileges) == ("none", ())
-    assert "every row, unmasked" in ann.describe()  # a new table has no RLS or masking yet
+    assert "a new table has RLS off and no masking: every row, unmasked" in ann.describe()
 
 
 def test_privileges_without_usage_on_the_schema_are_denied_and_name_it() -> None:
@@ -65,8 +69,8 @@ def test_the_three_forms_show_it() -> None:
     result = preview(later_model([
         {"creator": "loader", "schema": "serving", "on": "tables", "privileges": ["SELECT"], "to": ["eu"]}]))
     text = render_text(result)
-    assert (f"  {SERVING}: SELECT (default privileges; every row, unmasked, until a deploy attaches policies to it"
-            in text)
+    assert (f"  {SERVING}: SELECT (default privileges; a new table has RLS off and no masking: every row, unmasked, "
+            "until a deploy attaches policies to it)") in text
     assert f"  {SERVING}: nothing (no default privilege names its roles or PUBLIC)" in text  # Bob
     assert f"| Ann | {SERVING} | SELECT | - | - | default privileges |" in render_markdown(result)
     ann = next(p for p in json.loads(render_json(result))["personas"] if p["name"] == "Ann")
@@ -78,3 +82,37 @@ def test_a_model_without_default_privileges_shows_none() -> None:
     result = preview(model())
     assert all(p.later == [] for p in result.personas)
     assert "creates later" not in render_text(result)
+
+
+def lint_codes(data: dict[str, Any]) -> list[str]:
+    compiled = parse_model(data, name="test", source=SOURCE)
+    return [w.message for w in default_privilege_lints(compiled.model)]
+
+
+def test_select_on_later_tables_for_a_role_rls_restricts_is_linted_naming_entry_role_and_restriction() -> None:
+    messages = lint_codes(later_model([
+        {"creator": "loader", "schema": "s", "on": "tables", "privileges": ["SELECT"], "to": ["eu", "boss"]}]))
+    assert len(messages) == 1  # boss has IGNORE RLS: nothing restricts it
+    assert messages[0].startswith("access/test.yaml: default_privileges[0].to[0]: eu gets SELECT on the tables loader "
+                                  "creates later in schema s, but the model restricts eu there (RLS on s.t)")
+
+
+def test_masking_attached_to_public_restricts_every_role_and_an_unrestricted_schema_is_not_linted() -> None:
+    masking = {"policies": [{"name": "hide", "with": {"owner": "VARCHAR(40)"}, "using": "'***'::VARCHAR(40)",
+                             "attach": [{"table": "s.t", "columns": ["owner"], "to": "PUBLIC"}]}]}
+    messages = lint_codes(later_model([
+        {"creator": "loader", "schema": "s", "on": "tables", "privileges": ["ALL"], "to": ["boss"]},
+        {"creator": "loader", "schema": "serving", "on": "tables", "privileges": ["SELECT"], "to": ["eu"]},
+        {"creator": "loader", "on": "tables", "privileges": ["INSERT"], "to": ["eu"]},  # no SELECT: not linted
+        {"creator": "loader", "on": "functions", "privileges": ["EXECUTE"], "to": ["eu"]}], masking=masking))
+    assert [m.split(":")[1].strip() for m in messages] == ["default_privileges[0].to[0]"]
+    assert "masking policy hide on s.t" in messages[0]
+
+
+def test_the_federated_sample_shows_later_tables_and_raises_no_lint() -> None:
+    checked = checked_model(load_environment("sample-federated"))
+    assert checked.lints == () and checked.preview is not None and checked.preview.failures == []
+    ana = next(p for p in checked.preview.personas if p.persona.name == "ana")
+    assert [(v.title, v.access) for v in ana.later] == [
+        ("tables etl_loader creates later in schema reports", "ok"),
+        ("tables etl_loader creates later in schema serving", "none")]

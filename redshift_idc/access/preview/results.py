@@ -152,8 +152,8 @@ class LaterView:
         if self.access == "denied":
             return f"denied, missing USAGE on schema {self.schema} (default privileges give {granted})"
         reach = "" if self.usage else " where it has USAGE on the schema"
-        restriction = ("; every row, unmasked, until a deploy attaches policies to it (a new table has RLS off and no "
-                       "masking)") if self.objects == "TABLES" else ""
+        restriction = ("; a new table has RLS off and no masking: every row, unmasked, until a deploy attaches "
+                       "policies to it") if self.objects == "TABLES" else ""
         return f"{granted}{reach} (default privileges{restriction})"
 
     def to_json(self) -> dict[str, Any]:
