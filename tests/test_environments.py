@@ -19,7 +19,7 @@ from redshift_idc.config.warehouse import CreatedVpc
 from redshift_idc.config.yaml_files import CONFIG_DIR, available_environments, merge_layer, read_environment_layers
 from tests.conftest import Synthesized, only_resource, synthesize
 
-SAMPLES = ["dev", "prod", "sample-lakehouse"]
+SAMPLES = ["dev", "prod", "sample-lakehouse", "sample-federated"]
 DEMO: dict[str, Any] = yaml.safe_load((CONFIG_DIR / "demo.yaml").read_text(encoding="utf-8"))
 
 
@@ -288,6 +288,24 @@ def test_the_lakehouse_sample_scales_to_a_price_performance_target() -> None:
     """The sample that shows issue 23's features turns this one on (the test above checks its template)."""
     warehouse = load_environment("sample-lakehouse").warehouse
     assert (warehouse.price_performance_target, warehouse.base_capacity_rpu) == (50, None)
+
+
+def test_the_federated_sample_turns_on_what_aws_shipped_lately(environment: Synthesized) -> None:
+    """sample-federated: federated permissions (the registration custom resource, with identity propagation through
+    its Lakehouse application), price-performance scaling and default privileges, together."""
+    if environment.config.name != "sample-federated":
+        pytest.skip("checked on sample-federated only")
+    warehouse = environment.config.warehouse
+    assert warehouse.price_performance_target == 75 and warehouse.base_capacity_rpu is None
+    assert warehouse.federated_permissions is not None
+    registration = environment.warehouse.find_resources("Custom::LakehouseRegistration")
+    assert len(registration) == 1
+    properties = next(iter(registration.values()))["Properties"]
+    assert properties["CatalogName"] == "sales-catalog" and "IdcApplicationArn" in properties, properties
+    from redshift_idc.access.model import load_model
+
+    assert environment.config.access_model is not None
+    assert len(load_model(environment.config.access_model, environment.config).model.default_privileges) == 2
 
 
 def test_the_reconciler_reads_the_identity_store_only_when_the_model_deprovisions(environment: Synthesized) -> None:

@@ -12,12 +12,16 @@ warning, and `plan --strict` fails on it.
   a function Redshift stops running.
 - `federated-membership-function` (`federated_lints.py`): with `warehouse.federated_permissions` on, an RLS or
   masking policy calls a `*_is_member_of` function, so other warehouses cannot read what it protects.
+- `default-privileges-unrestricted` (`default_privilege_lints.py`): default privileges give SELECT on the tables a
+  creator makes later to a role the model restricts (RLS, masking) on that schema's tables: a new table has neither
+  until a deploy attaches them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from redshift_idc.access.default_privilege_lints import default_privilege_lints
 from redshift_idc.access.federated_lints import federated_membership_lints
 from redshift_idc.access.functions import called_udfs, calls, created_functions
 from redshift_idc.access.model_file import AccessModel
@@ -34,7 +38,8 @@ def model_lints(model: AccessModel, scripts: Sequence[ScriptEntry], *, federated
     """Every lint of the model, accepted or not, in the order of the model file; `federated`: the environment
     (`environment`, its config file's stem) registers its namespace with federated permissions."""
     return [*python_udf_lints(model, scripts),
-            *federated_membership_lints(model, federated=federated, environment=environment)]
+            *federated_membership_lints(model, federated=federated, environment=environment),
+            *default_privilege_lints(model)]
 
 
 def python_udf_lints(model: AccessModel, scripts: Sequence[ScriptEntry]) -> list[PreviewWarning]:

@@ -10,6 +10,7 @@ from redshift_idc.access.model_file import AccessModel
 from redshift_idc.access.preview.evaluator import Evaluator, personas_of
 from redshift_idc.access.preview.expectations import failed_expectations
 from redshift_idc.access.preview.inputs import PreviewInputs
+from redshift_idc.access.preview.later import later_views
 from redshift_idc.access.preview.lints import find_warnings
 from redshift_idc.access.preview.results import Preview
 from redshift_idc.access.preview.rules import Rules
@@ -33,4 +34,6 @@ def evaluate(inputs: PreviewInputs, desired: AccessState) -> Preview:
     evaluator = Evaluator(inputs, rules, samples)
     personas = personas_of(inputs, rules)
     views = evaluator.persona_views(personas, sorted(inputs.tables))
+    for view in views:
+        view.later = later_views(rules, view.persona)
     return Preview(inputs.model, views, find_warnings(inputs, rules, evaluator, views), samples.db)

@@ -23,6 +23,7 @@ def render_text(preview: Preview, limit: int = 20) -> str:
                 lines.append("    " + ", ".join(f"{k}={v}" for k, v in row.items()))
             if len(t.rows) > limit:
                 lines.append(f"    ... {len(t.rows) - limit} more")
+        lines += [f"  {later.title}: {later.describe()}" for later in view.later]
     for w in preview.warnings:
         lines.append(f"warning [{w.code}]: {w.message}")
     lines += [f"failed expectation: {f}" for f in preview.failures]
@@ -42,6 +43,9 @@ def render_markdown(preview: Preview) -> str:
                    if t.rls else "")
             lines.append(f"| {view.persona.name} | {t.table} | ok | {len(t.rows)} of {t.total_rows} | "
                          f"{', '.join(t.masked_columns) or '-'} | {why} |")
+        for later in view.later:
+            access = ", ".join(later.privileges) if later.access == "ok" else later.access
+            lines.append(f"| {view.persona.name} | {later.title} | {access} | - | - | default privileges |")
     if preview.warnings:
         lines += ["", *(f"- **{w.code}**: {w.message}" for w in preview.warnings)]
     return "\n".join(lines) + "\n"

@@ -122,14 +122,55 @@ class TableView:
                         "policies": list(self.policies), "masking": dict(sorted(self.masking.items()))}}
 
 
+@dataclass(frozen=True)
+class LaterView:
+    """One persona's view of what `creator` makes later, in `schema` ("" anywhere in the database): its default
+    privileges (`later.py`)."""
+
+    creator: str
+    schema: str
+    objects: str  # TABLES, FUNCTIONS or PROCEDURES, as the statement spells them
+    privileges: tuple[str, ...]  # what the persona's roles or PUBLIC get, in the grammar's order
+    usage: bool | None  # USAGE on the schema (None: database-wide, so it depends on the schema)
+
+    @property
+    def title(self) -> str:
+        where = f"in schema {self.schema}" if self.schema else "anywhere in the database"
+        return f"{self.objects.lower()} {self.creator} creates later {where}"
+
+    @property
+    def access(self) -> str:
+        """"ok", "denied" (privileges but no USAGE on the schema) or "none" (no default privilege reaches it)."""
+        if not self.privileges:
+            return "none"
+        return "denied" if self.usage is False else "ok"
+
+    def describe(self) -> str:
+        if self.access == "none":
+            return "nothing (no default privilege names its roles or PUBLIC)"
+        granted = ", ".join(self.privileges)
+        if self.access == "denied":
+            return f"denied, missing USAGE on schema {self.schema} (default privileges give {granted})"
+        reach = "" if self.usage else " where it has USAGE on the schema"
+        restriction = ("; a new table has RLS off and no masking: every row, unmasked, until a deploy attaches "
+                       "policies to it") if self.objects == "TABLES" else ""
+        return f"{granted}{reach} (default privileges{restriction})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"creator": self.creator, "schema": self.schema or None, "objects": self.objects,
+                "access": self.access, "privileges": list(self.privileges), "schema_usage": self.usage}
+
+
 @dataclass
 class PersonaView:
     persona: Persona
     tables: list[TableView]
+    later: list[LaterView] = field(default_factory=list)  # what it gets on objects created later (`later.py`)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.persona.name, "user": self.persona.user, "groups": list(self.persona.groups),
-                "roles": list(self.persona.roles), "tables": [t.to_json() for t in self.tables]}
+                "roles": list(self.persona.roles), "tables": [t.to_json() for t in self.tables],
+                "later": [v.to_json() for v in self.later]}
 
 
 @dataclass(frozen=True)

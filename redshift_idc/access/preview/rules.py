@@ -9,6 +9,7 @@ from typing import Any
 from redshift_idc.runtime.access_state import (
     AccessState,
     ColumnPrivilege,
+    DefaultPrivilege,
     MaskingAttachment,
     MaskingPolicy,
     RlsAttachment,
@@ -57,6 +58,11 @@ class Rules:
         self.masking_attached: dict[tuple[str, str], list[MaskingAttachment]] = {}
         for m in sorted(_of(desired, MaskingAttachment), key=lambda m: m.key(self.cs)):
             self.masking_attached.setdefault((f(m.schema), f(m.table)), []).append(m)
+        # (creator, schema, objects) -> grantee -> privileges: what the model's default privileges give later objects
+        self.defaults: dict[tuple[str, str, str], dict[str, set[str]]] = {}
+        for d in _of(desired, DefaultPrivilege):
+            by_grantee = self.defaults.setdefault((d.creator, d.schema, d.objects), {})
+            by_grantee.setdefault(f(d.grantee), set()).add(d.privilege)
 
     def fold(self, name: str) -> str:
         return fold(name, self.cs)

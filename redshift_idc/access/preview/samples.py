@@ -4,6 +4,7 @@ VALUES` of its scripts (translated from Redshift SQL by sqlglot) and its `sample
 from __future__ import annotations
 
 import csv
+import logging
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,16 @@ from redshift_idc.access.model_file import split_table
 from redshift_idc.access.preview.inputs import PreviewInputs
 from redshift_idc.access.preview.results import PreviewError
 from redshift_idc.runtime.sql_text import fold
+
+# sqlglot logs a warning for each statement it can only keep as an opaque command (`CREATE USER ... PASSWORD
+# DISABLE`): such statements hold no sample rows and are left out anyway, so the warning would be noise on every
+# validate, plan and synth. Only that warning is dropped; errors still raise.
+_OPAQUE = "contains unsupported syntax"
+
+
+class _NoOpaqueWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _OPAQUE not in record.getMessage()
 
 
 def quote_name(name: str) -> str:
@@ -65,10 +76,14 @@ class Samples:
     def _load_script(self, name: str, text: str) -> None:
         """CREATE SCHEMA / CREATE TABLE (names and types only) and INSERT ... VALUES; other statements
         hold no sample rows and are left out."""
+        quiet = _NoOpaqueWarning()
+        sqlglot.logger.addFilter(quiet)
         try:
             statements = [s for s in sqlglot.parse(text, read="redshift") if s is not None]
         except sqlglot.errors.ParseError as error:
             raise PreviewError(f"sql/{name}: the preview cannot read this script: {error}") from None
+        finally:
+            sqlglot.logger.removeFilter(quiet)
         for statement in statements:
             if isinstance(statement, exp.Create) and statement.args.get("kind") == "TABLE":
                 schema_node = statement.this
