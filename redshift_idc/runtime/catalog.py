@@ -2,7 +2,8 @@
 
 Queries and columns follow REDSHIFT_REFERENCE.md section 2.17. Only grants to roles and to PUBLIC are
 read: users are IdC identities the model never manages. Default privileges (SVV_DEFAULT_PRIVILEGES) are read the
-same way, those to roles and PUBLIC, whichever user they are for (`default_privilege` says how each row reads). Two views hold more than this database's objects:
+same way, those to roles and PUBLIC, whichever user they are for (`default_privilege` says how each row reads).
+Two views hold more than this database's objects:
 SVV_DATABASE_PRIVILEGES also lists scoped grants (`privilege_scope` SCHEMAS, TABLES, FUNCTIONS, LANGUAGES:
 r_SVV_DATABASE_PRIVILEGES), which are not grants ON DATABASE and which no model declares, so they are left as
 they are (a warning names them); SVV_RLS_POLICY and SVV_MASKING_POLICY list every database's policies
@@ -33,7 +34,6 @@ from typing import Any
 
 from redshift_idc.runtime import fence
 from redshift_idc.runtime.access_state import (
-    DEFAULT_PRIVILEGE_OBJECTS,
     PUBLIC_GRANTEE,
     SYSTEM_PRIVILEGES,
     AccessState,
@@ -54,6 +54,7 @@ from redshift_idc.runtime.access_state import (
     ScopedTablePrivilege,
     SystemPrivilege,
     TablePrivilege,
+    catalog_default_privilege,
     ledger_key,
 )
 from redshift_idc.runtime.catalog_import import (
@@ -102,11 +103,7 @@ def default_privilege(row: Row) -> DefaultPrivilege | None:
     reported by `parse_snapshot`, never planned (`check_renderable`)."""
     schema, object_type, owner, privilege, grantee, kind = (("" if cell is None else str(cell).strip())
                                                             for cell in (*row, *("",) * 6)[:6])
-    objects = DEFAULT_PRIVILEGE_OBJECTS.get(object_type.upper())
-    kind = kind.lower()
-    if objects is None or kind not in ("role", "public") or not owner:
-        return None
-    return DefaultPrivilege(owner, schema, objects, privilege.upper(), PUBLIC_GRANTEE if kind == "public" else grantee)
+    return catalog_default_privilege(owner, schema, object_type, privilege, grantee, kind)
 
 
 def identity_queries() -> list[tuple[str, str]]:
