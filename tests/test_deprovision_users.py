@@ -602,6 +602,7 @@ class Deploy:
         self.api = FakeDataApi(fake, self.clock, model="sample-lakehouse", users_namespace="AWSIDC")
         self.driver = ProviderDriver(self.api, self.clock, identitystore=store)
         self.requests = 0
+        self.properties: dict[str, Any] = dict(PROPERTIES)  # a test may change them (CoalesceStatements)
         compiled = load_model("sample-lakehouse", LAKEHOUSE)
         self.model, self.desired, self.settings = compiled.model, compiled.desired, compiled.deprovision
 
@@ -612,7 +613,7 @@ class Deploy:
         if transfer_to is not None:  # as `transfer_ownership_to: user:<transfer_to>` would compile
             settings = DeprovisionSettings(settings.namespace, transfer_to, "user")
         event = cfn_event("Create" if self.requests == 1 else "Update",
-                          {**PROPERTIES, "ModelHash": f"hash-{self.requests}"}, request_id=f"r-{self.requests}",
+                          {**self.properties, "ModelHash": f"hash-{self.requests}"}, request_id=f"r-{self.requests}",
                           physical_id=None if self.requests == 1 else "access-model:lakehouse-wg/dev/sample-lakehouse")
         document = model_document(self.desired, [], settings).encode("utf-8")
         return self.driver.run(event, document)
@@ -711,7 +712,7 @@ def test_the_drift_report_lists_who_would_be_removed_and_why() -> None:
     assert "-- drop users who left IAM Identity Center" in lines
     assert (result.statements, result.refused, result.in_sync) == (2, 1, False)
     assert result.summary.endswith("(nothing was changed); the next deploy would fail: 1 user(s) who left IAM "
-                                   "Identity Center own objects (see above)")
+                                   "Identity Center cannot be dropped (see above)")
     assert "AWSIDC:bob" in fake.users  # the report changes nothing
 
     fake.execute('ALTER TABLE "public"."erin_scratch" OWNER TO "AWSIDC:alice"')  # handled by hand

@@ -20,7 +20,8 @@ lists the ALTER that restores the model's text (the next deploy runs it).
 
 With `deprovision_users` the report also asks the identity store (with the caller's credentials) about the
 IdC users the warehouse holds, as the deploy would, and lists those the next deploy removes, and why, with
-their statements; a departed user the deploy would refuse (owns objects) is drift too: the deploy would fail.
+their statements; a departed user the deploy would refuse (owns objects, has a blocker, is the creator of a
+default privilege the model declares) is drift too: the deploy would fail.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.ownership import OwnershipError
 from redshift_idc.runtime.reconcile_request import ReconcileError, Request, Script, statement_token
 from redshift_idc.runtime.reconciler import Reconciler
+from redshift_idc.runtime.user_defaults import ModelDefaults
 from redshift_idc.runtime.users import check_users, with_statements
 
 IN_SYNC, DRIFT, ERROR = 0, 1, 2
@@ -92,11 +94,11 @@ class DriftReport:
             bookkeeping += f"; {self.others} object(s) other access models manage left to them"
         if self.in_sync:
             return f"in sync: {self.target} matches access/{self.model}.yaml{bookkeeping}"
-        failing = (f"; the next deploy would fail: {self.refused} user(s) who left IAM Identity Center own objects "
-                   "(see above)" if self.refused else "")
+        failing = (f"; the next deploy would fail: {self.refused} user(s) who left IAM Identity Center cannot "
+                   "be dropped (see above)" if self.refused else "")
         if not (self.statements or self.scripts):
             return (f"drift: the next deploy to {self.target} would fail: {self.refused} user(s) who left IAM Identity "
-                    f"Center own objects (see above; nothing was changed){bookkeeping}")
+                    f"Center cannot be dropped (see above; nothing was changed){bookkeeping}")
         parts = [f"{self.statements} statement(s)"] + ([f"{self.scripts} script(s)"] if self.scripts else [])
         return (f"drift: {' and '.join(parts)} would converge {self.target} to access/{self.model}.yaml "
                 f"(nothing was changed){failing}{bookkeeping}")
@@ -153,7 +155,8 @@ def drift_report(config: EnvironmentConfig, secret_arn: str, client: Any = None,
         raise DriftError(f"{where}: access model '{model.name}': {error}") from None
     departed = None
     if settings is not None and directory is not None and snapshot.users is not None:
-        departed = check_users(snapshot.users, settings, directory, reader=snapshot.user)
+        departed = check_users(snapshot.users, settings, directory, reader=snapshot.user,
+                               defaults=ModelDefaults.of(model.name, desired, planned))  # as the deploy: after the plan
         warnings += departed.warnings
         planned = with_statements(planned, departed.statements)
     header = [f"-- drift report for {where} as {snapshot.user}, model access/{model.name}.yaml; "

@@ -351,6 +351,19 @@ class DefaultPrivilege(AccessObject):
                 f"{self.grantee}")
 
 
+def catalog_default_privilege(owner: str, schema: str, object_type: str, privilege: str, grantee: str,
+                              grantee_type: str) -> DefaultPrivilege | None:
+    """One SVV_DEFAULT_PRIVILEGES row's cells (stripped; None as "") as the state holds it, or None for one no model
+    declares (a grantee neither a role nor PUBLIC, an object type the view's page does not list, no owner). Shared
+    by the catalog's read (`catalog.default_privilege`) and the departing users' blockers (`user_blockers`), so a
+    blocker and the plan's REVOKE name the same object."""
+    objects = DEFAULT_PRIVILEGE_OBJECTS.get(object_type.upper())
+    kind = grantee_type.lower()
+    if objects is None or kind not in ("role", "public") or not owner:
+        return None
+    return DefaultPrivilege(owner, schema, objects, privilege.upper(), PUBLIC_GRANTEE if kind == "public" else grantee)
+
+
 @dataclass(frozen=True)
 class ExternalSchema(AccessObject):
     """`CREATE EXTERNAL SCHEMA name FROM DATA CATALOG DATABASE '...' [CATALOG_ID '...']`, with no IAM role:

@@ -33,7 +33,6 @@ from typing import Any
 
 from redshift_idc.runtime import fence
 from redshift_idc.runtime.access_state import (
-    DEFAULT_PRIVILEGE_OBJECTS,
     PUBLIC_GRANTEE,
     SYSTEM_PRIVILEGES,
     AccessState,
@@ -54,6 +53,7 @@ from redshift_idc.runtime.access_state import (
     ScopedTablePrivilege,
     SystemPrivilege,
     TablePrivilege,
+    catalog_default_privilege,
     ledger_key,
 )
 from redshift_idc.runtime.catalog_import import (
@@ -102,11 +102,7 @@ def default_privilege(row: Row) -> DefaultPrivilege | None:
     reported by `parse_snapshot`, never planned (`check_renderable`)."""
     schema, object_type, owner, privilege, grantee, kind = (("" if cell is None else str(cell).strip())
                                                             for cell in (*row, *("",) * 6)[:6])
-    objects = DEFAULT_PRIVILEGE_OBJECTS.get(object_type.upper())
-    kind = kind.lower()
-    if objects is None or kind not in ("role", "public") or not owner:
-        return None
-    return DefaultPrivilege(owner, schema, objects, privilege.upper(), PUBLIC_GRANTEE if kind == "public" else grantee)
+    return catalog_default_privilege(owner, schema, object_type, privilege, grantee, kind)
 
 
 def identity_queries() -> list[tuple[str, str]]:

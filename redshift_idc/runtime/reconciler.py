@@ -23,10 +23,12 @@ statement: named, submitted once, paced, bounded, and what its failure means).
 
 Each plan is checked against the workgroup's role quota before the round changes anything (`role_quota.py`).
 
-With `deprovision_users` (`users.py`), each read also holds the IdC users; after the scripts, before the
-plan, every such user is checked in the identity store (once per invocation) and the departed ones' removal
-is merged into the plan. A departed user who owns objects nothing may take over fails the request, before
-any change of that round.
+With `deprovision_users` (`users.py`), each read also holds the IdC users; after the scripts and the plan,
+before any statement of the round, every such user is checked in the identity store (once per invocation) and
+the departed ones' removal is merged into the plan. The plan comes first because it decides what blocks a
+departed user: a default privilege it revokes does not, one the model declares for the user refuses it
+(`user_defaults.py`). A departed user who owns objects nothing may take over fails the request, before any
+change of that round.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ from redshift_idc.runtime.reconcile_request import (
 from redshift_idc.runtime.role_quota import quota_problem, role_peak
 from redshift_idc.runtime.sql_text import quote_ident
 from redshift_idc.runtime.statement_runner import StatementRunner, first_words
+from redshift_idc.runtime.user_defaults import ModelDefaults
 from redshift_idc.runtime.users import Departures, check_users, with_statements
 
 
@@ -199,9 +202,9 @@ class Reconciler:
                 if not self.applier.apply_batch([*script.statements, record], "script"):
                     return None
             return None
-        departed = self.departures(snapshot)
         self.plans += 1
         planned = self._plan(snapshot)
+        departed = self.departures(snapshot, planned)  # after the plan, before any statement of the round
         if departed is not None:
             planned = with_statements(planned, departed.statements)
         self._check_restored(planned)
@@ -276,10 +279,12 @@ class Reconciler:
         return other_ledger_models(self.reader.read_rows(
             other_ledger_queries(snapshot.other_ledger_schemas[:MAX_BATCH_STATEMENTS])))
 
-    def departures(self, snapshot: Snapshot) -> Departures | None:
+    def departures(self, snapshot: Snapshot, planned: Plan) -> Departures | None:
         """With `deprovision_users`: which IdC users left (the identity store asked once per user and
-        invocation) and the statements that remove them. A departed user who cannot be removed (owns objects
-        nothing may take over) fails the request here, before this round changes anything."""
+        invocation) and the statements that remove them, against the round's plan (`planned`: the default
+        privileges it revokes block no DROP USER). A departed user who cannot be removed (owns objects nothing
+        may take over, is the creator of a default privilege the model declares) fails the request here, before
+        this round changes anything."""
         settings = self.request.deprovision
         if settings is None:
             return None
@@ -290,7 +295,7 @@ class Reconciler:
                                  "(the custom resource needs its IdentityStoreId property: deploy with this version)")
         self.runner.check_time("check the users in IAM Identity Center")
         found = check_users(snapshot.users, settings, self.directory, reader=snapshot.user, cache=self.verdicts,
-                            log=self.log)
+                            log=self.log, defaults=ModelDefaults.of(self.request.model, self.request.desired, planned))
         if found.refused:
             raise ReconcileError(found.refusal_error(self.request.model))
         self.user_warnings += [w for w in found.warnings if w not in self.user_warnings]

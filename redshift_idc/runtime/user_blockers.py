@@ -31,7 +31,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redshift_idc.runtime.access_state import DEFAULT_PRIVILEGE_OBJECTS
+from redshift_idc.runtime.access_state import DEFAULT_PRIVILEGE_OBJECTS, DefaultPrivilege, catalog_default_privilege
 from redshift_idc.runtime.sql_text import SqlTextError, quote_ident, quote_literal
 
 Row = tuple[Any, ...]
@@ -91,12 +91,14 @@ def blocker_queries(namespace: str, user_like: str) -> list[tuple[str, str]]:
 class Blocker:
     """Something that keeps `user` from being dropped, and the statement(s) that clear it (for the message only:
     never run). `on`: ("relation" | "schema" | "database", schema, name) of the object a grant the user made is
-    on, to leave out grants on objects the user owns."""
+    on, to leave out grants on objects the user owns. `default`: a default privilege the user owns, to a role or
+    PUBLIC, as the state holds it: one the deploy's own plan revokes is no blocker (`user_defaults.py`)."""
 
     user: str
     what: str
     clear: str
     on: tuple[str, str, str] = ("", "", "")
+    default: DefaultPrivilege | None = None
 
     def describe(self) -> str:
         return f"{self.what} (clear it: {self.clear})"
@@ -130,15 +132,16 @@ def _default_privileges(rows: Sequence[Row], namespace: str) -> Iterator[Blocker
     for owner, schema, object_type, privilege, grantee, grantee_type in rows:
         owner, schema, grantee, kind = _text(owner), _text(schema), _text(grantee), _text(grantee_type).lower()
         objects = DEFAULT_PRIVILEGE_OBJECTS.get(_text(object_type).upper(), "TABLES")
-        privilege = _text(privilege).upper()
-        privilege = privilege if privilege in _DEFAULT_PRIVILEGES else "ALL"
+        read = _text(privilege).upper()
+        privilege = read if read in _DEFAULT_PRIVILEGES else "ALL"
         where = f" IN SCHEMA {_ident(schema)}" if schema else ""
         clear = (f"ALTER DEFAULT PRIVILEGES FOR USER {_ident(owner)}{where} REVOKE {privilege} ON {objects} "
                  f"FROM {_grantee_sql(grantee, kind)}")
         scope = f"in schema {schema}" if schema else "in the database"
         if _mine(owner, namespace):
             yield Blocker(owner, f"owns default privileges: {privilege} on new {objects.lower()} {scope} for "
-                                 f"{grantee or 'PUBLIC'}", clear)
+                                 f"{grantee or 'PUBLIC'}", clear,
+                          default=catalog_default_privilege(owner, schema, _text(object_type), read, grantee, kind))
         if kind == "user" and _mine(grantee, namespace) and grantee != owner:
             yield Blocker(grantee, f"holds default privileges: {privilege} on new {objects.lower()} {scope} "
                                    f"created by {owner}", clear)

@@ -25,7 +25,9 @@ materialized view, its `mv_tbl__*` storage table left out), `pg_proc.proowner`, 
 "user cannot be dropped" article reads owners the same way). DROP USER refuses a user who owns an object or
 holds a privilege in the current database [r_DROP_USER]; it checks only the current database, so objects the
 user owns in another database keep a dangling owner. Default privileges, ASSUMEROLE privileges and grants the
-user made to others block it too: user_blockers.py reads them and the user is refused, naming each.
+user made to others block it too: user_blockers.py reads them and the user is refused, naming each, except a
+default privilege the deploy's own plan revokes first; a user the model names as the `creator` of a default
+privilege is refused too, naming the entry (user_defaults.py).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from redshift_idc.runtime.user_blockers import (
     like_escaped,
     parse_blockers,
 )
+from redshift_idc.runtime.user_defaults import ModelDefaults
 
 Row = tuple[Any, ...]
 USERS_QUERY = "idc_users"
@@ -341,9 +344,13 @@ class Departures:
                 "IAM Identity Center, before any change: " + " | ".join(r.message() for r in self.refused))
 
 
-def departures(catalog: UserCatalog, settings: DeprovisionSettings, verdicts: Sequence[Verdict]) -> Departures:
+def departures(catalog: UserCatalog, settings: DeprovisionSettings, verdicts: Sequence[Verdict],
+               defaults: ModelDefaults | None = None) -> Departures:
     """The statements that remove every `gone` user (revoke its grants, transfer what it owns, drop it), or
-    the refusal naming what it owns or holds when that cannot be done."""
+    the refusal naming what it owns or holds when that cannot be done. `defaults`: the default privileges the
+    model declares and the deploy's plan revokes (user_defaults.py): a declared creator is refused, and a default
+    privilege the plan revokes before the user phases blocks nothing."""
+    defaults = defaults or ModelDefaults()
     result = Departures()
     for verdict in verdicts:
         if verdict.status == "kept":
@@ -364,14 +371,16 @@ def departures(catalog: UserCatalog, settings: DeprovisionSettings, verdicts: Se
         if movable and not settings.transfer_to:
             stuck.append(f"owns {', '.join(o.describe() for o in movable)}")
         owned = {o.key for o in objects}  # grants made on them: refused as owned, or handed over with the object
-        blockers = [b.describe() for b in catalog.blockers_of(user) if b.on not in owned]
-        if stuck or blockers:
+        blockers = [b.describe() for b in catalog.blockers_of(user)
+                    if b.on not in owned and not defaults.accounts_for(b)]
+        declared, remove_entries = defaults.refusal(user)
+        if declared or stuck or blockers:
             advice = ("set transfer_ownership_to: user:<name> (a database user; Redshift owners are users) to have "
                       "schemas, tables and views transferred, or transfer or drop them by hand, then deploy again")
             if not stuck:
                 advice = "clear each by hand (as a superuser), as shown, then deploy again"
-            stuck += blockers
-            result.refused.append(Refusal(user, verdict.reason, tuple(stuck), advice))
+            advice = "; ".join(([remove_entries] if declared else []) + ([advice] if stuck or blockers else []))
+            result.refused.append(Refusal(user, verdict.reason, (*declared, *stuck, *blockers), advice))
             continue
         result.gone.append(verdict)
         result.statements += [Statement(USER_REVOKE_PHASE, ("user", user, grant.kind, *grant.target, grant.privilege),
@@ -387,9 +396,10 @@ def drop_user_sql(user: str) -> str:
 
 
 def check_users(catalog: UserCatalog, settings: DeprovisionSettings, directory: Directory, *, reader: str,
-                cache: dict[str, Verdict] | None = None,
-                log: Callable[[str], None] | None = None) -> Departures:
-    """Ask `directory` about every candidate (cached in `cache` by user name) and plan their departure."""
+                cache: dict[str, Verdict] | None = None, log: Callable[[str], None] | None = None,
+                defaults: ModelDefaults | None = None) -> Departures:
+    """Ask `directory` about every candidate (cached in `cache` by user name) and plan their departure, against
+    `defaults`: what the model and the deploy's plan do with default privileges (`ModelDefaults.of`)."""
     cache = cache if cache is not None else {}
     exclude = [reader, settings.transfer_to]
     verdicts: list[Verdict] = []
@@ -401,7 +411,7 @@ def check_users(catalog: UserCatalog, settings: DeprovisionSettings, directory: 
             if log is not None:
                 log(f"deprovision_users: {user}: {cache[user].status} ({cache[user].reason})")
         verdicts.append(cache[user])
-    result = departures(catalog, settings, verdicts)
+    result = departures(catalog, settings, verdicts, defaults)
     result.notes += list(getattr(directory, "notes", ()))
     return result
 
