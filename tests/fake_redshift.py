@@ -108,9 +108,11 @@ that an ordering bug would break, with Redshift-like SQLSTATEs:
   PROCEDURES TO | FROM ROLE r | PUBLIC | "user"` with the privileges its grammar lists per object type
   (r_ALTER_DEFAULT_PRIVILEGES: documented); the owner must be a user and a role or user grantee must exist (assumed,
   as for GRANT); REVOKE DROP ON TABLES is accepted (assumed: the page's REVOKE list leaves DROP out, but it says
-  REVOKE takes what r_REVOKE takes, which lists DROP). `state()` shows those to roles and PUBLIC as
-  SVV_DEFAULT_PRIVILEGES does, one per privilege (documented). DROP ROLE is refused (2BP01) while one names the role
-  (assumed: REDSHIFT_REFERENCE.md 9 question 11, the conservative reading, as for masking attachments).
+  REVOKE takes what r_REVOKE takes, which lists DROP). Their list form, `GRANT p [, ...] ON TABLES TO ROLE a
+  [, ...] | PUBLIC` (documented), runs as each privilege and grantee would, all or nothing (`expand_list_statement`).
+  `state()` shows those to roles and PUBLIC as SVV_DEFAULT_PRIVILEGES does, one per privilege (documented). DROP
+  ROLE is refused (2BP01) while one names the role (assumed: REDSHIFT_REFERENCE.md 9 question 11, the conservative
+  reading, as for masking attachments).
 - Ledgers of several models (one owner per object): the ledger SELECT filters `model_name = ...` (this
   model's rows) or `model_name <> ...` (every other model's); `SELECT DISTINCT model_name` lists a ledger's
   models. `svv_columns` answers the one probe `LedgerTables.other_schemas_sql` sends: the schemas other than
@@ -197,9 +199,12 @@ VALUE = rf"(?:{LIT}|\d+)"
 ROW = rf"\({VALUE}(?:, {VALUE})*\)"
 INTEGER_COLUMN = 0  # the "length" the fake records for an INTEGER column
 
-# Statements for many objects (r_GRANT, r_REVOKE, r_ATTACH_RLS_POLICY, r_DETACH_RLS_POLICY: every list form is
-# documented, REDSHIFT_REFERENCE.md 3.2, 3.3, 3.6). Each runs as the statements for each object would, in one
-# statement: it fails whole when any of them would fail (an existing member in GRANT ROLE, a missing role).
+# Statements for many objects (r_GRANT, r_REVOKE, r_ATTACH_RLS_POLICY, r_DETACH_RLS_POLICY,
+# r_ALTER_DEFAULT_PRIVILEGES: every list form is documented, REDSHIFT_REFERENCE.md 3.2, 3.3, 3.5, 3.6). Each runs as
+# the statements for each object would, in one statement: it fails whole when any of them would fail (an existing
+# member in GRANT ROLE, a missing role, a privilege the object type does not take). ALTER DEFAULT PRIVILEGES lists
+# privileges and grantees here, for one user and at most one schema: the lists of users and schemas the grammar
+# also takes are not modelled (the planner never sends them), so such a statement is refused as unknown.
 QUAL = rf"{IDENT}\.{IDENT}"
 LIST_GRANTEE = rf"(?:ROLE {IDENT}|PUBLIC)"
 LIST_FORMS = [
@@ -209,6 +214,9 @@ LIST_FORMS = [
     re.compile(rf"(?P<verb>GRANT|REVOKE) (?P<roles>ROLE {IDENT}(?:, ROLE {IDENT})*) (?P<prep>TO|FROM) "
                rf"(?P<grantees>{LIST_GRANTEE}(?:, {LIST_GRANTEE})*)", re.DOTALL),
     re.compile(rf"(?P<verb>ATTACH|DETACH) RLS POLICY (?P<policy>{IDENT}) ON (?P<targets>{QUAL}(?:, {QUAL})*) "
+               rf"(?P<prep>TO|FROM) (?P<grantees>{LIST_GRANTEE}(?:, {LIST_GRANTEE})*)", re.DOTALL),
+    re.compile(rf"(?P<head>ALTER DEFAULT PRIVILEGES FOR USER {IDENT}(?: IN SCHEMA {IDENT})?) (?P<verb>GRANT|REVOKE) "
+               r"(?P<privileges>[A-Z]+(?:, [A-Z]+)*) ON (?P<objects>TABLES|FUNCTIONS|PROCEDURES) "
                rf"(?P<prep>TO|FROM) (?P<grantees>{LIST_GRANTEE}(?:, {LIST_GRANTEE})*)", re.DOTALL),
 ]
 # The ledger's rows as boxes (`ledger.LedgerTables.insert_parts_sql`, `delete_parts_sql`): a cross join of two
@@ -241,6 +249,9 @@ def expand_list_statement(sql: str) -> list[str] | None:
         elif m.re is LIST_FORMS[2]:
             targets = _split_list(m["targets"], QUAL)
             result = [f"{m['verb']} RLS POLICY {m['policy']} ON {t} {prep} {g}" for t in targets for g in grantees]
+        elif m.re is LIST_FORMS[3]:
+            result = [f"{m['head']} {m['verb']} {p} ON {m['objects']} {prep} {g}"
+                      for p in m["privileges"].split(", ") for g in grantees]
         else:
             targets = _split_list(m["targets"], QUAL if m["on"] == "TABLE" else IDENT)
             privileges = m["privileges"].split(", ")

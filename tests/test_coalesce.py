@@ -11,14 +11,17 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from redshift_idc.access.model_file import AccessModel
 from redshift_idc.access.preview.inputs import PreviewInputs
 from redshift_idc.access.transition.check import check_plan
 from redshift_idc.review.plan_text import render_for_review, wrapped
 from redshift_idc.runtime.access_state import (
+    PUBLIC_GRANTEE,
     AccessObject,
     AccessState,
+    DefaultPrivilege,
     LedgerEntry,
     RlsAttachment,
     RlsPolicy,
@@ -33,6 +36,7 @@ from redshift_idc.runtime.ledger import LedgerTables, ledger_parts, steps
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.coalesce import COALESCED_STATEMENT_BYTES, coalesce
 from redshift_idc.runtime.planning.object_sql import coalesced_sql, create_sql, list_parts, remove_sql
+from redshift_idc.runtime.planning.phases import GRANT_PHASE, REVOKE_PHASE
 from redshift_idc.runtime.planning.plan_types import Plan, Statement
 from redshift_idc.runtime.reconcile_handler import build_request, model_document
 from redshift_idc.runtime.reconcile_request import Request
@@ -134,6 +138,12 @@ def test_every_statement_stays_under_the_bound_and_the_boxes_still_cover_everyth
     (RoleGrant("a", "b"), 'GRANT ROLE "a" TO ROLE "b"', 'REVOKE ROLE "a" FROM ROLE "b"'),
     (RlsAttachment("p", "s", "t", "r"), 'ATTACH RLS POLICY "p" ON "s"."t" TO ROLE "r"',
      'DETACH RLS POLICY "p" ON "s"."t" FROM ROLE "r"'),
+    (DefaultPrivilege("loader", "s", "TABLES", "SELECT", "r"),
+     'ALTER DEFAULT PRIVILEGES FOR USER "loader" IN SCHEMA "s" GRANT SELECT ON TABLES TO ROLE "r"',
+     'ALTER DEFAULT PRIVILEGES FOR USER "loader" IN SCHEMA "s" REVOKE SELECT ON TABLES FROM ROLE "r"'),
+    (DefaultPrivilege("dbt", "", "PROCEDURES", "EXECUTE", "PUBLIC"),
+     'ALTER DEFAULT PRIVILEGES FOR USER "dbt" GRANT EXECUTE ON PROCEDURES TO PUBLIC',
+     'ALTER DEFAULT PRIVILEGES FOR USER "dbt" REVOKE EXECUTE ON PROCEDURES FROM PUBLIC'),
 ])
 def test_one_object_is_the_list_form_with_one_of_each(item: AccessObject, add: str, remove: str) -> None:
     assert (create_sql(item), remove_sql(item)) == (add, remove)
@@ -318,3 +328,217 @@ def test_statements_that_must_stay_one_per_object_are_left_alone() -> None:
                     if len(s.adds) + len(s.removes) == 1)
     assert kinds["CREATE ROLE"] == 50 and kinds["ALTER TABLE"] == 2
     assert dataclasses.replace(merged).statements == merged.statements
+
+
+# ------------------------------------------------------------------------------------------ default privileges
+
+CREATORS = ("loader", "dbt")
+DEFAULT_GRANTEES = ("a", "b", "c", PUBLIC_GRANTEE)
+# Every default privilege the tests below draw from: two creators, database-wide and in a schema, tables and
+# functions, to roles and PUBLIC.
+DEFAULTS_UNIVERSE = tuple(DefaultPrivilege(creator, schema, objects, privilege, grantee)
+                          for creator in CREATORS for schema in ("", "sales")
+                          for objects, privileges in (("TABLES", ("SELECT", "INSERT", "DELETE")),
+                                                      ("FUNCTIONS", ("EXECUTE",)))
+                          for privilege in privileges for grantee in DEFAULT_GRANTEES)
+
+
+def with_roles(defaults: list[DefaultPrivilege], roles: tuple[str, ...] = ("a", "b", "c")) -> AccessState:
+    return AccessState.of([*(Role(r) for r in roles), *defaults])
+
+
+def creators_warehouse() -> FakeRedshift:
+    fake = FakeRedshift()
+    for creator in CREATORS:
+        fake.sign_in(creator)
+    return fake
+
+
+def default_statements(planned: Plan) -> list[Statement]:
+    return [s for s in planned.statements if s.sql.startswith("ALTER DEFAULT PRIVILEGES")]
+
+
+def assert_exact(statement: Statement) -> None:
+    """The statement stands for exactly the one-object statements of what it covers (no cell more, none less),
+    all of one creator, schema and object type."""
+    parts = covered(statement)
+    expanded = expand_list_statement(statement.sql) or [statement.sql]
+    assert sorted(expanded) == sorted(one_sql(*p) for p in parts)
+    assert len({(o.creator, o.schema, o.objects) for _, o in parts if isinstance(o, DefaultPrivilege)}) == 1
+    assert len(parts) == len(statement.adds) + len(statement.removes) and len({a for a, _ in parts}) == 1
+
+
+def test_default_privileges_are_boxes_of_privileges_and_grantees_per_creator_schema_and_object_type() -> None:
+    sales = [DefaultPrivilege("loader", "sales", "TABLES", p, g) for p, gs in (
+        ("SELECT", ("a", "b", "c", PUBLIC_GRANTEE)), ("INSERT", ("a", "b")), ("DELETE", ("a",))) for g in gs]
+    others = [DefaultPrivilege("loader", "", "TABLES", "SELECT", "a"),  # database-wide: another statement
+              DefaultPrivilege("loader", "sales", "FUNCTIONS", "EXECUTE", "a"),  # another object type
+              DefaultPrivilege("loader", "sales", "FUNCTIONS", "EXECUTE", "b"),
+              DefaultPrivilege("dbt", "sales", "TABLES", "SELECT", "a")]  # another creator
+    desired = with_roles([*sales, *others])
+    merged = plan(desired, AccessState(), {}, coalesce=True)
+    head = 'ALTER DEFAULT PRIVILEGES FOR USER "loader" IN SCHEMA "sales" GRANT'
+    assert [s.sql for s in default_statements(merged)] == [
+        'ALTER DEFAULT PRIVILEGES FOR USER "dbt" IN SCHEMA "sales" GRANT SELECT ON TABLES TO ROLE "a"',
+        'ALTER DEFAULT PRIVILEGES FOR USER "loader" GRANT SELECT ON TABLES TO ROLE "a"',
+        f'{head} EXECUTE ON FUNCTIONS TO ROLE "a", ROLE "b"',
+        # a holds DELETE, INSERT, SELECT; b INSERT, SELECT; c and PUBLIC SELECT: three exact boxes, never DELETE
+        # to b nor INSERT to c
+        f'{head} DELETE, INSERT, SELECT ON TABLES TO ROLE "a"',
+        f'{head} INSERT, SELECT ON TABLES TO ROLE "b"',
+        f'{head} SELECT ON TABLES TO PUBLIC, ROLE "c"',
+    ]
+    for statement in default_statements(merged):
+        assert_exact(statement)
+        assert statement.phase == GRANT_PHASE[DefaultPrivilege.KIND]
+    one_each = default_statements(plan(desired, AccessState(), {}))
+    assert len(one_each) == 11 and all(s.covers == 1 for s in one_each)
+    assert Counter(covered_all(default_statements(merged))) == Counter(covered_all(one_each))
+
+
+def covered_all(statements: list[Statement]) -> list[tuple[str, AccessObject]]:
+    return [part for s in statements for part in covered(s)]
+
+
+def test_only_the_missing_cells_are_granted_and_only_the_dropped_ones_revoked() -> None:
+    fake = creators_warehouse()
+    before = [DefaultPrivilege("loader", "sales", "TABLES", p, g) for p in ("SELECT", "INSERT") for g in ("a", "b")]
+    fake.apply(plan(with_roles(before), AccessState(), {}, coalesce=True), "m")
+    after = [*(DefaultPrivilege("loader", "sales", "TABLES", "SELECT", g) for g in ("a", "b", "c", PUBLIC_GRANTEE)),
+             DefaultPrivilege("loader", "sales", "TABLES", "DELETE", "a")]
+    desired = with_roles(after)
+    merged = plan(desired, fake.state(), fake.ledger("m"), coalesce=True)
+    head = 'ALTER DEFAULT PRIVILEGES FOR USER "loader" IN SCHEMA "sales"'
+    assert [(s.phase, s.sql) for s in merged.statements] == [
+        (REVOKE_PHASE[DefaultPrivilege.KIND], f'{head} REVOKE INSERT ON TABLES FROM ROLE "a", ROLE "b"'),
+        (GRANT_PHASE[DefaultPrivilege.KIND], f'{head} GRANT DELETE ON TABLES TO ROLE "a"'),
+        (GRANT_PHASE[DefaultPrivilege.KIND], f'{head} GRANT SELECT ON TABLES TO PUBLIC, ROLE "c"'),
+    ]
+    for statement in merged.statements:
+        assert_exact(statement)
+    fake.apply(merged, "m")
+    assert fake.warnings == []  # no GRANT of what is held, no REVOKE of what is not
+    assert not differences(fake.state(), desired)
+    assert set(fake.ledger("m")) == {(item.KIND, item.key()) for item in desired}
+    again = plan(desired, fake.state(), fake.ledger("m"), coalesce=True)
+    assert again.statements == [] and not again
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(current=st.sets(st.sampled_from(DEFAULTS_UNIVERSE)), desired=st.sets(st.sampled_from(DEFAULTS_UNIVERSE)),
+       by_hand=st.sets(st.sampled_from(DEFAULTS_UNIVERSE), max_size=4))
+def test_coalesced_default_privileges_converge_as_one_per_privilege_and_grantee_does(
+        current: set[DefaultPrivilege], desired: set[DefaultPrivilege], by_hand: set[DefaultPrivilege]) -> None:
+    """From any deployed set (and a few granted by hand, which no plan revokes) to any other: the coalesced plan
+    covers the same objects as one statement per privilege and grantee, each statement exactly its cells, and both
+    end in the same catalog and ledger, after which the next plan is empty."""
+    order = sorted(DEFAULTS_UNIVERSE, key=lambda d: d.key())
+    start, end = (with_roles(sorted(s, key=order.index)) for s in (current, desired))
+    results = []
+    for coalesced in (False, True):
+        fake = creators_warehouse()
+        fake.apply(plan(start, AccessState(), {}, coalesce=coalesced), "m")
+        for item in sorted(by_hand - current, key=order.index):
+            fake.execute(create_sql(item))
+        planned = plan(end, fake.state(), fake.ledger("m"), coalesce=coalesced)
+        for statement in planned.statements:
+            assert_exact(statement)
+            assert coalesced or statement.covers == 1
+            assert len(statement.sql.encode("utf-8")) <= COALESCED_STATEMENT_BYTES
+        fake.apply(planned, "m")
+        assert fake.warnings == []
+        held = set(fake.state().of_kind(DefaultPrivilege.KIND))
+        assert set(end.of_kind(DefaultPrivilege.KIND)) <= held
+        assert {item.key() for item in by_hand - current} <= held  # never granted by a model: never revoked
+        assert plan(end, fake.state(), fake.ledger("m"), coalesce=coalesced).statements == []
+        results.append((Counter(covered_all(planned.statements)), fake.state(), fake.ledger("m")))
+    (effects_one, state_one, ledger_one), (effects_merged, state_merged, ledger_merged) = results
+    assert effects_merged == effects_one
+    assert not differences(state_merged, state_one) and ledger_merged == ledger_one
+
+
+def test_many_grantees_are_split_under_the_bound_and_every_ledger_row_commits_with_its_statement() -> None:
+    roles = tuple(f"AWSIDC:{'a-rather-long-group-name-' * 4}{r:04d}" for r in range(500))
+    desired = with_roles([DefaultPrivilege("loader", "sales", "TABLES", p, r) for r in roles
+                          for p in ("SELECT", "INSERT")], roles)
+    merged = default_statements(plan(desired, AccessState(), {}, coalesce=True))
+    assert 1 < len(merged) < 10
+    for statement in merged:
+        assert len(statement.sql.encode("utf-8")) <= COALESCED_STATEMENT_BYTES
+        assert_exact(statement)
+        assert {(e.kind, e.key) for e in statement.ledger_add} == {(o.KIND, o.key()) for o in statement.adds}
+    assert sum(len(s.adds) for s in merged) == 1000
+    small = [s for s in coalesce(plan(desired, AccessState(), {}).statements, limit=2_000)
+             if s.sql.startswith("ALTER DEFAULT")]
+    assert max(len(s.sql.encode("utf-8")) for s in small) <= 2_000 and len(small) > len(merged)
+    assert sum(len(s.adds) for s in small) == 1000
+
+    fake = creators_warehouse()
+    tables = LedgerTables()
+    fake.execute_batch(tables.bootstrap_sql())
+    planned = plan(desired, AccessState(), {}, coalesce=True)
+    expected: set[tuple[str, tuple[str, ...]]] = set()
+    for step in steps(planned, "m", tables):
+        fake.execute_batch(list(step.sqls))
+        expected |= {(e.kind, e.key) for s in step.statements for e in s.ledger_add}
+        assert set(fake.ledger("m")) == expected  # after every batch: its statements' rows, no more, no less
+    assert not differences(fake.state(), desired)
+
+    # Revoked the same way: each REVOKE's rows leave the ledger with it.
+    left = with_roles([], roles)
+    revoking = plan(left, fake.state(), fake.ledger("m"), coalesce=True)
+    revokes = default_statements(revoking)
+    assert 1 < len(revokes) < 10 and all(" REVOKE INSERT, SELECT ON TABLES FROM " in s.sql for s in revokes)
+    for statement in revokes:
+        assert {(e.kind, e.key) for e in statement.ledger_remove} == {(o.KIND, o.key()) for o in statement.removes}
+    fake.apply(revoking, "m")
+    assert fake.state().of_kind(DefaultPrivilege.KIND) == {}
+    assert not [kind for kind, _ in fake.ledger("m") if kind == DefaultPrivilege.KIND]
+
+
+def test_the_off_switch_gives_one_default_privilege_statement_per_privilege_and_grantee() -> None:
+    desired = with_roles([DefaultPrivilege("loader", "sales", "TABLES", p, g) for p in ("SELECT", "INSERT")
+                          for g in ("a", "b", PUBLIC_GRANTEE)])
+    request = _request({"CoalesceStatements": "false"})
+    off = default_statements(plan(desired, AccessState(), {}, coalesce=request.coalesce))
+    assert [s.sql for s in off] == [
+        f'ALTER DEFAULT PRIVILEGES FOR USER "loader" IN SCHEMA "sales" GRANT {p} ON TABLES TO {g}'
+        for p in ("INSERT", "SELECT") for g in ('ROLE "a"', 'ROLE "b"', 'PUBLIC')]
+    on = default_statements(plan(desired, AccessState(), {}, coalesce=_request({}).coalesce))
+    assert [s.sql for s in on] == ['ALTER DEFAULT PRIVILEGES FOR USER "loader" IN SCHEMA "sales" GRANT INSERT, SELECT '
+                                   'ON TABLES TO PUBLIC, ROLE "a", ROLE "b"']
+
+
+def test_the_fake_runs_a_default_privilege_list_as_each_cell_and_refuses_it_whole() -> None:
+    fake = creators_warehouse()
+    fake.execute_batch(['CREATE ROLE "a"', 'CREATE ROLE "b"'])
+    head = 'ALTER DEFAULT PRIVILEGES FOR USER "loader" IN SCHEMA "sales"'
+    fake.execute(f'{head} GRANT SELECT, INSERT ON TABLES TO ROLE "a", PUBLIC')
+    held = {(d.privilege, d.grantee) for d in fake.state().of_kind(DefaultPrivilege.KIND).values()
+            if isinstance(d, DefaultPrivilege)}
+    assert held == {("SELECT", "a"), ("INSERT", "a"), ("SELECT", PUBLIC_GRANTEE), ("INSERT", PUBLIC_GRANTEE)}
+    before = fake.state()
+    for refused, error in ((f'{head} GRANT SELECT ON TABLES TO ROLE "b", ROLE "nobody"', "does not exist"),
+                           (f'{head} GRANT SELECT, EXECUTE ON TABLES TO ROLE "b"', "syntax error"),
+                           (f'{head} REVOKE SELECT ON TABLES FROM ROLE "a", ROLE "nobody"', "does not exist")):  # noqa: S608
+        with pytest.raises(RedshiftError, match=error):
+            fake.execute(refused)
+        assert not differences(fake.state(), before)  # all or nothing: b got no SELECT, a kept its SELECT
+    fake.execute(f'{head} REVOKE INSERT ON TABLES FROM ROLE "a", PUBLIC')
+    held = {(d.privilege, d.grantee) for d in fake.state().of_kind(DefaultPrivilege.KIND).values()
+            if isinstance(d, DefaultPrivilege)}
+    assert held == {("SELECT", "a"), ("SELECT", PUBLIC_GRANTEE)}
+
+
+def test_a_default_privilege_statement_names_one_creator_schema_and_object_type() -> None:
+    item = DefaultPrivilege("loader", "sales", "TABLES", "SELECT", "a")
+    fixed = ("loader", "sales", "TABLES")
+    assert coalesced_sql(item, "add", ("INSERT", "SELECT"), ((),), ("a", PUBLIC_GRANTEE), fixed) == (
+        'ALTER DEFAULT PRIVILEGES FOR USER "loader" IN SCHEMA "sales" GRANT INSERT, SELECT ON TABLES TO ROLE "a", '
+        'PUBLIC')
+    for privileges, targets, shared in ((("SELECT",), ((), ()), fixed),  # two targets: a product of creators
+                                        (("SELECT",), ((),), ("loader", "sales")),
+                                        (("EXECUTE",), ((),), fixed),  # not a privilege on tables
+                                        (("SELECT",), ((),), ("loader", "sales", "VIEWS"))):  # not an object type
+        with pytest.raises(ValueError, match="default_privilege"):
+            coalesced_sql(item, "add", privileges, targets, ("a",), shared)

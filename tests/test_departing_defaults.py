@@ -24,6 +24,7 @@ import yaml
 from redshift_idc import project
 from redshift_idc.access.model import parse_model
 from redshift_idc.deployed.drift import drift_report
+from redshift_idc.review.plan_text import wrapped
 from redshift_idc.runtime.access_state import AccessState, DefaultPrivilege
 from redshift_idc.runtime.idc_directory import Verdict
 from redshift_idc.runtime.ledger import LedgerTables, steps
@@ -160,8 +161,18 @@ def test_the_revoke_is_planned_before_the_drop_user_with_or_without_coalescing(c
     assert bool(coalesced) == coalesce  # INSERT revoked from sales and exec: one statement when coalescing
     sqls = [sql for step in steps(merged, "sample-lakehouse", LedgerTables()) for sql in step.sqls]
     revokes = [n for n, sql in enumerate(sqls) if sql.startswith(f'ALTER DEFAULT PRIVILEGES FOR USER "{ERIN}"')]
-    assert len(revokes) == 2 and max(revokes) < sqls.index(f'DROP USER "{ERIN}"')
+    # SELECT and INSERT from sales: one statement when coalescing, one per privilege otherwise
+    assert [sqls[n] for n in revokes] == revoke_sql(coalesce)
+    assert max(revokes) < sqls.index(f'DROP USER "{ERIN}"')
     assert merged.statements[-1].phase == USER_DROP_PHASE
+
+
+def revoke_sql(coalesce: bool) -> list[str]:
+    """The plan's REVOKE of ENTRY: one statement for both privileges when coalescing, else one per privilege."""
+    head = f'ALTER DEFAULT PRIVILEGES FOR USER "{ERIN}" IN SCHEMA "public" REVOKE'
+    tail = 'ON TABLES FROM ROLE "AWSIDC:sales"'
+    return ([f"{head} INSERT, SELECT {tail}"] if coalesce
+            else [f"{head} INSERT {tail}", f"{head} SELECT {tail}"])
 
 
 # ----------------------------------------------------------------------------------- deploys, end to end
@@ -214,7 +225,8 @@ def test_a_default_privilege_the_model_granted_is_revoked_and_the_user_dropped_i
     assert ERIN not in fake.users and fake.state().of_kind(DefaultPrivilege.KIND) == {}
     ran = fake.history[before:]
     revokes = [n for n, sql in enumerate(ran) if sql.startswith(f'ALTER DEFAULT PRIVILEGES FOR USER "{ERIN}"')]
-    assert len(revokes) == 2 and max(revokes) < ran.index(f'DROP USER "{ERIN}"')
+    assert [ran[n] for n in revokes] == revoke_sql(coalesce)
+    assert max(revokes) < ran.index(f'DROP USER "{ERIN}"')
     assert any('REVOKE INSERT ON TABLE "public"."orders" FROM ROLE "AWSIDC:exec", ROLE "AWSIDC:sales"' in sql
                for sql in ran) == coalesce
     assert not [k for k, _ in fake.ledger("sample-lakehouse") if k == DefaultPrivilege.KIND]
@@ -313,8 +325,8 @@ def test_drift_says_the_same_as_the_deploy(root: Path) -> None:
     removed = drifted(fake)
     lines = removed.text.splitlines()
     assert "-- users who left IAM Identity Center (deprovision_users): 1 removed, 0 refused" in lines
-    revoke = (f'ALTER DEFAULT PRIVILEGES FOR USER "{ERIN}" IN SCHEMA "public" REVOKE SELECT ON TABLES FROM ROLE '  # noqa: S608
-              '"AWSIDC:sales";')
-    assert lines.index(revoke) < lines.index(f'DROP USER "{ERIN}";')
-    assert (removed.refused, removed.statements) == (0, 3)  # two REVOKEs and the DROP USER
+    [revoke] = revoke_sql(coalesce=True)  # the model coalesces (the default): one REVOKE for SELECT and INSERT
+    assert "-- one statement for 2 objects" in lines
+    assert removed.text.index(f"{wrapped(revoke)};\n") < removed.text.index(f'\nDROP USER "{ERIN}";\n')
+    assert (removed.refused, removed.statements) == (0, 2)  # the REVOKE and the DROP USER
     assert ERIN in fake.users and fake.state().of_kind(DefaultPrivilege.KIND)  # the report changes nothing

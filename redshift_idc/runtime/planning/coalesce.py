@@ -3,9 +3,12 @@
 `GRANT privilege [, ...] ON [TABLE] t [, ...] TO ROLE "a", ROLE "b" [, ...]` and its REVOKE twin, the same for
 schemas and databases, `GRANT ROLE "r" [, ...] TO ROLE "g" [, ...]` and `REVOKE ROLE ... FROM ROLE ...` (r_GRANT,
 r_REVOKE; REDSHIFT_REFERENCE.md 3.2, 3.3), `ATTACH RLS POLICY p ON t [, ...] TO ROLE "a" [, ...]` and DETACH
-(r_ATTACH_RLS_POLICY, r_DETACH_RLS_POLICY; 3.6). Everything else stays one statement per object: CREATE/DROP ROLE,
-masking ATTACH/DETACH (one grantee each, 3.7), `ALTER TABLE ... ROW LEVEL SECURITY`, policy DDL, scoped
-`FOR TABLES IN SCHEMA` grants, column and system privileges, lookup grants.
+(r_ATTACH_RLS_POLICY, r_DETACH_RLS_POLICY; 3.6), `ALTER DEFAULT PRIVILEGES FOR USER "u" [IN SCHEMA "s"] GRANT
+privilege [, ...] ON TABLES TO ROLE "a" [, ...]` and its REVOKE twin (r_ALTER_DEFAULT_PRIVILEGES; 3.5): there one
+statement is a box privileges x grantees of one creator, one schema and one object type (the grammar also takes
+lists of users and schemas, but their product could grant what the model does not ask). Everything else stays one
+statement per object: CREATE/DROP ROLE, masking ATTACH/DETACH (one grantee each, 3.7), `ALTER TABLE ... ROW LEVEL
+SECURITY`, policy DDL, scoped `FOR TABLES IN SCHEMA` grants, column and system privileges, lookup grants.
 
 Why it is safe:
 - A coalesced statement covers exactly a box of privileges x objects x grantees that the plan needs, every cell of
@@ -39,9 +42,10 @@ COALESCED_STATEMENT_BYTES = 16_384  # a sixth of the Data API's 100 KB: several 
 @dataclass(frozen=True)
 class Cell:
     """One object of a coalescible statement, as its parts: what every statement of a box shares (`fixed`: the
-    RLS policy), the privilege (empty for kinds without one), the object and the grantee."""
+    RLS policy; a default privilege's creator, schema and object type), the privilege (empty for kinds without
+    one), the object (empty for a default privilege) and the grantee."""
 
-    fixed: str
+    fixed: tuple[str, ...]
     privilege: str
     target: tuple[str, ...]
     grantee: str
@@ -85,7 +89,7 @@ def coalesce(statements: Sequence[Statement], limit: int = COALESCED_STATEMENT_B
 def _merged(run: list[Statement], limit: int) -> list[Statement]:
     if len(run) < 2:
         return run
-    by_note: dict[tuple[str, str], dict[Cell, Statement]] = {}
+    by_note: dict[tuple[str, tuple[str, ...]], dict[Cell, Statement]] = {}
     for statement in run:
         cell = cell_of((statement.adds or statement.removes)[0])
         by_note.setdefault((statement.note, cell.fixed), {})[cell] = statement
@@ -95,7 +99,7 @@ def _merged(run: list[Statement], limit: int) -> list[Statement]:
     return sorted(merged, key=lambda s: s.sort_key)
 
 
-def _boxes(by_cell: dict[Cell, Statement], fixed: str, limit: int) -> list[Statement]:
+def _boxes(by_cell: dict[Cell, Statement], fixed: tuple[str, ...], limit: int) -> list[Statement]:
     """The statements of `by_cell` as boxes privileges x targets x grantees (each grantee's set of (privilege,
     target) cells, grantees with the same set together, then targets with the same privileges together; or the
     same the other way round, whichever gives fewer), then split to stay under `limit`."""
@@ -156,7 +160,7 @@ def _privilege_blocks(held: frozenset[tuple[str, tuple[str, ...]]] | set[tuple[s
 
 
 def _split(privileges: tuple[str, ...], targets: tuple[tuple[str, ...], ...], grantees: tuple[str, ...],
-           fixed: str, action: str, sample: AccessObject, limit: int,
+           fixed: tuple[str, ...], action: str, sample: AccessObject, limit: int,
            ) -> list[tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]]:
     """(targets, grantees) parts of one box whose statements each stay under `limit` bytes: the targets in parts
     of at most half the room, then the grantees in chunks that fit beside each part."""
@@ -167,9 +171,10 @@ def _split(privileges: tuple[str, ...], targets: tuple[tuple[str, ...], ...], gr
         return [(targets, grantees)]
     one = size(targets[:1], grantees[:1])
 
-    # What one more target or grantee adds (its text and the ", " before it).
+    # What one more target or grantee adds (its text and the ", " before it). A lone target is in `one` already
+    # (and a default privilege's statement takes no second one).
     def target_cost(target: tuple[str, ...]) -> int:
-        return size((targets[0], target), grantees[:1]) - one
+        return size((targets[0], target), grantees[:1]) - one if len(targets) > 1 else 0
 
     def grantee_cost(grantee: str) -> int:
         return size(targets[:1], (grantees[0], grantee)) - one

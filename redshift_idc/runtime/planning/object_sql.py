@@ -79,27 +79,12 @@ def check_renderable(item: AccessObject) -> None:
         raise ValueError(f"{item.KIND}: unknown privilege {item.privilege!r} on {item.objects!r}")
 
 
-def default_privilege_sql(item: DefaultPrivilege, action: str) -> str:
-    """`ALTER DEFAULT PRIVILEGES FOR USER "creator" [IN SCHEMA "s"] GRANT p ON TABLES TO ROLE "r"` (or PUBLIC), and
-    its REVOKE twin (r_ALTER_DEFAULT_PRIVILEGES): always FOR USER, since the reconciler's own defaults are not the
-    model's, and one privilege and grantee each, as the catalog lists them (one row per privilege)."""
-    if action not in ("add", "remove"):
-        raise ValueError(f"default privileges are granted or revoked, not {action!r}")
-    check_renderable(item)
-    schema = f" IN SCHEMA {quote_ident(item.schema)}" if item.schema else ""
-    clause = "GRANT {p} ON {o} TO {g}" if action == "add" else "REVOKE {p} ON {o} FROM {g}"
-    return (f"ALTER DEFAULT PRIVILEGES FOR USER {quote_ident(item.creator)}{schema} "
-            + clause.format(p=item.privilege, o=item.objects, g=_role(item.grantee)))
-
-
 def create_sql(item: AccessObject) -> str:
     if isinstance(item, LISTABLE):  # the list form with one of each (`coalesced_sql`)
         return coalesced_sql(item, "add", *_one(item))
     check_renderable(item)
     if isinstance(item, Role):
         return f"CREATE ROLE {quote_ident(item.name)}"
-    if isinstance(item, DefaultPrivilege):
-        return default_privilege_sql(item, "add")
     if isinstance(item, ScopedTablePrivilege):
         return f"GRANT {item.privilege} FOR TABLES IN SCHEMA {quote_ident(item.schema)} TO {_role(item.grantee)}"
     if isinstance(item, ColumnPrivilege):
@@ -144,8 +129,6 @@ def remove_sql(item: AccessObject) -> str:
     if isinstance(item, Role):
         # FORCE drops the role's assignments to users and roles; object privileges were revoked before.
         return f"DROP ROLE {quote_ident(item.name)} FORCE"
-    if isinstance(item, DefaultPrivilege):
-        return default_privilege_sql(item, "remove")
     if isinstance(item, ScopedTablePrivilege):
         return f"REVOKE {item.privilege} FOR TABLES IN SCHEMA {quote_ident(item.schema)} FROM {_role(item.grantee)}"
     if isinstance(item, ColumnPrivilege):
@@ -256,42 +239,55 @@ def drop_identity_provider_sql(item: IdentityProvider, cascade: bool = False) ->
 # ------------------------------------------------------------------------- statements for many objects
 
 # The kinds whose statements take lists of objects and of grantees (r_GRANT, r_REVOKE, r_ATTACH_RLS_POLICY,
-# r_DETACH_RLS_POLICY): one statement for one object is the list form with one of each.
-LISTABLE = (TablePrivilege, SchemaPrivilege, DatabasePrivilege, RoleGrant, RlsAttachment)
+# r_DETACH_RLS_POLICY) or of privileges and grantees (r_ALTER_DEFAULT_PRIVILEGES): one statement for one object is
+# the list form with one of each.
+LISTABLE = (TablePrivilege, SchemaPrivilege, DatabasePrivilege, RoleGrant, RlsAttachment, DefaultPrivilege)
 
 
-def list_parts(item: AccessObject) -> tuple[str, str, tuple[str, ...], str]:
-    """(what every object of one list statement shares: the RLS policy, else ""; the privilege, "" for kinds
-    without one; the object; the grantee) of an object of a LISTABLE kind."""
+def list_parts(item: AccessObject) -> tuple[tuple[str, ...], str, tuple[str, ...], str]:
+    """(what every object of one list statement shares: the RLS policy, or a default privilege's creator, schema
+    and object type, else nothing; the privilege, "" for kinds without one; the object, nothing for a default
+    privilege, whose statement names none; the grantee) of an object of a LISTABLE kind."""
     if isinstance(item, TablePrivilege):
-        return "", item.privilege, (item.schema, item.table), item.grantee
+        return (), item.privilege, (item.schema, item.table), item.grantee
     if isinstance(item, SchemaPrivilege):
-        return "", item.privilege, (item.schema,), item.grantee
+        return (), item.privilege, (item.schema,), item.grantee
     if isinstance(item, DatabasePrivilege):
-        return "", item.privilege, (item.database,), item.grantee
+        return (), item.privilege, (item.database,), item.grantee
     if isinstance(item, RoleGrant):
-        return "", "", (item.role,), item.grantee
+        return (), "", (item.role,), item.grantee
     if isinstance(item, RlsAttachment):
-        return item.policy, "", (item.schema, item.table), item.grantee
+        return (item.policy,), "", (item.schema, item.table), item.grantee
+    if isinstance(item, DefaultPrivilege):
+        return (item.creator, item.schema, item.objects), item.privilege, (), item.grantee
     raise TypeError(f"{item.KIND} statements take no lists")
 
 
-def _one(item: AccessObject) -> tuple[tuple[str], tuple[tuple[str, ...]], tuple[str], str]:
+def _one(item: AccessObject) -> tuple[tuple[str], tuple[tuple[str, ...]], tuple[str], tuple[str, ...]]:
     fixed, privilege, target, grantee = list_parts(item)
     return (privilege,), (target,), (grantee,), fixed
 
 
 def coalesced_sql(sample: AccessObject, action: str, privileges: Sequence[str], targets: Sequence[tuple[str, ...]],
-                  grantees: Sequence[str], fixed: str = "") -> str:
+                  grantees: Sequence[str], fixed: tuple[str, ...] = ()) -> str:
     """One statement for privileges x targets x grantees of `sample`'s kind (`planning/coalesce.py`), in the list
-    forms of r_GRANT, r_REVOKE, r_ATTACH_RLS_POLICY and r_DETACH_RLS_POLICY: each grantee `ROLE "name"` (a bare
-    name after a comma would be a user) or PUBLIC. `fixed`: the RLS policy. `create_sql`/`remove_sql` of one
-    object is this with one of each: one renderer for both."""
+    forms of r_GRANT, r_REVOKE, r_ATTACH_RLS_POLICY, r_DETACH_RLS_POLICY and r_ALTER_DEFAULT_PRIVILEGES: each
+    grantee `ROLE "name"` (a bare name after a comma would be a user) or PUBLIC. `fixed`: what `list_parts` says
+    every object of the statement shares. `create_sql`/`remove_sql` of one object is this with one of each: one
+    renderer for both.
+
+    Default privileges: always FOR USER (the reconciler's own defaults are not the model's), and one creator, one
+    schema and one object type per statement, though the grammar takes lists of users and schemas: their product
+    could grant what the model does not ask."""
     if action not in ("add", "remove"):
         raise ValueError(f"coalesced statements add or remove, not {action!r}")
     adding = action == "add"
     check_renderable(sample)
-    allowed = _KNOWN_PRIVILEGES.get(type(sample), ("",))
+    defaults = isinstance(sample, DefaultPrivilege)
+    if defaults and (len(fixed) != 3 or list(targets) != [()]):
+        raise ValueError("default_privilege: one statement names one creator, one schema and one object type")
+    # A default privilege's object type is a keyword too: only one the grammar lists has privileges here.
+    allowed = DEFAULT_PRIVILEGES.get(fixed[2], ()) if defaults else _KNOWN_PRIVILEGES.get(type(sample), ("",))
     unknown = [p for p in privileges if p not in allowed]
     if unknown or not privileges:
         raise ValueError(f"{sample.KIND}: unknown privilege {unknown[0] if unknown else 'none'!r}")
@@ -310,5 +306,11 @@ def coalesced_sql(sample: AccessObject, action: str, privileges: Sequence[str], 
         return f"{verb} {', '.join('ROLE ' + quote_ident(t[0]) for t in targets)} {to}"
     if isinstance(sample, RlsAttachment):
         verb = "ATTACH" if adding else "DETACH"
-        return f"{verb} RLS POLICY {quote_ident(fixed)} ON {', '.join(quote_qualified(*t) for t in targets)} {to}"
+        return (f"{verb} RLS POLICY {quote_ident(fixed[0])} ON {', '.join(quote_qualified(*t) for t in targets)} "
+                f"{to}")
+    if isinstance(sample, DefaultPrivilege):
+        creator, schema, objects = fixed
+        where = f" IN SCHEMA {quote_ident(schema)}" if schema else ""
+        return f"ALTER DEFAULT PRIVILEGES FOR USER {quote_ident(creator)}{where} {verb} {listed} ON {objects} {to}"
     raise TypeError(f"no statement for many objects of kind {sample.KIND}")
+
