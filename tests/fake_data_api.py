@@ -111,7 +111,13 @@ def svv_rows(state: AccessState, *, user: str, superuser: bool, secadmin: bool,
     """What the reconciler's SVV queries return for `state` (the inverse of `catalog.parse_snapshot`), read while
     connected to `database`. `fake_rows` adds what a `FakeRedshift` holds beyond its state. Each query's row shape,
     its source (AWS page or peer file) and status (documented, seen on a real cluster, assumed) is in
-    `tests/fake_shapes.py` (ROW_SHAPES, checked complete by tests/test_fake_evidence.py); the comments name them."""
+    `tests/fake_shapes.py` (ROW_SHAPES, checked complete by tests/test_fake_evidence.py); the comments name them.
+
+    Policies and identity providers are listed as the list queries of earlier versions returned them
+    (`rls_policies`, `masking_policies`, `identity_providers`: a snapshot of those versions holds them, and
+    `parse_snapshot` still reads them, `catalog_import.with_lists`): a state read back has no policy text, and the
+    read lists them by the definition queries, whose rows carry the text as stored (`FakeRedshift.definition_rows`,
+    what the doubles answer)."""
     rows: dict[str, list[Row]] = {name: [] for name in (
         "roles", "role_grants", "schema_privileges", "relation_privileges", "column_privileges",
         "system_privileges", "rls_policies", "rls_attachments", "rls_relations", "masking_policies",

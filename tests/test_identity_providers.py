@@ -540,8 +540,10 @@ def rows_with_idp(roles: list[str], managed_roles: list[str], *, managed_idp: bo
                   superuser: bool = True, fence: FenceRow | None = None) -> dict[str, list[tuple[Any, ...]]]:
     rows = catalog(roles, managed_roles, fence=fence or (EARLIER, 1))
     rows["whoami"] = [(USER, superuser)]
-    if present:
-        rows["identity_providers"] = [("azure ad", "azure", "aad", True)]
+    if present:  # listed by its definition, as SVV_IDENTITY_PROVIDERS shows it (the secret's value left out)
+        fake = FakeRedshift()
+        fake.execute(AZURE_CREATE)
+        rows["identity_provider_definitions"] = fake.definition_rows()["identity_provider_definitions"]
     if managed_idp:
         rows["ledger"].append((AZURE.KIND, json.dumps(["azure ad"]), AZURE.fingerprint()))
     return rows

@@ -5,11 +5,12 @@ work on a machine without credentials and the tests drive them from the same fil
 
 1. the reconciler's own read (`catalog.read_queries(..., bootstrap=False)`: the same SQL, parsed by the same
    `catalog.parse_snapshot`), without its ledger queries;
-2. the catalog's policy and identity provider definitions (`catalog_import.definition_queries()`),
-   which the reconciler does not read: an import writes them, and they let `plan --snapshot` adopt
-   policies and providers instead of rebuilding them. The policy views list every database's policies: the
-   rows keep their database and `current_database()`, and every reader filters them
-   (`catalog_import.current_database_rows`); a file of an earlier version has neither and reads as before;
+2. the catalog's policy and identity provider definitions (`catalog_import.definition_queries()`, part of that
+   read), which also list them: an import writes them, and they let `plan --snapshot` adopt policies and
+   providers instead of rebuilding them. The policy views list every database's policies: the rows keep their
+   database and `current_database()`, and every reader filters them (`catalog_import.current_database_rows`); a
+   file of an earlier version has neither and reads as before, and one of format version 1 also lists them by
+   queries of their own (`catalog_import.with_lists`);
 3. whether the ledger table exists (`svv_tables`), and if so the ledger and applied scripts of the
    environment's current access model and every other model's ledger rows (one owner per object), so
    `plan --snapshot` of that model sees what a deploy would see; and the other schemas holding a ledger
@@ -82,7 +83,11 @@ from redshift_idc.runtime.stored_lookups import lookup_tables as stored_lookup_t
 from redshift_idc.wording import plural
 
 SNAPSHOT_FORMAT = "redshift-idc-catalog-snapshot"
-SNAPSHOT_VERSION = 1
+# 2: the policies and identity providers are listed by their definition queries only (`catalog_import.with_lists`).
+# Version 1 files (with the list queries) are read as before; an earlier version of this tool refuses a version 2
+# file instead of reading it without its policies.
+SNAPSHOT_VERSION = 2
+READ_VERSIONS = (1, 2)
 LEDGER_QUERIES = ("ledger", "other_ledgers", "scripts")  # read only where the ledger table exists
 Row = tuple[Any, ...]
 OK, ERROR = 0, 2
@@ -305,9 +310,9 @@ def load_snapshot(path: Path) -> CatalogSnapshot:
         raise SnapshotError(f"{path}: not a readable snapshot ({error}); {fix}") from None
     if not isinstance(document, dict) or document.get("format") != SNAPSHOT_FORMAT:
         raise SnapshotError(f"{path}: not a catalog snapshot (no \"format\": \"{SNAPSHOT_FORMAT}\"); {fix}")
-    if document.get("version") != SNAPSHOT_VERSION:
+    if document.get("version") not in READ_VERSIONS:
         raise SnapshotError(f"{path}: snapshot format version {document.get('version')!r}; this version reads "
-                            f"{SNAPSHOT_VERSION}: {fix} again")
+                            f"{' and '.join(str(v) for v in READ_VERSIONS)}: {fix} again")
     rows = document.get("rows")
     texts = ("environment", "account", "region", "workgroup", "namespace", "database", "identity_namespace",
              "read_as")

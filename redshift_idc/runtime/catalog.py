@@ -61,6 +61,7 @@ from redshift_idc.runtime.catalog_import import (
     definitions,
     split_by_database,
     stored_texts,
+    with_lists,
 )
 from redshift_idc.runtime.fence import FenceRow
 from redshift_idc.runtime.ledger import LedgerTables
@@ -81,14 +82,14 @@ WHOAMI_QUERIES: tuple[tuple[str, str], ...] = (
 )
 # Grants to roles and to PUBLIC (`identity_type` 'public' [2.17]); users' grants are IdC's, never managed.
 GRANTEE_TYPES = "('role', 'public')"
-IDENTITY_PROVIDERS_QUERY = ("identity_providers", "SELECT name, type, namespc, enabled FROM svv_identity_providers")
 OTHER_LEDGER_MODELS = "ledger_models:"  # the second read's query names: "ledger_models:<schema>"
 
 
 def identity_queries() -> list[tuple[str, str]]:
     """The reader and the registered identity providers (SELECTs only): what `verify` reads, a subset of
-    `read_queries` with the same SQL, so both see the catalog the same way."""
-    return [*WHOAMI_QUERIES, IDENTITY_PROVIDERS_QUERY]
+    `read_queries` with the same SQL, so both see the catalog the same way (the providers as listed by their
+    definition query, `parse_snapshot` reads the list from it)."""
+    return [*WHOAMI_QUERIES, *(q for q in definition_queries() if q[0] == "identity_provider_definitions")]
 
 
 def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True,
@@ -112,15 +113,12 @@ def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True,
                               f"identity_type FROM svv_column_privileges WHERE identity_type IN {GRANTEE_TYPES}"),
         ("system_privileges", "SELECT system_privilege, identity_name FROM svv_system_privileges "
                               f"WHERE identity_type = 'role' AND system_privilege IN ({system})"),
-        # Both policy views span databases: the database column last, filtered in `parse_snapshot` (catalog_import).
-        ("rls_policies", "SELECT polname, poldb FROM svv_rls_policy"),
+        # The policies and providers themselves are listed by their definition queries below (`with_lists`).
         ("rls_attachments", "SELECT relschema, relname, polname, grantee, granteekind FROM svv_rls_attached_policy"),
         ("rls_relations", "SELECT relschema, relname, is_rls_on, TRIM(rls_conjunction_type) FROM svv_rls_relation "
                           "WHERE datname = current_database()"),
-        ("masking_policies", "SELECT policy_name, policy_database FROM svv_masking_policy"),
         ("masking_attachments", "SELECT policy_name, schema_name, table_name, grantee, grantee_type, priority, "
                                 "input_columns, output_columns FROM svv_attached_masking_policy"),
-        IDENTITY_PROVIDERS_QUERY,
         # The data lake and datashares through IdC (seed 000). Which view lists a database made FROM ARN is
         # unconfirmed (svv_redshift_databases' non-local rows); the planner also trusts its ledger for them.
         ("external_schemas", "SELECT schemaname, databasename FROM svv_external_schemas"),
@@ -129,7 +127,9 @@ def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True,
         ("database_privileges", "SELECT database_name, privilege_type, identity_name, identity_type, privilege_scope "
                                 f"FROM svv_database_privileges WHERE identity_type IN {GRANTEE_TYPES}"),
         # Definitions as the catalog shows them: an object the ledger does not know yet (an imported model's) is
-        # adopted when they equal the model's, instead of being rebuilt (planner.plan(definitions=...)).
+        # adopted when they equal the model's, instead of being rebuilt (planner.plan(definitions=...)); they also
+        # list the policies and providers (`with_lists`). Both policy views span databases: the database column
+        # last, filtered in `parse_snapshot` (catalog_import.split_by_database).
         *definition_queries(),
         ("ledger", tables.select_objects_sql(model)),
         ("other_ledgers", tables.select_other_objects_sql(model)),
@@ -203,7 +203,9 @@ def _flag(value: Any) -> bool | None:
 def parse_snapshot(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = False,
                    users_namespace: str | None = None) -> Snapshot:
     """Build the current state from the read batch's rows (keyed by query name); with `users_namespace`,
-    also the namespace's users (their queries' rows, absent when they returned none)."""
+    also the namespace's users (their queries' rows, absent when they returned none). The policies and providers
+    are listed by their definition rows, or by the list queries of a snapshot of an earlier version (`with_lists`)."""
+    rows = with_lists(rows)
     state = AccessState(case_sensitive=case_sensitive)
     warnings: list[str] = []
 

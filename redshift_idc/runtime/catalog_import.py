@@ -87,6 +87,28 @@ POLICY_DATABASE_COLUMN: dict[str, int] = {"rls_policies": 1, "masking_policies":
                                           "rls_policy_definitions": 4, "masking_policy_definitions": 3}
 
 
+# The lists of policies and identity providers come from the definition queries' rows: one query per view instead
+# of two (every query that returns rows costs the read a GetStatementResult). List query -> (definition query,
+# the cells of its rows the list holds). A snapshot of an earlier version also holds the list queries: taken as
+# they are.
+LISTS_IN_DEFINITIONS: dict[str, tuple[str, tuple[int, ...]]] = {
+    "rls_policies": ("rls_policy_definitions", (0, 4)),  # polname, poldb
+    "masking_policies": ("masking_policy_definitions", (0, 3)),  # policy_name, policy_database
+    "identity_providers": ("identity_provider_definitions", (0, 1, 2, 4)),  # name, type, namespc, enabled
+}
+
+
+def with_lists(rows: Mapping[str, Sequence[Row]]) -> dict[str, Sequence[Row]]:
+    """`rows` with the lists of policies and providers (`LISTS_IN_DEFINITIONS`) taken from the definition rows
+    where the read did not send the list query. A definition row of an earlier version without its database cell
+    gives a list row without it, which counts as the current database's (`split_by_database`)."""
+    found: dict[str, Sequence[Row]] = dict(rows)
+    for listed, (query, cells) in LISTS_IN_DEFINITIONS.items():
+        if listed not in rows and query in rows:
+            found[listed] = [tuple(row[i] for i in cells if i < len(row)) for row in rows[query]]
+    return found
+
+
 def current_database(rows: Mapping[str, Sequence[Row]]) -> str | None:
     """The database the batch read (`CURRENT_DATABASE_QUERY`); None when it was not read (an older snapshot)."""
     found = list(rows.get(CURRENT_DATABASE_QUERY[0], ()))
