@@ -516,8 +516,8 @@ def reconcile() -> Iterator[Reconcile]:
     s3, s3_stub = stubbed("s3")
     secretsmanager, secrets_stub = stubbed("secretsmanager")
     with data, s3_stub, secrets_stub:
-        yield Reconcile(data, s3_stub, secrets_stub, DataApi(Target(WORKGROUP, DATABASE, SECRET_ARN), data_client), s3,
-                        secretsmanager)
+        api = DataApi(Target(WORKGROUP, DATABASE, SECRET_ARN), data_client, long_polling=False)  # polls, as there
+        yield Reconcile(data, s3_stub, secrets_stub, api, s3, secretsmanager)
         data.assert_no_pending_responses()
         s3_stub.assert_no_pending_responses()
         secrets_stub.assert_no_pending_responses()
