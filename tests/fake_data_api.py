@@ -140,16 +140,16 @@ def svv_rows(state: AccessState, *, user: str, superuser: bool, secadmin: bool,
 
     Policies and identity providers are listed as the list queries of earlier versions returned them
     (`rls_policies`, `masking_policies`, `identity_providers`: a snapshot of those versions holds them, and
-    `parse_snapshot` still reads them, `catalog_import.with_lists`): a state read back has no policy text, and the
+    `parse_snapshot` still reads them, `catalog_rows.with_lists`): a state read back has no policy text, and the
     read lists them by the definition queries, whose rows carry the text as stored (`FakeRedshift.definition_rows`,
     what the doubles answer)."""
     rows: dict[str, list[Row]] = {name: [] for name in (
         "roles", "role_grants", "schema_privileges", "relation_privileges", "column_privileges",
         "system_privileges", "rls_policies", "rls_attachments", "rls_relations", "masking_policies",
         "masking_attachments", "identity_providers", "external_schemas", "external_databases", "database_privileges")}
-    rows["whoami"] = [(user, superuser)]  # user_name, superuser boolean (r_SVV_USER_INFO: documented)
-    rows["current_database"] = [(database,)]  # SELECT current_database() (r_CURRENT_DATABASE: documented)
-    rows["secadmin"] = [(1 if secadmin else 0,)]  # COUNT(*) of svv_user_grants rows (r_SVV_USER_GRANTS: documented)
+    # user_name, superuser boolean (r_SVV_USER_INFO), COUNT(*) of its svv_user_grants rows for sys:secadmin
+    # (r_SVV_USER_GRANTS), current_database() (r_CURRENT_DATABASE): documented, one row (fake_shapes.py's whoami)
+    rows["whoami"] = [(user, superuser, 1 if secadmin else 0, database)]
     rows["roles"] = [(r,) for r in SYSTEM_ROLES]
 
     def grantee(name: str) -> tuple[str, str]:

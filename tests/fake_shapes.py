@@ -58,18 +58,18 @@ _OWN_TABLE = ("the SELECT list over the project's own table (runtime/ledger.py, 
               "as the Data API returns VARCHAR and BIGINT (stringValue, longValue: botocore redshift-data Field [A1])")
 
 ROW_SHAPES: dict[str, Shape] = {
-    # ---- who reads (catalog.WHOAMI_QUERIES, `verify`)
+    # ---- who reads (catalog.WHOAMI_QUERY, `verify`)
     "whoami": Shape(
-        "(user_name text, superuser boolean)",
-        "r_SVV_USER_INFO [D4]: user_name text, superuser boolean; REDSHIFT_REFERENCE.md section 1's guard query",
-        DOCUMENTED),
-    "secadmin": Shape(
-        "(COUNT(*) bigint): 1 when the reader holds sys:secadmin explicitly, else 0",
-        "r_SVV_USER_GRANTS [D3]: one row per role granted explicitly to a user (user_name, role_name); "
-        "`GRANT ROLE \"sys:secadmin\" TO \"u\"` works on a real cluster (gravitational/teleport, REDSHIFT_REFERENCE.md "
-        "9.1 answer 1)",
-        DOCUMENTED),
-    "current_database": Shape("(current_database() name)", "r_CURRENT_DATABASE", DOCUMENTED),
+        "(user_name text, superuser boolean, COUNT(*) bigint: 1 when the reader holds sys:secadmin explicitly, else 0, "
+        "current_database() name); one row, the reader's own",
+        "r_SVV_USER_INFO [D4]: user_name text, superuser boolean, every user sees its own row; r_SVV_USER_GRANTS [D3]: "
+        "one row per role granted explicitly to a user (user_name, role_name); `GRANT ROLE \"sys:secadmin\" TO \"u\"` "
+        "works on a real cluster (gravitational/teleport, REDSHIFT_REFERENCE.md 9.1 answer 1); r_CURRENT_DATABASE; a "
+        "scalar subquery in a select list (r_Subquery_examples)",
+        DOCUMENTED,
+        ("That Redshift runs the count of SVV_USER_GRANTS as a scalar subquery in the select list of the "
+         "SVV_USER_INFO query, beside current_database() (each is documented; the three were separate queries "
+         "before, and no example combines these views).",)),
     # ---- roles and grants (catalog.read_queries)
     "roles": Shape(
         "(role_name text); the system roles sys:superuser, sys:secadmin, sys:dba, sys:operator, sys:monitor listed "
@@ -160,7 +160,7 @@ ROW_SHAPES: dict[str, Shape] = {
          "them).",)),
     # ---- definitions (catalog_import.definition_queries): the stored forms, issue 21 items 1, 3, 5; they also list
     # the policies (every database's: poldb, policy_database, issue 21 item 3) and the identity providers
-    # (catalog_import.with_lists)
+    # (catalog_rows.with_lists)
     "rls_policy_definitions": Shape(
         "(polname, polalias, polatts compact JSON [{\"colname\",\"type\"}], polqual as Redshift rewrote it, poldb): "
         "every database's policies",

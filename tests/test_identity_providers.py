@@ -539,7 +539,7 @@ AZURE_SHOWN = AZURE_CREATE.replace(SECRET, "***")  # what the step shows: its Cl
 def rows_with_idp(roles: list[str], managed_roles: list[str], *, managed_idp: bool, present: bool,
                   superuser: bool = True, fence: FenceRow | None = None) -> dict[str, list[tuple[Any, ...]]]:
     rows = catalog(roles, managed_roles, fence=fence or (EARLIER, 1))
-    rows["whoami"] = [(USER, superuser)]
+    rows["whoami"] = [(USER, superuser, 1, "dev")]
     if present:  # listed by its definition, as SVV_IDENTITY_PROVIDERS shows it (the secret's value left out)
         fake = FakeRedshift()
         fake.execute(AZURE_CREATE)

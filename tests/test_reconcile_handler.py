@@ -148,8 +148,7 @@ def catalog(roles: Sequence[str] = (), managed: Sequence[str] = (), *, secadmin:
     """Rows of the read batch, by query name: what the SVV views and our ledger tables hold. `fence`: the
     model's row (an earlier request's started a day before this one)."""
     rows: dict[str, list[Row]] = {
-        "whoami": [(USER, True)],
-        "secadmin": [(1 if secadmin else 0,)],
+        "whoami": [(USER, True, 1 if secadmin else 0, DATABASE)],
         "roles": [(r,) for r in (*SYSTEM_ROLES, *roles)],
         "ledger": [("role", json.dumps([r], separators=(",", ":")), "") for r in sorted(managed)],
         "scripts": list(scripts),
@@ -537,6 +536,20 @@ def test_update_adding_a_role_sends_exactly_its_ddl_ledger_row_and_progress(harn
 
 
 # -------------------------------------------------------------------------------- one request at a time
+
+
+def test_a_read_that_does_not_show_its_reader_is_refused_before_any_plan(harness: Harness) -> None:
+    """Without the reader's row neither its visibility nor its database (which tells this database's policies from
+    another's) is known: nothing is planned."""
+    update = event("Update")
+    talk = harness.conversation(update)
+    harness.expect_model(roles_state("analyst"))
+    rows = catalog(fence=(EARLIER, 1))
+    del rows["whoami"]
+    talk.read(rows, seq=1)
+    talk.claim((EARLIER, 1))  # then nothing: no batch
+    with pytest.raises(CustomResourceError, match=r"did not show who it reads as .* refusing to plan"):
+        harness.run(update)
 
 
 def test_a_request_that_finds_a_newer_one_current_is_superseded_and_sends_nothing(harness: Harness) -> None:

@@ -284,7 +284,7 @@ def expect_read(aws: Aws, config: EnvironmentConfig, rows: dict[str, list[Row]])
 
 def warehouse_rows(*, superuser: bool = True, secadmin: bool = True,
                    providers: tuple[Row, ...] = ()) -> dict[str, list[Row]]:
-    return {"whoami": [("admin", superuser)], "secadmin": [(1 if secadmin else 0,)],
+    return {"whoami": [("admin", superuser, 1 if secadmin else 0, "dev")],
             "identity_provider_definitions": list(providers)}
 
 

@@ -32,7 +32,8 @@ from redshift_idc.deployed.conformance.session import Session, StuckError, state
 from redshift_idc.runtime import fence
 from redshift_idc.runtime.access_state import AccessState, recorded_fingerprint
 from redshift_idc.runtime.catalog import identity_queries, other_ledger_queries, parse_snapshot, read_queries
-from redshift_idc.runtime.catalog_import import column_queries, definition_queries, ledger_table_query, with_lists
+from redshift_idc.runtime.catalog_import import column_queries, definition_queries, ledger_table_query
+from redshift_idc.runtime.catalog_rows import with_lists
 from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS, steps
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.plan_types import Ledger
