@@ -6,8 +6,11 @@ with a latency model (`tests/fake_data_api.py`), in simulated time.
 
 The latency model: a batch runs `--batch-latency + --statement-latency x statements + --object-latency x
 objects` seconds and says so `--status-lag` seconds after it ended (its reported Duration excludes the lag);
-each call takes `--call-latency`. Model A of issue 22: `--batch-latency 1 --status-lag 0.3 --call-latency 0.05`;
-model B: `--batch-latency 0.3 --statement-latency 0.02 --object-latency 0.001 --status-lag 0.3 --call-latency 0.05`.
+each call takes `--call-latency`. The double long-polls as botocore 1.44's model allows (`WaitTimeSeconds`: the
+runtime then waits in the submission and DescribeStatement); `--no-long-polling` gives it the model of an older
+botocore, as a Lambda runtime's boto3 may be, and the runtime polls. Model A of issue 22: `--batch-latency 1
+--status-lag 0.3 --call-latency 0.05`; model B: `--batch-latency 0.3 --statement-latency 0.02 --object-latency
+0.001 --status-lag 0.3 --call-latency 0.05`.
 
 Scenarios, in order, on one warehouse: `create` (empty warehouse), `noop` (the same model again, an
 Update), `change` (every 10th role replaced by a new one with the same grants), `delete`. Each prints one
@@ -76,6 +79,8 @@ class RecordingClient:
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._client, name)
+        if not callable(method):
+            return method  # `meta`: its service model says whether the runtime may long-poll
 
         def call(**params: Any) -> Any:
             tape = self._tape()
@@ -122,7 +127,7 @@ def replayed(tapes: list[Tape], runs: int = 5) -> tuple[float, list[float]]:
         for index, tape in enumerate(tapes):
             path = Path(folder) / f"tape-{index}.pickle"
             with path.open("wb") as handle:
-                pickle.dump(Tape(tape.event, tape.context_id, tape.document), handle)
+                pickle.dump(Tape(tape.event, tape.context_id, tape.document, long_polling=tape.long_polling), handle)
                 for record in tape.records:
                     pickle.dump(record, handle)
             tape.records = []
@@ -165,6 +170,7 @@ class Bench:
     page_bytes: int
     measure_memory: bool
     role_quota: int | None = None
+    long_polling: bool = True
     fake: FakeRedshift = field(default_factory=FakeRedshift)
     clock: SimClock = field(default_factory=SimClock)
     requests: int = 0
@@ -174,13 +180,14 @@ class Bench:
         self.api = FakeDataApi(self.fake, self.clock, model=MODEL, batch_latency=latency.batch,
                                call_latency=latency.call, statement_latency=latency.statement,
                                object_latency=latency.object, status_lag=latency.status_lag,
-                               page_bytes=self.page_bytes, secadmin=False)
+                               page_bytes=self.page_bytes, secadmin=False, long_polling=self.long_polling)
         self.tape: Tape | None = None
         self.tapes: list[Tape] = []
         self.plans = timed_plans()
 
     def _start_tape(self, event: dict[str, Any], context_id: str, document: bytes) -> None:
-        self.tape = Tape(dict(event), context_id, document) if self.measure_memory else None
+        self.tape = (Tape(dict(event), context_id, document, long_polling=self.long_polling) if self.measure_memory
+                     else None)
 
     def _end_tape(self) -> None:
         if self.tape is not None:
@@ -246,13 +253,15 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true", help="skip the per-invocation memory replay")
     parser.add_argument("--ignore-budget", action="store_true", help="simulate a model the estimate refuses")
     parser.add_argument("--role-quota", type=int, help="the workgroup's role quota (default: not checked)")
+    parser.add_argument("--no-long-polling", action="store_true",
+                        help="a client whose boto3 predates WaitTimeSeconds (the runtime then polls)")
     parser.add_argument("--json", action="store_true", help="one JSON object per scenario")
     args = parser.parse_args()
 
     desired, changed = large_model(args.roles, args.tables), changed_model(args.roles, args.tables)
     latency = Latency(args.batch_latency, args.call_latency, args.statement_latency, args.object_latency,
                       args.status_lag)
-    bench = Bench(latency, args.page_bytes, not args.no_memory, args.role_quota)
+    bench = Bench(latency, args.page_bytes, not args.no_memory, args.role_quota, not args.no_long_polling)
     wanted = args.scenarios.split(",")
     where = f"{args.roles} roles x {args.tables} tables"
     if args.role_quota is not None:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -34,11 +35,16 @@ class Tape:
     context_id: str
     document: bytes
     records: list[tuple[str, Any]] = field(default_factory=list)  # ("call", (name, response | error)), ("clock", v)
+    long_polling: bool = True  # whether the recorded client had WaitTimeSeconds (the runtime then waited in calls)
 
 
 class _ReplayClient:
     def __init__(self, records: Iterator[tuple[str, Any]]) -> None:
+        import botocore.session
+
         self._records = records
+        # A boto3 client's own model, as in Lambda: the runtime reads it to decide on long polling.
+        self.meta = SimpleNamespace(service_model=botocore.session.get_session().get_service_model("redshift-data"))
 
     def __getattr__(self, name: str) -> Any:
         def call(**_: Any) -> Any:
@@ -98,7 +104,8 @@ def replay(path: Path) -> None:
             return {"Body": io.BytesIO(tape.document)}
 
     props = tape.event["ResourceProperties"]
-    api = DataApi(Target(props["WorkgroupName"], props["Database"], props["SecretArn"]), _ReplayClient(records))
+    api = DataApi(Target(props["WorkgroupName"], props["Database"], props["SecretArn"]), _ReplayClient(records),
+                  long_polling=tape.long_polling)
     context = type("Context", (), {"aws_request_id": tape.context_id})()
     is_complete(tape.event, context, api=api, s3=S3(), clock=_ReplayClock(records))
     print(json.dumps({"peak_rss_mb": _peak_rss_kb() / 1024, "plans_cpu_s": plans}))

@@ -50,8 +50,7 @@ class CatalogDataApi(FakeDataApi):
                         secadmin=self.secadmin)
         names = {q: n for n, q in read_queries(LedgerTables(), "x", bootstrap=False)}
         definitions = {q: n for n, q in definition_queries()}
-        if not self.superuser and names.get(sql, definitions.get(sql)) in ("identity_providers",
-                                                                          "identity_provider_definitions"):
+        if not self.superuser and definitions.get(sql) == "identity_provider_definitions":
             return []  # SVV_IDENTITY_PROVIDERS: superusers only [D15]
         if sql in names and names[sql] in svv:
             return svv[names[sql]]

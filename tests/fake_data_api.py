@@ -4,6 +4,16 @@ driver that calls the real `on_event` / `is_complete` handlers against it (never
 `FakeDataApi` answers like a boto3 `redshift-data` client (parameters validated against botocore's
 service model) and keeps the behaviour the reconciler relies on:
 
+- It answers as the client of botocore's redshift-data model would let it be called (its `meta.service_model`,
+  which the runtime reads to decide on long polling), or with `long_polling=False` as the model of a botocore
+  older than long polling (no `WaitTimeSeconds` anywhere: a call with it raises ParamValidationError, as such a
+  client does before sending anything; `service_model`).
+- Long polling: BatchExecuteStatement, ExecuteStatement, DescribeStatement and GetStatementResult with
+  `WaitTimeSeconds` answer when the statement's status says it ended (so `status_lag` after it did) or after that
+  many seconds, whichever comes first, with the status then (a submission's answer then holds `Status`; a
+  GetStatementResult of a statement still running is ResourceNotFoundException, as REDSHIFT_REFERENCE.md 7.3 notes
+  of a long-polled one). Statements due meanwhile run. A repeated ClientToken waits for the statement it names
+  (assumed: the documentation does not say).
 - A statement starts when the service receives the call and runs `batch_latency + statement_latency x
   statements + object_latency x objects` seconds (objects: what its statements cover, `FakeRedshift.objects_in`);
   every call takes `call_latency` (half on the way in, half on the way out). Nothing runs in the background:
@@ -39,9 +49,11 @@ service model) and keeps the behaviour the reconciler relies on:
 
 from __future__ import annotations
 
+import copy
 import io
 import itertools
 import json
+import types
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -51,6 +63,7 @@ from typing import Any
 
 import botocore.session
 from botocore.exceptions import ClientError, ParamValidationError
+from botocore.model import ServiceModel
 from botocore.validate import ParamValidator
 
 from redshift_idc.runtime.access_state import (
@@ -82,6 +95,18 @@ from tests.fake_redshift import DATABASE, SYSTEM_ROLES, FakeRedshift, RedshiftEr
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 _MODEL = botocore.session.get_session().get_service_model("redshift-data")
 _VALIDATOR = ParamValidator()
+
+
+def service_model(long_polling: bool = True) -> ServiceModel:
+    """botocore's redshift-data model; `long_polling=False`: the same without `WaitTimeSeconds` on any operation, the
+    model of a botocore older than long polling (1.43.11's lacks it: REDSHIFT_REFERENCE.md 7.1)."""
+    if long_polling:
+        return _MODEL
+    loader = botocore.session.get_session().get_component("data_loader")
+    raw = copy.deepcopy(loader.load_service_model("redshift-data", "service-2"))
+    for shape in raw["shapes"].values():
+        shape.get("members", {}).pop("WaitTimeSeconds", None)
+    return ServiceModel(raw, service_name="redshift-data")
 Row = tuple[Any, ...]
 
 
@@ -112,15 +137,21 @@ def svv_rows(state: AccessState, *, user: str, superuser: bool, secadmin: bool,
     """What the reconciler's SVV queries return for `state` (the inverse of `catalog.parse_snapshot`), read while
     connected to `database`. `fake_rows` adds what a `FakeRedshift` holds beyond its state. Each query's row shape,
     its source (AWS page or peer file) and status (documented, seen on a real cluster, assumed) is in
-    `tests/fake_shapes.py` (ROW_SHAPES, checked complete by tests/test_fake_evidence.py); the comments name them."""
+    `tests/fake_shapes.py` (ROW_SHAPES, checked complete by tests/test_fake_evidence.py); the comments name them.
+
+    Policies and identity providers are listed as the list queries of earlier versions returned them
+    (`rls_policies`, `masking_policies`, `identity_providers`: a snapshot of those versions holds them, and
+    `parse_snapshot` still reads them, `catalog_rows.with_lists`): a state read back has no policy text, and the
+    read lists them by the definition queries, whose rows carry the text as stored (`FakeRedshift.definition_rows`,
+    what the doubles answer)."""
     rows: dict[str, list[Row]] = {name: [] for name in (
         "roles", "role_grants", "schema_privileges", "relation_privileges", "column_privileges",
         "system_privileges", "rls_policies", "rls_attachments", "rls_relations", "masking_policies",
         "masking_attachments", "identity_providers", "external_schemas", "external_databases", "database_privileges",
         "default_privileges")}
-    rows["whoami"] = [(user, superuser)]  # user_name, superuser boolean (r_SVV_USER_INFO: documented)
-    rows["current_database"] = [(database,)]  # SELECT current_database() (r_CURRENT_DATABASE: documented)
-    rows["secadmin"] = [(1 if secadmin else 0,)]  # COUNT(*) of svv_user_grants rows (r_SVV_USER_GRANTS: documented)
+    # user_name, superuser boolean (r_SVV_USER_INFO), COUNT(*) of its svv_user_grants rows for sys:secadmin
+    # (r_SVV_USER_GRANTS), current_database() (r_CURRENT_DATABASE): documented, one row (fake_shapes.py's whoami)
+    rows["whoami"] = [(user, superuser, 1 if secadmin else 0, database)]
     rows["roles"] = [(r,) for r in SYSTEM_ROLES]
 
     def grantee(name: str) -> tuple[str, str]:
@@ -227,8 +258,9 @@ class FakeDataApi:
                  batch_latency: float = 1.0, call_latency: float = 0.05, statement_latency: float = 0.0,
                  object_latency: float = 0.0, status_lag: float = 0.0, page_bytes: int = 1_000_000,
                  user: str = "admin", superuser: bool = True, secadmin: bool = True, list_lag: float = 0.0,
-                 case_sensitive: bool = False, users_namespace: str | None = None) -> None:
+                 case_sensitive: bool = False, users_namespace: str | None = None, long_polling: bool = True) -> None:
         self.fake = fake
+        self.meta = types.SimpleNamespace(service_model=service_model(long_polling))  # what a boto3 client has
         self.clock = clock
         self.tables = tables or LedgerTables()
         self.batch_latency = batch_latency
@@ -270,7 +302,7 @@ class FakeDataApi:
         return sum(self.calls.values())
 
     def _call(self, operation: str, params: dict[str, Any], handle: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        report = _VALIDATOR.validate(params, _MODEL.operation_model(operation).input_shape)
+        report = _VALIDATOR.validate(params, self.meta.service_model.operation_model(operation).input_shape)
         if report.has_errors():
             raise ParamValidationError(report=report.generate_report())
         if self.before_call is not None:
@@ -405,15 +437,35 @@ class FakeDataApi:
     # ---------------------------------------------------------------------------------- the API
 
     def batch_execute_statement(self, **params: Any) -> dict[str, Any]:
-        return self._call("BatchExecuteStatement", params, lambda: self._start(
-            params["Sqls"], params.get("StatementName", ""), params.get("ClientToken") or str(uuid.uuid4()), True))
+        return self._call("BatchExecuteStatement", params, lambda: self._submitted(params, params["Sqls"], True))
 
     def execute_statement(self, **params: Any) -> dict[str, Any]:
-        return self._call("ExecuteStatement", params, lambda: self._start(
-            [params["Sql"]], params.get("StatementName", ""), params.get("ClientToken") or str(uuid.uuid4()), False))
+        return self._call("ExecuteStatement", params, lambda: self._submitted(params, [params["Sql"]], False))
+
+    def _submitted(self, params: dict[str, Any], sqls: Sequence[str], batch: bool) -> dict[str, Any]:
+        """A submission's answer; with `WaitTimeSeconds`, once the statement ended or the wait is over, with its
+        status then."""
+        response = self._start(sqls, params.get("StatementName", ""), params.get("ClientToken") or str(uuid.uuid4()),
+                               batch)
+        if params.get("WaitTimeSeconds"):
+            statement = self.statements[response["Id"]]
+            self._long_poll(statement, params)
+            response["Status"] = self._shown(statement)
+        return response
 
     def describe_statement(self, **params: Any) -> dict[str, Any]:
-        return self._call("DescribeStatement", params, lambda: self._describe(self._get(params["Id"])))
+        return self._call("DescribeStatement", params, lambda: self._describe(self._long_poll(self._get(params["Id"]),
+                                                                                              params)))
+
+    def _long_poll(self, statement: _Statement, params: dict[str, Any]) -> _Statement:
+        """Long polling (`WaitTimeSeconds` in `params`): time passes until the statement's status says it ended
+        (`status_lag` after it did), or the wait is over; statements due meanwhile run, in time order."""
+        until = self.clock.now + float(params.get("WaitTimeSeconds") or 0)
+        while self._shown(statement) == "STARTED" and self.clock.now < until:
+            shown = _ended(statement) + self.status_lag  # when its status will say so: inf while it runs on
+            self.clock.sleep(min(until, shown) - self.clock.now)
+            self._run_due()
+        return statement
 
     def cancel_statement(self, **params: Any) -> dict[str, Any]:
         def cancel() -> dict[str, Any]:
@@ -428,7 +480,7 @@ class FakeDataApi:
     def get_statement_result(self, **params: Any) -> dict[str, Any]:
         def result() -> dict[str, Any]:
             parent, _, number = params["Id"].partition(":")
-            statement = self._get(parent)
+            statement = self._long_poll(self._get(parent), params)
             rows = statement.results[int(number or 1) - 1] if self._shown(statement) == "FINISHED" else None
             if rows is None:
                 raise ClientError({"Error": {"Code": "ResourceNotFoundException",

@@ -873,7 +873,8 @@ class FakeRedshift:
 
     def view_rows(self) -> dict[str, list[Row]]:
         """Rows of the reconciler's SVV queries that `fake_data_api.svv_rows` cannot build from `state()`: other
-        databases' policies (name, database) and scoped grants on a database, in the queries' column order
+        databases' policies (name, database), in the form of `svv_rows`' policy lists (the reconciler's read takes
+        them from `definition_rows`), and scoped grants on a database, in the query's column order
         (`catalog.read_queries`)."""
         rows: dict[str, list[Row]] = {"rls_policies": [], "masking_policies": [], "database_privileges": []}
         for kind, database, name in sorted(self._catalog.foreign_policies):

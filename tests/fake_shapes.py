@@ -58,18 +58,18 @@ _OWN_TABLE = ("the SELECT list over the project's own table (runtime/ledger.py, 
               "as the Data API returns VARCHAR and BIGINT (stringValue, longValue: botocore redshift-data Field [A1])")
 
 ROW_SHAPES: dict[str, Shape] = {
-    # ---- who reads (catalog.WHOAMI_QUERIES, `verify`)
+    # ---- who reads (catalog.WHOAMI_QUERY, `verify`)
     "whoami": Shape(
-        "(user_name text, superuser boolean)",
-        "r_SVV_USER_INFO [D4]: user_name text, superuser boolean; REDSHIFT_REFERENCE.md section 1's guard query",
-        DOCUMENTED),
-    "secadmin": Shape(
-        "(COUNT(*) bigint): 1 when the reader holds sys:secadmin explicitly, else 0",
-        "r_SVV_USER_GRANTS [D3]: one row per role granted explicitly to a user (user_name, role_name); "
-        "`GRANT ROLE \"sys:secadmin\" TO \"u\"` works on a real cluster (gravitational/teleport, REDSHIFT_REFERENCE.md "
-        "9.1 answer 1)",
-        DOCUMENTED),
-    "current_database": Shape("(current_database() name)", "r_CURRENT_DATABASE", DOCUMENTED),
+        "(user_name text, superuser boolean, COUNT(*) bigint: 1 when the reader holds sys:secadmin explicitly, else 0, "
+        "current_database() name); one row, the reader's own",
+        "r_SVV_USER_INFO [D4]: user_name text, superuser boolean, every user sees its own row; r_SVV_USER_GRANTS [D3]: "
+        "one row per role granted explicitly to a user (user_name, role_name); `GRANT ROLE \"sys:secadmin\" TO \"u\"` "
+        "works on a real cluster (gravitational/teleport, REDSHIFT_REFERENCE.md 9.1 answer 1); r_CURRENT_DATABASE; a "
+        "scalar subquery in a select list (r_Subquery_examples)",
+        DOCUMENTED,
+        ("That Redshift runs the count of SVV_USER_GRANTS as a scalar subquery in the select list of the "
+         "SVV_USER_INFO query, beside current_database() (each is documented; the three were separate queries "
+         "before, and no example combines these views).",)),
     # ---- roles and grants (catalog.read_queries)
     "roles": Shape(
         "(role_name text); the system roles sys:superuser, sys:secadmin, sys:dba, sys:operator, sys:monitor listed "
@@ -133,8 +133,6 @@ ROW_SHAPES: dict[str, Shape] = {
          "statement cannot take is reported as an ignored row, never planned, and the model's privilege is then "
          "granted again on every deploy, which a recording would show.")),
     # ---- row-level security
-    "rls_policies": Shape(
-        "(polname, poldb): every database's policies", "r_SVV_RLS_POLICY [D10] (issue 21 item 3)", DOCUMENTED),
     "rls_attachments": Shape(
         "(relschema, relname, polname, grantee, granteekind 'role'); PUBLIC as grantee 'public', granteekind "
         "'public'",
@@ -154,9 +152,6 @@ ROW_SHAPES: dict[str, Shape] = {
         ("Whether SVV_RLS_RELATION lists a relation whose RLS was turned off (with is_rls_on false) or drops it: the "
          "fake drops it, the reader ignores rows with RLS off either way.",)),
     # ---- dynamic data masking
-    "masking_policies": Shape(
-        "(policy_name, policy_database): every database's policies", "r_SVV_MASKING_POLICY [D13] (issue 21 item 3)",
-        DOCUMENTED),
     "masking_attachments": Shape(
         "(policy_name, schema_name, table_name, grantee, grantee_type 'role' | 'public', priority int, input_columns, "
         "output_columns as compact JSON arrays of column names `[\"email\"]`); PUBLIC as grantee 'public'",
@@ -170,13 +165,6 @@ ROW_SHAPES: dict[str, Shape] = {
          "(`person.name`) is written in them; the reader accepts any JSON spacing.",
          "The grantee cell of a PUBLIC attachment (the reader keys PUBLIC on grantee_type alone).")),
     # ---- identity providers, data lake and datashares
-    "identity_providers": Shape(
-        "(name, type lower case 'awsidc' | 'azure', namespc, enabled boolean)",
-        "r_SVV_IDENTITY_PROVIDERS [D15] (example `rs5517_azure_idp | azure | ... | abc | ... | t`); `awsidc` as "
-        "public scripts filter it [O9]; netcheck-de identity_provider_sql.go reads the same columns",
-        DOCUMENTED,
-        ("Whether a reader that is not a superuser gets zero rows from SVV_IDENTITY_PROVIDERS (what the fake "
-         "answers) or an error; the reconciler refuses to plan identity providers as anyone else either way.",)),
     "external_schemas": Shape(
         "(schemaname, databasename = the Data Catalog database of CREATE EXTERNAL SCHEMA ... FROM DATA CATALOG)",
         "r_SVV_EXTERNAL_SCHEMAS (example `spectrum | ... | redshift`)",
@@ -190,9 +178,12 @@ ROW_SHAPES: dict[str, Shape] = {
         ("Whether a database created with CREATE DATABASE ... FROM ARN appears in SVV_REDSHIFT_DATABASES, and with "
          "which database_type (the reader takes every row not 'local'; the planner also trusts its ledger for "
          "them).",)),
-    # ---- definitions (catalog_import.definition_queries): the stored forms, issue 21 items 1, 3, 5
+    # ---- definitions (catalog_import.definition_queries): the stored forms, issue 21 items 1, 3, 5; they also list
+    # the policies (every database's: poldb, policy_database, issue 21 item 3) and the identity providers
+    # (catalog_rows.with_lists)
     "rls_policy_definitions": Shape(
-        "(polname, polalias, polatts compact JSON [{\"colname\",\"type\"}], polqual as Redshift rewrote it, poldb)",
+        "(polname, polalias, polatts compact JSON [{\"colname\",\"type\"}], polqual as Redshift rewrote it, poldb): "
+        "every database's policies",
         "r_SVV_RLS_POLICY [D10], r_SHOW_POLICIES (FakeRedshift.definition_rows, stored_predicate)",
         DOCUMENTED,
         ("That `rls_table` is the polalias of every RLS policy created without an alias ([O12], the SHOW example).",
@@ -201,20 +192,25 @@ ROW_SHAPES: dict[str, Shape] = {
          "The parentheses Redshift adds around operators (`SHA2((a + b), ...)`): the fake keeps the text between "
          "tokens as written.")),
     "masking_policy_definitions": Shape(
-        "(policy_name, input_columns compact JSON, policy_expression JSON [{\"expr\",\"type\"}], policy_database)",
+        "(policy_name, input_columns compact JSON, policy_expression JSON [{\"expr\",\"type\"}], policy_database): "
+        "every database's policies",
         "r_SVV_MASKING_POLICY [D13], r_SHOW_POLICIES; seen on a real cluster (netcheck-de masking_policy_sql.go "
         "decodes `expr`)",
         DOCUMENTED,
         ("That `type` is `text` for every output of a masking policy (the one example is a text expression).",
          "That a policy with several outputs has one {\"expr\", \"type\"} entry per output, in USING's order.")),
     "identity_provider_definitions": Shape(
-        "(name, type, namespc, params: Azure as the documented not-JSON text with the client secret's value left "
-        "out, AWSIDC `{\"iam_role\":\"<arn>\"}`; enabled; instanceid: AWSIDC the application ARN, Azure the tenant)",
-        "r_SVV_IDENTITY_PROVIDERS [D15] (Azure example); seen on a real cluster for AWSIDC (netcheck-de "
-        "identity_provider_resource.go reads instanceid and params.iam_role)",
+        "(name, type lower case 'awsidc' | 'azure', namespc, params: Azure as the documented not-JSON text with the "
+        "client secret's value left out, AWSIDC `{\"iam_role\":\"<arn>\"}`; enabled boolean; instanceid: AWSIDC the "
+        "application ARN, Azure the tenant); superusers only",
+        "r_SVV_IDENTITY_PROVIDERS [D15] (Azure example `rs5517_azure_idp | azure | ... | abc | ... | t`); `awsidc` as "
+        "public scripts filter it [O9]; seen on a real cluster for AWSIDC (netcheck-de identity_provider_sql.go reads "
+        "name, type, namespc, enabled, identity_provider_resource.go instanceid and params.iam_role)",
         DOCUMENTED,
         ("That AWSIDC params hold nothing besides iam_role.",
-         "That an Azure provider's instanceid is the tenant of its issuer URL (the example's values agree).")),
+         "That an Azure provider's instanceid is the tenant of its issuer URL (the example's values agree).",
+         "Whether a reader that is not a superuser gets zero rows from SVV_IDENTITY_PROVIDERS (what the fake "
+         "answers) or an error; the reconciler refuses to plan identity providers as anyone else either way.")),
     # ---- the ledger (runtime/ledger.py, runtime/fence.py) and the catalog views it probes
     "ledger": Shape("(kind, object_key, fingerprint)", _OWN_TABLE, DOCUMENTED),
     "other_ledgers": Shape("(model_name, kind, object_key)", _OWN_TABLE, DOCUMENTED),

@@ -100,6 +100,8 @@ def test_the_limits_agree_inside_cloudformations_hour(demo: Synthesized) -> None
                  .values() if f["Properties"]["Runtime"].startswith("py")}
     assert functions["index.is_complete"]["Timeout"] == limits.IS_COMPLETE_TIMEOUT_SECONDS < 900
     assert functions["index.is_complete"]["MemorySize"] == limits.HANDLER_MEMORY_MB
+    # A call that long-polls answers after its wait at the latest: before the read timeout, so the worst case holds.
+    assert 1 <= limits.DATA_API_WAIT_SECONDS < limits.DATA_API_READ_TIMEOUT_SECONDS
     worst_call = limits.DATA_API_MAX_ATTEMPTS * (limits.DATA_API_CONNECT_TIMEOUT_SECONDS
                                                  + limits.DATA_API_READ_TIMEOUT_SECONDS) + 7  # + botocore's backoff
     budget_end = limits.INVOCATION_BUDGET_SECONDS + limits.WAIT_GRACE_SECONDS

@@ -28,12 +28,14 @@ from redshift_idc.runtime.access_state import (
     AccessState,
     DatabasePrivilege,
     ExternalDatabase,
+    IdentityProvider,
     RlsAttachment,
     RlsPolicy,
     Role,
 )
 from redshift_idc.runtime.catalog import other_database_policy_problem, parse_snapshot, read_queries
-from redshift_idc.runtime.catalog_import import current_database_rows, definitions, stored_texts
+from redshift_idc.runtime.catalog_import import definitions, stored_texts
+from redshift_idc.runtime.catalog_rows import current_database, current_database_rows
 from redshift_idc.runtime.idc_directory import Verdict
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.planner import plan
@@ -162,22 +164,52 @@ ELSEWHERE = ("pol3", "t", '[{"colname":"a","type":"integer"}]', '"t"."a" > 0')
 def policy_rows() -> dict[str, list[tuple[Any, ...]]]:
     """The reconciler's read of these policies, connected to my_db (columns in `read_queries`' order: the
     database last)."""
-    return {"current_database": [("my_db",)],
-            "rls_policies": [("pol1", "my_db"), ("pol2", "my_db"), ("pol3", "sales_db")],
+    return {"whoami": [("admin", True, 1, "my_db")],
             "rls_policy_definitions": [(*POL1, "my_db"), (*POL2, "my_db"), (*ELSEWHERE, "sales_db")],
             # r_SVV_MASKING_POLICY (policy_database, policy_name, ...): the page shows no sample, names are ours
-            "masking_policies": [("hide_email", "my_db"), ("hide_ssn", "sales_db")],
             "masking_policy_definitions": [("hide_email", '[{"colname":"email","type":"text"}]', "'***'", "my_db"),
                                            ("hide_ssn", '[{"colname":"ssn","type":"text"}]', "'***'", "sales_db")]}
 
 
+def with_list_queries(rows: dict[str, Any]) -> dict[str, Any]:
+    """`rows` as earlier versions read them: the policies and providers also listed by queries of their own (the
+    policies with their database, after the name)."""
+    listed = {"rls_policies": [(r[0], *r[4:5]) for r in rows.get("rls_policy_definitions", [])],
+              "masking_policies": [(r[0], *r[3:4]) for r in rows.get("masking_policy_definitions", [])],
+              "identity_providers": [(r[0], r[1], r[2], r[4]) for r in rows.get("identity_provider_definitions", [])]}
+    return {**rows, **{name: value for name, value in listed.items() if value}}
+
+
 def test_the_read_asks_for_the_database_of_every_policy_and_for_the_current_one() -> None:
     queries = dict(read_queries(LedgerTables(), "m"))
-    assert queries["current_database"] == "SELECT current_database()"
-    assert queries["rls_policies"] == "SELECT polname, poldb FROM svv_rls_policy"
-    assert queries["masking_policies"] == "SELECT policy_name, policy_database FROM svv_masking_policy"
+    assert queries["whoami"].startswith("SELECT u.user_name, u.superuser, (SELECT COUNT(*) FROM svv_user_grants g ")
+    assert queries["whoami"].endswith(", current_database() FROM svv_user_info u WHERE u.user_name = current_user")
+    assert "current_database" not in queries and "secadmin" not in queries  # the reader's row holds both
     assert queries["rls_policy_definitions"].endswith(", poldb FROM svv_rls_policy")
     assert queries["masking_policy_definitions"].endswith(", policy_database FROM svv_masking_policy")
+    # One query per view: the definition queries list the policies and providers too (one GetStatementResult each).
+    assert {"rls_policies", "masking_policies", "identity_providers"}.isdisjoint(queries)
+    assert [sql for sql in queries.values() if "FROM svv_rls_policy" in sql] == [queries["rls_policy_definitions"]]
+    assert [sql for sql in queries.values() if "FROM svv_masking_policy" in sql] == [
+        queries["masking_policy_definitions"]]
+    assert [sql for sql in queries.values() if "FROM svv_identity_providers" in sql] == [
+        queries["identity_provider_definitions"]]
+
+
+def test_the_policies_and_providers_are_listed_by_their_definitions_as_by_the_list_queries_before() -> None:
+    rows = {**policy_rows(), "identity_provider_definitions": [
+        ("idc", "awsidc", "AWSIDC", '{"iam_role":"arn:aws:iam::111111111111:role/r"}', True, "arn:app"),
+        ("azure ad", "azure", "aad", '{"issuer":"https://x", "client_secret":, "client_id":"c"}', "f", "tenant")]}
+    snapshot, earlier = parse_snapshot(rows), parse_snapshot(with_list_queries(rows))
+    assert set(snapshot.state.of_kind(RlsPolicy.KIND)) == {("pol1",), ("pol2",)}
+    assert set(snapshot.state.of_kind("masking_policy")) == {("hide_email",)}
+    assert set(snapshot.state.of_kind(IdentityProvider.KIND)) == {("idc",), ("azure ad",)}
+    assert snapshot.state.get(IdentityProvider.KIND, ("azure ad",)) == IdentityProvider("azure ad", "azure", "aad",
+                                                                                          enabled=False)
+    assert snapshot.state == earlier.state and snapshot.other_databases == earlier.other_databases
+    # A list query of an earlier version is read as it is (it is what that version saw), not rebuilt.
+    only_listed = parse_snapshot({**with_list_queries(rows), "rls_policies": [("pol1", "my_db")]})
+    assert set(only_listed.state.of_kind(RlsPolicy.KIND)) == {("pol1",)}
 
 
 def test_other_databases_policies_are_not_in_the_state_the_definitions_nor_the_stored_texts() -> None:
@@ -202,26 +234,49 @@ def test_the_stored_text_hash_is_the_one_earlier_versions_recorded() -> None:
 
 
 def old_format(rows: dict[str, Any]) -> dict[str, Any]:
-    """`rows` as a snapshot of an earlier version holds them: no current_database, no database column, four
-    columns of database privileges."""
+    """`rows` as a snapshot of an earlier version holds them: the policies and providers also listed by queries of
+    their own, the reader's row without its sys:secadmin count (a query of its own) and with no current database,
+    no database column, four columns of database privileges."""
     widths = {"rls_policies": 1, "masking_policies": 1, "rls_policy_definitions": 4, "masking_policy_definitions": 3,
-              "database_privileges": 4}
+              "database_privileges": 4, "whoami": 2}
+    older = {**with_list_queries(rows), "secadmin": [[row[2]] for row in rows["whoami"]]}
     return {name: [list(r)[:widths[name]] if name in widths else list(r) for r in value]
-            for name, value in rows.items() if name != "current_database"}
+            for name, value in older.items()}
 
 
 def test_a_snapshot_of_an_earlier_version_still_loads_and_reads_the_same(tmp_path: Path) -> None:
     shipped = project.ROOT / SNAPSHOT
     document = json.loads(shipped.read_text(encoding="utf-8"))
-    assert "current_database" in document["rows"] and len(document["rows"]["rls_policies"][0]) == 2
+    assert len(document["rows"]["whoami"][0]) == 4 and len(document["rows"]["rls_policy_definitions"][0]) == 5
+    assert "current_database" not in document["rows"] and "secadmin" not in document["rows"]
+    assert "rls_policies" not in document["rows"] and "identity_providers" not in document["rows"]
     document["rows"] = old_format(document["rows"])
+    document["version"] = 1
+    assert document["rows"]["rls_policies"] and document["rows"]["identity_providers"]
     older = tmp_path / "older.json"
     older.write_text(json.dumps(document), encoding="utf-8")
     new, old = load_snapshot(shipped), load_snapshot(older)
     assert old.parsed().state == new.parsed().state
     assert old.definitions() == new.definitions()
     assert old.parsed().stored_hashes() == new.parsed().stored_hashes()
+    assert (old.parsed().user, old.parsed().superuser, old.parsed().secadmin) == ("admin", True, True)
     assert current_database_rows(old.rows)["rls_policy_definitions"] == old.rows["rls_policy_definitions"]
+
+
+def test_the_readers_row_holds_its_secadmin_and_its_database_as_the_queries_of_their_own_did() -> None:
+    rows = policy_rows()
+    earlier = {**{name: value for name, value in rows.items() if name != "whoami"}, "whoami": [("admin", True)],
+               "secadmin": [(1,)], "current_database": [("my_db",)]}
+    for form in (rows, earlier):
+        snapshot = parse_snapshot(form)
+        assert (snapshot.user, snapshot.superuser, snapshot.secadmin) == ("admin", True, True)
+        assert current_database(form) == "my_db"
+        assert set(snapshot.state.of_kind(RlsPolicy.KIND)) == {("pol1",), ("pol2",)}  # pol3 is sales_db's
+    plain = parse_snapshot({**rows, "whoami": [("analyst", False, 0, "my_db")]})
+    assert (plain.user, plain.superuser, plain.secadmin) == ("analyst", False, False)
+    assert current_database({**rows, "whoami": [("admin", True, 1, "sales_db")]}) == "sales_db"
+    unknown = parse_snapshot({name: value for name, value in rows.items() if name != "whoami"})
+    assert (unknown.user, unknown.superuser, unknown.secadmin) == ("", False, False)
 
 
 def test_prune_leaves_another_databases_policy_alone() -> None:

@@ -29,7 +29,8 @@ from redshift_idc.deployed.conformance.recorder import FORMAT, VERSION
 from redshift_idc.deployed.conformance.session import statement_kind
 from redshift_idc.runtime.access_state import AccessState, MaskingPolicy, RlsPolicy
 from redshift_idc.runtime.catalog import parse_snapshot
-from redshift_idc.runtime.catalog_import import current_database_rows, masking_definition, rls_definition
+from redshift_idc.runtime.catalog_import import masking_definition, rls_definition
+from redshift_idc.runtime.catalog_rows import current_database_rows
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.object_sql import alter_using_sql, create_sql, remove_sql
 from redshift_idc.runtime.planning.scope import Scope

@@ -8,8 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError, ParamValidationError
 
 from redshift_idc.runtime.data_api import DataApi, Target
+from redshift_idc.runtime.limits import STATEMENT_STUCK_SECONDS
 from redshift_idc.runtime.statement_runner import (
     FIRST_POLL_SECONDS,
     LAG_PRECISION_SECONDS,
@@ -28,11 +30,12 @@ def roles(count: int, start: int = 0) -> list[str]:
 
 
 def double(batch_latency: float = 1.0, statement_latency: float = 0.0, object_latency: float = 0.0,
-           status_lag: float = 0.0) -> tuple[FakeDataApi, SimClock]:
+           status_lag: float = 0.0, long_polling: bool = False) -> tuple[FakeDataApi, SimClock]:
+    """The double; by default with a botocore model older than long polling, so the runner polls (`Pacing`)."""
     clock = SimClock()
     return FakeDataApi(FakeRedshift(), clock, model="m", call_latency=0.0, batch_latency=batch_latency,
                        statement_latency=statement_latency, object_latency=object_latency,
-                       status_lag=status_lag), clock
+                       status_lag=status_lag, long_polling=long_polling), clock
 
 
 def submit(api: FakeDataApi, sqls: list[str]) -> str:
@@ -55,7 +58,7 @@ def ran_for(api: FakeDataApi, sqls: list[str]) -> float:
     ({"batch_latency": 0.3, "statement_latency": 0.02, "object_latency": 0.001}, 0.363),
 ])
 def test_a_batch_runs_its_batch_statement_and_object_terms(latency: dict[str, float], expected: float) -> None:
-    api, _ = double(**latency)
+    api, _ = double(**latency, long_polling=False)
     assert ran_for(api, roles(3)) == pytest.approx(expected)
 
 
@@ -182,3 +185,127 @@ def test_the_first_poll_waits_at_least_half_a_poll_interval() -> None:
     _, client, took = run_batches(api, clock, 10)
     assert took[-1] == pytest.approx(POLL_SECONDS / 2)
     assert list(client.describes.values())[-1] == 1
+
+
+# ------------------------------------------------------------------------------------------------ long polling
+
+
+def test_a_submission_that_waits_answers_when_its_status_says_the_batch_ended() -> None:
+    """With WaitTimeSeconds the answer comes once DescribeStatement would say FINISHED: the batch's run time and
+    its status lag, not sooner; its status is in the answer."""
+    api, clock = double(batch_latency=1.0, status_lag=0.3, long_polling=True)
+    started = clock.now
+    answer = api.batch_execute_statement(Sqls=roles(2), WaitTimeSeconds=10, **TARGET)
+    assert answer["Status"] == "FINISHED" and clock.now == pytest.approx(started + 1.3)
+    assert api.describe_statement(Id=answer["Id"])["Duration"] == int(1.0 * 1e9)
+    assert "Status" not in api.batch_execute_statement(Sqls=roles(1, 5), **TARGET)  # without a wait: the Id only
+
+
+def test_a_long_poll_answers_at_its_wait_while_the_statement_runs_on() -> None:
+    api, clock = double(batch_latency=25.0, status_lag=0.3, long_polling=True)
+    started = clock.now
+    answer = api.batch_execute_statement(Sqls=roles(2), WaitTimeSeconds=10, **TARGET)
+    assert answer["Status"] == "STARTED" and clock.now == pytest.approx(started + 10)
+    assert api.describe_statement(Id=answer["Id"], WaitTimeSeconds=10)["Status"] == "STARTED"
+    assert clock.now == pytest.approx(started + 20)
+    assert api.describe_statement(Id=answer["Id"], WaitTimeSeconds=10)["Status"] == "FINISHED"
+    assert clock.now == pytest.approx(started + 25.3)
+    assert api.describe_statement(Id=answer["Id"], WaitTimeSeconds=10)["Status"] == "FINISHED"  # ended: at once
+    assert clock.now == pytest.approx(started + 25.3)
+
+
+def test_a_failed_statement_ends_a_long_poll_and_execute_statement_waits_too() -> None:
+    api, clock = double(batch_latency=2.0, long_polling=True)
+    failed = api.batch_execute_statement(Sqls=[*roles(1), 'DROP ROLE "nobody"'], WaitTimeSeconds=10, **TARGET)
+    assert failed["Status"] == "FAILED"
+    started = clock.now
+    alone = api.execute_statement(Sql='CREATE ROLE "alone"', WaitTimeSeconds=10, **TARGET)
+    assert alone["Status"] == "FINISHED" and clock.now == pytest.approx(started + 2.0)
+
+
+def test_get_statement_result_waits_for_a_running_read_and_without_a_wait_finds_no_result() -> None:
+    api, clock = double(batch_latency=3.0, status_lag=0.3, long_polling=True)
+    read = list(api._read_sqls)
+    whoami = read.index(next(sql for sql in read if "svv_user_info" in sql)) + 1
+    statement_id = api.batch_execute_statement(Sqls=read, **TARGET)["Id"]
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        api.get_statement_result(Id=f"{statement_id}:{whoami}")  # still running: no result yet
+    started = clock.now
+    rows = api.get_statement_result(Id=f"{statement_id}:{whoami}", WaitTimeSeconds=10)["Records"]
+    assert rows and rows[0][0] == {"stringValue": "admin"} and clock.now == pytest.approx(started + 3.3)
+
+
+def test_a_botocore_older_than_long_polling_refuses_the_parameter() -> None:
+    """The double with the older model validates as such a client does, before anything is sent."""
+    api, _ = double(long_polling=False)
+    with pytest.raises(ParamValidationError, match="WaitTimeSeconds"):
+        api.describe_statement(Id="x", WaitTimeSeconds=10)
+    with pytest.raises(ParamValidationError, match="WaitTimeSeconds"):
+        api.batch_execute_statement(Sqls=roles(1), WaitTimeSeconds=10, **TARGET)
+    assert not api.statements  # refused before the service saw it
+    assert not DataApi(Target("wg-1", "dev", "arn:s"), api).long_polling
+
+
+def test_with_long_polling_a_batch_costs_one_call_and_ends_when_its_status_does() -> None:
+    """Model A's terms: every batch is one BatchExecuteStatement that answers FINISHED after its run time, its
+    status lag and the call; no DescribeStatement, no sleep."""
+    api, clock = double(batch_latency=1.0, status_lag=0.3, long_polling=True)
+    api.call_latency = 0.05
+    runner, client, took = run_batches(api, clock, 5)
+    assert runner.long_polling and client.describes == {} and api.calls["BatchExecuteStatement"] == 5
+    assert took == pytest.approx([1.0 + 0.3 + 0.05] * 5)
+    assert clock.slept == pytest.approx(5 * (1.3 + 0.05))  # the calls' own time: the runner never slept
+
+
+def test_a_batch_longer_than_the_wait_is_described_with_a_wait_until_it_ends() -> None:
+    api, clock = double(batch_latency=25.0, status_lag=0.3, long_polling=True)
+    _, client, took = run_batches(api, clock, 1)
+    assert list(client.describes.values()) == [2]  # STARTED at 20 s, FINISHED at 25.3 s
+    assert took == pytest.approx([25.3])
+
+
+class AnswersAtOnce:
+    """A service that takes WaitTimeSeconds and does not wait (answers with the status of the moment)."""
+
+    def __init__(self, api: FakeDataApi) -> None:
+        self.api = api
+        self.meta = api.meta  # the model has the parameter: the runner long-polls
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.api, name)
+
+        def call(**params: Any) -> Any:
+            waited = params.pop("WaitTimeSeconds", None) is not None
+            response = method(**params)
+            if waited and name.endswith("execute_statement"):
+                response["Status"] = self.api.describe_statement(Id=response["Id"])["Status"]
+            return response
+        return call
+
+
+def test_a_long_poll_that_does_not_wait_is_followed_by_the_polling_interval() -> None:
+    """Calls never come faster than polling's: a 20 s batch takes no more DescribeStatement calls than the
+    runner's plain polling would make of it (each call takes 0.05 s: without the interval, some 400)."""
+    polled, polled_clock = double(batch_latency=20.0)
+    polled.call_latency = 0.05
+    _, counted, _ = run_batches(polled, polled_clock, 1)
+    api, clock = double(batch_latency=20.0, long_polling=True)
+    api.call_latency = 0.05
+    client = Counting(AnswersAtOnce(api))  # type: ignore[arg-type]
+    runner = StatementRunner(DataApi(Target("wg-1", "dev", "arn:s"), client), "rsidc-test", "rsidc-m",
+                             clock=clock, invocation_id="i", budget_end=None, deadline=None, log=lambda _: None)
+    assert runner.long_polling
+    assert runner.submit_and_wait(roles(40), "apply", transactional=True).committed
+    assert 0 < sum(client.describes.values()) <= sum(counted.describes.values()) + 1
+
+
+def test_with_long_polling_a_stuck_batch_is_cancelled_when_it_has_run_the_bound_since_its_submission() -> None:
+    """The submission's own wait counts: cancelled 300 s after it was sent, not 300 s after its answer."""
+    api, clock = double(long_polling=True)
+    api.stuck = lambda sqls: True
+    runner = StatementRunner(DataApi(Target("wg-1", "dev", "arn:s"), api), "rsidc-test", "rsidc-m", clock=clock,
+                             invocation_id="i", budget_end=None, deadline=None, log=lambda _: None)
+    result = runner.submit_and_wait(roles(1), "apply", transactional=True)
+    assert result.stuck and not result.committed
+    (statement,) = api.statements.values()
+    assert statement.status == "ABORTED" and statement.abort_at - statement.created == STATEMENT_STUCK_SECONDS

@@ -55,21 +55,27 @@ def deployed() -> FakeRedshift:
     fake = FakeRedshift()
     fake.apply(plan(DESIRED, AccessState(case_sensitive=DESIRED.case_sensitive), {}, prune=MODEL.prune),
                MODEL.name, TABLES)
+    # The deploy's read back records each policy's text as stored in the ledger, without DDL, as the reconciler's
+    # verifying round does (the drift read holds the definition queries).
+    fake.apply(plan(DESIRED, fake.state(), fake.ledger(MODEL.name, TABLES), prune=MODEL.prune,
+                    stored=fake.stored_hashes()), MODEL.name, TABLES)
     return fake
 
 
-def catalog_rows(state: AccessState, ledger: Sequence[Row], scripts: Sequence[Row], *,
+def catalog_rows(fake: FakeRedshift, ledger: Sequence[Row], scripts: Sequence[Row], *,
                  secadmin: bool = True) -> dict[str, list[Row]]:
-    """What each query of the read batch returns for `state` (the inverse of `catalog.parse_snapshot`)."""
+    """What each query of the read batch returns for the fake's catalog (the inverse of `catalog.parse_snapshot`):
+    its policies and providers listed by their definition rows."""
     rows: dict[str, list[Row]] = {name: [] for name, _ in QUERIES}
-    rows.update(svv_rows(state, user="admin", superuser=True, secadmin=secadmin))
+    rows.update(svv_rows(fake.state(), user="admin", superuser=True, secadmin=secadmin))
+    rows.update(fake.definition_rows())
     rows["ledger"] = list(ledger)
     rows["scripts"] = list(scripts)
     return rows
 
 
 def in_sync_rows(fake: FakeRedshift, *, secadmin: bool = True) -> dict[str, list[Row]]:
-    return catalog_rows(fake.state(), fake.ledger_rows(MODEL.name, TABLES),
+    return catalog_rows(fake, fake.ledger_rows(MODEL.name, TABLES),
                         [(s["Name"], s["Checksum"]) for s in SCRIPTS], secadmin=secadmin)
 
 
@@ -173,7 +179,7 @@ def test_drift_exits_1_printing_the_statements_that_converge(api: DataApi) -> No
     fake.execute('REVOKE SELECT ON TABLE "public"."sales_data" FROM ROLE "AWSIDC:amer-sales"')
     fake.execute('CREATE ROLE "legacy"')
     ledger = [*fake.ledger_rows(MODEL.name, TABLES), ("role", '["legacy"]', "")]
-    rows = catalog_rows(fake.state(), ledger, [(SCRIPTS[0]["Name"], SCRIPTS[0]["Checksum"])])
+    rows = catalog_rows(fake, ledger, [(SCRIPTS[0]["Name"], SCRIPTS[0]["Checksum"])])
     api.read(rows)
     result = run(api)
     assert (result.code, result.err) == (DRIFT, "")
@@ -193,7 +199,7 @@ def test_drift_exits_1_printing_the_statements_that_converge(api: DataApi) -> No
 def test_unrecorded_objects_that_match_are_not_drift(api: DataApi) -> None:
     fake = deployed()
     ledger = fake.ledger_rows(MODEL.name, TABLES)
-    rows = catalog_rows(fake.state(), [r for r in ledger if r[0] != "role"], [(s["Name"], s["Checksum"])
+    rows = catalog_rows(fake, [r for r in ledger if r[0] != "role"], [(s["Name"], s["Checksum"])
                                                                              for s in SCRIPTS])
     api.read(rows)
     result = run(api)
@@ -212,11 +218,11 @@ def test_default_privileges_the_model_did_not_set_are_not_drift_and_one_it_set_a
                  '"AWSIDC:amer-sales"')
     fake.execute('ALTER DEFAULT PRIVILEGES FOR USER "loader" GRANT EXECUTE ON PROCEDURES TO ROLE "AWSIDC:exec-global"')
     scripts = [(s["Name"], s["Checksum"]) for s in SCRIPTS]
-    api.read(catalog_rows(fake.state(), fake.ledger_rows(MODEL.name, TABLES), scripts))
+    api.read(catalog_rows(fake, fake.ledger_rows(MODEL.name, TABLES), scripts))
     result = run(api)
     assert result.code == IN_SYNC, result.out
     set_by_model = ("default_privilege", '["loader","","PROCEDURES","EXECUTE","AWSIDC:exec-global"]', "")
-    api.read(catalog_rows(fake.state(), [*fake.ledger_rows(MODEL.name, TABLES), set_by_model], scripts))
+    api.read(catalog_rows(fake, [*fake.ledger_rows(MODEL.name, TABLES), set_by_model], scripts))
     result = run(api)
     assert (result.code, result.err) == (DRIFT, "")
     lines = result.out.splitlines()

@@ -185,12 +185,14 @@ def test_a_superseded_requests_invocation_commits_nothing_and_fails() -> None:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(at=st.integers(1, 40), slow=st.booleans())
-def test_a_newer_request_started_at_any_call_of_an_older_ones_invocations_is_what_stays(at: int, slow: bool) -> None:
+@given(at=st.integers(1, 40), slow=st.booleans(), long_polling=st.booleans())
+def test_a_newer_request_started_at_any_call_of_an_older_ones_invocations_is_what_stays(at: int, slow: bool,
+                                                                                       long_polling: bool) -> None:
     """The newer request (v3) runs to its end right before the older one's (v2) `at`-th Data API call, whatever
-    that call is. The warehouse ends at v3 and stays there; the older request either had finished before, or
-    fails as superseded: it never reports success once the newer one has taken the model and it goes on."""
-    world = World(batch_latency=15.0 if slow else 1.0)
+    that call is (with long polling or without). The warehouse ends at v3 and stays there; the older request either
+    had finished before, or fails as superseded: it never reports success once the newer one has taken the model
+    and it goes on."""
+    world = World(batch_latency=15.0 if slow else 1.0, long_polling=long_polling)
     v1 = roles("v1", 5)
     assert world.request("Create", AccessState.of(v1)).complete
     older = started(world, "Update", AccessState.of([*v1, *roles("v2", 45)]))  # two batches
@@ -247,13 +249,15 @@ ERRORS: dict[str, Callable[[], Exception]] = {
 }
 
 
+@pytest.mark.parametrize("long_polling", [True, False])
 @pytest.mark.parametrize("kind", sorted(ERRORS))
-def test_a_data_api_that_cannot_answer_now_means_not_complete_yet(kind: str) -> None:
-    """After botocore's retries: a read timeout, too many waiting requests, an internal error. Each ends the
-    invocation as "not complete yet"; the next one continues, and the request converges."""
-    world = World()
-    world.api.failure = lambda operation, n: (ERRORS[kind]() if operation == "DescribeStatement" and n in (2, 6)
-                                              else None)
+def test_a_data_api_that_cannot_answer_now_means_not_complete_yet(kind: str, long_polling: bool) -> None:
+    """After botocore's retries: a read timeout, too many waiting requests, an internal error, on the call that
+    waits for a batch (the submission with long polling, else DescribeStatement). Each ends the invocation as "not
+    complete yet"; the next one continues, and the request converges."""
+    world = World(long_polling=long_polling)
+    waits = "BatchExecuteStatement" if long_polling else "DescribeStatement"
+    world.api.failure = lambda operation, n: ERRORS[kind]() if operation == waits and n in (2, 6) else None
     desired = AccessState.of(roles("v1", 60))
     run = world.request("Create", desired)
     assert run.complete, run.error

@@ -516,8 +516,8 @@ def reconcile() -> Iterator[Reconcile]:
     s3, s3_stub = stubbed("s3")
     secretsmanager, secrets_stub = stubbed("secretsmanager")
     with data, s3_stub, secrets_stub:
-        yield Reconcile(data, s3_stub, secrets_stub, DataApi(Target(WORKGROUP, DATABASE, SECRET_ARN), data_client), s3,
-                        secretsmanager)
+        api = DataApi(Target(WORKGROUP, DATABASE, SECRET_ARN), data_client, long_polling=False)  # polls, as there
+        yield Reconcile(data, s3_stub, secrets_stub, api, s3, secretsmanager)
         data.assert_no_pending_responses()
         s3_stub.assert_no_pending_responses()
         secrets_stub.assert_no_pending_responses()
@@ -539,9 +539,11 @@ AZURE_SHOWN = AZURE_CREATE.replace(SECRET, "***")  # what the step shows: its Cl
 def rows_with_idp(roles: list[str], managed_roles: list[str], *, managed_idp: bool, present: bool,
                   superuser: bool = True, fence: FenceRow | None = None) -> dict[str, list[tuple[Any, ...]]]:
     rows = catalog(roles, managed_roles, fence=fence or (EARLIER, 1))
-    rows["whoami"] = [(USER, superuser)]
-    if present:
-        rows["identity_providers"] = [("azure ad", "azure", "aad", True)]
+    rows["whoami"] = [(USER, superuser, 1, "dev")]
+    if present:  # listed by its definition, as SVV_IDENTITY_PROVIDERS shows it (the secret's value left out)
+        fake = FakeRedshift()
+        fake.execute(AZURE_CREATE)
+        rows["identity_provider_definitions"] = fake.definition_rows()["identity_provider_definitions"]
     if managed_idp:
         rows["ledger"].append((AZURE.KIND, json.dumps(["azure ad"]), AZURE.fingerprint()))
     return rows

@@ -421,7 +421,7 @@ def test_snapshot_refuses_to_replace_a_file_before_reading(root: Path) -> None:
     ("not json", "not a readable snapshot"),
     ('{"format": "something-else"}', 'not a catalog snapshot (no "format": "redshift-idc-catalog-snapshot")'),
     ('{"format": "redshift-idc-catalog-snapshot", "version": 99}', "snapshot format version 99; this version "
-                                                                   "reads 1"),
+                                                                   "reads 1 and 2"),
     ('{"format": "redshift-idc-catalog-snapshot", "version": 1, "rows": []}', "environment, account, region"),
 ])
 def test_a_bad_snapshot_file_is_an_error_naming_it(root: Path, content: str, expected: str) -> None:

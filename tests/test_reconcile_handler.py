@@ -38,7 +38,7 @@ from redshift_idc.runtime.catalog import read_queries
 from redshift_idc.runtime.custom_resource import CustomResourceError, CustomResourceEvent
 from redshift_idc.runtime.data_api import DataApi, Target
 from redshift_idc.runtime.ledger import LedgerTables, Step
-from redshift_idc.runtime.limits import APPLY_WINDOW_SECONDS
+from redshift_idc.runtime.limits import APPLY_WINDOW_SECONDS, DATA_API_WAIT_SECONDS
 from redshift_idc.runtime.reconcile_handler import (
     DEADLINE_KEY,
     START_KEY,
@@ -148,8 +148,7 @@ def catalog(roles: Sequence[str] = (), managed: Sequence[str] = (), *, secadmin:
     """Rows of the read batch, by query name: what the SVV views and our ledger tables hold. `fence`: the
     model's row (an earlier request's started a day before this one)."""
     rows: dict[str, list[Row]] = {
-        "whoami": [(USER, True)],
-        "secadmin": [(1 if secadmin else 0,)],
+        "whoami": [(USER, True, 1 if secadmin else 0, DATABASE)],
         "roles": [(r,) for r in (*SYSTEM_ROLES, *roles)],
         "ledger": [("role", json.dumps([r], separators=(",", ":")), "") for r in sorted(managed)],
         "scripts": list(scripts),
@@ -220,17 +219,22 @@ class FakeClock:
 
 @dataclass
 class Conversation:
-    """Queues the Data API's answers to one invocation, in call order."""
+    """Queues the Data API's answers to one invocation, in call order. `long_polling`: the client has
+    WaitTimeSeconds, so every submission waits (its answer carries the status) and a statement still running is
+    described with a wait (`data_api` module docstring); otherwise the runtime polls."""
 
     stubber: Stubber
     token: str
     page_size: int = 1000
+    long_polling: bool = False
     _ids: Iterator[int] = field(default_factory=lambda: iter(range(0xABC001, 0xABCFFF)))
 
     def new_id(self) -> str:
         return str(uuid.UUID(int=next(self._ids)))
 
-    def _submitted(self, operation: str, sqls: Sequence[Any], name: str, client_token: Any) -> str:
+    def _submitted(self, operation: str, sqls: Sequence[Any], name: str, client_token: Any,
+                   status: str = "FINISHED") -> str:
+        """A submission; with long polling it waited, and its answer says `status`."""
         statement_id = self.new_id()
         params: dict[str, Any] = {"WorkgroupName": WORKGROUP, "Database": DATABASE, "SecretArn": SECRET_ARN,
                                   "StatementName": name, "ClientToken": client_token}
@@ -238,14 +242,39 @@ class Conversation:
             params["Sqls"] = list(sqls)
         else:
             params["Sql"] = sqls[0]
-        self.stubber.add_response(operation, {"Id": statement_id, "CreatedAt": T0, "Database": DATABASE,
-                                              "WorkgroupName": WORKGROUP, "SecretArn": SECRET_ARN}, params)
+        response = {"Id": statement_id, "CreatedAt": T0, "Database": DATABASE, "WorkgroupName": WORKGROUP,
+                    "SecretArn": SECRET_ARN}
+        if self.long_polling:
+            params["WaitTimeSeconds"] = DATA_API_WAIT_SECONDS
+            response["Status"] = status
+        self.stubber.add_response(operation, response, params)
         return statement_id
+
+    def ended(self, statement_id: str, status: str, sqls: Sequence[str] | None, *, running: int, answered: bool,
+              batch: bool = True, **details: Any) -> None:
+        """After a submission: `running` polls that see it running, then `status`. With long polling the
+        submission's answer was the first (`answered`: it said `status`, so a FINISHED one needs no call unless the
+        caller reads sub-statements, `details`); every poll of a statement that may still run waits."""
+        if not self.long_polling:
+            for _ in range(running):
+                self.describe(statement_id, "STARTED", None)
+            self.describe(statement_id, status, sqls, batch=batch, **details)
+            return
+        if answered and running == 0 and status == "FINISHED" and not details.get("results"):
+            return
+        for _ in range(max(0, running - 1)):
+            self.describe(statement_id, "STARTED", None, wait=True)
+        self.describe(statement_id, status, sqls, batch=batch, wait=running > 0, **details)
+
+    def answered(self, status: str, running: int) -> str:
+        """What a submission that waited answers: still running, or how it ended."""
+        return "STARTED" if running else status
 
     def describe(self, statement_id: str, status: str, sqls: Sequence[str] | None, *, batch: bool = True,
                  failed: int | None = None, error: str = "", results: Mapping[int, int] | None = None,
-                 duration_s: float = 1.0) -> None:
-        """A DescribeStatement answer. `results`: sub-statement number -> rows it returned (reads)."""
+                 duration_s: float = 1.0, wait: bool = False) -> None:
+        """A DescribeStatement answer (`wait`: asked with WaitTimeSeconds). `results`: sub-statement number -> rows
+        it returned (reads)."""
         response: dict[str, Any] = {"Id": statement_id, "Status": status, "CreatedAt": T0, "UpdatedAt": T0,
                                     "Database": DATABASE, "WorkgroupName": WORKGROUP, "SecretArn": SECRET_ARN,
                                     "Duration": int(duration_s * 1e9) if status == "FINISHED" else -1}
@@ -265,7 +294,8 @@ class Conversation:
                     sub["Error"] = error
                 subs.append(sub)
             response["SubStatements"] = subs
-        self.stubber.add_response("describe_statement", response, {"Id": statement_id})
+        expected = {"Id": statement_id, **({"WaitTimeSeconds": DATA_API_WAIT_SECONDS} if wait else {})}
+        self.stubber.add_response("describe_statement", response, expected)
 
     def name(self, seq: int, kind: str) -> str:
         return f"{PREFIX}:{self.token}:{seq:05d}:{kind}"
@@ -273,12 +303,11 @@ class Conversation:
     def read(self, rows: Mapping[str, Sequence[Row]], *, seq: int, running: int = 0) -> str:
         """A read batch: submitted, `running` polls that see it running, finished; then the rows of every
         query that returned some (queries with none are not fetched)."""
-        statement_id = self._submitted("batch_execute_statement", READ_SQLS, self.name(seq, "read"), ANY)
-        for _ in range(running):
-            self.describe(statement_id, "STARTED", None)
+        statement_id = self._submitted("batch_execute_statement", READ_SQLS, self.name(seq, "read"), ANY,
+                                       self.answered("FINISHED", running))
         counts = {n: len(rows.get(name, ())) for n, (name, _) in enumerate(QUERIES, start=1)
                   if not name.startswith("bootstrap_")}
-        self.describe(statement_id, "FINISHED", READ_SQLS, results=counts)
+        self.ended(statement_id, "FINISHED", READ_SQLS, running=running, answered=True, results=counts)
         for n, (name, _) in enumerate(QUERIES, start=1):
             records = list(rows.get(name, ()))
             if not counts.get(n):
@@ -300,7 +329,7 @@ class Conversation:
         confirmation that none of the model's statements still runs: one listing per running status."""
         sqls = [guard_sql(*earlier) if earlier else guard_sql(None), claim_sql(self.token, first=earlier is None)]
         statement_id = self._submitted("batch_execute_statement", sqls, self.name(0, "claim"), ANY)
-        self.describe(statement_id, "FINISHED", sqls)
+        self.ended(statement_id, "FINISHED", sqls, running=0, answered=True)
         if earlier is not None:
             self.listing(listed)
 
@@ -317,21 +346,21 @@ class Conversation:
         row's step moved on to `seq`."""
         return [guard_sql(self.token, seq - 1 if after is None else after), *sqls, advance_sql(seq)]
 
-    def submitted(self, sqls: Sequence[str], *, seq: int, after: int | None = None, kind: str = "apply") -> str:
-        """Only the submission of a fenced batch (its answers are the test's)."""
+    def submitted(self, sqls: Sequence[str], *, seq: int, after: int | None = None, kind: str = "apply",
+                  status: str = "STARTED") -> str:
+        """Only the submission of a fenced batch (its answers are the test's; with long polling it answered
+        `status`)."""
         sent = self.fenced(sqls, seq=seq, after=after)
         return self._submitted("batch_execute_statement", sent, self.name(seq, kind),
-                               client_token(self.token, seq, sent))
+                               client_token(self.token, seq, sent), status)
 
     def apply(self, sqls: Sequence[str], *, seq: int, kind: str = "apply", after: int | None = None,
               status: str = "FINISHED", failed: int | None = None, error: str = "", running: int = 0) -> str:
         """A fenced batch: the guard (this request at step `after`, default `seq - 1`), `sqls`, the step moved on
         to `seq`; under ClientToken `<token>-<seq>-<digest>`. `failed` counts the guard (the batch's first)."""
         sent = self.fenced(sqls, seq=seq, after=after)
-        statement_id = self.submitted(sqls, seq=seq, after=after, kind=kind)
-        for _ in range(running):
-            self.describe(statement_id, "STARTED", None)
-        self.describe(statement_id, status, sent, failed=failed, error=error)
+        statement_id = self.submitted(sqls, seq=seq, after=after, kind=kind, status=self.answered(status, running))
+        self.ended(statement_id, status, sent, running=running, answered=True, failed=failed, error=error)
         return statement_id
 
     def intent(self, *, seq: int, after: int | None = None) -> str:
@@ -341,15 +370,15 @@ class Conversation:
         sqls = [guard_sql(self.token, seq - 1 if after is None else after),
                 Matching(re.escape(intent_sql(seq, name, 1_111_111_111_111)).replace("1111111111111", r"\d{13}"))]
         statement_id = self._submitted("batch_execute_statement", sqls, self.name(seq, "intent"), ANY)
-        self.describe(statement_id, "FINISHED", None)
+        self.ended(statement_id, "FINISHED", None, running=0, answered=True)
         return statement_id
 
     def execute(self, sql: str, *, seq: int, shown: str | None = None, status: str = "FINISHED",
                 error: str = "") -> str:
         """One statement alone (ExecuteStatement) under ClientToken `<token>-<seq>-<digest of shown>`."""
         statement_id = self._submitted("execute_statement", [sql], self.name(seq, "exec"),
-                                       client_token(self.token, seq, [shown if shown is not None else sql]))
-        self.describe(statement_id, status, [sql], batch=False, error=error)
+                                       client_token(self.token, seq, [shown if shown is not None else sql]), status)
+        self.ended(statement_id, status, [sql], running=0, answered=True, batch=False, error=error)
         return statement_id
 
 
@@ -364,7 +393,7 @@ class Harness:
     clocks: list[FakeClock] = field(default_factory=list)
 
     def conversation(self, cfn_event: dict[str, Any]) -> Conversation:
-        return Conversation(self.data, token_of(cfn_event))
+        return Conversation(self.data, token_of(cfn_event), long_polling=self.api.long_polling)
 
     def expect_model(self, desired: AccessState, scripts: Sequence[ScriptEntry] = ()) -> None:
         data = model_document(desired, scripts).encode("utf-8")
@@ -389,8 +418,10 @@ def harness() -> Iterator[Harness]:
     s3, s3_stub = stubbed("s3")
     serverless, serverless_stub = stubbed("redshift-serverless")
     with data, s3_stub, serverless_stub:
-        yield Harness(DataApi(Target(WORKGROUP, DATABASE, SECRET_ARN), client=data_client), data, s3, s3_stub,
-                      serverless, serverless_stub)
+        # The conversations here poll: what the runtime does where the Lambda runtime's boto3 predates long
+        # polling. tests/test_long_polling.py has the same steps with WaitTimeSeconds.
+        yield Harness(DataApi(Target(WORKGROUP, DATABASE, SECRET_ARN), client=data_client, long_polling=False), data,
+                      s3, s3_stub, serverless, serverless_stub)
         data.assert_no_pending_responses()
         s3_stub.assert_no_pending_responses()
         serverless_stub.assert_no_pending_responses()
@@ -505,6 +536,20 @@ def test_update_adding_a_role_sends_exactly_its_ddl_ledger_row_and_progress(harn
 
 
 # -------------------------------------------------------------------------------- one request at a time
+
+
+def test_a_read_that_does_not_show_its_reader_is_refused_before_any_plan(harness: Harness) -> None:
+    """Without the reader's row neither its visibility nor its database (which tells this database's policies from
+    another's) is known: nothing is planned."""
+    update = event("Update")
+    talk = harness.conversation(update)
+    harness.expect_model(roles_state("analyst"))
+    rows = catalog(fence=(EARLIER, 1))
+    del rows["whoami"]
+    talk.read(rows, seq=1)
+    talk.claim((EARLIER, 1))  # then nothing: no batch
+    with pytest.raises(CustomResourceError, match=r"did not show who it reads as .* refusing to plan"):
+        harness.run(update)
 
 
 def test_a_request_that_finds_a_newer_one_current_is_superseded_and_sends_nothing(harness: Harness) -> None:

@@ -45,11 +45,13 @@ LEDGER_WRITES = ('"redshift_idc".', "CREATE SCHEMA IF NOT EXISTS")
 class World:
     """One warehouse, its Data API and the Provider framework, across requests."""
 
-    def __init__(self, *, batch_latency: float = 1.0, list_lag: float = 0.0, status_lag: float = 0.0) -> None:
+    def __init__(self, *, batch_latency: float = 1.0, list_lag: float = 0.0, status_lag: float = 0.0,
+                 long_polling: bool = True) -> None:
+        """`long_polling=False`: the Data API client of a boto3 older than long polling (the runtime polls)."""
         self.fake = FakeRedshift()
         self.clock = SimClock()
         self.api = FakeDataApi(self.fake, self.clock, model=MODEL, batch_latency=batch_latency, list_lag=list_lag,
-                               status_lag=status_lag)
+                               status_lag=status_lag, long_polling=long_polling)
         self.driver = ProviderDriver(self.api, self.clock)
         self.requests = 0
 
@@ -81,18 +83,21 @@ OPERATIONS = ("BatchExecuteStatement", "DescribeStatement", "GetStatementResult"
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(transition=transitions(), kills=st.lists(st.tuples(st.sampled_from(OPERATIONS), st.integers(1, 6)),
                                                 max_size=4, unique=True),
-       after_every_new_step=st.booleans(), slow=st.booleans(), status_lag=st.sampled_from([0.0, 0.3, 20.0]))
+       after_every_new_step=st.booleans(), slow=st.booleans(), status_lag=st.sampled_from([0.0, 0.3, 20.0]),
+       long_polling=st.booleans())
 def test_killed_after_any_data_api_call_it_converges_without_applying_a_statement_twice(
         transition: tuple[AccessState, AccessState], kills: list[tuple[str, int]], after_every_new_step: bool,
-        slow: bool, status_lag: float) -> None:
+        slow: bool, status_lag: float, long_polling: bool) -> None:
     """`kills`: the handler dies right after the n-th call of an operation (in this request), and with
-    `after_every_new_step` also right after the first submission of every step (the riskiest moment)."""
+    `after_every_new_step` also right after the first submission of every step (the riskiest moment); with long
+    polling that submission has waited for the step (up to its wait) before it died, and the dead invocation never
+    described it."""
     a, b = transition
     # Slow batches outlive the Provider's 10 s pause: the next invocation then reads while the batch the
     # dead one submitted is still running, and plans that batch again.
     # A status lag (the Data API reports a batch ended that long after it did) longer than the Provider's pause
     # makes the next invocation find a committed batch still "running".
-    world = World(batch_latency=15.0 if slow else 1.0, status_lag=status_lag)
+    world = World(batch_latency=15.0 if slow else 1.0, status_lag=status_lag, long_polling=long_polling)
     assert world.request("Create", a).complete
     since = len(world.fake.history)
     counts: Counter[str] = Counter()
@@ -127,11 +132,14 @@ def test_killed_after_any_data_api_call_it_converges_without_applying_a_statemen
     event(f"killed: {min(world.driver.killed, 2)}+, resubmitted a running step: {world.api.repeated_tokens > 0}")
 
 
-def test_a_lagging_listing_cannot_cause_a_double_submission() -> None:
+@pytest.mark.parametrize("long_polling", [True, False])
+def test_a_lagging_listing_cannot_cause_a_double_submission(long_polling: bool) -> None:
     """ListStatements that lags (here: shows nothing at all) does not matter: the reconciler never lists
     to find its place (only to confirm, after its first batch died, that nothing earlier still runs), so a
-    kill right after a submission is recovered through the ClientToken."""
-    world = World(batch_latency=15.0, list_lag=10_000.0)
+    kill right after a submission is recovered through the ClientToken. The batches run 35 s: longer than a
+    submission's wait (long polling) and the Provider's pause together, so the next invocation reads while they
+    run."""
+    world = World(batch_latency=35.0, list_lag=10_000.0, long_polling=long_polling)
     desired = AccessState.of([Role(f"role {i}") for i in range(60)])
     since = len(world.fake.history)
     seen: set[str] = set()
@@ -153,10 +161,14 @@ def test_a_lagging_listing_cannot_cause_a_double_submission() -> None:
     assert world.api.calls["ListStatements"] == 3  # the invocation after the first kill: the model was claimed
 
 
-def test_throttling_beyond_botocores_retries_only_delays_the_request() -> None:
-    world = World()
+@pytest.mark.parametrize("long_polling", [True, False])
+def test_throttling_beyond_botocores_retries_only_delays_the_request(long_polling: bool) -> None:
+    """Every third call that waits for a batch (the submission with long polling, else DescribeStatement) is
+    throttled beyond botocore's retries."""
+    world = World(long_polling=long_polling)
     desired = AccessState.of([Role(f"role {i}") for i in range(200)])
-    world.api.throttle = lambda operation, n: operation == "DescribeStatement" and n % 3 == 0
+    waits = "BatchExecuteStatement" if long_polling else "DescribeStatement"
+    world.api.throttle = lambda operation, n: operation == waits and n % 3 == 0
     run = world.request("Create", desired)
     assert run.complete and run.invocations > 3  # each throttle ended an invocation, the next went on
     assert differences(world.fake.state(), desired) == []
@@ -214,9 +226,13 @@ def test_a_delete_plans_and_applies_in_about_the_time_of_the_create() -> None:
 @settings(max_examples=40, deadline=None)
 @given(state=access_states())
 def test_the_doubles_catalog_rows_read_back_as_the_state(state: AccessState) -> None:
-    """`svv_rows` is the double's answer to the reconciler's SVV queries: parsed, it is the state again."""
+    """`svv_rows` is the double's answer to the reconciler's SVV queries: parsed, it is the state again, whether the
+    policies and providers are listed by their definition rows (the read) or by the list queries of earlier
+    versions (a snapshot of those versions)."""
     fake = FakeRedshift()
     fake.apply(plan(state, fake.state(), {}), MODEL)
     rows: dict[str, Any] = svv_rows(fake.state(), user="admin", superuser=True, secadmin=True)
-    parsed = parse_snapshot(rows).state
-    assert differences(parsed, state) == []
+    assert differences(parse_snapshot(rows).state, state) == []
+    lists = ("rls_policies", "masking_policies", "identity_providers")
+    read = {**{k: v for k, v in rows.items() if k not in lists}, **fake.definition_rows()}
+    assert differences(parse_snapshot(read).state, state) == []

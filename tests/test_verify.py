@@ -284,13 +284,15 @@ def expect_read(aws: Aws, config: EnvironmentConfig, rows: dict[str, list[Row]])
 
 def warehouse_rows(*, superuser: bool = True, secadmin: bool = True,
                    providers: tuple[Row, ...] = ()) -> dict[str, list[Row]]:
-    return {"whoami": [("admin", superuser)], "secadmin": [(1 if secadmin else 0,)],
-            "identity_providers": list(providers)}
+    return {"whoami": [("admin", superuser, 1 if secadmin else 0, "dev")],
+            "identity_provider_definitions": list(providers)}
 
 
 def provider_row(config: EnvironmentConfig, namespace: str | None = None, enabled: bool = True) -> Row:
+    """An AWSIDC provider as SVV_IDENTITY_PROVIDERS shows it: name, type, namespc, params, enabled, instanceid."""
     application = config.redshift_idc_application
-    return (application.name, "awsidc", namespace or application.identity_namespace, enabled)
+    return (application.name, "awsidc", namespace or application.identity_namespace,
+            '{"iam_role":"arn:aws:iam::111111111111:role/idc"}', enabled, "arn:aws:sso::111111111111:application/a")
 
 
 def view(*providers: IdentityProvider, superuser: bool = True, secadmin: bool = True) -> WarehouseView:

@@ -5,12 +5,13 @@ work on a machine without credentials and the tests drive them from the same fil
 
 1. the reconciler's own read (`catalog.read_queries(..., bootstrap=False)`: the same SQL, parsed by the same
    `catalog.parse_snapshot`), without its ledger queries;
-2. the catalog's policy and identity provider definitions (`catalog_import.definition_queries()`),
-   which the reconciler does not read: an import writes them, and they let `plan --snapshot` adopt
-   policies and providers instead of rebuilding them. The policy views list every database's policies: the
-   rows keep their database and `current_database()`, and every reader filters them
-   (`catalog_import.current_database_rows`); a file of an earlier version has neither and reads as before (nor
-   the default privileges: it reads as if there were none, and `plan --snapshot` and `import` say so);
+2. the catalog's policy and identity provider definitions (`catalog_import.definition_queries()`, part of that
+   read), which also list them: an import writes them, and they let `plan --snapshot` adopt policies and
+   providers instead of rebuilding them. The policy views list every database's policies: the rows keep their
+   database and `current_database()`, and every reader filters them (`catalog_rows.current_database_rows`); a
+   file of an earlier version has neither and reads as before, and one of format version 1 also lists them by
+   queries of their own (`catalog_rows.with_lists`); a file without the default privileges reads as if there
+   were none, and `plan --snapshot` and `import` say so;
 3. whether the ledger table exists (`svv_tables`), and if so the ledger and applied scripts of the
    environment's current access model and every other model's ledger rows (one owner per object), so
    `plan --snapshot` of that model sees what a deploy would see; and the other schemas holding a ledger
@@ -64,17 +65,18 @@ from redshift_idc.runtime.catalog import (
     other_ledger_queries,
     parse_snapshot,
     read_queries,
+    reader,
 )
 from redshift_idc.runtime.catalog_import import (
     SECRET_PARAMETER_NAMES,
     column_queries,
-    current_database_rows,
     definition_queries,
     definitions,
     ledger_table_query,
     parse_params,
     provider_row,
 )
+from redshift_idc.runtime.catalog_rows import current_database_rows
 from redshift_idc.runtime.data_api import RETRIES, DataApi, Target, is_transient
 from redshift_idc.runtime.ledger import DEFAULT_LEDGER_SCHEMA, MAX_BATCH_STATEMENTS, LedgerTables
 from redshift_idc.runtime.planning.plan_types import Ledger, Owners
@@ -84,7 +86,12 @@ from redshift_idc.runtime.stored_lookups import lookup_tables as stored_lookup_t
 from redshift_idc.wording import plural
 
 SNAPSHOT_FORMAT = "redshift-idc-catalog-snapshot"
-SNAPSHOT_VERSION = 1
+# 2: the policies and identity providers are listed by their definition queries only (`catalog_rows.with_lists`),
+# and the reader's row holds whether it has sys:secadmin and the current database (`catalog.WHOAMI_QUERY`). Version
+# 1 files (with the list queries, `secadmin` and `current_database`) are read as before; an earlier version of this
+# tool refuses a version 2 file instead of reading it without its policies.
+SNAPSHOT_VERSION = 2
+READ_VERSIONS = (1, 2)
 LEDGER_QUERIES = ("ledger", "other_ledgers", "scripts")  # read only where the ledger table exists
 Row = tuple[Any, ...]
 OK, ERROR = 0, 2
@@ -273,9 +280,8 @@ def read_snapshot(config: EnvironmentConfig, secret_arn: str, client: Any = None
         return {name: [tuple(r) for r in got.get(name, [])] for name, _ in queries}
 
     rows = read(catalog_queries(tables, model or "snapshot"))
-    whoami = rows.get("whoami") or [("", False)]
-    user, superuser = str(whoami[0][0] or ""), bool(whoami[0][1])
-    if not any(int(r[0] or 0) for r in rows.get("secadmin", [])):
+    user, superuser, secadmin = reader(rows)
+    if not secadmin:
         raise SnapshotError(f"{where}: user {user or '(unknown)'} lacks {SECADMIN}, so RLS attachments and masking "
                             "are invisible to it and the snapshot would be incomplete; grant it (GRANT ROLE "
                             f"\"{SECADMIN}\" TO \"{user}\") or read as the namespace admin")
@@ -313,9 +319,9 @@ def load_snapshot(path: Path) -> CatalogSnapshot:
         raise SnapshotError(f"{path}: not a readable snapshot ({error}); {fix}") from None
     if not isinstance(document, dict) or document.get("format") != SNAPSHOT_FORMAT:
         raise SnapshotError(f"{path}: not a catalog snapshot (no \"format\": \"{SNAPSHOT_FORMAT}\"); {fix}")
-    if document.get("version") != SNAPSHOT_VERSION:
+    if document.get("version") not in READ_VERSIONS:
         raise SnapshotError(f"{path}: snapshot format version {document.get('version')!r}; this version reads "
-                            f"{SNAPSHOT_VERSION}: {fix} again")
+                            f"{' and '.join(str(v) for v in READ_VERSIONS)}: {fix} again")
     rows = document.get("rows")
     texts = ("environment", "account", "region", "workgroup", "namespace", "database", "identity_namespace",
              "read_as")

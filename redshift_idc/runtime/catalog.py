@@ -1,15 +1,16 @@
 """Reading the current access state from Redshift's system views, in one batch (one snapshot).
 
-Queries and columns follow REDSHIFT_REFERENCE.md section 2.17. Only grants to roles and to PUBLIC are read: users
-are IdC identities the model never manages. Default privileges (SVV_DEFAULT_PRIVILEGES) are read the same way,
-those to roles and PUBLIC, whichever user they are for (`default_privilege` says how each row reads). Two views
-hold more than this database's objects: SVV_DATABASE_PRIVILEGES also lists scoped grants (`privilege_scope`
-SCHEMAS, TABLES, FUNCTIONS, LANGUAGES: r_SVV_DATABASE_PRIVILEGES), which are not grants ON DATABASE and which no
-model declares, so they are left as they are (a warning names them); SVV_RLS_POLICY and SVV_MASKING_POLICY list
-every database's policies (r_SVV_RLS_POLICY, r_SVV_MASKING_POLICY), read with their database and kept out of the
-state unless they are the current database's (`catalog_import.current_database_rows`); a model policy named like
-another database's is refused (`other_database_policy_problem`). SVV_IDENTITY_PROVIDERS is visible to superusers
-only: the reconciler runs as the namespace admin, and refuses to plan identity providers as anyone else. With
+Queries and columns follow REDSHIFT_REFERENCE.md section 2.17. Only grants to roles and to PUBLIC are
+read: users are IdC identities the model never manages. Default privileges (SVV_DEFAULT_PRIVILEGES) are read the
+same way, those to roles and PUBLIC, whichever user they are for (`default_privilege` says how each row reads). Two
+views hold more than this database's objects:
+SVV_DATABASE_PRIVILEGES also lists scoped grants (`privilege_scope` SCHEMAS, TABLES, FUNCTIONS, LANGUAGES:
+r_SVV_DATABASE_PRIVILEGES), which are not grants ON DATABASE and which no model declares, so they are left as
+they are (a warning names them); SVV_RLS_POLICY and SVV_MASKING_POLICY list every database's policies
+(r_SVV_RLS_POLICY, r_SVV_MASKING_POLICY), read with their database and kept out of the state unless they are the
+current database's (`catalog_rows.current_database_rows`); a model policy named like another database's
+is refused (`other_database_policy_problem`). SVV_IDENTITY_PROVIDERS is visible to superusers only: the
+reconciler runs as the namespace admin, and refuses to plan identity providers as anyone else. With
 `deprovision_users` on, three more SELECTs at the end read the IdC users, their direct grants and what they own
 (`users.user_queries`; kept apart from the role state, so nothing else ever plans for a user). Names come back as
 Redshift stores them: schemas, tables, columns and policies folded, and the state keys fold them the same way, so a
@@ -57,14 +58,13 @@ from redshift_idc.runtime.access_state import (
     ledger_key,
 )
 from redshift_idc.runtime.catalog_import import (
-    CURRENT_DATABASE_QUERY,
     PolicyKey,
     StoredText,
     definition_queries,
     definitions,
-    split_by_database,
     stored_texts,
 )
+from redshift_idc.runtime.catalog_rows import split_by_database, with_lists
 from redshift_idc.runtime.fence import FenceRow
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.planning.object_sql import check_renderable
@@ -75,16 +75,16 @@ from redshift_idc.runtime.users import UserCatalog, parse_users, user_queries
 
 Row = tuple[Any, ...]
 SECADMIN = "sys:secadmin"
-# Who the reader is (user, superuser) and whether it holds sys:secadmin: the reconciler refuses to plan from
-# an incomplete view, and `verify` reports both.
-WHOAMI_QUERIES: tuple[tuple[str, str], ...] = (
-    ("whoami", "SELECT user_name, superuser FROM svv_user_info WHERE user_name = current_user"),
-    ("secadmin", "SELECT COUNT(*) FROM svv_user_grants WHERE user_name = current_user "
-                 f"AND role_name = {quote_literal(SECADMIN)}"),
-)
+# Who the reader is (user, superuser), whether it holds sys:secadmin (the reconciler refuses to plan from an
+# incomplete view, and `verify` reports both) and the database it is connected to (the policy views span
+# databases: `catalog_rows.current_database`), in one row: each query that returns rows costs a read one
+# GetStatementResult, and these three were one each. SVV_USER_INFO shows every user its own row (r_SVV_USER_INFO);
+# the count is a scalar subquery (r_Subquery_examples: one in a select list), 0 or 1.
+WHOAMI_QUERY = ("whoami", "SELECT u.user_name, u.superuser, (SELECT COUNT(*) FROM svv_user_grants g WHERE "
+                f"g.user_name = current_user AND g.role_name = {quote_literal(SECADMIN)}), current_database() "
+                "FROM svv_user_info u WHERE u.user_name = current_user")
 # Grants to roles and to PUBLIC (`identity_type` 'public' [2.17]); users' grants are IdC's, never managed.
 GRANTEE_TYPES = "('role', 'public')"
-IDENTITY_PROVIDERS_QUERY = ("identity_providers", "SELECT name, type, namespc, enabled FROM svv_identity_providers")
 OTHER_LEDGER_MODELS = "ledger_models:"  # the second read's query names: "ledger_models:<schema>"
 DEFAULT_PRIVILEGES_QUERY = (
     "default_privileges", "SELECT schema_name, object_type, owner_name, privilege_type, grantee_name, grantee_type "
@@ -107,8 +107,9 @@ def default_privilege(row: Row) -> DefaultPrivilege | None:
 
 def identity_queries() -> list[tuple[str, str]]:
     """The reader and the registered identity providers (SELECTs only): what `verify` reads, a subset of
-    `read_queries` with the same SQL, so both see the catalog the same way."""
-    return [*WHOAMI_QUERIES, IDENTITY_PROVIDERS_QUERY]
+    `read_queries` with the same SQL, so both see the catalog the same way (the providers as listed by their
+    definition query, `parse_snapshot` reads the list from it)."""
+    return [WHOAMI_QUERY, *(q for q in definition_queries() if q[0] == "identity_provider_definitions")]
 
 
 def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True,
@@ -120,8 +121,7 @@ def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True,
     system = ", ".join(quote_literal(p) for p in SYSTEM_PRIVILEGES)
     queries = [(f"bootstrap_{i}", sql) for i, sql in enumerate(tables.bootstrap_sql())] if bootstrap else []
     queries += [
-        *WHOAMI_QUERIES,
-        CURRENT_DATABASE_QUERY,
+        WHOAMI_QUERY,
         ("roles", "SELECT role_name FROM svv_roles"),
         ("role_grants", "SELECT role_name, granted_role_name FROM svv_role_grants"),
         ("schema_privileges", "SELECT namespace_name, privilege_type, identity_name, privilege_scope, identity_type "
@@ -132,15 +132,12 @@ def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True,
                               f"identity_type FROM svv_column_privileges WHERE identity_type IN {GRANTEE_TYPES}"),
         ("system_privileges", "SELECT system_privilege, identity_name FROM svv_system_privileges "
                               f"WHERE identity_type = 'role' AND system_privilege IN ({system})"),
-        # Both policy views span databases: the database column last, filtered in `parse_snapshot` (catalog_import).
-        ("rls_policies", "SELECT polname, poldb FROM svv_rls_policy"),
+        # The policies and providers themselves are listed by their definition queries below (`with_lists`).
         ("rls_attachments", "SELECT relschema, relname, polname, grantee, granteekind FROM svv_rls_attached_policy"),
         ("rls_relations", "SELECT relschema, relname, is_rls_on, TRIM(rls_conjunction_type) FROM svv_rls_relation "
                           "WHERE datname = current_database()"),
-        ("masking_policies", "SELECT policy_name, policy_database FROM svv_masking_policy"),
         ("masking_attachments", "SELECT policy_name, schema_name, table_name, grantee, grantee_type, priority, "
                                 "input_columns, output_columns FROM svv_attached_masking_policy"),
-        IDENTITY_PROVIDERS_QUERY,
         # The data lake and datashares through IdC (seed 000). Which view lists a database made FROM ARN is
         # unconfirmed (svv_redshift_databases' non-local rows); the planner also trusts its ledger for them.
         ("external_schemas", "SELECT schemaname, databasename FROM svv_external_schemas"),
@@ -151,7 +148,9 @@ def read_queries(tables: LedgerTables, model: str, *, bootstrap: bool = True,
         # ALTER DEFAULT PRIVILEGES entries naming a role or PUBLIC, whoever's user they are for (`default_privilege`).
         DEFAULT_PRIVILEGES_QUERY,
         # Definitions as the catalog shows them: an object the ledger does not know yet (an imported model's) is
-        # adopted when they equal the model's, instead of being rebuilt (planner.plan(definitions=...)).
+        # adopted when they equal the model's, instead of being rebuilt (planner.plan(definitions=...)); they also
+        # list the policies and providers (`with_lists`). Both policy views span databases: the database column
+        # last, filtered in `parse_snapshot` (`catalog_rows.split_by_database`).
         *definition_queries(),
         ("ledger", tables.select_objects_sql(model)),
         ("other_ledgers", tables.select_other_objects_sql(model)),
@@ -225,7 +224,9 @@ def _flag(value: Any) -> bool | None:
 def parse_snapshot(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = False,
                    users_namespace: str | None = None) -> Snapshot:
     """Build the current state from the read batch's rows (keyed by query name); with `users_namespace`,
-    also the namespace's users (their queries' rows, absent when they returned none)."""
+    also the namespace's users (their queries' rows, absent when they returned none). The policies and providers
+    are listed by their definition rows, or by the list queries of a snapshot of an earlier version (`with_lists`)."""
+    rows = with_lists(rows)
     state = AccessState(case_sensitive=case_sensitive)
     warnings: list[str] = []
 
@@ -313,10 +314,7 @@ def parse_snapshot(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = Fal
     for model, kind, key in rows.get("other_ledgers", ()):  # sorted by model: two owners name the first
         owners.setdefault((str(kind), ledger_key(str(key))), str(model))
     scripts = {name: checksum for name, checksum in rows.get("scripts", ())}
-    whoami = list(rows.get("whoami", ()))
-    user, superuser = (whoami[0][0], bool(whoami[0][1])) if whoami else ("", False)
-    secadmin_rows = list(rows.get("secadmin", ()))
-    secadmin = bool(secadmin_rows and int(secadmin_rows[0][0] or 0) > 0)
+    user, superuser, secadmin = reader(rows)
     read_definitions = any(name in rows for name, _ in definition_queries())
     return Snapshot(state, ledger, scripts, user, superuser, secadmin, warnings,
                     definitions(rows, case_sensitive) if read_definitions else None,
@@ -326,6 +324,17 @@ def parse_snapshot(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = Fal
                     fence=fence.parse(rows.get("fence", ())),
                     other_databases=_other_databases(elsewhere, case_sensitive),
                     roles=tuple(str(name) for (name,) in rows.get("roles", ())))
+
+
+def reader(rows: Mapping[str, Sequence[Row]]) -> tuple[str, bool, bool]:
+    """(user, superuser, holds sys:secadmin) from the `whoami` row; ("", False, False) without one. A snapshot of
+    an earlier version has the user and the flag there and the count in a query of its own (`secadmin`)."""
+    whoami = [tuple(row) for row in rows.get("whoami", ())]
+    if not whoami:
+        return "", False, False
+    row = whoami[0]
+    counts = [row[2]] if len(row) > 2 else [found[0] for found in rows.get("secadmin", ())][:1]
+    return str(row[0] or ""), bool(row[1]), any(int(count or 0) > 0 for count in counts)
 
 
 POLICY_QUERIES = ((RlsPolicy.KIND, "rls_policies", "RLS policy"), (MaskingPolicy.KIND, "masking_policies",

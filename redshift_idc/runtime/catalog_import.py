@@ -11,8 +11,8 @@ read whose hash differs is a hand edit. `catalog.read_queries` includes `definit
 - `svv_rls_policy`: `polalias`, `polatts` (JSON, `[{"colname":"c","type":"character varying(10)"}]`) and
   `polqual`, the USING predicate as Redshift rewrote it, its columns qualified with the alias and its literals
   cast (`"t"."c" LIKE CAST('%x%' AS TEXT)`, r_SVV_RLS_POLICY; `rls_table` when none was given, r_SHOW_POLICIES).
-- Both policy views list every database's policies (`poldb`, `policy_database`): `current_database_rows`
-  keeps the current database's (see CURRENT_DATABASE_QUERY), in Python, so snapshots without the column read.
+- Both policy views list every database's policies (`poldb`, `policy_database`):
+  `catalog_rows.current_database_rows` keeps the current database's, in Python, so snapshots without the column read.
 - `svv_masking_policy`: `input_columns` (the same JSON as polatts, r_SHOW_POLICIES; `attributes` also takes
   `["c type"]` and `(c type, ...)`) and `policy_expression`, a JSON array with one `{"expr", "type"}` per
   output, each `expr` in the same stored form with the alias `masked_table` (r_SHOW_POLICIES:
@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from redshift_idc.runtime.access_state import AccessState, IdentityProvider, MaskingPolicy, RlsPolicy, stored_digest
+from redshift_idc.runtime.catalog_rows import current_database_rows
 from redshift_idc.runtime.sql_text import fold, quote_literal
 from redshift_idc.runtime.stored_lookups import quoted_end, segments, strip_lookup_qualifiers
 
@@ -54,7 +55,7 @@ SECRET_PARAMETER_NAMES = frozenset({"client_secret"})  # as access_model.SECRET_
 DEFINITION_QUERIES: tuple[tuple[str, str], ...] = (
     # Both policy views list the policies of every database (r_SVV_RLS_POLICY poldb, r_SVV_MASKING_POLICY
     # policy_database; netcheck-de/terraform-provider-redshift filters on them): read last, filtered in Python
-    # (`current_database_rows`), so rows of snapshots written before they were read still parse.
+    # (`catalog_rows.current_database_rows`), so rows of snapshots written before they were read still parse.
     ("rls_policy_definitions", "SELECT polname, polalias, polatts, polqual, poldb FROM svv_rls_policy"),
     ("masking_policy_definitions", "SELECT policy_name, input_columns, policy_expression, policy_database "
                                    "FROM svv_masking_policy"),
@@ -72,50 +73,6 @@ COLUMN_QUERY_BYTES = 60_000  # per statement; the Data API allows 100 KB
 def definition_queries() -> list[tuple[str, str]]:
     """(name, SQL): SELECTs only, read in the same batch as `catalog.read_queries(..., bootstrap=False)`."""
     return list(DEFINITION_QUERIES)
-
-
-# --- policies of other databases -----------------------------------------------------------------------------
-# SVV_RLS_POLICY and SVV_MASKING_POLICY list the policies of every database, each with the database it was created in
-# (`poldb`, `policy_database`: r_SVV_RLS_POLICY, r_SVV_MASKING_POLICY; netcheck-de's rls_policy_sql.go and
-# masking_policy_sql.go always filter on them). The policy queries read that column last, and the batch reads
-# `current_database()`; `current_database_rows` drops the other databases' rows and the column, so the decoders
-# and the stored-text hash see the rows they always saw. A snapshot of an earlier version has neither the column
-# nor the query: its rows are kept as they are (nothing tells the databases apart).
-CURRENT_DATABASE_QUERY = ("current_database", "SELECT current_database()")
-# Query -> the cells before its database column (the policy name first). `catalog.read_queries` has the first two.
-POLICY_DATABASE_COLUMN: dict[str, int] = {"rls_policies": 1, "masking_policies": 1,
-                                          "rls_policy_definitions": 4, "masking_policy_definitions": 3}
-
-
-def current_database(rows: Mapping[str, Sequence[Row]]) -> str | None:
-    """The database the batch read (`CURRENT_DATABASE_QUERY`); None when it was not read (an older snapshot)."""
-    found = list(rows.get(CURRENT_DATABASE_QUERY[0], ()))
-    return str(found[0][0]).strip() if found and found[0] and found[0][0] is not None else None
-
-
-def split_by_database(rows: Mapping[str, Sequence[Row]]) -> tuple[dict[str, list[Row]], dict[str, list[Row]]]:
-    """The policy queries' rows of the current database, without their database cell, and the other databases'
-    rows (with it), by query. A row without the cell (older snapshot) counts as the current database's."""
-    here = current_database(rows)  # both names come from the catalog: compared as stored
-    mine: dict[str, list[Row]] = {}
-    others: dict[str, list[Row]] = {}
-    for query, width in POLICY_DATABASE_COLUMN.items():
-        for row in rows.get(query, ()):
-            row = tuple(row)
-            if len(row) <= width:
-                mine.setdefault(query, []).append(row)
-            elif here is None or row[width] is None or str(row[width]).strip() == here:
-                mine.setdefault(query, []).append(row[:width])
-            else:
-                others.setdefault(query, []).append(row)
-    return mine, others
-
-
-def current_database_rows(rows: Mapping[str, Sequence[Row]]) -> dict[str, Sequence[Row]]:
-    """`rows` with the policy queries' rows of the current database only, in their width without the database
-    column: what the decoders, `stored_texts` and the catalog reader read."""
-    mine, _ = split_by_database(rows)
-    return {**rows, **{query: mine.get(query, []) for query in POLICY_DATABASE_COLUMN if query in rows}}
 
 
 def ledger_table_query(schema: str) -> tuple[str, str]:
@@ -519,7 +476,7 @@ def definitions(rows: Mapping[str, Sequence[Row]], case_sensitive: bool = False)
     """The catalog's policies and providers with their definitions (what `planner.plan(definitions=...)`
     compares a model with). Rows that cannot be read are left out: the planner then rebuilds or re-sets
     that object, as it does without definitions."""
-    rows = current_database_rows(rows)  # other databases' policies are not this model's (CURRENT_DATABASE_QUERY)
+    rows = current_database_rows(rows)  # other databases' policies are not this model's (`current_database`)
     items: list[RlsPolicy | MaskingPolicy | IdentityProvider | None] = []
     items += [rls_definition(tuple(r)) for r in rows.get("rls_policy_definitions", ())]
     items += [masking_definition(tuple(r)) for r in rows.get("masking_policy_definitions", ())]

@@ -51,8 +51,11 @@ class CatalogReader:
         runner.reads += 1
         digest = hashlib.sha256(f"{runner.token}:{runner.invocation_id}:{runner.reads}".encode()).hexdigest()
         name = runner.name(runner.seq, "read")
-        statement_id = runner.api.submit([q for _, q in queries], name, f"rsidc-read-{digest[:40]}")
-        description = runner.wait(statement_id, "reading the current state")
+        sent = runner.clock.monotonic()
+        submitted = runner.api.submit([q for _, q in queries], name, f"rsidc-read-{digest[:40]}",
+                                      wait=runner.long_polling)
+        description = runner.wait(submitted.id, "reading the current state", answered=submitted.status,
+                                  details=True, since=sent)  # its sub-statements say which results hold rows
         if description.get("Status") != "FINISHED":
             index, sql, error = runner.api.failure(description)
             if description.get("_stuck") and runner.stuck < MAX_STUCK_RETRIES:
@@ -74,6 +77,9 @@ class CatalogReader:
         """`read_now`, unparsed (`snapshot`)."""
         runner = self.runner
         runner.clock = _SleepClock(sleep)
+        # This clock counts only the time `sleep` passed: a call that waits in the service would pass time it never
+        # sees, so its timeout and the stuck bound would not hold. Reads outside Lambda poll (one read: a few calls).
+        runner.long_polling = False
         runner.budget_end = runner.clock.monotonic() + timeout_seconds - WAIT_GRACE_SECONDS
         try:
             return self.read_rows()

@@ -8,6 +8,15 @@ treats throttling as "not complete yet"), so no single call can overrun a Lambda
 Every submission carries a `ClientToken`: the Data API answers a repeated token (for 8 hours) with the
 statement it already started instead of starting another, which is what makes a resubmission after an
 interrupted invocation idempotent (`reconciler.py` derives the token from the request and the step).
+
+**Long polling.** BatchExecuteStatement, ExecuteStatement and DescribeStatement take `WaitTimeSeconds` (1 to 30):
+the answer comes when the statement ends, or after that long with its status then ("Reduce API calls with long
+polling", data-api-calling-considerations-long-polling). A submission that waits answers FINISHED for most
+batches, so a batch costs one call instead of a submission and a DescribeStatement or more. The parameter is newer
+than some Lambda runtimes' boto3 (botocore 1.43's model lacks it, and botocore refuses a parameter its model does
+not have before sending anything), so it is used only where the client's own service model has it on all three
+operations (`accepts_long_polling`); elsewhere the caller polls as before. The wait
+(`limits.DATA_API_WAIT_SECONDS`) is shorter than botocore's read timeout.
 """
 
 from __future__ import annotations
@@ -20,15 +29,18 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.model import OperationNotFoundError
 
 from redshift_idc.runtime.limits import (
     DATA_API_CONNECT_TIMEOUT_SECONDS,
     DATA_API_MAX_ATTEMPTS,
     DATA_API_READ_TIMEOUT_SECONDS,
+    DATA_API_WAIT_SECONDS,
 )
 
 RETRIES = Config(retries={"mode": "adaptive", "max_attempts": DATA_API_MAX_ATTEMPTS},
                  connect_timeout=DATA_API_CONNECT_TIMEOUT_SECONDS, read_timeout=DATA_API_READ_TIMEOUT_SECONDS)
+LONG_POLLED = ("BatchExecuteStatement", "ExecuteStatement", "DescribeStatement")  # all three wait, or none
 RUNNING = frozenset({"SUBMITTED", "PICKED", "STARTED"})
 TERMINAL = frozenset({"FINISHED", "FAILED", "ABORTED"})
 # Error codes that mean "try later": the account's fixed TPS quotas, the workgroup's limits on active statements,
@@ -109,6 +121,25 @@ def is_busy(error: ClientError) -> bool:
     return error_code(error) in BUSY_ERRORS
 
 
+def accepts_long_polling(client: Any) -> bool:
+    """Whether `client`'s own service model takes `WaitTimeSeconds` on every operation of `LONG_POLLED` (module
+    docstring). A client without a botocore service model (a test's stand-in) polls."""
+    try:
+        model = client.meta.service_model
+        return all("WaitTimeSeconds" in model.operation_model(op).input_shape.members for op in LONG_POLLED)
+    except (AttributeError, KeyError, OperationNotFoundError):
+        return False
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A submission's answer: the statement's id, and the status the answer carried (a submission that waited; ""
+    without one, or when the answer held none: then only DescribeStatement knows)."""
+
+    id: str
+    status: str = ""
+
+
 @dataclass(frozen=True)
 class Target:
     workgroup: str
@@ -136,12 +167,19 @@ def cell_value(field: dict[str, Any]) -> Any:
 
 
 class DataApi:
-    def __init__(self, target: Target, client: Any = None) -> None:
+    def __init__(self, target: Target, client: Any = None, *, long_polling: bool = True) -> None:
+        """`long_polling=False`: never wait in a call (what a client without the parameter does anyway)."""
         self.target = target
         self.client = client or boto3.client("redshift-data", config=RETRIES)
+        self.long_polling = long_polling and accepts_long_polling(self.client)
 
-    def submit(self, sqls: list[str], name: str, client_token: str) -> str:
-        """One transaction (BatchExecuteStatement); a repeated `client_token` returns the earlier statement."""
+    def _waiting(self, wait: bool) -> dict[str, Any]:
+        """The `WaitTimeSeconds` parameter of a call that waits, where the client has it."""
+        return {"WaitTimeSeconds": DATA_API_WAIT_SECONDS} if wait and self.long_polling else {}
+
+    def submit(self, sqls: list[str], name: str, client_token: str, *, wait: bool = False) -> Submitted:
+        """One transaction (BatchExecuteStatement); a repeated `client_token` returns the earlier statement.
+        `wait`: answer when it ends, or after `DATA_API_WAIT_SECONDS` (long polling, where the client has it)."""
         response = self.client.batch_execute_statement(
             WorkgroupName=self.target.workgroup,
             Database=self.target.database,
@@ -149,12 +187,14 @@ class DataApi:
             Sqls=sqls,
             StatementName=name,
             ClientToken=client_token,
+            **self._waiting(wait),
         )
-        return str(response["Id"])
+        return Submitted(str(response["Id"]), str(response.get("Status") or ""))
 
-    def execute(self, sql: str, name: str, client_token: str) -> str:
+    def execute(self, sql: str, name: str, client_token: str, *, wait: bool = False) -> Submitted:
         """One statement outside any transaction block (ExecuteStatement), for statements Redshift refuses
-        inside one (CREATE/ALTER/DROP IDENTITY PROVIDER). A batch of one would still be a transaction."""
+        inside one (CREATE/ALTER/DROP IDENTITY PROVIDER). A batch of one would still be a transaction. `wait`:
+        as for `submit`."""
         response = self.client.execute_statement(
             WorkgroupName=self.target.workgroup,
             Database=self.target.database,
@@ -162,8 +202,9 @@ class DataApi:
             Sql=sql,
             StatementName=name,
             ClientToken=client_token,
+            **self._waiting(wait),
         )
-        return str(response["Id"])
+        return Submitted(str(response["Id"]), str(response.get("Status") or ""))
 
     def cancel(self, statement_id: str) -> None:
         self.client.cancel_statement(Id=statement_id)
@@ -196,8 +237,10 @@ class DataApi:
                 return found
             kwargs["NextToken"] = token
 
-    def describe(self, statement_id: str) -> dict[str, Any]:
-        return dict(self.client.describe_statement(Id=statement_id))
+    def describe(self, statement_id: str, *, wait: bool = False) -> dict[str, Any]:
+        """DescribeStatement; `wait`: answer when the statement ends, or after `DATA_API_WAIT_SECONDS` (long
+        polling, where the client has it)."""
+        return dict(self.client.describe_statement(Id=statement_id, **self._waiting(wait)))
 
     def rows(self, statement_id: str) -> list[tuple[Any, ...]]:
         rows: list[tuple[Any, ...]] = []

@@ -25,7 +25,7 @@ from redshift_idc.runtime.fence import FenceRow
 from redshift_idc.runtime.ledger import LedgerTables
 from redshift_idc.runtime.limits import INTENT_GRACE_SECONDS
 from redshift_idc.runtime.reconcile_request import ReconcileError
-from redshift_idc.runtime.statement_runner import MAX_POLL_SECONDS, POLL_SECONDS, StatementRunner, guard_failed
+from redshift_idc.runtime.statement_runner import StatementRunner, guard_failed
 
 INTENT_POLL_SECONDS = 5.0  # how often an intent whose statement has not appeared is looked for again
 
@@ -90,8 +90,9 @@ class FenceGate:
         sqls = [fence.guard_sql(self.tables, model, row.token if row else None, row.seq if row else None),
                 fence.claim_sql(self.tables, model, token, self.start_ms, row_exists=row is not None)]
         digest = hashlib.sha256(f"{token}:{runner.invocation_id}:{runner.reads}".encode()).hexdigest()
-        statement_id = runner.submit(sqls, runner.name(0, "claim"), f"rsidc-claim-{digest[:40]}", transactional=True)
-        description = runner.wait(statement_id, "claiming the model")
+        sent = runner.clock.monotonic()
+        submitted = runner.submit(sqls, runner.name(0, "claim"), f"rsidc-claim-{digest[:40]}", transactional=True)
+        description = runner.wait(submitted.id, "claiming the model", answered=submitted.status, since=sent)
         if description.get("Status") == "FINISHED":
             earlier = f"from request {row.token} (step {row.seq})" if row else "(its first request)"
             runner.log(f"claimed model {model} {earlier}")
@@ -143,12 +144,13 @@ class FenceGate:
             runner.send_cancel(info.id)
         polls = 0
         while True:
-            status = str(runner.describe(info.id).get("Status"))
+            started = runner.clock.monotonic()
+            status = str(runner.describe(info.id, wait=True).get("Status"))
             if status in TERMINAL:
                 runner.log(f"{info.name} ended: {status}")
                 return
             runner.check_waiting(info.name, f"is still {status}")
-            runner.clock.sleep(min(MAX_POLL_SECONDS, POLL_SECONDS * 1.5 ** polls))
+            runner.pause(polls, started)
             polls += 1
 
 

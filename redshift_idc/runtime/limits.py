@@ -51,4 +51,7 @@ APPLY_ESTIMATE_LIMIT_SECONDS = 3000  # the estimate (reads and margin included) 
 DATA_API_MAX_ATTEMPTS = 4
 DATA_API_CONNECT_TIMEOUT_SECONDS = 5
 DATA_API_READ_TIMEOUT_SECONDS = 15  # 4 attempts x (5 + 15) s + backoff: under 90 s, inside the Lambda's margin
+# Long polling (`WaitTimeSeconds`, 1 to 30): the service answers when the statement ends or after this long, so a
+# waiting call ends well before botocore's read timeout above and stays inside the same worst case.
+DATA_API_WAIT_SECONDS = 10
 

@@ -176,6 +176,11 @@ class Reconciler:
         request = self.request
         if not self.gate.gate(snapshot.fence):
             return None
+        if not snapshot.user:
+            # SVV_USER_INFO shows every user its own row: without it, neither what the reader may see nor the database
+            # it is connected to (which tells this database's policies from others') is known.
+            raise ReconcileError("the read batch did not show who it reads as (SVV_USER_INFO gave no row for "
+                                 "current_user), so neither its visibility nor its database is known; refusing to plan")
         self.check_ownership(snapshot)
         manages_providers = bool(request.desired.of_kind(IdentityProvider.KIND)) or any(
             kind == IdentityProvider.KIND for kind, _ in snapshot.ledger)

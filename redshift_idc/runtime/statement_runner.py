@@ -11,9 +11,15 @@ created meanwhile), or the error, worded without secrets.
   batch committed), the Data API answers with that statement instead of starting a second one, and the
   reconciler waits for it; no step is recognised by DescribeStatement's echo of its SQL. A sequence
   number is used once: a failed step's retry takes the next one.
-- **Pacing** (`Pacing`). The first poll of a batch is timed from what earlier batches of the invocation
-  showed: the shortest execution time Redshift reported (`Duration`) for the last few batches of as many
-  statements (or the nearest count), plus the status lag (the Data API reports a batch a little after it
+- **Long polling** (where the client's boto3 has it: `data_api.accepts_long_polling`). A step is submitted with
+  `WaitTimeSeconds`, so the submission's answer says FINISHED for a batch that ends within the wait: the step
+  costs that one call, and no poll runs behind the service's own status. A batch still running (or failed: its
+  error is in DescribeStatement's sub-statements) is described with `WaitTimeSeconds` until it ends; a call that
+  came back sooner than the polling interval below is followed by the rest of it, so calls never come faster than
+  plain polling's.
+- **Pacing** (`Pacing`), without long polling. The first poll of a batch is timed from what earlier batches of
+  the invocation showed: the shortest execution time Redshift reported (`Duration`) for the last few batches of
+  as many statements (or the nearest count), plus the status lag (the Data API reports a batch a little after it
   ends, and `Duration` excludes that lag).
   Later polls are sub-second, backing off for long statements. A batch then costs about its execution time,
   its status lag and one DescribeStatement, far inside the Data API's 100 TPS for DescribeStatement.
@@ -34,6 +40,7 @@ from redshift_idc.runtime.data_api import (
     RUNNING,
     TERMINAL,
     DataApi,
+    Submitted,
     error_code,
     is_missing_identity_provider,
     is_role_created_meanwhile,
@@ -137,7 +144,9 @@ class StatementRunner:
         self.stuck = 0
         self.reads = 0
         self.pacing = Pacing()
-        self._call_seconds = 0.0  # round trip of the last DescribeStatement
+        self._call_seconds = 0.0  # round trip of the last DescribeStatement that did not wait
+        # Submissions and DescribeStatement wait in the service (module docstring), where the client has it.
+        self.long_polling = api.long_polling
 
     @property
     def recent_durations(self) -> tuple[float, ...]:
@@ -180,10 +189,11 @@ class StatementRunner:
         masked; default `sqls`) and wait for it to end."""
         seq = self.seq
         name = self.name(seq, kind)
-        statement_id = self.submit(sqls, name, self._client_token(seq, shown or sqls), transactional=transactional)
+        sent = self.clock.monotonic()
+        submitted = self.submit(sqls, name, self._client_token(seq, shown or sqls), transactional=transactional)
         self.seq = seq + 1  # used, whatever happens to it: a retry takes the next number
         self.in_flight = name
-        description = self.wait(statement_id, f"step {seq}", size=len(sqls))
+        description = self.wait(submitted.id, f"step {seq}", size=len(sqls), answered=submitted.status, since=sent)
         self.in_flight = ""
         if description.get("Status") == "FINISHED":
             self.failures = 0
@@ -193,18 +203,19 @@ class StatementRunner:
             return StepResult(False, refused=True, error=error)
         return StepResult(False, error=error, index=index, sql=sql, stuck=bool(description.get("_stuck")))
 
-    def submit(self, sqls: list[str], name: str, client_token: str, *, transactional: bool) -> str:
+    def submit(self, sqls: list[str], name: str, client_token: str, *, transactional: bool) -> Submitted:
+        """Send a step (waiting in the call, with long polling); its id, and the status the answer carried."""
         try:
             if transactional:
-                return self.api.submit(sqls, name, client_token)
-            return self.api.execute(sqls[0], name, client_token)
+                return self.api.submit(sqls, name, client_token, wait=self.long_polling)
+            return self.api.execute(sqls[0], name, client_token, wait=self.long_polling)
         except ClientError as error:
             if error_code(error) == "ValidationException":
                 # If the Data API refuses a repeated ClientToken with other parameters (undocumented; a secret
                 # rotated since), the step was submitted before: find that statement by its exact name.
                 earlier = self.api.find_named(name)
                 if earlier:
-                    return earlier[0].id
+                    return Submitted(earlier[0].id)
             raise
 
     def failed(self, result: StepResult, *, alone: bool) -> None:
@@ -276,11 +287,20 @@ class StatementRunner:
         if self.budget_end is not None and self.clock.monotonic() >= self.budget_end + WAIT_GRACE_SECONDS:
             raise Pause(f"statement {name} {state}; the next invocation waits for it before reading")
 
-    def wait(self, statement_id: str, what: str, *, size: int = 0) -> dict[str, Any]:
-        """Poll until the statement (of `size` SQL statements, 0: unknown) is terminal: first when `Pacing`
-        expects it to show as ended, then sub-second, backing off for long ones. Past the invocation budget (and
-        its grace): Pause, the next invocation finds the statement again through its ClientToken. Past the stuck
-        bound or the request's deadline: cancel it."""
+    def wait(self, statement_id: str, what: str, *, size: int = 0, answered: str = "", details: bool = False,
+             since: float | None = None) -> dict[str, Any]:
+        """Until the statement (of `size` SQL statements, 0: unknown) is terminal: its DescribeStatement, or with
+        long polling `{"Id", "Status": "FINISHED"}` when the submission's answer (`answered`) said so and the caller
+        needs no `details` (sub-statements, their results). Without long polling: first when `Pacing` expects it
+        to show as ended, then sub-second, backing off for long ones. Past the invocation budget (and its grace):
+        Pause, the next invocation finds the statement again through its ClientToken. Past the stuck bound (counted
+        from `since`, when it was submitted, with long polling: its submission waited) or the request's deadline:
+        cancel it."""
+        if self.long_polling:
+            if answered == "FINISHED" and not details:
+                return {"Id": statement_id, "Status": "FINISHED"}
+            return self._wait_long(statement_id, what, waiting=answered not in TERMINAL,
+                                   since=self.clock.monotonic() if since is None else since)
         first = max(POLL_SECONDS / 2, self.pacing.first_poll(size) - self._call_seconds / 2)  # arrives then
         waiting_since = self.clock.monotonic()
         polls = 0
@@ -296,24 +316,62 @@ class StatementRunner:
                     self._remember_duration(description, size, arrived, running)
                 return description
             running = arrived
-            if status not in RUNNING:
-                self.log(f"{what}: unexpected status {status!r}; polling on")
-            age = self.clock.monotonic() - waiting_since
-            if self.deadline is not None and self.clock.time() >= self.deadline:
-                self._cancel(statement_id)
-                raise ReconcileError(self.deadline_message(f"finish {what} (cancelled and rolled back)"))
-            if age >= STATEMENT_STUCK_SECONDS:
-                self.log(f"{what} has been running for {age:.0f} s: cancelling it")
-                cancelled = self._cancel(statement_id)
-                cancelled["_stuck"] = True
-                return cancelled
-            if self.budget_end is not None and self.clock.monotonic() >= self.budget_end + WAIT_GRACE_SECONDS:
-                raise Pause(f"{what} is still running; the next invocation waits for it")
+            stuck = self._still_running(statement_id, what, status, waiting_since)
+            if stuck is not None:
+                return stuck
 
-    def describe(self, statement_id: str) -> dict[str, Any]:
+    def _wait_long(self, statement_id: str, what: str, *, waiting: bool, since: float) -> dict[str, Any]:
+        """`wait` with long polling: DescribeStatement waits in the service (`waiting`: the statement may still
+        run; a terminal one is described at once). `since`: when it was submitted."""
+        waiting_since = since
+        polls = 0
+        while True:
+            started = self.clock.monotonic()
+            description = self.describe(statement_id, wait=waiting)
+            status = str(description.get("Status"))
+            if status in TERMINAL:
+                return description
+            waiting = True
+            stuck = self._still_running(statement_id, what, status, waiting_since)
+            if stuck is not None:
+                return stuck
+            self.pause(polls, started)
+            polls += 1
+
+    def _still_running(self, statement_id: str, what: str, status: str,
+                       waiting_since: float) -> dict[str, Any] | None:
+        """A poll found the statement running: cancel it at the request's deadline (and fail) or past the stuck
+        bound (its description, marked `_stuck`, is returned); past the invocation's budget, Pause. None: poll on."""
+        if status not in RUNNING:
+            self.log(f"{what}: unexpected status {status!r}; polling on")
+        age = self.clock.monotonic() - waiting_since
+        if self.deadline is not None and self.clock.time() >= self.deadline:
+            self._cancel(statement_id)
+            raise ReconcileError(self.deadline_message(f"finish {what} (cancelled and rolled back)"))
+        if age >= STATEMENT_STUCK_SECONDS:
+            self.log(f"{what} has been running for {age:.0f} s: cancelling it")
+            cancelled = self._cancel(statement_id)
+            cancelled["_stuck"] = True
+            return cancelled
+        if self.budget_end is not None and self.clock.monotonic() >= self.budget_end + WAIT_GRACE_SECONDS:
+            raise Pause(f"{what} is still running; the next invocation waits for it")
+        return None
+
+    def pause(self, polls: int, since: float) -> None:
+        """Between two polls of a running statement (`polls` before this one, the last sent at `since`): the polling
+        interval, sub-second and backing off; with long polling, only what the last call did not already wait."""
+        interval = min(MAX_POLL_SECONDS, POLL_SECONDS * 1.5 ** polls)
+        rest = interval - (self.clock.monotonic() - since) if self.long_polling else interval
+        if rest > 0:
+            self.clock.sleep(rest)
+
+    def describe(self, statement_id: str, *, wait: bool = False) -> dict[str, Any]:
+        """DescribeStatement; `wait`: in the service, with long polling."""
+        wait = wait and self.long_polling
         started = self.clock.monotonic()
-        description = self.api.describe(statement_id)
-        self._call_seconds = self.clock.monotonic() - started
+        description = self.api.describe(statement_id, wait=wait)
+        if not wait:  # a call that waited says nothing of the round trip `Pacing` allows for
+            self._call_seconds = self.clock.monotonic() - started
         return description
 
     def _cancel(self, statement_id: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from redshift_idc.config.environment import EnvironmentConfig
 from redshift_idc.deployed.snapshot import CatalogSnapshot
 from redshift_idc.runtime.access_state import PUBLIC_GRANTEE
 from redshift_idc.runtime.catalog import Snapshot
-from redshift_idc.runtime.catalog_import import current_database_rows
+from redshift_idc.runtime.catalog_rows import current_database_rows
 from redshift_idc.runtime.sql_text import SqlTextError, fold, validate_column_name, validate_identifier
 
 

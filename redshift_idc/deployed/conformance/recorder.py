@@ -33,6 +33,7 @@ from redshift_idc.runtime import fence
 from redshift_idc.runtime.access_state import AccessState, recorded_fingerprint
 from redshift_idc.runtime.catalog import identity_queries, other_ledger_queries, parse_snapshot, read_queries
 from redshift_idc.runtime.catalog_import import column_queries, definition_queries, ledger_table_query
+from redshift_idc.runtime.catalog_rows import with_lists
 from redshift_idc.runtime.ledger import MAX_BATCH_STATEMENTS, steps
 from redshift_idc.runtime.planner import plan
 from redshift_idc.runtime.planning.plan_types import Ledger
@@ -200,9 +201,9 @@ class Recorder:
 
     def left_behind(self) -> list[str]:
         """What cleanup could not remove, read once more after it."""
-        roles = [(n, q) for n, q in read_queries(LEDGER, MODEL, bootstrap=False)
-                 if n in ("roles", "rls_policies", "masking_policies", "identity_providers", "external_databases",
-                          "default_privileges")]
+        roles = [(n, q) for n, q in read_set() if n in ("roles", "rls_policy_definitions", "masking_policy_definitions",
+                                                         "identity_provider_definitions", "external_databases",
+                                                         "default_privileges")]
         try:
             return _left_behind(self.read([SCRATCH_QUERIES[0], *roles], "cleanup-check"))
         except (ClientError, BotoCoreError, StuckError, RecorderError) as error:
@@ -234,8 +235,9 @@ def _cell(value: Any) -> Any:
     return value if value is None or isinstance(value, bool | int | float | str) else str(value)
 
 
-def _left_behind(rows: Rows) -> list[str]:
+def _left_behind(read: Rows) -> list[str]:
     """The recorder's schemas, roles, policies, providers, databases and default privileges a read still shows."""
+    rows = with_lists(read)  # the policies and providers, listed by their definition queries
     names = [f"schema {s[0]}" for s in rows.get("scratch_schemas", [])]
     names += [f"role {r[0]}" for r in rows.get("roles", [])]
     # The policy views' rows carry their database (poldb, policy_database) after the name: any database counts.

@@ -70,8 +70,10 @@ class Session:
         token = uuid.uuid4().hex
         name = f"conformance-{phase}-{len(self.calls) + 1:04d}"
         start = self.clock()
+        # Submitted without waiting, then polled: `seconds` stays comparable between recordings (submission to the
+        # poll that saw the end, every 0.5 s), whatever the client's boto3 (data_api.accepts_long_polling).
         statement_id = (self.api.execute(sqls[0], name, token) if alone
-                        else self.api.submit(sqls, name, token))
+                        else self.api.submit(sqls, name, token)).id
         description = self._wait(statement_id)
         seconds = self.clock() - start
         outcome = self._outcome(description, sqls, alone)
