@@ -3,7 +3,8 @@
 `-c pipeline=true` synthesizes the delivery pipeline of pipeline.yaml instead.
 
 Only aws-cdk-lib and `app_start` load first: the environment's checks run on a thread while Node builds CDK's
-template validator, and the stacks' modules load after them (`redshift_idc/cdk/app_start.py` says why)."""
+template validator, and the stacks' modules load after them; the process ends as soon as the synth has written the
+cloud assembly (`redshift_idc/cdk/app_start.py` says why)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sys
 
 import aws_cdk as cdk
 
-from redshift_idc.cdk.app_start import ChecksAhead, environment_name, new_app, template_validator
+from redshift_idc.cdk.app_start import ChecksAhead, environment_name, leave, new_app, template_validator
 from redshift_idc.config.errors import ConfigError
 
 
@@ -41,4 +42,4 @@ def main(app: cdk.App | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())  # without waiting for jsii's Node process to wind down (`app_start.leave` says why)

@@ -5,6 +5,7 @@ own, and the synth must validate the templates exactly once, with CDK's validato
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,23 @@ def test_the_synth_validates_each_template_once_with_cdks_validator(tmp_path: Pa
     plugins = [p["pluginName"] for p in report["pluginReports"]]
     assert plugins.count("CloudFormation Validate") == 1, plugins
     assert "AwsSolutions" in plugins, plugins  # (a pack with nothing to report has no entry)
+
+
+def test_the_app_leaves_a_complete_assembly_and_no_staged_assets(tmp_path: Path) -> None:
+    """`python app.py` ends without waiting for jsii's Node process (`app_start.leave`): the cloud assembly is whole
+    (manifest, every stack's template, the validation report) and the staged Lambda assets are gone."""
+    outdir, scratch = tmp_path / "cdk.out", tmp_path / "tmp"
+    scratch.mkdir()
+    environment = {**os.environ, "CDK_OUTDIR": str(outdir), "TMPDIR": str(scratch),
+                   "CDK_CONTEXT_JSON": json.dumps({"env": "demo"})}
+    done = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=environment,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((outdir / "manifest.json").read_text(encoding="utf-8"))
+    stacks = [a for a in manifest["artifacts"].values() if a["type"] == "aws:cloudformation:stack"]
+    assert {s["displayName"] for s in stacks} == {"DemoWarehouse", "DemoIdentity", "DemoAccess"}
+    for stack in stacks:
+        template = json.loads((outdir / stack["properties"]["templateFile"]).read_text(encoding="utf-8"))
+        assert template["Resources"]
+    assert (outdir / "validation-report.json").is_file()
+    assert list(scratch.glob("redshift-idc-assets-*")) == []

@@ -38,6 +38,15 @@ def staging_dir() -> Path:
     return _staging_root
 
 
+def remove_staging_dir() -> None:
+    """Remove this process's staged assets now: `app_start.leave` ends the process without running atexit. The
+    cloud assembly holds its own copy of each (`asset.<hash>/`) once the synth has returned."""
+    global _staging_root
+    if _staging_root is not None:
+        shutil.rmtree(_staging_root, ignore_errors=True)
+        _staging_root = None
+
+
 def _source_files(entry: Path) -> list[tuple[Path, str]]:
     """(source file, path inside the asset), sorted, Python sources only."""
     files: list[tuple[Path, str]] = [(p, p.relative_to(entry).as_posix()) for p in entry.rglob("*.py")]
