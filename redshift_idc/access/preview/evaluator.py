@@ -14,7 +14,7 @@ from redshift_idc.access.expressions import ExpressionError, parse_expression
 from redshift_idc.access.model_file import split_table
 from redshift_idc.access.preview.inputs import PreviewInputs
 from redshift_idc.access.preview.results import Persona, PersonaView, PreviewError, Rows, TableView
-from redshift_idc.access.preview.rules import PUBLIC, Rules
+from redshift_idc.access.preview.rules import Rules
 from redshift_idc.access.preview.samples import Samples, quote_name, quoted_table
 from redshift_idc.access.preview.translate import translate
 from redshift_idc.runtime.sql_text import fold
@@ -125,7 +125,7 @@ class Evaluator:
         total = self.samples.count(schema, name)
         whole = any((s, t, role) in r.table_select or (s, role) in r.scoped_select for role in roles)
         granted_columns = set().union(*(r.column_select.get((s, t, role), set()) for role in roles))
-        usage = s == PUBLIC or any((s, role) in r.usage for role in roles)
+        usage = r.has_usage(s, roles)
         missing = []
         if not whole and not granted_columns:
             missing.append(f"SELECT on {table}")

@@ -11,7 +11,7 @@ review should see that a loader's next table is readable whole.
 from __future__ import annotations
 
 from redshift_idc.access.preview.results import LaterView, Persona
-from redshift_idc.access.preview.rules import PUBLIC, Rules
+from redshift_idc.access.preview.rules import Rules
 from redshift_idc.runtime.access_state import DEFAULT_PRIVILEGES
 
 OBJECT_ORDER = tuple(DEFAULT_PRIVILEGES)  # TABLES, FUNCTIONS, PROCEDURES
@@ -26,7 +26,6 @@ def later_views(rules: Rules, persona: Persona) -> list[LaterView]:
             rules.defaults.items(), key=lambda item: (OBJECT_ORDER.index(item[0][2]), item[0][0], item[0][1])):
         got = {p for grantee, privileges in by_grantee.items() if grantee in held for p in privileges}
         order = DEFAULT_PRIVILEGES[objects]
-        folded = rules.fold(schema)
-        usage = None if not schema else folded == PUBLIC or any((folded, role) in rules.usage for role in held)
+        usage = rules.has_usage(rules.fold(schema), held) if schema else None
         views.append(LaterView(creator, schema, objects, tuple(p for p in order if p in got), usage))
     return views

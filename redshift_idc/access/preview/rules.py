@@ -67,6 +67,11 @@ class Rules:
     def fold(self, name: str) -> str:
         return fold(name, self.cs)
 
+    def has_usage(self, schema: str, roles: Iterable[str]) -> bool:
+        """Whether any of `roles` (folded) may use the (folded) schema: granted USAGE, or `public`, whose USAGE
+        everyone has by default [D24]."""
+        return schema == PUBLIC or any((schema, role) in self.usage for role in roles)
+
     def roles_of(self, direct: Iterable[str]) -> tuple[str, ...]:
         """Direct roles, every role granted to them transitively, and PUBLIC."""
         held = {self.fold(r) for r in direct}
