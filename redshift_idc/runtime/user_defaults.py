@@ -19,6 +19,7 @@ Users are compared case-insensitively, as the other user checks do (`UserCatalog
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from redshift_idc.runtime.access_state import DEFAULT_PRIVILEGES, AccessState, DefaultPrivilege
 from redshift_idc.runtime.planning.phases import USER_REVOKE_PHASE
@@ -61,10 +62,12 @@ class ModelDefaults:
     def accounts_for(self, blocker: Blocker) -> bool:
         """A default privilege blocker the deploy takes care of: its plan revokes it before the DROP USER, or the
         model declares it (the user is then refused naming the entry, not this row)."""
-        if blocker.default is None:
-            return False
-        known = {_match(item, self.case_sensitive) for item in (*self.declared, *self.revoked)}
-        return _match(blocker.default, self.case_sensitive) in known
+        return blocker.default is not None and _match(blocker.default, self.case_sensitive) in self._known
+
+    @cached_property
+    def _known(self) -> frozenset[tuple[str, ...]]:
+        """The declared and revoked default privileges as `_match` compares them (once, not per blocker)."""
+        return frozenset(_match(item, self.case_sensitive) for item in (*self.declared, *self.revoked))
 
     def refusal(self, user: str) -> tuple[list[str], str]:
         """(what the refusal lists, its advice) for a departing user who is a declared creator; ([], "") if not."""
